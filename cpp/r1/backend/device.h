@@ -1,0 +1,60 @@
+// The device interface every backend implements, split by concern:
+//   Allocator  - hands out Buffers of one MemoryKind (device memory, pinned host, file-backed)
+//   Stream     - an ordered queue of work; Event - a point in a stream to wait on
+//   KernelTable- the device's kernels by op
+//   Device     - ties them together, plus copies between host and device memory
+//
+//   Device& cpu = BackendRegistry::instance().device("cpu");
+//   auto buf = cpu.allocator().allocate(1 << 20);
+//   auto s = cpu.create_stream(); s->synchronize();
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "r1/backend/kernel.h"
+#include "r1/core/buffer.h"
+
+namespace r1 {
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual std::shared_ptr<Buffer> allocate(size_t bytes) = 0;
+  virtual MemoryKind kind() const = 0;
+};
+
+class Event {
+ public:
+  virtual ~Event() = default;
+  virtual void synchronize() = 0;  // block the host until the event has happened
+  virtual bool query() = 0;        // true when it has happened
+};
+
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  virtual void synchronize() = 0;
+  virtual void record(Event& e) = 0;  // e happens when work queued so far is done
+  virtual void wait(Event& e) = 0;    // later work waits for e
+};
+
+enum class DeviceKind : uint8_t { CPU = 0, CUDA = 1, HIP = 2 };
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  virtual std::string name() const = 0;  // "cpu", "cuda:0"
+  virtual DeviceKind kind() const = 0;
+  virtual Allocator& allocator() = 0;            // device memory (host memory for the CPU)
+  virtual Allocator& host_allocator() = 0;       // staging memory for transfers (pinned on GPUs)
+  virtual std::unique_ptr<Stream> create_stream() = 0;
+  virtual std::unique_ptr<Event> create_event() = 0;
+  virtual const KernelTable& kernels() const = 0;
+  // Byte copy between any two buffers this device can address, ordered on `stream`
+  // (nullptr: synchronous).
+  virtual void copy(const Buffer& src, size_t src_off, Buffer& dst, size_t dst_off, size_t bytes,
+                    Stream* stream) = 0;
+};
+
+}  // namespace r1

@@ -1,0 +1,53 @@
+#include "r1/backend/kernel.h"
+
+#include <algorithm>
+
+#include "r1/backend/device.h"
+
+namespace r1 {
+
+const Tensor& KernelContext::input(size_t i) const {
+  R1_CHECK(has_input(i), ModelError) << "node " << node_.label() << " needs input " << i << " but none was given";
+  return *inputs_[i];
+}
+
+Tensor& KernelContext::output(size_t i) {
+  R1_CHECK(i < outputs_->size(), InternalError) << "node " << node_.label() << " has no output " << i;
+  Tensor& t = (*outputs_)[i];
+  if (!t.defined()) {
+    R1_CHECK((*out_known_)[i], InternalError)
+        << "node " << node_.label() << ": output " << i << " has a data-dependent shape; use allocate_output";
+    return allocate_output(i, (*out_shapes_)[i], (*out_dtypes_)[i]);
+  }
+  return t;
+}
+
+Tensor& KernelContext::allocate_output(size_t i, const Shape& shape, DType dtype) {
+  size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(dtype);
+  (*outputs_)[i] = Tensor(dtype, shape, alloc_.allocate(bytes));
+  return (*outputs_)[i];
+}
+
+void KernelContext::set_output(size_t i, Tensor t) { (*outputs_)[i] = std::move(t); }
+
+static std::string op_key(const std::string& op, const std::string& domain) {
+  return domain.empty() || domain == "ai.onnx" ? op : domain + "::" + op;
+}
+
+void KernelTable::add(const std::string& op_type, KernelFn fn, const std::string& domain) {
+  map_[op_key(op_type, domain)] = fn;
+}
+
+KernelFn KernelTable::find(const std::string& op_type, const std::string& domain) const {
+  auto it = map_.find(op_key(op_type, domain));
+  return it == map_.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> KernelTable::op_names() const {
+  std::vector<std::string> v;
+  for (auto& kv : map_) v.push_back(kv.first);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace r1

@@ -1,0 +1,75 @@
+// What a kernel sees: its node, input tensors, and outputs that are allocated on first use
+// with the shapes inference gave (or set by the kernel itself for data-dependent shapes or views).
+//
+//   void relu(KernelContext& ctx) {
+//     const Tensor& x = ctx.input(0);
+//     Tensor& y = ctx.output(0);                 // allocated with the inferred dtype/shape
+//     ctx.pool().parallel_for(0, x.numel(), 4096, [&](int64_t b, int64_t e) { ... });
+//   }
+//   table.add("Relu", relu);
+#pragma once
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "r1/core/tensor.h"
+#include "r1/core/thread_pool.h"
+#include "r1/ir/graph.h"
+
+namespace r1 {
+
+class Allocator;
+
+class KernelContext {
+ public:
+  KernelContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>* outputs,
+                const std::vector<DType>* out_dtypes, const std::vector<Shape>* out_shapes,
+                const std::vector<bool>* out_known, Allocator& alloc, ThreadPool& pool)
+      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), out_dtypes_(out_dtypes),
+        out_shapes_(out_shapes), out_known_(out_known), alloc_(alloc), pool_(pool) {}
+
+  const Node& node() const { return node_; }
+  const AttributeMap& attrs() const { return node_.attrs; }
+  int opset() const { return node_.opset; }
+  size_t num_inputs() const { return inputs_.size(); }
+  bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr; }
+  const Tensor& input(size_t i) const;
+  size_t num_outputs() const { return outputs_->size(); }
+  bool has_output(size_t i) const { return i < node_.outputs.size() && node_.outputs[i] != nullptr; }
+
+  // The i-th output, allocated with the inferred dtype and shape on first call.
+  Tensor& output(size_t i);
+  // Allocates the i-th output with an explicit shape (data-dependent shapes: NonZero, TopK...).
+  Tensor& allocate_output(size_t i, const Shape& shape, DType dtype);
+  // Makes the i-th output a view of existing memory (Reshape, Squeeze, Identity): no copy.
+  void set_output(size_t i, Tensor t);
+
+  ThreadPool& pool() const { return pool_; }
+  Allocator& allocator() const { return alloc_; }
+
+ private:
+  const Node& node_;
+  std::vector<const Tensor*> inputs_;
+  std::vector<Tensor>* outputs_;
+  const std::vector<DType>* out_dtypes_;
+  const std::vector<Shape>* out_shapes_;
+  const std::vector<bool>* out_known_;
+  Allocator& alloc_;
+  ThreadPool& pool_;
+};
+
+using KernelFn = void (*)(KernelContext&);
+
+// Kernels of one device, by op key ("Relu", "com.microsoft::Gelu").
+class KernelTable {
+ public:
+  void add(const std::string& op_type, KernelFn fn, const std::string& domain = "");
+  KernelFn find(const std::string& op_type, const std::string& domain) const;
+  std::vector<std::string> op_names() const;
+
+ private:
+  std::unordered_map<std::string, KernelFn> map_;
+};
+
+}  // namespace r1

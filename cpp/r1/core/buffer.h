@@ -1,0 +1,58 @@
+// A Buffer is a block of memory that some tensor data lives in, owned by whoever made it:
+// a device allocator, a numpy array handed over without a copy, or a mapped .r1 file.
+//
+//   auto buf = HostBuffer::allocate(1024);            // 64-byte aligned, freed with the last owner
+//   auto ext = std::make_shared<ExternalBuffer>(ptr, bytes, MemoryKind::Host, keepalive);
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+namespace r1 {
+
+enum class MemoryKind : uint8_t {
+  Host = 0,        // ordinary pageable CPU memory
+  PinnedHost = 1,  // page-locked host memory a GPU can DMA from
+  Device = 2,      // accelerator memory
+  FileBacked = 3,  // a read-only mapping of a file (mmap'd .r1 weights, NVMe tier)
+};
+const char* memory_kind_name(MemoryKind k);
+
+class Buffer {
+ public:
+  virtual ~Buffer() = default;
+  void* data() const { return data_; }
+  size_t size() const { return size_; }
+  MemoryKind kind() const { return kind_; }
+  int device_index() const { return device_index_; }
+
+ protected:
+  Buffer(void* data, size_t size, MemoryKind kind, int device_index = 0)
+      : data_(data), size_(size), kind_(kind), device_index_(device_index) {}
+  void* data_;
+  size_t size_;
+  MemoryKind kind_;
+  int device_index_;
+};
+
+// 64-byte aligned host memory from the system allocator.
+class HostBuffer final : public Buffer {
+ public:
+  static std::shared_ptr<HostBuffer> allocate(size_t bytes);
+  ~HostBuffer() override;
+
+ private:
+  HostBuffer(void* p, size_t n) : Buffer(p, n, MemoryKind::Host) {}
+};
+
+// Memory owned by someone else; `keepalive` holds the owner (a numpy array, a file mapping) alive.
+class ExternalBuffer final : public Buffer {
+ public:
+  ExternalBuffer(void* data, size_t size, MemoryKind kind, std::shared_ptr<void> keepalive)
+      : Buffer(data, size, kind), keepalive_(std::move(keepalive)) {}
+
+ private:
+  std::shared_ptr<void> keepalive_;
+};
+
+}  // namespace r1

@@ -1,0 +1,68 @@
+#include "r1/core/tensor.h"
+
+#include <cstring>
+
+namespace r1 {
+
+Tensor::Tensor(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, size_t byte_offset)
+    : dtype_(dtype), shape_(std::move(shape)), buffer_(std::move(buffer)), offset_(byte_offset) {
+  numel_ = r1::numel(shape_);
+  if (buffer_) {
+    R1_CHECK(offset_ + nbytes() <= buffer_->size(), InternalError)
+        << "tensor " << describe() << " at offset " << offset_ << " overruns a buffer of " << buffer_->size()
+        << " bytes";
+  }
+}
+
+Tensor Tensor::empty(DType dtype, const Shape& shape) {
+  size_t bytes = static_cast<size_t>(r1::numel(shape)) * dtype_size(dtype);
+  return Tensor(dtype, shape, HostBuffer::allocate(bytes));
+}
+
+Tensor Tensor::zeros(DType dtype, const Shape& shape) {
+  Tensor t = empty(dtype, shape);
+  if (t.nbytes()) std::memset(t.raw(), 0, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::from_int64(const std::vector<int64_t>& v, bool scalar) {
+  Tensor t = empty(DType::Int64, scalar ? Shape{} : Shape{static_cast<int64_t>(v.size())});
+  if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * sizeof(int64_t));
+  return t;
+}
+
+Tensor Tensor::reshape(const Shape& shape) const {
+  R1_CHECK(r1::numel(shape) == numel_, InputError)
+      << "cannot reshape " << describe() << " to " << shape_str(shape);
+  return Tensor(dtype_, shape, buffer_, offset_);
+}
+
+Tensor Tensor::clone() const {
+  Tensor t = empty(dtype_, shape_);
+  if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
+  return t;
+}
+
+std::vector<int64_t> Tensor::to_int64_vector() const {
+  std::vector<int64_t> out(static_cast<size_t>(numel_));
+  R1_CHECK(is_integer(dtype_) || dtype_ == DType::Bool, InputError)
+      << "expected an integer tensor, got " << describe();
+  dispatch_all(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = static_cast<const T*>(raw());
+    for (int64_t i = 0; i < numel_; ++i) out[i] = convert<int64_t>(p[i]);
+  });
+  return out;
+}
+
+double Tensor::scalar_as_double(int64_t i) const {
+  R1_CHECK(i < numel_, InputError) << "index " << i << " out of range for " << describe();
+  return dispatch_all(dtype_, [&](auto tag) -> double {
+    using T = decltype(tag);
+    return convert<double>(static_cast<const T*>(raw())[i]);
+  });
+}
+
+std::string Tensor::describe() const { return std::string(dtype_name(dtype_)) + shape_str(shape_); }
+
+}  // namespace r1

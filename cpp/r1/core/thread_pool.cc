@@ -1,0 +1,129 @@
+#include "r1/core/thread_pool.h"
+
+#include <exception>
+#include <memory>
+
+namespace r1 {
+
+namespace {
+thread_local bool t_in_pool_job = false;
+}
+
+struct ThreadPool::Job {
+  const std::function<void(int64_t, int64_t)>* fn;
+  int64_t begin, end, chunk;
+  int64_t num_chunks;
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> finished{0};
+  int active_workers = 0;  // guarded by mu_
+  std::exception_ptr error;
+  std::mutex error_mu;
+};
+
+ThreadPool::ThreadPool(int num_threads) {
+  if (num_threads <= 0) num_threads = hardware_threads();
+  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+int ThreadPool::hardware_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+void ThreadPool::run_chunks(Job& job) {
+  bool was_in = t_in_pool_job;
+  t_in_pool_job = true;
+  for (;;) {
+    int64_t c = job.next.fetch_add(1);
+    if (c >= job.num_chunks) break;
+    int64_t b = job.begin + c * job.chunk;
+    int64_t e = std::min(job.end, b + job.chunk);
+    try {
+      (*job.fn)(b, e);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(job.error_mu);
+      if (!job.error) job.error = std::current_exception();
+    }
+    job.finished.fetch_add(1);
+  }
+  t_in_pool_job = was_in;
+}
+
+void ThreadPool::worker_loop() {
+  uint64_t seen = 0;
+  std::unique_lock<std::mutex> lk(mu_);
+  for (;;) {
+    wake_.wait(lk, [&] { return stop_ || (job_ && generation_ != seen); });
+    if (stop_) return;
+    seen = generation_;
+    Job* job = job_;
+    ++job->active_workers;
+    lk.unlock();
+    run_chunks(*job);
+    lk.lock();
+    if (--job->active_workers == 0) done_.notify_all();
+  }
+}
+
+void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain,
+                              const std::function<void(int64_t, int64_t)>& fn) {
+  if (end <= begin) return;
+  int64_t n = end - begin;
+  if (grain < 1) grain = 1;
+  int threads = num_threads();
+  if (threads == 1 || n <= grain || t_in_pool_job) {
+    fn(begin, end);
+    return;
+  }
+  // A few chunks per thread balance uneven work without much overhead.
+  int64_t max_chunks = static_cast<int64_t>(threads) * 4;
+  int64_t chunk = std::max(grain, (n + max_chunks - 1) / max_chunks);
+  std::lock_guard<std::mutex> submit(submit_mu_);
+  Job job;
+  job.fn = &fn;
+  job.begin = begin;
+  job.end = end;
+  job.chunk = chunk;
+  job.num_chunks = (n + chunk - 1) / chunk;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    job_ = &job;
+    ++generation_;
+  }
+  wake_.notify_all();
+  run_chunks(job);
+  {
+    std::unique_lock<std::mutex> lk(mu_);
+    // Wait until every chunk ran and no worker still holds a pointer to `job`.
+    done_.wait(lk, [&] { return job.finished.load() == job.num_chunks && job.active_workers == 0; });
+    job_ = nullptr;
+  }
+  if (job.error) std::rethrow_exception(job.error);
+}
+
+namespace {
+std::mutex g_default_mu;
+std::unique_ptr<ThreadPool> g_default;
+}  // namespace
+
+ThreadPool& default_thread_pool() {
+  std::lock_guard<std::mutex> lk(g_default_mu);
+  if (!g_default) g_default = std::make_unique<ThreadPool>(0);
+  return *g_default;
+}
+
+void set_default_num_threads(int n) {
+  std::lock_guard<std::mutex> lk(g_default_mu);
+  g_default = std::make_unique<ThreadPool>(n);
+}
+
+}  // namespace r1

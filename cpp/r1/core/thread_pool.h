@@ -1,0 +1,53 @@
+// A fixed pool of workers that park on a condition variable when idle (on 2 shared cores spinning
+// workers steal time from the thread doing real work). The calling thread takes part in every job.
+//
+//   ThreadPool pool(2);
+//   pool.parallel_for(0, n, /*grain=*/1024, [&](int64_t b, int64_t e) { for (i = b; i < e; ++i) ...; });
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace r1 {
+
+class ThreadPool {
+ public:
+  // num_threads counts the caller: 1 means no workers at all. 0 picks the hardware thread count.
+  explicit ThreadPool(int num_threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Splits [begin, end) into chunks of at least `grain` items and runs fn(chunk_begin, chunk_end)
+  // on the workers and the caller; returns when all chunks are done. Exceptions propagate.
+  // Nested calls from inside fn run serially on the calling thread.
+  void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+  static int hardware_threads();
+
+ private:
+  struct Job;
+  void worker_loop();
+  void run_chunks(Job& job);
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  Job* job_ = nullptr;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  std::mutex submit_mu_;  // one job at a time
+};
+
+// The process-wide default pool (used when no engine-specific pool is given).
+ThreadPool& default_thread_pool();
+void set_default_num_threads(int n);
+
+}  // namespace r1

@@ -1,0 +1,36 @@
+#include <cstring>
+
+#include "r1/format/byte_io.h"
+
+namespace r1::format {
+
+namespace {
+constexpr uint64_t kP1 = 0x9E3779B185EBCA87ull;
+constexpr uint64_t kP2 = 0xC2B2AE3D27D4EB4Full;
+inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+inline uint64_t mix(uint64_t h, uint64_t w) { return rotl(h ^ (w * kP2), 31) * kP1; }
+}  // namespace
+
+uint64_t checksum64(const void* data, size_t n, uint64_t seed) {
+  const unsigned char* p = static_cast<const unsigned char*>(data);
+  uint64_t h[4] = {seed + kP1, seed ^ kP2, seed + 1, seed - kP1};
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    uint64_t w[4];
+    std::memcpy(w, p + i, 32);
+    for (int k = 0; k < 4; ++k) h[k] = mix(h[k], w[k]);
+  }
+  uint64_t acc = rotl(h[0], 1) + rotl(h[1], 7) + rotl(h[2], 12) + rotl(h[3], 18) + n;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    acc = mix(acc, w);
+  }
+  for (; i < n; ++i) acc = mix(acc, p[i]);
+  acc ^= acc >> 33;
+  acc *= kP2;
+  acc ^= acc >> 29;
+  return acc;
+}
+
+}  // namespace r1::format

@@ -1,0 +1,282 @@
+#include "r1/format/r1_file.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <unordered_map>
+
+#include "r1/format/byte_io.h"
+#include "r1/format/mapped_file.h"
+#include "r1/ir/builder.h"
+
+namespace r1 {
+
+namespace {
+
+constexpr char kMagic[8] = {'R', '1', 'M', 'O', 'D', 'E', 'L', '\0'};
+constexpr size_t kAlign = 64;
+
+struct Header {
+  char magic[8];
+  uint32_t version;
+  uint32_t flags;
+  uint64_t file_size;
+  uint64_t ir_offset, ir_size;
+  uint64_t weights_offset, weights_size;
+  uint64_t checksum;  // checksum64 of the file with this field zeroed
+};
+static_assert(sizeof(Header) == 64, "the .r1 header is 64 bytes");
+
+// The body hash is seeded with the hash of the header (checksum field zeroed), so the file is
+// verified in place without copying it.
+uint64_t file_checksum(Header h, const char* body, size_t n) {
+  h.checksum = 0;
+  return format::checksum64(body, n, format::checksum64(&h, sizeof(h)));
+}
+
+size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+void write_attr(format::ByteWriter& w, const Attribute& a) {
+  w.pod<uint8_t>(static_cast<uint8_t>(a.kind));
+  switch (a.kind) {
+    case Attribute::Kind::Int: w.pod(a.i); break;
+    case Attribute::Kind::Float: w.pod(a.f); break;
+    case Attribute::Kind::String: w.str(a.s); break;
+    case Attribute::Kind::Ints: w.vec(a.ints); break;
+    case Attribute::Kind::Floats: w.vec(a.floats); break;
+    case Attribute::Kind::Strings:
+      w.pod<uint32_t>(static_cast<uint32_t>(a.strings.size()));
+      for (auto& s : a.strings) w.str(s);
+      break;
+    case Attribute::Kind::Tensor:
+      w.pod<uint8_t>(static_cast<uint8_t>(a.t.dtype()));
+      w.vec(a.t.shape());
+      w.bytes(a.t.raw(), a.t.nbytes());
+      break;
+  }
+}
+
+DType read_dtype(format::ByteReader& r) {
+  uint8_t code = r.pod<uint8_t>();
+  R1_CHECK(dtype_is_valid_code(code), ModelError) << "corrupt .r1 file: unknown dtype code " << int(code);
+  return static_cast<DType>(code);
+}
+
+Shape read_shape(format::ByteReader& r) {
+  Shape s = r.vec<int64_t>();
+  R1_CHECK(s.size() <= 64, ModelError) << "corrupt .r1 file: a tensor of rank " << s.size();
+  return s;
+}
+
+Attribute read_attr(format::ByteReader& r) {
+  uint8_t kind = r.pod<uint8_t>();
+  switch (static_cast<Attribute::Kind>(kind)) {
+    case Attribute::Kind::Int: return Attribute::make_int(r.pod<int64_t>());
+    case Attribute::Kind::Float: return Attribute::make_float(r.pod<float>());
+    case Attribute::Kind::String: return Attribute::make_string(r.str());
+    case Attribute::Kind::Ints: return Attribute::make_ints(r.vec<int64_t>());
+    case Attribute::Kind::Floats: return Attribute::make_floats(r.vec<float>());
+    case Attribute::Kind::Strings: {
+      std::vector<std::string> v(r.count(4));
+      for (auto& s : v) s = r.str();
+      return Attribute::make_strings(std::move(v));
+    }
+    case Attribute::Kind::Tensor: {
+      DType dt = read_dtype(r);
+      Shape shape = read_shape(r);
+      uint64_t n = 0;
+      const char* p = r.bytes(&n);
+      for (auto d : shape) R1_CHECK(d >= 0, ModelError) << "corrupt .r1 file: negative dim in an attribute";
+      R1_CHECK(n == static_cast<uint64_t>(numel(shape)) * dtype_size(dt), ModelError)
+          << "corrupt .r1 file: attribute tensor size mismatch";
+      Tensor t = Tensor::empty(dt, shape);
+      if (n) std::memcpy(t.raw(), p, n);
+      return Attribute::make_tensor(std::move(t));
+    }
+  }
+  R1_THROW(ModelError) << "corrupt .r1 file: unknown attribute kind " << int(kind);
+}
+
+}  // namespace
+
+void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata, const std::string& path) {
+  format::ByteWriter w;
+  w.pod<uint32_t>(static_cast<uint32_t>(metadata.size()));
+  for (auto& kv : metadata) {
+    w.str(kv.first);
+    w.str(kv.second);
+  }
+  w.pod<uint32_t>(static_cast<uint32_t>(g.opsets().size()));
+  for (auto& kv : g.opsets()) {
+    w.str(kv.first);
+    w.pod<int32_t>(kv.second);
+  }
+  w.pod<uint32_t>(static_cast<uint32_t>(g.symbols().size()));
+  for (auto& s : g.symbols()) w.str(s);
+  w.pod<uint32_t>(static_cast<uint32_t>(g.inputs().size()));
+  for (const Value* v : g.inputs()) {
+    w.str(v->name);
+    w.pod<uint8_t>(static_cast<uint8_t>(v->dtype));
+    w.vec(v->shape);
+  }
+  // Constants: the weights section holds their bytes at 64-byte aligned offsets.
+  std::vector<const Value*> consts;
+  for (auto& v : g.values())
+    if (v->is_constant()) consts.push_back(v.get());
+  uint64_t woff = 0;
+  w.pod<uint32_t>(static_cast<uint32_t>(consts.size()));
+  for (const Value* v : consts) {
+    w.str(v->name);
+    w.pod<uint8_t>(static_cast<uint8_t>(v->constant.dtype()));
+    w.vec(v->constant.shape());
+    w.pod<uint64_t>(woff);
+    woff = align_up(woff + v->constant.nbytes());
+  }
+  uint64_t weights_size = woff;
+  w.pod<uint32_t>(static_cast<uint32_t>(g.nodes().size()));
+  for (auto& n : g.nodes()) {
+    w.str(n->op_type);
+    w.str(n->domain);
+    w.str(n->name);
+    w.pod<int32_t>(n->opset);
+    w.pod<uint32_t>(static_cast<uint32_t>(n->inputs.size()));
+    for (const Value* in : n->inputs) w.str(in ? in->name : "");
+    w.pod<uint32_t>(static_cast<uint32_t>(n->outputs.size()));
+    for (const Value* out : n->outputs) w.str(out ? out->name : "");
+    w.pod<uint32_t>(static_cast<uint32_t>(n->attrs.all().size()));
+    for (auto& kv : n->attrs.all()) {
+      w.str(kv.first);
+      write_attr(w, kv.second);
+    }
+  }
+  w.pod<uint32_t>(static_cast<uint32_t>(g.outputs().size()));
+  for (const Value* v : g.outputs()) w.str(v->name);
+
+  Header h{};
+  std::memcpy(h.magic, kMagic, 8);
+  h.version = kR1FormatVersion;
+  h.ir_offset = sizeof(Header);
+  h.ir_size = w.data().size();
+  h.weights_offset = align_up(h.ir_offset + h.ir_size);
+  h.weights_size = weights_size;
+  h.file_size = h.weights_offset + weights_size;
+
+  // Assemble in memory once so the checksum covers exactly the bytes written.
+  std::vector<char> file(h.file_size, 0);
+  std::memcpy(file.data() + h.ir_offset, w.data().data(), h.ir_size);
+  uint64_t off = 0;
+  for (const Value* v : consts) {
+    if (v->constant.nbytes()) std::memcpy(file.data() + h.weights_offset + off, v->constant.raw(), v->constant.nbytes());
+    off = align_up(off + v->constant.nbytes());
+  }
+  h.checksum = file_checksum(h, file.data() + sizeof(Header), file.size() - sizeof(Header));
+  std::memcpy(file.data(), &h, sizeof(h));
+
+  // Write to a temporary name and rename, so a reader never sees a half-written model.
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    R1_CHECK(f.good(), ModelError) << "cannot write '" << path << "'";
+    f.write(file.data(), static_cast<std::streamsize>(file.size()));
+    R1_CHECK(f.good(), ModelError) << "failed writing '" << path << "' (disk full?)";
+  }
+  R1_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, ModelError) << "cannot move '" << tmp << "' to '" << path << "'";
+}
+
+LoadedModel load_r1(const std::string& path, bool verify_checksum) {
+  auto file = MappedFile::open(path);
+  const std::string what = "'" + path + "'";
+  R1_CHECK(file->size() >= sizeof(Header), ModelError) << what << " is not a .r1 model (too short: " << file->size() << " bytes)";
+  Header h;
+  std::memcpy(&h, file->data(), sizeof(h));
+  R1_CHECK(std::memcmp(h.magic, kMagic, 8) == 0, ModelError) << what << " is not a .r1 model (bad magic)";
+  R1_CHECK(h.version == kR1FormatVersion, ModelError)
+      << what << " is a .r1 model of format version " << h.version << "; this build reads version " << kR1FormatVersion
+      << " (re-convert the model)";
+  R1_CHECK(h.file_size == file->size(), ModelError)
+      << what << " is truncated or padded: header says " << h.file_size << " bytes, file has " << file->size();
+  R1_CHECK(h.ir_offset == sizeof(Header) && h.ir_size <= h.file_size - h.ir_offset &&
+               h.weights_offset >= h.ir_offset + h.ir_size && h.weights_offset % kAlign == 0 &&
+               h.weights_size <= h.file_size - std::min<uint64_t>(h.weights_offset, h.file_size) &&
+               h.weights_offset <= h.file_size,
+           ModelError)
+      << what << " is corrupt: section bounds are inconsistent";
+  if (verify_checksum) {
+    R1_CHECK(file_checksum(h, file->data() + sizeof(Header), file->size() - sizeof(Header)) == h.checksum, ModelError)
+        << what << " is corrupt: checksum mismatch";
+  }
+
+  format::ByteReader r(file->data() + h.ir_offset, h.ir_size);
+  LoadedModel out;
+  out.graph = std::make_shared<Graph>();
+  Graph& g = *out.graph;
+  for (uint32_t i = 0, n = r.count(8); i < n; ++i) {
+    std::string k = r.str();
+    out.metadata[k] = r.str();
+  }
+  for (uint32_t i = 0, n = r.count(8); i < n; ++i) {
+    std::string dom = r.str();
+    g.set_opset(dom, r.pod<int32_t>());
+  }
+  for (uint32_t i = 0, n = r.count(4); i < n; ++i) g.symbol(r.str());
+  auto check_shape = [&](const Shape& s) {
+    for (int64_t d : s)
+      R1_CHECK(d >= kUnknownDim || sym_index(d) < static_cast<int>(g.symbols().size()), ModelError)
+          << what << " is corrupt: a dim refers to an unknown symbol";
+  };
+  for (uint32_t i = 0, n = r.count(9); i < n; ++i) {
+    std::string name = r.str();
+    DType dt = read_dtype(r);
+    Shape s = read_shape(r);
+    check_shape(s);
+    g.add_input(name, dt, s);
+  }
+  // Each constant views the mapping: the file stays mapped while any weight is in use.
+  std::shared_ptr<void> keep = file;
+  const char* weights = file->data() + h.weights_offset;
+  for (uint32_t i = 0, n = r.count(17); i < n; ++i) {
+    std::string name = r.str();
+    DType dt = read_dtype(r);
+    Shape s = read_shape(r);
+    uint64_t off = r.pod<uint64_t>();
+    for (auto d : s) R1_CHECK(d >= 0, ModelError) << what << " is corrupt: constant '" << name << "' has a negative dim";
+    uint64_t nbytes = static_cast<uint64_t>(numel(s)) * dtype_size(dt);
+    R1_CHECK(off % kAlign == 0 && off <= h.weights_size && nbytes <= h.weights_size - off, ModelError)
+        << what << " is corrupt: constant '" << name << "' lies outside the weights section";
+    auto buf = std::make_shared<ExternalBuffer>(const_cast<char*>(weights + off), nbytes, MemoryKind::FileBacked, keep);
+    g.add_constant(name, Tensor(dt, s, std::move(buf)));
+  }
+  struct PendingInputs {
+    Node* node;
+    std::vector<std::string> names;
+  };
+  std::vector<PendingInputs> pending;
+  for (uint32_t i = 0, n = r.count(16); i < n; ++i) {
+    std::string op = r.str(), dom = r.str(), name = r.str();
+    int32_t opset = r.pod<int32_t>();
+    std::vector<std::string> ins(r.count(4));
+    for (auto& s : ins) s = r.str();
+    std::vector<std::string> outs(r.count(4));
+    for (auto& s : outs) s = r.str();
+    AttributeMap attrs;
+    for (uint32_t a = 0, na = r.count(5); a < na; ++a) {
+      std::string key = r.str();
+      attrs.set(key, read_attr(r));
+    }
+    Node* node = g.add_node(op, dom, name, std::vector<Value*>(ins.size(), nullptr), outs, std::move(attrs), opset);
+    pending.push_back({node, std::move(ins)});
+  }
+  for (auto& p : pending) {
+    for (size_t i = 0; i < p.names.size(); ++i) {
+      if (p.names[i].empty()) continue;
+      Value* v = g.get(p.names[i]);
+      p.node->inputs[i] = v;
+      v->consumers.push_back(p.node);
+    }
+  }
+  for (uint32_t i = 0, n = r.count(4); i < n; ++i) g.mark_output(g.get(r.str()));
+  R1_CHECK(r.done(), ModelError) << what << " is corrupt: trailing bytes in the model section";
+  finalize_graph(g);
+  return out;
+}
+}  // namespace r1

@@ -1,0 +1,33 @@
+// The .r1 compiled-model file.
+//
+//   save_r1(graph, {{"source", "model.onnx"}}, "model.r1");
+//   LoadedModel m = load_r1("model.r1");    // mmap; weights are views of the mapping, not copies
+//
+// Layout (little-endian):
+//   [0, 64)      header: magic "R1MODEL\0", format version, flags, file size, IR offset/size,
+//                weights offset/size, checksum of everything but the checksum field itself
+//   [64, ...)    IR: metadata, opsets, symbols, inputs, constants (offsets into the weights
+//                section), nodes with attributes, outputs
+//   weights      64-byte aligned blobs, one per constant
+// A file that is truncated, corrupted, or from another format version raises ModelError.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include "r1/ir/graph.h"
+
+namespace r1 {
+
+constexpr uint32_t kR1FormatVersion = 1;
+
+struct LoadedModel {
+  std::shared_ptr<Graph> graph;
+  std::map<std::string, std::string> metadata;
+};
+
+void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata, const std::string& path);
+// verify_checksum=false skips hashing the weights (header and IR are always checked).
+LoadedModel load_r1(const std::string& path, bool verify_checksum = true);
+
+}  // namespace r1

@@ -1,0 +1,73 @@
+#include "r1/ir/builder.h"
+
+#include "r1/ir/op_registry.h"
+#include "r1/ir/verifier.h"
+
+namespace r1 {
+
+GraphBuilder::GraphBuilder() : graph_(std::make_unique<Graph>()) {}
+
+void GraphBuilder::set_opset(const std::string& domain, int version) {
+  graph_->set_opset(domain == "ai.onnx" ? "" : domain, version);
+}
+
+void GraphBuilder::add_input(const std::string& name, DType dtype, const std::vector<DimSpec>& dims) {
+  Shape s;
+  for (auto& d : dims) s.push_back(d.symbol.empty() ? d.value : graph_->symbol(d.symbol));
+  graph_->add_input(name, dtype, s);
+}
+
+void GraphBuilder::add_initializer(const std::string& name, Tensor value) {
+  // ONNX allows an initializer to share a name with a graph input (a default value); the
+  // input then wins, as in onnxruntime, so such initializers are skipped.
+  if (Value* v = graph_->find(name); v && v->is_graph_input) return;
+  graph_->add_constant(name, std::move(value));
+}
+
+void GraphBuilder::add_node(const std::string& op_type, const std::string& domain, const std::string& name,
+                            const std::vector<std::string>& inputs, const std::vector<std::string>& outputs,
+                            AttributeMap attrs) {
+  // Nodes are created in finish(): ONNX files are not always topologically ordered, so an input
+  // may be produced by a node that comes later.
+  nodes_.push_back({op_type, domain == "ai.onnx" ? "" : domain, name, inputs, outputs, std::move(attrs)});
+}
+
+void GraphBuilder::add_output(const std::string& name) { outputs_.push_back(name); }
+
+std::unique_ptr<Graph> GraphBuilder::finish() {
+  Graph& g = *graph_;
+  // Create every produced value first so forward references resolve.
+  std::vector<std::vector<Value*>> outs(nodes_.size());
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    auto& pn = nodes_[k];
+    std::vector<Value*> ins;
+    for (auto& in : pn.inputs) ins.push_back(nullptr);
+    Node* n = g.add_node(pn.op_type, pn.domain, pn.name, ins, pn.outputs, std::move(pn.attrs), g.opset(pn.domain));
+    (void)n;
+  }
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    Node* n = g.nodes()[k].get();
+    for (size_t i = 0; i < nodes_[k].inputs.size(); ++i) {
+      const std::string& nm = nodes_[k].inputs[i];
+      if (nm.empty()) continue;
+      Value* v = g.find(nm);
+      R1_CHECK(v != nullptr, ModelError) << "node " << n->label() << " reads '" << nm
+                                         << "', which no node, input or initializer defines";
+      n->inputs[i] = v;
+      v->consumers.push_back(n);
+    }
+  }
+  for (auto& o : outputs_) g.mark_output(g.get(o));
+  nodes_.clear();
+  finalize_graph(g);
+  return std::move(graph_);
+}
+
+void finalize_graph(Graph& g) {
+  g.topological_sort();
+  resolve_schemas(g);
+  verify(g);
+  infer_shapes(g);
+}
+
+}  // namespace r1

@@ -1,0 +1,170 @@
+#include "r1/ir/graph.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace r1 {
+
+std::string Node::label() const { return "'" + name + "' (" + op_type + ")"; }
+
+Value* Graph::new_value(const std::string& name) {
+  R1_CHECK(!name.empty(), ModelError) << "a tensor with an empty name";
+  R1_CHECK(!by_name_.count(name), ModelError) << "tensor '" << name << "' is defined twice";
+  auto v = std::make_unique<Value>();
+  v->id = static_cast<int>(values_.size());
+  v->name = name;
+  Value* p = v.get();
+  values_.push_back(std::move(v));
+  by_name_[name] = p;
+  return p;
+}
+
+Value* Graph::add_input(const std::string& name, DType dtype, const Shape& shape) {
+  Value* v = new_value(name);
+  v->dtype = dtype;
+  v->shape = shape;
+  v->has_shape = true;
+  v->is_graph_input = true;
+  inputs_.push_back(v);
+  return v;
+}
+
+Value* Graph::add_constant(const std::string& name, Tensor value) {
+  Value* v = new_value(name);
+  v->dtype = value.dtype();
+  v->shape = value.shape();
+  v->has_shape = true;
+  v->constant = std::move(value);
+  return v;
+}
+
+Value* Graph::add_value(const std::string& name) { return new_value(name); }
+
+Node* Graph::add_node(const std::string& op_type, const std::string& domain, const std::string& name,
+                      const std::vector<Value*>& inputs, const std::vector<std::string>& output_names,
+                      AttributeMap attrs, int opset) {
+  auto n = std::make_unique<Node>();
+  n->id = static_cast<int>(nodes_.size());
+  n->name = name.empty() ? op_type + "_" + std::to_string(n->id) : name;
+  n->op_type = op_type;
+  n->domain = domain;
+  n->opset = opset;
+  n->inputs = inputs;
+  n->attrs = std::move(attrs);
+  Node* p = n.get();
+  for (Value* in : inputs)
+    if (in) in->consumers.push_back(p);
+  for (const auto& out : output_names) {
+    if (out.empty()) {
+      n->outputs.push_back(nullptr);
+      continue;
+    }
+    Value* v = new_value(out);
+    v->producer = p;
+    n->outputs.push_back(v);
+  }
+  nodes_.push_back(std::move(n));
+  return p;
+}
+
+void Graph::mark_output(Value* v) {
+  v->is_graph_output = true;
+  outputs_.push_back(v);
+}
+
+Value* Graph::find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+Value* Graph::get(const std::string& name) const {
+  Value* v = find(name);
+  R1_CHECK(v != nullptr, ModelError) << "tensor '" << name << "' is used but never defined";
+  return v;
+}
+
+int64_t Graph::symbol(const std::string& name) {
+  auto it = symbol_ids_.find(name);
+  if (it != symbol_ids_.end()) return sym_dim(it->second);
+  int k = static_cast<int>(symbols_.size());
+  symbols_.push_back(name);
+  symbol_ids_[name] = k;
+  return sym_dim(k);
+}
+
+int Graph::opset(const std::string& domain) const {
+  auto it = opsets_.find(domain);
+  return it == opsets_.end() ? 0 : it->second;
+}
+
+void Graph::topological_sort() {
+  // Kahn's algorithm, stable with respect to the current order.
+  std::unordered_map<const Node*, int> pending;
+  for (auto& n : nodes_) {
+    int deps = 0;
+    for (Value* in : n->inputs)
+      if (in && in->producer) ++deps;
+    pending[n.get()] = deps;
+  }
+  std::vector<std::unique_ptr<Node>> sorted;
+  sorted.reserve(nodes_.size());
+  std::vector<Node*> ready;
+  for (auto& n : nodes_)
+    if (pending[n.get()] == 0) ready.push_back(n.get());
+  std::unordered_map<Node*, std::unique_ptr<Node>*> slot;
+  for (auto& n : nodes_) slot[n.get()] = &n;
+  size_t head = 0;
+  while (head < ready.size()) {
+    Node* n = ready[head++];
+    sorted.push_back(std::move(*slot[n]));
+    for (Value* out : n->outputs) {
+      if (!out) continue;
+      for (Node* c : out->consumers) {
+        // A node may consume the same value twice; count each edge.
+        if (--pending[c] == 0) ready.push_back(c);
+      }
+    }
+  }
+  if (sorted.size() != nodes_.size()) {
+    for (auto& n : nodes_)
+      if (n) R1_THROW(ModelError) << "the graph has a cycle through node " << n->label();
+  }
+  nodes_ = std::move(sorted);
+  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i]->id = static_cast<int>(i);
+}
+
+void Graph::remove_dead() {
+  std::unordered_set<const Node*> live;
+  std::vector<const Value*> stack(outputs_.begin(), outputs_.end());
+  while (!stack.empty()) {
+    const Value* v = stack.back();
+    stack.pop_back();
+    if (v->producer && live.insert(v->producer).second)
+      for (Value* in : v->producer->inputs)
+        if (in) stack.push_back(in);
+  }
+  std::vector<std::unique_ptr<Node>> kept;
+  for (auto& n : nodes_) {
+    if (live.count(n.get())) {
+      kept.push_back(std::move(n));
+      continue;
+    }
+    for (Value* in : n->inputs)
+      if (in) in->consumers.erase(std::remove(in->consumers.begin(), in->consumers.end(), n.get()), in->consumers.end());
+    for (Value* out : n->outputs)
+      if (out) out->producer = nullptr;
+  }
+  nodes_ = std::move(kept);
+  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i]->id = static_cast<int>(i);
+  // Constants nobody reads are dropped so their memory is released.
+  std::vector<std::unique_ptr<Value>> vals;
+  for (auto& v : values_) {
+    bool used = v->is_graph_input || v->is_graph_output || v->producer || !v->consumers.empty();
+    if (used) vals.push_back(std::move(v));
+    else by_name_.erase(v->name);
+  }
+  values_ = std::move(vals);
+  for (size_t i = 0; i < values_.size(); ++i) values_[i]->id = static_cast<int>(i);
+}
+
+}  // namespace r1

@@ -1,0 +1,99 @@
+// The graph IR: Values (tensors flowing between nodes) and Nodes (op applications), kept in
+// topological order. The Graph owns both; pointers stay valid until the graph is destroyed.
+//
+//   Graph g;
+//   Value* x = g.add_input("x", DType::Float32, {g.symbol("batch"), 384});
+//   Node* n = g.add_node("Relu", "", "relu0", {x}, {"y"}, {}, /*opset=*/17);
+//   g.mark_output(n->outputs[0]);
+//   g.topological_sort(); verify(g);
+#pragma once
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "r1/core/tensor.h"
+#include "r1/ir/attribute.h"
+
+namespace r1 {
+
+struct Node;
+struct OpSchema;
+
+struct Value {
+  int id = 0;
+  std::string name;
+  DType dtype = DType::Undefined;
+  Shape shape;            // may hold symbolic or unknown dims; empty with has_shape=false if unknown rank
+  bool has_shape = false;
+  Node* producer = nullptr;
+  std::vector<Node*> consumers;
+  Tensor constant;        // defined for initializers (weights, folded constants)
+  bool is_graph_input = false;
+  bool is_graph_output = false;
+  bool is_constant() const { return constant.defined(); }
+};
+
+struct Node {
+  int id = 0;
+  std::string name;
+  std::string op_type;
+  std::string domain;     // "" for the ONNX default domain
+  int opset = 0;          // the model's opset for this node's domain
+  std::vector<Value*> inputs;   // nullptr for an omitted optional input
+  std::vector<Value*> outputs;  // nullptr for an omitted optional output
+  AttributeMap attrs;
+  const OpSchema* schema = nullptr;
+  const Value* input(size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
+  std::string label() const;  // "'name' (Op)"
+};
+
+class Graph {
+ public:
+  Graph() = default;
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  Value* add_input(const std::string& name, DType dtype, const Shape& shape);
+  Value* add_constant(const std::string& name, Tensor value);
+  Value* add_value(const std::string& name);  // an intermediate, typed later by inference
+  // Outputs are created by name; inputs must already exist (nullptr for omitted optionals).
+  Node* add_node(const std::string& op_type, const std::string& domain, const std::string& name,
+                 const std::vector<Value*>& inputs, const std::vector<std::string>& output_names,
+                 AttributeMap attrs, int opset);
+  void mark_output(Value* v);
+
+  Value* find(const std::string& name) const;
+  Value* get(const std::string& name) const;  // throws ModelError when absent
+
+  // Symbolic dim names ("batch", "seq"): symbol(name) returns sym_dim(k), creating it if new.
+  int64_t symbol(const std::string& name);
+  const std::vector<std::string>& symbols() const { return symbols_; }
+
+  const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
+  const std::vector<std::unique_ptr<Value>>& values() const { return values_; }
+  const std::vector<Value*>& inputs() const { return inputs_; }
+  const std::vector<Value*>& outputs() const { return outputs_; }
+
+  // Reorders nodes so every node follows its producers; throws ModelError on a cycle or a
+  // value that is consumed but never produced.
+  void topological_sort();
+  // Drops nodes whose outputs reach no graph output, and values nobody uses.
+  void remove_dead();
+
+  int opset(const std::string& domain) const;
+  void set_opset(const std::string& domain, int version) { opsets_[domain] = version; }
+  const std::unordered_map<std::string, int>& opsets() const { return opsets_; }
+
+ private:
+  Value* new_value(const std::string& name);
+  std::vector<std::unique_ptr<Value>> values_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<Value*> inputs_, outputs_;
+  std::unordered_map<std::string, Value*> by_name_;
+  std::vector<std::string> symbols_;
+  std::unordered_map<std::string, int> symbol_ids_;
+  std::unordered_map<std::string, int> opsets_;
+};
+
+}  // namespace r1

@@ -1,0 +1,121 @@
+#include "r1/ir/op_registry.h"
+
+#include <algorithm>
+#include <mutex>
+
+namespace r1 {
+
+DType InferContext::input_dtype(size_t i) const {
+  R1_CHECK(has_input(i), ModelError) << "node " << node_.label() << " needs input " << i;
+  return inputs_[i].dtype;
+}
+
+const Shape& InferContext::input_shape(size_t i) const {
+  R1_CHECK(has_input(i), ModelError) << "node " << node_.label() << " needs input " << i;
+  if (!inputs_[i].shape) throw ShapeUnknown{};
+  return *inputs_[i].shape;
+}
+
+bool InferContext::input_ints(size_t i, std::vector<int64_t>* out) const {
+  const Tensor* t = input_value(i);
+  if (!t) return false;
+  *out = t->to_int64_vector();
+  return true;
+}
+
+void InferContext::set_output(size_t i, DType dtype, Shape shape) {
+  if (i >= out_dtypes_.size()) return;  // optional output not requested
+  out_dtypes_[i] = dtype;
+  out_shapes_[i] = std::move(shape);
+  out_known_[i] = true;
+}
+
+void InferContext::set_output_dtype(size_t i, DType dtype) {
+  if (i >= out_dtypes_.size()) return;
+  out_dtypes_[i] = dtype;
+  out_known_[i] = false;
+}
+
+OpRegistry& OpRegistry::instance() {
+  static OpRegistry* reg = [] {
+    static OpRegistry r;
+    register_all_ops(r);
+    return &r;
+  }();
+  return *reg;
+}
+
+static std::string key(const std::string& op, const std::string& domain) {
+  return domain.empty() || domain == "ai.onnx" ? op : domain + "::" + op;
+}
+
+void OpRegistry::add(OpSchema schema) {
+  std::string k = key(schema.op_type, schema.domain);
+  map_[k] = std::move(schema);
+}
+
+const OpSchema* OpRegistry::find(const std::string& op_type, const std::string& domain) const {
+  auto it = map_.find(key(op_type, domain));
+  return it == map_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> OpRegistry::op_names() const {
+  std::vector<std::string> names;
+  for (auto& kv : map_) names.push_back(kv.first);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void run_infer(InferContext& ctx) {
+  const Node& n = ctx.node();
+  try {
+    n.schema->infer(ctx);
+  } catch (const InferContext::ShapeUnknown&) {
+    throw;
+  } catch (const InputError& e) {
+    throw InputError("node " + n.label() + ": " + e.what());
+  } catch (const Error& e) {
+    throw ModelError("node " + n.label() + ": " + e.what());
+  }
+}
+
+void infer_shapes(Graph& g) {
+  for (auto& np : g.nodes()) {
+    Node& n = *np;
+    std::vector<InferContext::InputInfo> infos;
+    for (Value* in : n.inputs) {
+      InferContext::InputInfo info;
+      if (in) {
+        info.dtype = in->dtype;
+        info.shape = in->has_shape ? &in->shape : nullptr;
+        info.value = in->is_constant() ? &in->constant : nullptr;
+        R1_CHECK(in->dtype != DType::Undefined || in->producer, ModelError)
+            << "node " << n.label() << " reads '" << in->name << "', which has no type";
+      }
+      infos.push_back(info);
+    }
+    // An input whose dtype is still unknown (its producer could not be inferred) stops inference here.
+    bool dtypes_known = true;
+    for (Value* in : n.inputs)
+      if (in && in->dtype == DType::Undefined) dtypes_known = false;
+    if (!dtypes_known) continue;
+    InferContext ctx(n, std::move(infos));
+    try {
+      run_infer(ctx);
+    } catch (const InferContext::ShapeUnknown&) {
+      continue;
+    } catch (const InputError& e) {
+      // At compile time an incompatible static shape is a model error.
+      throw ModelError(e.what());
+    }
+    for (size_t i = 0; i < n.outputs.size(); ++i) {
+      Value* out = n.outputs[i];
+      if (!out) continue;
+      out->dtype = ctx.output_dtype(i);
+      out->has_shape = ctx.output_shape_known(i);
+      out->shape = ctx.output_shape(i);
+    }
+  }
+}
+
+}  // namespace r1

@@ -1,0 +1,13 @@
+// One bind_* function per bound class family; module.cc calls them in order.
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace r1::bindings {
+namespace py = pybind11;
+void bind_errors(py::module_& m);
+void bind_tensor(py::module_& m);
+void bind_graph(py::module_& m);
+void bind_executor(py::module_& m);
+void bind_format(py::module_& m);
+void bind_devices(py::module_& m);
+}  // namespace r1::bindings

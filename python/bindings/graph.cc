@@ -1,0 +1,91 @@
+#include <pybind11/stl.h>
+
+#include "bind.h"
+#include "numpy_bridge.h"
+#include "r1/ir/builder.h"
+#include "r1/ir/op_registry.h"
+#include "r1/ir/printer.h"
+
+namespace r1::bindings {
+
+namespace {
+
+// Attributes arrive from Python as (kind, value) pairs, already normalised by the importer.
+Attribute to_attribute(const std::string& name, const py::tuple& kv) {
+  R1_CHECK(kv.size() == 2, ModelError) << "attribute '" << name << "' must be a (kind, value) pair";
+  std::string kind = kv[0].cast<std::string>();
+  py::handle v = kv[1];
+  if (kind == "int") return Attribute::make_int(v.cast<int64_t>());
+  if (kind == "float") return Attribute::make_float(v.cast<float>());
+  if (kind == "string") return Attribute::make_string(v.cast<std::string>());
+  if (kind == "ints") return Attribute::make_ints(v.cast<std::vector<int64_t>>());
+  if (kind == "floats") return Attribute::make_floats(v.cast<std::vector<float>>());
+  if (kind == "strings") return Attribute::make_strings(v.cast<std::vector<std::string>>());
+  if (kind == "tensor") return Attribute::make_tensor(py_bridge::tensor_from_array(v.cast<py::array>()));
+  R1_THROW(ModelError) << "attribute '" << name << "' has unsupported kind '" << kind << "'";
+}
+
+py::list value_infos(const Graph& g, const std::vector<Value*>& vals) {
+  py::list out;
+  for (const Value* v : vals) {
+    py::list dims;
+    for (int64_t d : v->shape) {
+      if (is_known(d)) dims.append(d);
+      else if (is_sym_dim(d)) dims.append(g.symbols()[sym_index(d)]);
+      else dims.append(py::none());
+    }
+    out.append(py::make_tuple(v->name, dtype_name(v->dtype), v->has_shape ? py::object(py::tuple(dims)) : py::none()));
+  }
+  return out;
+}
+
+}  // namespace
+
+void bind_graph(py::module_& m) {
+  py::class_<Graph, std::shared_ptr<Graph>>(m, "Graph")
+      .def("__str__", [](const Graph& g) { return print_graph(g); })
+      .def_property_readonly("inputs", [](const Graph& g) { return value_infos(g, g.inputs()); })
+      .def_property_readonly("outputs", [](const Graph& g) { return value_infos(g, g.outputs()); })
+      .def_property_readonly("num_nodes", [](const Graph& g) { return g.nodes().size(); })
+      .def("op_types", [](const Graph& g) {
+        std::vector<std::string> ops;
+        for (auto& n : g.nodes()) ops.push_back(n->op_type);
+        return ops;
+      })
+      .def("opsets", [](const Graph& g) { return std::map<std::string, int>(g.opsets().begin(), g.opsets().end()); });
+
+  py::class_<GraphBuilder>(m, "GraphBuilder")
+      .def(py::init<>())
+      .def("set_opset", &GraphBuilder::set_opset)
+      .def("add_input",
+           [](GraphBuilder& b, const std::string& name, const std::string& dtype, const py::list& dims) {
+             std::vector<DimSpec> ds;
+             for (py::handle d : dims) {
+               DimSpec s;
+               if (py::isinstance<py::str>(d)) s.symbol = d.cast<std::string>();
+               else if (!d.is_none()) s.value = d.cast<int64_t>();
+               ds.push_back(s);
+             }
+             b.add_input(name, dtype_from_name(dtype), ds);
+           })
+      .def("add_initializer",
+           [](GraphBuilder& b, const std::string& name, py::array a) {
+             b.add_initializer(name, py_bridge::tensor_from_array(a));
+           })
+      .def("add_node",
+           [](GraphBuilder& b, const std::string& op, const std::string& domain, const std::string& name,
+              const std::vector<std::string>& ins, const std::vector<std::string>& outs, const py::dict& attrs) {
+             AttributeMap am;
+             for (auto kv : attrs) {
+               std::string k = kv.first.cast<std::string>();
+               am.set(k, to_attribute(k, kv.second.cast<py::tuple>()));
+             }
+             b.add_node(op, domain, name, ins, outs, std::move(am));
+           })
+      .def("add_output", &GraphBuilder::add_output)
+      .def("finish", [](GraphBuilder& b) { return std::shared_ptr<Graph>(b.finish()); });
+
+  m.def("supported_ops", [] { return OpRegistry::instance().op_names(); });
+}
+
+}  // namespace r1::bindings

@@ -1,0 +1,89 @@
+#include "numpy_bridge.h"
+
+namespace r1::py_bridge {
+
+namespace {
+
+// Holds a Python object from C++; drops the reference with the GIL held, whichever thread
+// releases the last tensor that uses it.
+struct PyRef {
+  py::object obj;
+  explicit PyRef(py::object o) : obj(std::move(o)) {}
+  ~PyRef() {
+    if (!Py_IsInitialized()) {
+      obj.release();
+      return;
+    }
+    py::gil_scoped_acquire gil;
+    obj = py::object();
+  }
+};
+
+py::object bf16_dtype() {
+  static py::object dt = py::dtype::from_args(py::module_::import("ml_dtypes").attr("bfloat16"));
+  return dt;
+}
+
+}  // namespace
+
+DType dtype_from_numpy(const py::dtype& dt) {
+  if (dt.equal(bf16_dtype())) return DType::BFloat16;
+  switch (dt.kind()) {
+    case 'f':
+      if (dt.itemsize() == 4) return DType::Float32;
+      if (dt.itemsize() == 2) return DType::Float16;
+      break;
+    case 'i':
+      if (dt.itemsize() == 1) return DType::Int8;
+      if (dt.itemsize() == 4) return DType::Int32;
+      if (dt.itemsize() == 8) return DType::Int64;
+      break;
+    case 'u':
+      if (dt.itemsize() == 1) return DType::UInt8;
+      break;
+    case 'b':
+      return DType::Bool;
+    default:
+      break;
+  }
+  R1_THROW(InputError) << "unsupported numpy dtype '" << std::string(py::str(dt))
+                       << "' (supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)";
+}
+
+Tensor tensor_from_array(const py::array& arr) {
+  DType dt = dtype_from_numpy(arr.dtype());
+  R1_CHECK(arr.flags() & py::array::c_style, InternalError) << "array must be C-contiguous";
+  Shape shape(arr.shape(), arr.shape() + arr.ndim());
+  size_t bytes = static_cast<size_t>(arr.nbytes());
+  auto keep = std::make_shared<PyRef>(arr);
+  auto buf = std::make_shared<ExternalBuffer>(const_cast<void*>(arr.data()), bytes, MemoryKind::Host, keep);
+  return Tensor(dt, std::move(shape), std::move(buf));
+}
+
+py::array array_from_tensor(const Tensor& t) {
+  py::dtype dt;
+  switch (t.dtype()) {
+    case DType::Float32: dt = py::dtype("float32"); break;
+    case DType::Float16: dt = py::dtype("float16"); break;
+    case DType::BFloat16: dt = py::reinterpret_borrow<py::dtype>(bf16_dtype()); break;
+    case DType::Int8: dt = py::dtype("int8"); break;
+    case DType::UInt8: dt = py::dtype("uint8"); break;
+    case DType::Int32: dt = py::dtype("int32"); break;
+    case DType::Int64: dt = py::dtype("int64"); break;
+    case DType::Bool: dt = py::dtype("bool"); break;
+    default: R1_THROW(InternalError) << "tensor of undefined dtype";
+  }
+  auto owner = std::make_unique<Tensor>(t);
+  void* data = t.raw();
+  py::capsule cap(owner.get(), [](void* p) { delete static_cast<Tensor*>(p); });
+  owner.release();
+  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+  py::array arr(dt, shape, {}, data, cap);
+  if (t.buffer() && t.buffer()->kind() == MemoryKind::FileBacked) {
+    // Weights mapped read-only from a .r1 file: writing would fault, so numpy must refuse.
+    arr.attr("flags").attr("writeable") = false;
+  }
+  return arr;
+}
+
+}  // namespace r1::py_bridge

@@ -1,0 +1,37 @@
+"""deepseek_r1: an inference engine that compiles ONNX / PyTorch models to a native graph.
+
+    import deepseek_r1 as r1
+    path = r1.ModelConverter(input_model="model.onnx", framework="onnx").convert()   # -> model.r1
+    engine = r1.InferenceEngine(path)
+    outputs = engine.run({"input_ids": ids, "attention_mask": mask})
+"""
+from ._core import (  # noqa: F401
+    DeviceError,
+    InputError,
+    InternalError,
+    ModelError,
+    R1Error,
+    devices,
+    supported_ops,
+)
+from .convert import ModelConverter, load_onnx  # noqa: F401
+from .engine import InferenceEngine, TensorInfo  # noqa: F401
+from .model import Model, load_model, save_model  # noqa: F401
+
+__version__ = "0.1.0"
+__all__ = [
+    "InferenceEngine",
+    "ModelConverter",
+    "Model",
+    "TensorInfo",
+    "load_model",
+    "save_model",
+    "load_onnx",
+    "devices",
+    "supported_ops",
+    "R1Error",
+    "ModelError",
+    "InputError",
+    "DeviceError",
+    "InternalError",
+]

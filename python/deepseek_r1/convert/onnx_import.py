@@ -1,0 +1,228 @@
+"""ONNX -> r1 graph. The onnx package parses the protobuf; tensors reach C++ without copies.
+
+Weights stored inside the model are viewed in place (np.frombuffer over raw_data); weights in
+external data files are memory-mapped, so a large model's weights are never read into memory
+twice. Constant nodes become initializers.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+from pathlib import Path
+from typing import Union
+
+import ml_dtypes
+import numpy as np
+import onnx
+from onnx import AttributeProto, TensorProto, numpy_helper
+
+from .. import _core
+from .._core import ModelError
+
+# ONNX element type -> numpy dtype, for the types the engine supports.
+_NP_DTYPES = {
+    TensorProto.FLOAT: np.dtype(np.float32),
+    TensorProto.FLOAT16: np.dtype(np.float16),
+    TensorProto.BFLOAT16: np.dtype(ml_dtypes.bfloat16),
+    TensorProto.INT8: np.dtype(np.int8),
+    TensorProto.UINT8: np.dtype(np.uint8),
+    TensorProto.INT32: np.dtype(np.int32),
+    TensorProto.INT64: np.dtype(np.int64),
+    TensorProto.BOOL: np.dtype(np.bool_),
+}
+_R1_NAMES = {
+    TensorProto.FLOAT: "float32",
+    TensorProto.FLOAT16: "float16",
+    TensorProto.BFLOAT16: "bfloat16",
+    TensorProto.INT8: "int8",
+    TensorProto.UINT8: "uint8",
+    TensorProto.INT32: "int32",
+    TensorProto.INT64: "int64",
+    TensorProto.BOOL: "bool",
+}
+# The ONNX default-domain opsets whose semantics the kernels implement.
+MIN_OPSET, MAX_OPSET = 7, 23
+
+ModelSource = Union[str, os.PathLike, bytes, onnx.ModelProto]
+
+
+def _type_name(elem_type: int) -> str:
+    try:
+        return TensorProto.DataType.Name(elem_type)
+    except ValueError:
+        return str(elem_type)
+
+
+def _np_dtype(elem_type: int, what: str) -> np.dtype:
+    dt = _NP_DTYPES.get(elem_type)
+    if dt is None:
+        raise ModelError(f"{what} has element type {_type_name(elem_type)}, which the engine does not support "
+                         "(supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)")
+    return dt
+
+
+class _ExternalData:
+    """Maps external-data files once each; arrays view the mapping."""
+
+    def __init__(self, base_dir: Path | None):
+        self.base_dir = base_dir
+        self.maps: dict[str, mmap.mmap] = {}
+
+    def array(self, t: TensorProto, dtype: np.dtype) -> np.ndarray:
+        info = {e.key: e.value for e in t.external_data}
+        if self.base_dir is None:
+            raise ModelError(f"initializer '{t.name}' uses external data, but the model was not loaded from a file")
+        loc = info.get("location", "")
+        path = (self.base_dir / loc).resolve()
+        if not str(path).startswith(str(self.base_dir.resolve())):
+            raise ModelError(f"initializer '{t.name}': external data location '{loc}' leaves the model directory")
+        if not path.is_file():
+            raise ModelError(f"initializer '{t.name}': external data file '{loc}' not found next to the model")
+        mm = self.maps.get(str(path))
+        if mm is None:
+            with open(path, "rb") as f:
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            self.maps[str(path)] = mm
+        offset = int(info.get("offset", 0))
+        count = int(np.prod(t.dims, dtype=np.int64)) if len(t.dims) else 1
+        length = int(info.get("length", count * dtype.itemsize))
+        if offset + length > len(mm) or length < count * dtype.itemsize:
+            raise ModelError(f"initializer '{t.name}': external data range {offset}+{length} is outside "
+                             f"'{loc}' ({len(mm)} bytes)")
+        return np.frombuffer(mm, dtype=dtype, count=count, offset=offset).reshape(tuple(t.dims))
+
+
+def tensor_to_array(t: TensorProto, ext: _ExternalData | None = None) -> np.ndarray:
+    """A numpy view of an ONNX tensor, without copying where the data allows."""
+    dtype = _np_dtype(t.data_type, f"tensor '{t.name}'")
+    dims = tuple(int(d) for d in t.dims)
+    if any(d < 0 for d in dims):
+        raise ModelError(f"tensor '{t.name}' has negative dims {dims}")
+    count = int(np.prod(dims, dtype=np.int64)) if dims else 1
+    if t.data_location == TensorProto.EXTERNAL:
+        return ext.array(t, dtype) if ext else _ExternalData(None).array(t, dtype)
+    if t.HasField("raw_data"):
+        raw = t.raw_data
+        if len(raw) != count * dtype.itemsize:
+            raise ModelError(f"tensor '{t.name}' holds {len(raw)} bytes but shape {list(dims)} of "
+                             f"{_type_name(t.data_type)} needs {count * dtype.itemsize}")
+        return np.frombuffer(raw, dtype=dtype).reshape(dims)
+    if t.data_type in (TensorProto.FLOAT16, TensorProto.BFLOAT16):
+        # 16-bit floats in typed storage are kept as their bit patterns in int32_data.
+        bits = np.asarray(t.int32_data, dtype=np.uint16)
+        arr = bits.view(dtype)
+    else:
+        try:
+            arr = numpy_helper.to_array(t)
+        except Exception as e:  # malformed typed fields
+            raise ModelError(f"tensor '{t.name}' could not be read: {e}") from None
+        arr = arr.astype(dtype, copy=False)
+    if arr.size != count:
+        raise ModelError(f"tensor '{t.name}' holds {arr.size} values but its shape {list(dims)} needs {count}")
+    return np.ascontiguousarray(arr.reshape(dims))
+
+
+def _attribute(node: onnx.NodeProto, a: AttributeProto, ext: _ExternalData):
+    T = AttributeProto
+    if a.type == T.INT:
+        return ("int", int(a.i))
+    if a.type == T.FLOAT:
+        return ("float", float(a.f))
+    if a.type == T.STRING:
+        return ("string", a.s.decode("utf-8", errors="replace"))
+    if a.type == T.INTS:
+        return ("ints", [int(v) for v in a.ints])
+    if a.type == T.FLOATS:
+        return ("floats", [float(v) for v in a.floats])
+    if a.type == T.STRINGS:
+        return ("strings", [s.decode("utf-8", errors="replace") for s in a.strings])
+    if a.type == T.TENSOR:
+        return ("tensor", tensor_to_array(a.t, ext))
+    kind = T.AttributeType.Name(a.type)
+    raise ModelError(f"unsupported op '{node.op_type}' in node '{node.name}': attribute '{a.name}' of kind {kind} "
+                     "(subgraphs and sparse tensors are not supported)")
+
+
+def _constant_value(node: onnx.NodeProto, ext: _ExternalData) -> np.ndarray:
+    for a in node.attribute:
+        if a.name == "value":
+            return tensor_to_array(a.t, ext)
+        if a.name == "value_float":
+            return np.array(a.f, dtype=np.float32)
+        if a.name == "value_floats":
+            return np.array(list(a.floats), dtype=np.float32)
+        if a.name == "value_int":
+            return np.array(a.i, dtype=np.int64)
+        if a.name == "value_ints":
+            return np.array(list(a.ints), dtype=np.int64)
+    raise ModelError(f"Constant node '{node.name}' has no supported value attribute "
+                     f"(got {[a.name for a in node.attribute]})")
+
+
+def _load_proto(source: ModelSource) -> tuple[onnx.ModelProto, Path | None]:
+    if isinstance(source, onnx.ModelProto):
+        return source, None
+    if isinstance(source, (bytes, bytearray)):
+        try:
+            return onnx.load_model_from_string(bytes(source), load_external_data=False), None
+        except Exception as e:
+            raise ModelError(f"not a valid ONNX model: {e}") from None
+    path = Path(source)
+    if not path.is_file():
+        raise ModelError(f"model file '{path}' does not exist")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as e:
+        raise ModelError(f"'{path}' is not a valid ONNX model: {type(e).__name__}: {e}") from None
+    return proto, path.parent
+
+
+def load_onnx(source: ModelSource) -> "_core.Graph":
+    """Parses an ONNX model (path, bytes or ModelProto) and builds a verified r1 graph."""
+    proto, base_dir = _load_proto(source)
+    g = proto.graph
+    if len(g.node) == 0 and len(g.output) == 0:
+        raise ModelError("the ONNX model has an empty graph (is the file truncated or not a model?)")
+    ext = _ExternalData(base_dir)
+    b = _core.GraphBuilder()
+    opsets = {(o.domain or ""): int(o.version) for o in proto.opset_import}
+    default = opsets.get("", opsets.get("ai.onnx", 0))
+    if default and not (MIN_OPSET <= default <= MAX_OPSET):
+        raise ModelError(f"model uses ONNX opset {default}; supported opsets are {MIN_OPSET} to {MAX_OPSET}")
+    for dom, ver in opsets.items():
+        b.set_opset(dom, ver)
+
+    init_names = {t.name for t in g.initializer}
+    for t in g.initializer:
+        b.add_initializer(t.name, tensor_to_array(t, ext))
+    for inp in g.input:
+        if inp.name in init_names:
+            continue  # old exporters list weights as inputs too
+        tt = inp.type.tensor_type
+        if not inp.type.HasField("tensor_type"):
+            raise ModelError(f"input '{inp.name}' is not a tensor (sequences and maps are not supported)")
+        dtype = _R1_NAMES.get(tt.elem_type)
+        if dtype is None:
+            raise ModelError(f"input '{inp.name}' has element type {_type_name(tt.elem_type)}, which the engine "
+                             "does not support")
+        dims = []
+        for d in tt.shape.dim:
+            if d.HasField("dim_value"):
+                dims.append(int(d.dim_value))
+            elif d.HasField("dim_param") and d.dim_param:
+                dims.append(d.dim_param)
+            else:
+                dims.append(None)
+        b.add_input(inp.name, dtype, dims)
+    for i, node in enumerate(g.node):
+        name = node.name or f"{node.op_type}_{i}"
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+            if len(node.output) != 1:
+                raise ModelError(f"Constant node '{name}' must have one output")
+            b.add_initializer(node.output[0], np.ascontiguousarray(_constant_value(node, ext)))
+            continue
+        attrs = {a.name: _attribute(node, a, ext) for a in node.attribute}
+        b.add_node(node.op_type, node.domain, name, list(node.input), list(node.output), attrs)
+    for out in g.output:
+        b.add_output(out.name)
+    return b.finish()

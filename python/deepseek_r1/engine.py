@@ -1,0 +1,151 @@
+"""InferenceEngine: runs a compiled model on a device.
+
+    engine = InferenceEngine("model.r1", device="cpu", num_threads=2)
+    out = engine.run({"input_ids": ids, "attention_mask": mask})       # dict name -> np.ndarray
+    outs = engine.batch_infer([{"x": a}, {"x": b}, ...], batch_size=64)  # list of dicts
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence, Union
+
+import ml_dtypes
+import numpy as np
+
+from . import _core
+from ._core import InputError
+from .model import Model, load_model
+
+_NP_DTYPES = {
+    "float32": np.dtype(np.float32),
+    "float16": np.dtype(np.float16),
+    "bfloat16": np.dtype(ml_dtypes.bfloat16),
+    "int8": np.dtype(np.int8),
+    "uint8": np.dtype(np.uint8),
+    "int32": np.dtype(np.int32),
+    "int64": np.dtype(np.int64),
+    "bool": np.dtype(np.bool_),
+}
+PRECISIONS = ("fp32",)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A model input or output: name, dtype name, and shape (ints, symbolic names, or None)."""
+
+    name: str
+    dtype: str
+    shape: tuple | None
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        return _NP_DTYPES[self.dtype]
+
+
+Inputs = Union[Mapping[str, np.ndarray], Sequence[np.ndarray]]
+
+
+def _as_model(model: Union[str, os.PathLike, Model]) -> Model:
+    if isinstance(model, Model):
+        return model
+    path = Path(model)
+    if path.suffix.lower() == ".onnx":
+        from .convert.onnx_import import load_onnx
+
+        return Model(load_onnx(path), {"source": str(path)})
+    return load_model(path)
+
+
+class InferenceEngine:
+    def __init__(self, model_path: Union[str, os.PathLike, Model], device: str = "cpu", precision: str = "fp32",
+                 num_threads: int | None = None):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision '{precision}' is not available yet; supported: {', '.join(PRECISIONS)}")
+        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
+            raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
+        self.model = _as_model(model_path)
+        self.device = device
+        self.precision = precision
+        self._executor = _core.Executor(self.model.graph, device, num_threads or 0)
+        self.inputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.inputs]
+        self.outputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.outputs]
+        self._input_index = {t.name: i for i, t in enumerate(self.inputs)}
+
+    @property
+    def num_threads(self) -> int:
+        return self._executor.num_threads
+
+    def _arrange(self, inputs: Inputs) -> list[np.ndarray]:
+        if isinstance(inputs, Mapping):
+            unknown = [k for k in inputs if k not in self._input_index]
+            if unknown:
+                raise InputError(f"unknown input name(s) {unknown}; the model's inputs are "
+                                 f"{[t.name for t in self.inputs]}")
+            missing = [t.name for t in self.inputs if t.name not in inputs]
+            if missing:
+                raise InputError(f"missing input(s) {missing}; the model's inputs are {[t.name for t in self.inputs]}")
+            values = [inputs[t.name] for t in self.inputs]
+        elif isinstance(inputs, (list, tuple)):
+            if len(inputs) != len(self.inputs):
+                raise InputError(f"the model takes {len(self.inputs)} inputs {[t.name for t in self.inputs]}, "
+                                 f"got {len(inputs)}")
+            values = list(inputs)
+        elif isinstance(inputs, np.ndarray) and len(self.inputs) == 1:
+            values = [inputs]
+        else:
+            raise InputError(f"inputs must be a dict of name -> array or a list of arrays, got {type(inputs).__name__}")
+        arrays = []
+        for info, v in zip(self.inputs, values):
+            a = np.asarray(v)
+            if a.dtype != info.numpy_dtype:
+                raise InputError(f"input '{info.name}' must be {info.dtype}, got {a.dtype}")
+            arrays.append(np.ascontiguousarray(a))
+        return arrays
+
+    def run(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        """Runs the model once; returns a dict output name -> array. The GIL is released while it runs."""
+        outs = self._executor.run(self._arrange(inputs))
+        return {info.name: arr for info, arr in zip(self.outputs, outs)}
+
+    def batch_infer(self, list_of_inputs: Sequence[Inputs], batch_size: int = 64) -> list[dict[str, np.ndarray]]:
+        """Runs many samples, stacking up to `batch_size` along axis 0 per run.
+
+        Each sample holds its inputs with a leading batch dim of 1 (or none: one is added). Samples
+        whose other dims differ are grouped by shape, so each run has one shape. Results come back
+        in the order given, one dict per sample.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        samples = [self._arrange(s) for s in list_of_inputs]
+        results: list[dict | None] = [None] * len(samples)
+        groups: dict[tuple, list[int]] = {}
+        for i, arrays in enumerate(samples):
+            key = tuple(a.shape[1:] if self._has_batch(a, k) else a.shape for k, a in enumerate(arrays))
+            groups.setdefault(key, []).append(i)
+        for idxs in groups.values():
+            for start in range(0, len(idxs), batch_size):
+                chunk = idxs[start:start + batch_size]
+                stacked = [np.concatenate([self._with_batch(samples[i][k], k) for i in chunk], axis=0)
+                           for k in range(len(self.inputs))]
+                outs = self._executor.run(stacked)
+                for j, i in enumerate(chunk):
+                    results[i] = {info.name: o[j:j + 1] for info, o in zip(self.outputs, outs)}
+        return results  # type: ignore[return-value]
+
+    def _has_batch(self, a: np.ndarray, k: int) -> bool:
+        shape = self.inputs[k].shape
+        return shape is not None and a.ndim == len(shape)
+
+    def _with_batch(self, a: np.ndarray, k: int) -> np.ndarray:
+        if self._has_batch(a, k):
+            if a.shape[0] != 1:
+                raise InputError(f"batch_infer takes one sample per item; input '{self.inputs[k].name}' has a "
+                                 f"leading dim of {a.shape[0]}")
+            return a
+        return a[None, ...]
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{t.name}: {t.dtype}{list(t.shape or [])}" for t in self.inputs)
+        return f"InferenceEngine(device={self.device!r}, inputs=[{ins}])"
