@@ -41,7 +41,7 @@ _R1_NAMES = {
     TensorProto.BOOL: "bool",
 }
 # The ONNX default-domain opsets whose semantics the kernels implement.
-MIN_OPSET, MAX_OPSET = 7, 23
+MIN_OPSET, MAX_OPSET = 7, 25
 
 ModelSource = Union[str, os.PathLike, bytes, onnx.ModelProto]
 

@@ -1,0 +1,26 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: enough examples to find broadcasting/axis bugs, bounded for a 2-core CI.
+settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(config, items):
+    # GPU tests skip cleanly where no device is present.
+    import deepseek_r1
+
+    has_gpu = any(d != "cpu" for d in deepseek_r1.devices())
+    skip = pytest.mark.skip(reason="no GPU device present")
+    for item in items:
+        if "gpu" in item.keywords and not has_gpu:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

@@ -1,0 +1,64 @@
+"""ONNX node conformance: every case of onnx's backend test suite whose ops we claim.
+
+Cases are generated in memory by onnx (load_model_tests(kind="node")). A case is collected when
+every op in it is registered. Cases needing a dtype or feature the engine does not support
+(float64, strings, sequences) skip with the engine's own error message; everything else must match
+the expected outputs within the case's tolerance.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from onnx.backend.test.loader import load_model_tests
+
+import deepseek_r1 as r1
+
+SUPPORTED = set(r1.supported_ops())
+# Phrases the engine uses when a model asks for something it does not implement.
+UNSUPPORTED_MARKERS = ("does not support", "not supported", "is not a tensor")
+
+
+def _cases():
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cases = load_model_tests(kind="node")
+    for case in cases:
+        nodes = case.model.graph.node
+        if any(n.domain not in ("", "ai.onnx") for n in nodes):
+            continue
+        ops = {n.op_type for n in nodes}
+        if ops and ops - {"Constant"} <= SUPPORTED:
+            out.append(pytest.param(case, id=case.name))
+    return out
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_node_case(case):
+    try:
+        engine = r1.InferenceEngine(r1.Model(r1.load_onnx(case.model)))
+    except r1.ModelError as e:
+        if any(m in str(e) for m in UNSUPPORTED_MARKERS):
+            pytest.skip(f"unsupported: {e}")
+        raise
+    for inputs, expected in case.data_sets:
+        inputs = [np.asarray(a) for a in inputs]
+        for info, a in zip(engine.inputs, inputs):
+            if a.dtype != info.numpy_dtype:
+                pytest.skip(f"unsupported: input '{info.name}' of dtype {a.dtype}")
+        got = engine.run(inputs)
+        for info, want in zip(engine.outputs, expected):
+            want = np.asarray(want)
+            have = got[info.name]
+            assert have.shape == want.shape, f"{info.name}: shape {have.shape} != {want.shape}"
+            if want.dtype.kind in "fc":
+                np.testing.assert_allclose(have.astype(np.float64), want.astype(np.float64),
+                                           rtol=max(case.rtol, 1e-4), atol=max(case.atol, 1e-6),
+                                           err_msg=info.name)
+            else:
+                np.testing.assert_array_equal(have, want, err_msg=info.name)
