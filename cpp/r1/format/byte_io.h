@@ -10,6 +10,9 @@
 
 namespace r1::format {
 
+// Names in the file came from Python strings; anything else means corruption.
+bool valid_utf8(const std::string& s);
+
 class ByteWriter {
  public:
   template <class T>
@@ -52,6 +55,7 @@ class ByteReader {
     need(n);
     std::string s(p_, n);
     p_ += n;
+    R1_CHECK(valid_utf8(s), ModelError) << "corrupt .r1 file: a name is not valid UTF-8";
     return s;
   }
   const char* bytes(uint64_t* n) {

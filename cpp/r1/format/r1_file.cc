@@ -221,7 +221,8 @@ LoadedModel load_r1(const std::string& path, bool verify_checksum) {
   for (uint32_t i = 0, n = r.count(4); i < n; ++i) g.symbol(r.str());
   auto check_shape = [&](const Shape& s) {
     for (int64_t d : s)
-      R1_CHECK(d >= kUnknownDim || sym_index(d) < static_cast<int>(g.symbols().size()), ModelError)
+      // In 64 bits: a corrupt dim must not wrap into a valid-looking symbol index.
+      R1_CHECK(d >= kUnknownDim || (-2 - d) < static_cast<int64_t>(g.symbols().size()), ModelError)
           << what << " is corrupt: a dim refers to an unknown symbol";
   };
   for (uint32_t i = 0, n = r.count(9); i < n; ++i) {

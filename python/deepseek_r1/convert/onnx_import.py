@@ -164,7 +164,7 @@ def _load_proto(source: ModelSource) -> tuple[onnx.ModelProto, Path | None]:
         return source, None
     if isinstance(source, (bytes, bytearray)):
         try:
-            return onnx.load_model_from_string(bytes(source), load_external_data=False), None
+            return onnx.load_model_from_string(bytes(source)), None
         except Exception as e:
             raise ModelError(f"not a valid ONNX model: {e}") from None
     path = Path(source)

@@ -1,0 +1,151 @@
+"""The `r1` command line.
+
+    r1 convert model.onnx -o model.r1        compile an ONNX model to a .r1 file
+    r1 info model.r1                         inputs, outputs, ops and the IR
+    r1 run model.r1 [--input name=x.npy]     run once (random inputs when none are given)
+    r1 bench model.r1 --runs 50 --threads 1  latency: median / p90
+    r1 demo                                  sentence embeddings with all-MiniLM-L6-v2, end to end
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from . import InferenceEngine, ModelConverter, R1Error, load_model
+
+
+def _random_inputs(engine: InferenceEngine, dims: dict[str, int]) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for t in engine.inputs:
+        shape = []
+        for d in t.shape or ():
+            if isinstance(d, int):
+                shape.append(d)
+            else:
+                shape.append(dims.get(str(d), 1))
+        dt = t.numpy_dtype
+        if dt.kind == "f":
+            feeds[t.name] = rng.standard_normal(shape).astype(dt)
+        elif dt.kind == "b":
+            feeds[t.name] = rng.random(shape) > 0.5
+        else:
+            feeds[t.name] = rng.integers(0, 2 if "mask" in t.name else 100, shape).astype(dt)
+    return feeds
+
+
+def _parse_dims(items: list[str]) -> dict[str, int]:
+    out = {}
+    for it in items or []:
+        k, _, v = it.partition("=")
+        out[k] = int(v)
+    return out
+
+
+def cmd_convert(a) -> int:
+    t0 = time.perf_counter()
+    out = ModelConverter(input_model=a.model, framework="onnx", output_path=a.output).convert()
+    m = load_model(out)
+    print(f"wrote {out} ({Path(out).stat().st_size / 1e6:.1f} MB, {m.graph.num_nodes} nodes) "
+          f"in {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def cmd_info(a) -> int:
+    engine = InferenceEngine(a.model)
+    print(f"model: {a.model}")
+    for k, v in engine.model.metadata.items():
+        print(f"  {k}: {v}")
+    print("inputs:")
+    for t in engine.inputs:
+        print(f"  {t.name}: {t.dtype}{list(t.shape or [])}")
+    print("outputs:")
+    for t in engine.outputs:
+        print(f"  {t.name}: {t.dtype}{list(t.shape or [])}")
+    ops = Counter(engine.model.graph.op_types())
+    print(f"ops ({sum(ops.values())} nodes): " + ", ".join(f"{k} x{v}" for k, v in ops.most_common()))
+    if a.ir:
+        print(engine.model.graph)
+    return 0
+
+
+def cmd_run(a) -> int:
+    engine = InferenceEngine(a.model, num_threads=a.threads)
+    feeds = _random_inputs(engine, _parse_dims(a.dim))
+    for item in a.input or []:
+        name, _, path = item.partition("=")
+        feeds[name] = np.load(path)
+    t0 = time.perf_counter()
+    out = engine.run(feeds)
+    ms = (time.perf_counter() - t0) * 1e3
+    for k, v in out.items():
+        print(f"{k}: {v.dtype}{list(v.shape)}  mean={float(np.mean(v.astype(np.float64))):.6g}")
+        if a.save:
+            np.save(f"{a.save}_{k}.npy", v)
+    print(f"ran in {ms:.2f} ms")
+    return 0
+
+
+def cmd_bench(a) -> int:
+    engine = InferenceEngine(a.model, num_threads=a.threads)
+    feeds = _random_inputs(engine, _parse_dims(a.dim))
+    for _ in range(a.warmup):
+        engine.run(feeds)
+    times = []
+    for _ in range(a.runs):
+        t0 = time.perf_counter()
+        engine.run(feeds)
+        times.append((time.perf_counter() - t0) * 1e3)
+    t = np.array(times)
+    print(f"{a.model}: threads={engine.num_threads} runs={a.runs} median={np.median(t):.3f} ms "
+          f"p90={np.percentile(t, 90):.3f} ms min={t.min():.3f} ms")
+    return 0
+
+
+def cmd_demo(a) -> int:
+    from .tools.demo import main as demo_main
+
+    return demo_main(a.workdir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="r1", description="deepseek_r1 inference engine")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("convert", help="compile an ONNX model to .r1")
+    c.add_argument("model")
+    c.add_argument("-o", "--output")
+    c.set_defaults(fn=cmd_convert)
+    i = sub.add_parser("info", help="describe a model")
+    i.add_argument("model")
+    i.add_argument("--ir", action="store_true", help="print the IR")
+    i.set_defaults(fn=cmd_info)
+    for name, fn in (("run", cmd_run), ("bench", cmd_bench)):
+        r = sub.add_parser(name, help=f"{name} a model (.r1 or .onnx)")
+        r.add_argument("model")
+        r.add_argument("--threads", type=int, default=None)
+        r.add_argument("--dim", action="append", help="value of a symbolic dim, e.g. batch=4")
+        if name == "run":
+            r.add_argument("--input", action="append", help="name=file.npy")
+            r.add_argument("--save", help="prefix for saving outputs as .npy")
+        else:
+            r.add_argument("--runs", type=int, default=50)
+            r.add_argument("--warmup", type=int, default=5)
+        r.set_defaults(fn=fn)
+    d = sub.add_parser("demo", help="export all-MiniLM-L6-v2, compile it, embed sentences")
+    d.add_argument("--workdir", default=None)
+    d.set_defaults(fn=cmd_demo)
+    a = p.parse_args(argv)
+    try:
+        return a.fn(a)
+    except (R1Error, FileNotFoundError, ValueError) as e:
+        print(f"r1 {a.cmd}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Helper programs behind the `r1` command line."""

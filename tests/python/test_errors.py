@@ -1,0 +1,148 @@
+"""Bad input of every kind gets a typed error that names the problem."""
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import deepseek_r1 as r1
+from small_models import add_relu_model, two_input_model
+
+
+@pytest.fixture
+def engine():
+    return r1.InferenceEngine(r1.Model(r1.load_onnx(add_relu_model(width=8))))
+
+
+def test_unsupported_op_names_op_node_and_opset():
+    g = helper.make_graph([helper.make_node("FancyOp", ["x"], ["y"], name="mystery_node")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(r1.ModelError) as e:
+        r1.load_onnx(m)
+    msg = str(e.value)
+    assert "FancyOp" in msg and "mystery_node" in msg and "opset 17" in msg
+
+
+def test_corrupt_onnx_file(tmp_path):
+    p = tmp_path / "bad.onnx"
+    p.write_bytes(b"\x08\x07garbage" * 10)
+    with pytest.raises(r1.ModelError):
+        r1.InferenceEngine(str(p))
+
+
+def test_truncated_onnx_file(tmp_path):
+    data = add_relu_model(width=256).SerializeToString()
+    p = tmp_path / "cut.onnx"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(r1.ModelError):
+        r1.InferenceEngine(str(p))
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(r1.ModelError, match="does not exist"):
+        r1.load_onnx(str(tmp_path / "nope.onnx"))
+
+
+def test_unsupported_dtype_in_model():
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [2])])
+    with pytest.raises(r1.ModelError, match="DOUBLE"):
+        r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_unsupported_opset():
+    with pytest.raises(r1.ModelError, match="opset 3"):
+        r1.load_onnx(add_relu_model(opset=3))
+
+
+def test_undefined_tensor_reference():
+    g = helper.make_graph([helper.make_node("Add", ["x", "ghost"], ["y"], name="n0")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    with pytest.raises(r1.ModelError, match="ghost"):
+        r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_graph_cycle():
+    g = helper.make_graph([helper.make_node("Add", ["x", "b"], ["a"], name="n0"),
+                           helper.make_node("Relu", ["a"], ["b"], name="n1")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])])
+    with pytest.raises(r1.ModelError, match="cycle"):
+        r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_incompatible_static_shapes_at_compile_time():
+    a = onnx.numpy_helper.from_array(np.ones((3,), np.float32), "w")
+    g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"], name="bad_add")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], [a])
+    with pytest.raises(r1.ModelError, match="bad_add"):
+        r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_wrong_input_name(engine):
+    with pytest.raises(r1.InputError, match=r"unknown input name\(s\) \['X'\].*\['x'\]"):
+        engine.run({"X": np.ones((1, 8), np.float32)})
+
+
+def test_missing_input():
+    e = r1.InferenceEngine(r1.Model(r1.load_onnx(two_input_model())))
+    with pytest.raises(r1.InputError, match=r"missing input\(s\) \['b'\]"):
+        e.run({"a": np.ones((1, 2), np.float32)})
+
+
+def test_wrong_dtype(engine):
+    with pytest.raises(r1.InputError, match="'x' must be float32, got float64"):
+        engine.run({"x": np.ones((1, 8))})
+
+
+def test_wrong_rank(engine):
+    with pytest.raises(r1.InputError, match=r"rank 2.*rank 1"):
+        engine.run({"x": np.ones(8, np.float32)})
+
+
+def test_wrong_static_dim(engine):
+    with pytest.raises(r1.InputError, match=r"dim 1 must be 8"):
+        engine.run({"x": np.ones((1, 7), np.float32)})
+
+
+def test_inconsistent_symbolic_dims():
+    e = r1.InferenceEngine(r1.Model(r1.load_onnx(two_input_model())))
+    with pytest.raises(r1.InputError, match="'seq' is 3"):
+        e.run({"a": np.ones((1, 3), np.float32), "b": np.ones((1, 4), np.float32)})
+
+
+def test_wrong_input_count(engine):
+    with pytest.raises(r1.InputError, match="takes 1 inputs"):
+        engine.run([np.ones((1, 8), np.float32)] * 2)
+
+
+def test_unsupported_numpy_dtype(engine):
+    with pytest.raises(r1.InputError):
+        engine.run({"x": np.array([["a"] * 8])})
+
+
+def test_bad_engine_arguments():
+    m = r1.Model(r1.load_onnx(add_relu_model()))
+    with pytest.raises(ValueError, match="precision"):
+        r1.InferenceEngine(m, precision="fp8")
+    with pytest.raises(r1.DeviceError, match="available devices: cpu"):
+        r1.InferenceEngine(m, device="cuda:7")
+    with pytest.raises(ValueError, match="num_threads"):
+        r1.InferenceEngine(m, num_threads=0)
+
+
+def test_errors_are_a_hierarchy():
+    assert issubclass(r1.ModelError, r1.R1Error)
+    assert issubclass(r1.InputError, r1.R1Error)
+    assert issubclass(r1.R1Error, RuntimeError)
+
+
+def test_engine_keeps_working_after_errors(engine):
+    for _ in range(3):
+        with pytest.raises(r1.InputError):
+            engine.run({"x": np.ones((1, 3), np.float32)})
+    assert engine.run({"x": np.ones((1, 8), np.float32)})["y"].shape == (1, 8)
