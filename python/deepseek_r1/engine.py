@@ -18,6 +18,12 @@ from . import _core
 from ._core import InputError
 from .model import Model, load_model
 
+
+def _c_contiguous(a: np.ndarray) -> np.ndarray:
+    """C-contiguous without changing the rank (np.ascontiguousarray turns 0-d arrays into 1-d)."""
+    a = np.asarray(a)
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
 _NP_DTYPES = {
     "float32": np.dtype(np.float32),
     "float16": np.dtype(np.float16),
@@ -101,7 +107,7 @@ class InferenceEngine:
             a = np.asarray(v)
             if a.dtype != info.numpy_dtype:
                 raise InputError(f"input '{info.name}' must be {info.dtype}, got {a.dtype}")
-            arrays.append(np.ascontiguousarray(a))
+            arrays.append(_c_contiguous(a))
         return arrays
 
     def run(self, inputs: Inputs) -> dict[str, np.ndarray]:

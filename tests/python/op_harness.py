@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import deepseek_r1 as r1
@@ -57,7 +58,19 @@ def make_op_model(op_type: str, inputs: Sequence[np.ndarray | None], attrs: dict
     node = helper.make_node(op_type, node_inputs, outs, domain=domain, **(attrs or {}))
     graph = helper.make_graph([node], f"{op_type}_test", graph_inputs,
                               [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outs], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid(domain, opset)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(domain, opset)])
+    # Type the outputs where onnx can infer them (onnxruntime rejects UNDEFINED outputs).
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+        types = {v.name: v.type for v in inferred.graph.value_info}
+        types.update({v.name: v.type for v in inferred.graph.output})
+        for o in model.graph.output:
+            t = types.get(o.name)
+            if t is not None and t.tensor_type.elem_type:
+                o.type.CopyFrom(t)
+    except Exception:
+        pass
+    return model
 
 
 def run_op(op_type: str, inputs: Sequence[np.ndarray | None], attrs: dict | None = None,

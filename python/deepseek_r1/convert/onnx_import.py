@@ -20,6 +20,12 @@ from .. import _core
 from .._core import ModelError
 
 # ONNX element type -> numpy dtype, for the types the engine supports.
+
+def _c_contiguous(a: np.ndarray) -> np.ndarray:
+    """C-contiguous without changing the rank (np.ascontiguousarray turns 0-d arrays into 1-d)."""
+    a = np.asarray(a)
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
 _NP_DTYPES = {
     TensorProto.FLOAT: np.dtype(np.float32),
     TensorProto.FLOAT16: np.dtype(np.float16),
@@ -41,7 +47,8 @@ _R1_NAMES = {
     TensorProto.BOOL: "bool",
 }
 # The ONNX default-domain opsets whose semantics the kernels implement.
-MIN_OPSET, MAX_OPSET = 7, 25
+# The newest opset is what the pinned onnx package defines; per-op schemas bound the semantics.
+MIN_OPSET, MAX_OPSET = 7, onnx.defs.onnx_opset_version()
 
 ModelSource = Union[str, os.PathLike, bytes, onnx.ModelProto]
 
@@ -119,7 +126,7 @@ def tensor_to_array(t: TensorProto, ext: _ExternalData | None = None) -> np.ndar
         arr = arr.astype(dtype, copy=False)
     if arr.size != count:
         raise ModelError(f"tensor '{t.name}' holds {arr.size} values but its shape {list(dims)} needs {count}")
-    return np.ascontiguousarray(arr.reshape(dims))
+    return _c_contiguous(arr.reshape(dims))
 
 
 def _attribute(node: onnx.NodeProto, a: AttributeProto, ext: _ExternalData):
@@ -219,7 +226,7 @@ def load_onnx(source: ModelSource) -> "_core.Graph":
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
             if len(node.output) != 1:
                 raise ModelError(f"Constant node '{name}' must have one output")
-            b.add_initializer(node.output[0], np.ascontiguousarray(_constant_value(node, ext)))
+            b.add_initializer(node.output[0], _c_contiguous(_constant_value(node, ext)))
             continue
         attrs = {a.name: _attribute(node, a, ext) for a in node.attribute}
         b.add_node(node.op_type, node.domain, name, list(node.input), list(node.output), attrs)

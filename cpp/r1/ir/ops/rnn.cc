@@ -53,7 +53,9 @@ void infer_recurrent(InferContext& ctx, int num_gates, int num_acts, bool lstm) 
   R1_CHECK(xs.size() == 3, InputError) << "X must have rank 3, got " << shape_str(xs);
 
   int64_t hidden = a.get_int("hidden_size", kUnknownDim);
-  if (a.has("hidden_size")) R1_CHECK(hidden > 0, ModelError) << "hidden_size must be positive";
+  if (a.has("hidden_size")) {
+    R1_CHECK(hidden > 0, ModelError) << "hidden_size must be positive";
+  }
   if (!is_known(hidden) && ctx.input_has_shape(2)) {
     const Shape& rs = ctx.input_shape(2);
     if (rs.size() == 3) hidden = rs[2];
@@ -65,19 +67,24 @@ void infer_recurrent(InferContext& ctx, int num_gates, int num_acts, bool lstm) 
   if (ctx.input_has_shape(1)) {
     const Shape& ws = ctx.input_shape(1);
     R1_CHECK(ws.size() == 3, InputError) << "W must have rank 3, got " << shape_str(ws);
-    if (is_known(ws[0])) R1_CHECK(ws[0] == dirs, InputError) << "W dim 0 is " << ws[0] << ", expected " << dirs;
-    if (is_known(ws[1]) && is_known(hidden))
+    if (is_known(ws[0])) {
+      R1_CHECK(ws[0] == dirs, InputError) << "W dim 0 is " << ws[0] << ", expected " << dirs;
+    }
+    if (is_known(ws[1]) && is_known(hidden)) {
       R1_CHECK(ws[1] == num_gates * hidden, InputError)
           << "W dim 1 is " << ws[1] << ", expected " << num_gates * hidden;
-    if (is_known(ws[2]) && is_known(xs[2]))
+    }
+    if (is_known(ws[2]) && is_known(xs[2])) {
       R1_CHECK(ws[2] == xs[2], InputError) << "W input size " << ws[2] << " != X input size " << xs[2];
+    }
   }
   if (ctx.input_has_shape(2)) {
     const Shape& rs = ctx.input_shape(2);
     R1_CHECK(rs.size() == 3, InputError) << "R must have rank 3, got " << shape_str(rs);
-    if (is_known(rs[1]) && is_known(hidden))
+    if (is_known(rs[1]) && is_known(hidden)) {
       R1_CHECK(rs[1] == num_gates * hidden, InputError)
           << "R dim 1 is " << rs[1] << ", expected " << num_gates * hidden;
+    }
   }
   int64_t seq = layout ? xs[1] : xs[0];
   int64_t batch = layout ? xs[0] : xs[1];
