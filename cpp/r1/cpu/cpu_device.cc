@@ -2,15 +2,11 @@
 
 #include <cstring>
 
+#include "r1/cpu/host_pool.h"
+
 namespace r1 {
 
 namespace {
-
-class HostAllocator final : public Allocator {
- public:
-  std::shared_ptr<Buffer> allocate(size_t bytes) override { return HostBuffer::allocate(bytes); }
-  MemoryKind kind() const override { return MemoryKind::Host; }
-};
 
 // CPU work runs when it is issued, so a stream is already synchronized and events have happened.
 class CpuEvent final : public Event {
@@ -31,8 +27,8 @@ class CpuDevice final : public Device {
   CpuDevice() { register_cpu_kernels(kernels_); }
   std::string name() const override { return "cpu"; }
   DeviceKind kind() const override { return DeviceKind::CPU; }
-  Allocator& allocator() override { return alloc_; }
-  Allocator& host_allocator() override { return alloc_; }
+  Allocator& allocator() override { return *pool_; }
+  Allocator& host_allocator() override { return *pool_; }
   std::unique_ptr<Stream> create_stream() override { return std::make_unique<CpuStream>(); }
   std::unique_ptr<Event> create_event() override { return std::make_unique<CpuEvent>(); }
   const KernelTable& kernels() const override { return kernels_; }
@@ -43,7 +39,8 @@ class CpuDevice final : public Device {
   }
 
  private:
-  HostAllocator alloc_;
+  // Intermediates are recycled across runs; up to 1 GiB of freed blocks stays cached.
+  std::shared_ptr<HostPool> pool_ = std::make_shared<HostPool>(size_t{1} << 30);
   KernelTable kernels_;
 };
 

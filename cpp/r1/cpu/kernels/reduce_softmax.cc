@@ -1,0 +1,199 @@
+// CPU kernels: Softmax, LogSoftmax, Hardmax (numerically stable, rows over the last axis are
+// contiguous vectorized loops, parallel over rows) and TopK.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "r1/cpu/kernels/common.h"
+#include "r1/cpu/kernels/reduce_simd.h"
+
+namespace r1::cpu {
+namespace {
+
+enum SmOp { kSoftmax, kLogSoftmax, kHardmax };
+
+// One softmax row of n contiguous elements.
+template <class T, int Op>
+void softmax_row(const T* xr, T* yr, int64_t n, std::vector<float>& tmp, std::vector<float>& tmp2) {
+  const float* x = row_as_float(xr, n, tmp);
+  float m = simd::row_max(x, n);
+  if (!std::isfinite(m)) m = m > 0 ? m : 0.0f;  // all -inf rows: avoid inf - inf
+  if constexpr (Op == kHardmax) {
+    int64_t bi = 0;
+    float best = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < n; ++j)
+      if (x[j] > best) { best = x[j]; bi = j; }
+    for (int64_t j = 0; j < n; ++j) yr[j] = convert<T>(j == bi ? 1.0f : 0.0f);
+  } else if constexpr (Op == kSoftmax) {
+    if constexpr (std::is_same_v<T, float>) {
+      float s = simd::row_exp_sum(x, yr, n, m);
+      simd::row_scale(yr, n, 1.0f / s);
+    } else {
+      if (static_cast<int64_t>(tmp2.size()) < n) tmp2.resize(n);
+      float* y = tmp2.data();
+      float inv = 1.0f / simd::row_exp_sum(x, y, n, m);
+      for (int64_t j = 0; j < n; ++j) yr[j] = convert<T>(y[j] * inv);
+    }
+  } else {
+    float ls = std::log(simd::row_exp_sum(x, nullptr, n, m));
+    if constexpr (std::is_same_v<T, float>) {
+      simd::row_sub2(x, yr, n, m, ls);
+    } else {
+      for (int64_t j = 0; j < n; ++j) yr[j] = convert<T>((x[j] - m) - ls);
+    }
+  }
+}
+
+template <class T, int Op>
+void run_softmax(const T* px, T* py, int64_t outer, int64_t L, int64_t inner, ThreadPool& pool) {
+  if (inner == 1) {
+    pool.parallel_for(0, outer, grain_for(L * 4), [&](int64_t b, int64_t e) {
+      std::vector<float> tmp, tmp2;
+      for (int64_t o = b; o < e; ++o) softmax_row<T, Op>(px + o * L, py + o * L, L, tmp, tmp2);
+    });
+    return;
+  }
+  // Strided axis: vectorize across the inner positions, one pass per statistic.
+  pool.parallel_for(0, outer, grain_for(L * inner * 4), [&](int64_t b, int64_t e) {
+    std::vector<float> m(inner), s(inner);
+    std::vector<int64_t> bi(inner);
+    for (int64_t o = b; o < e; ++o) {
+      const T* x = px + o * L * inner;
+      T* y = py + o * L * inner;
+      for (int64_t i = 0; i < inner; ++i) {
+        m[i] = -std::numeric_limits<float>::infinity();
+        s[i] = 0;
+        bi[i] = 0;
+      }
+      for (int64_t j = 0; j < L; ++j) {
+        const T* r = x + j * inner;
+        for (int64_t i = 0; i < inner; ++i) {
+          float v = static_cast<float>(r[i]);
+          bool gt = v > m[i];
+          bi[i] = gt ? j : bi[i];
+          m[i] = gt ? v : m[i];
+        }
+      }
+      if constexpr (Op == kHardmax) {
+        for (int64_t j = 0; j < L; ++j)
+          for (int64_t i = 0; i < inner; ++i) y[j * inner + i] = convert<T>(bi[i] == j ? 1.0f : 0.0f);
+        continue;
+      } else {
+        for (int64_t i = 0; i < inner; ++i)
+          if (!std::isfinite(m[i])) m[i] = m[i] > 0 ? m[i] : 0.0f;
+        for (int64_t j = 0; j < L; ++j) {
+          const T* r = x + j * inner;
+          if constexpr (std::is_same_v<T, float>) {
+            simd::exp_sub_acc(r, m.data(), s.data(), inner);
+          } else {
+            for (int64_t i = 0; i < inner; ++i) s[i] += fast_exp(static_cast<float>(r[i]) - m[i]);
+          }
+        }
+        if constexpr (Op == kSoftmax) {
+          for (int64_t i = 0; i < inner; ++i) s[i] = 1.0f / s[i];
+          for (int64_t j = 0; j < L; ++j) {
+            const T* r = x + j * inner;
+            T* yo = y + j * inner;
+            if constexpr (std::is_same_v<T, float>) {
+              simd::exp_sub_mul(r, m.data(), s.data(), yo, inner);
+            } else {
+              for (int64_t i = 0; i < inner; ++i) yo[i] = convert<T>(fast_exp(static_cast<float>(r[i]) - m[i]) * s[i]);
+            }
+          }
+        } else {
+          for (int64_t i = 0; i < inner; ++i) s[i] = std::log(s[i]);
+          for (int64_t j = 0; j < L; ++j) {
+            const T* r = x + j * inner;
+            T* yo = y + j * inner;
+            for (int64_t i = 0; i < inner; ++i) yo[i] = convert<T>((static_cast<float>(r[i]) - m[i]) - s[i]);
+          }
+        }
+      }
+    }
+  });
+}
+
+template <int Op>
+void softmax_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  int rank = x.rank();
+  const Shape& s = x.shape();
+  int64_t outer = 1, L = 1, inner = 1;
+  if (ctx.opset() >= 13) {
+    int axis = normalize_axis(ctx.attrs().get_int("axis", -1), std::max(rank, 1), "axis");
+    for (int i = 0; i < axis; ++i) outer *= s[i];
+    L = rank ? s[axis] : 1;
+    for (int i = axis + 1; i < rank; ++i) inner *= s[i];
+  } else {
+    int64_t axis = ctx.attrs().get_int("axis", 1);
+    if (axis < 0) axis += rank;
+    for (int i = 0; i < rank; ++i) (i < axis ? outer : L) *= s[i];
+  }
+  if (x.numel() == 0) return;
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    run_softmax<T, Op>(x.data<T>(), y.data<T>(), outer, L, inner, ctx.pool());
+  });
+}
+
+template <class T>
+void run_topk(const T* px, T* pv, int64_t* pi, int64_t outer, int64_t L, int64_t inner, int64_t k, bool largest,
+              ThreadPool& pool) {
+  using C = compute_t<T>;
+  int64_t lanes = outer * inner;
+  pool.parallel_for(0, lanes, grain_for(L * 8), [&](int64_t b, int64_t e) {
+    std::vector<std::pair<C, int64_t>> buf(L);
+    for (int64_t t = b; t < e; ++t) {
+      int64_t o = t / inner, i = t % inner;
+      const T* x = px + o * L * inner + i;
+      for (int64_t j = 0; j < L; ++j) buf[j] = {cv(x[j * inner]), j};
+      auto cmp_l = [](const std::pair<C, int64_t>& a, const std::pair<C, int64_t>& c) {
+        return a.first > c.first || (a.first == c.first && a.second < c.second);
+      };
+      auto cmp_s = [](const std::pair<C, int64_t>& a, const std::pair<C, int64_t>& c) {
+        return a.first < c.first || (a.first == c.first && a.second < c.second);
+      };
+      if (largest) std::partial_sort(buf.begin(), buf.begin() + k, buf.end(), cmp_l);
+      else std::partial_sort(buf.begin(), buf.begin() + k, buf.end(), cmp_s);
+      T* v = pv + o * k * inner + i;
+      int64_t* ix = pi + o * k * inner + i;
+      for (int64_t j = 0; j < k; ++j) {
+        v[j * inner] = convert<T>(buf[j].first);
+        ix[j * inner] = buf[j].second;
+      }
+    }
+  });
+}
+
+void topk_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  int rank = x.rank();
+  int axis = normalize_axis(ctx.attrs().get_int("axis", -1), rank, "axis");
+  int64_t k = ctx.opset() < 10 ? ctx.attrs().get_int("k", 0) : ctx.input(1).to_int64_vector().at(0);
+  bool largest = ctx.attrs().get_int("largest", 1) != 0;
+  const Shape& s = x.shape();
+  R1_CHECK(k >= 0 && k <= s[axis], InputError) << "TopK k=" << k << " out of range for axis length " << s[axis];
+  Shape os = s;
+  os[axis] = k;
+  Tensor& v = ctx.allocate_output(0, os, x.dtype());
+  Tensor& ix = ctx.allocate_output(1, os, DType::Int64);
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < axis; ++i) outer *= s[i];
+  for (int i = axis + 1; i < rank; ++i) inner *= s[i];
+  if (v.numel() == 0) return;
+  dispatch_numeric(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    run_topk<T>(x.data<T>(), v.data<T>(), ix.data<int64_t>(), outer, s[axis], inner, k, largest, ctx.pool());
+  });
+}
+
+}  // namespace
+
+void register_reduce_softmax_kernels(KernelTable& t) {
+  t.add("Softmax", softmax_kernel<kSoftmax>);
+  t.add("LogSoftmax", softmax_kernel<kLogSoftmax>);
+  t.add("Hardmax", softmax_kernel<kHardmax>);
+  t.add("TopK", topk_kernel);
+}
+}  // namespace r1::cpu
