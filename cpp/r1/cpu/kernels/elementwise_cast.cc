@@ -1,0 +1,149 @@
+// CPU kernels of Cast, CastLike and Where.
+// Selects over float arithmetic only vectorize without trapping math (see elementwise_math.h).
+#pragma GCC optimize("no-trapping-math")
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "r1/cpu/kernels/elementwise_util.h"
+
+namespace r1::cpu {
+namespace {
+
+// One element of S converted to D as numpy's astype does for in-range values: floats truncate
+// toward zero into integers (NaN -> 0, out of range saturates), anything -> bool is "!= 0",
+// integers narrow by wrapping.
+template <class D, class S>
+inline ew::raw_t<D> cast_value(ew::raw_t<S> s) {
+  const auto v = ew::load_r<S>(s);  // float for the 16-bit floats
+  using V = decltype(v);
+  if constexpr (std::is_same_v<D, bool>) {
+    return v != V(0);
+  } else if constexpr (std::is_integral_v<D> && !std::is_integral_v<V>) {
+    // Branch-free saturation: clamp below the float nearest to max (which may round above it),
+    // then select max / 0 for the out-of-range and NaN inputs.
+    const float f = static_cast<float>(v);
+    const float lo = static_cast<float>(std::numeric_limits<D>::lowest());
+    const float hi = static_cast<float>(std::numeric_limits<D>::max());
+    const float below_hi = ew::bitsf(ew::fbits(hi) - 1u);
+    float c = ew::vmin(ew::vmax(f, lo), below_hi);
+    c = ew::isnan_q(f) ? 0.0f : c;
+    D r = static_cast<D>(c);
+    r = ew::lt(f, hi) ? r : std::numeric_limits<D>::max();
+    return ew::isnan_q(f) ? D(0) : r;
+  } else if constexpr (std::is_same_v<D, half> || std::is_same_v<D, bfloat16>) {
+    return ew::store_r<D>(static_cast<float>(v));
+  } else {
+    return static_cast<D>(v);
+  }
+}
+
+template <class S>
+void cast_from(const S* src, DType to, void* dst, int64_t n, ThreadPool& pool) {
+  dispatch_all(to, [&](auto tag) {
+    using D = decltype(tag);
+    ew::raw_t<D>* out = static_cast<ew::raw_t<D>*>(dst);
+    const ew::raw_t<S>* in = ew::raw_ptr(src);
+    pool.parallel_for(0, n, kGrainElementwise, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[i] = cast_value<D, S>(in[i]);
+    });
+  });
+}
+
+void cast_into(const Tensor& x, Tensor& y, ThreadPool& pool) {
+  if (x.numel() == 0) return;
+  if (x.dtype() == y.dtype()) {
+    std::memcpy(y.raw(), x.raw(), x.nbytes());
+    return;
+  }
+  dispatch_all(x.dtype(), [&](auto tag) {
+    using S = decltype(tag);
+    cast_from(x.data<S>(), y.dtype(), y.raw(), x.numel(), pool);
+  });
+}
+
+void cast(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  DType to = ctx.node().op_type == "CastLike" ? ctx.input(1).dtype()
+                                              : static_cast<DType>(ctx.attrs().get_int("to", 0));
+  if (to == x.dtype()) {
+    ctx.set_output(0, x);  // no conversion: a view of the input
+    return;
+  }
+  cast_into(x, ctx.output(0), ctx.pool());
+}
+
+// Branch-free select on raw bits (vectorizes, unlike a conditional load).
+template <class E>
+inline E select(bool c, E a, E b) {
+  const E m = static_cast<E>(E(0) - static_cast<E>(c));
+  return static_cast<E>((a & m) | (b & static_cast<E>(~m)));
+}
+
+// Where on raw element bits: one instantiation per element size.
+template <class E>
+void where_bits(ThreadPool& pool, const Tensor& c, const Tensor& x, const Tensor& z, Tensor& y) {
+  const int64_t n = y.numel();
+  const bool* pc = c.data<bool>();
+  const E* px = static_cast<const E*>(x.raw());
+  const E* pz = static_cast<const E*>(z.raw());
+  E* py = static_cast<E*>(y.raw());
+  if (c.numel() == n && x.numel() == n && z.numel() == n) {
+    pool.parallel_for(0, n, kGrainElementwise, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) py[i] = select(pc[i], px[i], pz[i]);
+    });
+    return;
+  }
+  Shape oc;
+  std::vector<Shape> ic;
+  ew::coalesce_broadcast(y.shape(), {c.shape(), x.shape(), z.shape()}, &oc, &ic);
+  BroadcastMap m(oc, ic);
+  const int64_t len = m.row_len();
+  const int64_t sc = m.steps()[0], sx = m.steps()[1], sz = m.steps()[2];
+  pool.parallel_for(0, m.rows(), ew::row_grain(len), [&](int64_t r0, int64_t r1) {
+    int64_t offs[3];
+    for (int64_t r = r0; r < r1; ++r) {
+      m.row_offsets(r, offs);
+      const bool* cr = pc + offs[0];
+      const E* xr = px + offs[1];
+      const E* zr = pz + offs[2];
+      E* o = py + r * len;
+      if (sc && sx && sz) {
+        for (int64_t i = 0; i < len; ++i) o[i] = select(cr[i], xr[i], zr[i]);
+      } else {
+        for (int64_t i = 0; i < len; ++i) o[i] = cr[i * sc] ? xr[i * sx] : zr[i * sz];
+      }
+    }
+  });
+}
+
+void where(KernelContext& ctx) {
+  const Tensor& c = ctx.input(0);
+  const Tensor& x = ctx.input(1);
+  const Tensor& z = ctx.input(2);
+  Tensor& y = ctx.output(0);
+  if (y.numel() == 0) return;
+  switch (dtype_size(y.dtype())) {
+    case 1: where_bits<uint8_t>(ctx.pool(), c, x, z, y); break;
+    case 2: where_bits<uint16_t>(ctx.pool(), c, x, z, y); break;
+    case 4: where_bits<uint32_t>(ctx.pool(), c, x, z, y); break;
+    case 8: where_bits<uint64_t>(ctx.pool(), c, x, z, y); break;
+    default: R1_THROW(InternalError) << "Where: unexpected element size";
+  }
+}
+
+}  // namespace
+
+Tensor cast_tensor(const Tensor& x, DType to, ThreadPool& pool) {
+  Tensor y = Tensor::empty(to, x.shape());
+  cast_into(x, y, pool);
+  return y;
+}
+
+void register_elementwise_cast_kernels(KernelTable& t) {
+  t.add("Cast", cast);
+  t.add("CastLike", cast);
+  t.add("Where", where);
+}
+
+}  // namespace r1::cpu
