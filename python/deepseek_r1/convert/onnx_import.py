@@ -195,7 +195,7 @@ def load_onnx(source: ModelSource) -> "_core.Graph":
     opsets = {(o.domain or ""): int(o.version) for o in proto.opset_import}
     default = opsets.get("", opsets.get("ai.onnx", 0))
     if default and not (MIN_OPSET <= default <= MAX_OPSET):
-        raise ModelError(f"model uses ONNX opset {default}; supported opsets are {MIN_OPSET} to {MAX_OPSET}")
+        raise ModelError(f"ONNX opset {default} is not supported (supported opsets: {MIN_OPSET} to {MAX_OPSET})")
     for dom, ver in opsets.items():
         b.set_opset(dom, ver)
 
