@@ -45,9 +45,9 @@ class Thrower {
 }  // namespace detail
 }  // namespace r1
 
+// A loop rather than if/else so that `if (x) R1_CHECK(...) << ...;` has no dangling else: the
+// Thrower's destructor throws at the end of the statement, so the body never runs twice.
 #define R1_CHECK(cond, ErrorType) \
-  if (cond) {                     \
-  } else                          \
-    ::r1::detail::Thrower<::r1::ErrorType>()
+  while (!(cond)) ::r1::detail::Thrower<::r1::ErrorType>()
 
 #define R1_THROW(ErrorType) ::r1::detail::Thrower<::r1::ErrorType>()

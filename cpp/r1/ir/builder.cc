@@ -37,13 +37,11 @@ void GraphBuilder::add_output(const std::string& name) { outputs_.push_back(name
 std::unique_ptr<Graph> GraphBuilder::finish() {
   Graph& g = *graph_;
   // Create every produced value first so forward references resolve.
-  std::vector<std::vector<Value*>> outs(nodes_.size());
   for (size_t k = 0; k < nodes_.size(); ++k) {
     auto& pn = nodes_[k];
-    std::vector<Value*> ins;
-    for (auto& in : pn.inputs) ins.push_back(nullptr);
-    Node* n = g.add_node(pn.op_type, pn.domain, pn.name, ins, pn.outputs, std::move(pn.attrs), g.opset(pn.domain));
-    (void)n;
+    // Inputs are bound in a second pass, once every produced value exists.
+    std::vector<Value*> ins(pn.inputs.size(), nullptr);
+    g.add_node(pn.op_type, pn.domain, pn.name, ins, pn.outputs, std::move(pn.attrs), g.opset(pn.domain));
   }
   for (size_t k = 0; k < nodes_.size(); ++k) {
     Node* n = g.nodes()[k].get();

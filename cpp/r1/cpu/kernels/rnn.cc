@@ -9,17 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "r1/cpu/blas.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/families.h"
-
-#ifdef R1_WITH_OPENBLAS
-#include <cblas.h>
-#endif
 
 namespace r1::cpu {
 namespace {
 
-// Below this many multiply-adds the built-in loop beats OpenBLAS's call and threading overhead.
+// Below this many multiply-adds the built-in loop beats the BLAS call overhead.
 constexpr int64_t kBlasMinWork = 1 << 16;
 
 // Built once for AVX2+FMA and once for the baseline; the loader picks by CPU.
@@ -62,20 +59,14 @@ void rnn_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, cons
       for (int64_t m = 0; m < M; ++m) std::fill(C + m * ldc, C + m * ldc + N, 0.f);
     return;
   }
-#ifdef R1_WITH_OPENBLAS
   if (M * N * K >= kBlasMinWork) {
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(M),
-                      static_cast<blasint>(N), static_cast<blasint>(K), 1.f, A, static_cast<blasint>(lda), B,
-                      static_cast<blasint>(ldb), accumulate ? 1.f : 0.f, C, static_cast<blasint>(ldc));
+    sgemm_serial(false, false, M, N, K, 1.f, A, lda, B, ldb, accumulate ? 1.f : 0.f, C, ldc);
     return;
   }
-#endif
   gemm_small(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
-// A per-step product split across the pool in 16-column panels. Pieces stay small enough that
-// OpenBLAS runs each on the calling thread (its own threads spin-wait between the many small
-// per-step products and only steal the cores from us).
+// A per-step product split across the pool in 16-column panels, each run single-threaded.
 void par_gemm(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
               int64_t ldb, float* C, int64_t ldc, bool accumulate) {
   const int64_t work = M * N * K;
@@ -96,12 +87,15 @@ void par_gemm(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const float* A,
   });
 }
 
-// The input projection of all steps. Moderate sizes split by rows across the pool into pieces that
-// OpenBLAS runs single-threaded; only a large product goes to OpenBLAS whole (it threads that well).
+// The input projection of all steps: one product split by rows across the pool.
 void xw_gemm(ThreadPool& pool, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
   const int64_t work = M * N * K;
   const int nt = pool.num_threads();
-  if (nt <= 1 || work < (1 << 17) || work > (1 << 23) || M < 2 * nt) {
+  if (work > (1 << 23)) {
+    sgemm(false, false, M, N, K, 1.f, A, K, B, N, 1.f, C, N, pool);
+    return;
+  }
+  if (nt <= 1 || work < (1 << 17) || M < 2 * nt) {
     rnn_gemm(M, N, K, A, K, B, N, C, N, true);
     return;
   }

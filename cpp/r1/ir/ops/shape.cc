@@ -255,12 +255,6 @@ std::vector<int64_t> transpose_perm(const AttributeMap& attrs, int rank) {
 namespace {
 using namespace shape_ops;
 
-std::vector<int64_t> ints_or_unknown(InferContext& c, size_t i, bool* known) {
-  std::vector<int64_t> v;
-  *known = c.input_ints(i, &v);
-  return v;
-}
-
 // The static length of a 1-D input (e.g. a shape tensor), or -1.
 int64_t static_len(InferContext& c, size_t i) {
   if (!c.input_has_shape(i)) return -1;
