@@ -1,6 +1,7 @@
 #include "r1/cpu/kernels/common.h"
 
 #include <cstring>
+#include <type_traits>
 
 namespace r1::cpu {
 
@@ -64,6 +65,53 @@ void copy_strided(const void* src, void* dst, size_t es, const Shape& out_shape,
       }
     }
   });
+}
+
+FloatIn float_input(const Tensor& t, ThreadPool& pool) {
+  FloatIn f;
+  if (t.dtype() == DType::Float32) {
+    f.p = t.data<float>();
+    return f;
+  }
+  f.buf.resize(static_cast<size_t>(t.numel()));
+  dispatch_float(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* s = t.data<T>();
+    float* d = f.buf.data();
+    pool.parallel_for(0, t.numel(), kGrainElementwise, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) d[i] = static_cast<float>(s[i]);
+    });
+  });
+  f.p = f.buf.data();
+  return f;
+}
+
+void store_float(const float* s, Tensor& out, ThreadPool& pool) {
+  dispatch_float(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* d = out.data<T>();
+    pool.parallel_for(0, out.numel(), kGrainElementwise, [&](int64_t b, int64_t e) {
+      if constexpr (std::is_same_v<T, float>) {
+        std::memcpy(d + b, s + b, (e - b) * sizeof(float));
+      } else {
+        for (int64_t i = b; i < e; ++i) d[i] = T(s[i]);
+      }
+    });
+  });
+}
+
+void FloatOut::init(Tensor& out) {
+  t = &out;
+  if (out.dtype() == DType::Float32) {
+    p = out.data<float>();
+  } else {
+    buf.resize(static_cast<size_t>(out.numel()));
+    p = buf.data();
+  }
+}
+
+void FloatOut::finish(ThreadPool& pool) {
+  if (t->dtype() != DType::Float32) store_float(buf.data(), *t, pool);
 }
 
 }  // namespace r1::cpu

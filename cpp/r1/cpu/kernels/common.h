@@ -39,4 +39,23 @@ class BroadcastMap {
 void copy_strided(const void* src, void* dst, size_t elem_size, const Shape& out_shape,
                   const std::vector<int64_t>& src_strides_elems, ThreadPool& pool);
 
+// A float32 view of a float tensor: the tensor's own memory for float32, a converted copy for the
+// 16-bit floats (kernels that compute in fp32: GEMM, convolution).
+struct FloatIn {
+  std::vector<float> buf;
+  const float* p = nullptr;
+};
+FloatIn float_input(const Tensor& t, ThreadPool& pool);
+// Writes fp32 values into a float tensor of any float dtype (a copy for float32).
+void store_float(const float* src, Tensor& out, ThreadPool& pool);
+// Output staging: float32 outputs are written in place; 16-bit outputs go through a float buffer
+// and are converted by finish().
+struct FloatOut {
+  Tensor* t = nullptr;
+  std::vector<float> buf;
+  float* p = nullptr;
+  void init(Tensor& out);
+  void finish(ThreadPool& pool);
+};
+
 }  // namespace r1::cpu

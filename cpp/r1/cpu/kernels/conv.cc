@@ -107,46 +107,6 @@ void conv_sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, i
 }
 
 // ---------------------------------------------------------------- float staging
-FloatIn float_input(const Tensor& t, ThreadPool& pool) {
-  FloatIn f;
-  if (t.dtype() == DType::Float32) {
-    f.p = t.data<float>();
-    return f;
-  }
-  f.buf.resize(t.numel());
-  dispatch_float(t.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* s = t.data<T>();
-    float* d = f.buf.data();
-    pool.parallel_for(0, t.numel(), kGrainElementwise, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) d[i] = static_cast<float>(s[i]);
-    });
-  });
-  f.p = f.buf.data();
-  return f;
-}
-
-void FloatOut::init(Tensor& out) {
-  t = &out;
-  if (out.dtype() == DType::Float32) {
-    p = out.data<float>();
-  } else {
-    buf.resize(out.numel());
-    p = buf.data();
-  }
-}
-
-void FloatOut::finish(ThreadPool& pool) {
-  if (t->dtype() == DType::Float32) return;
-  dispatch_float(t->dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* d = t->data<T>();
-    const float* s = buf.data();
-    pool.parallel_for(0, t->numel(), kGrainElementwise, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) d[i] = T(s[i]);
-    });
-  });
-}
 
 namespace {
 

@@ -15,20 +15,4 @@ void register_conv_resize_kernels(KernelTable& t);  // conv_resize.cc
 void conv_sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B,
                 int64_t ldb, float* C, int64_t ldc, bool accumulate);
 
-// A float32 view of a float tensor: the tensor's own memory for float32, a converted copy otherwise.
-struct FloatIn {
-  std::vector<float> buf;
-  const float* p = nullptr;
-};
-FloatIn float_input(const Tensor& t, ThreadPool& pool);
-// Output staging: float32 outputs are written in place; 16-bit outputs go through a float buffer
-// and are converted by finish().
-struct FloatOut {
-  Tensor* t = nullptr;
-  std::vector<float> buf;
-  float* p = nullptr;
-  void init(Tensor& out);
-  void finish(ThreadPool& pool);
-};
-
 }  // namespace r1::cpu

@@ -31,42 +31,6 @@ void gemm_int(int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C) {
   }
 }
 
-// fp32 view of a tensor: the data itself for float32, a converted copy for the 16-bit floats.
-struct F32 {
-  std::vector<float> buf;
-  const float* p = nullptr;
-};
-F32 to_f32(const Tensor& t, ThreadPool& pool) {
-  F32 f;
-  if (t.dtype() == DType::Float32) {
-    f.p = t.data<float>();
-    return f;
-  }
-  f.buf.resize(static_cast<size_t>(t.numel()));
-  dispatch_float(t.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* s = t.data<T>();
-    float* d = f.buf.data();
-    pool.parallel_for(0, t.numel(), kGrainElementwise, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) d[i] = static_cast<float>(s[i]);
-    });
-  });
-  f.p = f.buf.data();
-  return f;
-}
-void from_f32(const float* s, Tensor& out, ThreadPool& pool) {
-  dispatch_float(out.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* d = out.data<T>();
-    pool.parallel_for(0, out.numel(), kGrainElementwise, [&](int64_t b, int64_t e) {
-      if constexpr (std::is_same_v<T, float>) {
-        std::memcpy(d + b, s + b, (e - b) * sizeof(float));
-      } else {
-        for (int64_t i = b; i < e; ++i) d[i] = T(s[i]);
-      }
-    });
-  });
-}
 
 // The batched products of a numpy matmul: C[b] = A[a_off[b]] * B[b_off[b]], each M x K by K x N.
 struct MatMulPlan {
@@ -182,10 +146,10 @@ void matmul_kernel(KernelContext& ctx) {
   if (t == DType::Float32) {
     matmul_f32(p, a.data<float>(), b.data<float>(), y.data<float>(), pool);
   } else if (is_float(t)) {
-    F32 fa = to_f32(a, pool), fb = to_f32(b, pool);
+    FloatIn fa = float_input(a, pool), fb = float_input(b, pool);
     std::vector<float> fy(static_cast<size_t>(y.numel()));
     matmul_f32(p, fa.p, fb.p, fy.data(), pool);
-    from_f32(fy.data(), y, pool);
+    store_float(fy.data(), y, pool);
   } else {
     dispatch_numeric(t, [&](auto tag) {
       using T = decltype(tag);
@@ -259,7 +223,7 @@ void gemm_kernel(KernelContext& ctx) {
   ThreadPool& pool = ctx.pool();
   DType t = a.dtype();
   if (is_float(t)) {
-    F32 fa = to_f32(a, pool), fb = to_f32(b, pool);
+    FloatIn fa = float_input(a, pool), fb = float_input(b, pool);
     std::vector<float> tmp;
     float* Y;
     if (t == DType::Float32) {
@@ -269,7 +233,7 @@ void gemm_kernel(KernelContext& ctx) {
       Y = tmp.data();
     }
     if (c) {
-      F32 fc = to_f32(*c, pool);
+      FloatIn fc = float_input(*c, pool);
       const float* C = fc.p;
       pool.parallel_for(0, M, std::max<int64_t>(1, kGrainElementwise / N), [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
@@ -283,7 +247,7 @@ void gemm_kernel(KernelContext& ctx) {
       });
     }
     sgemm(ta, tb, M, N, K, alpha, fa.p, ta ? M : K, fb.p, tb ? K : N, c ? 1.f : 0.f, Y, N, pool);
-    if (t != DType::Float32) from_f32(Y, y, pool);
+    if (t != DType::Float32) store_float(Y, y, pool);
     return;
   }
   dispatch_numeric(t, [&](auto tag) {

@@ -13,6 +13,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "r1/cpu/kernels/elementwise_math.h"
+
 #include "r1/cpu/kernels/common.h"
 
 namespace r1::cpu {
@@ -37,29 +39,8 @@ struct ReducePlan {
 // numel(shape) > 0 (callers handle empty tensors separately).
 ReducePlan make_reduce_plan(const Shape& shape, const std::vector<bool>& reduced);
 
-// exp(x) in float, branch-free so that loops over it vectorize (Cephes polynomial, ~1-2 ulp).
-inline float fast_exp(float x) {
-  float xc = x < -87.33f ? -87.33f : x;
-  xc = xc > 88.3f ? 88.3f : xc;
-  float t = xc * 1.44269504088896341f;
-  float n = (t + 12582912.0f) - 12582912.0f;  // round to nearest
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500E-4f;
-  p = p * r + 1.3981999507E-3f;
-  p = p * r + 8.3334519073E-3f;
-  p = p * r + 4.1665795894E-2f;
-  p = p * r + 1.6666665459E-1f;
-  p = p * r + 5.0000001201E-1f;
-  float y = p * r * r + r + 1.0f;
-  int32_t e = (static_cast<int32_t>(n) + 127) << 23;
-  float s;
-  std::memcpy(&s, &e, 4);
-  y = y * s;
-  y = x < -87.33f ? 0.0f : y;
-  y = x > 88.72f ? std::numeric_limits<float>::infinity() : y;
-  return y;
-}
+// exp(x) in float: the shared branch-free implementation (elementwise_math.h), so loops vectorize.
+inline float fast_exp(float x) { return ew::vexp(x); }
 
 template <class T>
 inline compute_t<T> cv(T v) {

@@ -11,6 +11,7 @@
 
 #include "r1/cpu/blas.h"
 #include "r1/cpu/kernels/common.h"
+#include "r1/cpu/kernels/elementwise_math.h"
 #include "r1/cpu/kernels/families.h"
 
 namespace r1::cpu {
@@ -120,28 +121,10 @@ inline float clampf(float v, float lo, float hi) {
   return v;
 }
 
-// exp(x) for x in [-87.3, 88.3].
-inline float exp_core(float x) {
-  float t = x * 1.44269504088896341f + 12582912.0f;  // round to nearest via the 1.5*2^23 trick
-  float n = t - 12582912.0f;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500E-4f;
-  p = p * r + 1.3981999507E-3f;
-  p = p * r + 8.3334519073E-3f;
-  p = p * r + 4.1665795894E-2f;
-  p = p * r + 1.6666665459E-1f;
-  p = p * r + 5.0000001201E-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  return p * scale;
-}
 
 R1_RNN_CLONES void sigmoid_inplace(float* __restrict x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = clampf(x[i], -87.0f, 87.0f);
-  for (int64_t i = 0; i < n; ++i) x[i] = 1.f / (1.f + exp_core(-x[i]));
+  for (int64_t i = 0; i < n; ++i) x[i] = 1.f / (1.f + ew::vexp(-x[i]));
 }
 
 R1_RNN_CLONES void tanh_inplace(float* __restrict x, int64_t n) {
