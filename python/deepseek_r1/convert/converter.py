@@ -70,7 +70,6 @@ class ModelConverter:
             export_to_onnx(self.input_model, tuple(self.example_inputs), path, input_names=self.input_names,
                            output_names=self.output_names, dynamic_axes=self.dynamic_axes, opset=self.opset,
                            dynamo=self.dynamo)
-            graph = load_onnx(path)
-            # Weights were mapped from the temporary file: keep a compiled copy alive by saving
-            # through the graph before the directory goes (load_onnx views are numpy-owned).
-            return graph
+            # Weights are views of the parsed protobuf (or an mmap of its external data, which
+            # stays valid after the temporary directory is removed), so the graph outlives it.
+            return load_onnx(path)
