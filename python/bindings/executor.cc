@@ -1,6 +1,7 @@
 #include <pybind11/stl.h>
 
 #include "bind.h"
+#include "gil.h"
 #include "numpy_bridge.h"
 #include "r1/backend/registry.h"
 #include "r1/runtime/executor.h"
@@ -16,11 +17,8 @@ void bind_executor(py::module_& m) {
       .def("run", [](Executor& ex, const std::vector<py::array>& arrays) {
         std::vector<Tensor> ins;
         for (auto& a : arrays) ins.push_back(py_bridge::tensor_from_array(a));
-        std::vector<Tensor> outs;
-        {
-          py::gil_scoped_release nogil;  // the whole graph runs without the GIL
-          outs = ex.run(ins);
-        }
+        // The whole graph runs without the GIL.
+        std::vector<Tensor> outs = without_gil([&] { return ex.run(ins); });
         py::list res;
         for (auto& t : outs) res.append(py_bridge::array_from_tensor(t));
         return res;
@@ -29,6 +27,5 @@ void bind_executor(py::module_& m) {
 
 void bind_devices(py::module_& m) {
   m.def("devices", [] { return BackendRegistry::instance().available(); });
-  m.def("set_default_num_threads", &set_default_num_threads);
 }
 }  // namespace r1::bindings

@@ -28,6 +28,9 @@ py::object bf16_dtype() {
 
 DType dtype_from_numpy(const py::dtype& dt) {
   if (dt.equal(bf16_dtype())) return DType::BFloat16;
+  char order = dt.attr("byteorder").cast<std::string>()[0];
+  R1_CHECK(order != '>', InputError) << "big-endian arrays are not supported (got " << std::string(py::str(dt))
+                                     << "); convert with arr.astype(arr.dtype.newbyteorder('='))";
   switch (dt.kind()) {
     case 'f':
       if (dt.itemsize() == 4) return DType::Float32;
@@ -52,7 +55,8 @@ DType dtype_from_numpy(const py::dtype& dt) {
 
 Tensor tensor_from_array(const py::array& arr) {
   DType dt = dtype_from_numpy(arr.dtype());
-  R1_CHECK(arr.flags() & py::array::c_style, InternalError) << "array must be C-contiguous";
+  R1_CHECK(arr.flags() & py::array::c_style, InputError)
+      << "array must be C-contiguous (use np.ascontiguousarray)";
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   size_t bytes = static_cast<size_t>(arr.nbytes());
   auto keep = std::make_shared<PyRef>(arr);
@@ -79,8 +83,9 @@ py::array array_from_tensor(const Tensor& t) {
   owner.release();
   std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
   py::array arr(dt, shape, {}, data, cap);
-  if (t.buffer() && t.buffer()->kind() == MemoryKind::FileBacked) {
-    // Weights mapped read-only from a .r1 file: writing would fault, so numpy must refuse.
+  if (t.buffer() && !t.buffer()->writable()) {
+    // A view of weights or of a caller's input (Identity outputs, constant outputs): writing
+    // would change the model or fault on a read-only mapping, so numpy must refuse.
     arr.attr("flags").attr("writeable") = false;
   }
   return arr;

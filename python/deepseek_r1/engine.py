@@ -35,6 +35,7 @@ _NP_DTYPES = {
     "bool": np.dtype(np.bool_),
 }
 PRECISIONS = ("fp32",)
+MAX_THREADS = 1024  # ThreadPool::kMaxThreads
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ class InferenceEngine:
                  num_threads: int | None = None):
         if precision not in PRECISIONS:
             raise ValueError(f"precision '{precision}' is not available yet; supported: {', '.join(PRECISIONS)}")
-        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
-            raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
+        if num_threads is not None and (not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS):
+            raise ValueError(f"num_threads must be an int from 1 to {MAX_THREADS}, or None; got {num_threads!r}")
         self.model = _as_model(model_path)
         self.device = device
         self.precision = precision
@@ -136,12 +137,18 @@ class InferenceEngine:
                 stacked = [np.concatenate([self._with_batch(samples[i][k], k) for i in chunk], axis=0)
                            for k in range(len(self.inputs))]
                 outs = self._executor.run(stacked)
+                for info, o in zip(self.outputs, outs):
+                    if o.ndim == 0 or o.shape[0] != len(chunk):
+                        raise InputError(f"batch_infer needs outputs with a leading batch dim; output '{info.name}' "
+                                         f"has shape {o.shape} for a batch of {len(chunk)} (use run() per sample)")
                 for j, i in enumerate(chunk):
                     results[i] = {info.name: o[j:j + 1] for info, o in zip(self.outputs, outs)}
         return results  # type: ignore[return-value]
 
     def _has_batch(self, a: np.ndarray, k: int) -> bool:
         shape = self.inputs[k].shape
+        if shape is not None and len(shape) == 0:
+            raise InputError(f"batch_infer cannot batch the scalar input '{self.inputs[k].name}' (use run() per sample)")
         return shape is not None and a.ndim == len(shape)
 
     def _with_batch(self, a: np.ndarray, k: int) -> np.ndarray:

@@ -122,3 +122,47 @@ def test_external_data_is_mapped(tmp_path):
 
 def test_devices_lists_cpu():
     assert "cpu" in r1.devices()
+
+
+def test_outputs_viewing_weights_or_inputs_are_read_only():
+    """An output that is a weight (or an Identity of an input) must not let callers change the model."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = helper.make_graph([helper.make_node("Identity", ["w"], ["wi"]), helper.make_node("Identity", ["x"], ["xi"]),
+                           helper.make_node("Add", ["x", "w"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("wi", "xi", "y")],
+                          [numpy_helper.from_array(np.ones(2, np.float32), "w")])
+    e = r1.InferenceEngine(r1.Model(r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))))
+    out = e.run({"x": np.zeros(2, np.float32)})
+    with pytest.raises(ValueError, match="read-only"):
+        out["wi"][:] = 100
+    with pytest.raises(ValueError, match="read-only"):
+        out["xi"][:] = 100
+    out["y"][:] = 5  # engine-owned memory stays writable
+    np.testing.assert_array_equal(e.run({"x": np.zeros(2, np.float32)})["y"], [1, 1])
+
+
+def test_interpreter_exit_with_daemon_threads_running():
+    """Daemon threads inside run() at shutdown: CPython ends them mid-call; the process must exit cleanly."""
+    import subprocess
+    import sys
+
+    code = """
+import threading, time, numpy as np, deepseek_r1 as r1, sys
+sys.path.insert(0, %r)
+from small_models import add_relu_model
+e = r1.InferenceEngine(r1.Model(r1.load_onnx(add_relu_model(width=4096))), num_threads=2)
+x = np.ones((64, 4096), np.float32)
+def loop():
+    while True:
+        e.run({"x": x})
+for _ in range(2):
+    threading.Thread(target=loop, daemon=True).start()
+time.sleep(0.3)
+print("exit")
+""" % (str(__import__("pathlib").Path(__file__).parent),)
+    for _ in range(3):
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr[-2000:]
+        assert "exit" in p.stdout

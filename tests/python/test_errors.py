@@ -146,3 +146,94 @@ def test_engine_keeps_working_after_errors(engine):
         with pytest.raises(r1.InputError):
             engine.run({"x": np.ones((1, 3), np.float32)})
     assert engine.run({"x": np.ones((1, 8), np.float32)})["y"].shape == (1, 8)
+
+
+# Regressions from the review of the core (each of these once crashed, hung or gave an untyped error).
+
+def test_negative_input_dim_is_a_model_error():
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-7, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    with pytest.raises(r1.ModelError, match="negative dim -7"):
+        r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    b = r1._core.GraphBuilder()
+    with pytest.raises(r1.ModelError, match="negative dim"):
+        b.add_input("x", "float32", [-7, 3])
+
+
+def test_builder_cannot_be_reused_after_finish():
+    b = r1._core.GraphBuilder()
+    b.add_input("x", "float32", [2])
+    b.add_node("Relu", "", "r", ["x"], ["y"], {})
+    b.add_output("y")
+    b.finish()
+    with pytest.raises(r1.ModelError, match="already finished"):
+        b.finish()
+    with pytest.raises(r1.ModelError, match="already finished"):
+        b.add_output("y")
+
+
+@pytest.mark.parametrize("n", [2**61 + 1, 2**62])
+def test_huge_data_dependent_output_is_an_input_error(n):
+    g = helper.make_graph([helper.make_node("ConstantOfShape", ["s"], ["y"],
+                                            value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.5]))], "g",
+                          [helper.make_tensor_value_info("s", TensorProto.INT64, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    e = r1.InferenceEngine(r1.Model(r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))))
+    with pytest.raises(r1.InputError, match="too large"):
+        e.run({"s": np.array([n], np.int64)})
+
+
+def test_too_many_threads():
+    m = r1.Model(r1.load_onnx(add_relu_model()))
+    with pytest.raises(ValueError, match="1 to 1024"):
+        r1.InferenceEngine(m, num_threads=2**31)
+
+
+def _external_model(tmp_path, location, offset=0):
+    from onnx import numpy_helper
+
+    w = numpy_helper.from_array(np.ones(4, np.float32), "w")
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", location), ("offset", str(offset)), ("length", "16")):
+        entry = w.external_data.add()
+        entry.key, entry.value = k, v
+    g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [w])
+    d = tmp_path / "model"
+    d.mkdir()
+    p = d / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(p))
+    return p
+
+
+def test_external_data_cannot_escape_the_model_directory(tmp_path):
+    (tmp_path / "model2").mkdir()
+    (tmp_path / "model2" / "secret.bin").write_bytes(np.ones(4, np.float32).tobytes())
+    p = _external_model(tmp_path, "../model2/secret.bin")
+    with pytest.raises(r1.ModelError, match="leaves the model directory"):
+        r1.load_onnx(str(p))
+
+
+def test_external_data_negative_offset(tmp_path):
+    p = _external_model(tmp_path, "w.bin", offset=-4)
+    (p.parent / "w.bin").write_bytes(np.ones(4, np.float32).tobytes())
+    with pytest.raises(r1.ModelError, match="negative external data offset"):
+        r1.load_onnx(str(p))
+
+
+def test_batch_infer_rejects_scalar_inputs_with_a_message():
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+    e = r1.InferenceEngine(r1.Model(r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))))
+    assert e.run({"x": np.array(-2.0, np.float32)})["y"] == 0
+    with pytest.raises(r1.InputError, match="scalar input"):
+        e.batch_infer([{"x": np.array(1.0, np.float32)}] * 2)
+
+
+def test_big_endian_arrays_are_rejected_not_misread():
+    with pytest.raises(r1.InputError, match="big-endian"):
+        r1._core.Tensor(np.ones(3, dtype=">f4"))

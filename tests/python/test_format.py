@@ -144,3 +144,18 @@ def test_load_is_fast_and_does_not_copy_weights(tmp_path):
     grown_mb = (rss_kb() - before) / 1024
     assert grown_mb < 16, f"loading grew RSS by {grown_mb:.0f} MB: weights were copied"
     assert model.graph.num_nodes == 1
+
+
+def test_constant_shape_overflow_is_rejected(r1_file, tmp_path):
+    """A constant whose dims multiply past 2^64 must not pass the bounds check by wrapping."""
+    _, path = r1_file
+    data = bytearray(open(path, "rb").read())
+    # The weight 'w' has shape [64]: find its dims vector (count 1, value 64) in the IR and enlarge it.
+    needle = struct.pack("<Iq", 1, 64)
+    pos = data.find(needle, 64)
+    assert pos > 0
+    struct.pack_into("<q", data, pos + 4, 2**62 + 1)
+    bad = tmp_path / "ovf.r1"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(r1.ModelError):
+        r1.load_model(bad, verify_checksum=False)

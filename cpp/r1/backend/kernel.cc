@@ -23,7 +23,9 @@ Tensor& KernelContext::output(size_t i) {
 }
 
 Tensor& KernelContext::allocate_output(size_t i, const Shape& shape, DType dtype) {
-  size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(dtype);
+  uint64_t bytes = 0;
+  R1_CHECK(checked_nbytes(shape, dtype_size(dtype), &bytes), InputError)
+      << "output " << i << " of shape " << shape_str(shape) << " (" << dtype_name(dtype) << ") is too large";
   (*outputs_)[i] = Tensor(dtype, shape, alloc_.allocate(bytes));
   return (*outputs_)[i];
 }

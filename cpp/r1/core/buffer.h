@@ -25,6 +25,9 @@ class Buffer {
   size_t size() const { return size_; }
   MemoryKind kind() const { return kind_; }
   int device_index() const { return device_index_; }
+  // False for memory the engine does not own (a caller's array, mapped weights): numpy views of
+  // it are handed out read-only so nobody writes into a model's weights or a caller's input.
+  virtual bool writable() const { return kind_ != MemoryKind::FileBacked; }
 
  protected:
   Buffer(void* data, size_t size, MemoryKind kind, int device_index = 0)
@@ -50,6 +53,7 @@ class ExternalBuffer final : public Buffer {
  public:
   ExternalBuffer(void* data, size_t size, MemoryKind kind, std::shared_ptr<void> keepalive)
       : Buffer(data, size, kind), keepalive_(std::move(keepalive)) {}
+  bool writable() const override { return false; }
 
  private:
   std::shared_ptr<void> keepalive_;

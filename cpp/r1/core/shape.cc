@@ -14,9 +14,20 @@ int64_t numel(const Shape& s) {
   int64_t n = 1;
   for (auto d : s) {
     R1_CHECK(d >= 0, InternalError) << "numel of non-static shape " << shape_str(s);
-    n *= d;
+    R1_CHECK(!__builtin_mul_overflow(n, d, &n), InputError) << "a tensor of shape " << shape_str(s) << " is too large";
   }
   return n;
+}
+
+bool checked_nbytes(const Shape& s, size_t elem_size, uint64_t* bytes) {
+  uint64_t n = elem_size;
+  for (auto d : s) {
+    if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) return false;
+  }
+  // Keep every byte count representable as a signed 64-bit offset.
+  if (n > static_cast<uint64_t>(INT64_MAX)) return false;
+  *bytes = n;
+  return true;
 }
 
 std::string shape_str(const Shape& s, const std::vector<std::string>* symbols) {

@@ -22,7 +22,10 @@ inline int sym_index(int64_t d) { return static_cast<int>(-2 - d); }
 inline bool is_known(int64_t d) { return d >= 0; }
 
 bool is_static(const Shape& s);
-int64_t numel(const Shape& s);  // product of dims; requires a static shape
+int64_t numel(const Shape& s);  // product of dims; requires a static shape; InputError on overflow
+// Bytes of a tensor of `shape` with elements of `elem_size` bytes, or false when it overflows or
+// the shape is not static (for checks on untrusted shapes, e.g. from a file).
+bool checked_nbytes(const Shape& s, size_t elem_size, uint64_t* bytes);
 std::string shape_str(const Shape& s, const std::vector<std::string>* symbols = nullptr);
 
 // Row-major element strides.

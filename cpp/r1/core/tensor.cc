@@ -7,6 +7,9 @@ namespace r1 {
 Tensor::Tensor(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, size_t byte_offset)
     : dtype_(dtype), shape_(std::move(shape)), buffer_(std::move(buffer)), offset_(byte_offset) {
   numel_ = r1::numel(shape_);
+  uint64_t bytes = 0;
+  R1_CHECK(checked_nbytes(shape_, dtype_size(dtype_), &bytes), InputError)
+      << "a " << dtype_name(dtype_) << " tensor of shape " << shape_str(shape_) << " is too large";
   if (buffer_) {
     R1_CHECK(offset_ + nbytes() <= buffer_->size(), InternalError)
         << "tensor " << describe() << " at offset " << offset_ << " overruns a buffer of " << buffer_->size()
@@ -15,7 +18,9 @@ Tensor::Tensor(DType dtype, Shape shape, std::shared_ptr<Buffer> buffer, size_t 
 }
 
 Tensor Tensor::empty(DType dtype, const Shape& shape) {
-  size_t bytes = static_cast<size_t>(r1::numel(shape)) * dtype_size(dtype);
+  uint64_t bytes = 0;
+  R1_CHECK(checked_nbytes(shape, dtype_size(dtype), &bytes), InputError)
+      << "a " << dtype_name(dtype) << " tensor of shape " << shape_str(shape) << " is too large";
   return Tensor(dtype, shape, HostBuffer::allocate(bytes));
 }
 

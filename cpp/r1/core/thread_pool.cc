@@ -3,6 +3,8 @@
 #include <exception>
 #include <memory>
 
+#include "r1/core/error.h"
+
 namespace r1 {
 
 namespace {
@@ -22,17 +24,28 @@ struct ThreadPool::Job {
 
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads <= 0) num_threads = hardware_threads();
-  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  R1_CHECK(num_threads <= kMaxThreads, DeviceError)
+      << "num_threads " << num_threads << " is more than the " << kMaxThreads << " supported";
+  try {
+    for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  } catch (const std::exception& e) {
+    // Workers already started wait on our condition variables: stop and join them before unwinding.
+    stop_workers();
+    R1_THROW(DeviceError) << "could not start " << num_threads << " threads: " << e.what();
+  }
 }
 
-ThreadPool::~ThreadPool() {
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lk(mu_);
     stop_ = true;
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
 }
+
+ThreadPool::~ThreadPool() { stop_workers(); }
 
 int ThreadPool::hardware_threads() {
   unsigned n = std::thread::hardware_concurrency();
@@ -108,22 +121,6 @@ void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain,
     job_ = nullptr;
   }
   if (job.error) std::rethrow_exception(job.error);
-}
-
-namespace {
-std::mutex g_default_mu;
-std::unique_ptr<ThreadPool> g_default;
-}  // namespace
-
-ThreadPool& default_thread_pool() {
-  std::lock_guard<std::mutex> lk(g_default_mu);
-  if (!g_default) g_default = std::make_unique<ThreadPool>(0);
-  return *g_default;
-}
-
-void set_default_num_threads(int n) {
-  std::lock_guard<std::mutex> lk(g_default_mu);
-  g_default = std::make_unique<ThreadPool>(n);
 }
 
 }  // namespace r1

@@ -17,6 +17,8 @@ namespace r1 {
 class ThreadPool {
  public:
   // num_threads counts the caller: 1 means no workers at all. 0 picks the hardware thread count.
+  // Throws DeviceError when the count is out of range or a worker cannot be started.
+  static constexpr int kMaxThreads = 1024;
   explicit ThreadPool(int num_threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -34,6 +36,7 @@ class ThreadPool {
  private:
   struct Job;
   void worker_loop();
+  void stop_workers();
   void run_chunks(Job& job);
 
   std::vector<std::thread> workers_;
@@ -45,9 +48,5 @@ class ThreadPool {
   bool stop_ = false;
   std::mutex submit_mu_;  // one job at a time
 };
-
-// The process-wide default pool (used when no engine-specific pool is given).
-ThreadPool& default_thread_pool();
-void set_default_num_threads(int n);
 
 }  // namespace r1

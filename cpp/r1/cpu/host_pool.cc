@@ -17,6 +17,8 @@ class PooledBuffer final : public Buffer {
 
 size_t HostPool::size_class(size_t bytes) {
   if (bytes <= 256) return 256;
+  // Beyond this the doubling below would overflow; such a request cannot be met anyway.
+  R1_CHECK(bytes <= (size_t{1} << 62), DeviceError) << "cannot allocate " << bytes << " bytes";
   size_t top = 1;
   while (top < bytes) top <<= 1;
   size_t step = top / 8;  // 4 classes between top/2 and top

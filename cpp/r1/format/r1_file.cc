@@ -1,5 +1,8 @@
 #include "r1/format/r1_file.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -86,8 +89,8 @@ Attribute read_attr(format::ByteReader& r) {
       Shape shape = read_shape(r);
       uint64_t n = 0;
       const char* p = r.bytes(&n);
-      for (auto d : shape) R1_CHECK(d >= 0, ModelError) << "corrupt .r1 file: negative dim in an attribute";
-      R1_CHECK(n == static_cast<uint64_t>(numel(shape)) * dtype_size(dt), ModelError)
+      uint64_t want = 0;
+      R1_CHECK(checked_nbytes(shape, dtype_size(dt), &want) && n == want, ModelError)
           << "corrupt .r1 file: attribute tensor size mismatch";
       Tensor t = Tensor::empty(dt, shape);
       if (n) std::memcpy(t.raw(), p, n);
@@ -172,15 +175,23 @@ void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata,
   h.checksum = file_checksum(h, file.data() + sizeof(Header), file.size() - sizeof(Header));
   std::memcpy(file.data(), &h, sizeof(h));
 
-  // Write to a temporary name and rename, so a reader never sees a half-written model.
-  std::string tmp = path + ".tmp";
+  // Write to a temporary name unique to this save and rename, so a reader never sees a
+  // half-written model and concurrent saves to one path do not interleave.
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  bool ok = false;
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    R1_CHECK(f.good(), ModelError) << "cannot write '" << path << "'";
-    f.write(file.data(), static_cast<std::streamsize>(file.size()));
-    R1_CHECK(f.good(), ModelError) << "failed writing '" << path << "' (disk full?)";
+    if (f.good()) {
+      f.write(file.data(), static_cast<std::streamsize>(file.size()));
+      f.flush();
+      ok = f.good();
+    }
   }
-  R1_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, ModelError) << "cannot move '" << tmp << "' to '" << path << "'";
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    R1_THROW(ModelError) << "cannot write '" << path << "' (directory missing, not writable, or disk full?)";
+  }
 }
 
 LoadedModel load_r1(const std::string& path, bool verify_checksum) {
@@ -240,8 +251,9 @@ LoadedModel load_r1(const std::string& path, bool verify_checksum) {
     DType dt = read_dtype(r);
     Shape s = read_shape(r);
     uint64_t off = r.pod<uint64_t>();
-    for (auto d : s) R1_CHECK(d >= 0, ModelError) << what << " is corrupt: constant '" << name << "' has a negative dim";
-    uint64_t nbytes = static_cast<uint64_t>(numel(s)) * dtype_size(dt);
+    uint64_t nbytes = 0;
+    R1_CHECK(checked_nbytes(s, dtype_size(dt), &nbytes), ModelError)
+        << what << " is corrupt: constant '" << name << "' has an invalid shape " << shape_str(s);
     R1_CHECK(off % kAlign == 0 && off <= h.weights_size && nbytes <= h.weights_size - off, ModelError)
         << what << " is corrupt: constant '" << name << "' lies outside the weights section";
     auto buf = std::make_shared<ExternalBuffer>(const_cast<char*>(weights + off), nbytes, MemoryKind::FileBacked, keep);

@@ -8,18 +8,30 @@ namespace r1 {
 GraphBuilder::GraphBuilder() : graph_(std::make_unique<Graph>()) {}
 
 void GraphBuilder::set_opset(const std::string& domain, int version) {
+  check_open();
   graph_->set_opset(domain == "ai.onnx" ? "" : domain, version);
 }
 
+void GraphBuilder::check_open() const {
+  R1_CHECK(graph_ != nullptr, ModelError) << "this GraphBuilder has already finished its graph";
+}
+
 void GraphBuilder::add_input(const std::string& name, DType dtype, const std::vector<DimSpec>& dims) {
+  check_open();
   Shape s;
-  for (auto& d : dims) s.push_back(d.symbol.empty() ? d.value : graph_->symbol(d.symbol));
+  for (auto& d : dims) {
+    R1_CHECK(!d.symbol.empty() || d.value >= kUnknownDim, ModelError)
+        << "input '" << name << "' has a negative dim " << d.value;
+    s.push_back(d.symbol.empty() ? d.value : graph_->symbol(d.symbol));
+  }
   graph_->add_input(name, dtype, s);
 }
 
 void GraphBuilder::add_initializer(const std::string& name, Tensor value) {
-  // ONNX allows an initializer to share a name with a graph input (a default value); the
-  // input then wins, as in onnxruntime, so such initializers are skipped.
+  check_open();
+  // An initializer named like an input already added is that input's default value: the input
+  // stays (it must be fed). The ONNX importer adds initializers first and drops such inputs, so
+  // for ONNX models the initializer is used, as ONNX IR < 4 defines.
   if (Value* v = graph_->find(name); v && v->is_graph_input) return;
   graph_->add_constant(name, std::move(value));
 }
@@ -27,14 +39,19 @@ void GraphBuilder::add_initializer(const std::string& name, Tensor value) {
 void GraphBuilder::add_node(const std::string& op_type, const std::string& domain, const std::string& name,
                             const std::vector<std::string>& inputs, const std::vector<std::string>& outputs,
                             AttributeMap attrs) {
+  check_open();
   // Nodes are created in finish(): ONNX files are not always topologically ordered, so an input
   // may be produced by a node that comes later.
   nodes_.push_back({op_type, domain == "ai.onnx" ? "" : domain, name, inputs, outputs, std::move(attrs)});
 }
 
-void GraphBuilder::add_output(const std::string& name) { outputs_.push_back(name); }
+void GraphBuilder::add_output(const std::string& name) {
+  check_open();
+  outputs_.push_back(name);
+}
 
 std::unique_ptr<Graph> GraphBuilder::finish() {
+  check_open();
   Graph& g = *graph_;
   // Create every produced value first so forward references resolve.
   for (size_t k = 0; k < nodes_.size(); ++k) {

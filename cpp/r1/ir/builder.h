@@ -32,9 +32,10 @@ class GraphBuilder {
                 const std::vector<std::string>& inputs, const std::vector<std::string>& outputs,
                 AttributeMap attrs);
   void add_output(const std::string& name);
-  std::unique_ptr<Graph> finish();
+  std::unique_ptr<Graph> finish();  // once: the builder is spent afterwards
 
  private:
+  void check_open() const;
   struct PendingNode {
     std::string op_type, domain, name;
     std::vector<std::string> inputs, outputs;

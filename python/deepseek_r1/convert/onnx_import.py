@@ -6,6 +6,7 @@ twice. Constant nodes become initializers.
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
 from pathlib import Path
@@ -81,18 +82,28 @@ class _ExternalData:
             raise ModelError(f"initializer '{t.name}' uses external data, but the model was not loaded from a file")
         loc = info.get("location", "")
         path = (self.base_dir / loc).resolve()
-        if not str(path).startswith(str(self.base_dir.resolve())):
+        if not path.is_relative_to(self.base_dir.resolve()):
             raise ModelError(f"initializer '{t.name}': external data location '{loc}' leaves the model directory")
         if not path.is_file():
             raise ModelError(f"initializer '{t.name}': external data file '{loc}' not found next to the model")
+        count = math.prod(int(d) for d in t.dims)
+        try:
+            offset = int(info.get("offset", 0))
+            length = int(info.get("length", count * dtype.itemsize))
+        except ValueError:
+            raise ModelError(f"initializer '{t.name}': external data offset/length are not integers: {info}") from None
+        if offset < 0 or length < 0:
+            raise ModelError(f"initializer '{t.name}': negative external data offset/length {offset}/{length}")
         mm = self.maps.get(str(path))
         if mm is None:
+            if path.stat().st_size == 0:
+                raise ModelError(f"initializer '{t.name}': external data file '{loc}' is empty")
             with open(path, "rb") as f:
-                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                try:
+                    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                except (OSError, ValueError) as e:
+                    raise ModelError(f"initializer '{t.name}': cannot map '{loc}': {e}") from None
             self.maps[str(path)] = mm
-        offset = int(info.get("offset", 0))
-        count = int(np.prod(t.dims, dtype=np.int64)) if len(t.dims) else 1
-        length = int(info.get("length", count * dtype.itemsize))
         if offset + length > len(mm) or length < count * dtype.itemsize:
             raise ModelError(f"initializer '{t.name}': external data range {offset}+{length} is outside "
                              f"'{loc}' ({len(mm)} bytes)")
@@ -105,7 +116,7 @@ def tensor_to_array(t: TensorProto, ext: _ExternalData | None = None) -> np.ndar
     dims = tuple(int(d) for d in t.dims)
     if any(d < 0 for d in dims):
         raise ModelError(f"tensor '{t.name}' has negative dims {dims}")
-    count = int(np.prod(dims, dtype=np.int64)) if dims else 1
+    count = math.prod(dims)  # Python ints: no silent overflow on hostile dims
     if t.data_location == TensorProto.EXTERNAL:
         return ext.array(t, dtype) if ext else _ExternalData(None).array(t, dtype)
     if t.HasField("raw_data"):
@@ -197,6 +208,8 @@ def load_onnx(source: ModelSource) -> "_core.Graph":
     if default and not (MIN_OPSET <= default <= MAX_OPSET):
         raise ModelError(f"ONNX opset {default} is not supported (supported opsets: {MIN_OPSET} to {MAX_OPSET})")
     for dom, ver in opsets.items():
+        if not 0 < ver < 2**31:
+            raise ModelError(f"opset version {ver} of domain '{dom or 'ai.onnx'}' is not valid")
         b.set_opset(dom, ver)
 
     init_names = {t.name for t in g.initializer}
@@ -215,6 +228,8 @@ def load_onnx(source: ModelSource) -> "_core.Graph":
         dims = []
         for d in tt.shape.dim:
             if d.HasField("dim_value"):
+                if d.dim_value < 0:
+                    raise ModelError(f"input '{inp.name}' declares a negative dim {d.dim_value}")
                 dims.append(int(d.dim_value))
             elif d.HasField("dim_param") and d.dim_param:
                 dims.append(d.dim_param)
