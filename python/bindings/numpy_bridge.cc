@@ -20,8 +20,9 @@ struct PyRef {
 };
 
 py::object bf16_dtype() {
-  static py::object dt = py::dtype::from_args(py::module_::import("ml_dtypes").attr("bfloat16"));
-  return dt;
+  // Deliberately never released: a static py::object would be decref'd after interpreter shutdown.
+  static py::object* dt = new py::object(py::dtype::from_args(py::module_::import("ml_dtypes").attr("bfloat16")));
+  return *dt;
 }
 
 }  // namespace

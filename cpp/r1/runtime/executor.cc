@@ -94,6 +94,9 @@ void Executor::run_step(const Step& step, std::vector<Tensor>& env) const {
     throw;
   } catch (const std::bad_alloc&) {
     throw DeviceError("node " + n.label() + ": out of memory");
+  } catch (const std::exception& e) {
+    // Anything else from a kernel is our bug; say where it happened.
+    throw InternalError("node " + n.label() + ": " + e.what());
   }
   for (size_t i = 0; i < nout; ++i) {
     if (!n.outputs[i]) continue;
