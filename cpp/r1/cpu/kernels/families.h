@@ -9,4 +9,8 @@ void register_reduce_kernels(KernelTable& t);
 void register_linalg_kernels(KernelTable& t);
 void register_conv_kernels(KernelTable& t);
 void register_rnn_kernels(KernelTable& t);
+void register_fused_linear_kernels(KernelTable& t);
+void register_fused_conv_kernels(KernelTable& t);
+void register_fused_norm_kernels(KernelTable& t);
+void register_attention_kernels(KernelTable& t);
 }  // namespace r1::cpu

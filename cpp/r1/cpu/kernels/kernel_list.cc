@@ -10,5 +10,9 @@ void register_cpu_kernels(KernelTable& t) {
   cpu::register_linalg_kernels(t);
   cpu::register_conv_kernels(t);
   cpu::register_rnn_kernels(t);
+  cpu::register_fused_linear_kernels(t);
+  cpu::register_fused_conv_kernels(t);
+  cpu::register_fused_norm_kernels(t);
+  cpu::register_attention_kernels(t);
 }
 }  // namespace r1

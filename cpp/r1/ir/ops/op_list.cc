@@ -9,5 +9,9 @@ void register_all_ops(OpRegistry& reg) {
   register_linalg_ops(reg);
   register_conv_ops(reg);
   register_rnn_ops(reg);
+  register_fused_linear_ops(reg);
+  register_fused_conv_ops(reg);
+  register_fused_norm_ops(reg);
+  register_attention_ops(reg);
 }
 }  // namespace r1

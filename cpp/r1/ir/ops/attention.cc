@@ -1,0 +1,6 @@
+// Schemas of r1::Attention (contract: cpp/r1/passes/README.md). Being written.
+#include "r1/ir/ops/families.h"
+
+namespace r1 {
+void register_attention_ops(OpRegistry& reg) {}
+}  // namespace r1
