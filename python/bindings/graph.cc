@@ -46,6 +46,7 @@ void bind_graph(py::module_& m) {
       .def("__str__", [](const Graph& g) { return print_graph(g); })
       .def_property_readonly("inputs", [](const Graph& g) { return value_infos(g, g.inputs()); })
       .def_property_readonly("outputs", [](const Graph& g) { return value_infos(g, g.outputs()); })
+      .def("clone", [](const Graph& g) { return std::shared_ptr<Graph>(g.clone()); })
       .def_property_readonly("num_nodes", [](const Graph& g) { return g.nodes().size(); })
       .def("op_types", [](const Graph& g) {
         std::vector<std::string> ops;

@@ -1,6 +1,7 @@
 #include "r1/ir/graph.h"
 
 #include <algorithm>
+#include <memory>
 #include <unordered_set>
 
 namespace r1 {
@@ -165,6 +166,106 @@ void Graph::remove_dead() {
   }
   values_ = std::move(vals);
   for (size_t i = 0; i < values_.size(); ++i) values_[i]->id = static_cast<int>(i);
+}
+
+std::unique_ptr<Graph> Graph::clone() const {
+  auto g = std::make_unique<Graph>();
+  g->symbols_ = symbols_;
+  g->symbol_ids_ = symbol_ids_;
+  g->opsets_ = opsets_;
+  std::unordered_map<const Value*, Value*> vmap;
+  for (auto& v : values_) {
+    Value* c = g->new_value(v->name);
+    c->dtype = v->dtype;
+    c->shape = v->shape;
+    c->has_shape = v->has_shape;
+    c->constant = v->constant;
+    c->is_graph_input = v->is_graph_input;
+    c->is_graph_output = v->is_graph_output;
+    vmap[v.get()] = c;
+  }
+  for (auto& n : nodes_) {
+    auto c = std::make_unique<Node>();
+    c->id = n->id;
+    c->name = n->name;
+    c->op_type = n->op_type;
+    c->domain = n->domain;
+    c->opset = n->opset;
+    c->attrs = n->attrs;
+    c->schema = n->schema;
+    for (Value* in : n->inputs) {
+      Value* m = in ? vmap.at(in) : nullptr;
+      c->inputs.push_back(m);
+      if (m) m->consumers.push_back(c.get());
+    }
+    for (Value* out : n->outputs) {
+      Value* m = out ? vmap.at(out) : nullptr;
+      c->outputs.push_back(m);
+      if (m) m->producer = c.get();
+    }
+    g->nodes_.push_back(std::move(c));
+  }
+  for (Value* v : inputs_) g->inputs_.push_back(vmap.at(v));
+  for (Value* v : outputs_) g->outputs_.push_back(vmap.at(v));
+  return g;
+}
+
+void Graph::set_input(Node* n, size_t i, Value* v) {
+  Value* old = n->inputs[i];
+  if (old == v) return;
+  if (old) {
+    auto it = std::find(old->consumers.begin(), old->consumers.end(), n);
+    if (it != old->consumers.end()) old->consumers.erase(it);
+  }
+  n->inputs[i] = v;
+  if (v) v->consumers.push_back(n);
+}
+
+std::string Graph::unique_name(const std::string& base) const {
+  if (!by_name_.count(base)) return base;
+  for (int k = 1;; ++k) {
+    std::string s = base + "_" + std::to_string(k);
+    if (!by_name_.count(s)) return s;
+  }
+}
+
+void Graph::replace_all_uses(Value* from, Value* to) {
+  R1_CHECK(from != to, InternalError) << "replace_all_uses of '" << from->name << "' with itself";
+  std::vector<Node*> readers = from->consumers;
+  for (Node* c : readers)
+    for (size_t i = 0; i < c->inputs.size(); ++i)
+      if (c->inputs[i] == from) set_input(c, i, to);
+  if (!from->is_graph_output) return;
+  if (to->is_graph_input || to->is_graph_output || to->is_constant() || !to->producer) {
+    // `to` cannot take the output's name: keep the output value and make it a copy of `to`.
+    Node* keep = from->producer;
+    if (keep) {
+      for (size_t i = 0; i < keep->outputs.size(); ++i)
+        if (keep->outputs[i] == from) keep->outputs[i] = nullptr;
+    }
+    auto n = std::make_unique<Node>();
+    n->name = unique_name(from->name + "_identity");
+    n->op_type = "Identity";
+    n->opset = opset("");
+    n->inputs = {to};
+    n->outputs = {from};
+    to->consumers.push_back(n.get());
+    from->producer = n.get();
+    nodes_.push_back(std::move(n));
+    return;
+  }
+  // Swap names so the graph keeps its output names, and move the output flag.
+  std::string out_name = from->name, tmp = unique_name(from->name + "_replaced");
+  by_name_.erase(out_name);
+  by_name_.erase(to->name);
+  from->name = tmp;
+  by_name_[tmp] = from;
+  to->name = out_name;
+  by_name_[out_name] = to;
+  for (auto& o : outputs_)
+    if (o == from) o = to;
+  from->is_graph_output = false;
+  to->is_graph_output = true;
 }
 
 }  // namespace r1

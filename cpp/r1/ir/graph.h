@@ -81,6 +81,18 @@ class Graph {
   // Drops nodes whose outputs reach no graph output, and values nobody uses.
   void remove_dead();
 
+  // A deep copy of the structure; constant tensors share their (read-only) buffers.
+  std::unique_ptr<Graph> clone() const;
+
+  // Rewriting (compiler passes). Every reader of `from` reads `to` instead; when `from` is a
+  // graph output, `to` takes over its name and place (callers see the same output names).
+  // `from` is left without readers, so remove_dead() drops its producer.
+  void replace_all_uses(Value* from, Value* to);
+  // A value name not used yet: base, base_1, base_2, ...
+  std::string unique_name(const std::string& base) const;
+  // Rewires one input of a node (keeps consumer lists right).
+  void set_input(Node* n, size_t i, Value* v);
+
   int opset(const std::string& domain) const;
   void set_opset(const std::string& domain, int version) { opsets_[domain] = version; }
   const std::unordered_map<std::string, int>& opsets() const { return opsets_; }

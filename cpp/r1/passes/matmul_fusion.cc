@@ -1,0 +1,108 @@
+// MatMul/Gemm with a constant 2-D weight, + bias, + activation (or + residual) → r1::FusedMatMul,
+// whose kernel applies the epilogue while each output tile is still in cache (one pass over the
+// output instead of three) and whose weight can be pre-packed at load (weight_prepack).
+//
+//   Y = MatMul(X, W); Z = Add(Y, b); G = Gelu(Z)   →   G = r1::FusedMatMul(X, W, b) {activation="Gelu"}
+#include "r1/passes/activation_match.h"
+#include "r1/passes/pass.h"
+#include "r1/passes/rewrite.h"
+
+namespace r1 {
+namespace {
+using namespace passes;
+
+bool float_2d_constant(const Value* v) {
+  return v && v->is_constant() && v->constant.rank() == 2 && v->constant.dtype() == DType::Float32;
+}
+
+// The other operand of an Add reading `v`, when it is a constant [N] float bias.
+Value* bias_of(Node* add, const Value* v, int64_t n) {
+  Value* other = add->inputs[0] == v ? add->inputs[1] : add->inputs[0];
+  if (!other || !other->is_constant() || other->constant.dtype() != DType::Float32) return nullptr;
+  const Shape& s = other->constant.shape();
+  int64_t numel = other->constant.numel();
+  // [N], [1, N], [1, 1, N] all broadcast as a bias along the last axis.
+  if (s.empty() || s.back() != n || numel != n) return nullptr;
+  return other;
+}
+
+// True when both values have fully matching static (or same-symbol) shapes.
+bool same_shape(const Value* a, const Value* b) {
+  if (!a->has_shape || !b->has_shape || a->shape.size() != b->shape.size()) return false;
+  for (size_t i = 0; i < a->shape.size(); ++i)
+    if (a->shape[i] != b->shape[i] || (!is_known(a->shape[i]) && !is_sym_dim(a->shape[i]))) return false;
+  return true;
+}
+
+class MatMulFusion : public Pass {
+ public:
+  const char* name() const override { return "matmul_fusion"; }
+  bool run(Graph& g, const PassOptions&) override {
+    bool changed = false;
+    for (Node* n : node_list(g)) {
+      if (!n->domain.empty() && n->domain != "ai.onnx") continue;
+      if (n->op_type == "MatMul") changed |= fuse(g, n, false);
+      else if (n->op_type == "Gemm") changed |= fuse(g, n, true);
+    }
+    return changed;
+  }
+
+ private:
+  bool fuse(Graph& g, Node* n, bool gemm) {
+    Value* a = n->inputs[0];
+    Value* w = n->inputs[1];
+    Value* y = n->outputs[0];
+    if (!a || a->dtype != DType::Float32 || !float_2d_constant(w) || !y) return false;
+    AttributeMap attrs;
+    Value* bias = nullptr;
+    float alpha = 1.f;
+    int64_t trans_b = 0;
+    if (gemm) {
+      if (n->attrs.get_int("transA", 0) != 0) return false;
+      trans_b = n->attrs.get_int("transB", 0);
+      alpha = n->attrs.get_float("alpha", 1.f);
+      float beta = n->attrs.get_float("beta", 1.f);
+      if (n->inputs.size() > 2 && n->inputs[2]) {
+        Value* c = n->inputs[2];
+        int64_t cols = trans_b ? w->constant.dim(0) : w->constant.dim(1);
+        if (!c->is_constant() || c->constant.dtype() != DType::Float32 || c->constant.numel() != cols) return false;
+        Tensor b = Tensor::empty(DType::Float32, {cols});
+        for (int64_t i = 0; i < cols; ++i) b.data<float>()[i] = beta * c->constant.data<float>()[i];
+        bias = add_const(g, n->name + "_bias", b);
+      }
+    } else if (a->has_shape && a->shape.size() < 2) {
+      return false;  // a 1-D A drops a dim in MatMul; the fused op keeps [..., M, K] semantics only
+    }
+    int64_t n_out = trans_b ? w->constant.dim(0) : w->constant.dim(1);
+    Value* out = y;
+    std::vector<Node*> absorbed;
+    if (!bias && only_reader(out) && out->consumers[0]->op_type == "Add" && out->consumers[0]->domain.empty()) {
+      Node* add = out->consumers[0];
+      if (Value* b = bias_of(add, out, n_out)) {
+        bias = b;
+        out = add->outputs[0];
+      }
+    }
+    Value* residual = nullptr;
+    Node* act = fusable_activation(out, &attrs);
+    if (act) {
+      out = act->outputs[0];
+    } else if (only_reader(out) && out->consumers[0]->op_type == "Add" && out->consumers[0]->domain.empty()) {
+      Node* add = out->consumers[0];
+      Value* other = add->inputs[0] == out ? add->inputs[1] : add->inputs[0];
+      if (other && other != out && !other->is_constant() && same_shape(other, out) && same_shape(add->outputs[0], out)) {
+        residual = other;
+        out = add->outputs[0];
+        if (Node* act2 = fusable_activation(out, &attrs)) out = act2->outputs[0];
+      }
+    }
+    attrs.set("alpha", Attribute::make_float(alpha));
+    attrs.set("trans_b", Attribute::make_int(trans_b));
+    Node* f = add_op(g, "FusedMatMul", "r1", {a, w, bias, residual}, std::move(attrs), n->name + "_fused");
+    g.replace_all_uses(out, f->outputs[0]);
+    return true;
+  }
+};
+}  // namespace
+std::unique_ptr<Pass> make_matmul_fusion() { return std::make_unique<MatMulFusion>(); }
+}  // namespace r1

@@ -1,0 +1,53 @@
+// A compiler pass rewrites a Graph in place. Passes are small, one per file, and listed in order
+// in pipeline.cc; each says whether it changed anything so the pipeline can report and iterate.
+//
+//   class DeadCode : public Pass {
+//     const char* name() const override { return "dead_code"; }
+//     bool run(Graph& g, const PassOptions&) override { size_t n = g.nodes().size(); g.remove_dead(); return g.nodes().size() != n; }
+//   };
+#pragma once
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "r1/ir/graph.h"
+
+namespace r1 {
+
+struct PassOptions {
+  int level = 3;                     // 0: none, 1: basic, 2: extended (fusions), 3: layout/packing/precision
+  std::string precision = "fp32";    // "fp32" | "bf16": fused kernels' compute precision
+  std::set<std::string> disabled;    // pass names to skip (debugging, A/B measurements)
+  // Called after every pass that ran, with its name and the graph (`r1 convert --print-ir-after-all`).
+  std::function<void(const std::string&, const Graph&)> after_pass;
+};
+
+class Pass {
+ public:
+  virtual ~Pass() = default;
+  virtual const char* name() const = 0;
+  // Rewrites g; returns true when it changed something. The pipeline re-types the graph
+  // (schemas, shapes) after a pass that changed it, so passes may leave new values untyped.
+  virtual bool run(Graph& g, const PassOptions& opts) = 0;
+};
+
+// One entry per pass, created by factory functions declared in passes.h.
+std::unique_ptr<Pass> make_constant_folding();
+std::unique_ptr<Pass> make_shape_folding();
+std::unique_ptr<Pass> make_dead_code();
+std::unique_ptr<Pass> make_cse();
+std::unique_ptr<Pass> make_identity_elimination();
+std::unique_ptr<Pass> make_conv_bn_folding();
+std::unique_ptr<Pass> make_gelu_fusion();
+std::unique_ptr<Pass> make_layernorm_fusion();
+std::unique_ptr<Pass> make_skip_layernorm_fusion();
+std::unique_ptr<Pass> make_attention_fusion();
+std::unique_ptr<Pass> make_matmul_fusion();
+std::unique_ptr<Pass> make_conv_fusion();
+std::unique_ptr<Pass> make_transpose_elimination();
+std::unique_ptr<Pass> make_weight_prepack();
+std::unique_ptr<Pass> make_precision();
+
+}  // namespace r1
