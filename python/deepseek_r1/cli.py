@@ -5,6 +5,8 @@
     r1 run model.r1 [--input name=x.npy]     run once (random inputs when none are given)
     r1 bench model.r1 --runs 50 --threads 1  latency: median / p90
     r1 demo                                  sentence embeddings with all-MiniLM-L6-v2, end to end
+    r1 optimize model.r1 --level 3 --print-ir-after all   what each compiler pass did, and the IR after it
+    r1 hw [--json]                           CPU features, the hardware profile row in use, tile sizes
 """
 from __future__ import annotations
 
@@ -74,8 +76,25 @@ def cmd_info(a) -> int:
     return 0
 
 
+def _engine(a) -> InferenceEngine:
+    return InferenceEngine(a.model, num_threads=a.threads, optimization_level=a.level, precision=a.precision)
+
+
+def cmd_optimize(a) -> int:
+    from .compiler import optimize
+    from .engine import _as_model
+
+    after = None
+    if a.print_ir_after:
+        after = "all" if "all" in a.print_ir_after else a.print_ir_after
+    _, report = optimize(_as_model(a.model), level=a.level, precision=a.precision, print_ir_after=after,
+                         disabled=a.disable or ())
+    print(report)
+    return 0
+
+
 def cmd_run(a) -> int:
-    engine = InferenceEngine(a.model, num_threads=a.threads)
+    engine = _engine(a)
     feeds = _random_inputs(engine, _parse_dims(a.dim))
     for item in a.input or []:
         name, _, path = item.partition("=")
@@ -92,7 +111,7 @@ def cmd_run(a) -> int:
 
 
 def cmd_bench(a) -> int:
-    engine = InferenceEngine(a.model, num_threads=a.threads)
+    engine = _engine(a)
     feeds = _random_inputs(engine, _parse_dims(a.dim))
     for _ in range(a.warmup):
         engine.run(feeds)
@@ -104,6 +123,19 @@ def cmd_bench(a) -> int:
     t = np.array(times)
     print(f"{a.model}: threads={engine.num_threads} runs={a.runs} median={np.median(t):.3f} ms "
           f"p90={np.percentile(t, 90):.3f} ms min={t.min():.3f} ms")
+    return 0
+
+
+def cmd_hw(a) -> int:
+    from .hardware import format_info, hardware_info
+
+    info = hardware_info()
+    if a.json:
+        import json
+
+        print(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        print(format_info(info))
     return 0
 
 
@@ -129,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         r.add_argument("model")
         r.add_argument("--threads", type=int, default=None)
         r.add_argument("--dim", action="append", help="value of a symbolic dim, e.g. batch=4")
+        r.add_argument("--level", type=int, default=3, help="graph optimization level 0-3 (default 3)")
+        r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
         if name == "run":
             r.add_argument("--input", action="append", help="name=file.npy")
             r.add_argument("--save", help="prefix for saving outputs as .npy")
@@ -136,6 +170,17 @@ def main(argv: list[str] | None = None) -> int:
             r.add_argument("--runs", type=int, default=50)
             r.add_argument("--warmup", type=int, default=5)
         r.set_defaults(fn=fn)
+    o = sub.add_parser("optimize", help="run the compiler passes and report what each did")
+    o.add_argument("model")
+    o.add_argument("--level", type=int, default=3, help="optimization level 0-3 (default 3)")
+    o.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    o.add_argument("--print-ir-after", action="append", metavar="PASS",
+                   help="print the IR after this pass (repeatable), or 'all'")
+    o.add_argument("--disable", action="append", metavar="PASS", help="skip this pass (repeatable)")
+    o.set_defaults(fn=cmd_optimize)
+    h = sub.add_parser("hw", help="detected CPU features, the chosen hardware profile row and its tiles")
+    h.add_argument("--json", action="store_true", help="print hardware_info() as JSON")
+    h.set_defaults(fn=cmd_hw)
     d = sub.add_parser("demo", help="export all-MiniLM-L6-v2, compile it, embed sentences")
     d.add_argument("--workdir", default=None)
     d.set_defaults(fn=cmd_demo)
