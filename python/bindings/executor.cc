@@ -14,6 +14,27 @@ void bind_executor(py::module_& m) {
            }),
            py::arg("graph"), py::arg("device") = "cpu", py::arg("num_threads") = 0)
       .def_property_readonly("num_threads", &Executor::num_threads)
+      .def_property("memory_planning", &Executor::memory_planning, &Executor::set_memory_planning)
+      .def("memory_report",
+           [](const Executor& ex) {
+             PlanCache::Stats s = ex.memory_stats();
+             py::dict d;
+             d["arena_bytes"] = s.arena_bytes;
+             d["sum_intermediate_bytes"] = s.sum_intermediate_bytes;
+             d["plans_cached"] = s.plans_cached;
+             d["keys_cached"] = s.keys_cached;
+             d["plan_hits"] = s.plan_hits;
+             d["plan_misses"] = s.plan_misses;
+             d["bucket_reuses"] = s.bucket_reuses;
+             d["replans"] = s.replans;
+             d["arenas"] = s.arenas;
+             d["total_arena_bytes"] = s.total_arena_bytes;
+             d["steps"] = s.steps;
+             d["inplace_steps"] = s.inplace_steps;
+             d["inferred_steps"] = s.inferred_steps;
+             d["planned_allocations"] = s.planned_allocations;
+             return d;
+           })
       .def("run", [](Executor& ex, const std::vector<py::array>& arrays) {
         std::vector<Tensor> ins;
         for (auto& a : arrays) ins.push_back(py_bridge::tensor_from_array(a));

@@ -12,11 +12,12 @@ void bind_passes(py::module_& m) {
   m.def(
       "optimize",
       [](Graph& g, int level, const std::string& precision, const std::set<std::string>& disabled,
-         py::object after_pass) {
+         py::object after_pass, const std::string& device) {
         PassOptions opts;
         opts.level = level;
         opts.precision = precision;
         opts.disabled = disabled;
+        opts.device = device;
         // The callback gets the pass name and the printed IR; it needs the GIL back.
         if (!after_pass.is_none())
           opts.after_pass = [&after_pass](const std::string& name, const Graph& graph) {
@@ -34,6 +35,6 @@ void bind_passes(py::module_& m) {
                         py::arg("passes") = passes);
       },
       py::arg("graph"), py::arg("level") = 3, py::arg("precision") = "fp32",
-      py::arg("disabled") = std::set<std::string>(), py::arg("after_pass") = py::none());
+      py::arg("disabled") = std::set<std::string>(), py::arg("after_pass") = py::none(), py::arg("device") = "cpu");
 }
 }  // namespace r1::bindings

@@ -14,9 +14,13 @@ from ._core import (  # noqa: F401
     devices,
     supported_ops,
 )
+from .compiler import OptimizeReport, optimize, pass_names  # noqa: F401
 from .convert import ModelConverter, load_onnx  # noqa: F401
 from .engine import InferenceEngine, TensorInfo  # noqa: F401
+from .hardware import hardware_info, install_at_import as _install_hardware_profile  # noqa: F401
 from .model import Model, load_model, save_model  # noqa: F401
+
+_install_hardware_profile()  # CPU tile sizes for this machine (R1_CPU_PROFILE overrides)
 
 __version__ = "0.1.0"
 __all__ = [
@@ -27,8 +31,12 @@ __all__ = [
     "load_model",
     "save_model",
     "load_onnx",
+    "optimize",
+    "pass_names",
+    "OptimizeReport",
     "devices",
     "supported_ops",
+    "hardware_info",
     "R1Error",
     "ModelError",
     "InputError",

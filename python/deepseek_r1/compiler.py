@@ -49,7 +49,7 @@ def _check_level(level) -> None:
 def optimize_graph(graph: "_core.Graph", level: int = DEFAULT_LEVEL, precision: str = "fp32",
                    disabled: Iterable[str] = (),
                    print_ir_after: Union[None, str, Iterable[str], Callable[[str, str], None]] = None,
-                   stream: TextIO | None = None) -> OptimizeReport:
+                   stream: TextIO | None = None, device: str = "cpu") -> OptimizeReport:
     """Rewrites `graph` in place and returns what each pass did."""
     _check_level(level)
     disabled = set(disabled)
@@ -71,7 +71,7 @@ def optimize_graph(graph: "_core.Graph", level: int = DEFAULT_LEVEL, precision: 
             if wanted is None or name in wanted:
                 out.write(f"// ----- IR after {name} -----\n{text}\n")
 
-    rep = _core.optimize(graph, level, precision, disabled, callback)
+    rep = _core.optimize(graph, level, precision, disabled, callback, device)
     return OptimizeReport(level, rep["nodes_before"], rep["nodes_after"], list(rep["passes"]))
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _core
 from ._core import InputError
+from .compiler import DEFAULT_LEVEL, _check_level, optimize_graph
 from .model import Model, load_model
 
 
@@ -34,7 +35,7 @@ _NP_DTYPES = {
     "int64": np.dtype(np.int64),
     "bool": np.dtype(np.bool_),
 }
-PRECISIONS = ("fp32",)
+PRECISIONS = ("fp32", "bf16")
 MAX_THREADS = 1024  # ThreadPool::kMaxThreads
 
 
@@ -67,15 +68,22 @@ def _as_model(model: Union[str, os.PathLike, Model]) -> Model:
 
 class InferenceEngine:
     def __init__(self, model_path: Union[str, os.PathLike, Model], device: str = "cpu", precision: str = "fp32",
-                 num_threads: int | None = None):
+                 num_threads: int | None = None, optimization_level: int = DEFAULT_LEVEL,
+                 disabled_passes: Sequence[str] = ()):
         if precision not in PRECISIONS:
             raise ValueError(f"precision '{precision}' is not available yet; supported: {', '.join(PRECISIONS)}")
         if num_threads is not None and (not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS):
             raise ValueError(f"num_threads must be an int from 1 to {MAX_THREADS}, or None; got {num_threads!r}")
+        _check_level(optimization_level)
         self.model = _as_model(model_path)
         self.device = device
         self.precision = precision
-        self._executor = _core.Executor(self.model.graph, device, num_threads or 0)
+        self.optimization_level = optimization_level
+        # The compiler rewrites a copy: the loaded model stays as it was (it may be shared or saved).
+        graph = self.model.graph.clone() if optimization_level > 0 or precision != "fp32" else self.model.graph
+        self.optimize_report = optimize_graph(graph, optimization_level, precision, disabled_passes, device=device)
+        self.graph = graph
+        self._executor = _core.Executor(graph, device, num_threads or 0)
         self.inputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.inputs]
         self.outputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.outputs]
         self._input_index = {t.name: i for i, t in enumerate(self.inputs)}
@@ -115,6 +123,13 @@ class InferenceEngine:
         """Runs the model once; returns a dict output name -> array. The GIL is released while it runs."""
         outs = self._executor.run(self._arrange(inputs))
         return {info.name: arr for info, arr in zip(self.outputs, outs)}
+
+    def memory_report(self) -> dict:
+        """The executor's static memory plan: arena_bytes (the planned peak of the plan used last)
+        against sum_intermediate_bytes (what allocating every intermediate would take), plus the plan
+        cache's plans_cached, plan_hits and plan_misses (and keys_cached, bucket_reuses, replans,
+        arenas, total_arena_bytes)."""
+        return dict(self._executor.memory_report())
 
     def batch_infer(self, list_of_inputs: Sequence[Inputs], batch_size: int = 64) -> list[dict[str, np.ndarray]]:
         """Runs many samples, stacking up to `batch_size` along axis 0 per run.

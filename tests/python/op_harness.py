@@ -77,7 +77,8 @@ def run_op(op_type: str, inputs: Sequence[np.ndarray | None], attrs: dict | None
            constants: Sequence[np.ndarray | None] = (), n_outputs: int = 1, opset: int = 17,
            num_threads: int | None = None) -> list[np.ndarray]:
     model = make_op_model(op_type, inputs, attrs, constants, n_outputs, opset)
-    engine = r1.InferenceEngine(r1.Model(r1.load_onnx(model)), num_threads=num_threads)
+    # Level 0: the kernel itself is under test, not what the compiler would turn it into.
+    engine = r1.InferenceEngine(r1.Model(r1.load_onnx(model)), num_threads=num_threads, optimization_level=0)
     out = engine.run([a for a in inputs if a is not None])
     return [out[f"out{k}"] for k in range(n_outputs)]
 

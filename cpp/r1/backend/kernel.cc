@@ -23,14 +23,24 @@ Tensor& KernelContext::output(size_t i) {
 }
 
 Tensor& KernelContext::allocate_output(size_t i, const Shape& shape, DType dtype) {
+  R1_CHECK(i < outputs_->size(), InternalError) << "node " << node_.label() << " has no output " << i;
   uint64_t bytes = 0;
   R1_CHECK(checked_nbytes(shape, dtype_size(dtype), &bytes), InputError)
       << "output " << i << " of shape " << shape_str(shape) << " (" << dtype_name(dtype) << ") is too large";
-  (*outputs_)[i] = Tensor(dtype, shape, alloc_.allocate(bytes));
+  if (i < 64) allocated_ |= uint64_t{1} << i;
+  if (placements_ && placements_[i].arena && bytes <= placements_[i].capacity) {
+    (*outputs_)[i] = Tensor(dtype, shape, *placements_[i].arena, placements_[i].offset);
+  } else {
+    (*outputs_)[i] = Tensor(dtype, shape, alloc_.allocate(bytes));
+  }
   return (*outputs_)[i];
 }
 
-void KernelContext::set_output(size_t i, Tensor t) { (*outputs_)[i] = std::move(t); }
+void KernelContext::set_output(size_t i, Tensor t) {
+  R1_CHECK(i < outputs_->size(), InternalError) << "node " << node_.label() << " has no output " << i;
+  if (i < 64) allocated_ &= ~(uint64_t{1} << i);
+  (*outputs_)[i] = std::move(t);
+}
 
 static std::string op_key(const std::string& op, const std::string& domain) {
   return domain.empty() || domain == "ai.onnx" ? op : domain + "::" + op;

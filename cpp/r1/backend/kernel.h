@@ -8,7 +8,9 @@
 //   }
 //   table.add("Relu", relu);
 #pragma once
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +22,15 @@
 namespace r1 {
 
 class Allocator;
+class Buffer;
+
+// Where the executor's memory plan puts an output: a region of the run's arena. An output whose
+// bytes fit is made a view there instead of being allocated, so planned runs allocate nothing.
+struct OutputPlacement {
+  const std::shared_ptr<Buffer>* arena = nullptr;  // nullptr: allocate normally
+  size_t offset = 0;
+  size_t capacity = 0;
+};
 
 class KernelContext {
  public:
@@ -48,6 +59,14 @@ class KernelContext {
   ThreadPool& pool() const { return pool_; }
   Allocator& allocator() const { return alloc_; }
 
+  // Executor side. One placement per output (nullptr: none); read while the kernel runs.
+  void set_placements(const OutputPlacement* p) { placements_ = p; }
+  // Bit i is set when output i (i < 64) came from output()/allocate_output() rather than set_output():
+  // the memory planner gives such outputs storage of their own, and treats the rest as views.
+  uint64_t allocated_mask() const { return allocated_; }
+  // Hands the input vector back so the executor reuses its capacity on the next step.
+  std::vector<const Tensor*> take_inputs() { return std::move(inputs_); }
+
  private:
   const Node& node_;
   std::vector<const Tensor*> inputs_;
@@ -57,6 +76,8 @@ class KernelContext {
   const std::vector<bool>* out_known_;
   Allocator& alloc_;
   ThreadPool& pool_;
+  const OutputPlacement* placements_ = nullptr;
+  uint64_t allocated_ = 0;
 };
 
 using KernelFn = void (*)(KernelContext&);

@@ -28,7 +28,10 @@ class ThreadPool {
 
   // Splits [begin, end) into chunks of at least `grain` items and runs fn(chunk_begin, chunk_end)
   // on the workers and the caller; returns when all chunks are done. Exceptions propagate.
-  // Nested calls from inside fn run serially on the calling thread.
+  // Nested calls from inside fn run serially on the calling thread. Safe to call from several
+  // threads at once (concurrent Executor::run calls share one pool): their jobs take the workers
+  // one after another (submit_mu_), a waiting caller sleeps, and chunking does not depend on who
+  // runs a chunk, so results are the same as when the calls come one at a time.
   void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
   static int hardware_threads();

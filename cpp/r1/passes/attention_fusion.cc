@@ -41,7 +41,8 @@ Value* strip_scale(Value* v, double* scale) {
 class AttentionFusion : public Pass {
  public:
   const char* name() const override { return "attention_fusion"; }
-  bool run(Graph& g, const PassOptions&) override {
+  bool run(Graph& g, const PassOptions& opts) override {
+    if (!can_create(opts, "Attention", "r1")) return false;
     bool changed = false;
     for (Node* sm : node_list(g)) {
       if (!is_op(sm, "Softmax")) continue;

@@ -19,7 +19,8 @@ bool same_shape(const Value* a, const Value* b) {
 class ConvFusion : public Pass {
  public:
   const char* name() const override { return "conv_fusion"; }
-  bool run(Graph& g, const PassOptions&) override {
+  bool run(Graph& g, const PassOptions& opts) override {
+    if (!can_create(opts, "FusedConv", "r1")) return false;
     bool changed = false;
     for (Node* conv : node_list(g)) {
       if (conv->op_type != "Conv" || !(conv->domain.empty() || conv->domain == "ai.onnx")) continue;

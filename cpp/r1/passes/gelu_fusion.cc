@@ -90,7 +90,8 @@ Value* tanh_arg(Node* t) {
 class GeluFusion : public Pass {
  public:
   const char* name() const override { return "gelu_fusion"; }
-  bool run(Graph& g, const PassOptions&) override {
+  bool run(Graph& g, const PassOptions& opts) override {
+    if (!can_create(opts, "Gelu", "r1")) return false;
     bool changed = false;
     for (Node* n : node_list(g)) {
       bool erf = is_op(n, "Erf"), tanh = is_op(n, "Tanh");

@@ -31,7 +31,8 @@ Value* other_input(const Node* n, const Value* v) { return n->inputs[0] == v ? n
 class LayerNormFusion : public Pass {
  public:
   const char* name() const override { return "layernorm_fusion"; }
-  bool run(Graph& g, const PassOptions&) override {
+  bool run(Graph& g, const PassOptions& opts) override {
+    if (!can_create(opts, "LayerNormalization", "")) return false;
     bool changed = false;
     for (Node* div : node_list(g)) {
       if (!is_op(div, "Div")) continue;

@@ -37,7 +37,8 @@ bool same_shape(const Value* a, const Value* b) {
 class MatMulFusion : public Pass {
  public:
   const char* name() const override { return "matmul_fusion"; }
-  bool run(Graph& g, const PassOptions&) override {
+  bool run(Graph& g, const PassOptions& opts) override {
+    if (!can_create(opts, "FusedMatMul", "r1")) return false;
     bool changed = false;
     for (Node* n : node_list(g)) {
       if (!n->domain.empty() && n->domain != "ai.onnx") continue;

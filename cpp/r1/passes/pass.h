@@ -20,6 +20,7 @@ struct PassOptions {
   int level = 3;                     // 0: none, 1: basic, 2: extended (fusions), 3: layout/packing/precision
   std::string precision = "fp32";    // "fp32" | "bf16": fused kernels' compute precision
   std::set<std::string> disabled;    // pass names to skip (debugging, A/B measurements)
+  std::string device = "cpu";        // fusions only create ops this device has kernels for
   // Called after every pass that ran, with its name and the graph (`r1 convert --print-ir-after-all`).
   std::function<void(const std::string&, const Graph&)> after_pass;
 };

@@ -51,6 +51,12 @@ int input_index(const Node* n, const Value* v) {
   return -1;
 }
 
+bool can_create(const PassOptions& opts, const std::string& op, const std::string& domain) {
+  if (!OpRegistry::instance().find(op, domain)) return false;
+  BackendRegistry& reg = BackendRegistry::instance();
+  return reg.device(opts.device).kernels().find(op, domain) != nullptr;
+}
+
 Node* add_op(Graph& g, const std::string& op, const std::string& domain, const std::vector<Value*>& inputs,
              AttributeMap attrs, const std::string& base, int num_outputs) {
   std::vector<std::string> outs;

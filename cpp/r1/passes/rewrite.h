@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "r1/ir/graph.h"
+#include "r1/passes/pass.h"
 
 namespace r1::passes {
 
@@ -24,6 +25,10 @@ bool scalar_constant(const Value* v, double* out);
 bool constant_equals(const Value* v, double x);
 // The index of `v` among n's inputs (the first match), or -1.
 int input_index(const Node* n, const Value* v);
+
+// True when `op` has a schema and the target device (opts.device) has a kernel for it: a fusion
+// must never produce a graph the device cannot run.
+bool can_create(const PassOptions& opts, const std::string& op, const std::string& domain);
 
 // Adds a node with fresh output names derived from `base`, resolves its schema, and returns it.
 // The pipeline re-types the graph after the pass, so outputs start untyped.

@@ -21,7 +21,8 @@ bool same_shape(const Value* a, const Value* b) {
 class SkipLayerNormFusion : public Pass {
  public:
   const char* name() const override { return "skip_layernorm_fusion"; }
-  bool run(Graph& g, const PassOptions&) override {
+  bool run(Graph& g, const PassOptions& opts) override {
+    if (!can_create(opts, "SkipLayerNorm", "r1")) return false;
     bool changed = false;
     for (Node* ln : node_list(g)) {
       if (ln->op_type != "LayerNormalization" || !(ln->domain.empty() || ln->domain == "ai.onnx")) continue;

@@ -1,36 +1,107 @@
 #include "r1/runtime/executor.h"
 
-#include <unordered_map>
+#include <algorithm>
+#include <utility>
 
 #include "r1/ir/op_registry.h"
 
 namespace r1 {
 
+// Vectors a run needs at every step, kept between runs so the hot path does not reallocate them.
+struct Executor::Scratch {
+  std::vector<Tensor> env;  // per value id
+  std::vector<const Tensor*> ins;
+  std::vector<Tensor> outs;
+  std::vector<OutputPlacement> placements;
+  StepShapes inferred;
+  std::vector<int64_t> key, bucket;
+  struct Bound {
+    int64_t symbol, value;
+    const Value* input;
+  };
+  std::vector<Bound> bound;  // check_inputs' symbol bindings
+};
+
+struct Executor::RunCtx {
+  Plan* plan = nullptr;                            // the layout outputs are placed in, or null
+  const KeyShapes* shapes = nullptr;               // this key's planned shapes (exact hit), or null
+  const std::shared_ptr<Buffer>* arena = nullptr;  // this run's arena (when plan is set)
+  PlanRecorder* rec = nullptr;                     // set on runs that record a plan
+  bool diverged = false;  // a kernel contradicted the planned shapes: infer from here on
+};
+
+// Checks a Scratch out for one run (concurrent runs each get their own) and back in afterwards.
+class Executor::ScratchLease {
+ public:
+  ScratchLease(Executor& ex, size_t num_values) : ex_(ex) {
+    {
+      std::lock_guard<std::mutex> lk(ex_.scratch_mu_);
+      if (!ex_.free_scratch_.empty()) {
+        sc_ = std::move(ex_.free_scratch_.back());
+        ex_.free_scratch_.pop_back();
+      }
+    }
+    if (!sc_) sc_ = std::make_unique<Scratch>();
+    sc_->env.resize(num_values);
+  }
+  ~ScratchLease() {
+    for (Tensor& t : sc_->env) t = Tensor();  // intermediates and arena views die with the run
+    for (Tensor& t : sc_->outs) t = Tensor();
+    std::lock_guard<std::mutex> lk(ex_.scratch_mu_);
+    ex_.free_scratch_.push_back(std::move(sc_));
+  }
+  Scratch& get() { return *sc_; }
+
+ private:
+  Executor& ex_;
+  std::unique_ptr<Scratch> sc_;
+};
+
+namespace {
+// Holds a plan's arena for one run; returns it to the plan's free list at the end.
+struct ArenaLease {
+  std::shared_ptr<Plan> plan;
+  std::shared_ptr<Buffer> buffer;
+  ~ArenaLease() {
+    if (plan && buffer) plan->checkin(std::move(buffer));
+  }
+};
+}  // namespace
+
 Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads)
     : graph_(std::move(graph)), device_(device), pool_(std::make_unique<ThreadPool>(num_threads)) {
   const KernelTable& table = device_.kernels();
-  std::unordered_map<int, int> last_reader;  // value id -> step index
+  last_reader_.assign(graph_->values().size(), -1);
   for (auto& n : graph_->nodes()) {
     KernelFn k = table.find(n->op_type, n->domain);
     R1_CHECK(k != nullptr, ModelError) << "op '" << n->op_type << "' in node '" << n->name
                                        << "' has no kernel on device " << device_.name();
     steps_.push_back({n.get(), k, {}});
     for (const Value* in : n->inputs)
-      if (in) last_reader[in->id] = static_cast<int>(steps_.size()) - 1;
+      if (in) last_reader_[in->id] = static_cast<int>(steps_.size()) - 1;
   }
-  for (auto& kv : last_reader) {
-    const Value* v = graph_->values()[kv.first].get();
-    if (!v->is_graph_output && !v->is_constant()) steps_[kv.second].release.push_back(kv.first);
+  for (auto& v : graph_->values()) {
+    const int s = last_reader_[v->id];
+    if (s >= 0 && !v->is_graph_output && !v->is_constant()) steps_[s].release.push_back(v->id);
   }
+  out_base_ = output_bases(*graph_);
 }
 
 Executor::~Executor() = default;
 
-void Executor::check_inputs(const std::vector<Tensor>& inputs) const {
+PlanCache::Stats Executor::memory_stats() const {
+  PlanCache::Stats s = cache_.stats();
+  s.planned_allocations = planned_allocations_.load();
+  return s;
+}
+
+void Executor::check_inputs(const std::vector<Tensor>& inputs, Scratch& sc) const {
   const auto& decl = graph_->inputs();
   R1_CHECK(inputs.size() == decl.size(), InputError)
       << "the model takes " << decl.size() << " inputs, got " << inputs.size();
-  std::unordered_map<int, std::pair<int64_t, std::string>> bound;  // symbol -> (value, input)
+  // Symbol -> (value, the input that bound it). Models have a handful of symbols: a linear scan.
+  auto& bound = sc.bound;
+  bound.clear();
   for (size_t i = 0; i < decl.size(); ++i) {
     const Value* v = decl[i];
     const Tensor& t = inputs[i];
@@ -46,44 +117,119 @@ void Executor::check_inputs(const std::vector<Tensor>& inputs) const {
                                           << shape_str(v->shape, &graph_->symbols()) << ", got " << shape_str(t.shape())
                                           << " (dim " << d << " must be " << want << ")";
       } else if (is_sym_dim(want)) {
-        auto it = bound.find(sym_index(want));
+        auto it = std::find_if(bound.begin(), bound.end(), [&](const auto& b) { return b.symbol == want; });
         if (it == bound.end()) {
-          bound[sym_index(want)] = {got, v->name};
+          bound.push_back({want, got, v});
         } else {
-          R1_CHECK(it->second.first == got, InputError)
-              << "dim '" << graph_->symbols()[sym_index(want)] << "' is " << it->second.first << " in input '"
-              << it->second.second << "' but " << got << " in input '" << v->name << "'";
+          R1_CHECK(it->value == got, InputError)
+              << "dim '" << graph_->symbols()[sym_index(want)] << "' is " << it->value << " in input '"
+              << it->input->name << "' but " << got << " in input '" << v->name << "'";
         }
       }
     }
   }
 }
 
-void Executor::run_step(const Step& step, std::vector<Tensor>& env) const {
-  const Node& n = *step.node;
-  std::vector<const Tensor*> ins(n.inputs.size(), nullptr);
-  std::vector<InferContext::InputInfo> infos(n.inputs.size());
-  for (size_t i = 0; i < n.inputs.size(); ++i) {
-    const Value* v = n.inputs[i];
-    if (!v) continue;
-    const Tensor* t = v->is_constant() ? &v->constant : &env[v->id];
-    R1_CHECK(t->defined(), InternalError) << "node " << n.label() << ": input '" << v->name << "' was not computed";
-    ins[i] = t;
-    infos[i] = {t->dtype(), &t->shape(), t};
-  }
-  InferContext ictx(n, std::move(infos));
-  run_infer(ictx);
-  size_t nout = n.outputs.size();
-  std::vector<DType> dtypes(nout);
-  std::vector<Shape> shapes(nout);
-  std::vector<bool> known(nout);
+Tensor Executor::copy_out(const Tensor& t) const {
+  Tensor c(t.dtype(), t.shape(), device_.allocator().allocate(t.nbytes()));
+  if (t.nbytes()) device_.copy(*t.buffer(), t.byte_offset(), *c.buffer(), 0, t.nbytes(), nullptr);
+  return c;
+}
+
+void Executor::place_outputs(size_t s, Scratch& sc, const RunCtx& rc, const std::vector<DType>& dtypes,
+                             const std::vector<Shape>& shapes, const std::vector<bool>& known) const {
+  const Plan& p = *rc.plan;
+  const Structure& st = p.structure();
+  const size_t nout = steps_[s].node->outputs.size();
+  sc.placements.assign(nout, OutputPlacement{});
   for (size_t i = 0; i < nout; ++i) {
-    dtypes[i] = ictx.output_dtype(i);
-    shapes[i] = ictx.output_shape(i);
-    known[i] = ictx.output_shape_known(i);
+    const int idx = out_base_[s] + static_cast<int>(i);
+    const int storage = st.out_storage[idx];
+    if (storage >= 0 && st.out_fresh[idx]) sc.placements[i] = {rc.arena, p.offset(storage), p.capacity(storage)};
   }
-  std::vector<Tensor> outs(nout);
-  KernelContext kctx(n, std::move(ins), &outs, &dtypes, &shapes, &known, device_.allocator(), *pool_);
+  if (!p.inplace_step(s) || nout == 0 || !sc.placements[0].arena) return;
+  // Output 0 shares an input's slot. That is only safe while every input overlapping the slot is
+  // read at the index being written: it starts the slot with the output's exact shape and dtype
+  // (another key of the bucket may broadcast where the recorded one did not).
+  bool ok = known[0];
+  const size_t lo = sc.placements[0].offset, hi = lo + sc.placements[0].capacity;
+  for (const Tensor* t : sc.ins) {
+    if (!ok) break;
+    if (!t || t->buffer() != *rc.arena || t->nbytes() == 0) continue;
+    const size_t a = t->byte_offset(), b = a + t->nbytes();
+    if (b <= lo || a >= hi) continue;
+    ok = a == lo && t->dtype() == dtypes[0] && t->shape() == shapes[0];
+  }
+  if (!ok) sc.placements[0] = OutputPlacement{};
+}
+
+void Executor::check_outputs(size_t s, Scratch& sc, RunCtx& rc, bool planned_shapes, uint64_t allocated,
+                             const std::vector<DType>& dtypes, const std::vector<Shape>& shapes) {
+  const Node& n = *steps_[s].node;
+  const Plan& p = *rc.plan;
+  for (size_t i = 0; i < n.outputs.size(); ++i) {
+    Tensor& t = sc.outs[i];
+    if (!n.outputs[i] || !t.defined()) continue;
+    if (planned_shapes && (t.shape() != shapes[i] || t.dtype() != dtypes[i])) {
+      // The kernel contradicted the plan: infer the rest of this run, and replan next time.
+      rc.diverged = true;
+      cache_.mark_stale(*rc.plan);
+    }
+    const int storage = p.structure().out_storage[out_base_[s] + i];
+    if (t.buffer() != *rc.arena || t.nbytes() == 0) {
+      // Memory the plan meant to come from the arena (graph outputs and what they view never do).
+      if (rc.shapes && storage >= 0 && i < 64 && ((allocated >> i) & 1)) ++planned_allocations_;
+      continue;
+    }
+    // A view the plan did not predict (of an input whose slot may be reused while the view is
+    // alive) moves out of the arena.
+    const bool inside = storage >= 0 && t.byte_offset() >= p.offset(storage) &&
+                        t.byte_offset() + t.nbytes() <= p.offset(storage) + p.capacity(storage);
+    if (!inside) {
+      t = copy_out(t);
+      if (rc.shapes) cache_.mark_stale(*rc.plan);
+    }
+  }
+}
+
+void Executor::run_step(size_t s, Scratch& sc, RunCtx& rc) {
+  const Step& step = steps_[s];
+  const Node& n = *step.node;
+  sc.ins.clear();
+  for (const Value* v : n.inputs) {
+    const Tensor* t = nullptr;
+    if (v) {
+      t = v->is_constant() ? &v->constant : &sc.env[v->id];
+      R1_CHECK(t->defined(), InternalError) << "node " << n.label() << ": input '" << v->name << "' was not computed";
+    }
+    sc.ins.push_back(t);
+  }
+  const size_t nout = n.outputs.size();
+  // Planned shapes stand in for inference on an exact key hit, except where shapes depend on data.
+  const bool planned_shapes = rc.shapes && !rc.shapes->dynamic[s] && !rc.diverged;
+  const StepShapes* shp = planned_shapes ? &rc.shapes->steps[s] : &sc.inferred;
+  if (!planned_shapes) {
+    std::vector<InferContext::InputInfo> infos(n.inputs.size());
+    for (size_t i = 0; i < n.inputs.size(); ++i)
+      if (sc.ins[i]) infos[i] = {sc.ins[i]->dtype(), &sc.ins[i]->shape(), sc.ins[i]};
+    InferContext ictx(n, std::move(infos));
+    run_infer(ictx);
+    StepShapes& inf = sc.inferred;
+    inf.dtypes.resize(nout);
+    inf.shapes.resize(nout);
+    inf.known.resize(nout);
+    for (size_t i = 0; i < nout; ++i) {
+      inf.dtypes[i] = ictx.output_dtype(i);
+      inf.shapes[i] = ictx.output_shape(i);
+      inf.known[i] = ictx.output_shape_known(i);
+    }
+  }
+  sc.outs.clear();
+  sc.outs.resize(nout);
+  if (rc.plan) place_outputs(s, sc, rc, shp->dtypes, shp->shapes, shp->known);
+  KernelContext kctx(n, std::move(sc.ins), &sc.outs, &shp->dtypes, &shp->shapes, &shp->known, device_.allocator(),
+                     *pool_);
+  if (rc.plan) kctx.set_placements(sc.placements.data());
   try {
     step.kernel(kctx);
   } catch (const InputError& e) {
@@ -98,21 +244,50 @@ void Executor::run_step(const Step& step, std::vector<Tensor>& env) const {
     // Anything else from a kernel is our bug; say where it happened.
     throw InternalError("node " + n.label() + ": " + e.what());
   }
-  for (size_t i = 0; i < nout; ++i) {
-    if (!n.outputs[i]) continue;
-    if (!outs[i].defined()) kctx.output(i);  // a kernel that wrote nothing still yields a tensor
-    env[n.outputs[i]->id] = std::move(outs[i]);
-  }
-  for (int id : step.release) env[id] = Tensor();
+  for (size_t i = 0; i < nout; ++i)
+    if (n.outputs[i] && !sc.outs[i].defined()) kctx.output(i);  // a kernel that wrote nothing still yields a tensor
+  sc.ins = kctx.take_inputs();
+  if (rc.rec) rc.rec->record_step(s, n, sc.ins, sc.outs, kctx.allocated_mask(), shp->dtypes, shp->shapes, shp->known);
+  if (rc.plan) check_outputs(s, sc, rc, planned_shapes, kctx.allocated_mask(), shp->dtypes, shp->shapes);
+  for (size_t i = 0; i < nout; ++i)
+    if (n.outputs[i]) sc.env[n.outputs[i]->id] = std::move(sc.outs[i]);
+  for (int id : step.release) sc.env[id] = Tensor();
 }
 
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
-  check_inputs(inputs);
-  std::vector<Tensor> env(graph_->values().size());
-  for (size_t i = 0; i < inputs.size(); ++i) env[graph_->inputs()[i]->id] = inputs[i];
-  for (const Step& s : steps_) run_step(s, env);
+  ScratchLease lease(*this, graph_->values().size());
+  Scratch& sc = lease.get();
+  check_inputs(inputs, sc);
+  RunCtx rc;
+  ArenaLease arena;
+  PlanCache::Found found;
+  std::unique_ptr<PlanRecorder> rec;
+  if (planning_) {
+    shape_key(inputs, &sc.key);
+    bucket_of(sc.key, &sc.bucket);
+    found = cache_.find(sc.key, sc.bucket);
+    if (found.plan) {
+      arena.plan = found.plan;
+      arena.buffer = found.plan->checkout(device_.allocator());
+      rc.plan = found.plan.get();
+      rc.arena = &arena.buffer;
+    }
+    rc.shapes = found.shapes.get();
+    // No plan for this exact key: record one (placing outputs in the bucket's arena meanwhile).
+    if (!rc.shapes) rec = std::make_unique<PlanRecorder>(*graph_, last_reader_, rc.plan, arena.buffer.get());
+    rc.rec = rec.get();
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) sc.env[graph_->inputs()[i]->id] = inputs[i];
+  for (size_t s = 0; s < steps_.size(); ++s) run_step(s, sc, rc);
   std::vector<Tensor> outs;
-  for (const Value* v : graph_->outputs()) outs.push_back(v->is_constant() ? v->constant : env[v->id]);
+  outs.reserve(graph_->outputs().size());
+  for (const Value* v : graph_->outputs()) {
+    outs.push_back(v->is_constant() ? v->constant : sc.env[v->id]);
+    // The caller keeps outputs past the next run, which reuses the arena (the plan keeps graph
+    // outputs out of it; this only catches a kernel that surprised it).
+    if (rc.arena && outs.back().buffer() == *rc.arena) outs.back() = copy_out(outs.back());
+  }
+  if (rec) cache_.add(*graph_, rec->finish(sc.key), sc.bucket, found.plan);
   return outs;
 }
 

@@ -1,16 +1,26 @@
 // Runs a graph on a device. Shapes may change from run to run (dynamic batch and sequence
-// length): inference runs per node with the actual shapes, so no re-conversion is needed.
+// length): the first run of an input-shape key infers shapes per node and records a Plan
+// (runtime/plan.h); later runs of that key skip shape inference wherever shapes cannot depend on
+// data and give kernels outputs inside one arena checked out per run, so they allocate no tensor
+// memory except the graph outputs, which the caller keeps.
 //
 //   Executor ex(graph, BackendRegistry::instance().device("cpu"), /*num_threads=*/2);
 //   std::vector<Tensor> outs = ex.run({input_ids, attention_mask});   // graph input order
+//   PlanCache::Stats s = ex.memory_stats();                           // arena vs sum of intermediates
+//
+// run() may be called from several threads at once: each run checks out its own arena and
+// scratch state; the thread pool runs one parallel region at a time.
 #pragma once
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "r1/backend/device.h"
 #include "r1/core/thread_pool.h"
 #include "r1/ir/graph.h"
+#include "r1/runtime/plan_cache.h"
 
 namespace r1 {
 
@@ -28,19 +38,41 @@ class Executor {
   Device& device() const { return device_; }
   int num_threads() const { return pool_->num_threads(); }
 
+  // Off: every run infers and allocates as if no plan existed (the reference for tests).
+  void set_memory_planning(bool on) { planning_ = on; }
+  bool memory_planning() const { return planning_; }
+  PlanCache::Stats memory_stats() const;
+
  private:
   struct Step {
     const Node* node;
     KernelFn kernel;
     std::vector<int> release;  // value ids whose last reader is this node
   };
-  void check_inputs(const std::vector<Tensor>& inputs) const;
-  void run_step(const Step& step, std::vector<Tensor>& env) const;
+  struct Scratch;   // per-run vectors, reused across runs
+  struct RunCtx;    // what one run plans with
+  class ScratchLease;
+  void check_inputs(const std::vector<Tensor>& inputs, Scratch& sc) const;
+  void run_step(size_t s, Scratch& sc, RunCtx& rc);
+  void place_outputs(size_t s, Scratch& sc, const RunCtx& rc, const std::vector<DType>& dtypes,
+                     const std::vector<Shape>& shapes, const std::vector<bool>& known) const;
+  void check_outputs(size_t s, Scratch& sc, RunCtx& rc, bool planned_shapes, uint64_t allocated,
+                     const std::vector<DType>& dtypes, const std::vector<Shape>& shapes);
+  Tensor copy_out(const Tensor& t) const;  // into memory of its own (out of the arena)
 
   std::shared_ptr<const Graph> graph_;
   Device& device_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<Step> steps_;
+  std::vector<int> last_reader_;  // per value id: the last step reading it, or -1
+  std::vector<int> out_base_;     // per step: index of its first output in a plan's arrays
+  std::atomic<bool> planning_{true};
+  // Intermediates that runs on a planned key still allocated (outside the arena): 0 unless a
+  // tensor outgrew its slot or a kernel did something the plan did not foresee.
+  std::atomic<uint64_t> planned_allocations_{0};
+  PlanCache cache_;
+  std::mutex scratch_mu_;
+  std::vector<std::unique_ptr<Scratch>> free_scratch_;
 };
 
 }  // namespace r1
