@@ -8,6 +8,10 @@ void bind_errors(py::module_& m);
 void bind_tensor(py::module_& m);
 void bind_graph(py::module_& m);
 void bind_executor(py::module_& m);
+void bind_memory(py::module_& m);
 void bind_format(py::module_& m);
 void bind_devices(py::module_& m);
+void bind_hardware(py::module_& m);
+void bind_passes(py::module_& m);
+void bind_kernels(py::module_& m);
 }  // namespace r1::bindings

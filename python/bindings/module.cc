@@ -8,6 +8,10 @@ PYBIND11_MODULE(_core, m) {
   bind_tensor(m);
   bind_graph(m);
   bind_executor(m);
+  bind_memory(m);
   bind_format(m);
   bind_devices(m);
+  bind_hardware(m);
+  bind_passes(m);
+  bind_kernels(m);
 }

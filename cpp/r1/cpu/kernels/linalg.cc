@@ -1,11 +1,13 @@
 // CPU kernels of the linalg family: MatMul, Gemm, MatMulInteger (Einsum in linalg_einsum.cc).
-// float32 goes through cpu/blas.h; float16/bfloat16 are staged through fp32; integer dtypes use a
-// plain loop. A MatMul whose B has no batch ([B,S,K] x [K,N]) is one GEMM with M = B*S.
+// float32 goes through cpu/gemm (our AVX-512 kernels, where present) or cpu/blas.h; float16/bfloat16
+// are staged through fp32; integer dtypes use a plain loop. A MatMul whose B has no batch
+// ([B,S,K] x [K,N]) is one GEMM with M = B*S.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "r1/cpu/blas.h"
+#include "r1/cpu/gemm/gemm.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/families.h"
 
@@ -109,6 +111,14 @@ void for_batches(ThreadPool& pool, int64_t batch, int64_t per_work, F&& fn) {
 }
 
 void matmul_f32(const MatMulPlan& p, const float* A, const float* B, float* C, ThreadPool& pool) {
+  // One B for every row: our AVX-512 kernels beat OpenBLAS from M = 2 up (M = 1 stays a GEMV).
+  if (p.batch == 1 && p.M >= 2 && gemm::fast_gemm_available()) {
+    gemm::GemmB b;
+    b.f32 = B;
+    b.ld = p.N;
+    gemm::fused_gemm(p.M, p.N, p.K, A, p.K, b, gemm::PackedLayout::F32, C, p.N, gemm::Epilogue{}, pool);
+    return;
+  }
   const int64_t per = p.M * p.N * std::max<int64_t>(p.K, 1);
   for_batches(pool, p.batch, per, [&](int64_t b, ThreadPool* inner) {
     const float* a = A + p.a_off[b];
@@ -231,6 +241,29 @@ void gemm_kernel(KernelContext& ctx) {
     } else {
       tmp.resize(static_cast<size_t>(M * N));
       Y = tmp.data();
+    }
+    // Our GEMM with C as a bias row in its epilogue (the exported nn.Linear: transB=1, C [N]).
+    if (!ta && M >= 2 && (!c || (cm == 1 && cn == N)) && gemm::fast_gemm_available()) {
+      gemm::Epilogue ep;
+      ep.alpha = alpha;
+      FloatIn fc;
+      std::vector<float> scaled;
+      if (c) {
+        fc = float_input(*c, pool);
+        ep.bias = fc.p;
+        if (beta != 1.f) {
+          scaled.assign(fc.p, fc.p + N);
+          for (float& v : scaled) v *= beta;
+          ep.bias = scaled.data();
+        }
+      }
+      gemm::GemmB gb;
+      gb.f32 = fb.p;
+      gb.ld = tb ? K : N;
+      gb.trans = tb;
+      gemm::fused_gemm(M, N, K, fa.p, K, gb, gemm::PackedLayout::F32, Y, N, ep, pool);
+      if (t != DType::Float32) store_float(Y, y, pool);
+      return;
     }
     if (c) {
       FloatIn fc = float_input(*c, pool);

@@ -1,0 +1,66 @@
+// Plain-data interface between the GEMM driver (gemm.cc, baseline ISA) and the AVX-512 kernels
+// (gemm_avx512.cc). Only PODs and raw pointers cross it: the *_avx512.cc files must not see std
+// templates or inline functions that other files also instantiate (see CMakeLists.txt).
+//
+//   TileArgs t{...};                       // one block of rows x a run of 48-column panels
+//   if (cpu_features().avx512_bf16) gemm_block_bf16_avx512(t); else gemm_block_f32_avx512(t);
+#pragma once
+#include <cstdint>
+
+namespace r1::cpu::gemm {
+
+// Width of a B panel in columns (three 16-float vectors) and the tallest register tile. 8 x 48
+// keeps 24 accumulators + 3 B vectors + 1 broadcast in the 32 zmm registers, and 48 divides
+// every transformer width we target (384, 768, 1536, 2304, 3072); 8 divides M = 128.
+constexpr int64_t kNR = 48;
+constexpr int64_t kMR = 8;
+
+enum class Act : int32_t { None, Relu, Gelu, GeluTanh, Sigmoid, Silu, Tanh, HardSigmoid, HardSwish, Clip, LeakyRelu,
+                          GeluFast };  // GeluFast: erf to ~5e-7 absolute, for bf16 products only
+
+// Y = act(alpha * acc + bias + residual), applied per output tile right after its last K block.
+struct Epilogue {
+  float alpha = 1.f;
+  Act act = Act::None;
+  float act_alpha = 0.f, act_beta = 0.f;
+  const float* bias = nullptr;      // [N] or null
+  const float* residual = nullptr;  // row r, column j at residual[r * ld_residual + j], or null
+  int64_t ld_residual = 0;          // 0: one [N] row shared by every output row
+};
+
+// One task of the driver: rows [row0, row0 + rows) x columns [col0, col0 + cols) of C, the columns
+// being whole 48-wide panels of B (the last may be partial). Pointers are at the task's corner.
+struct TileArgs {
+  int64_t rows = 0, cols = 0, k = 0;
+  int64_t row0 = 0, col0 = 0;  // where the task sits in C (indexes bias and residual)
+  int64_t k_block = 0;         // depth per pass (0: all of K); partial sums go through C between passes
+  // fp32 A[rows, k] (lda) for the fp32 kernel; bf16 bits A (lda_bf16 even, >= k, zero in a padding
+  // column) for the bf16 kernel.
+  const float* a = nullptr;
+  int64_t lda = 0;
+  const uint16_t* a_bf16 = nullptr;
+  int64_t lda_bf16 = 0;
+  // B: panel q of the task at b + q * panel_stride (floats, or uint16 for bf16 pairs); K step k
+  // (fp32) or pair k/2 (bf16) at + k * ldb within the panel. Packed panels have ldb = 48 (fp32) or
+  // 96 (bf16) and are zero past N; an unpacked row-major fp32 B[K, N] is panel_stride = 48, ldb = N
+  // (the driver then hands a partial last panel over as a packed copy: reading 48 columns of it
+  // could run past the end of B).
+  const void* b = nullptr;
+  int64_t panel_stride = 0, ldb = 0;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  const Epilogue* ep = nullptr;
+};
+
+// Computes a TileArgs block with the AVX-512F fp32 kernel (A fp32, B fp32 panels).
+void gemm_block_f32_avx512(const TileArgs& t);
+// Computes a TileArgs block with AVX512-BF16 dot products (A and B bf16 pairs, fp32 accumulation).
+void gemm_block_bf16_avx512(const TileArgs& t);
+// dst[r * ldd + j] = bf16(src[r * lds + j]) for j < cols, zero for cols <= j < ldd (round to
+// nearest even), rows r < rows.
+void f32_to_bf16_rows_avx512(const float* src, int64_t lds, uint16_t* dst, int64_t ldd, int64_t rows, int64_t cols);
+// The epilogue on a tile of C [rows, cols] at (row0, col0) that is already in cache.
+void epilogue_tile_avx512(float* c, int64_t ldc, int64_t rows, int64_t cols, int64_t row0, int64_t col0,
+                          const Epilogue& ep);
+
+}  // namespace r1::cpu::gemm
