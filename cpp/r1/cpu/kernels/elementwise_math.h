@@ -150,3 +150,18 @@ inline raw_t<T> store_r(V v) {
 }
 
 }  // namespace r1::cpu::ew
+
+namespace r1::cpu {
+// ---- AVX-512 row kernels (act_avx512.cc, norm_avx512.cc), shared by the softmax, normalisation
+// and GELU kernels. Call only when cpu_features().has_avx512_kernels().
+void gelu_f32_avx512(const float* x, float* y, int64_t n, bool tanh_form);
+float row_max_avx512(const float* x, int64_t n);
+float row_exp_sum_avx512(const float* x, float* y, int64_t n, float m);  // y = exp(x - m) (y may be null); sum
+void row_scale_avx512(const float* x, float* y, int64_t n, float f);
+void row_sub2_avx512(const float* x, float* y, int64_t n, float a, float b);
+double row_sum_avx512(const float* x, int64_t n);
+double add_row_sum_avx512(const float* x, const float* skip, const float* bias, float* out, int64_t n);
+double row_sq_dev_avx512(const float* x, int64_t n, double mean);
+void normalize_row_avx512(const float* x, float* y, int64_t n, float mean, float inv, const float* scale,
+                          const float* bias);
+}  // namespace r1::cpu

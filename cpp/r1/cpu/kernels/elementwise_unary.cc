@@ -11,6 +11,9 @@
 #include "r1/ir/attribute.h"
 
 namespace r1::cpu {
+
+void gelu_kernel(KernelContext& ctx);  // fused_norm.cc
+
 namespace {
 
 using ew::map_unary;
@@ -91,18 +94,6 @@ struct ThresholdedReluOp {
   explicit ThresholdedReluOp(const AttributeMap& a) : alpha(a.get_float("alpha", 1.0f)) {}
   float operator()(float x) const { return x > alpha ? x : 0.0f; }
 };
-struct GeluOp {
-  bool tanh_approx;
-  explicit GeluOp(const AttributeMap& a) : tanh_approx(a.get_string("approximate", "none") == "tanh") {}
-  float operator()(float x) const {
-    if (tanh_approx) {  // (the branch is loop-invariant; the compiler unswitches it)
-      constexpr float k = 0.7978845608028654f;  // sqrt(2/pi)
-      return 0.5f * x * (1.0f + ew::vtanh(k * (x + 0.044715f * x * x * x)));
-    }
-    return 0.5f * x * (1.0f + ew::verf(x * 0.7071067811865476f));
-  }
-};
-
 template <class Op>
 void float_unary(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -250,7 +241,7 @@ void register_elementwise_unary_kernels(KernelTable& t) {
   t.add("HardSigmoid", float_unary<HardSigmoidOp>);
   t.add("HardSwish", float_unary<HardSwishOp>);
   t.add("ThresholdedRelu", float_unary<ThresholdedReluOp>);
-  t.add("Gelu", float_unary<GeluOp>);
+  t.add("Gelu", gelu_kernel);  // vectorised erf/tanh forms, shared with r1::Gelu
   t.add("Relu", relu);
   t.add("Abs", abs_k);
   t.add("Neg", neg);

@@ -3,6 +3,7 @@
 // Statistics are computed in double from float rows (two passes); rows are parallel.
 #include <cmath>
 
+#include "r1/core/cpu_features.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/reduce_simd.h"
 
@@ -51,12 +52,28 @@ std::vector<float> expand_to(const Tensor& t, const Shape& shape, const char* wh
   return out;
 }
 
+bool use_avx512() {
+  static const bool v = cpu_features().has_avx512_kernels();
+  return v;
+}
+
+// Mean and variance of a row, accumulated in double (AVX-512 in norm_avx512.cc where available).
+inline void mean_var(const float* x, int64_t n, double* mean, double* var) {
+  if (use_avx512() && n > 0) {
+    *mean = row_sum_avx512(x, n) / static_cast<double>(n);
+    *var = row_sq_dev_avx512(x, n, *mean) / static_cast<double>(n);
+  } else {
+    simd::row_mean_var_fast(x, n, mean, var);
+  }
+}
+
 // y = (x - mean) * inv * scale + bias over one row (scale/bias may be null = 1/0).
 template <class T>
 inline void normalize_row(const float* x, T* y, int64_t n, float mean, float inv, const float* scale,
                           const float* bias) {
   if constexpr (std::is_same_v<T, float>) {
-    simd::normalize_row_f(x, y, n, mean, inv, scale, bias);
+    if (use_avx512()) normalize_row_avx512(x, y, n, mean, inv, scale, bias);
+    else simd::normalize_row_f(x, y, n, mean, inv, scale, bias);
   } else {
     for (int64_t j = 0; j < n; ++j) {
       float v = (x[j] - mean) * inv;
@@ -100,7 +117,7 @@ void layernorm_kernel(KernelContext& ctx) {
       for (int64_t r = b; r < e; ++r) {
         const float* xr = row_as_float(px + r * n, n, tmp);
         double mean, var;
-        simd::row_mean_var_fast(xr, n, &mean, &var);
+        mean_var(xr, n, &mean, &var);
         float inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
         normalize_row<T>(xr, py + r * n, n, static_cast<float>(mean), inv, sc, bi);
         if (pm) pm[r] = static_cast<float>(mean);
@@ -164,7 +181,7 @@ void group_norm(KernelContext& ctx, int64_t G, const std::vector<float>& scale, 
       for (int64_t r = b; r < e; ++r) {
         const float* xr = row_as_float(px + r * n, n, tmp);
         double mean, var;
-        simd::row_mean_var_fast(xr, n, &mean, &var);
+        mean_var(xr, n, &mean, &var);
         float inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
         float m = static_cast<float>(mean);
         int64_t c0 = (r % G) * gs;

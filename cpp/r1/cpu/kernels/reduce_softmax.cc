@@ -4,11 +4,30 @@
 #include <cmath>
 #include <numeric>
 
+#include "r1/core/cpu_features.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/reduce_simd.h"
 
 namespace r1::cpu {
 namespace {
+
+// Row primitives: AVX-512 (act_avx512.cc) where the CPU has it, else reduce_simd.h (AVX2 / portable).
+bool use_avx512() {
+  static const bool v = cpu_features().has_avx512_kernels();
+  return v;
+}
+float rmax(const float* x, int64_t n) { return use_avx512() ? row_max_avx512(x, n) : simd::row_max(x, n); }
+float rexp_sum(const float* x, float* y, int64_t n, float m) {
+  return use_avx512() ? row_exp_sum_avx512(x, y, n, m) : simd::row_exp_sum(x, y, n, m);
+}
+void rscale(float* y, int64_t n, float f) {
+  if (use_avx512()) row_scale_avx512(y, y, n, f);
+  else simd::row_scale(y, n, f);
+}
+void rsub2(const float* x, float* y, int64_t n, float a, float b) {
+  if (use_avx512()) row_sub2_avx512(x, y, n, a, b);
+  else simd::row_sub2(x, y, n, a, b);
+}
 
 enum SmOp { kSoftmax, kLogSoftmax, kHardmax };
 
@@ -16,7 +35,7 @@ enum SmOp { kSoftmax, kLogSoftmax, kHardmax };
 template <class T, int Op>
 void softmax_row(const T* xr, T* yr, int64_t n, std::vector<float>& tmp, std::vector<float>& tmp2) {
   const float* x = row_as_float(xr, n, tmp);
-  float m = simd::row_max(x, n);
+  float m = rmax(x, n);
   if (!std::isfinite(m)) m = m > 0 ? m : 0.0f;  // all -inf rows: avoid inf - inf
   if constexpr (Op == kHardmax) {
     int64_t bi = 0;
@@ -26,18 +45,18 @@ void softmax_row(const T* xr, T* yr, int64_t n, std::vector<float>& tmp, std::ve
     for (int64_t j = 0; j < n; ++j) yr[j] = convert<T>(j == bi ? 1.0f : 0.0f);
   } else if constexpr (Op == kSoftmax) {
     if constexpr (std::is_same_v<T, float>) {
-      float s = simd::row_exp_sum(x, yr, n, m);
-      simd::row_scale(yr, n, 1.0f / s);
+      float s = rexp_sum(x, yr, n, m);
+      rscale(yr, n, 1.0f / s);
     } else {
       if (static_cast<int64_t>(tmp2.size()) < n) tmp2.resize(n);
       float* y = tmp2.data();
-      float inv = 1.0f / simd::row_exp_sum(x, y, n, m);
+      float inv = 1.0f / rexp_sum(x, y, n, m);
       for (int64_t j = 0; j < n; ++j) yr[j] = convert<T>(y[j] * inv);
     }
   } else {
-    float ls = std::log(simd::row_exp_sum(x, nullptr, n, m));
+    float ls = std::log(rexp_sum(x, nullptr, n, m));
     if constexpr (std::is_same_v<T, float>) {
-      simd::row_sub2(x, yr, n, m, ls);
+      rsub2(x, yr, n, m, ls);
     } else {
       for (int64_t j = 0; j < n; ++j) yr[j] = convert<T>((x[j] - m) - ls);
     }
