@@ -335,6 +335,34 @@ def test_conv_fusion_outputs(seed, c, act, residual):
     gb.assert_close(*gb.compare(m, {"x": gb.rand(rng, 2, c, 6, 6)}, level=2), rtol=1e-4, atol=1e-5)
 
 
+def _conv_residual_dynamic_model(rng, c, k):
+    # Spatial dims unknown at compile time (as in exported ResNets): conv_fusion cannot prove the
+    # residual's shape, so the fused kernel must accept any residual the Add would have broadcast,
+    # including one larger than the conv output (k = 1 with a 1x1 input map below).
+    nodes = [node("Conv", ["x", "w", "b"], ["z0"]), node("Add", ["z0", "r"], ["z"]), node("Relu", ["z"], ["y"])]
+    return gb.model(nodes, [("x", F, ["n", c, "h", "w"]), ("r", F, ["n", c, "h2", "w2"])], ["y"],
+                    {"w": gb.rand(rng, c, c, k, k), "b": gb.rand(rng, c)})
+
+
+def test_conv_fusion_residual_with_unknown_spatial_dims_ir():
+    assert gb.op_types(_conv_residual_dynamic_model(np.random.default_rng(0), 3, 1), 2) == ["FusedConv"]
+
+
+@given(SEEDS, st.integers(1, 4), st.sampled_from([1, 3]), st.sampled_from(["same", "residual_larger", "conv_larger"]))
+def test_conv_fusion_residual_with_unknown_spatial_dims_outputs(seed, c, k, case):
+    rng = np.random.default_rng(seed)
+    m = _conv_residual_dynamic_model(rng, c, k)
+    h = 5
+    oh = h - k + 1
+    if case == "same":
+        x, r = gb.rand(rng, 2, c, h, h), gb.rand(rng, 2, c, oh, oh)
+    elif case == "residual_larger":  # conv output is 1x1, the residual 4x3: Y is the residual's size
+        x, r = gb.rand(rng, 2, c, k, k), gb.rand(rng, 2, c, 4, 3)
+    else:  # residual 1x1 broadcast over the conv output
+        x, r = gb.rand(rng, 2, c, h, h), gb.rand(rng, 2, c, 1, 1)
+    gb.assert_close(*gb.compare(m, {"x": x, "r": r}, level=2), rtol=1e-4, atol=1e-5)
+
+
 # ---------------------------------------------------------------- level 3
 
 def _transpose_model():

@@ -9,10 +9,15 @@ namespace r1 {
 namespace {
 using namespace passes;
 
-bool same_shape(const Value* a, const Value* b) {
-  if (!a->has_shape || !b->has_shape || a->shape.size() != b->shape.size()) return false;
-  for (size_t i = 0; i < a->shape.size(); ++i)
-    if (a->shape[i] != b->shape[i] || (!is_known(a->shape[i]) && !is_sym_dim(a->shape[i]))) return false;
+// The residual may join the conv unless its shape provably cannot broadcast with the conv output (the
+// kernel handles a residual that enlarges the output, so unknown spatial dims are no obstacle).
+bool residual_compatible(const Value* res, const Value* out) {
+  if (!res->has_shape || !out->has_shape || res->shape.size() > out->shape.size()) return false;
+  size_t off = out->shape.size() - res->shape.size();
+  for (size_t i = 0; i < res->shape.size(); ++i) {
+    int64_t d = res->shape[i], o = out->shape[off + i];
+    if (is_known(d) && is_known(o) && d != o && d != 1 && o != 1) return false;
+  }
   return true;
 }
 
@@ -36,7 +41,7 @@ class ConvFusion : public Pass {
       } else if (only_reader(out) && out->consumers[0]->op_type == "Add" && out->consumers[0]->domain.empty()) {
         Node* add = out->consumers[0];
         Value* other = add->inputs[0] == out ? add->inputs[1] : add->inputs[0];
-        if (other && other != out && same_shape(other, out) && same_shape(add->outputs[0], out)) {
+        if (other && other != out && other->dtype == out->dtype && residual_compatible(other, out)) {
           residual = other;
           out = add->outputs[0];
           if (Node* a2 = fusable_activation(out, &attrs)) out = a2->outputs[0];

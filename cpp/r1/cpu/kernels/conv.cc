@@ -1,9 +1,6 @@
-// CPU kernels of the conv family: Conv and ConvTranspose (pools in conv_pool.cc, Resize in
-// conv_resize.cc). Algorithms by shape:
-//   1x1 stride-1 unpadded conv: GEMM straight on the input (no im2col);
-//   depthwise (one input channel per group), 1-D/2-D: direct loop vectorized over output width;
-//   otherwise: im2col of a block of output columns + GEMM, per (batch, group, column block) task.
-// 16-bit floats are computed in fp32.
+// CPU kernels of the conv family: Conv and ConvTranspose (the forward conv itself is in
+// conv_gemm.cc / conv_depthwise.cc, shared with r1::FusedConv; pools in conv_pool.cc, Resize in
+// conv_resize.cc). 16-bit floats are computed in fp32.
 #include <algorithm>
 #include <cstring>
 
@@ -129,217 +126,102 @@ int64_t column_block(int64_t cols, int64_t outer_tasks, int64_t rows_k, int thre
 }
 
 // ---------------------------------------------------------------- Conv
-// One output plane of a depthwise conv (2-D; 1-D runs with H = 1). Cloned for AVX2 so the
-// width loop uses 8-wide FMAs where the CPU has them.
-struct DwGeom {
-  int64_t H, W, KH, KW, OH, OW, sh, sw, dh, dw, ph, pw;
-};
-
-__attribute__((target_clones("avx2", "default"))) void depthwise_plane(const float* xc, const float* wk, float bias,
-                                                                        float* yp, const DwGeom& q) {
-  for (int64_t oh = 0; oh < q.OH; ++oh) {
-    float* yr = yp + oh * q.OW;
-    for (int64_t ow = 0; ow < q.OW; ++ow) yr[ow] = bias;
-    for (int64_t kh = 0; kh < q.KH; ++kh) {
-      int64_t ih = oh * q.sh - q.ph + kh * q.dh;
-      if (ih < 0 || ih >= q.H) continue;
-      const float* xr = xc + ih * q.W;
-      for (int64_t kw = 0; kw < q.KW; ++kw) {
-        float w = wk[kh * q.KW + kw];
-        int64_t off = kw * q.dw - q.pw;
-        int64_t lo = std::max<int64_t>(0, conv_geom::ceil_div(-off, q.sw));
-        int64_t hi = std::min<int64_t>(q.OW, conv_geom::floor_div(q.W - 1 - off, q.sw) + 1);
-        if (q.sw == 1) {
-          const float* xs = xr + off;
-          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += w * xs[ow];
-        } else if (q.sw == 2) {
-          const float* xs = xr + off;
-          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += w * xs[2 * ow];
-        } else {
-          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += w * xr[ow * q.sw + off];
-        }
-      }
+// The residual of r1::FusedConv made the output larger than the conv (the Add broadcast a size-1 conv
+// dim against it; conv_fusion cannot always rule that out when spatial dims are unknown): the conv
+// goes to scratch and y = act(expand(conv) + expand(residual)). Rare, so correct rather than fast.
+void conv_with_enlarging_residual(ConvArgs a, const Shape& conv_shape, const Tensor& r, const float* rp,
+                                  const FloatOut& fy, const Shape& ys, ThreadPool& pool) {
+  ConvEpilogue ep = a.ep;
+  std::vector<float> conv_out(static_cast<size_t>(numel(conv_shape)));
+  a.ep.act = ConvAct::kNone;
+  a.residual = nullptr;
+  a.y = conv_out.data();
+  conv_forward_f32(a, pool);
+  auto expand = [&](const float* src, const Shape& s, float* dst) {
+    int rank = static_cast<int>(ys.size()), off = rank - static_cast<int>(s.size());
+    R1_CHECK(off >= 0, InputError) << "FusedConv residual " << shape_str(r.shape()) << " and conv output "
+                                   << shape_str(conv_shape) << " do not broadcast to " << shape_str(ys);
+    std::vector<int64_t> strides(rank, 0);
+    int64_t acc = 1;
+    for (int i = static_cast<int>(s.size()) - 1; i >= 0; --i) {
+      R1_CHECK(s[i] == ys[off + i] || s[i] == 1, InputError)
+          << "FusedConv residual " << shape_str(r.shape()) << " and conv output " << shape_str(conv_shape)
+          << " do not broadcast to " << shape_str(ys);
+      strides[off + i] = s[i] == 1 ? 0 : acc;
+      acc *= s[i];
     }
-  }
+    copy_strided(src, dst, sizeof(float), ys, strides, pool);
+  };
+  std::vector<float> res(static_cast<size_t>(numel(ys)));
+  expand(conv_out.data(), conv_shape, fy.p);
+  expand(rp, r.shape(), res.data());
+  int64_t n = numel(ys);
+  epilogue_row_ref(fy.p, n, 0.f, res.data(), ep);
 }
+}  // namespace
 
-void conv_depthwise(const float* X, const float* W, const float* B, float* Y, int64_t N, int64_t C, int64_t M,
-                    const conv_geom::Geom& g, ThreadPool& pool) {
-  bool one_d = g.nd == 1;
-  DwGeom q;
-  q.H = one_d ? 1 : g.in[0];
-  q.W = g.in[g.nd - 1];
-  q.KH = one_d ? 1 : g.k[0];
-  q.KW = g.k[g.nd - 1];
-  q.OH = one_d ? 1 : g.out[0];
-  q.OW = g.out[g.nd - 1];
-  q.sh = one_d ? 1 : g.s[0];
-  q.sw = g.s[g.nd - 1];
-  q.dh = one_d ? 1 : g.d[0];
-  q.dw = g.d[g.nd - 1];
-  q.ph = one_d ? 0 : g.pb[0];
-  q.pw = g.pb[g.nd - 1];
-  int64_t mult = M / C;
-  int64_t planes = N * M;
-  int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(q.OH * q.OW * q.KH * q.KW, 1));
-  pool.parallel_for(0, planes, grain, [&](int64_t b, int64_t e) {
-    for (int64_t pl = b; pl < e; ++pl) {
-      int64_t n = pl / M, m = pl % M, c = m / mult;
-      depthwise_plane(X + (n * C + c) * q.H * q.W, W + m * q.KH * q.KW, B ? B[m] : 0.f, Y + pl * q.OH * q.OW, q);
-    }
-  });
-}
-
-// im2col of output columns [j0, j0 + nc) of a 2-D conv (1-D as H = 1): rows (c, kh, kw).
-void im2col_2d(const float* xg, int64_t Cg, const DwGeom& q, int64_t j0, int64_t nc, float* col) {
-  for (int64_t c = 0; c < Cg; ++c) {
-    const float* xc = xg + c * q.H * q.W;
-    for (int64_t kh = 0; kh < q.KH; ++kh)
-      for (int64_t kw = 0; kw < q.KW; ++kw) {
-        float* dst = col + ((c * q.KH + kh) * q.KW + kw) * nc;
-        int64_t off = kw * q.dw - q.pw;
-        int64_t lo = std::max<int64_t>(0, conv_geom::ceil_div(-off, q.sw));
-        int64_t hi = std::min<int64_t>(q.OW, conv_geom::floor_div(q.W - 1 - off, q.sw) + 1);
-        int64_t j = j0, end = j0 + nc;
-        while (j < end) {
-          int64_t oh = j / q.OW, ow0 = j % q.OW;
-          int64_t ow1 = std::min(q.OW, ow0 + (end - j));
-          float* d = dst + (j - j0) - ow0;  // d[ow] is the column of (oh, ow)
-          int64_t ih = oh * q.sh - q.ph + kh * q.dh;
-          if (ih < 0 || ih >= q.H || lo >= hi) {
-            for (int64_t ow = ow0; ow < ow1; ++ow) d[ow] = 0.f;
-          } else {
-            const float* xr = xc + ih * q.W + off;
-            int64_t a = std::max(ow0, lo), b = std::min(ow1, hi);
-            for (int64_t ow = ow0; ow < std::min(a, ow1); ++ow) d[ow] = 0.f;
-            if (q.sw == 1) {
-              if (b > a) std::memcpy(d + a, xr + a, (b - a) * sizeof(float));
-            } else {
-              for (int64_t ow = a; ow < b; ++ow) d[ow] = xr[ow * q.sw];
-            }
-            for (int64_t ow = std::max(b, ow0); ow < ow1; ++ow) d[ow] = 0.f;
-          }
-          j += ow1 - ow0;
-        }
-      }
-  }
-}
-
-void conv_f32(const float* X, const float* W, const float* B, float* Y, const Shape& xs, const Shape& ws,
-              const conv_geom::Geom& g, int64_t group, ThreadPool& pool) {
-  int64_t N = xs[0], C = xs[1], M = ws[0];
-  int64_t Cg = C / group, Mg = M / group;
-  int64_t IS = prod(g.in), OS = prod(g.out), KS = prod(g.k);
-  int nd = g.nd;
-  if (N == 0 || M == 0 || OS == 0) return;
-  if (Cg == 1 && nd <= 2 && M % C == 0 && group == C) {
-    conv_depthwise(X, W, B, Y, N, C, M, g, pool);
-    return;
-  }
-  bool pointwise = true;
-  for (int i = 0; i < nd; ++i)
-    if (g.k[i] != 1 || g.s[i] != 1 || g.pb[i] != 0 || g.pe[i] != 0) pointwise = false;
-  int64_t CgK = Cg * KS;
-  DwGeom q2{};
-  if (nd <= 2) {
-    bool one_d = nd == 1;
-    q2 = DwGeom{one_d ? 1 : g.in[0], g.in[nd - 1], one_d ? 1 : g.k[0], g.k[nd - 1], one_d ? 1 : g.out[0],
-                g.out[nd - 1], one_d ? 1 : g.s[0], g.s[nd - 1], one_d ? 1 : g.d[0], g.d[nd - 1],
-                one_d ? 0 : g.pb[0], g.pb[nd - 1]};
-  }
-  int64_t CB = column_block(OS, N * group, pointwise ? 1 : CgK, pool.num_threads());
-  int64_t nblk = (OS + CB - 1) / CB;
-  int64_t tasks = N * group * nblk;
-  pool.parallel_for(0, tasks, 1, [&](int64_t tb, int64_t te) {
-    thread_local std::vector<float> col;
-    thread_local std::vector<int64_t> idx;
-    std::vector<int64_t> oc(nd), kc(nd);
-    for (int64_t t = tb; t < te; ++t) {
-      int64_t n = t / (group * nblk), gi = (t / nblk) % group, blk = t % nblk;
-      int64_t j0 = blk * CB, nc = std::min(CB, OS - j0);
-      const float* xg = X + (n * C + gi * Cg) * IS;
-      float* yg = Y + (n * M + gi * Mg) * OS + j0;
-      const float* wg = W + gi * Mg * CgK;
-      for (int64_t m = 0; m < Mg; ++m) {
-        float bv = B ? B[gi * Mg + m] : 0.f;
-        std::fill(yg + m * OS, yg + m * OS + nc, bv);
-      }
-      if (pointwise) {
-        conv_sgemm(Mg, nc, Cg, wg, CgK, 1, xg + j0, IS, yg, OS, true);
-        continue;
-      }
-      if (col.size() < static_cast<size_t>(CgK * nc)) col.resize(CgK * nc);
-      if (nd <= 2) {
-        im2col_2d(xg, Cg, q2, j0, nc, col.data());
-        conv_sgemm(Mg, nc, CgK, wg, CgK, 1, col.data(), nc, yg, OS, true);
-        continue;
-      }
-      if (idx.size() < static_cast<size_t>(KS * nc)) idx.resize(KS * nc);
-      // Input offsets of every (kernel tap, output column); -1 where the tap reads padding.
-      for (int64_t kk = 0; kk < KS; ++kk) {
-        int64_t r = kk;
-        for (int d = nd - 1; d >= 0; --d) {
-          kc[d] = r % g.k[d];
-          r /= g.k[d];
-        }
-        for (int64_t jj = 0; jj < nc; ++jj) {
-          int64_t q = j0 + jj;
-          for (int d = nd - 1; d >= 0; --d) {
-            oc[d] = q % g.out[d];
-            q /= g.out[d];
-          }
-          int64_t off = 0;
-          bool ok = true;
-          for (int d = 0; d < nd; ++d) {
-            int64_t p = oc[d] * g.s[d] - g.pb[d] + kc[d] * g.d[d];
-            if (p < 0 || p >= g.in[d]) {
-              ok = false;
-              break;
-            }
-            off = off * g.in[d] + p;
-          }
-          idx[kk * nc + jj] = ok ? off : -1;
-        }
-      }
-      for (int64_t c = 0; c < Cg; ++c) {
-        const float* xc = xg + c * IS;
-        for (int64_t kk = 0; kk < KS; ++kk) {
-          float* cr = col.data() + (c * KS + kk) * nc;
-          const int64_t* ir = idx.data() + kk * nc;
-          for (int64_t jj = 0; jj < nc; ++jj) cr[jj] = ir[jj] >= 0 ? xc[ir[jj]] : 0.f;
-        }
-      }
-      conv_sgemm(Mg, nc, CgK, wg, CgK, 1, col.data(), nc, yg, OS, true);
-    }
-  });
-}
-
-std::vector<int64_t> kernel_dims(const KernelContext& ctx, const Shape& ws) {
-  std::vector<int64_t> k = ctx.attrs().get_ints("kernel_shape");
-  if (k.empty()) k.assign(ws.begin() + 2, ws.end());
-  for (size_t i = 0; i < k.size(); ++i)
-    R1_CHECK(k[i] == ws[2 + i], InputError) << "kernel_shape does not match the weight shape";
-  return k;
-}
-
-void conv(KernelContext& ctx) {
+void run_conv(KernelContext& ctx, bool fused) {
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
   Tensor& y = ctx.output(0);
-  int64_t group = ctx.attrs().get_int("group", 1);
   const Shape& xs = x.shape();
   Shape in_sp(xs.begin() + 2, xs.end());
-  conv_geom::Geom g = conv_geom::forward(ctx.attrs(), in_sp, kernel_dims(ctx, w.shape()), false);
+  ConvArgs a;
+  a.geom = conv_geom::forward(ctx.attrs(), in_sp, conv_kernel_dims(ctx, w.shape()), false);
+  if (fused) parse_conv_activation(ctx.attrs(), &a.ep);
   if (y.numel() == 0) return;
-  FloatIn fx = float_input(x, ctx.pool());
-  FloatIn fw = float_input(w, ctx.pool());
-  FloatIn fb;
-  if (ctx.has_input(2)) fb = float_input(ctx.input(2), ctx.pool());
+  ThreadPool& pool = ctx.pool();
+  FloatIn fx = float_input(x, pool);
+  FloatIn fw = float_input(w, pool);
+  FloatIn fb, fr;
+  if (ctx.has_input(2)) fb = float_input(ctx.input(2), pool);
+  a.x = fx.p;
+  a.w = fw.p;
+  a.ep.bias = fb.p;
+  a.n = xs[0];
+  a.c = xs[1];
+  a.m = w.dim(0);
+  a.group = ctx.attrs().get_int("group", 1);
   FloatOut fy;
   fy.init(y);
-  conv_f32(fx.p, fw.p, fb.p, fy.p, xs, w.shape(), g, group, ctx.pool());
-  fy.finish(ctx.pool());
+  a.y = fy.p;
+  Shape conv_shape = {xs[0], w.dim(0)};
+  conv_shape.insert(conv_shape.end(), a.geom.out.begin(), a.geom.out.end());
+  std::vector<float> expanded;
+  if (fused && ctx.has_input(3)) {
+    const Tensor& r = ctx.input(3);
+    fr = float_input(r, pool);
+    a.residual = fr.p;
+    if (conv_shape != y.shape()) {
+      conv_with_enlarging_residual(a, conv_shape, r, fr.p, fy, y.shape(), pool);
+      fy.finish(pool);
+      return;
+    }
+    if (r.shape() != y.shape()) {
+      // A broadcast residual is expanded once: the tile epilogue reads it with Y's layout.
+      const Shape& ys = y.shape();
+      int rank = static_cast<int>(ys.size()), off = rank - r.rank();
+      R1_CHECK(off >= 0, InputError) << "FusedConv residual " << shape_str(r.shape()) << " does not broadcast to "
+                                     << shape_str(ys);
+      std::vector<int64_t> strides(rank, 0);
+      int64_t acc = 1;
+      for (int i = r.rank() - 1; i >= 0; --i) {
+        R1_CHECK(r.dim(i) == ys[off + i] || r.dim(i) == 1, InputError)
+            << "FusedConv residual " << shape_str(r.shape()) << " does not broadcast to " << shape_str(ys);
+        strides[off + i] = r.dim(i) == 1 ? 0 : acc;
+        acc *= r.dim(i);
+      }
+      expanded.resize(static_cast<size_t>(y.numel()));
+      copy_strided(fr.p, expanded.data(), sizeof(float), ys, strides, pool);
+      a.residual = expanded.data();
+    }
+  }
+  conv_forward_f32(a, pool);
+  fy.finish(pool);
 }
+
+namespace {
+void conv(KernelContext& ctx) { run_conv(ctx, false); }
 
 // ---------------------------------------------------------------- ConvTranspose
 void conv_transpose(KernelContext& ctx) {
@@ -350,7 +232,7 @@ void conv_transpose(KernelContext& ctx) {
   const Shape& xs = x.shape();
   const Shape& ws = w.shape();
   Shape in_sp(xs.begin() + 2, xs.end());
-  conv_geom::Geom g = conv_geom::transpose(ctx.attrs(), in_sp, kernel_dims(ctx, ws));
+  conv_geom::Geom g = conv_geom::transpose(ctx.attrs(), in_sp, conv_kernel_dims(ctx, ws));
   if (y.numel() == 0) return;
   ThreadPool& pool = ctx.pool();
   FloatIn fx = float_input(x, pool);

@@ -1,9 +1,180 @@
 // Internal declarations of the conv family's CPU kernels (split over conv*.cc).
+//
+//   ConvArgs a;  a.x = X; a.w = W; a.y = Y; a.n = N; a.c = C; a.m = M; a.group = G; a.geom = g;
+//   a.ep.bias = B; a.ep.act = ConvAct::kRelu; a.residual = R;   // optional fused epilogue
+//   conv_forward_f32(a, ctx.pool());                             // Conv and r1::FusedConv share this
+//
+// The first part is plain C (no std types) because the *_avx512.cc files include it: they must not
+// instantiate std templates (CMakeLists.txt says why). Define R1_CONV_PLAIN_ONLY before including.
 #pragma once
 #include <cstdint>
+
+namespace r1::cpu {
+
+// The activation a fused conv applies to its output tiles (cpp/r1/passes/README.md lists them).
+enum class ConvAct : int {
+  kNone, kRelu, kLeakyRelu, kClip, kHardSigmoid, kHardSwish, kSigmoid, kSilu, kTanh, kGelu, kGeluTanh
+};
+
+// y = act(acc + bias + residual): alpha/beta are LeakyRelu's slope, Clip's min/max, HardSigmoid's a/b.
+struct ConvEpilogue {
+  const float* bias = nullptr;  // [M] (whole conv) or nullptr
+  ConvAct act = ConvAct::kNone;
+  float alpha = 0.f, beta = 0.f;
+};
+
+// 2-D geometry of one conv/pool plane (1-D runs as H = 1).
+struct Plane2d {
+  int64_t H, W, KH, KW, OH, OW, sh, sw, dh, dw, ph, pw;
+};
+
+// Kernels compiled for AVX-512 (conv_*_avx512.cc); call only when cpu_features().has_avx512_kernels().
+namespace conv_avx512 {
+// C[M,N] (row stride ldc) = [C +] A[M,K] (row stride lda) * B[K,N] (row stride ldb). When `ep` is
+// non-null (the last K block) the epilogue runs on the tile in registers: bias[i] (bias: the tile's
+// first row, or nullptr) and R[i * ldr + j] (nullptr: none) are added before the activation.
+void gemm_tile(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+               int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R, int64_t ldr);
+// The same product from Bt = B transposed (Bt[j * ldbt + k]), vectorised along K: for outputs with
+// few columns (7x7 maps), where 16-column vectors would leave lanes idle.
+void gemm_tile_ip(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bt, int64_t ldbt,
+                  float* C, int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R,
+                  int64_t ldr);
+// y[j] = act(y[j] + b + r[j]) for j < n (r may be nullptr).
+void epilogue_row(float* y, int64_t n, float b, const float* r, const ConvEpilogue& ep);
+// dst[i] = src[i * stride] for i < n.
+void gather_row(const float* src, int64_t stride, int64_t n, float* dst);
+// A plane copied with its padding (a fill value) so kernel taps need no bounds checks: rows
+// (OH - 1) * sh + (KH - 1) * dh + 1 from input row -ph, each row_len floats (a multiple of 16). Stride-2
+// planes keep each row as [even columns | odd columns] (`half` floats each): stride-2 taps are plain loads.
+struct PaddedPlane {
+  int64_t rows, row_len, half;
+  bool split;
+};
+PaddedPlane padded_plane_geometry(const Plane2d& q);
+// Padded rows [r0, r1) into P (64-byte aligned): row r at P + (r - r0) * row_len.
+void build_padded_rows(const float* x, const Plane2d& q, const PaddedPlane& p, float fill, int64_t r0, int64_t r1,
+                       float* P);
+// Floats of scratch the two plane kernels below need for geometry q (a padded copy of the plane).
+int64_t plane_scratch_floats(const Plane2d& q);
+// One depthwise output plane with the epilogue fused: y = act(conv(x, w) + b + r) (r may be nullptr).
+void depthwise_plane(const float* x, const float* w, float b, const float* r, float* y, const Plane2d& q,
+                     const ConvEpilogue& ep, float* scratch);
+// One max-pool output plane (pads never win: they read as -inf).
+void maxpool_plane(const float* x, float* y, const Plane2d& q, float* scratch);
+// Winograd F(2x2, 3x3) transforms (conv_wino_avx512.cc; conv_winograd.cc drives them). Channel pair
+// p = m * C + c; U, V and Y' hold 16 planes (xi = 4 * row + column of the 4x4 transform).
+int64_t wino_scratch_floats(const Plane2d& q, int64_t TH, int64_t TW, int64_t tile_rows);
+// U[xi * pairs + p] for pairs [p0, p1) of the weights w[p * 9 + tap].
+void wino_weights(const float* w, int64_t p0, int64_t p1, int64_t pairs, float* U);
+// V[(xi * C + c) * tb + t] for the tiles of tile rows [ty0, ty1) (tb of them, row-major) of x[C][IS].
+void wino_input(const float* x, int64_t C, int64_t IS, const Plane2d& q, int64_t TH, int64_t TW, int64_t ty0,
+                int64_t ty1, float* V, float* scratch);
+// Output channels [m0, m1) of tile rows [ty0, ty1) from Yp[(xi * M + m) * tb + t] into y[M][OH][OW], with
+// bias[m] (or nullptr), residual R (y's layout, or nullptr) and the activation.
+void wino_output(const float* Yp, int64_t M, int64_t m0, int64_t m1, int64_t TW, int64_t ty0, int64_t ty1, float* y,
+                 int64_t OH, int64_t OW, const float* bias, const float* R, const ConvEpilogue& ep);
+}  // namespace conv_avx512
+
+}  // namespace r1::cpu
+
+#if defined(__AVX512F__) && defined(R1_CONV_PLAIN_ONLY)
+#include <immintrin.h>
+namespace r1::cpu::conv_avx512 {
+// Vector activations for the epilogues, shared by the AVX-512 files (static: each file keeps its own
+// copy, so no AVX-512 code can be picked by the linker for a baseline caller).
+static inline __m512 exp_vec(__m512 x) {
+  // exp(x) = 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2]; degree-6 polynomial: ~1 ulp.
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.f)), _mm512_set1_ps(88.7f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+  __m512 p = _mm512_set1_ps(1.f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+  return _mm512_scalef_ps(p, n);
+}
+static inline __m512 sigmoid_vec(__m512 x) {
+  __m512 one = _mm512_set1_ps(1.f);
+  return _mm512_div_ps(one, _mm512_add_ps(one, exp_vec(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+static inline __m512 tanh_vec(__m512 x) {
+  // tanh(x) = sign(x) (1 - e) / (1 + e), e = exp(-2|x|): no cancellation for large |x|.
+  __m512 ax = _mm512_abs_ps(x);
+  __m512 e = exp_vec(_mm512_mul_ps(ax, _mm512_set1_ps(-2.f)));
+  __m512 one = _mm512_set1_ps(1.f);
+  __m512 t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+  // Near 0 the quotient loses relative precision: x - x^3/3 is exact to fp32 there.
+  __m512 x2 = _mm512_mul_ps(x, x);
+  __m512 small = _mm512_fnmadd_ps(_mm512_mul_ps(x2, _mm512_set1_ps(1.f / 3)), ax, ax);
+  t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(1e-3f), _CMP_LT_OQ), t, small);
+  return _mm512_or_ps(t, _mm512_and_ps(x, _mm512_set1_ps(-0.f)));
+}
+static inline __m512 erf_vec(__m512 x) {
+  // Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7).
+  __m512 ax = _mm512_abs_ps(x);
+  __m512 one = _mm512_set1_ps(1.f);
+  __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(ax, _mm512_set1_ps(0.3275911f), one));
+  __m512 p = _mm512_set1_ps(1.061405429f);
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+  p = _mm512_mul_ps(p, t);
+  __m512 e = exp_vec(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(ax, ax)));
+  __m512 y = _mm512_fnmadd_ps(p, e, one);
+  return _mm512_or_ps(y, _mm512_and_ps(x, _mm512_set1_ps(-0.f)));
+}
+static inline __m512 act_vec(__m512 v, ConvAct act, float alpha, float beta) {
+  switch (act) {
+    case ConvAct::kNone:
+      return v;
+    case ConvAct::kRelu:
+      return _mm512_max_ps(v, _mm512_setzero_ps());
+    case ConvAct::kLeakyRelu: {
+      __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
+    }
+    case ConvAct::kClip:
+      return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
+    case ConvAct::kHardSigmoid: {
+      __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta));
+      return _mm512_min_ps(_mm512_max_ps(t, _mm512_setzero_ps()), _mm512_set1_ps(1.f));
+    }
+    case ConvAct::kHardSwish: {
+      __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.f / 6), _mm512_set1_ps(0.5f));
+      return _mm512_mul_ps(v, _mm512_min_ps(_mm512_max_ps(t, _mm512_setzero_ps()), _mm512_set1_ps(1.f)));
+    }
+    case ConvAct::kSigmoid:
+      return sigmoid_vec(v);
+    case ConvAct::kSilu:
+      return _mm512_mul_ps(v, sigmoid_vec(v));
+    case ConvAct::kTanh:
+      return tanh_vec(v);
+    case ConvAct::kGelu:
+      return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)),
+                           _mm512_add_ps(_mm512_set1_ps(1.f), erf_vec(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678f)))));
+    case ConvAct::kGeluTanh: {
+      __m512 u = _mm512_mul_ps(_mm512_fmadd_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(0.044715f), _mm512_set1_ps(1.f)),
+                               _mm512_mul_ps(v, _mm512_set1_ps(0.7978845608f)));
+      return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.f), tanh_vec(u)));
+    }
+  }
+  return v;
+}
+}  // namespace r1::cpu::conv_avx512
+#endif
+
+#ifndef R1_CONV_PLAIN_ONLY
+#include <string>
 #include <vector>
 
 #include "r1/backend/kernel.h"
+#include "r1/ir/ops/conv_util.h"
 
 namespace r1::cpu {
 
@@ -15,4 +186,32 @@ void register_conv_resize_kernels(KernelTable& t);  // conv_resize.cc
 void conv_sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B,
                 int64_t ldb, float* C, int64_t ldc, bool accumulate);
 
+// A forward convolution in fp32, NCHW in and out, with the fused epilogue.
+struct ConvArgs {
+  const float* x = nullptr;         // [n, c, *in]
+  const float* w = nullptr;         // [m, c / group, *k]
+  float* y = nullptr;               // [n, m, *out]
+  const float* residual = nullptr;  // y's shape, or nullptr
+  int64_t n = 0, c = 0, m = 0, group = 1;
+  conv_geom::Geom geom;
+  ConvEpilogue ep;
+};
+// Winograd F(2x2, 3x3) (conv_winograd.cc): 3x3 stride-1 convs with enough channels and tiles.
+bool winograd_applies(const ConvArgs& a);
+void conv_winograd(const ConvArgs& a, ThreadPool& pool);
+// Picks the algorithm by shape: depthwise, 1x1 as a direct GEMM, or im2col + GEMM per tile.
+void conv_forward_f32(const ConvArgs& a, ThreadPool& pool);
+
+// Conv (fused=false) and r1::FusedConv (fused=true: activation attrs and input 3, the residual).
+void run_conv(KernelContext& ctx, bool fused);
+
+// The kernel dims of a Conv node (attribute kernel_shape, or the weight's spatial dims).
+std::vector<int64_t> conv_kernel_dims(const KernelContext& ctx, const Shape& ws);
+// Parses activation / act_alpha / act_beta into ep (bias untouched).
+void parse_conv_activation(const AttributeMap& attrs, ConvEpilogue* ep);
+
+// Portable scalar epilogue, for CPUs without the AVX-512 kernels.
+void epilogue_row_ref(float* y, int64_t n, float b, const float* r, const ConvEpilogue& ep);
+
 }  // namespace r1::cpu
+#endif

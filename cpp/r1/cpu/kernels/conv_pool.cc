@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "r1/core/cpu_features.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/conv_kernels.h"
 #include "r1/ir/ops/conv_util.h"
@@ -50,6 +51,25 @@ void pool_kernel(KernelContext& ctx, PoolKind kind) {
   int storage_order = static_cast<int>(ctx.attrs().get_int("storage_order", 0));
   Tensor* ind = ctx.has_output(1) ? &ctx.output(1) : nullptr;
   if (y.numel() == 0) return;
+  if (kind == PoolKind::Max && !ind && nd <= 2 && x.dtype() == DType::Float32 &&
+      cpu_features().has_avx512_kernels()) {
+    // 16 output columns per step from a padded copy of the plane: the window loops below are scalar.
+    bool one_d = nd == 1;
+    Plane2d q{one_d ? 1 : g.in[0], g.in[nd - 1], one_d ? 1 : g.k[0], g.k[nd - 1], one_d ? 1 : g.out[0],
+              g.out[nd - 1], one_d ? 1 : g.s[0], g.s[nd - 1], one_d ? 1 : g.d[0], g.d[nd - 1], one_d ? 0 : g.pb[0],
+              g.pb[nd - 1]};
+    int64_t is = q.H * q.W, os = q.OH * q.OW;
+    const float* px = x.data<float>();
+    float* py = y.data<float>();
+    int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(os * q.KH * q.KW, 1));
+    int64_t scratch_floats = conv_avx512::plane_scratch_floats(q);
+    ctx.pool().parallel_for(0, xs[0] * xs[1], grain, [&](int64_t b, int64_t e) {
+      thread_local std::vector<float> scratch;  // kept between calls: a fresh one costs its page faults
+      if (scratch.size() < static_cast<size_t>(scratch_floats)) scratch.resize(static_cast<size_t>(scratch_floats));
+      for (int64_t pl = b; pl < e; ++pl) conv_avx512::maxpool_plane(px + pl * is, py + pl * os, q, scratch.data());
+    });
+    return;
+  }
   // Pad to 3-D.
   int64_t I[3], O[3];
   DimWindows win[3];

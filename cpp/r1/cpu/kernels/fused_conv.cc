@@ -1,6 +1,13 @@
-// CPU kernels of r1::FusedConv. Being written.
+// CPU kernel of r1::FusedConv: Y = act(Conv(X, W, B) + residual) (contract: cpp/r1/passes/README.md).
+// It is the Conv kernel with its epilogue switched on: bias, residual and activation are applied to
+// each output tile in registers before its only store (conv_gemm.cc, conv_depthwise.cc).
+#include "r1/cpu/kernels/conv_kernels.h"
 #include "r1/cpu/kernels/families.h"
 
 namespace r1::cpu {
-void register_fused_conv_kernels(KernelTable& t) {}
+namespace {
+void fused_conv(KernelContext& ctx) { run_conv(ctx, true); }
+}  // namespace
+
+void register_fused_conv_kernels(KernelTable& t) { t.add("FusedConv", fused_conv, "r1"); }
 }  // namespace r1::cpu
