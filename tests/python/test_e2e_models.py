@@ -73,10 +73,10 @@ def ort_sessions():
     return get
 
 
-def _engine(source):
+def _engine(source, level=3, precision="fp32"):
     """An InferenceEngine; an engine ModelError (e.g. "unsupported op") fails the test with its message."""
     try:
-        return r1.InferenceEngine(source, num_threads=NUM_THREADS)
+        return r1.InferenceEngine(source, num_threads=NUM_THREADS, optimization_level=level, precision=precision)
     except r1.ModelError as e:
         msg = f"r1 could not compile the model: {e}"
     pytest.fail(msg, pytrace=False)
@@ -115,12 +115,14 @@ def _compare(ours: dict, ref: dict, label: str) -> list[str]:
     return problems
 
 
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
 @pytest.mark.parametrize("model,exporter", CASES)
-def test_matches_onnxruntime(model, exporter, exported, ort_sessions):
+def test_matches_onnxruntime(model, exporter, level, exported, ort_sessions):
+    """Every optimization level keeps every model within tolerance of onnxruntime."""
     spec = SPECS[model]
     path = exported(model, exporter)
     sess = ort_sessions(path)
-    engine = _engine(path)
+    engine = _engine(path, level)
     assert [t.name for t in engine.inputs] == [i.name for i in sess.get_inputs()]
     assert [t.name for t in engine.outputs] == [o.name for o in sess.get_outputs()]
     problems = []
@@ -131,6 +133,22 @@ def test_matches_onnxruntime(model, exporter, exported, ort_sessions):
         ours = _run(engine, feeds, f" size {size}")
         problems += _compare(ours, ref, f"size {size}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("model,exporter", CASES)
+def test_bf16_close_to_fp32(model, exporter, exported):
+    """precision="bf16" keeps cosine similarity >= 0.999 with our fp32 outputs on every float output."""
+    spec = SPECS[model]
+    path = exported(model, exporter)
+    fp32, bf16 = _engine(path), _engine(path, precision="bf16")
+    feeds = spec.feeds(np.random.default_rng(5), **spec.test_sizes[0])
+    a, b = _run(fp32, feeds), _run(bf16, feeds, " in bf16")
+    for name in a:
+        if a[name].dtype.kind != "f":
+            continue
+        x, y = a[name].ravel().astype(np.float64), b[name].ravel().astype(np.float64)
+        cos = float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-30))
+        assert cos >= 0.999, f"output '{name}': cosine similarity {cos:.5f} < 0.999"
 
 
 @pytest.mark.parametrize("model,exporter", CASES)

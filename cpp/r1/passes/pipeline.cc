@@ -41,6 +41,8 @@
 namespace r1 {
 namespace {
 
+constexpr int kMaxRounds = 4;
+
 struct Entry {
   int level;
   std::unique_ptr<Pass> (*make)();
@@ -91,8 +93,14 @@ OptimizeReport optimize(Graph& g, const PassOptions& opts) {
     rec.name = pass->name();
     rec.nodes_before = static_cast<int>(g.nodes().size());
     auto t0 = std::chrono::steady_clock::now();
-    rec.changed = pass->run(g, opts);
-    if (rec.changed) retype_graph(g);
+    // A pass sees the values it created as untyped until the graph is re-typed, so a pattern that
+    // starts at one of them (MatMul after a fused MatMul, LayerNorm after a fused one) matches on
+    // the next round: run each pass to a fixpoint, bounded.
+    for (int round = 0; round < kMaxRounds; ++round) {
+      if (!pass->run(g, opts)) break;
+      rec.changed = true;
+      retype_graph(g);
+    }
     rec.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     rec.nodes_after = static_cast<int>(g.nodes().size());
     rep.passes.push_back(rec);
