@@ -15,6 +15,8 @@ void bind_executor(py::module_& m) {
            py::arg("graph"), py::arg("device") = "cpu", py::arg("num_threads") = 0)
       .def_property_readonly("num_threads", &Executor::num_threads)
       .def_property("memory_planning", &Executor::memory_planning, &Executor::set_memory_planning)
+      .def_property("inter_op", &Executor::inter_op, &Executor::set_inter_op)
+      .def_property_readonly("parallel_groups", &Executor::parallel_groups)
       .def("memory_report",
            [](const Executor& ex) {
              PlanCache::Stats s = ex.memory_stats();

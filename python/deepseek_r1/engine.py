@@ -69,7 +69,7 @@ def _as_model(model: Union[str, os.PathLike, Model]) -> Model:
 class InferenceEngine:
     def __init__(self, model_path: Union[str, os.PathLike, Model], device: str = "cpu", precision: str = "fp32",
                  num_threads: int | None = None, optimization_level: int = DEFAULT_LEVEL,
-                 disabled_passes: Sequence[str] = ()):
+                 disabled_passes: Sequence[str] = (), inter_op: bool = True):
         if precision not in PRECISIONS:
             raise ValueError(f"precision '{precision}' is not available yet; supported: {', '.join(PRECISIONS)}")
         if num_threads is not None and (not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS):
@@ -84,6 +84,9 @@ class InferenceEngine:
         self.optimize_report = optimize_graph(graph, optimization_level, precision, disabled_passes, device=device)
         self.graph = graph
         self._executor = _core.Executor(graph, device, num_threads or 0)
+        # Independent GEMMs/convs (Q/K/V projections, parallel branches) run side by side, one per
+        # thread, when the schedule has them next to each other (level 3's branch_scheduling).
+        self._executor.inter_op = bool(inter_op)
         self.inputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.inputs]
         self.outputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.outputs]
         self._input_index = {t.name: i for i, t in enumerate(self.inputs)}
@@ -91,6 +94,19 @@ class InferenceEngine:
     @property
     def num_threads(self) -> int:
         return self._executor.num_threads
+
+    @property
+    def inter_op(self) -> bool:
+        return self._executor.inter_op
+
+    @inter_op.setter
+    def inter_op(self, on: bool) -> None:
+        self._executor.inter_op = bool(on)
+
+    @property
+    def parallel_groups(self) -> int:
+        """Groups of independent heavy ops that run side by side (0 at 1 thread)."""
+        return self._executor.parallel_groups
 
     def _arrange(self, inputs: Inputs) -> list[np.ndarray]:
         if isinstance(inputs, Mapping):

@@ -98,7 +98,47 @@ int Graph::opset(const std::string& domain) const {
   return it == opsets_.end() ? 0 : it->second;
 }
 
+namespace {
+// True when every node's producers come before it in `nodes`.
+bool in_topological_order(const std::vector<std::unique_ptr<Node>>& nodes) {
+  std::unordered_set<const Node*> seen;
+  seen.reserve(nodes.size());
+  for (auto& n : nodes) {
+    for (Value* in : n->inputs)
+      if (in && in->producer && !seen.count(in->producer)) return false;
+    seen.insert(n.get());
+  }
+  return true;
+}
+}  // namespace
+
+void Graph::reorder(const std::vector<Node*>& order) {
+  R1_CHECK(order.size() == nodes_.size(), InternalError)
+      << "reorder: " << order.size() << " nodes for a graph of " << nodes_.size();
+  std::unordered_map<Node*, std::unique_ptr<Node>*> slot;
+  for (auto& n : nodes_) slot[n.get()] = &n;
+  std::vector<std::unique_ptr<Node>> sorted;
+  sorted.reserve(nodes_.size());
+  for (Node* n : order) {
+    auto it = slot.find(n);
+    R1_CHECK(it != slot.end() && *it->second, InternalError) << "reorder: a node is missing or repeated";
+    sorted.push_back(std::move(*it->second));
+  }
+  const bool ok = in_topological_order(sorted);
+  // Put the nodes back either way: a failed reorder leaves the graph as it was.
+  if (!ok) {
+    for (auto& n : sorted) *slot[n.get()] = std::move(n);
+    R1_THROW(InternalError) << "reorder: the order is not topological";
+  }
+  nodes_ = std::move(sorted);
+  for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i]->id = static_cast<int>(i);
+}
+
 void Graph::topological_sort() {
+  if (in_topological_order(nodes_)) {
+    for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i]->id = static_cast<int>(i);
+    return;
+  }
   // Kahn's algorithm, stable with respect to the current order.
   std::unordered_map<const Node*, int> pending;
   for (auto& n : nodes_) {

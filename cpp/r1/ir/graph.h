@@ -76,8 +76,12 @@ class Graph {
   const std::vector<Value*>& outputs() const { return outputs_; }
 
   // Reorders nodes so every node follows its producers; throws ModelError on a cycle or a
-  // value that is consumed but never produced.
+  // value that is consumed but never produced. An order that is already topological is kept
+  // (a schedule chosen by a pass survives later re-typing).
   void topological_sort();
+  // Puts the nodes in `order` (a permutation of nodes()); throws InternalError unless every node
+  // follows its producers.
+  void reorder(const std::vector<Node*>& order);
   // Drops nodes whose outputs reach no graph output, and values nobody uses.
   void remove_dead();
 

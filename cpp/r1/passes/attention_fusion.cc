@@ -20,7 +20,6 @@ namespace {
 using namespace passes;
 
 bool is_op(const Node* n, const char* op) { return n && n->op_type == op && (n->domain.empty() || n->domain == "ai.onnx"); }
-Value* other_input(const Node* n, const Value* v) { return n->inputs[0] == v ? n->inputs[1] : n->inputs[0]; }
 bool rank4(const Value* v) { return v && v->has_shape && v->shape.size() == 4 && v->dtype == DType::Float32; }
 
 // Peels `x * c` / `x / c` with a scalar constant c (x must be 4-D); multiplies c into *scale.

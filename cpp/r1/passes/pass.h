@@ -50,5 +50,6 @@ std::unique_ptr<Pass> make_conv_fusion();
 std::unique_ptr<Pass> make_transpose_elimination();
 std::unique_ptr<Pass> make_weight_prepack();
 std::unique_ptr<Pass> make_precision();
+std::unique_ptr<Pass> make_branch_scheduling();
 
 }  // namespace r1

@@ -27,8 +27,11 @@
 //                         kernels are the ones with bf16 paths, so bf16 needs level >= 2).
 // Level 3 (layout) changes how data is laid out, on the final op set:
 //   transpose_elimination merges Transpose/Reshape chains and drops identity permutations.
-//   weight_prepack        packs constant GEMM weights for this CPU's kernels (last: needs the
-//                         final precision and the final consumers of each weight).
+//   weight_prepack        packs constant GEMM weights for this CPU's kernels (needs the final
+//                         precision and the final consumers of each weight).
+//   branch_scheduling     orders nodes so independent GEMMs/convs/attention sit side by side for
+//                         the executor's inter-op groups (last: every rewrite before it would
+//                         move nodes again; retyping keeps an order that is already topological).
 // dead_code runs again at the end of levels 2 and 3 to drop what fusions orphaned.
 #include "r1/passes/pipeline.h"
 
@@ -56,7 +59,7 @@ const std::vector<Entry>& entries() {
       {2, make_skip_layernorm_fusion}, {2, make_gelu_fusion},   {2, make_matmul_fusion},
       {2, make_conv_fusion},          {2, make_precision},       {2, make_dead_code},
       {3, make_transpose_elimination}, {3, make_weight_prepack},
-      {3, make_dead_code},
+      {3, make_dead_code},            {3, make_branch_scheduling},
   };
   return e;
 }

@@ -7,13 +7,18 @@
 
 namespace r1 {
 
-// Vectors a run needs at every step, kept between runs so the hot path does not reallocate them.
-struct Executor::Scratch {
-  std::vector<Tensor> env;  // per value id
+// What one step in flight needs; a group of steps running at once uses one lane each.
+struct Executor::Lane {
   std::vector<const Tensor*> ins;
   std::vector<Tensor> outs;
   std::vector<OutputPlacement> placements;
   StepShapes inferred;
+};
+
+// Vectors a run needs at every step, kept between runs so the hot path does not reallocate them.
+struct Executor::Scratch {
+  std::vector<Tensor> env;  // per value id
+  std::vector<Lane> lanes;
   std::vector<int64_t> key, bucket;
   struct Bound {
     int64_t symbol, value;
@@ -27,13 +32,13 @@ struct Executor::RunCtx {
   const KeyShapes* shapes = nullptr;               // this key's planned shapes (exact hit), or null
   const std::shared_ptr<Buffer>* arena = nullptr;  // this run's arena (when plan is set)
   PlanRecorder* rec = nullptr;                     // set on runs that record a plan
-  bool diverged = false;  // a kernel contradicted the planned shapes: infer from here on
+  std::atomic<bool> diverged{false};  // a kernel contradicted the planned shapes: infer from here on
 };
 
 // Checks a Scratch out for one run (concurrent runs each get their own) and back in afterwards.
 class Executor::ScratchLease {
  public:
-  ScratchLease(Executor& ex, size_t num_values) : ex_(ex) {
+  ScratchLease(Executor& ex, size_t num_values, size_t lanes) : ex_(ex) {
     {
       std::lock_guard<std::mutex> lk(ex_.scratch_mu_);
       if (!ex_.free_scratch_.empty()) {
@@ -43,10 +48,12 @@ class Executor::ScratchLease {
     }
     if (!sc_) sc_ = std::make_unique<Scratch>();
     sc_->env.resize(num_values);
+    sc_->lanes.resize(lanes);
   }
   ~ScratchLease() {
     for (Tensor& t : sc_->env) t = Tensor();  // intermediates and arena views die with the run
-    for (Tensor& t : sc_->outs) t = Tensor();
+    for (Lane& l : sc_->lanes)
+      for (Tensor& t : l.outs) t = Tensor();
     std::lock_guard<std::mutex> lk(ex_.scratch_mu_);
     ex_.free_scratch_.push_back(std::move(sc_));
   }
@@ -85,6 +92,24 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
     if (s >= 0 && !v->is_graph_output && !v->is_constant()) steps_[s].release.push_back(v->id);
   }
   out_base_ = output_bases(*graph_);
+  groups_ = group_steps(*graph_, pool_->num_threads());
+  group_spans(groups_, steps_.size(), &group_lo_, &group_hi_);
+  for (const StepGroup& g : groups_) max_group_ = std::max(max_group_, g.size);
+}
+
+int Executor::parallel_groups() const {
+  int n = 0;
+  for (const StepGroup& g : groups_) n += g.size > 1;
+  return n;
+}
+
+void Executor::widen_to_groups(Structure& st) const {
+  // A storage written by one step of a group may not reuse memory a sibling still reads, nor be
+  // reused before every sibling is done: its lifetime starts at its group's first step and ends
+  // at its last reader's group's last step. (An in-place pair within a group of several steps
+  // then no longer lines up, so the planner keeps them apart; single steps are unchanged.)
+  for (int& f : st.first) f = group_lo_[f];
+  for (int& l : st.last) l = group_hi_[l];
 }
 
 Executor::~Executor() = default;
@@ -136,7 +161,7 @@ Tensor Executor::copy_out(const Tensor& t) const {
   return c;
 }
 
-void Executor::place_outputs(size_t s, Scratch& sc, const RunCtx& rc, const std::vector<DType>& dtypes,
+void Executor::place_outputs(size_t s, Lane& sc, const RunCtx& rc, const std::vector<DType>& dtypes,
                              const std::vector<Shape>& shapes, const std::vector<bool>& known) const {
   const Plan& p = *rc.plan;
   const Structure& st = p.structure();
@@ -163,7 +188,7 @@ void Executor::place_outputs(size_t s, Scratch& sc, const RunCtx& rc, const std:
   if (!ok) sc.placements[0] = OutputPlacement{};
 }
 
-void Executor::check_outputs(size_t s, Scratch& sc, RunCtx& rc, bool planned_shapes, uint64_t allocated,
+void Executor::check_outputs(size_t s, Lane& sc, RunCtx& rc, bool planned_shapes, uint64_t allocated,
                              const std::vector<DType>& dtypes, const std::vector<Shape>& shapes) {
   const Node& n = *steps_[s].node;
   const Plan& p = *rc.plan;
@@ -192,29 +217,29 @@ void Executor::check_outputs(size_t s, Scratch& sc, RunCtx& rc, bool planned_sha
   }
 }
 
-void Executor::run_step(size_t s, Scratch& sc, RunCtx& rc) {
+void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool release) {
   const Step& step = steps_[s];
   const Node& n = *step.node;
-  sc.ins.clear();
+  lane.ins.clear();
   for (const Value* v : n.inputs) {
     const Tensor* t = nullptr;
     if (v) {
       t = v->is_constant() ? &v->constant : &sc.env[v->id];
       R1_CHECK(t->defined(), InternalError) << "node " << n.label() << ": input '" << v->name << "' was not computed";
     }
-    sc.ins.push_back(t);
+    lane.ins.push_back(t);
   }
   const size_t nout = n.outputs.size();
   // Planned shapes stand in for inference on an exact key hit, except where shapes depend on data.
-  const bool planned_shapes = rc.shapes && !rc.shapes->dynamic[s] && !rc.diverged;
-  const StepShapes* shp = planned_shapes ? &rc.shapes->steps[s] : &sc.inferred;
+  const bool planned_shapes = rc.shapes && !rc.shapes->dynamic[s] && !rc.diverged.load(std::memory_order_relaxed);
+  const StepShapes* shp = planned_shapes ? &rc.shapes->steps[s] : &lane.inferred;
   if (!planned_shapes) {
     std::vector<InferContext::InputInfo> infos(n.inputs.size());
     for (size_t i = 0; i < n.inputs.size(); ++i)
-      if (sc.ins[i]) infos[i] = {sc.ins[i]->dtype(), &sc.ins[i]->shape(), sc.ins[i]};
+      if (lane.ins[i]) infos[i] = {lane.ins[i]->dtype(), &lane.ins[i]->shape(), lane.ins[i]};
     InferContext ictx(n, std::move(infos));
     run_infer(ictx);
-    StepShapes& inf = sc.inferred;
+    StepShapes& inf = lane.inferred;
     inf.dtypes.resize(nout);
     inf.shapes.resize(nout);
     inf.known.resize(nout);
@@ -224,12 +249,12 @@ void Executor::run_step(size_t s, Scratch& sc, RunCtx& rc) {
       inf.known[i] = ictx.output_shape_known(i);
     }
   }
-  sc.outs.clear();
-  sc.outs.resize(nout);
-  if (rc.plan) place_outputs(s, sc, rc, shp->dtypes, shp->shapes, shp->known);
-  KernelContext kctx(n, std::move(sc.ins), &sc.outs, &shp->dtypes, &shp->shapes, &shp->known, device_.allocator(),
+  lane.outs.clear();
+  lane.outs.resize(nout);
+  if (rc.plan) place_outputs(s, lane, rc, shp->dtypes, shp->shapes, shp->known);
+  KernelContext kctx(n, std::move(lane.ins), &lane.outs, &shp->dtypes, &shp->shapes, &shp->known, device_.allocator(),
                      *pool_);
-  if (rc.plan) kctx.set_placements(sc.placements.data());
+  if (rc.plan) kctx.set_placements(lane.placements.data());
   try {
     step.kernel(kctx);
   } catch (const InputError& e) {
@@ -245,17 +270,34 @@ void Executor::run_step(size_t s, Scratch& sc, RunCtx& rc) {
     throw InternalError("node " + n.label() + ": " + e.what());
   }
   for (size_t i = 0; i < nout; ++i)
-    if (n.outputs[i] && !sc.outs[i].defined()) kctx.output(i);  // a kernel that wrote nothing still yields a tensor
-  sc.ins = kctx.take_inputs();
-  if (rc.rec) rc.rec->record_step(s, n, sc.ins, sc.outs, kctx.allocated_mask(), shp->dtypes, shp->shapes, shp->known);
-  if (rc.plan) check_outputs(s, sc, rc, planned_shapes, kctx.allocated_mask(), shp->dtypes, shp->shapes);
+    if (n.outputs[i] && !lane.outs[i].defined()) kctx.output(i);  // a kernel that wrote nothing still yields a tensor
+  lane.ins = kctx.take_inputs();
+  if (rc.rec) rc.rec->record_step(s, n, lane.ins, lane.outs, kctx.allocated_mask(), shp->dtypes, shp->shapes, shp->known);
+  if (rc.plan) check_outputs(s, lane, rc, planned_shapes, kctx.allocated_mask(), shp->dtypes, shp->shapes);
   for (size_t i = 0; i < nout; ++i)
-    if (n.outputs[i]) sc.env[n.outputs[i]->id] = std::move(sc.outs[i]);
-  for (int id : step.release) sc.env[id] = Tensor();
+    if (n.outputs[i]) sc.env[n.outputs[i]->id] = std::move(lane.outs[i]);
+  if (release)
+    for (int id : step.release) sc.env[id] = Tensor();
+}
+
+void Executor::run_group(const StepGroup& g, Scratch& sc, RunCtx& rc) {
+  if (g.size == 1) {
+    run_step(static_cast<size_t>(g.first), sc, sc.lanes[0], rc, true);
+    return;
+  }
+  // One step per chunk: each thread runs whole steps, kernels inside run serially (nested
+  // parallel_for), and step i always uses lane i. The first exception propagates.
+  // Releases wait for the whole group: a sibling may still be reading a value whose last reader
+  // (by step index) has finished.
+  pool_->parallel_for(0, g.size, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) run_step(static_cast<size_t>(g.first + i), sc, sc.lanes[i], rc, false);
+  });
+  for (int s = g.first; s < g.first + g.size; ++s)
+    for (int id : steps_[s].release) sc.env[id] = Tensor();
 }
 
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
-  ScratchLease lease(*this, graph_->values().size());
+  ScratchLease lease(*this, graph_->values().size(), static_cast<size_t>(max_group_));
   Scratch& sc = lease.get();
   check_inputs(inputs, sc);
   RunCtx rc;
@@ -278,7 +320,13 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     rc.rec = rec.get();
   }
   for (size_t i = 0; i < inputs.size(); ++i) sc.env[graph_->inputs()[i]->id] = inputs[i];
-  for (size_t s = 0; s < steps_.size(); ++s) run_step(s, sc, rc);
+  // Groups run concurrently only on runs that follow a plan: a recording run watches steps one
+  // at a time, and without planning the inferred shapes are the reference path.
+  if (inter_op_ && max_group_ > 1 && rc.plan && !rc.rec) {
+    for (const StepGroup& g : groups_) run_group(g, sc, rc);
+  } else {
+    for (size_t s = 0; s < steps_.size(); ++s) run_step(s, sc, sc.lanes[0], rc, true);
+  }
   std::vector<Tensor> outs;
   outs.reserve(graph_->outputs().size());
   for (const Value* v : graph_->outputs()) {
@@ -287,7 +335,11 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     // outputs out of it; this only catches a kernel that surprised it).
     if (rc.arena && outs.back().buffer() == *rc.arena) outs.back() = copy_out(outs.back());
   }
-  if (rec) cache_.add(*graph_, rec->finish(sc.key), sc.bucket, found.plan);
+  if (rec) {
+    PlanRecorder::Result r = rec->finish(sc.key);
+    widen_to_groups(r.structure);
+    cache_.add(*graph_, std::move(r), sc.bucket, found.plan);
+  }
   return outs;
 }
 

@@ -10,6 +10,10 @@
 //
 // run() may be called from several threads at once: each run checks out its own arena and
 // scratch state; the thread pool runs one parallel region at a time.
+//
+// Inter-op parallelism: consecutive independent heavy steps (runtime/schedule.h; the
+// branch_scheduling pass puts Q/K/V projections side by side) run concurrently, one per thread,
+// on runs that follow a plan. Recording runs go step by step. set_inter_op(false) turns it off.
 #pragma once
 #include <atomic>
 #include <memory>
@@ -21,6 +25,7 @@
 #include "r1/core/thread_pool.h"
 #include "r1/ir/graph.h"
 #include "r1/runtime/plan_cache.h"
+#include "r1/runtime/schedule.h"
 
 namespace r1 {
 
@@ -43,21 +48,30 @@ class Executor {
   bool memory_planning() const { return planning_; }
   PlanCache::Stats memory_stats() const;
 
+  void set_inter_op(bool on) { inter_op_ = on; }
+  bool inter_op() const { return inter_op_; }
+  // Groups of more than one step (0: nothing in this graph can run side by side at this thread count).
+  int parallel_groups() const;
+
  private:
   struct Step {
     const Node* node;
     KernelFn kernel;
     std::vector<int> release;  // value ids whose last reader is this node
   };
+  struct Lane;      // what one step in flight needs (a group runs several at once)
   struct Scratch;   // per-run vectors, reused across runs
   struct RunCtx;    // what one run plans with
   class ScratchLease;
   void check_inputs(const std::vector<Tensor>& inputs, Scratch& sc) const;
-  void run_step(size_t s, Scratch& sc, RunCtx& rc);
-  void place_outputs(size_t s, Scratch& sc, const RunCtx& rc, const std::vector<DType>& dtypes,
+  void run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool release);
+  void run_group(const StepGroup& g, Scratch& sc, RunCtx& rc);
+  void place_outputs(size_t s, Lane& lane, const RunCtx& rc, const std::vector<DType>& dtypes,
                      const std::vector<Shape>& shapes, const std::vector<bool>& known) const;
-  void check_outputs(size_t s, Scratch& sc, RunCtx& rc, bool planned_shapes, uint64_t allocated,
+  void check_outputs(size_t s, Lane& lane, RunCtx& rc, bool planned_shapes, uint64_t allocated,
                      const std::vector<DType>& dtypes, const std::vector<Shape>& shapes);
+  // Widens a recorded plan's lifetimes to whole groups: steps of a group run at once.
+  void widen_to_groups(Structure& st) const;
   Tensor copy_out(const Tensor& t) const;  // into memory of its own (out of the arena)
 
   std::shared_ptr<const Graph> graph_;
@@ -66,7 +80,11 @@ class Executor {
   std::vector<Step> steps_;
   std::vector<int> last_reader_;  // per value id: the last step reading it, or -1
   std::vector<int> out_base_;     // per step: index of its first output in a plan's arrays
+  std::vector<StepGroup> groups_;
+  std::vector<int> group_lo_, group_hi_;  // per step: its group's first and last step
+  int max_group_ = 1;
   std::atomic<bool> planning_{true};
+  std::atomic<bool> inter_op_{true};
   // Intermediates that runs on a planned key still allocated (outside the arena): 0 unless a
   // tensor outgrew its slot or a kernel did something the plan did not foresee.
   std::atomic<uint64_t> planned_allocations_{0};

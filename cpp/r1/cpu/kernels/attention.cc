@@ -100,9 +100,9 @@ struct Problem {
   const float *q, *k, *v, *mask;
   HeadIndex qi, ki, vi;
   int64_t m_sb = 0, m_sh = 0, m_rs = 0, m_cs = 0;  // mask strides over [B, H, Sq, Sk] (0: broadcast)
-  bool k_transposed, causal, bf16;
-  float scale;
-  float* o;
+  bool k_transposed = false, causal = false, bf16 = false;
+  float scale = 1.f;
+  float* o = nullptr;
 };
 
 // Per-thread tiles, allocated once per chunk of tasks. A task is a group of up to G query blocks of
