@@ -144,6 +144,43 @@ def test_load_is_fast_and_does_not_copy_weights(tmp_path):
     grown_mb = (rss_kb() - before) / 1024
     assert grown_mb < 16, f"loading grew RSS by {grown_mb:.0f} MB: weights were copied"
     assert model.graph.num_nodes == 1
+    # Verifying the checksum reads every byte, but drops each verified chunk: still no 64 MB growth.
+    del model
+    before = rss_kb()
+    model = r1.load_model(path, verify_checksum=True)
+    grown_mb = (rss_kb() - before) / 1024
+    assert grown_mb < 24, f"verifying the checksum left {grown_mb:.0f} MB resident"
+    assert model.graph.num_nodes == 1
+
+
+def test_prepacked_weights_do_not_stay_resident_twice(tmp_path):
+    """A GEMM weight repacked at load stops counting in RSS in its mapped form (one copy, not two)."""
+    rng = np.random.default_rng(1)
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = rng.standard_normal((2048, 4096)).astype(np.float32)  # 32 MB
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "mm",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2048])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4096])],
+                          [numpy_helper.from_array(w, "w")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "mm.r1"
+    r1.save_model(r1.Model(r1.load_onnx(m)), path)
+    x = rng.standard_normal((2, 2048)).astype(np.float32)
+    want = x @ w
+    del m, g, w
+
+    def rss_kb():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+    before = rss_kb()
+    engine = r1.InferenceEngine(path, num_threads=1)
+    y = engine.run({"x": x})["y"]
+    grown_mb = (rss_kb() - before) / 1024
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-3)
+    # Packed (32 MB) where prepacking runs; the mapped 32 MB must not be resident as well.
+    assert grown_mb < 52, f"the weight is resident twice: RSS grew by {grown_mb:.0f} MB"
 
 
 def test_constant_shape_overflow_is_rejected(r1_file, tmp_path):

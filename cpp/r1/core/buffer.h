@@ -18,6 +18,11 @@ enum class MemoryKind : uint8_t {
 };
 const char* memory_kind_name(MemoryKind k);
 
+// Lets the OS drop the resident pages wholly inside [p, p + len) of a read-only private file
+// mapping; they fault back in from the file when read again. Only for such mappings: on written
+// memory it would discard the writes.
+void drop_file_pages(const void* p, size_t len);
+
 class Buffer {
  public:
   virtual ~Buffer() = default;
@@ -28,6 +33,10 @@ class Buffer {
   // False for memory the engine does not own (a caller's array, mapped weights): numpy views of
   // it are handed out read-only so nobody writes into a model's weights or a caller's input.
   virtual bool writable() const { return kind_ != MemoryKind::FileBacked; }
+  // For a read-only file mapping: lets the OS drop the resident pages wholly inside
+  // [offset, offset + len) (they fault back in from the file if read again), so weights the
+  // compiler repacked stop counting in the process's memory. A no-op for every other kind.
+  void drop_resident_pages(size_t offset, size_t len) const;
 
  protected:
   Buffer(void* data, size_t size, MemoryKind kind, int device_index = 0)

@@ -1,6 +1,7 @@
 // Little-endian binary writer/reader for the .r1 IR section. The reader checks every length
 // against the bytes left and throws ModelError on overrun, so a corrupt file cannot crash us.
 #pragma once
+#include <functional>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -93,5 +94,10 @@ class ByteReader {
 // A fast 64-bit checksum (4 independent multiply-rotate lanes over 8-byte words): ~10 GB/s,
 // so verifying a 100 MB model costs ~10 ms at load.
 uint64_t checksum64(const void* data, size_t n, uint64_t seed = 0);
+// The same value, computed `chunk` bytes at a time with after_chunk(offset, length) called after
+// each (load_r1 drops each verified chunk of a mapped file from memory, so verifying a model does not
+// make all of it resident at once).
+uint64_t checksum64(const void* data, size_t n, uint64_t seed, size_t chunk,
+                    const std::function<void(size_t, size_t)>& after_chunk);
 
 }  // namespace r1::format

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 
 #include "r1/format/byte_io.h"
@@ -11,14 +12,21 @@ inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 inline uint64_t mix(uint64_t h, uint64_t w) { return rotl(h ^ (w * kP2), 31) * kP1; }
 }  // namespace
 
-uint64_t checksum64(const void* data, size_t n, uint64_t seed) {
+uint64_t checksum64(const void* data, size_t n, uint64_t seed, size_t chunk,
+                    const std::function<void(size_t, size_t)>& after_chunk) {
   const unsigned char* p = static_cast<const unsigned char*>(data);
   uint64_t h[4] = {seed + kP1, seed ^ kP2, seed + 1, seed - kP1};
   size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    uint64_t w[4];
-    std::memcpy(w, p + i, 32);
-    for (int k = 0; k < 4; ++k) h[k] = mix(h[k], w[k]);
+  // Whole 32-byte blocks, in chunks (a multiple of 32, so the lanes see the same words either way).
+  chunk = chunk ? std::max<size_t>(32, chunk / 32 * 32) : n;
+  while (i + 32 <= n) {
+    const size_t start = i, end = start + std::min(chunk, (n - start) / 32 * 32);
+    for (; i < end; i += 32) {
+      uint64_t w[4];
+      std::memcpy(w, p + i, 32);
+      for (int k = 0; k < 4; ++k) h[k] = mix(h[k], w[k]);
+    }
+    if (after_chunk) after_chunk(start, end - start);
   }
   uint64_t acc = rotl(h[0], 1) + rotl(h[1], 7) + rotl(h[2], 12) + rotl(h[3], 18) + n;
   for (; i + 8 <= n; i += 8) {
@@ -32,6 +40,8 @@ uint64_t checksum64(const void* data, size_t n, uint64_t seed) {
   acc ^= acc >> 29;
   return acc;
 }
+
+uint64_t checksum64(const void* data, size_t n, uint64_t seed) { return checksum64(data, n, seed, 0, nullptr); }
 
 bool valid_utf8(const std::string& s) {
   size_t i = 0, n = s.size();

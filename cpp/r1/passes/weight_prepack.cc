@@ -1,7 +1,9 @@
 // Packs each r1::FusedMatMul's constant weight once, at load, into the panel layout (fp32 or bf16
 // pairs) that this CPU's GEMM microkernels stream (cpp/r1/cpu/gemm/pack.h), so no run pays for a
 // transpose, a conversion or strided weight reads. Runs last: it needs the final precision of each
-// node. A weight shared by several nodes (tied embeddings) is packed once per layout.
+// node. A weight shared by several nodes (tied embeddings) is packed once per layout. A weight no
+// node reads any more after packing, when it lies in a mapped .r1 file, has its resident pages
+// dropped: otherwise the process would hold the weights twice (mapped and packed).
 #include <map>
 
 #include "r1/core/cpu_features.h"
@@ -39,6 +41,9 @@ class WeightPrepack : public Pass {
       n->attrs.set("n", Attribute::make_int(cols));
       n->attrs.set("trans_b", Attribute::make_int(0));
       changed = true;
+      // Right away, not at the end: the peak then holds one unpacked weight, not all of them.
+      if (w->consumers.empty() && w->constant.buffer())
+        w->constant.buffer()->drop_resident_pages(w->constant.byte_offset(), w->constant.nbytes());
     }
     return changed;
   }
