@@ -17,6 +17,16 @@ void bind_executor(py::module_& m) {
       .def_property("memory_planning", &Executor::memory_planning, &Executor::set_memory_planning)
       .def_property("inter_op", &Executor::inter_op, &Executor::set_inter_op)
       .def_property_readonly("parallel_groups", &Executor::parallel_groups)
+      .def_property("profiling", &Executor::profiling, &Executor::set_profiling)
+      .def("reset_profile", &Executor::reset_profile)
+      .def("step_profile",
+           [](const Executor& ex) {
+             // (node name, op type, domain, total ns, calls) per step, in execution order.
+             py::list out;
+             for (const auto& p : ex.step_profile())
+               out.append(py::make_tuple(p.node->name, p.node->op_type, p.node->domain, p.ns, p.calls));
+             return out;
+           })
       .def("memory_report",
            [](const Executor& ex) {
              PlanCache::Stats s = ex.memory_stats();

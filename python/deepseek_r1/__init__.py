@@ -19,6 +19,7 @@ from .convert import ModelConverter, load_onnx  # noqa: F401
 from .engine import InferenceEngine, TensorInfo  # noqa: F401
 from .hardware import hardware_info, install_at_import as _install_hardware_profile  # noqa: F401
 from .model import Model, load_model, save_model  # noqa: F401
+from .profiler import ProfileReport, profile  # noqa: F401
 
 _install_hardware_profile()  # CPU tile sizes for this machine (R1_CPU_PROFILE overrides)
 
@@ -34,6 +35,8 @@ __all__ = [
     "optimize",
     "pass_names",
     "OptimizeReport",
+    "profile",
+    "ProfileReport",
     "devices",
     "supported_ops",
     "hardware_info",

@@ -7,6 +7,7 @@
     r1 demo                                  sentence embeddings with all-MiniLM-L6-v2, end to end
     r1 optimize model.r1 --level 3 --print-ir-after all   what each compiler pass did, and the IR after it
     r1 hw [--json]                           CPU features, the hardware profile row in use, tile sizes
+    r1 profile model.r1 --dim seq=128        kernel time per op type and the slowest nodes
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _random_inputs(engine: InferenceEngine, dims: dict[str, int]) -> dict[str, n
         elif dt.kind == "b":
             feeds[t.name] = rng.random(shape) > 0.5
         else:
-            feeds[t.name] = rng.integers(0, 2 if "mask" in t.name else 100, shape).astype(dt)
+            feeds[t.name] = rng.integers(0, 2 if ("mask" in t.name or "type" in t.name) else 100, shape).astype(dt)
     return feeds
 
 
@@ -126,6 +127,15 @@ def cmd_bench(a) -> int:
     return 0
 
 
+def cmd_profile(a) -> int:
+    from .profiler import profile
+
+    engine = _engine(a)
+    feeds = _random_inputs(engine, _parse_dims(a.dim))
+    print(profile(engine, feeds, runs=a.runs, warmup=a.warmup))
+    return 0
+
+
 def cmd_hw(a) -> int:
     from .hardware import format_info, hardware_info
 
@@ -156,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("model")
     i.add_argument("--ir", action="store_true", help="print the IR")
     i.set_defaults(fn=cmd_info)
-    for name, fn in (("run", cmd_run), ("bench", cmd_bench)):
+    for name, fn in (("run", cmd_run), ("bench", cmd_bench), ("profile", cmd_profile)):
         r = sub.add_parser(name, help=f"{name} a model (.r1 or .onnx)")
         r.add_argument("model")
         r.add_argument("--threads", type=int, default=None)
@@ -167,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             r.add_argument("--input", action="append", help="name=file.npy")
             r.add_argument("--save", help="prefix for saving outputs as .npy")
         else:
-            r.add_argument("--runs", type=int, default=50)
+            r.add_argument("--runs", type=int, default=50 if name == "bench" else 20)
             r.add_argument("--warmup", type=int, default=5)
         r.set_defaults(fn=fn)
     o = sub.add_parser("optimize", help="run the compiler passes and report what each did")

@@ -140,6 +140,12 @@ class InferenceEngine:
         outs = self._executor.run(self._arrange(inputs))
         return {info.name: arr for info, arr in zip(self.outputs, outs)}
 
+    def profile(self, inputs: Inputs, runs: int = 20, warmup: int = 3):
+        """Kernel time per op type and per node over `runs` runs (deepseek_r1.profiler)."""
+        from .profiler import profile
+
+        return profile(self, inputs, runs=runs, warmup=warmup)
+
     def memory_report(self) -> dict:
         """The executor's static memory plan: arena_bytes (the planned peak of the plan used last)
         against sum_intermediate_bytes (what allocating every intermediate would take), plus the plan

@@ -147,3 +147,18 @@ def test_switch_off_and_on():
     assert not eng.inter_op
     eng.inter_op = True
     assert eng.inter_op
+
+
+def test_profile_reports_every_op_type():
+    rng = np.random.default_rng(5)
+    eng = _engine(_qkv_model(rng), 2)
+    rep = eng.profile({"x": gb.rand(rng, 2, 9, HID)}, runs=4, warmup=1)
+    assert rep.runs == 4 and rep.threads == 2 and rep.wall_ms > 0
+    assert {k.removeprefix("r1::") for k in rep.by_op} == set(eng.graph.op_types())
+    assert sum(rep.op_nodes.values()) == len(eng.graph.op_types())
+    assert rep.kernel_ms > 0 and all(ms >= 0 for ms in rep.by_op.values())
+    assert "slowest nodes" in str(rep)
+    # Profiling is off again afterwards, and a bad run count is refused.
+    assert not eng._executor.profiling
+    with pytest.raises(ValueError, match="runs"):
+        eng.profile({"x": gb.rand(rng, 2, 9, HID)}, runs=0)

@@ -1,6 +1,7 @@
 #include "r1/runtime/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "r1/ir/op_registry.h"
@@ -95,6 +96,23 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
   groups_ = group_steps(*graph_, pool_->num_threads());
   group_spans(groups_, steps_.size(), &group_lo_, &group_hi_);
   for (const StepGroup& g : groups_) max_group_ = std::max(max_group_, g.size);
+  prof_ns_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
+  prof_calls_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
+  reset_profile();
+}
+
+void Executor::reset_profile() {
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    prof_ns_[s] = 0;
+    prof_calls_[s] = 0;
+  }
+}
+
+std::vector<Executor::StepProfile> Executor::step_profile() const {
+  std::vector<StepProfile> out;
+  out.reserve(steps_.size());
+  for (size_t s = 0; s < steps_.size(); ++s) out.push_back({steps_[s].node, prof_ns_[s].load(), prof_calls_[s].load()});
+  return out;
 }
 
 int Executor::parallel_groups() const {
@@ -255,6 +273,8 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
   KernelContext kctx(n, std::move(lane.ins), &lane.outs, &shp->dtypes, &shp->shapes, &shp->known, device_.allocator(),
                      *pool_);
   if (rc.plan) kctx.set_placements(lane.placements.data());
+  const bool prof = profiling_.load(std::memory_order_relaxed);
+  const auto t0 = prof ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   try {
     step.kernel(kctx);
   } catch (const InputError& e) {
@@ -268,6 +288,10 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
   } catch (const std::exception& e) {
     // Anything else from a kernel is our bug; say where it happened.
     throw InternalError("node " + n.label() + ": " + e.what());
+  }
+  if (prof) {
+    prof_ns_[s] += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+    prof_calls_[s] += 1;
   }
   for (size_t i = 0; i < nout; ++i)
     if (n.outputs[i] && !lane.outs[i].defined()) kctx.output(i);  // a kernel that wrote nothing still yields a tensor

@@ -48,6 +48,17 @@ class Executor {
   bool memory_planning() const { return planning_; }
   PlanCache::Stats memory_stats() const;
 
+  // Kernel time per step, accumulated while profiling is on (r1 profile); off costs one relaxed load
+  // per step.
+  struct StepProfile {
+    const Node* node;
+    int64_t ns, calls;
+  };
+  void set_profiling(bool on) { profiling_ = on; }
+  bool profiling() const { return profiling_; }
+  std::vector<StepProfile> step_profile() const;
+  void reset_profile();
+
   void set_inter_op(bool on) { inter_op_ = on; }
   bool inter_op() const { return inter_op_; }
   // Groups of more than one step (0: nothing in this graph can run side by side at this thread count).
@@ -85,6 +96,8 @@ class Executor {
   int max_group_ = 1;
   std::atomic<bool> planning_{true};
   std::atomic<bool> inter_op_{true};
+  std::atomic<bool> profiling_{false};
+  std::unique_ptr<std::atomic<int64_t>[]> prof_ns_, prof_calls_;  // per step
   // Intermediates that runs on a planned key still allocated (outside the arena): 0 unless a
   // tensor outgrew its slot or a kernel did something the plan did not foresee.
   std::atomic<uint64_t> planned_allocations_{0};
