@@ -6,6 +6,8 @@
 // Output = W[M, Cg*KS] x B[Cg*KS, OH*OW] per image and group: rows are output channels, so NCHW tiles
 // come out of the GEMM directly and the epilogue (bias, residual, activation) runs on each tile before
 // its only store (conv_gemm_avx512.cc); CPUs without AVX-512 use OpenBLAS and a separate pass per tile.
+// precision="bf16" (conv_forward_bf16) runs the same tiling with bf16 operands packed per tile and the
+// AVX512-BF16 tiles of conv_bf16_avx512.cc.
 #include <algorithm>
 #include <cstring>
 
@@ -110,11 +112,14 @@ struct GemmPlan {
   int64_t mb = 0, m_blocks = 0;       // output channels per task
 };
 
-GemmPlan plan_gemm(int64_t outer, int64_t Mg, int64_t K, int64_t OS, int threads) {
+// max_kc / tile_elems: the K slice and B tile bounds (elements); even_kc: K slices of whole bf16 pairs.
+GemmPlan plan_gemm(int64_t outer, int64_t Mg, int64_t K, int64_t OS, int threads, int64_t max_kc = kMaxKc,
+                   int64_t tile_elems = kTileFloats, bool even_kc = false) {
   GemmPlan p;
-  int64_t kb = (K + kMaxKc - 1) / kMaxKc;
+  int64_t kb = (K + max_kc - 1) / max_kc;
   p.kc = (K + kb - 1) / kb;
-  int64_t nc_cap = std::max<int64_t>(32, kTileFloats / p.kc / 32 * 32);
+  if (even_kc) p.kc += p.kc % 2;
+  int64_t nc_cap = std::max<int64_t>(32, tile_elems / p.kc / 32 * 32);
   p.n_blocks = (OS + nc_cap - 1) / nc_cap;
   p.m_blocks = 1;
   int64_t macs = outer * Mg * K * OS;
@@ -256,14 +261,151 @@ void conv_gemm(const ConvArgs& a, ThreadPool& pool) {
   });
 }
 
+// ---------------------------------------------------------------- bf16 (precision="bf16")
+// The same tiling with bf16 operands: the B tile is built a pair of K rows at a time (im2col into two
+// fp32 rows that stay in L1, then packed into bf16 pairs), so the tile in L2 is half the fp32 bytes.
+// K slices of up to 1024 (an 8-row weight slice: 16 KB of bf16) and B tiles of 256 KB.
+constexpr int64_t kMaxKcBf16 = 1024;
+constexpr int64_t kTileElemsBf16 = 128 * 1024;
+
+inline uint16_t bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // round to nearest even
+}
+
+void conv_gemm_bf16(const ConvArgs& a, const uint16_t* wb, int64_t ldw, ThreadPool& pool) {
+  const conv_geom::Geom& g = a.geom;
+  int64_t G = a.group, Cg = a.c / G, Mg = a.m / G;
+  int64_t IS = prod(g.in), OS = prod(g.out), KS = prod(g.k), K = Cg * KS;
+  bool direct = true;
+  for (int i = 0; i < g.nd; ++i)
+    if (g.k[i] != 1 || g.s[i] != 1 || g.pb[i] != 0 || g.pe[i] != 0) direct = false;
+  Plane2d q = g.nd <= 2 ? plane_of(g) : Plane2d{};
+  GemmPlan p = plan_gemm(a.n * G, Mg, K, OS, pool.num_threads(), kMaxKcBf16, kTileElemsBf16, true);
+  int64_t tasks = a.n * G * p.n_blocks * p.m_blocks;
+  const ConvEpilogue& ep = a.ep;
+  pool.parallel_for(0, tasks, 1, [&](int64_t tb, int64_t te) {
+    thread_local std::vector<uint32_t> tile;  // kept between calls, as in conv_gemm
+    thread_local std::vector<float> rows;     // two im2col rows
+    thread_local std::vector<int64_t> idx;
+    int64_t ldp = (p.nc + 15) / 16 * 16;
+    if (tile.size() < static_cast<size_t>((p.kc + 1) / 2 * ldp)) tile.resize(static_cast<size_t>((p.kc + 1) / 2 * ldp));
+    if (!direct && rows.size() < static_cast<size_t>(2 * ldp)) rows.resize(static_cast<size_t>(2 * ldp));
+    if (!direct && g.nd > 2 && idx.size() < static_cast<size_t>(KS * p.nc)) idx.resize(static_cast<size_t>(KS * p.nc));
+    for (int64_t t = tb; t < te; ++t) {
+      int64_t mbi = t % p.m_blocks, nbi = (t / p.m_blocks) % p.n_blocks, gi = (t / (p.m_blocks * p.n_blocks)) % G;
+      int64_t img = t / (p.m_blocks * p.n_blocks * G);
+      int64_t j0 = nbi * p.nc, nc = std::min(p.nc, OS - j0);
+      int64_t m0 = mbi * p.mb, mr = std::min(p.mb, Mg - m0);
+      int64_t ch = gi * Mg + m0;
+      const float* xg = a.x + (img * a.c + gi * Cg) * IS;
+      float* yg = a.y + (img * a.m + ch) * OS + j0;
+      const float* rg = a.residual ? a.residual + (img * a.m + ch) * OS + j0 : nullptr;
+      const float* bias = ep.bias ? ep.bias + ch : nullptr;
+      int64_t ldt = (nc + 15) / 16 * 16;
+      if (!direct && g.nd > 2) tap_offsets_nd(g, j0, nc, idx.data());
+      for (int64_t k0 = 0; k0 < K; k0 += p.kc) {
+        int64_t k1 = std::min(K, k0 + p.kc);
+        for (int64_t k = k0; k < k1; k += 2) {
+          int64_t kn = std::min(k + 2, k1);
+          const float* r0 = xg + k * IS + j0;
+          if (!direct) {
+            r0 = rows.data();
+            if (g.nd <= 2) {
+              im2col_tile_2d(xg, q, k, kn, j0, nc, rows.data(), ldt, true);
+            } else {
+              for (int64_t kk = k; kk < kn; ++kk) {
+                const float* xc = xg + (kk / KS) * IS;
+                const int64_t* ir = idx.data() + (kk % KS) * nc;
+                float* d = rows.data() + (kk - k) * ldt;
+                for (int64_t jj = 0; jj < nc; ++jj) d[jj] = ir[jj] >= 0 ? xc[ir[jj]] : 0.f;
+              }
+            }
+          }
+          const float* r1 = kn - k == 2 ? (direct ? r0 + IS : r0 + ldt) : nullptr;
+          conv_avx512::pack_bf16_pairs(r0, r1, nc, ldt, tile.data() + (k - k0) / 2 * ldt);
+        }
+        // An odd last slice pairs its last row with zeros; the weight row's value past K is 0 too.
+        conv_avx512::gemm_tile_bf16(mr, nc, (k1 - k0 + 1) / 2, wb + ch * ldw + k0, ldw, tile.data(), ldt, yg, OS,
+                                    k0 > 0, k1 >= K ? &ep : nullptr, bias, rg, OS);
+      }
+    }
+  });
+}
+
+// The inner-product form (small outputs) in bf16: Bt[OS][K] built in bf16 along K, zero from K up to a
+// multiple of 32, then dot products along K against the weight rows.
+void conv_gemm_ip_bf16(const ConvArgs& a, const uint16_t* wb, int64_t ldw, ThreadPool& pool) {
+  const conv_geom::Geom& g = a.geom;
+  int64_t G = a.group, Cg = a.c / G, Mg = a.m / G;
+  int64_t IS = prod(g.in), OS = prod(g.out), KS = prod(g.k), K = Cg * KS;
+  int64_t K32 = (K + 31) / 32 * 32;
+  std::vector<int64_t> idx(static_cast<size_t>(KS * OS));
+  tap_offsets_nd(g, 0, OS, idx.data());
+  int64_t ldbt = K32 + 32;  // not a power of two: Bt rows would share L1 sets
+  thread_local std::vector<uint16_t> bt;
+  if (bt.size() < static_cast<size_t>(OS * ldbt)) bt.resize(static_cast<size_t>(OS * ldbt));
+  uint16_t* Bt = bt.data();
+  int threads = pool.num_threads();
+  int64_t rows_per_task = threads == 1 ? Mg : std::max<int64_t>(6, (Mg + 4 * threads - 1) / (4 * threads) + 5) / 6 * 6;
+  int64_t tasks = (Mg + rows_per_task - 1) / rows_per_task;
+  for (int64_t img = 0; img < a.n; ++img)
+    for (int64_t gi = 0; gi < G; ++gi) {
+      const float* xg = a.x + (img * a.c + gi * Cg) * IS;
+      // Tasks own 32-column (64-byte) stripes of Bt, so no two threads write one cache line.
+      int64_t stripes = K32 / 32;
+      pool.parallel_for(0, stripes, std::max<int64_t>(1, 512 / std::max<int64_t>(OS, 1)), [&](int64_t sb, int64_t se) {
+        for (int64_t k = sb * 32, ke = se * 32; k < ke; ++k) {
+          if (k >= K) {
+            for (int64_t j = 0; j < OS; ++j) Bt[j * ldbt + k] = 0;
+            continue;
+          }
+          const float* xc = xg + (k / KS) * IS;
+          const int64_t* ir = idx.data() + (k % KS) * OS;
+          for (int64_t j = 0; j < OS; ++j) Bt[j * ldbt + k] = ir[j] >= 0 ? bf16_bits(xc[ir[j]]) : 0;
+        }
+      });
+      pool.parallel_for(0, tasks, 1, [&](int64_t tb, int64_t te) {
+        for (int64_t t = tb; t < te; ++t) {
+          int64_t m0 = t * rows_per_task, mr = std::min(rows_per_task, Mg - m0), ch = gi * Mg + m0;
+          float* yg = a.y + (img * a.m + ch) * OS;
+          const float* rg = a.residual ? a.residual + (img * a.m + ch) * OS : nullptr;
+          conv_avx512::gemm_tile_ip_bf16(mr, OS, K32, wb + ch * ldw, ldw, Bt, ldbt, yg, OS, &a.ep,
+                                         a.ep.bias ? a.ep.bias + ch : nullptr, rg, OS);
+        }
+      });
+    }
+}
+
+bool is_depthwise(const ConvArgs& a) { return a.c == a.group && a.m % a.c == 0 && a.geom.nd <= 2; }
+
 }  // namespace
 
 void conv_depthwise(const ConvArgs& a, const Plane2d& q, ThreadPool& pool);  // conv_depthwise.cc
 
+bool conv_bf16_applies(const ConvArgs& a) {
+  const CpuFeatures& f = cpu_features();
+  if (!f.has_avx512_kernels() || !f.avx512_bf16 || is_depthwise(a)) return false;
+  return a.group > 0 && a.c % a.group == 0 && a.m % a.group == 0 && (a.c / a.group) * prod(a.geom.k) > 0;
+}
+
+void conv_forward_bf16(const ConvArgs& a, const uint16_t* wb, int64_t ldw, ThreadPool& pool) {
+  const conv_geom::Geom& g = a.geom;
+  if (a.n == 0 || a.m == 0 || prod(g.out) == 0) return;
+  int64_t K = (a.c / a.group) * prod(g.k);
+  if (use_inner_product(prod(g.out), K)) {
+    conv_gemm_ip_bf16(a, wb, ldw, pool);
+    return;
+  }
+  conv_gemm_bf16(a, wb, ldw, pool);
+}
+
 void conv_forward_f32(const ConvArgs& a, ThreadPool& pool) {
   const conv_geom::Geom& g = a.geom;
   if (a.n == 0 || a.m == 0 || prod(g.out) == 0) return;
-  if (a.c == a.group && a.m % a.c == 0 && g.nd <= 2) {
+  if (is_depthwise(a)) {
     conv_depthwise(a, plane_of(g), pool);
     return;
   }

@@ -74,6 +74,25 @@ void wino_input(const float* x, int64_t C, int64_t IS, const Plane2d& q, int64_t
 // bias[m] (or nullptr), residual R (y's layout, or nullptr) and the activation.
 void wino_output(const float* Yp, int64_t M, int64_t m0, int64_t m1, int64_t TW, int64_t ty0, int64_t ty1, float* y,
                  int64_t OH, int64_t OW, const float* bias, const float* R, const ConvEpilogue& ep);
+
+// bf16 tiles (conv_bf16_avx512.cc): call only when cpu_features().avx512_bf16 too. bf16 values are
+// uint16 bits (round to nearest even from fp32); products are exact in fp32, sums accumulate in fp32.
+// C[M,N] (row stride ldc) = [C +] A * B over KP pairs of K, with the epilogue as in gemm_tile.
+// A: bf16 weight rows, pair k of row i at A + i * lda + 2k. Bp: the pair rows of B (uint32: low half
+// row 2k, high half row 2k + 1; row stride ldbp), zero padded to a multiple of 16 columns.
+void gemm_tile_bf16(int64_t M, int64_t N, int64_t KP, const uint16_t* A, int64_t lda, const uint32_t* Bp,
+                    int64_t ldbp, float* C, int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias,
+                    const float* R, int64_t ldr);
+// C[M,N] = A[M,K] * Bt[N,K]^T with both bf16 along K (K a multiple of 32, both zero past the data),
+// the epilogue `ep` (non-null) applied after the last K slice.
+void gemm_tile_ip_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const uint16_t* Bt,
+                       int64_t ldbt, float* C, int64_t ldc, const ConvEpilogue* ep, const float* bias, const float* R,
+                       int64_t ldr);
+// dst[j] = pair(bf16(r0[j]), bf16(r1[j])) for j < n (r1 == nullptr: high halves 0), 0 for n <= j < n_pad
+// (n_pad a multiple of 16).
+void pack_bf16_pairs(const float* r0, const float* r1, int64_t n, int64_t n_pad, uint32_t* dst);
+// dst[j] = bf16(src[j]) for j < n, 0 for n <= j < n_pad.
+void to_bf16_row(const float* src, int64_t n, int64_t n_pad, uint16_t* dst);
 }  // namespace conv_avx512
 
 }  // namespace r1::cpu
@@ -170,6 +189,7 @@ static inline __m512 act_vec(__m512 v, ConvAct act, float alpha, float beta) {
 #endif
 
 #ifndef R1_CONV_PLAIN_ONLY
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -201,6 +221,30 @@ bool winograd_applies(const ConvArgs& a);
 void conv_winograd(const ConvArgs& a, ThreadPool& pool);
 // Picks the algorithm by shape: depthwise, 1x1 as a direct GEMM, or im2col + GEMM per tile.
 void conv_forward_f32(const ConvArgs& a, ThreadPool& pool);
+
+// precision="bf16" (conv_gemm.cc): true where this CPU has AVX512-BF16 and the conv is a GEMM one
+// (not depthwise, at least one input channel); elsewhere callers run conv_forward_f32.
+bool conv_bf16_applies(const ConvArgs& a);
+// The conv with bf16 products and fp32 accumulation (bias, residual and activation in fp32), from the
+// weights already in bf16: row i (output channel i, Cg * KS values) at wb + i * ldw, zero from Cg * KS
+// up to a multiple of 32 (ldw >= that, see ConvWeightsBf16).
+void conv_forward_bf16(const ConvArgs& a, const uint16_t* wb, int64_t ldw, ThreadPool& pool);
+// Winograd F(2x2, 3x3) with bf16 products (conv_bf16_winograd.cc), where winograd_applies(a): from the
+// transformed weights in bf16, U[xi][m] a row of C values at ub + (xi * M + m) * ldu.
+void conv_winograd_bf16(const ConvArgs& a, const uint16_t* ub, int64_t ldu, ThreadPool& pool);
+
+// The bf16 copy of a conv's weights W[M, K] (conv_bf16.cc), rows padded as conv_forward_bf16 needs,
+// or with winograd=true (K = C, 3x3 kernels) of their Winograd transform, as conv_winograd_bf16 needs.
+struct ConvWeightsBf16 {
+  const uint16_t* p = nullptr;
+  int64_t ld = 0;
+  std::shared_ptr<const std::vector<uint16_t>> hold;  // keeps p alive
+};
+// `w_tensor` is the node's weight input, `w` its values in fp32. A graph constant's copy is made once
+// and cached for as long as the constant's buffer lives (constants are immutable); any other weight
+// is converted on every call.
+ConvWeightsBf16 conv_weights_bf16(const KernelContext& ctx, const Tensor& w_tensor, const float* w, int64_t M,
+                                  int64_t K, bool winograd, ThreadPool& pool);
 
 // Conv (fused=false) and r1::FusedConv (fused=true: activation attrs and input 3, the residual).
 void run_conv(KernelContext& ctx, bool fused);

@@ -1,0 +1,203 @@
+// AVX512-BF16 tile kernels of the convolutions (precision="bf16"): the same products as
+// conv_gemm_avx512.cc with bf16 operands, _mm512_dpbf16_ps (two products per fp32 lane, so twice the
+// multiply-adds of an fp32 FMA per instruction) and fp32 accumulation. The epilogue (bias, residual,
+// activation) runs in fp32 on the accumulators before the only store, as in the fp32 tiles.
+// Compiled with -mavx512*; called only where cpu_features() has AVX512-BF16. Raw pointers only: no
+// std templates in this file (CMakeLists.txt says why).
+#define R1_CONV_PLAIN_ONLY
+#include "r1/cpu/kernels/conv_kernels.h"
+
+#include <immintrin.h>
+
+// GCC 12 reports the undefined passthrough operand of its own unmasked AVX-512 min/max intrinsics as
+// "may be used uninitialized" (a false positive in avx512fintrin.h).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace r1::cpu::conv_avx512 {
+namespace {
+
+// 8 rows x 48 columns: 24 accumulators; per K pair 3 B loads and 8 broadcasts for 24 dot products.
+constexpr int kMR = 8;
+constexpr int kNV = 3;
+
+inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+
+inline __m512 epilogue_vec(__m512 x, const ConvEpilogue* ep, const float* bias, int r, const float* R, int64_t ldr,
+                           int64_t col, __mmask16 m) {
+  if (bias) x = _mm512_add_ps(x, _mm512_set1_ps(bias[r]));
+  if (R) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, R + r * ldr + col));
+  return act_vec(x, ep->act, ep->alpha, ep->beta);
+}
+
+// C[MR x 16*NV] (+)= A[MR, 2*KP] * B over KP pairs of K. A: bf16 rows (row stride lda uint16), pair k at
+// A + r * lda + 2k. B: pair rows of 32-bit (lo = row 2k, hi = row 2k + 1) with every column of the
+// 16*NV loaded present (zero padded), so only the stores are masked (`last` covers the last vector).
+template <int MR, int NV>
+void micro(int64_t KP, const uint16_t* A, int64_t lda, const uint32_t* B, int64_t ldb, float* C, int64_t ldc,
+           __mmask16 last, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R, int64_t ldr) {
+  __m512 c[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) c[r][v] = _mm512_setzero_ps();
+  const uint16_t* a[MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) a[r] = A + r * lda;
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < KP; ++k) {
+    const uint32_t* b = B + k * ldb;
+    __m512bh bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = (__m512bh)_mm512_loadu_si512(b + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      int32_t pair;
+      __builtin_memcpy(&pair, a[r] + 2 * k, sizeof(pair));
+      const __m512bh w = (__m512bh)_mm512_set1_epi32(pair);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) c[r][v] = _mm512_dpbf16_ps(c[r][v], w, bv[v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    float* cr = C + r * ldc;
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 m = v == NV - 1 ? last : __mmask16(0xFFFF);
+      __m512 x = c[r][v];
+      if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, cr + 16 * v));
+      if (ep) x = epilogue_vec(x, ep, bias, r, R, ldr, 16 * v, m);
+      _mm512_mask_storeu_ps(cr + 16 * v, m, x);
+    }
+  }
+}
+
+using MicroFn = void (*)(int64_t, const uint16_t*, int64_t, const uint32_t*, int64_t, float*, int64_t, __mmask16,
+                         bool, const ConvEpilogue*, const float*, const float*, int64_t);
+
+#define R1_ROW(MR) {micro<MR, 1>, micro<MR, 2>, micro<MR, 3>}
+const MicroFn kMicro[kMR][kNV] = {R1_ROW(1), R1_ROW(2), R1_ROW(3), R1_ROW(4),
+                                  R1_ROW(5), R1_ROW(6), R1_ROW(7), R1_ROW(8)};
+#undef R1_ROW
+
+// Lanes 0..3 = the horizontal sums of a0..a3 (as conv_gemm_avx512.cc's reduce4).
+inline __m512 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  __m512 x = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
+  __m512 y = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
+  __m512d xd = _mm512_castps_pd(x), yd = _mm512_castps_pd(y);
+  __m512 z = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(xd, yd)), _mm512_castpd_ps(_mm512_unpackhi_pd(xd, yd)));
+  z = _mm512_add_ps(z, _mm512_shuffle_f32x4(z, z, 0x4E));
+  return _mm512_add_ps(z, _mm512_shuffle_f32x4(z, z, 0xB1));
+}
+
+// Inner-product tile over K (a multiple of 32): A rows and Bt rows both bf16 along K, so one dot
+// product instruction covers 32 k of one (row, column) pair and no lane is wasted on a column count
+// that is not a multiple of 16 (7x7 outputs).
+template <int MR, int NR>
+void micro_ip(int64_t K, const uint16_t* A, int64_t lda, const uint16_t* Bt, int64_t ldbt, float* C, int64_t ldc,
+              int nr, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R, int64_t ldr) {
+  __m512 acc[MR][NR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; k += 32) {
+    __m512bh a[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) a[r] = (__m512bh)_mm512_loadu_si512(A + r * lda + k);
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; ++j) {
+      const __m512bh b = (__m512bh)_mm512_loadu_si512(Bt + j * ldbt + k);
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], a[r], b);
+    }
+  }
+  const __mmask16 mk = tail_mask(nr);
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    __m512 x = reduce4(acc[r][0], NR > 1 ? acc[r][NR > 1 ? 1 : 0] : zero, NR > 2 ? acc[r][NR > 2 ? 2 : 0] : zero,
+                       NR > 3 ? acc[r][NR > 3 ? 3 : 0] : zero);
+    float* cr = C + r * ldc;
+    if (accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, cr));
+    if (ep) x = epilogue_vec(x, ep, bias, r, R, ldr, 0, mk);
+    _mm512_mask_storeu_ps(cr, mk, x);
+  }
+}
+
+// 6 rows x 4 columns: 24 accumulators; per 32 k: 6 row loads (L1) and 4 column loads (L2).
+constexpr int kIpMR = 6;
+constexpr int kIpNR = 4;
+// K slice per pass: 6 rows of W (18 KB of bf16) stay in L1 while the Bt slice streams from L2.
+constexpr int64_t kIpKc = 1536;
+
+using IpFn = void (*)(int64_t, const uint16_t*, int64_t, const uint16_t*, int64_t, float*, int64_t, int, bool,
+                      const ConvEpilogue*, const float*, const float*, int64_t);
+
+#define R1_ROW(MR) {micro_ip<MR, 1>, micro_ip<MR, 2>, micro_ip<MR, 3>, micro_ip<MR, 4>}
+const IpFn kIp[kIpMR][kIpNR] = {R1_ROW(1), R1_ROW(2), R1_ROW(3), R1_ROW(4), R1_ROW(5), R1_ROW(6)};
+#undef R1_ROW
+
+}  // namespace
+
+void gemm_tile_bf16(int64_t M, int64_t N, int64_t KP, const uint16_t* A, int64_t lda, const uint32_t* Bp,
+                    int64_t ldbp, float* C, int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias,
+                    const float* R, int64_t ldr) {
+  // Row blocks outer: an 8-row slice of the weights (8 KB per 512 pairs) stays in L1 while the packed
+  // B tile (in L2) streams past.
+  for (int64_t i0 = 0; i0 < M; i0 += kMR) {
+    int mr = static_cast<int>(M - i0 < kMR ? M - i0 : kMR);
+    const uint16_t* a = A + i0 * lda;
+    const float* bi = bias ? bias + i0 : nullptr;
+    const float* ri = R ? R + i0 * ldr : nullptr;
+    for (int64_t j0 = 0; j0 < N; j0 += 16 * kNV) {
+      int64_t nr = N - j0 < 16 * kNV ? N - j0 : 16 * kNV;
+      int nv = static_cast<int>((nr + 15) / 16);
+      kMicro[mr - 1][nv - 1](KP, a, lda, Bp + j0, ldbp, C + i0 * ldc + j0, ldc, tail_mask(nr - 16 * (nv - 1)),
+                             accumulate, ep, bi, ri ? ri + j0 : nullptr, ldr);
+    }
+  }
+}
+
+void gemm_tile_ip_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const uint16_t* Bt,
+                       int64_t ldbt, float* C, int64_t ldc, const ConvEpilogue* ep, const float* bias, const float* R,
+                       int64_t ldr) {
+  int64_t kb = (K + kIpKc - 1) / kIpKc, kc = (K + kb - 1) / kb;
+  kc = (kc + 31) / 32 * 32;
+  for (int64_t k0 = 0; k0 < K; k0 += kc) {
+    int64_t kl = K - k0 < kc ? K - k0 : kc;
+    bool last = k0 + kl >= K;
+    for (int64_t i0 = 0; i0 < M; i0 += kIpMR) {
+      int mr = static_cast<int>(M - i0 < kIpMR ? M - i0 : kIpMR);
+      for (int64_t j0 = 0; j0 < N; j0 += kIpNR) {
+        int nr = static_cast<int>(N - j0 < kIpNR ? N - j0 : kIpNR);
+        kIp[mr - 1][nr - 1](kl, A + i0 * lda + k0, lda, Bt + j0 * ldbt + k0, ldbt, C + i0 * ldc + j0, ldc, nr, k0 > 0,
+                            last ? ep : nullptr, bias ? bias + i0 : nullptr, R ? R + i0 * ldr + j0 : nullptr, ldr);
+      }
+    }
+  }
+}
+
+void pack_bf16_pairs(const float* r0, const float* r1, int64_t n, int64_t n_pad, uint32_t* dst) {
+  // cvtne2ps gives [bf16(r0[0..15]) | bf16(r1[0..15])]; the permutation interleaves them into pairs.
+  const __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  for (int64_t j = 0; j < n_pad; j += 16) {
+    __mmask16 m = j < n ? tail_mask(n - j) : __mmask16(0);
+    __m512 lo = _mm512_maskz_loadu_ps(m, r0 + j);
+    __m512 hi = r1 ? _mm512_maskz_loadu_ps(m, r1 + j) : _mm512_setzero_ps();
+    __m512i both = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+    _mm512_storeu_si512(dst + j, _mm512_permutexvar_epi16(inter, both));
+  }
+}
+
+void to_bf16_row(const float* src, int64_t n, int64_t n_pad, uint16_t* dst) {
+  for (int64_t j = 0; j < n_pad; j += 16) {
+    __mmask16 m = j < n ? tail_mask(n - j) : __mmask16(0);
+    __m256bh v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + j));
+    _mm256_mask_storeu_epi16(dst + j, tail_mask(n_pad - j), (__m256i)v);
+  }
+}
+
+}  // namespace r1::cpu::conv_avx512
