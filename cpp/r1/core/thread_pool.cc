@@ -1,5 +1,6 @@
 #include "r1/core/thread_pool.h"
 
+#include <chrono>
 #include <exception>
 #include <memory>
 
@@ -9,7 +10,30 @@ namespace r1 {
 
 namespace {
 thread_local bool t_in_pool_job = false;
+
+// How long an idle worker (or a caller waiting on workers) spins before it parks. Long enough to
+// bridge the gap between two kernels of a run, short enough that an idle engine costs nothing.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
 }
+
+// Spins until done() or kSpin elapsed; true when done() became true.
+template <class F>
+bool spin_until(F&& done) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= until) return done();
+  }
+}
+}  // namespace
 
 struct ThreadPool::Job {
   const std::function<void(int64_t, int64_t)>* fn;
@@ -39,6 +63,7 @@ void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lk(mu_);
     stop_ = true;
+    stopping_ = true;
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
@@ -75,6 +100,15 @@ void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
+    if (!stop_ && !(job_ && generation_ != seen)) {
+      // Nothing for us now: spin until the next job is published (any newer generation), then park.
+      const uint64_t current = generation_;
+      lk.unlock();
+      spin_until([&] {
+        return stopping_.load(std::memory_order_relaxed) || published_.load(std::memory_order_acquire) != current;
+      });
+      lk.lock();
+    }
     wake_.wait(lk, [&] { return stop_ || (job_ && generation_ != seen); });
     if (stop_) return;
     seen = generation_;
@@ -111,9 +145,13 @@ void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain,
     std::lock_guard<std::mutex> lk(mu_);
     job_ = &job;
     ++generation_;
+    published_.store(generation_, std::memory_order_release);
   }
   wake_.notify_all();
   run_chunks(job);
+  // The workers usually finish their last chunks within microseconds: wait for that spinning,
+  // then (or if it takes longer) sleep until the last worker lets go of `job`.
+  spin_until([&] { return job.finished.load(std::memory_order_acquire) == job.num_chunks; });
   {
     std::unique_lock<std::mutex> lk(mu_);
     // Wait until every chunk ran and no worker still holds a pointer to `job`.
