@@ -11,13 +11,6 @@
 #include "r1/cpu/kernels/conv_kernels.h"
 
 namespace r1::cpu {
-namespace {
-
-// Bytes of V + Y' (fp32) per block: about half of a 1-2 MB L2, as in conv_winograd.cc.
-constexpr int64_t kBlockBytes = 512 * 1024;
-
-}  // namespace
-
 void conv_winograd_bf16(const ConvArgs& a, const uint16_t* ub, int64_t ldu, ThreadPool& pool) {
   const conv_geom::Geom& g = a.geom;
   const int64_t C = a.c, M = a.m, OH = g.out[0], OW = g.out[1], IS = g.in[0] * g.in[1], OS = OH * OW;
@@ -25,10 +18,8 @@ void conv_winograd_bf16(const ConvArgs& a, const uint16_t* ub, int64_t ldu, Thre
   Plane2d q{g.in[0], g.in[1], 3, 3, OH, OW, 1, 1, 1, 1, g.pb[0], g.pb[1]};
   const int threads = pool.num_threads();
 
-  int64_t rows_per_block = std::max<int64_t>(1, kBlockBytes / (16 * 4 * (C + M) * TW));
-  if (threads > 1) rows_per_block = std::min(rows_per_block, std::max<int64_t>(1, TH / (2 * threads)));
-  rows_per_block = std::min(rows_per_block, TH);
-  const int64_t blocks = (TH + rows_per_block - 1) / rows_per_block;
+  const WinoSplit sp = plan_wino_split(TH, TW, C, M, threads);
+  const int64_t rows_per_block = sp.rows_per_block;
   const int64_t scratch_floats = conv_avx512::wino_scratch_floats(q, TH, TW, rows_per_block);
   const int64_t tb_max = rows_per_block * TW;
   const int64_t ldp_max = (tb_max + 15) / 16 * 16;
@@ -36,7 +27,7 @@ void conv_winograd_bf16(const ConvArgs& a, const uint16_t* ub, int64_t ldu, Thre
     const float* x = a.x + img * C * IS;
     float* y = a.y + img * M * OS;
     const float* r = a.residual ? a.residual + img * M * OS : nullptr;
-    pool.parallel_for(0, blocks, 1, [&](int64_t bb, int64_t be) {
+    pool.parallel_for(0, sp.tasks(), 1, [&](int64_t tb0, int64_t te) {
       // Kept between calls: fresh buffers would cost their page faults on every call.
       thread_local std::vector<float> v_buf, y_buf, scratch;
       thread_local std::vector<uint32_t> vp;
@@ -44,7 +35,8 @@ void conv_winograd_bf16(const ConvArgs& a, const uint16_t* ub, int64_t ldu, Thre
       if (y_buf.size() < static_cast<size_t>(16 * M * tb_max)) y_buf.resize(static_cast<size_t>(16 * M * tb_max));
       if (scratch.size() < static_cast<size_t>(scratch_floats)) scratch.resize(static_cast<size_t>(scratch_floats));
       if (vp.size() < static_cast<size_t>((C + 1) / 2 * ldp_max)) vp.resize(static_cast<size_t>((C + 1) / 2 * ldp_max));
-      for (int64_t blk = bb; blk < be; ++blk) {
+      for (int64_t t = tb0; t < te; ++t) {
+        const int64_t blk = t / sp.m_chunks, m0 = (t % sp.m_chunks) * sp.mc, m1 = std::min(M, m0 + sp.mc);
         int64_t ty0 = blk * rows_per_block, ty1 = std::min(TH, ty0 + rows_per_block), tb = (ty1 - ty0) * TW;
         int64_t ldp = (tb + 15) / 16 * 16;
         conv_avx512::wino_input(x, C, IS, q, TH, TW, ty0, ty1, v_buf.data(), scratch.data());
@@ -53,10 +45,10 @@ void conv_winograd_bf16(const ConvArgs& a, const uint16_t* ub, int64_t ldu, Thre
           for (int64_t c = 0; c < C; c += 2)
             conv_avx512::pack_bf16_pairs(v + c * tb, c + 1 < C ? v + (c + 1) * tb : nullptr, tb, ldp,
                                          vp.data() + c / 2 * ldp);
-          conv_avx512::gemm_tile_bf16(M, tb, (C + 1) / 2, ub + xi * M * ldu, ldu, vp.data(), ldp,
-                                      y_buf.data() + xi * M * tb, tb, false, nullptr, nullptr, nullptr, 0);
+          conv_avx512::gemm_tile_bf16(m1 - m0, tb, (C + 1) / 2, ub + xi * M * ldu + m0 * ldu, ldu, vp.data(), ldp,
+                                      y_buf.data() + xi * M * tb + m0 * tb, tb, false, nullptr, nullptr, nullptr, 0);
         }
-        conv_avx512::wino_output(y_buf.data(), M, 0, M, TW, ty0, ty1, y, OH, OW, a.ep.bias, r, a.ep);
+        conv_avx512::wino_output(y_buf.data(), M, m0, m1, TW, ty0, ty1, y, OH, OW, a.ep.bias, r, a.ep);
       }
     });
   }

@@ -219,6 +219,14 @@ struct ConvArgs {
 // Winograd F(2x2, 3x3) (conv_winograd.cc): 3x3 stride-1 convs with enough channels and tiles.
 bool winograd_applies(const ConvArgs& a);
 void conv_winograd(const ConvArgs& a, ThreadPool& pool);
+// How a Winograd conv splits into tasks: blocks of tile rows (V and Y' of a block stay in L2) times
+// chunks of output channels when the blocks alone cannot feed the threads (14x14 maps give 4 blocks:
+// on 2 threads one would idle a quarter of the time, and thinner blocks would waste vector lanes).
+struct WinoSplit {
+  int64_t rows_per_block = 1, blocks = 1, m_chunks = 1, mc = 0;
+  int64_t tasks() const { return blocks * m_chunks; }
+};
+WinoSplit plan_wino_split(int64_t TH, int64_t TW, int64_t C, int64_t M, int threads);
 // Picks the algorithm by shape: depthwise, 1x1 as a direct GEMM, or im2col + GEMM per tile.
 void conv_forward_f32(const ConvArgs& a, ThreadPool& pool);
 

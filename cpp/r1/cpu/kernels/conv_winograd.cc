@@ -32,6 +32,25 @@ bool winograd_applies(const ConvArgs& a) {
   return a.c >= 32 && a.m >= 32 && tiles >= 32;
 }
 
+WinoSplit plan_wino_split(int64_t TH, int64_t TW, int64_t C, int64_t M, int threads) {
+  WinoSplit s;
+  s.rows_per_block = std::min(TH, std::max<int64_t>(1, kBlockBytes / (16 * 4 * (C + M) * TW)));
+  s.blocks = (TH + s.rows_per_block - 1) / s.rows_per_block;
+  const int64_t want = threads > 1 ? 4 * threads : 1;
+  // Channel chunks of at least 64 rows keep the GEMM tiles efficient; each chunk transforms its
+  // block's input again (1/M of the block's work), which is cheaper than an idle thread.
+  if (s.blocks < want) s.m_chunks = std::max<int64_t>(1, std::min((want + s.blocks - 1) / s.blocks, M / 64));
+  if (s.tasks() < want && threads > 1) {
+    // Few channels too: thinner blocks, as a last resort.
+    s.rows_per_block = std::max<int64_t>(1, std::min(s.rows_per_block, TH / (2 * threads)));
+    s.blocks = (TH + s.rows_per_block - 1) / s.rows_per_block;
+  }
+  s.mc = (M + s.m_chunks - 1) / s.m_chunks;
+  s.mc = s.mc < M ? (s.mc + 7) / 8 * 8 : M;
+  s.m_chunks = (M + s.mc - 1) / s.mc;
+  return s;
+}
+
 void conv_winograd(const ConvArgs& a, ThreadPool& pool) {
   const conv_geom::Geom& g = a.geom;
   const int64_t C = a.c, M = a.m, OH = g.out[0], OW = g.out[1], IS = g.in[0] * g.in[1], OS = OH * OW;
@@ -48,29 +67,27 @@ void conv_winograd(const ConvArgs& a, ThreadPool& pool) {
     conv_avx512::wino_weights(a.w, b * 16, std::min(pairs, e * 16), pairs, U);
   });
 
-  // Tile rows per block: V + Y' within kBlockBytes, and enough blocks to feed every thread.
-  int64_t rows_per_block = std::max<int64_t>(1, kBlockBytes / (16 * 4 * (C + M) * TW));
-  if (threads > 1) rows_per_block = std::min(rows_per_block, std::max<int64_t>(1, TH / (2 * threads)));
-  rows_per_block = std::min(rows_per_block, TH);
-  const int64_t blocks = (TH + rows_per_block - 1) / rows_per_block;
+  const WinoSplit sp = plan_wino_split(TH, TW, C, M, threads);
+  const int64_t rows_per_block = sp.rows_per_block;
   const int64_t scratch_floats = conv_avx512::wino_scratch_floats(q, TH, TW, rows_per_block);
   const int64_t tb_max = rows_per_block * TW;
   for (int64_t img = 0; img < a.n; ++img) {
     const float* x = a.x + img * C * IS;
     float* y = a.y + img * M * OS;
     const float* r = a.residual ? a.residual + img * M * OS : nullptr;
-    pool.parallel_for(0, blocks, 1, [&](int64_t bb, int64_t be) {
+    pool.parallel_for(0, sp.tasks(), 1, [&](int64_t tb0, int64_t te) {
       thread_local std::vector<float> v_buf, y_buf, scratch;  // kept: see u_buf
       if (v_buf.size() < static_cast<size_t>(16 * C * tb_max)) v_buf.resize(static_cast<size_t>(16 * C * tb_max));
       if (y_buf.size() < static_cast<size_t>(16 * M * tb_max)) y_buf.resize(static_cast<size_t>(16 * M * tb_max));
       if (scratch.size() < static_cast<size_t>(scratch_floats)) scratch.resize(static_cast<size_t>(scratch_floats));
-      for (int64_t blk = bb; blk < be; ++blk) {
+      for (int64_t t = tb0; t < te; ++t) {
+        const int64_t blk = t / sp.m_chunks, m0 = (t % sp.m_chunks) * sp.mc, m1 = std::min(M, m0 + sp.mc);
         int64_t ty0 = blk * rows_per_block, ty1 = std::min(TH, ty0 + rows_per_block), tb = (ty1 - ty0) * TW;
         conv_avx512::wino_input(x, C, IS, q, TH, TW, ty0, ty1, v_buf.data(), scratch.data());
         for (int xi = 0; xi < 16; ++xi)
-          conv_avx512::gemm_tile(M, tb, C, U + xi * pairs, C, v_buf.data() + xi * C * tb, tb,
-                                 y_buf.data() + xi * M * tb, tb, false, nullptr, nullptr, nullptr, 0);
-        conv_avx512::wino_output(y_buf.data(), M, 0, M, TW, ty0, ty1, y, OH, OW, a.ep.bias, r, a.ep);
+          conv_avx512::gemm_tile(m1 - m0, tb, C, U + xi * pairs + m0 * C, C, v_buf.data() + xi * C * tb, tb,
+                                 y_buf.data() + xi * M * tb + m0 * tb, tb, false, nullptr, nullptr, nullptr, 0);
+        conv_avx512::wino_output(y_buf.data(), M, m0, m1, TW, ty0, ty1, y, OH, OW, a.ep.bias, r, a.ep);
       }
     });
   }
