@@ -218,3 +218,61 @@ def test_attention_schema_errors_and_symbolic_shapes():
         q, k, v = arrays(b + s, b, 2, s, t, 8, 8)
         m = make_mask(t, (b, 1, 1, t), "inf")
         check(eng.run([q, k, v, m])["o"], reference(q, k, v, m))
+
+
+def to_bshd(a):
+    """[B, H, S, D] -> [B, S, H, D] (contiguous), the layout of qkv_layout/out_layout="bshd"."""
+    return np.ascontiguousarray(np.swapaxes(a, 1, 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(dims=dims, kv=st.sampled_from(["bh", "1h", "b1", "11"]),
+       mask_shape=st.sampled_from(["none", "b11k", "b1qk", "bhqk"]), kind=st.sampled_from(["inf", "lowest"]),
+       causal=st.booleans(), in_bshd=st.booleans(), out_bshd=st.booleans(), bf16=st.booleans(),
+       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
+def test_attention_bshd_layouts(dims, kv, mask_shape, kind, causal, in_bshd, out_bshd, bf16, threads, seed):
+    B, H, Sq, Sk, D, Dv = dims
+    kb = {"bh": (B, H), "1h": (1, H), "b1": (B, 1), "11": (1, 1)}[kv]  # GQA-style broadcast K/V
+    q, k, v = arrays(seed, B, H, Sq, Sk, D, Dv, kb=kb)
+    shapes = {"none": None, "b11k": (B, 1, 1, Sk), "b1qk": (B, 1, Sq, Sk), "bhqk": (B, H, Sq, Sk)}
+    mask = None if shapes[mask_shape] is None else make_mask(seed, shapes[mask_shape], kind)
+    attrs = {"causal": int(causal), "precision": "bf16" if bf16 else "fp32"}
+    if in_bshd:
+        attrs["qkv_layout"] = "bshd"
+    if out_bshd:
+        attrs["out_layout"] = "bshd"
+    ins = [to_bshd(a) for a in (q, k, v)] if in_bshd else [q, k, v]
+    (got,) = run_r1("Attention", [*ins, mask], attrs, threads=threads)
+    want = reference(q, k, v, mask, causal=causal)
+    if out_bshd:
+        want = np.swapaxes(want, 1, 2)
+    assert got.shape == want.shape
+    if not bf16:
+        check(got, want)
+        return
+    nan = np.isnan(want)  # causal with Sq > Sk: queries that see no key
+    assert np.array_equal(np.isnan(got), nan)
+    if not nan.all():
+        assert rel_err(got[~nan], want[~nan]) < 2e-2
+
+
+def test_attention_bshd_symbolic_shapes_and_errors():
+    f = TensorProto.FLOAT
+    ins = [helper.make_tensor_value_info("q", f, ["b", "s", 2, 8]), helper.make_tensor_value_info("k", f, ["b", "t", 2, 8]),
+           helper.make_tensor_value_info("v", f, ["b", "t", 2, 4])]
+    node = helper.make_node("Attention", ["q", "k", "v"], ["o"], domain="r1", qkv_layout="bshd", out_layout="bshd")
+    g = helper.make_graph([node], "sym", ins, [helper.make_tensor_value_info("o", f, None)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("r1", 1)])
+    eng = r1.InferenceEngine(r1.Model(r1.load_onnx(model)))
+    for b, s, t in [(1, 3, 5), (2, 70, 130)]:
+        q, k, v = arrays(b + s, b, 2, s, t, 8, 4)
+        got = eng.run([to_bshd(q), to_bshd(k), to_bshd(v)])["o"]
+        assert got.shape == (b, s, 2, 4)
+        check(got, np.swapaxes(reference(q, k, v), 1, 2))
+    q, k, v = (to_bshd(a) for a in arrays(1, 1, 2, 4, 6, 8, 8))
+    with pytest.raises(r1.ModelError):
+        run_r1("Attention", [q, k, v], {"qkv_layout": "bhds"})
+    with pytest.raises(r1.ModelError):  # a transposed K exists only in the bhsd layout
+        run_r1("Attention", [q, np.ascontiguousarray(np.swapaxes(k, 1, 3)), v], {"qkv_layout": "bshd", "k_transposed": 1})
+    with pytest.raises(r1.ModelError):
+        run_r1("Attention", [q, k[:, :5], v], {"qkv_layout": "bshd"})  # key counts of K and V differ

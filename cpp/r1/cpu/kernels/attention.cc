@@ -5,7 +5,9 @@
 // stays O(block) at any sequence length. Block sizes come from cpu_tiles().
 // precision=bf16 with AVX512-BF16: both products take bf16 operands with fp32 accumulation
 // (_mm512_dpbf16_ps); the softmax stays fp32. Elsewhere bf16 falls back to fp32.
-// fp16/bf16 tensors are staged through fp32.
+// fp16/bf16 tensors are staged through fp32. Q, K, V and O are addressed by per-head offsets and row
+// strides, so the [B, S, H, D] layouts (qkv_layout / out_layout = "bshd") are read and written in place,
+// without the Transposes exporters put around attention.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -88,17 +90,24 @@ struct Prims {
   decltype(&transpose_portable) transpose;
 };
 
-// Element offset of head (b, h) in a [B', H', rows, cols] tensor whose B'/H' may be 1 (broadcast).
+// Where head (b, h) and its rows live in one operand. `bhsd` is [B', H', rows, cols] (rows contiguous);
+// `bshd` is [B', rows, H', cols], the projection's own layout, read in place: the heads interleave,
+// so a row of one head is `cols` elements every H' * cols. B'/H' may be 1 (broadcast: stride 0).
 struct HeadIndex {
-  int64_t sb = 0, sh = 0;
-  HeadIndex(const Shape& s, int64_t mat) : sb(s[0] == 1 ? 0 : s[1] * mat), sh(s[1] == 1 ? 0 : mat) {}
+  int64_t sb = 0, sh = 0, rs = 0;  // batch, head and row strides in elements
+  HeadIndex(const Shape& s, bool bshd) {
+    const int64_t nb = s[0], nh = bshd ? s[2] : s[1], rows = bshd ? s[1] : s[2], cols = s[3];
+    sb = nb == 1 ? 0 : nh * rows * cols;
+    sh = nh == 1 ? 0 : (bshd ? cols : rows * cols);
+    rs = bshd ? nh * cols : cols;
+  }
   int64_t at(int64_t b, int64_t h) const { return b * sb + h * sh; }
 };
 
 struct Problem {
   int64_t B, H, Sq, Sk, D, Dv, bq, bk;
   const float *q, *k, *v, *mask;
-  HeadIndex qi, ki, vi;
+  HeadIndex qi, ki, vi, oi;
   int64_t m_sb = 0, m_sh = 0, m_rs = 0, m_cs = 0;  // mask strides over [B, H, Sq, Sk] (0: broadcast)
   bool k_transposed = false, causal = false, bf16 = false;
   float scale = 1.f;
@@ -133,36 +142,37 @@ void run_group(const Problem& P, const Prims& f, int64_t b, int64_t h, int64_t q
   const float* qh = P.q + P.qi.at(b, h);
   const float* kh = P.k + P.ki.at(b, h);
   const float* vh = P.v + P.vi.at(b, h);
-  float* oh = P.o + (b * P.H + h) * P.Sq * P.Dv;
+  float* oh = P.o + P.oi.at(b, h);
+  const int64_t qrs = P.qi.rs, krs = P.ki.rs, vrs = P.vi.rs, ors = P.oi.rs;
   const float* mask = P.mask ? P.mask + b * P.m_sb + h * P.m_sh : nullptr;
   const int64_t dp = (P.D + 1) & ~int64_t{1};
   std::fill(w.m.begin(), w.m.begin() + (g1 - g0), -std::numeric_limits<float>::infinity());
   std::fill(w.l.begin(), w.l.begin() + (g1 - g0), 0.0f);
-  if (P.bf16) attn_to_bf16_rows_avx512(qh + g0 * P.D, P.D, g1 - g0, P.D, w.q16.data(), dp);
+  if (P.bf16) attn_to_bf16_rows_avx512(qh + g0 * qrs, qrs, g1 - g0, P.D, w.q16.data(), dp);
   const int64_t kend_all = key_end(g1);
   for (int64_t j0 = 0; j0 < kend_all; j0 += P.bk) {
     const int64_t nb = std::min(P.bk, kend_all - j0);
     // Pack this key block once for every query block of the group.
     const float* kblk = P.k_transposed ? kh + j0 : w.kt.data();
-    int64_t ldk = P.k_transposed ? P.Sk : P.bk;
+    int64_t ldk = P.k_transposed ? krs : P.bk;
     if (P.bf16) {
       if (P.k_transposed) {
-        attn_pack_pairs_bf16_avx512(kh + j0, P.Sk, P.D, nb, w.kp.data(), P.bk);
+        attn_pack_pairs_bf16_avx512(kh + j0, krs, P.D, nb, w.kp.data(), P.bk);
       } else {
-        attn_to_bf16_rows_avx512(kh + j0 * P.D, P.D, nb, P.D, w.k16.data(), dp);
+        attn_to_bf16_rows_avx512(kh + j0 * krs, krs, nb, P.D, w.k16.data(), dp);
         attn_transpose32_avx512(w.k16.data(), dp / 2, nb, dp / 2, w.kp.data(), P.bk);
       }
-      attn_pack_pairs_bf16_avx512(vh + j0 * P.Dv, P.Dv, nb, P.Dv, w.vp.data(), P.Dv);
+      attn_pack_pairs_bf16_avx512(vh + j0 * vrs, vrs, nb, P.Dv, w.vp.data(), P.Dv);
     } else if (!P.k_transposed) {
-      f.transpose(kh + j0 * P.D, P.D, nb, P.D, w.kt.data(), P.bk);
+      f.transpose(kh + j0 * krs, krs, nb, P.D, w.kt.data(), P.bk);
     }
     for (int64_t i0 = g0; i0 < g1; i0 += P.bq) {
       const int64_t mq = std::min(P.bq, g1 - i0), r0 = i0 - g0;
       const int64_t kend = key_end(i0 + mq);
       if (j0 >= kend) continue;  // causal: this key block is wholly in this query block's future
       const int64_t nbq = std::min(nb, kend - j0);
-      const float* q = qh + i0 * P.D;
-      float* o = oh + i0 * P.Dv;
+      const float* q = qh + i0 * qrs;
+      float* o = oh + i0 * ors;
       float* S = w.s.data();
       const float* mblk = mask ? mask + i0 * P.m_rs + j0 * P.m_cs : nullptr;
       const int64_t limit0 = P.causal ? i0 + off - j0 + 1 : nbq;
@@ -173,11 +183,11 @@ void run_group(const Problem& P, const Prims& f, int64_t b, int64_t h, int64_t q
         attn_softmax_step_avx512(S, P.bk, mq, nbq, P.scale, mblk, P.m_rs, P.m_cs, limit0, m, l, corr, w.p16.data(),
                                  P.bk);
         attn_gemm_bf16_avx512(mq, P.Dv, (nbq + 1) / 2, reinterpret_cast<const int32_t*>(w.p16.data()), P.bk / 2,
-                              w.vp.data(), P.Dv, o, P.Dv, corr, j0 > 0);
+                              w.vp.data(), P.Dv, o, ors, corr, j0 > 0);
       } else {
-        f.gemm(mq, nbq, P.D, q, P.D, kblk, ldk, S, P.bk, nullptr, false);
+        f.gemm(mq, nbq, P.D, q, qrs, kblk, ldk, S, P.bk, nullptr, false);
         f.softmax_step(S, P.bk, mq, nbq, P.scale, mblk, P.m_rs, P.m_cs, limit0, m, l, corr, nullptr, 0);
-        f.gemm(mq, P.Dv, nbq, S, P.bk, vh + j0 * P.Dv, P.Dv, o, P.Dv, corr, j0 > 0);
+        f.gemm(mq, P.Dv, nbq, S, P.bk, vh + j0 * vrs, vrs, o, ors, corr, j0 > 0);
       }
     }
   }
@@ -185,11 +195,12 @@ void run_group(const Problem& P, const Prims& f, int64_t b, int64_t h, int64_t q
   // softmax of an all -inf row; a query block that saw no key at all is first set to 0.
   for (int64_t i0 = g0; i0 < g1; i0 += P.bq) {
     const int64_t mq = std::min(P.bq, g1 - i0);
-    if (key_end(i0 + mq) == 0) std::fill(oh + i0 * P.Dv, oh + (i0 + mq) * P.Dv, 0.0f);
+    if (key_end(i0 + mq) == 0)
+      for (int64_t r = i0; r < i0 + mq; ++r) std::fill(oh + r * ors, oh + r * ors + P.Dv, 0.0f);
   }
   for (int64_t r = g0; r < g1; ++r) {
     const float inv = 1.0f / w.l[r - g0];
-    float* orow = oh + r * P.Dv;
+    float* orow = oh + r * ors;
     for (int64_t c = 0; c < P.Dv; ++c) orow[c] *= inv;
   }
 }
@@ -199,11 +210,15 @@ void attention_kernel(KernelContext& ctx) {
   const Tensor& tk = ctx.input(1);
   const Tensor& tv = ctx.input(2);
   const bool kt = ctx.attrs().get_int("k_transposed", 0) != 0;
+  // "bshd": Q, K, V (and/or O) are [B, S, H, D]; the schema rejects bshd with k_transposed.
+  const bool in_bshd = ctx.attrs().get_string("qkv_layout", "bhsd") == "bshd";
+  const bool out_bshd = ctx.attrs().get_string("out_layout", "bhsd") == "bshd";
   const Shape &qs = tq.shape(), &ks = tk.shape(), &vs = tv.shape();
   Tensor& out = ctx.output(0);
   const Shape& os = out.shape();
-  const int64_t D = qs[3], Sk = kt ? ks[3] : ks[2];
-  R1_CHECK((kt ? ks[2] : ks[3]) == D && vs[2] == Sk, InputError)
+  const int sa = in_bshd ? 1 : 2;  // the sequence axis of Q, K, V
+  const int64_t D = qs[3], Sk = kt ? ks[3] : ks[sa];
+  R1_CHECK((kt ? ks[2] : ks[3]) == D && vs[sa] == Sk, InputError)
       << "Attention: Q " << shape_str(qs) << ", K " << shape_str(ks) << " and V " << shape_str(vs)
       << " do not agree";
   if (out.numel() == 0) return;
@@ -219,8 +234,8 @@ void attention_kernel(KernelContext& ctx) {
   const CpuTileParams& tiles = cpu_tiles();
   FloatIn q = float_input(tq, ctx.pool()), k = float_input(tk, ctx.pool()), v = float_input(tv, ctx.pool());
   FloatIn mk;
-  Problem P{os[0], os[1], qs[2], Sk, D, vs[3], 0, 0, q.p, k.p, v.p, nullptr,
-            HeadIndex(qs, qs[2] * D), HeadIndex(ks, Sk * D), HeadIndex(vs, Sk * vs[3])};
+  Problem P{os[0], os[out_bshd ? 2 : 1], qs[sa], Sk, D, vs[3], 0, 0, q.p, k.p, v.p, nullptr,
+            HeadIndex(qs, in_bshd), HeadIndex(ks, in_bshd), HeadIndex(vs, in_bshd), HeadIndex(os, out_bshd)};
   P.bq = std::max(1, tiles.attn_block_q);
   P.bk = std::max(2, (tiles.attn_block_k + 1) & ~1);  // even: bf16 pairs never straddle blocks
   P.k_transposed = kt;

@@ -12,6 +12,14 @@
 namespace r1::cpu {
 namespace {
 
+// Rows read with a stride (heads interleaved in a [B, S, H, D] tensor) defeat the hardware
+// prefetcher, which follows contiguous streams: fetch the row kAhead rows on by hand (MiniLM b32 bf16:
+// the packing of strided Q, K, V took ~2x the time of contiguous rows; this recovers about half).
+inline void prefetch_row(const float* row, int64_t cols) {
+  for (int64_t c = 0; c < cols; c += 16) _mm_prefetch(reinterpret_cast<const char*>(row + c), _MM_HINT_T0);
+}
+constexpr int64_t kAhead = 8;
+
 inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
 
 // C tile [MR x (16 or 32)] = init + A[MR x k] * B[k x cols]; init: 0, C, or C * row_scale[i], added
@@ -176,6 +184,7 @@ void attn_to_bf16_rows_avx512(const float* src, int64_t lds, int64_t rows, int64
   for (int64_t i = 0; i < rows; ++i) {
     const float* s = src + i * lds;
     uint16_t* d = dst + i * ldd;
+    if (lds > cols && i + kAhead < rows) prefetch_row(s + kAhead * lds, cols);
     for (int64_t c = 0; c < cols_even; c += 16) {
       const int64_t nc = cols - c < 16 ? (cols - c > 0 ? cols - c : 0) : 16;
       const int64_t nw = cols_even - c < 16 ? cols_even - c : 16;
@@ -197,6 +206,10 @@ void attn_pack_pairs_bf16_avx512(const float* src, int64_t lds, int64_t rows, in
     const float* e = src + 2 * p * lds;
     const float* o = 2 * p + 1 < rows ? e + lds : nullptr;
     int32_t* d = dst + p * ldd;
+    if (lds > cols && 2 * p + kAhead + 1 < rows) {
+      prefetch_row(e + kAhead * lds, cols);
+      prefetch_row(e + (kAhead + 1) * lds, cols);
+    }
     for (int64_t c = 0; c < cols; c += 16) {
       const __mmask16 m = tail_mask(cols - c);
       const __m512 ve = _mm512_maskz_loadu_ps(m, e + c);
