@@ -225,6 +225,9 @@ SHAPES = [
     ((1, 48, 12, 12), (96, 6, 3, 3), 8, [1, 1], [1, 1, 1, 1]),        # grouped
     ((1, 2048, 3, 3), (520, 2048, 1, 1), 1, [1, 1], [0, 0, 0, 0]),    # many rows split over threads
     ((1, 136, 14, 14), (200, 136, 3, 3), 1, [1, 1], [1, 1, 1, 1]),    # Winograd split over channel chunks (2 thr)
+    ((1, 8, 50, 52), (12, 8, 5, 5), 1, [1, 1], [2, 1, 2, 3]),         # im2col stride 1: full and edge vectors
+    ((1, 6, 31, 40), (10, 6, 3, 3), 1, [3, 3], [1, 1, 1, 1]),         # im2col stride 3 (gathered taps)
+    ((2, 37, 9, 9), (20, 37, 3, 3), 1, [1, 1], [0, 0, 0, 0]),         # inner product: K = 333, 3 channel blocks
 ]
 
 
@@ -403,6 +406,9 @@ BF16_SHAPES = [
     ((1, 2048, 3, 3), (520, 2048, 1, 1), 1, [1, 1], [0, 0, 0, 0]),    # many rows split over threads
     ((1, 8, 6, 7, 5), (12, 8, 3, 3, 3), 1, [1, 1, 1], [1] * 6),       # 3-D
     ((1, 136, 14, 14), (200, 136, 3, 3), 1, [1, 1], [1, 1, 1, 1]),    # Winograd split over channel chunks (2 thr)
+    ((1, 8, 50, 52), (12, 8, 5, 5), 1, [1, 1], [2, 1, 2, 3]),         # im2col stride 1: full and edge vectors
+    ((1, 6, 31, 40), (10, 6, 3, 3), 1, [3, 3], [1, 1, 1, 1]),         # im2col stride 3 (gathered taps)
+    ((2, 37, 9, 9), (20, 37, 3, 3), 1, [1, 1], [0, 0, 0, 0]),         # inner product: K = 333, 3 channel blocks
 ]
 
 

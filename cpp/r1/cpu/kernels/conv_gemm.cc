@@ -262,8 +262,9 @@ void conv_gemm(const ConvArgs& a, ThreadPool& pool) {
 }
 
 // ---------------------------------------------------------------- bf16 (precision="bf16")
-// The same tiling with bf16 operands: the B tile is built a pair of K rows at a time (im2col into two
-// fp32 rows that stay in L1, then packed into bf16 pairs), so the tile in L2 is half the fp32 bytes.
+// The same tiling with bf16 operands: the B tile holds pairs of K rows as bf16 (1-D/2-D im2col gathers,
+// rounds and interleaves two rows in one pass; 1x1 and 3-D pack two fp32 rows), so the tile in L2 is
+// half the fp32 bytes.
 // K slices of up to 1024 (an 8-row weight slice: 16 KB of bf16) and B tiles of 256 KB.
 constexpr int64_t kMaxKcBf16 = 1024;
 constexpr int64_t kTileElemsBf16 = 128 * 1024;
@@ -292,7 +293,7 @@ void conv_gemm_bf16(const ConvArgs& a, const uint16_t* wb, int64_t ldw, ThreadPo
     thread_local std::vector<int64_t> idx;
     int64_t ldp = (p.nc + 15) / 16 * 16;
     if (tile.size() < static_cast<size_t>((p.kc + 1) / 2 * ldp)) tile.resize(static_cast<size_t>((p.kc + 1) / 2 * ldp));
-    if (!direct && rows.size() < static_cast<size_t>(2 * ldp)) rows.resize(static_cast<size_t>(2 * ldp));
+    if (!direct && g.nd > 2 && rows.size() < static_cast<size_t>(2 * ldp)) rows.resize(static_cast<size_t>(2 * ldp));
     if (!direct && g.nd > 2 && idx.size() < static_cast<size_t>(KS * p.nc)) idx.resize(static_cast<size_t>(KS * p.nc));
     for (int64_t t = tb; t < te; ++t) {
       int64_t mbi = t % p.m_blocks, nbi = (t / p.m_blocks) % p.n_blocks, gi = (t / (p.m_blocks * p.n_blocks)) % G;
@@ -308,14 +309,14 @@ void conv_gemm_bf16(const ConvArgs& a, const uint16_t* wb, int64_t ldw, ThreadPo
       if (!direct && g.nd > 2) tap_offsets_nd(g, j0, nc, idx.data());
       for (int64_t k0 = 0; k0 < K; k0 += p.kc) {
         int64_t k1 = std::min(K, k0 + p.kc);
-        for (int64_t k = k0; k < k1; k += 2) {
-          int64_t kn = std::min(k + 2, k1);
-          const float* r0 = xg + k * IS + j0;
-          if (!direct) {
-            r0 = rows.data();
-            if (g.nd <= 2) {
-              im2col_tile_2d(xg, q, k, kn, j0, nc, rows.data(), ldt, true);
-            } else {
+        if (!direct && g.nd <= 2) {
+          conv_avx512::im2col_bf16_pairs(xg, q, k0, k1, j0, nc, ldt, tile.data());
+        } else {
+          for (int64_t k = k0; k < k1; k += 2) {
+            int64_t kn = std::min(k + 2, k1);
+            const float* r0 = xg + k * IS + j0;
+            if (!direct) {
+              r0 = rows.data();
               for (int64_t kk = k; kk < kn; ++kk) {
                 const float* xc = xg + (kk / KS) * IS;
                 const int64_t* ir = idx.data() + (kk % KS) * nc;
@@ -323,9 +324,9 @@ void conv_gemm_bf16(const ConvArgs& a, const uint16_t* wb, int64_t ldw, ThreadPo
                 for (int64_t jj = 0; jj < nc; ++jj) d[jj] = ir[jj] >= 0 ? xc[ir[jj]] : 0.f;
               }
             }
+            const float* r1 = kn - k == 2 ? (direct ? r0 + IS : r0 + ldt) : nullptr;
+            conv_avx512::pack_bf16_pairs(r0, r1, nc, ldt, tile.data() + (k - k0) / 2 * ldt);
           }
-          const float* r1 = kn - k == 2 ? (direct ? r0 + IS : r0 + ldt) : nullptr;
-          conv_avx512::pack_bf16_pairs(r0, r1, nc, ldt, tile.data() + (k - k0) / 2 * ldt);
         }
         // An odd last slice pairs its last row with zeros; the weight row's value past K is 0 too.
         conv_avx512::gemm_tile_bf16(mr, nc, (k1 - k0 + 1) / 2, wb + ch * ldw + k0, ldw, tile.data(), ldt, yg, OS,
@@ -348,6 +349,19 @@ void conv_gemm_ip_bf16(const ConvArgs& a, const uint16_t* wb, int64_t ldw, Threa
   thread_local std::vector<uint16_t> bt;
   if (bt.size() < static_cast<size_t>(OS * ldbt)) bt.resize(static_cast<size_t>(OS * ldbt));
   uint16_t* Bt = bt.data();
+  // Gathered 16 columns at a time where offsets within 16 channels fit in int32: tab[j * period + kk]
+  // is the offset of tap kk % KS of column j in channel kk / KS (-1: padding), period = 16 channels'
+  // worth of taps (conv_avx512::ip_columns_bf16).
+  int64_t period = 16 * KS;
+  std::vector<int32_t> tab;
+  if (16 * IS < (int64_t{1} << 31)) {
+    tab.resize(static_cast<size_t>(OS * period));
+    for (int64_t j = 0; j < OS; ++j)
+      for (int64_t kk = 0; kk < period; ++kk) {
+        int64_t o = idx[(kk % KS) * OS + j];
+        tab[j * period + kk] = o >= 0 ? static_cast<int32_t>(kk / KS * IS + o) : -1;
+      }
+  }
   int threads = pool.num_threads();
   int64_t rows_per_task = threads == 1 ? Mg : std::max<int64_t>(6, (Mg + 4 * threads - 1) / (4 * threads) + 5) / 6 * 6;
   int64_t tasks = (Mg + rows_per_task - 1) / rows_per_task;
@@ -357,6 +371,10 @@ void conv_gemm_ip_bf16(const ConvArgs& a, const uint16_t* wb, int64_t ldw, Threa
       // Tasks own 32-column (64-byte) stripes of Bt, so no two threads write one cache line.
       int64_t stripes = K32 / 32;
       pool.parallel_for(0, stripes, std::max<int64_t>(1, 512 / std::max<int64_t>(OS, 1)), [&](int64_t sb, int64_t se) {
+        if (!tab.empty()) {
+          conv_avx512::ip_columns_bf16(xg, tab.data(), period, KS, IS, K, OS, sb * 32, se * 32, Bt, ldbt);
+          return;
+        }
         for (int64_t k = sb * 32, ke = se * 32; k < ke; ++k) {
           if (k >= K) {
             for (int64_t j = 0; j < OS; ++j) Bt[j * ldbt + k] = 0;

@@ -91,6 +91,17 @@ void gemm_tile_ip_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64
 // dst[j] = pair(bf16(r0[j]), bf16(r1[j])) for j < n (r1 == nullptr: high halves 0), 0 for n <= j < n_pad
 // (n_pad a multiple of 16).
 void pack_bf16_pairs(const float* r0, const float* r1, int64_t n, int64_t n_pad, uint32_t* dst);
+// The bf16 B tile of im2col rows [k0, k1) (row k = (c, kh, kw) of the plane x) and output columns
+// [j0, j0 + nc), built in one pass: pair row p at dst + p * ldt holds rows k0 + 2p (low halves) and
+// k0 + 2p + 1 (high halves; 0 past k1), zero from nc up to ldt.
+void im2col_bf16_pairs(const float* x, const Plane2d& q, int64_t k0, int64_t k1, int64_t j0, int64_t nc,
+                       int64_t ldt, uint32_t* dst);
+// Columns [kb, ke) (multiples of 32) of the inner-product form's Bt[OS][K32] in bf16 (column k =
+// (channel, tap) of x, zero from K on), gathered 16 at a time. tab[j * period + kk] (period = 16 * KS):
+// the offset in x of tap kk % KS of output column j in channel kk / KS, or -1 for padding (read as 0);
+// channels 16 on repeat it 16 * IS further on.
+void ip_columns_bf16(const float* x, const int32_t* tab, int64_t period, int64_t KS, int64_t IS, int64_t K,
+                     int64_t OS, int64_t kb, int64_t ke, uint16_t* Bt, int64_t ldbt);
 // dst[j] = bf16(src[j]) for j < n, 0 for n <= j < n_pad.
 void to_bf16_row(const float* src, int64_t n, int64_t n_pad, uint16_t* dst);
 }  // namespace conv_avx512
