@@ -1,4 +1,5 @@
-// Activation math on 16 floats for the GEMM epilogue. Include only from *_avx512.cc files: every
+// Activation math on 16 floats for the GEMM and conv epilogues (exp16 also serves the softmax and GELU
+// row kernels of kernels/act_avx512.cc). Include only from *_avx512.cc files: every
 // function is static (internal linkage), so no AVX-512 copy of it can replace another file's.
 // The formulas are those of the scalar ew:: functions (kernels/elementwise_math.h, tested against
 // float64 there); where a textbook form cancels (1 + erf(z) and 1 + tanh(u) for negative inputs)

@@ -1,7 +1,7 @@
 // AVX-512 exp-based row kernels: GELU (erf and tanh forms), softmax rows, and the online-softmax
 // step of the fused attention. Compiled with -mavx512*; called only when cpu_features() has the
-// ISA. Raw pointers only, no std templates, no project headers with inline functions (see
-// CMakeLists.txt). Accuracy: exp within ~1 ulp, erf within a few ulp (tests compare with float64).
+// ISA. Raw pointers only, no std templates, and of project headers only the static AVX-512 math of
+// r1/cpu/gemm/act_avx512.h (see CMakeLists.txt). Accuracy: exp within ~1 ulp, erf within a few ulp (tests compare with float64).
 // GCC 12's own AVX-512 headers trip -Wuninitialized (the _mm512_undefined_* placeholders they use).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -9,29 +9,13 @@
 
 #include <cstdint>
 
+#include "r1/cpu/gemm/act_avx512.h"
+
 namespace r1::cpu {
 namespace {
 
-inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
-
-// exp(x): x = n ln2 + r with |r| <= ln2/2, Cephes degree-6 polynomial, then scalef (p * 2^n) which
-// rounds subnormal results and overflows to inf by itself. The clamps take the constant first so
-// a NaN x comes through (max/min return their second operand on NaN).
-inline __m512 exp16(__m512 x) {
-  __m512 xc = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
+using gemm::exp16;  // exp within ~1 ulp, shared with the GEMM epilogue
+inline __mmask16 tail_mask(int64_t n) { return gemm::tail_mask16(n); }
 
 // a / b for b in [1, 32]: rcp14 and one Newton step (relative error ~1e-9 before the final
 // rounding) cost a third of a 512-bit division on current cores.

@@ -110,55 +110,12 @@ void to_bf16_row(const float* src, int64_t n, int64_t n_pad, uint16_t* dst);
 
 #if defined(__AVX512F__) && defined(R1_CONV_PLAIN_ONLY)
 #include <immintrin.h>
+
+#include "r1/cpu/gemm/act_avx512.h"
 namespace r1::cpu::conv_avx512 {
-// Vector activations for the epilogues, shared by the AVX-512 files (static: each file keeps its own
-// copy, so no AVX-512 code can be picked by the linker for a baseline caller).
-static inline __m512 exp_vec(__m512 x) {
-  // exp(x) = 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2]; degree-6 polynomial: ~1 ulp.
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.f)), _mm512_set1_ps(88.7f));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
-  __m512 p = _mm512_set1_ps(1.f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
-  return _mm512_scalef_ps(p, n);
-}
-static inline __m512 sigmoid_vec(__m512 x) {
-  __m512 one = _mm512_set1_ps(1.f);
-  return _mm512_div_ps(one, _mm512_add_ps(one, exp_vec(_mm512_sub_ps(_mm512_setzero_ps(), x))));
-}
-static inline __m512 tanh_vec(__m512 x) {
-  // tanh(x) = sign(x) (1 - e) / (1 + e), e = exp(-2|x|): no cancellation for large |x|.
-  __m512 ax = _mm512_abs_ps(x);
-  __m512 e = exp_vec(_mm512_mul_ps(ax, _mm512_set1_ps(-2.f)));
-  __m512 one = _mm512_set1_ps(1.f);
-  __m512 t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
-  // Near 0 the quotient loses relative precision: x - x^3/3 is exact to fp32 there.
-  __m512 x2 = _mm512_mul_ps(x, x);
-  __m512 small = _mm512_fnmadd_ps(_mm512_mul_ps(x2, _mm512_set1_ps(1.f / 3)), ax, ax);
-  t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(1e-3f), _CMP_LT_OQ), t, small);
-  return _mm512_or_ps(t, _mm512_and_ps(x, _mm512_set1_ps(-0.f)));
-}
-static inline __m512 erf_vec(__m512 x) {
-  // Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7).
-  __m512 ax = _mm512_abs_ps(x);
-  __m512 one = _mm512_set1_ps(1.f);
-  __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(ax, _mm512_set1_ps(0.3275911f), one));
-  __m512 p = _mm512_set1_ps(1.061405429f);
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-  p = _mm512_mul_ps(p, t);
-  __m512 e = exp_vec(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(ax, ax)));
-  __m512 y = _mm512_fnmadd_ps(p, e, one);
-  return _mm512_or_ps(y, _mm512_and_ps(x, _mm512_set1_ps(-0.f)));
-}
+// Vector activations for the epilogues: the GEMM epilogue's (r1/cpu/gemm/act_avx512.h, static, so no
+// AVX-512 copy can be picked by the linker for a baseline caller), so a fused conv and a fused matmul
+// compute an activation identically.
 static inline __m512 act_vec(__m512 v, ConvAct act, float alpha, float beta) {
   switch (act) {
     case ConvAct::kNone:
@@ -180,19 +137,15 @@ static inline __m512 act_vec(__m512 v, ConvAct act, float alpha, float beta) {
       return _mm512_mul_ps(v, _mm512_min_ps(_mm512_max_ps(t, _mm512_setzero_ps()), _mm512_set1_ps(1.f)));
     }
     case ConvAct::kSigmoid:
-      return sigmoid_vec(v);
+      return gemm::sigmoid16(v);
     case ConvAct::kSilu:
-      return _mm512_mul_ps(v, sigmoid_vec(v));
+      return gemm::x_sigmoid16(v, v);
     case ConvAct::kTanh:
-      return tanh_vec(v);
+      return gemm::tanh16(v);
     case ConvAct::kGelu:
-      return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)),
-                           _mm512_add_ps(_mm512_set1_ps(1.f), erf_vec(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678f)))));
-    case ConvAct::kGeluTanh: {
-      __m512 u = _mm512_mul_ps(_mm512_fmadd_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(0.044715f), _mm512_set1_ps(1.f)),
-                               _mm512_mul_ps(v, _mm512_set1_ps(0.7978845608f)));
-      return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.f), tanh_vec(u)));
-    }
+      return gemm::gelu_erf16(v);
+    case ConvAct::kGeluTanh:
+      return gemm::gelu_tanh16(v);
   }
   return v;
 }
