@@ -1,7 +1,8 @@
 // AVX-512 exp-based row kernels: GELU (erf and tanh forms), softmax rows, and the online-softmax
 // step of the fused attention. Compiled with -mavx512*; called only when cpu_features() has the
 // ISA. Raw pointers only, no std templates, and of project headers only the static AVX-512 math of
-// r1/cpu/gemm/act_avx512.h (see CMakeLists.txt). Accuracy: exp within ~1 ulp, erf within a few ulp (tests compare with float64).
+// r1/cpu/gemm/act_avx512.h (see CMakeLists.txt). Accuracy: exp within ~1 ulp, erf within a few ulp
+// (tests compare with float64).
 // GCC 12's own AVX-512 headers trip -Wuninitialized (the _mm512_undefined_* placeholders they use).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -13,9 +14,8 @@
 
 namespace r1::cpu {
 namespace {
-
-using gemm::exp16;  // exp within ~1 ulp, shared with the GEMM epilogue
-inline __mmask16 tail_mask(int64_t n) { return gemm::tail_mask16(n); }
+using gemm::exp16;  // shared with the GEMM and conv epilogues
+using gemm::tail_mask16;
 
 // a / b for b in [1, 32]: rcp14 and one Newton step (relative error ~1e-9 before the final
 // rounding) cost a third of a 512-bit division on current cores.
@@ -86,7 +86,7 @@ void gelu_f32_avx512(const float* x, float* y, int64_t n, bool tanh_form) {
   int64_t i = 0;
   if (tanh_form) {
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, gelu_tanh16(_mm512_loadu_ps(x + i)));
-    if (i < n) _mm512_mask_storeu_ps(y + i, tail_mask(n - i), gelu_tanh16(_mm512_maskz_loadu_ps(tail_mask(n - i), x + i)));
+    if (i < n) _mm512_mask_storeu_ps(y + i, tail_mask16(n - i), gelu_tanh16(_mm512_maskz_loadu_ps(tail_mask16(n - i), x + i)));
   } else {
     for (; i + 32 <= n; i += 32) {  // two independent chains: each is ~40 dependent operations deep
       const __m512 a = gelu_erf16(_mm512_loadu_ps(x + i)), b = gelu_erf16(_mm512_loadu_ps(x + i + 16));
@@ -94,7 +94,7 @@ void gelu_f32_avx512(const float* x, float* y, int64_t n, bool tanh_form) {
       _mm512_storeu_ps(y + i + 16, b);
     }
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, gelu_erf16(_mm512_loadu_ps(x + i)));
-    if (i < n) _mm512_mask_storeu_ps(y + i, tail_mask(n - i), gelu_erf16(_mm512_maskz_loadu_ps(tail_mask(n - i), x + i)));
+    if (i < n) _mm512_mask_storeu_ps(y + i, tail_mask16(n - i), gelu_erf16(_mm512_maskz_loadu_ps(tail_mask16(n - i), x + i)));
   }
 }
 
@@ -105,7 +105,7 @@ float row_max_avx512(const float* x, int64_t n) {
     a = _mm512_max_ps(a, _mm512_loadu_ps(x + j));
     b = _mm512_max_ps(b, _mm512_loadu_ps(x + j + 16));
   }
-  for (; j < n; j += 16) a = _mm512_mask_max_ps(a, tail_mask(n - j), a, _mm512_maskz_loadu_ps(tail_mask(n - j), x + j));
+  for (; j < n; j += 16) a = _mm512_mask_max_ps(a, tail_mask16(n - j), a, _mm512_maskz_loadu_ps(tail_mask16(n - j), x + j));
   return _mm512_reduce_max_ps(_mm512_max_ps(a, b));
 }
 
@@ -125,7 +125,7 @@ float row_exp_sum_avx512(const float* x, float* y, int64_t n, float m) {
     s1 = _mm512_add_ps(s1, e1);
   }
   for (; j < n; j += 16) {
-    const __mmask16 k = tail_mask(n - j);
+    const __mmask16 k = tail_mask16(n - j);
     const __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), vm)));
     if (y) _mm512_mask_storeu_ps(y + j, k, e);
     s0 = _mm512_add_ps(s0, e);
@@ -137,14 +137,14 @@ float row_exp_sum_avx512(const float* x, float* y, int64_t n, float m) {
 void row_scale_avx512(const float* x, float* y, int64_t n, float f) {
   const __m512 vf = _mm512_set1_ps(f);
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 k = tail_mask(n - j);
+    const __mmask16 k = tail_mask16(n - j);
     _mm512_mask_storeu_ps(y + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + j), vf));
   }
 }
 void row_sub2_avx512(const float* x, float* y, int64_t n, float a, float b) {
   const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 k = tail_mask(n - j);
+    const __mmask16 k = tail_mask16(n - j);
     _mm512_mask_storeu_ps(y + j, k, _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), va), vb));
   }
 }
@@ -194,7 +194,7 @@ void attn_softmax_step_avx512(float* S, int64_t lds, int64_t rows, int64_t n, fl
     // pass 2 recomputes scale * S (a multiply is cheaper than a store and a load).
     __m512 vmax = ninf;
     for (int64_t j = 0; j < valid; j += 16) {
-      const __mmask16 k = tail_mask(valid - j);
+      const __mmask16 k = tail_mask16(valid - j);
       __m512 v = _mm512_maskz_loadu_ps(k, s + j);
       if (mr) {
         const __m512 mv = mask_cs ? _mm512_maskz_loadu_ps(k, mr + j) : _mm512_set1_ps(mr[0]);
@@ -211,9 +211,9 @@ void attn_softmax_step_avx512(float* S, int64_t lds, int64_t rows, int64_t n, fl
     if (m_new == -__builtin_inff()) {  // nothing finite yet (NaN scores fall through and propagate)
       if (p16) {
         for (int64_t j = 0; j < n_even; j += 16)
-          _mm256_mask_storeu_epi16(p16 + r * ld16 + j, tail_mask(n_even - j), _mm256_setzero_si256());
+          _mm256_mask_storeu_epi16(p16 + r * ld16 + j, tail_mask16(n_even - j), _mm256_setzero_si256());
       } else {
-        for (int64_t j = 0; j < n; j += 16) _mm512_mask_storeu_ps(s + j, tail_mask(n - j), _mm512_setzero_ps());
+        for (int64_t j = 0; j < n; j += 16) _mm512_mask_storeu_ps(s + j, tail_mask16(n - j), _mm512_setzero_ps());
       }
       corr[r] = 1.0f;
       continue;
@@ -221,12 +221,12 @@ void attn_softmax_step_avx512(float* S, int64_t lds, int64_t rows, int64_t n, fl
     const __m512 vm = _mm512_set1_ps(m_new);
     __m512 sum = _mm512_setzero_ps();
     for (int64_t j = 0; j < n_even; j += 16) {
-      const __mmask16 kv = j < valid ? tail_mask(valid - j) : 0;
+      const __mmask16 kv = j < valid ? tail_mask16(valid - j) : 0;
       __m512 v = _mm512_maskz_loadu_ps(kv, s + j);
       if (!mr) v = _mm512_mul_ps(v, vs);
       const __m512 p = _mm512_maskz_mov_ps(kv, exp2_nonpos16(_mm512_mul_ps(_mm512_sub_ps(v, vm), log2e)));
-      if (p16) _mm256_mask_storeu_epi16(p16 + r * ld16 + j, tail_mask(n_even - j), (__m256i)_mm512_cvtneps_pbh(p));
-      else _mm512_mask_storeu_ps(s + j, tail_mask(n - j), p);
+      if (p16) _mm256_mask_storeu_epi16(p16 + r * ld16 + j, tail_mask16(n_even - j), (__m256i)_mm512_cvtneps_pbh(p));
+      else _mm512_mask_storeu_ps(s + j, tail_mask16(n - j), p);
       sum = _mm512_add_ps(sum, p);
     }
     const float c = _mm512_cvtss_f32(exp16(_mm512_set1_ps(m_old - m_new)));  // m_old = -inf: 0

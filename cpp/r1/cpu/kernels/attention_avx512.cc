@@ -9,8 +9,11 @@
 
 #include <cstdint>
 
+#include "r1/cpu/gemm/act_avx512.h"
+
 namespace r1::cpu {
 namespace {
+using gemm::tail_mask16;
 
 // Rows read with a stride (heads interleaved in a [B, S, H, D] tensor) defeat the hardware
 // prefetcher, which follows contiguous streams: fetch the row kAhead rows on by hand (MiniLM b32 bf16:
@@ -20,7 +23,6 @@ inline void prefetch_row(const float* row, int64_t cols) {
 }
 constexpr int64_t kAhead = 8;
 
-inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
 
 // C tile [MR x (16 or 32)] = init + A[MR x k] * B[k x cols]; init: 0, C, or C * row_scale[i], added
 // after the loop so the accumulators start at zero (GCC then keeps them all in registers; a
@@ -88,7 +90,7 @@ void gemm_impl(int64_t m, int64_t n, int64_t k, const Elem* A, int64_t lda, cons
   // Columns outer: the B panel (k x 32) stays in L1 while every row block streams past it.
   for (int64_t j = 0; j < n; j += 32) {
     const int64_t nc = n - j < 32 ? n - j : 32;
-    const __mmask16 m0 = tail_mask(nc), m1 = tail_mask(nc > 16 ? nc - 16 : 0);
+    const __mmask16 m0 = tail_mask16(nc), m1 = tail_mask16(nc > 16 ? nc - 16 : 0);
     const bool two = nc > 16;
     for (int64_t i = 0; i < m; i += kMR) {
       const int64_t mr = m - i < kMR ? m - i : kMR;
@@ -164,10 +166,10 @@ void attn_transpose32_avx512(const void* src_v, int64_t lds, int64_t rows, int64
   __m512 r[16];
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
     const int64_t nr = rows - r0 < 16 ? rows - r0 : 16;
-    const __mmask16 rmask = tail_mask(nr);
+    const __mmask16 rmask = tail_mask16(nr);
     for (int64_t c0 = 0; c0 < cols; c0 += 16) {
       const int64_t nc = cols - c0 < 16 ? cols - c0 : 16;
-      const __mmask16 cmask = tail_mask(nc);
+      const __mmask16 cmask = tail_mask16(nc);
       for (int i = 0; i < 16; ++i)
         r[i] = i < nr ? _mm512_maskz_loadu_ps(cmask, src + (r0 + i) * lds + c0) : _mm512_setzero_ps();
       transpose16(r);
@@ -188,8 +190,8 @@ void attn_to_bf16_rows_avx512(const float* src, int64_t lds, int64_t rows, int64
     for (int64_t c = 0; c < cols_even; c += 16) {
       const int64_t nc = cols - c < 16 ? (cols - c > 0 ? cols - c : 0) : 16;
       const int64_t nw = cols_even - c < 16 ? cols_even - c : 16;
-      __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(tail_mask(nc), s + c));
-      _mm256_mask_storeu_epi16(d + c, tail_mask(nw), (__m256i)h);
+      __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(tail_mask16(nc), s + c));
+      _mm256_mask_storeu_epi16(d + c, tail_mask16(nw), (__m256i)h);
     }
   }
 }
@@ -211,7 +213,7 @@ void attn_pack_pairs_bf16_avx512(const float* src, int64_t lds, int64_t rows, in
       prefetch_row(e + (kAhead + 1) * lds, cols);
     }
     for (int64_t c = 0; c < cols; c += 16) {
-      const __mmask16 m = tail_mask(cols - c);
+      const __mmask16 m = tail_mask16(cols - c);
       const __m512 ve = _mm512_maskz_loadu_ps(m, e + c);
       const __m512 vo = o ? _mm512_maskz_loadu_ps(m, o + c) : _mm512_setzero_ps();
       // cvtne2ps(a, b): bf16 lanes 0..15 from b, 16..31 from a.

@@ -36,7 +36,6 @@ inline PrefetchLines prefetch_share(const uint16_t* p, int64_t rows, int64_t lin
 constexpr int kMR = 8;
 constexpr int kNV = 3;
 
-inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 inline __m512 epilogue_vec(__m512 x, const ConvEpilogue* ep, const float* bias, int r, const float* R, int64_t ldr,
                            int64_t col, __mmask16 m) {
@@ -145,7 +144,7 @@ void micro_ip(int64_t K, const uint16_t* A, int64_t lda, const uint16_t* Bt, int
       for (int r = 0; r < MR; ++r) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], a[r], b);
     }
   }
-  const __mmask16 mk = tail_mask(nr);
+  const __mmask16 mk = tail_mask16(nr);
   const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
@@ -189,7 +188,7 @@ void gemm_tile_bf16(int64_t M, int64_t N, int64_t KP, const uint16_t* A, int64_t
       int nv = static_cast<int>((nr + 15) / 16);
       int64_t next = M - i0 - kMR < kMR ? M - i0 - kMR : kMR;  // rows of the next row block
       PrefetchLines pf = prefetch_share(next > 0 ? a + kMR * lda : a, next, (KP + 15) / 16, j0 / (16 * kNV), nb);
-      kMicro[mr - 1][nv - 1](KP, a, lda, Bp + j0, ldbp, C + i0 * ldc + j0, ldc, tail_mask(nr - 16 * (nv - 1)),
+      kMicro[mr - 1][nv - 1](KP, a, lda, Bp + j0, ldbp, C + i0 * ldc + j0, ldc, tail_mask16(nr - 16 * (nv - 1)),
                              accumulate, ep, bi, ri ? ri + j0 : nullptr, ldr, pf.count > 0 ? &pf : nullptr);
     }
   }
@@ -223,7 +222,7 @@ void pack_bf16_pairs(const float* r0, const float* r1, int64_t n, int64_t n_pad,
   const __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
                                          21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   for (int64_t j = 0; j < n_pad; j += 16) {
-    __mmask16 m = j < n ? tail_mask(n - j) : __mmask16(0);
+    __mmask16 m = j < n ? tail_mask16(n - j) : __mmask16(0);
     __m512 lo = _mm512_maskz_loadu_ps(m, r0 + j);
     __m512 hi = r1 ? _mm512_maskz_loadu_ps(m, r1 + j) : _mm512_setzero_ps();
     __m512i both = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
@@ -366,9 +365,9 @@ void ip_columns_bf16(const float* x, const int32_t* tab, int64_t period, int64_t
 
 void to_bf16_row(const float* src, int64_t n, int64_t n_pad, uint16_t* dst) {
   for (int64_t j = 0; j < n_pad; j += 16) {
-    __mmask16 m = j < n ? tail_mask(n - j) : __mmask16(0);
+    __mmask16 m = j < n ? tail_mask16(n - j) : __mmask16(0);
     __m256bh v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + j));
-    _mm256_mask_storeu_epi16(dst + j, tail_mask(n_pad - j), (__m256i)v);
+    _mm256_mask_storeu_epi16(dst + j, tail_mask16(n_pad - j), (__m256i)v);
   }
 }
 

@@ -17,7 +17,6 @@
 namespace r1::cpu::conv_avx512 {
 namespace {
 
-inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 // Lanes i < 16 whose column start + i lies inside [0, W).
 inline __mmask16 range_bits(int64_t start, int64_t W) {
@@ -145,7 +144,7 @@ void row_fixed(const float* const* rows, int64_t half, int64_t OW, const __m512*
       ec[kh] = en;
       oc[kh] = on;
     }
-    __mmask16 m = tail_mask(OW - ow0);
+    __mmask16 m = tail_mask16(OW - ow0);
     __m512 v = kMax ? _mm512_max_ps(acc0, acc1) : _mm512_add_ps(acc0, acc1);
     if (!kMax) {
       if (rr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, rr + ow0));
@@ -206,7 +205,7 @@ void depthwise_plane(const float* x, const float* w, float b, const float* r, fl
           acc = _mm512_fmadd_ps(load_tap(tap_ptr(row, p, q.sw, ow0, kw * q.dw), q.sw, plain),
                                 _mm512_set1_ps(w[kh * q.KW + kw]), acc);
       }
-      __mmask16 m = tail_mask(q.OW - ow0);
+      __mmask16 m = tail_mask16(q.OW - ow0);
       if (rr) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, rr + ow0));
       _mm512_mask_storeu_ps(yr + ow0, m, act_vec(acc, ep.act, ep.alpha, ep.beta));
     }
@@ -229,7 +228,7 @@ void maxpool_plane(const float* x, float* y, const Plane2d& q, float* scratch) {
         for (int64_t kw = 0; kw < q.KW; ++kw)
           acc = _mm512_max_ps(acc, load_tap(tap_ptr(row, p, q.sw, ow0, kw * q.dw), q.sw, plain));
       }
-      _mm512_mask_storeu_ps(y + oh * q.OW + ow0, tail_mask(q.OW - ow0), acc);
+      _mm512_mask_storeu_ps(y + oh * q.OW + ow0, tail_mask16(q.OW - ow0), acc);
     }
   }
 }

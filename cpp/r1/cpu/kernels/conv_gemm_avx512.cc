@@ -18,7 +18,6 @@ namespace {
 constexpr int kMR = 8;   // rows of C per micro tile: weights broadcast from W rows
 constexpr int kNR = 32;  // columns per micro tile: two zmm of B
 
-inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 // C[MR x 16*NV] over K: A rows read straight from the weights (row stride lda), B rows of up to 16*NV
 // columns (masks m0/m1 cover the valid ones; masked-off lanes are never loaded).
@@ -160,7 +159,7 @@ void micro_ip(int64_t K, const float* A, int64_t lda, const float* Bt, int64_t l
     }
   }
   if (k < K) {
-    __mmask16 m = tail_mask(K - k);
+    __mmask16 m = tail_mask16(K - k);
     __m512 a[MR];
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) a[r] = _mm512_maskz_loadu_ps(m, A + r * lda + k);
@@ -171,7 +170,7 @@ void micro_ip(int64_t K, const float* A, int64_t lda, const float* Bt, int64_t l
       for (int r = 0; r < MR; ++r) acc[r][j] = _mm512_fmadd_ps(a[r], b, acc[r][j]);
     }
   }
-  const __mmask16 mk = tail_mask(nr);
+  const __mmask16 mk = tail_mask16(nr);
   const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
@@ -243,7 +242,7 @@ void gemm_tile_ip(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, 
         float* dst = apack + r * kIpLda;
         int64_t k = 0;
         for (; k + 16 <= kl; k += 16) _mm512_store_ps(dst + k, _mm512_loadu_ps(src + k));
-        if (k < kl) _mm512_mask_storeu_ps(dst + k, tail_mask(kl - k), _mm512_maskz_loadu_ps(tail_mask(kl - k), src + k));
+        if (k < kl) _mm512_mask_storeu_ps(dst + k, tail_mask16(kl - k), _mm512_maskz_loadu_ps(tail_mask16(kl - k), src + k));
       }
       // Full 4-column groups, then the rest: a 1-3 column group is load-bound but short.
       for (int64_t j0 = 0, j1; j0 < N; j0 = j1) {
@@ -274,9 +273,9 @@ void gemm_tile(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
       float* c = C + i0 * ldc + j0;
       const float* rj = ri ? ri + j0 : nullptr;
       if (nr > 16)
-        f2(K, a, lda, B + j0, ldb, c, ldc, tail_mask(16), tail_mask(nr - 16), accumulate, ep, bi, rj, ldr);
+        f2(K, a, lda, B + j0, ldb, c, ldc, tail_mask16(16), tail_mask16(nr - 16), accumulate, ep, bi, rj, ldr);
       else
-        f1(K, a, lda, B + j0, ldb, c, ldc, tail_mask(nr), 0, accumulate, ep, bi, rj, ldr);
+        f1(K, a, lda, B + j0, ldb, c, ldc, tail_mask16(nr), 0, accumulate, ep, bi, rj, ldr);
     }
   }
 }
@@ -284,7 +283,7 @@ void gemm_tile(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
 void epilogue_row(float* y, int64_t n, float b, const float* r, const ConvEpilogue& ep) {
   __m512 vb = _mm512_set1_ps(b);
   for (int64_t j = 0; j < n; j += 16) {
-    __mmask16 m = tail_mask(n - j);
+    __mmask16 m = tail_mask16(n - j);
     __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + j), vb);
     if (r) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, r + j));
     _mm512_mask_storeu_ps(y + j, m, act_vec(x, ep.act, ep.alpha, ep.beta));
@@ -295,7 +294,7 @@ void gather_row(const float* src, int64_t stride, int64_t n, float* dst) {
   int64_t i = 0;
   if (stride == 1) {
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-    if (i < n) _mm512_mask_storeu_ps(dst + i, tail_mask(n - i), _mm512_maskz_loadu_ps(tail_mask(n - i), src + i));
+    if (i < n) _mm512_mask_storeu_ps(dst + i, tail_mask16(n - i), _mm512_maskz_loadu_ps(tail_mask16(n - i), src + i));
     return;
   }
   if (stride == 2) {

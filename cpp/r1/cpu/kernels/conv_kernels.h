@@ -113,6 +113,7 @@ void to_bf16_row(const float* src, int64_t n, int64_t n_pad, uint16_t* dst);
 
 #include "r1/cpu/gemm/act_avx512.h"
 namespace r1::cpu::conv_avx512 {
+using gemm::tail_mask16;
 // Vector activations for the epilogues: the GEMM epilogue's (r1/cpu/gemm/act_avx512.h, static, so no
 // AVX-512 copy can be picked by the linker for a baseline caller), so a fused conv and a fused matmul
 // compute an activation identically.

@@ -17,7 +17,6 @@
 namespace r1::cpu::conv_avx512 {
 namespace {
 
-inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 float* align64(float* p) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63}); }
 
@@ -39,7 +38,7 @@ void wino_weights(const float* w, int64_t p0, int64_t p1, int64_t pairs, float* 
   const __m512i lane9 = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                            _mm512_set1_epi32(9));
   for (int64_t p = p0; p < p1; p += 16) {
-    __mmask16 m = tail_mask(p1 - p);
+    __mmask16 m = tail_mask16(p1 - p);
     __m512 g[9];
     for (int k = 0; k < 9; ++k)
       g[k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(lane9, _mm512_set1_epi32(k)),
@@ -85,7 +84,7 @@ void wino_input(const float* x, int64_t C, int64_t IS, const Plane2d& q, int64_t
           e[r][2] = _mm512_sub_ps(d2, d1);
           e[r][3] = _mm512_sub_ps(d1, d3);
         }
-        __mmask16 m = tail_mask(TW - tx);
+        __mmask16 m = tail_mask16(TW - tx);
         float* v = V + c * tb + (ty - ty0) * TW + tx;
         const int64_t xi = C * tb;  // stride between the 16 transformed planes
         for (int j = 0; j < 4; ++j) {
@@ -109,7 +108,7 @@ void wino_output(const float* Yp, int64_t M, int64_t m0, int64_t m1, int64_t TW,
     const __m512 vb = _mm512_set1_ps(bias ? bias[mo] : 0.f);
     for (int64_t ty = ty0; ty < ty1; ++ty)
       for (int64_t tx = 0; tx < TW; tx += 16) {
-        __mmask16 m = tail_mask(TW - tx);
+        __mmask16 m = tail_mask16(TW - tx);
         const float* src = Yp + mo * tb + (ty - ty0) * TW + tx;
         __m512 s[4], t[4];  // A^T rows: (1,1,1,0) (0,1,-1,-1)
         for (int j = 0; j < 4; ++j) {
@@ -129,7 +128,7 @@ void wino_output(const float* Yp, int64_t M, int64_t m0, int64_t m1, int64_t TW,
           for (int h = 0; h < 2; ++h) {
             int64_t ow = 2 * tx + 16 * h;
             if (ow >= OW) break;
-            __mmask16 mk = tail_mask(OW - ow);
+            __mmask16 mk = tail_mask16(OW - ow);
             int64_t off = mo * OS + oh * OW + ow;
             __m512 r = _mm512_add_ps(v[h], vb);
             if (R) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk, R + off));

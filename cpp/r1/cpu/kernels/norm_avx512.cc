@@ -9,10 +9,12 @@
 
 #include <cstdint>
 
+#include "r1/cpu/gemm/act_avx512.h"
+
 namespace r1::cpu {
 namespace {
+using gemm::tail_mask16;
 
-inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
 
 inline __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 inline __m512d hi_pd(__m512 v) {
@@ -25,7 +27,7 @@ inline __m512d hi_pd(__m512 v) {
 double row_sum_avx512(const float* x, int64_t n) {
   __m512d a = _mm512_setzero_pd(), b = a;
   for (int64_t j = 0; j < n; j += 16) {
-    const __m512 v = _mm512_maskz_loadu_ps(tail_mask(n - j), x + j);
+    const __m512 v = _mm512_maskz_loadu_ps(tail_mask16(n - j), x + j);
     a = _mm512_add_pd(a, lo_pd(v));
     b = _mm512_add_pd(b, hi_pd(v));
   }
@@ -36,7 +38,7 @@ double row_sum_avx512(const float* x, int64_t n) {
 double add_row_sum_avx512(const float* x, const float* skip, const float* bias, float* out, int64_t n) {
   __m512d a = _mm512_setzero_pd(), b = a;
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 k = tail_mask(n - j);
+    const __mmask16 k = tail_mask16(n - j);
     __m512 v = _mm512_maskz_loadu_ps(k, x + j);
     if (skip) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, skip + j));
     if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias + j));
@@ -52,7 +54,7 @@ double row_sq_dev_avx512(const float* x, int64_t n, double mean) {
   const __m512d vm = _mm512_set1_pd(mean);
   __m512d a = _mm512_setzero_pd(), b = a;
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 k = tail_mask(n - j);
+    const __mmask16 k = tail_mask16(n - j);
     const __m512 v = _mm512_maskz_loadu_ps(k, x + j);
     // Masked-off lanes load 0: subtract the mean only where a value is, so they add nothing.
     const __m512d d0 = _mm512_maskz_sub_pd(static_cast<__mmask8>(k), lo_pd(v), vm);
@@ -68,7 +70,7 @@ void normalize_row_avx512(const float* x, float* y, int64_t n, float mean, float
                           const float* bias) {
   const __m512 vm = _mm512_set1_ps(mean), vi = _mm512_set1_ps(inv);
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 k = tail_mask(n - j);
+    const __mmask16 k = tail_mask16(n - j);
     __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), vm), vi);
     if (scale) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(k, scale + j));
     if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias + j));
