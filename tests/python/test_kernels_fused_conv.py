@@ -231,10 +231,8 @@ SHAPES = [
 ]
 
 
-@pytest.mark.parametrize("xs,ws,group,s,pads", SHAPES)
-@pytest.mark.parametrize("act", ["Relu", "HardSwish", "Silu"])
-@pytest.mark.parametrize("threads", [1, 2])
-def test_fused_conv_shapes(xs, ws, group, s, pads, act, threads):
+def fixed_case_arrays(xs, ws, s, pads):
+    """Seeded x, w (scaled by fan-in), bias and residual for a fixed-shape case; also k and the rank."""
     rng = np.random.default_rng(sum(xs) + sum(ws))
     x = rng.standard_normal(xs).astype(np.float32)
     w = (rng.standard_normal(ws) / math.sqrt(np.prod(ws[1:]))).astype(np.float32)
@@ -242,6 +240,14 @@ def test_fused_conv_shapes(xs, ws, group, s, pads, act, threads):
     nd, k = len(xs) - 2, list(ws[2:])
     outs, _, _ = geometry(list(xs[2:]), k, s, [1] * nd, pads, "NOTSET")
     res = rng.standard_normal((xs[0], ws[0], *outs)).astype(np.float32)
+    return x, w, b, res, k, nd
+
+
+@pytest.mark.parametrize("xs,ws,group,s,pads", SHAPES)
+@pytest.mark.parametrize("act", ["Relu", "HardSwish", "Silu"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_conv_shapes(xs, ws, group, s, pads, act, threads):
+    x, w, b, res, k, nd = fixed_case_arrays(xs, ws, s, pads)
     attrs = case_attrs(k, s, [1] * nd, pads, "NOTSET", group, act, 0.0, 0.0)
     y = run_fused(x, w, b, res, attrs, threads=threads)
     want, scale = expected(x, w, b, res, k, s, [1] * nd, pads, "NOTSET", group, act, 0.0, 0.0)
@@ -416,13 +422,7 @@ BF16_SHAPES = [
 @pytest.mark.parametrize("act", ["", "Relu", "Silu"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_fused_conv_bf16_shapes(xs, ws, group, s, pads, act, threads):
-    rng = np.random.default_rng(sum(xs) + sum(ws))
-    x = rng.standard_normal(xs).astype(np.float32)
-    w = (rng.standard_normal(ws) / math.sqrt(np.prod(ws[1:]))).astype(np.float32)
-    b = rng.standard_normal(ws[0]).astype(np.float32)
-    nd, k = len(xs) - 2, list(ws[2:])
-    outs, _, _ = geometry(list(xs[2:]), k, s, [1] * nd, pads, "NOTSET")
-    res = rng.standard_normal((xs[0], ws[0], *outs)).astype(np.float32)
+    x, w, b, res, k, nd = fixed_case_arrays(xs, ws, s, pads)
     y, y32 = check_bf16(x, w, b, res, k, s, [1] * nd, pads, "NOTSET", group, act, 0.0, 0.0, threads)
     if BF16_KERNELS and group != xs[1] and act == "":
         assert not np.array_equal(y, y32), "precision='bf16' gave the fp32 result: the bf16 path did not run"
