@@ -67,6 +67,21 @@ void copy_strided(const void* src, void* dst, size_t es, const Shape& out_shape,
   });
 }
 
+void broadcast_floats(const float* src, const Shape& s, const Shape& out_shape, float* dst, ThreadPool& pool,
+                      const char* what) {
+  const int rank = static_cast<int>(out_shape.size()), off = rank - static_cast<int>(s.size());
+  R1_CHECK(off >= 0, InputError) << what << " " << shape_str(s) << " does not broadcast to " << shape_str(out_shape);
+  std::vector<int64_t> strides(rank, 0);  // 0 where s has size 1 or lacks the dim
+  int64_t acc = 1;
+  for (int i = static_cast<int>(s.size()) - 1; i >= 0; --i) {
+    R1_CHECK(s[i] == out_shape[off + i] || s[i] == 1, InputError)
+        << what << " " << shape_str(s) << " does not broadcast to " << shape_str(out_shape);
+    strides[off + i] = s[i] == 1 ? 0 : acc;
+    acc *= s[i];
+  }
+  copy_strided(src, dst, sizeof(float), out_shape, strides, pool);
+}
+
 FloatIn float_input(const Tensor& t, ThreadPool& pool) {
   FloatIn f;
   if (t.dtype() == DType::Float32) {

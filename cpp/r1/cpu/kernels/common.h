@@ -39,6 +39,11 @@ class BroadcastMap {
 void copy_strided(const void* src, void* dst, size_t elem_size, const Shape& out_shape,
                   const std::vector<int64_t>& src_strides_elems, ThreadPool& pool);
 
+// Numpy-broadcasts a contiguous float tensor of shape `s` to `out_shape` into the contiguous `dst`
+// (fused kernels' residuals). Throws InputError "<what> [s] does not broadcast to [out_shape]".
+void broadcast_floats(const float* src, const Shape& s, const Shape& out_shape, float* dst, ThreadPool& pool,
+                      const char* what);
+
 // A float32 view of a float tensor: the tensor's own memory for float32, a converted copy for the
 // 16-bit floats (kernels that compute in fp32: GEMM, convolution).
 struct FloatIn {

@@ -138,24 +138,9 @@ void conv_with_enlarging_residual(ConvArgs a, const Shape& conv_shape, const Ten
   a.residual = nullptr;
   a.y = conv_out.data();
   conv_forward_f32(a, pool);
-  auto expand = [&](const float* src, const Shape& s, float* dst) {
-    int rank = static_cast<int>(ys.size()), off = rank - static_cast<int>(s.size());
-    R1_CHECK(off >= 0, InputError) << "FusedConv residual " << shape_str(r.shape()) << " and conv output "
-                                   << shape_str(conv_shape) << " do not broadcast to " << shape_str(ys);
-    std::vector<int64_t> strides(rank, 0);
-    int64_t acc = 1;
-    for (int i = static_cast<int>(s.size()) - 1; i >= 0; --i) {
-      R1_CHECK(s[i] == ys[off + i] || s[i] == 1, InputError)
-          << "FusedConv residual " << shape_str(r.shape()) << " and conv output " << shape_str(conv_shape)
-          << " do not broadcast to " << shape_str(ys);
-      strides[off + i] = s[i] == 1 ? 0 : acc;
-      acc *= s[i];
-    }
-    copy_strided(src, dst, sizeof(float), ys, strides, pool);
-  };
   std::vector<float> res(static_cast<size_t>(numel(ys)));
-  expand(conv_out.data(), conv_shape, fy.p);
-  expand(rp, r.shape(), res.data());
+  broadcast_floats(conv_out.data(), conv_shape, ys, fy.p, pool, "FusedConv output");
+  broadcast_floats(rp, r.shape(), ys, res.data(), pool, "FusedConv residual");
   int64_t n = numel(ys);
   epilogue_row_ref(fy.p, n, 0.f, res.data(), ep);
 }
@@ -204,20 +189,8 @@ void run_conv(KernelContext& ctx, bool fused) {
     }
     if (r.shape() != y.shape()) {
       // A broadcast residual is expanded once: the tile epilogue reads it with Y's layout.
-      const Shape& ys = y.shape();
-      int rank = static_cast<int>(ys.size()), off = rank - r.rank();
-      R1_CHECK(off >= 0, InputError) << "FusedConv residual " << shape_str(r.shape()) << " does not broadcast to "
-                                     << shape_str(ys);
-      std::vector<int64_t> strides(rank, 0);
-      int64_t acc = 1;
-      for (int i = r.rank() - 1; i >= 0; --i) {
-        R1_CHECK(r.dim(i) == ys[off + i] || r.dim(i) == 1, InputError)
-            << "FusedConv residual " << shape_str(r.shape()) << " does not broadcast to " << shape_str(ys);
-        strides[off + i] = r.dim(i) == 1 ? 0 : acc;
-        acc *= r.dim(i);
-      }
       expanded.resize(static_cast<size_t>(y.numel()));
-      copy_strided(fr.p, expanded.data(), sizeof(float), ys, strides, pool);
+      broadcast_floats(fr.p, r.shape(), y.shape(), expanded.data(), pool, "FusedConv residual");
       a.residual = expanded.data();
     }
   }

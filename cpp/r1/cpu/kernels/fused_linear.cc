@@ -42,17 +42,8 @@ const float* residual_rows(const Tensor& r, const float* rp, const Shape& ys, st
     *ld = 0;
     return rp;
   }
-  // Broadcast strides of r over Y's dims (0 where r has size 1 or lacks the dim).
-  const int ry = static_cast<int>(ys.size()), rr = r.rank();
-  std::vector<int64_t> strides(ry, 0);
-  int64_t st = 1;
-  for (int i = rr - 1; i >= 0; --i) {
-    const int o = ry - rr + i;
-    strides[o] = r.shape()[i] == 1 ? 0 : st;
-    st *= r.shape()[i];
-  }
   expanded.resize(static_cast<size_t>(numel(ys)));
-  copy_strided(rp, expanded.data(), sizeof(float), ys, strides, pool);
+  broadcast_floats(rp, r.shape(), ys, expanded.data(), pool, "FusedMatMul residual");
   *ld = n;
   return expanded.data();
 }
