@@ -26,14 +26,6 @@ Value* bias_of(Node* add, const Value* v, int64_t n) {
   return other;
 }
 
-// True when both values have fully matching static (or same-symbol) shapes.
-bool same_shape(const Value* a, const Value* b) {
-  if (!a->has_shape || !b->has_shape || a->shape.size() != b->shape.size()) return false;
-  for (size_t i = 0; i < a->shape.size(); ++i)
-    if (a->shape[i] != b->shape[i] || (!is_known(a->shape[i]) && !is_sym_dim(a->shape[i]))) return false;
-  return true;
-}
-
 class MatMulFusion : public Pass {
  public:
   const char* name() const override { return "matmul_fusion"; }

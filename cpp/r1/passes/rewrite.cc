@@ -101,4 +101,11 @@ std::vector<Tensor> evaluate_node(const Node& n, const std::vector<const Tensor*
   return outs;
 }
 
+bool same_shape(const Value* a, const Value* b) {
+  if (!a->has_shape || !b->has_shape || a->shape.size() != b->shape.size()) return false;
+  for (size_t i = 0; i < a->shape.size(); ++i)
+    if (a->shape[i] != b->shape[i] || (!is_known(a->shape[i]) && !is_sym_dim(a->shape[i]))) return false;
+  return true;
+}
+
 }  // namespace r1::passes

@@ -25,6 +25,9 @@ bool scalar_constant(const Value* v, double* out);
 bool constant_equals(const Value* v, double x);
 // The index of `v` among n's inputs (the first match), or -1.
 int input_index(const Node* n, const Value* v);
+// True when both values have fully matching static (or same-symbol) shapes, so one can stand in for
+// the other element for element.
+bool same_shape(const Value* a, const Value* b);
 
 // True when `op` has a schema and the target device (opts.device) has a kernel for it: a fusion
 // must never produce a graph the device cannot run.

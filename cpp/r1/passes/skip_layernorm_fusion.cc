@@ -11,13 +11,6 @@ namespace r1 {
 namespace {
 using namespace passes;
 
-bool same_shape(const Value* a, const Value* b) {
-  if (!a->has_shape || !b->has_shape || a->shape.size() != b->shape.size()) return false;
-  for (size_t i = 0; i < a->shape.size(); ++i)
-    if (a->shape[i] != b->shape[i] || (!is_known(a->shape[i]) && !is_sym_dim(a->shape[i]))) return false;
-  return true;
-}
-
 class SkipLayerNormFusion : public Pass {
  public:
   const char* name() const override { return "skip_layernorm_fusion"; }
