@@ -24,8 +24,26 @@ from .profiler import ProfileReport, profile  # noqa: F401
 _install_hardware_profile()  # CPU tile sizes for this machine (R1_CPU_PROFILE overrides)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # The server and client pull in starlette / uvicorn / httpx: load them on first use, not at import.
+    if name == "InferenceServer":
+        from .serve import InferenceServer
+
+        return InferenceServer
+    if name in ("Client", "AsyncClient", "ServerError"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'deepseek_r1' has no attribute {name!r}")
+
+
 __all__ = [
     "InferenceEngine",
+    "InferenceServer",
+    "Client",
+    "AsyncClient",
     "ModelConverter",
     "Model",
     "TensorInfo",

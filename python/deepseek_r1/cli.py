@@ -8,6 +8,7 @@
     r1 optimize model.r1 --level 3 --print-ir-after all   what each compiler pass did, and the IR after it
     r1 hw [--json]                           CPU features, the hardware profile row in use, tile sizes
     r1 profile model.r1 --dim seq=128        kernel time per op type and the slowest nodes
+    r1 serve model.r1 --port 8080            KServe v2 server (or --repository repo/), dynamic batching on
 """
 from __future__ import annotations
 
@@ -155,6 +156,35 @@ def cmd_demo(a) -> int:
     return demo_main(a.workdir)
 
 
+def cmd_serve(a) -> int:
+    from .serve import InferenceServer
+
+    if (a.model is None) == (a.repository is None):
+        raise ValueError("give a model file or --repository DIR (not both)")
+    keys = None
+    if a.api_key or a.api_keys_file:
+        keys = {}
+        for item in (a.api_key or []) + _read_key_file(a.api_keys_file):
+            key, _, level = item.partition(":")
+            keys[key] = level or "standard"
+    server = InferenceServer(a.model, repository=a.repository, batch_size=a.batch_size,
+                             dynamic_batching=not a.no_batching, max_queue_delay_ms=a.max_delay_ms,
+                             api_keys=keys, host=a.host, precision=a.precision,
+                             variants=tuple(a.variant or ()), num_threads=a.threads,
+                             poll_interval_s=a.poll_s if a.poll_s > 0 else None)
+    if a.auto_precision is not None:
+        server.set_auto_precision(a.auto_precision)
+    server.run(port=a.port, log_level=a.log_level)
+    return 0
+
+
+def _read_key_file(path: str | None) -> list[str]:
+    """One `key[:priority]` a line; keys in a file stay out of `ps` output and shell history."""
+    if not path:
+        return []
+    return [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="r1", description="deepseek_r1 inference engine")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -194,6 +224,24 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="export all-MiniLM-L6-v2, compile it, embed sentences")
     d.add_argument("--workdir", default=None)
     d.set_defaults(fn=cmd_demo)
+    s = sub.add_parser("serve", help="serve a model (or a repository) over KServe v2 HTTP")
+    s.add_argument("model", nargs="?", help="a .r1 or .onnx file (or use --repository)")
+    s.add_argument("--repository", help="a model repository: DIR/<model>/<version>/model.r1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: loopback only)")
+    s.add_argument("--batch-size", type=int, default=32, help="max batch size of the dynamic batcher")
+    s.add_argument("--no-batching", action="store_true", help="run each request alone")
+    s.add_argument("--max-delay-ms", type=float, default=None, help="fixed queue delay (default: adaptive)")
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    s.add_argument("--variant", action="append", choices=["bf16"], help="lower-precision variant to compile")
+    s.add_argument("--auto-precision", type=float, default=None, metavar="PRESSURE",
+                   help="use the variant when queued requests exceed PRESSURE x batch size")
+    s.add_argument("--api-key", action="append", metavar="KEY[:PRIORITY]", help="require this API key")
+    s.add_argument("--api-keys-file", help="file with one KEY[:PRIORITY] a line")
+    s.add_argument("--poll-s", type=float, default=2.0, help="repository scan interval for hot reload (0: off)")
+    s.add_argument("--log-level", default="warning")
+    s.set_defaults(fn=cmd_serve)
     a = p.parse_args(argv)
     try:
         return a.fn(a)

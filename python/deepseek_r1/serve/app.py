@@ -1,0 +1,238 @@
+"""The KServe v2 HTTP app (Starlette): routes, API keys, body limits, and the error shape `{"error": "..."}`.
+
+    state = ServerState(repository, metrics, limits, api_keys)
+    app = build_app(state)          # an ASGI app: uvicorn (server.py) or Ray Serve (ray.py) serve it
+
+No middleware: each handler does its own auth check, so a request costs only what it uses (Starlette's
+BaseHTTPMiddleware alone adds tens of microseconds). Every ServeError becomes its status and message; anything
+else is a 500 whose message names the exception, and the server keeps serving.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from .. import __version__
+from .inference import InferenceCore
+from .errors import BadRequest, ClientGone, NotFound, PayloadTooLarge, ServeError, Unauthorized
+from .metrics import ServerMetrics
+from .protocol import Limits, encode_infer_response, error_body, parse_infer_request
+from .repository import ModelRepository, check_name, check_version
+from .status_page import STATUS_HTML
+
+log = logging.getLogger("deepseek_r1.serve")
+EXTENSIONS = ["binary_tensor_data", "model_repository", "statistics_metrics", "priority", "timeout"]
+
+
+@dataclass
+class ServerState:
+    repository: ModelRepository
+    metrics: ServerMetrics
+    limits: Limits
+    api_keys: dict[str, dict] | None = None      # key -> {"priority": default level}
+    public_paths: tuple[str, ...] = ("/v2/health/live", "/v2/health/ready")
+    started: float = field(default_factory=time.time)
+
+
+def _error(e: ServeError) -> Response:
+    return Response(error_body(e.message), status_code=e.status, media_type="application/json")
+
+
+def _authorize(state: ServerState, request: Request) -> dict:
+    """The caller's key settings ({} when keys are off); Unauthorized when a key is needed and wrong."""
+    if state.api_keys is None:
+        return {}
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+    token_b = token.strip().encode()
+    for key, settings in state.api_keys.items():   # compare_digest against each: no early-exit timing leak
+        if hmac.compare_digest(token_b, key.encode()):
+            return settings
+    raise Unauthorized("invalid API key")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise BadRequest(f"invalid Content-Length {length[:20]!r}")
+        if int(length) > limit:
+            raise PayloadTooLarge(f"request body of {int(length)} bytes exceeds the limit of {limit} bytes")
+        return await request.body()
+    chunks, size = [], 0
+    async for chunk in request.stream():     # chunked transfer: count as it arrives, stop at the limit
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_app(state: ServerState, lifespan=None) -> Starlette:
+    repo, metrics = state.repository, state.metrics
+    core = InferenceCore(repo, metrics)
+
+    def guarded(handler):
+        async def endpoint(request: Request) -> Response:
+            try:
+                if request.url.path not in state.public_paths:
+                    request.state.key = _authorize(state, request)
+            except Unauthorized as e:
+                if handler is infer:
+                    metrics.request_failed_unknown(e.reason)
+                return _error(e)
+            try:
+                return await handler(request)
+            except ServeError as e:
+                return _error(e)
+            except Exception as e:   # a bug must not take the server down; say what happened
+                log.exception("unhandled error on %s", request.url.path)
+                return _error(ServeError(f"internal error: {type(e).__name__}: {e}"))
+        return endpoint
+
+    async def server_metadata(request):
+        return JSONResponse({"name": "deepseek_r1", "version": __version__, "extensions": EXTENSIONS})
+
+    async def live(request):
+        return Response(status_code=200)
+
+    async def ready(request):
+        ok = bool(repo.entries) and all(e.versions for e in repo.entries.values() if e.reason != "unloaded")
+        return Response(status_code=200 if ok else 503)
+
+    def _lookup(request):
+        name = request.path_params["model"]
+        version = request.path_params.get("version")
+        return repo.get(name, version)
+
+    async def model_metadata(request):
+        mv = _lookup(request)
+        versions = sorted(repo.entries[mv.name].versions, key=int)
+        return JSONResponse(mv.metadata(versions))
+
+    async def model_ready(request):
+        try:
+            _lookup(request)
+        except NotFound:
+            raise
+        except ServeError:
+            return Response(status_code=400)
+        return Response(status_code=200)
+
+    async def model_config(request):
+        mv = _lookup(request)
+        c = mv.config
+        return JSONResponse({"name": mv.name, "max_batch_size": c.max_batch_size, "platform": "deepseek_r1",
+                             "dynamic_batching": {"enabled": c.dynamic_batching,
+                                                  "preferred_batch_size": list(c.preferred_batch_sizes),
+                                                  "max_queue_delay_ms": c.max_queue_delay_ms},
+                             "precision": c.precision, "variants": sorted(mv.engines)})
+
+    async def infer(request):
+        async def parse():
+            body = await _read_body(request, state.limits.max_body_bytes)
+            header_length = request.headers.get("inference-header-content-length")
+            if header_length is not None and not header_length.isdigit():
+                raise BadRequest(f"invalid Inference-Header-Content-Length {header_length[:20]!r}")
+            request.state.binary = header_length is not None
+            return parse_infer_request(body, int(header_length) if header_length else None, state.limits)
+
+        def encode(mv, req, outputs):
+            # Binary outputs by default when the request used the binary extension (as tritonclient expects).
+            binary_default = bool(req.parameters.get("binary_data_output", request.state.binary))
+            return encode_infer_response(mv.name, mv.version, req.id, outputs, req.outputs, binary_default)
+
+        try:
+            body, headers = await core.infer(request.path_params["model"], request.path_params.get("version"),
+                                             parse, encode, getattr(request.state, "key", {}),
+                                             request.is_disconnected)
+        except ClientGone:
+            return Response(status_code=499)
+        return Response(body, headers=headers)
+
+    async def repo_index(request):
+        return JSONResponse(repo.index())
+
+    async def _parameters(request) -> dict:
+        body = await _read_body(request, 64 * 1024)
+        if not body:
+            return {}
+        try:
+            data = json.loads(body)
+        except ValueError as e:
+            raise BadRequest(f"request body is not valid JSON: {e}") from None
+        params = data.get("parameters", {}) if isinstance(data, dict) else None
+        if not isinstance(params, dict):
+            raise BadRequest("'parameters' must be a JSON object")
+        return params
+
+    async def repo_load(request):
+        name = check_name(request.path_params["model"])
+        params = await _parameters(request)
+        config = params.get("config")
+        if isinstance(config, str):
+            try:
+                config = json.loads(config)       # Triton sends the config as a JSON string
+            except ValueError as e:
+                raise BadRequest(f"parameters.config is not valid JSON: {e}") from None
+        if config is not None and not isinstance(config, dict):
+            raise BadRequest("parameters.config must be a JSON object")
+        if name not in repo.model_names():
+            raise NotFound(f"model '{name}' is not in the repository")
+        await repo.load(name, overrides=config, force=True)
+        return Response(status_code=200)
+
+    async def repo_unload(request):
+        await repo.unload(check_name(request.path_params["model"]))
+        return Response(status_code=200)
+
+    async def prometheus(request):
+        body, content_type = metrics.exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
+    async def status_json(request):
+        return JSONResponse({"server": "deepseek_r1", "version": __version__,
+                             "uptime_s": round(time.time() - state.started, 1),
+                             "models": repo.live_stats(), "index": repo.index()})
+
+    async def status_page(request):
+        return HTMLResponse(STATUS_HTML)
+
+    g = guarded
+    routes = [
+        Route("/", g(status_page), methods=["GET"]),
+        Route("/status.json", g(status_json), methods=["GET"]),
+        Route("/metrics", g(prometheus), methods=["GET"]),
+        Route("/v2", g(server_metadata), methods=["GET"]),
+        Route("/v2/health/live", g(live), methods=["GET"]),
+        Route("/v2/health/ready", g(ready), methods=["GET"]),
+        Route("/v2/repository/index", g(repo_index), methods=["POST"]),
+        Route("/v2/repository/models/{model}/load", g(repo_load), methods=["POST"]),
+        Route("/v2/repository/models/{model}/unload", g(repo_unload), methods=["POST"]),
+    ]
+    for prefix in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}"):
+        routes += [
+            Route(prefix, g(model_metadata), methods=["GET"]),
+            Route(prefix + "/ready", g(model_ready), methods=["GET"]),
+            Route(prefix + "/config", g(model_config), methods=["GET"]),
+            Route(prefix + "/infer", g(infer), methods=["POST"]),
+        ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_exception_handler(404, lambda request, exc: _error(NotFound(f"no route for {request.url.path[:200]}")))
+    app.add_exception_handler(405, lambda request, exc: _error(
+        ServeError(f"method {request.method} is not allowed on {request.url.path[:200]}", status=405)))
+    app.state.r1 = state
+    return app
+
+
+__all__ = ["build_app", "ServerState", "check_version"]

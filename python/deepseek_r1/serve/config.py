@@ -1,0 +1,90 @@
+"""Per-model serving configuration: server-wide defaults, overridden by `repo/<model>/config.json`.
+
+    {"max_batch_size": 64, "preferred_batch_sizes": [16, 32], "max_queue_delay_ms": null,
+     "dynamic_batching": true, "pad_values": {"input_ids": 0, "attention_mask": 0},
+     "precision": "fp32", "variants": ["bf16"], "num_threads": 2, "versions": 1}
+
+`variants` lists lower-precision builds compiled from the same .r1 for auto precision (a `model.<precision>.r1`
+file next to `model.r1` counts as a variant too). `versions` is Triton's "latest N" policy. Unknown keys are an
+error: a typo in a config should not silently fall back to a default.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from ..engine import PRECISIONS
+from .errors import BadRequest
+
+MAX_CONFIG_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    max_batch_size: int = 32
+    preferred_batch_sizes: tuple[int, ...] = ()
+    max_queue_delay_ms: float | None = None  # None: adaptive (a lone request never waits)
+    dynamic_batching: bool = True
+    pad_values: dict | None = None            # input name -> pad value: ragged dims share a batch
+    precision: str = "fp32"
+    variants: tuple[str, ...] = ()
+    num_threads: int | None = None
+    versions: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.max_batch_size, int) or not 1 <= self.max_batch_size <= 4096:
+            raise BadRequest(f"max_batch_size must be an int from 1 to 4096, got {self.max_batch_size!r}")
+        for b in self.preferred_batch_sizes:
+            if not isinstance(b, int) or not 1 <= b <= self.max_batch_size:
+                raise BadRequest(f"preferred_batch_sizes must be ints from 1 to max_batch_size "
+                                 f"({self.max_batch_size}), got {b!r}")
+        if self.max_queue_delay_ms is not None and not (isinstance(self.max_queue_delay_ms, (int, float))
+                                                        and 0 <= self.max_queue_delay_ms <= 10_000):
+            raise BadRequest(f"max_queue_delay_ms must be null or 0..10000, got {self.max_queue_delay_ms!r}")
+        for p in (self.precision, *self.variants):
+            if p not in PRECISIONS:
+                raise BadRequest(f"precision '{p}' is not supported; supported: {', '.join(PRECISIONS)}")
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or not 1 <= self.num_threads <= 1024):
+            raise BadRequest(f"num_threads must be null or an int from 1 to 1024, got {self.num_threads!r}")
+        if not isinstance(self.versions, int) or not 1 <= self.versions <= 16:
+            raise BadRequest(f"versions (latest N to serve) must be an int from 1 to 16, got {self.versions!r}")
+        if self.pad_values is not None and not (isinstance(self.pad_values, dict) and all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                for k, v in self.pad_values.items())):
+            raise BadRequest(f"pad_values must map input names to numbers, got {self.pad_values!r}")
+
+    def merged(self, overrides: dict) -> "ModelConfig":
+        """This config with `overrides` (parsed JSON) applied; unknown keys and bad types raise BadRequest."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise BadRequest(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+        values = dict(overrides)
+        for key in ("preferred_batch_sizes", "variants"):
+            if key in values:
+                if not isinstance(values[key], list):
+                    raise BadRequest(f"config '{key}' must be a list, got {type(values[key]).__name__}")
+                values[key] = tuple(values[key])
+        if "dynamic_batching" in values and not isinstance(values["dynamic_batching"], bool):
+            raise BadRequest("config 'dynamic_batching' must be true or false")
+        return replace(self, **values)
+
+
+def read_config_file(path: Path, defaults: ModelConfig) -> ModelConfig:
+    """defaults + the JSON object in `path` (absent file: defaults). Bounded: a config is small."""
+    if not path.is_file():
+        return defaults
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise BadRequest(f"{path}: config is {size} bytes; the limit is {MAX_CONFIG_BYTES}")
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequest(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise BadRequest(f"{path}: a config must be a JSON object, got {type(data).__name__}")
+    try:
+        return defaults.merged(data)
+    except BadRequest as e:
+        raise BadRequest(f"{path}: {e.message}") from None

@@ -1,0 +1,77 @@
+"""The transport-independent inference path shared by HTTP (app.py) and gRPC (grpc_server.py).
+
+    core = InferenceCore(repository, metrics)
+    result = await core.infer(name, version, parse, encode, key_settings, disconnected)
+
+`parse()` (async) reads and decodes the transport's request into a protocol.InferRequest; `encode(mv, request,
+outputs)` builds the transport's response. Between them: model lookup, admission (so a hot reload lets this
+request finish on its version), priority and timeout from the request parameters, the batcher, and the
+metrics: every outcome is counted once, under a label the server chose.
+"""
+from __future__ import annotations
+
+import time
+from typing import Awaitable, Callable, TypeVar
+
+from .._core import InputError, R1Error
+from .batcher import LEVELS
+from .errors import BadRequest, ServeError
+from .metrics import ServerMetrics
+from .protocol import InferRequest
+from .repository import ModelRepository
+
+T = TypeVar("T")
+# Triton's integer priorities (1 = highest; 0 = the caller's default level) map onto our named levels.
+_INT_LEVELS = {1: "critical", 2: "premium"}
+
+
+def request_priority(parameters: dict, key_settings: dict) -> str:
+    default = key_settings.get("priority", "standard")
+    p = parameters.get("priority", default)
+    if isinstance(p, int) and not isinstance(p, bool):
+        return default if p == 0 else _INT_LEVELS.get(p, "standard")
+    if p not in LEVELS:
+        raise BadRequest(f"unknown priority {str(p)[:40]!r}; levels: {list(LEVELS)} (or 1, 2, 3)")
+    return p
+
+
+def request_timeout_s(parameters: dict) -> float | None:
+    """tritonclient sends `timeout` in microseconds (an int); so does our Client."""
+    t = parameters.get("timeout")
+    if t is None:
+        return None
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
+        raise BadRequest(f"parameter 'timeout' must be a positive number of microseconds, got {t!r}")
+    return t / 1e6
+
+
+class InferenceCore:
+    def __init__(self, repository: ModelRepository, metrics: ServerMetrics):
+        self.repository, self.metrics = repository, metrics
+
+    async def infer(self, name: str, version: str | None, parse: Callable[[], Awaitable[InferRequest]],
+                    encode: Callable[..., T], key_settings: dict,
+                    disconnected: Callable[[], Awaitable[bool]] | None = None) -> T:
+        t0 = time.perf_counter()
+        try:
+            mv = self.repository.get(name, version or None)
+        except ServeError as e:
+            self.metrics.request_failed_unknown(e.reason)
+            raise
+        try:
+            with mv.admit():
+                req = await parse()
+                priority = request_priority(req.parameters, key_settings)
+                outputs = await mv.infer(req.inputs, priority, request_timeout_s(req.parameters), disconnected)
+                result = encode(mv, req, outputs)
+        except ServeError as e:
+            mv.metrics.on_request_failed(e.reason)
+            raise
+        except InputError as e:
+            mv.metrics.on_request_failed("bad_request")
+            raise BadRequest(str(e)) from None
+        except R1Error as e:
+            mv.metrics.on_request_failed("model_error")
+            raise ServeError(f"model '{mv.name}' failed: {e}") from None
+        mv.metrics.on_request_done(time.perf_counter() - t0)
+        return result

@@ -1,0 +1,139 @@
+"""One loaded model version: its engine(s), its batcher, its metrics, and its lifetime while serving.
+
+    mv = await loop.run_in_executor(loader, ModelVersion.load, "bert", "3", path, config, ...)
+    with mv.admit():                      # counts the request in flight
+        outputs = await mv.infer(inputs, priority="standard", timeout_s=None, disconnected=None)
+    mv.retire()                           # hot reload: no new requests; closes when the last one leaves
+
+A retired version keeps its batcher open until its in-flight count reaches zero, so requests admitted before a
+reload finish on the version they started on; only then are its engines dropped (their arenas freed).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from concurrent.futures import Executor
+from pathlib import Path
+
+from ..engine import InferenceEngine, TensorInfo
+from ..model import load_model
+from .batcher import BatcherConfig, DynamicBatcher, PriorityPolicy
+from .config import ModelConfig
+from .errors import Unavailable
+from .metrics import VersionMetrics
+
+# KServe v2 datatype names of the engine's dtypes.
+KSERVE_DTYPES = {"float32": "FP32", "float16": "FP16", "bfloat16": "BF16", "int8": "INT8", "uint8": "UINT8",
+                 "int32": "INT32", "int64": "INT64", "bool": "BOOL"}
+
+
+def tensor_metadata(t: TensorInfo) -> dict:
+    shape = [d if isinstance(d, int) else -1 for d in (t.shape or ())]
+    return {"name": t.name, "datatype": KSERVE_DTYPES.get(t.dtype, t.dtype.upper()), "shape": shape}
+
+
+class ModelVersion:
+    def __init__(self, name: str, version: str, path: Path, config: ModelConfig,
+                 engines: dict[str, InferenceEngine], metrics: VersionMetrics):
+        self.name, self.version, self.path, self.config = name, version, path, config
+        self.engines = engines                      # precision -> engine; config.precision is the primary
+        self.primary = engines[config.precision]
+        self.metrics = metrics
+        self.state = "READY"
+        self.inflight = 0
+        self.retired = False
+        self.auto_threshold: float | None = None    # queue pressure (queued / max batch) that routes to a variant
+        self.auto_active = False
+        self.batcher: DynamicBatcher | None = None
+        self._closed: asyncio.Event | None = None
+
+    # ---- construction (runs in the loader thread: compiling may take seconds) -------------------------
+    @classmethod
+    def load(cls, name: str, version: str, path: Path, config: ModelConfig, metrics: VersionMetrics) -> "ModelVersion":
+        model = load_model(path) if path.suffix != ".onnx" else path
+        engines = {config.precision: InferenceEngine(model, precision=config.precision, num_threads=config.num_threads)}
+        for p in config.variants:
+            if p not in engines:
+                engines[p] = InferenceEngine(model, precision=p, num_threads=config.num_threads)
+        for f in sorted(path.parent.glob(f"{path.stem}.*.r1")):   # model.bf16.r1: a prebuilt variant
+            p = f.name[len(path.stem) + 1:-3]
+            if p not in engines and p in ("fp32", "bf16"):
+                engines[p] = InferenceEngine(f, precision=p, num_threads=config.num_threads)
+        return cls(name, version, path, config, engines, metrics)
+
+    def start(self, executor: Executor, priorities: dict[str, PriorityPolicy]) -> None:
+        """Creates the batcher; must run on the event loop thread."""
+        c = self.config
+        bc = BatcherConfig(max_batch_size=c.max_batch_size, preferred_batch_sizes=tuple(c.preferred_batch_sizes),
+                           max_queue_delay_ms=c.max_queue_delay_ms, dynamic_batching=c.dynamic_batching,
+                           priorities=dict(priorities), pad_values=c.pad_values)
+        self.batcher = DynamicBatcher(self._run, self.primary.inputs, self.primary.outputs,
+                                      bc, executor, observer=self.metrics)
+        self._closed = asyncio.Event()
+
+    # ---- serving --------------------------------------------------------------------------------------
+    def _run(self, inputs):
+        """One batch, in the executor thread (the engine releases the GIL). Picks the variant under pressure."""
+        engine, precision = self.primary, self.config.precision
+        if self.auto_threshold is not None and len(self.engines) > 1:
+            pressure = sum(self.batcher.queue_depths().values()) / self.config.max_batch_size
+            self.auto_active = pressure >= self.auto_threshold
+            if self.auto_active:
+                precision = next(p for p in ("bf16", "fp16") if p in self.engines and p != self.config.precision)
+                engine = self.engines[precision]
+        self.metrics.on_precision(precision)
+        return engine.run(inputs)
+
+    @contextlib.contextmanager
+    def admit(self):
+        if self.retired or self.batcher is None:
+            raise Unavailable(f"model '{self.name}' version {self.version} is being unloaded")
+        self.inflight += 1
+        try:
+            yield self
+        finally:
+            self.inflight -= 1
+            if self.retired and self.inflight == 0:
+                asyncio.get_running_loop().create_task(self._close())
+
+    async def infer(self, inputs, priority: str, timeout_s: float | None, disconnected=None):
+        return await self.batcher.submit(inputs, priority=priority, timeout_s=timeout_s, disconnected=disconnected)
+
+    def retire(self) -> None:
+        """No new requests; the batcher closes once the requests already admitted have finished."""
+        if self.retired:
+            return
+        self.retired = True
+        self.state = "UNLOADING"
+        if self.inflight == 0:
+            asyncio.get_running_loop().create_task(self._close())
+
+    async def _close(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.close(drain=True)
+        self.batcher = None
+        self.engines.clear()        # the last references: arenas and mapped weights go with them
+        self.primary = None
+        self.state = "UNAVAILABLE"
+        if self._closed is not None:
+            self._closed.set()
+
+    async def wait_closed(self, timeout_s: float = 30.0) -> None:
+        if self._closed is not None:
+            await asyncio.wait_for(self._closed.wait(), timeout_s)
+
+    # ---- descriptions ---------------------------------------------------------------------------------
+    def metadata(self, versions: list[str]) -> dict:
+        return {"name": self.name, "versions": versions, "platform": "deepseek_r1",
+                "inputs": [tensor_metadata(t) for t in self.primary.inputs],
+                "outputs": [tensor_metadata(t) for t in self.primary.outputs]}
+
+    def live(self) -> dict:
+        return {"name": self.name, "version": self.version, "state": self.state, "inflight": self.inflight,
+                "queue": self.batcher.queue_depths() if self.batcher is not None else {},
+                "auto_precision_active": self.auto_active, "precisions": sorted(self.engines),
+                "successes": self.metrics.successes, "failures": self.metrics.failures,
+                "batches": self.metrics.batches, "samples": self.metrics.samples,
+                "last_batch_size": self.metrics.last_batch_size,
+                "uptime_s": round(time.monotonic() - self.metrics.started, 1)}
