@@ -1,0 +1,90 @@
+"""Server features beyond the protocol: auto precision, priorities from keys, our Client against the real server."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+import deepseek_r1 as r1
+from deepseek_r1.serve.errors import BadRequest
+from deepseek_r1.serve.inference import request_priority, request_timeout_s
+from serve_fixtures import add_relu_model, add_version, matmul_model, reference_add_relu, save_r1
+
+KEY = "feature-key-0123"
+
+
+def _metric(text: str, prefix: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def test_request_priority_and_timeout_parameters():
+    assert request_priority({}, {}) == "standard"
+    assert request_priority({}, {"priority": "premium"}) == "premium"
+    assert request_priority({"priority": "critical"}, {"priority": "premium"}) == "critical"
+    assert [request_priority({"priority": p}, {"priority": "premium"}) for p in (0, 1, 2, 3, 9)] == \
+        ["premium", "critical", "premium", "standard", "standard"]
+    with pytest.raises(BadRequest, match="unknown priority"):
+        request_priority({"priority": "gold"}, {})
+    assert request_timeout_s({"timeout": 2_000_000}) == 2.0
+    for bad in (0, -5, "10", True):
+        with pytest.raises(BadRequest, match="timeout"):
+            request_timeout_s({"timeout": bad})
+
+
+def test_client_against_server(tmp_path):
+    path = save_r1(add_relu_model(4, seed=5), tmp_path / "tiny.r1")
+    with r1.InferenceServer(model_path=path, api_keys={KEY: "premium"}, poll_interval_s=None) as s:
+        x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+        want = reference_add_relu(add_relu_model(4, seed=5), x)
+        with r1.Client(s.url, api_key=KEY) as c:
+            assert c.is_live() and c.is_ready("tiny")
+            np.testing.assert_allclose(c.infer("tiny", {"x": x})["y"], want, rtol=1e-6)
+            np.testing.assert_allclose(c.infer("tiny", {"x": x}, priority="critical")["y"], want, rtol=1e-6)
+            assert c.model_metadata("tiny")["inputs"][0]["name"] == "x"
+            with pytest.raises(r1.ServerError) as e:
+                c.infer("tiny", {"x": x.astype(np.float64)})
+            assert e.value.status == 400 and "x" in e.value.message
+            with pytest.raises(r1.ServerError) as e:
+                c.infer("tiny", {"x": b"some text"})        # BYTES into a float model: a clear 400
+            assert e.value.status == 400
+        with r1.Client(s.url, api_key="wrong-key-000") as c, pytest.raises(r1.ServerError) as e:
+            c.infer("tiny", {"x": x})
+        assert e.value.status == 401
+
+        async def many():
+            async with r1.AsyncClient(s.url, api_key=KEY) as c:
+                return await asyncio.gather(*(c.infer("tiny", {"x": x[i % 2:i % 2 + 1]}) for i in range(40)))
+
+        for i, out in enumerate(asyncio.run(many())):
+            np.testing.assert_allclose(out["y"], want[i % 2:i % 2 + 1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("threshold", [None, 1e-6])
+def test_auto_precision_routes_to_the_bf16_variant_under_pressure(tmp_path, threshold):
+    width = 64
+    add_version(tmp_path, "mm", 1, matmul_model(width, seed=3))
+    (tmp_path / "mm" / "config.json").write_text(json.dumps({"variants": ["bf16"], "max_batch_size": 2}))
+    import onnx.numpy_helper as nh
+    w, b = (nh.to_array(t) for t in matmul_model(width, seed=3).graph.initializer)
+    server = r1.InferenceServer(repository=tmp_path, poll_interval_s=None)
+    if threshold is not None:
+        server.set_auto_precision(threshold)
+    with server as s:
+        xs = [np.random.default_rng(i).standard_normal((1, width)).astype(np.float32) for i in range(48)]
+
+        async def many():
+            async with r1.AsyncClient(s.url) as c:
+                return await asyncio.gather(*(c.infer("mm", {"x": x}) for x in xs))
+
+        for x, out in zip(xs, asyncio.run(many())):
+            ref = np.maximum(x @ w + b, 0)
+            np.testing.assert_allclose(out["y"], ref, rtol=2e-2, atol=2e-2)   # bf16 tolerance
+        with r1.Client(s.url) as c:
+            text = c._http.get("/metrics").text
+        bf16 = _metric(text, 'r1_batches_by_precision_total{model="mm",precision="bf16"}')
+        fp32 = _metric(text, 'r1_batches_by_precision_total{model="mm",precision="fp32"}')
+        assert fp32 >= 1
+        assert (bf16 > 0) == (threshold is not None)
+        assert 'r1_auto_precision_active{model="mm",version="1"}' in text
