@@ -15,19 +15,46 @@ BYTES, range checks) lives in protocol_tensors.py.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 
 from .errors import BadRequest, PayloadTooLarge, ServeError
-from .protocol_tensors import (CLIENT_LIMITS, KSERVE_TO_NUMPY, Limits, binary_size_of, check_json_depth,
-                               datatype_of, decode_binary, decode_bytes_tensor, decode_json, element_count,
-                               encode_bytes_tensor, json_data, numpy_to_kserve, pad_header, raw_data, _jtype)
+from .protocol_tensors import (
+    CLIENT_LIMITS,
+    KSERVE_TO_NUMPY,
+    Limits,
+    binary_size_of,
+    check_json_depth,
+    datatype_of,
+    decode_binary,
+    decode_bytes_tensor,
+    decode_json,
+    element_count,
+    encode_bytes_tensor,
+    json_data,
+    json_type,
+    numpy_to_kserve,
+    pad_header,
+    raw_data,
+)
 
-__all__ = ["KSERVE_TO_NUMPY", "Limits", "RequestedOutput", "InferRequest", "numpy_to_kserve", "parse_infer_request",
-           "encode_infer_response", "encode_infer_request", "parse_infer_response", "encode_bytes_tensor",
-           "decode_bytes_tensor", "error_body", "HEADER_LENGTH"]
+__all__ = [
+    "HEADER_LENGTH",
+    "KSERVE_TO_NUMPY",
+    "InferRequest",
+    "Limits",
+    "RequestedOutput",
+    "decode_bytes_tensor",
+    "encode_bytes_tensor",
+    "encode_infer_request",
+    "encode_infer_response",
+    "error_body",
+    "numpy_to_kserve",
+    "parse_infer_request",
+    "parse_infer_response",
+]
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 _UNSUPPORTED_PARAMS = ("shared_memory_region", "classification")  # Triton extensions we don't serve
@@ -88,14 +115,14 @@ def _load_header(body, header_length, limits: Limits, what: str) -> tuple[dict, 
         where = f"JSON header ({hlen} bytes)" if hlen is not None else "JSON body"
         raise BadRequest(f"{what} {where} is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
-        raise BadRequest(f"{what} JSON must be an object, got {_jtype(doc)}")
+        raise BadRequest(f"{what} JSON must be an object, got {json_type(doc)}")
     return doc, hlen, mv
 
 
 def _params(obj: dict, where: str) -> dict:
     p = obj.get("parameters", {})
     if not isinstance(p, dict):
-        raise BadRequest(f"{where}: 'parameters' must be a JSON object, got {_jtype(p)}")
+        raise BadRequest(f"{where}: 'parameters' must be a JSON object, got {json_type(p)}")
     return p
 
 
@@ -103,14 +130,14 @@ def _decode_tensors(role: str, entries, mv: memoryview, hlen: int | None, limits
     """Each entry's tensor from its `data` or from the next binary_data_size bytes after the header."""
     key = role + "s"
     if not isinstance(entries, list):
-        raise BadRequest(f"'{key}' must be a JSON array, got {_jtype(entries)}")
+        raise BadRequest(f"'{key}' must be a JSON array, got {json_type(entries)}")
     if len(entries) > limits.max_tensors:
         raise PayloadTooLarge(f"{len(entries)} {key}, over the limit of {limits.max_tensors}")
     tensors: dict[str, np.ndarray] = {}
     offset, total = (hlen or 0), 0
     for i, t in enumerate(entries):
         if not isinstance(t, dict):
-            raise BadRequest(f"{key}[{i}] must be a JSON object, got {_jtype(t)}")
+            raise BadRequest(f"{key}[{i}] must be a JSON object, got {json_type(t)}")
         name = t.get("name")
         if not isinstance(name, str) or not name:
             raise BadRequest(f"{key}[{i}]: 'name' must be a non-empty string, got {name!r:.60}")
@@ -157,7 +184,7 @@ def _requested_outputs(doc: dict, limits: Limits) -> list[RequestedOutput] | Non
     if outs is None or outs == []:
         return None
     if not isinstance(outs, list):
-        raise BadRequest(f"'outputs' must be a JSON array, got {_jtype(outs)}")
+        raise BadRequest(f"'outputs' must be a JSON array, got {json_type(outs)}")
     if len(outs) > limits.max_tensors:
         raise PayloadTooLarge(f"{len(outs)} requested outputs, over the limit of {limits.max_tensors}")
     result, seen = [], set()
@@ -186,7 +213,7 @@ def parse_infer_request(body: bytes, header_length: int | str | None, limits: Li
     doc, hlen, mv = _load_header(body, header_length, limits, "request")
     req_id = doc.get("id")
     if req_id is not None and not isinstance(req_id, str):
-        raise BadRequest(f"request 'id' must be a string, got {_jtype(req_id)}")
+        raise BadRequest(f"request 'id' must be a string, got {json_type(req_id)}")
     params = _params(doc, "request")
     if not isinstance(params.get("binary_data_output", False), bool):
         raise BadRequest(f"request parameter binary_data_output must be true or false, "

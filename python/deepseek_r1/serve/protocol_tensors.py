@@ -68,7 +68,7 @@ def datatype_of(role: str, name: str, datatype) -> np.dtype:
 def element_count(role: str, name: str, shape, limit: int) -> int:
     """prod(shape), checked before anything is allocated so a declared [2**40] can't cost memory."""
     if not isinstance(shape, list):
-        raise BadRequest(f"{role} '{name}': 'shape' must be a JSON array of integers, got {_jtype(shape)}")
+        raise BadRequest(f"{role} '{name}': 'shape' must be a JSON array of integers, got {json_type(shape)}")
     count = 1
     for d in shape:
         # bool is an int subclass in Python, but `true` is not a dimension
@@ -111,7 +111,7 @@ def check_json_depth(buf: bytes, max_depth: int) -> None:
         depth, in_string = int(run[-1]), bool(inside[-1])
 
 
-def _jtype(v) -> str:
+def json_type(v) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number",
             type(None): "null"}.get(type(v), type(v).__name__)
 
@@ -199,13 +199,13 @@ def _flatten_strings(role: str, name: str, data: list, out: list, max_element: i
                                       f"limit of {max_element}")
             out.append(b)
         else:
-            raise BadRequest(f"{role} '{name}': BYTES data must hold strings, got a {_jtype(v)} ({v!r:.40})")
+            raise BadRequest(f"{role} '{name}': BYTES data must hold strings, got a {json_type(v)} ({v!r:.40})")
 
 
 def decode_json(role: str, name: str, datatype: str, shape: list, count: int, data, limits: Limits) -> np.ndarray:
     """`data` as flat or nested JSON lists -> array; integer ranges and float overflow are checked."""
     if not isinstance(data, list):
-        raise BadRequest(f"{role} '{name}': 'data' must be a JSON array, got {_jtype(data)}")
+        raise BadRequest(f"{role} '{name}': 'data' must be a JSON array, got {json_type(data)}")
     if datatype == "BYTES":
         flat: list = []
         _flatten_strings(role, name, data, flat, limits.max_bytes_element)
@@ -230,7 +230,9 @@ def decode_json(role: str, name: str, datatype: str, shape: list, count: int, da
             raise BadRequest(f"{role} '{name}': BOOL data must be true/false, got {_describe(src)}")
     elif dt.kind in "iu":
         # float kind also covers ints mixed with floats and int64/uint64 mixes numpy widened to float64
-        if kind not in "iu":
+        if kind in "fO" and datatype == "UINT64":
+            src = _uint64_from_json(role, name, data)  # numpy widens [2**63, 0] to float64 (lossy)
+        elif kind not in "iu":
             raise BadRequest(f"{role} '{name}': {datatype} data must be integers, got {_describe(src)}")
         info = np.iinfo(dt)
         lo, hi = src.min(), src.max()
@@ -248,13 +250,31 @@ def decode_json(role: str, name: str, datatype: str, shape: list, count: int, da
     return arr.reshape(shape)
 
 
+def _uint64_from_json(role: str, name: str, data: list) -> np.ndarray:
+    """Re-read values numpy couldn't type as one integer dtype; a Python pass, only on this rare path."""
+    flat: list = []
+
+    def walk(v: list) -> None:  # nesting is already bounded by check_json_depth and was not ragged
+        for x in v:
+            walk(x) if isinstance(x, list) else flat.append(x)
+
+    walk(data)
+    if not all(type(v) is int for v in flat):
+        raise BadRequest(f"{role} '{name}': UINT64 data must be integers, got {_describe(np.asarray(flat, object))}")
+    try:
+        return np.array(flat, dtype=np.uint64)
+    except OverflowError:
+        bad = next(v for v in flat if not 0 <= v < 1 << 64)
+        raise BadRequest(f"{role} '{name}': value {bad} is out of range for UINT64 [0, {(1 << 64) - 1}]") from None
+
+
 def _describe(src: np.ndarray) -> str:
     if src.dtype.kind == "O":
         for v in src.reshape(-1):
             if not isinstance(v, (int, float)) or isinstance(v, bool):
-                return f"a {_jtype(v)} ({v!r:.40})"
+                return f"a {json_type(v)} ({v!r:.40})"
         return "integers outside the 64-bit range"
-    return {"b": "booleans", "f": "non-integer numbers", "U": "strings", "i": "integers", "u": "integers"}.get(
+    return {"b": "booleans", "f": "non-integers (or integers no single 64-bit type holds)", "U": "strings", "i": "integers", "u": "integers"}.get(
         src.dtype.kind, str(src.dtype))
 
 
