@@ -2,6 +2,10 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
+#include <string>
+
+#include "r1/ir/attribute.h"
+
 namespace r1::bindings {
 namespace py = pybind11;
 void bind_errors(py::module_& m);
@@ -14,4 +18,6 @@ void bind_devices(py::module_& m);
 void bind_hardware(py::module_& m);
 void bind_passes(py::module_& m);
 void bind_kernels(py::module_& m);
+// A (kind, value) pair from Python as an r1 Attribute (graph.cc).
+Attribute to_attribute(const std::string& name, const py::tuple& kv);
 }  // namespace r1::bindings

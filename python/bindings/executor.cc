@@ -57,8 +57,4 @@ void bind_executor(py::module_& m) {
         return res;
       });
 }
-
-void bind_devices(py::module_& m) {
-  m.def("devices", [] { return BackendRegistry::instance().available(); });
-}
 }  // namespace r1::bindings

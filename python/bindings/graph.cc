@@ -10,21 +10,6 @@ namespace r1::bindings {
 
 namespace {
 
-// Attributes arrive from Python as (kind, value) pairs, already normalised by the importer.
-Attribute to_attribute(const std::string& name, const py::tuple& kv) {
-  R1_CHECK(kv.size() == 2, ModelError) << "attribute '" << name << "' must be a (kind, value) pair";
-  std::string kind = kv[0].cast<std::string>();
-  py::handle v = kv[1];
-  if (kind == "int") return Attribute::make_int(v.cast<int64_t>());
-  if (kind == "float") return Attribute::make_float(v.cast<float>());
-  if (kind == "string") return Attribute::make_string(v.cast<std::string>());
-  if (kind == "ints") return Attribute::make_ints(v.cast<std::vector<int64_t>>());
-  if (kind == "floats") return Attribute::make_floats(v.cast<std::vector<float>>());
-  if (kind == "strings") return Attribute::make_strings(v.cast<std::vector<std::string>>());
-  if (kind == "tensor") return Attribute::make_tensor(py_bridge::tensor_from_array(v.cast<py::array>()));
-  R1_THROW(ModelError) << "attribute '" << name << "' has unsupported kind '" << kind << "'";
-}
-
 py::list value_infos(const Graph& g, const std::vector<Value*>& vals) {
   py::list out;
   for (const Value* v : vals) {
@@ -40,6 +25,21 @@ py::list value_infos(const Graph& g, const std::vector<Value*>& vals) {
 }
 
 }  // namespace
+
+// Attributes arrive from Python as (kind, value) pairs, already normalised by the importer.
+Attribute to_attribute(const std::string& name, const py::tuple& kv) {
+  R1_CHECK(kv.size() == 2, ModelError) << "attribute '" << name << "' must be a (kind, value) pair";
+  std::string kind = kv[0].cast<std::string>();
+  py::handle v = kv[1];
+  if (kind == "int") return Attribute::make_int(v.cast<int64_t>());
+  if (kind == "float") return Attribute::make_float(v.cast<float>());
+  if (kind == "string") return Attribute::make_string(v.cast<std::string>());
+  if (kind == "ints") return Attribute::make_ints(v.cast<std::vector<int64_t>>());
+  if (kind == "floats") return Attribute::make_floats(v.cast<std::vector<float>>());
+  if (kind == "strings") return Attribute::make_strings(v.cast<std::vector<std::string>>());
+  if (kind == "tensor") return Attribute::make_tensor(py_bridge::tensor_from_array(v.cast<py::array>()));
+  R1_THROW(ModelError) << "attribute '" << name << "' has unsupported kind '" << kind << "'";
+}
 
 void bind_graph(py::module_& m) {
   py::class_<Graph, std::shared_ptr<Graph>>(m, "Graph")

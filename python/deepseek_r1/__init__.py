@@ -11,12 +11,12 @@ from ._core import (  # noqa: F401
     InternalError,
     ModelError,
     R1Error,
-    devices,
     supported_ops,
 )
 from .compiler import OptimizeReport, optimize, pass_names  # noqa: F401
 from .convert import ModelConverter, load_onnx  # noqa: F401
 from .engine import InferenceEngine, TensorInfo  # noqa: F401
+from .gpu import devices  # noqa: F401  (imports _cuda / _hip when present)
 from .hardware import hardware_info, install_at_import as _install_hardware_profile  # noqa: F401
 from .model import Model, load_model, save_model  # noqa: F401
 from .profiler import ProfileReport, profile  # noqa: F401

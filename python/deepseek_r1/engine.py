@@ -14,8 +14,8 @@ from typing import Mapping, Sequence, Union
 import ml_dtypes
 import numpy as np
 
-from . import _core
-from ._core import InputError
+from . import _core, gpu
+from ._core import DeviceError, InputError
 from .compiler import DEFAULT_LEVEL, _check_level, optimize_graph
 from .model import Model, load_model
 
@@ -75,6 +75,14 @@ class InferenceEngine:
         if num_threads is not None and (not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS):
             raise ValueError(f"num_threads must be an int from 1 to {MAX_THREADS}, or None; got {num_threads!r}")
         _check_level(optimization_level)
+        if device != "cpu":
+            gpu.load_backends()  # registers cuda:N / hip:N when their module is present
+            if device not in gpu.devices():
+                raise DeviceError(f"device '{device}' is not available; available devices: {', '.join(gpu.devices())}")
+            # The GPU backends run single kernels (deepseek_r1.gpu / _core.run_kernel) but the executor does
+            # not yet place a whole model's tensors on the device: refuse rather than hand it host memory.
+            raise DeviceError(f"whole-model execution on '{device}' is not built yet; GPU kernels can be run "
+                              f"one at a time through deepseek_r1._core.run_kernel")
         self.model = _as_model(model_path)
         self.device = device
         self.precision = precision

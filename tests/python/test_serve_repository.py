@@ -31,7 +31,7 @@ def _input(x):
 
 def _live_versions() -> int:
     gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, ModelVersion) and o.engines)
+    return sum(1 for o in gc.get_objects() if type(o) is ModelVersion and o.engines)
 
 
 def test_repository_index_load_unload(tmp_path):

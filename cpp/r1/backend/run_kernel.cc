@@ -1,0 +1,72 @@
+#include "r1/backend/run_kernel.h"
+
+#include "r1/ir/graph.h"
+#include "r1/ir/op_registry.h"
+
+namespace r1 {
+namespace {
+
+// A copy of `t` in `alloc`'s memory, written through the device's copy engine.
+Tensor copy_to(Device& dev, Allocator& alloc, const Tensor& t, Stream* stream) {
+  Tensor c(t.dtype(), t.shape(), alloc.allocate(t.nbytes()));
+  if (t.nbytes()) dev.copy(*t.buffer(), t.byte_offset(), *c.buffer(), 0, t.nbytes(), stream);
+  return c;
+}
+
+}  // namespace
+
+std::vector<Tensor> run_kernel(Device& device, const std::string& op_type, const std::string& domain,
+                               const std::vector<Tensor>& inputs, const AttributeMap& attrs, int opset,
+                               size_t num_outputs) {
+  KernelFn fn = device.kernels().find(op_type, domain);
+  R1_CHECK(fn != nullptr, ModelError) << "op '" << op_type << "' has no kernel on device " << device.name();
+
+  // A one-node graph gives the kernel the Node (attributes, opset) it expects.
+  Graph g;
+  std::vector<Value*> in_values;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    in_values.push_back(inputs[i].defined() ? g.add_input("in" + std::to_string(i), inputs[i].dtype(), inputs[i].shape())
+                                            : nullptr);
+  std::vector<std::string> out_names;
+  for (size_t i = 0; i < num_outputs; ++i) out_names.push_back("out" + std::to_string(i));
+  Node* node = g.add_node(op_type, domain, op_type + "_0", in_values, out_names, attrs, opset);
+  node->schema = OpRegistry::instance().find(op_type, domain);
+  R1_CHECK(node->schema != nullptr, ModelError) << "unknown op '" << op_type << "' (domain '" << domain << "')";
+
+  // Output types from the same inference the executor uses; inputs are known values on the host.
+  std::vector<InferContext::InputInfo> infos;
+  for (const Tensor& t : inputs) infos.push_back({t.dtype(), t.defined() ? &t.shape() : nullptr, t.defined() ? &t : nullptr});
+  InferContext ictx(*node, infos);
+  run_infer(ictx);
+  std::vector<DType> dtypes(num_outputs);
+  std::vector<Shape> shapes(num_outputs);
+  std::vector<bool> known(num_outputs);
+  for (size_t i = 0; i < num_outputs; ++i) {
+    dtypes[i] = ictx.output_dtype(i);
+    shapes[i] = ictx.output_shape(i);
+    known[i] = ictx.output_shape_known(i);
+  }
+
+  std::vector<Tensor> dev_inputs;
+  for (const Tensor& t : inputs) dev_inputs.push_back(t.defined() ? copy_to(device, device.allocator(), t, nullptr) : Tensor());
+  std::vector<const Tensor*> in_ptrs;
+  for (const Tensor& t : dev_inputs) in_ptrs.push_back(t.defined() ? &t : nullptr);
+  std::vector<Tensor> outs(num_outputs);
+  ThreadPool pool(1);
+  KernelContext ctx(*node, in_ptrs, &outs, &dtypes, &shapes, &known, device.allocator(), pool);
+  fn(ctx);
+
+  std::vector<Tensor> host;
+  for (const Tensor& t : outs) {
+    if (!t.defined()) {
+      host.emplace_back();
+      continue;
+    }
+    Tensor h = Tensor::empty(t.dtype(), t.shape());
+    if (t.nbytes()) device.copy(*t.buffer(), t.byte_offset(), *h.buffer(), 0, t.nbytes(), nullptr);
+    host.push_back(h);
+  }
+  return host;
+}
+
+}  // namespace r1

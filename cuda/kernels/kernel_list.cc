@@ -1,0 +1,13 @@
+// The explicit list of GPU kernel families (the same list for CUDA and HIP).
+#include "../device.h"
+#include "families.h"
+
+namespace r1::gpu {
+void register_gpu_kernels(KernelTable& t) {
+  register_elementwise_math_kernels(t);
+  register_elementwise_activation_kernels(t);
+  register_elementwise_binary_kernels(t);
+  register_softmax_kernels(t);
+  register_layernorm_kernels(t);
+}
+}  // namespace r1::gpu
