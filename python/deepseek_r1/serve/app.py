@@ -21,10 +21,11 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
+from .fast_infer import InferFastPath
 from .inference import InferenceCore
-from .errors import BadRequest, ClientGone, NotFound, PayloadTooLarge, ServeError, Unauthorized
+from .errors import BadRequest, NotFound, PayloadTooLarge, ServeError, Unauthorized
 from .metrics import ServerMetrics
-from .protocol import Limits, encode_infer_response, error_body, parse_infer_request
+from .protocol import Limits, error_body
 from .repository import ModelRepository, check_name, check_version
 from .status_page import STATUS_HTML
 
@@ -46,12 +47,11 @@ def _error(e: ServeError) -> Response:
     return Response(error_body(e.message), status_code=e.status, media_type="application/json")
 
 
-def _authorize(state: ServerState, request: Request) -> dict:
+def authorize(state: ServerState, authorization: str) -> dict:
     """The caller's key settings ({} when keys are off); Unauthorized when a key is needed and wrong."""
     if state.api_keys is None:
         return {}
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
     token_b = token.strip().encode()
@@ -78,7 +78,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def build_app(state: ServerState, lifespan=None) -> Starlette:
+def build_app(state: ServerState, lifespan=None) -> InferFastPath:
     repo, metrics = state.repository, state.metrics
     core = InferenceCore(repo, metrics)
 
@@ -86,10 +86,8 @@ def build_app(state: ServerState, lifespan=None) -> Starlette:
         async def endpoint(request: Request) -> Response:
             try:
                 if request.url.path not in state.public_paths:
-                    request.state.key = _authorize(state, request)
+                    request.state.key = authorize(state, request.headers.get("authorization", ""))
             except Unauthorized as e:
-                if handler is infer:
-                    metrics.request_failed_unknown(e.reason)
                 return _error(e)
             try:
                 return await handler(request)
@@ -137,28 +135,6 @@ def build_app(state: ServerState, lifespan=None) -> Starlette:
                                                   "preferred_batch_size": list(c.preferred_batch_sizes),
                                                   "max_queue_delay_ms": c.max_queue_delay_ms},
                              "precision": c.precision, "variants": sorted(mv.engines)})
-
-    async def infer(request):
-        async def parse():
-            body = await _read_body(request, state.limits.max_body_bytes)
-            header_length = request.headers.get("inference-header-content-length")
-            if header_length is not None and not header_length.isdigit():
-                raise BadRequest(f"invalid Inference-Header-Content-Length {header_length[:20]!r}")
-            request.state.binary = header_length is not None
-            return parse_infer_request(body, int(header_length) if header_length else None, state.limits)
-
-        def encode(mv, req, outputs):
-            # Binary outputs by default when the request used the binary extension (as tritonclient expects).
-            binary_default = bool(req.parameters.get("binary_data_output", request.state.binary))
-            return encode_infer_response(mv.name, mv.version, req.id, outputs, req.outputs, binary_default)
-
-        try:
-            body, headers = await core.infer(request.path_params["model"], request.path_params.get("version"),
-                                             parse, encode, getattr(request.state, "key", {}),
-                                             request.is_disconnected)
-        except ClientGone:
-            return Response(status_code=499)
-        return Response(body, headers=headers)
 
     async def repo_index(request):
         return JSONResponse(repo.index())
@@ -225,14 +201,14 @@ def build_app(state: ServerState, lifespan=None) -> Starlette:
             Route(prefix, g(model_metadata), methods=["GET"]),
             Route(prefix + "/ready", g(model_ready), methods=["GET"]),
             Route(prefix + "/config", g(model_config), methods=["GET"]),
-            Route(prefix + "/infer", g(infer), methods=["POST"]),
         ]
+    # POST .../infer is served by InferFastPath in front of these routes (fast_infer.py).
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_exception_handler(404, lambda request, exc: _error(NotFound(f"no route for {request.url.path[:200]}")))
     app.add_exception_handler(405, lambda request, exc: _error(
         ServeError(f"method {request.method} is not allowed on {request.url.path[:200]}", status=405)))
     app.state.r1 = state
-    return app
+    return InferFastPath(app, state, core, authorize)
 
 
 __all__ = ["build_app", "ServerState", "check_version"]

@@ -143,6 +143,7 @@ class InferenceServer:
     def _config(self, port: int, log_level: str) -> uvicorn.Config:
         return uvicorn.Config(self.app, host=self.host, port=port, loop="uvloop", http="httptools",
                               lifespan="on", access_log=False, log_level=log_level, backlog=2048,
+                              proxy_headers=False,
                               timeout_keep_alive=30, timeout_graceful_shutdown=30)
 
     def run(self, port: int = 8080, log_level: str = "warning") -> None:
