@@ -60,14 +60,17 @@ class Spec:
     name: str
     kind: str  # r1 | litserve | kserve | pytriton
     batching: bool
+    auto_bf16: bool = False   # ours only: a bf16 variant that takes batches while the queue is deep
 
     @property
     def label(self) -> str:
-        return {"r1": "deepseek_r1", "litserve": "LitServe", "kserve": "KServe", "pytriton": "PyTriton"}[self.kind]
+        name = {"r1": "deepseek_r1", "litserve": "LitServe", "kserve": "KServe", "pytriton": "PyTriton"}[self.kind]
+        return name + (" (auto bf16)" if self.auto_bf16 else "")
 
 
 SPECS = {s.name: s for s in [
-    Spec("r1-batch", "r1", True), Spec("r1-nobatch", "r1", False), Spec("litserve", "litserve", True),
+    Spec("r1-batch", "r1", True), Spec("r1-nobatch", "r1", False), Spec("r1-batch-auto-bf16", "r1", True, True),
+    Spec("litserve", "litserve", True),
     Spec("litserve-nobatch", "litserve", False), Spec("kserve", "kserve", False), Spec("pytriton", "pytriton", True),
     Spec("pytriton-nobatch", "pytriton", False)]}
 PEER_PACKAGE = {"litserve": "litserve", "kserve": "kserve", "pytriton": "nvidia-pytriton"}
@@ -94,8 +97,10 @@ class Server:
         self.log_path = self.workdir / "server.log"
         mbs = str(args.batch_size if spec.batching else 1)
         if spec.kind == "r1":
-            code = ("import deepseek_r1 as r1; r1.InferenceServer(model_path={!r}, batch_size={}, "
-                    "dynamic_batching={}).run(port={})").format(str(model_file), args.batch_size, spec.batching, self.port)
+            code = ("import deepseek_r1 as r1; s = r1.InferenceServer(model_path={!r}, batch_size={}, "
+                    "dynamic_batching={}, variants={!r}); s.set_auto_precision({}); s.run(port={})").format(
+                str(model_file), args.batch_size, spec.batching, ("bf16",) if spec.auto_bf16 else (),
+                0.25 if spec.auto_bf16 else None, self.port)
             cmd, env = [sys.executable, "-c", code], {"PYTHONPATH": str(ROOT / "python")}
         else:
             cmd = [str(VENV_PY), str(PEERS / f"{spec.kind}_server.py"), "--model", str(model_file), "--port",

@@ -47,9 +47,22 @@ def add_version(repo: Path, name: str, version: int, model: onnx.ModelProto) -> 
     return save_r1(model, repo / name / str(version) / "model.r1")
 
 
+def make_test_repository(root: Path) -> Path:
+    """addrelu v1 and v2 (seeds 1, 2), dtypes v1 (max_batch_size 8), and spare v1 for load/unload tests."""
+    import json
+
+    add_version(root, "addrelu", 1, add_relu_model(width=4, seed=1))
+    add_version(root, "addrelu", 2, add_relu_model(width=4, seed=2))
+    add_version(root, "dtypes", 1, multi_dtype_model())
+    (root / "dtypes" / "config.json").write_text(json.dumps({"max_batch_size": 8}))
+    add_version(root, "spare", 1, add_relu_model(width=4, seed=3))
+    return root
+
+
 def reference_add_relu(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     w = numpy_helper.to_array(model.graph.initializer[0])
     return np.maximum(x + w, 0)
 
 
-__all__ = ["add_relu_model", "matmul_model", "multi_dtype_model", "save_r1", "add_version", "reference_add_relu"]
+__all__ = ["add_relu_model", "matmul_model", "multi_dtype_model", "save_r1", "add_version", "reference_add_relu",
+           "make_test_repository"]

@@ -23,8 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from serve_fixtures import (
     add_relu_model,
-    add_version,
-    multi_dtype_model,
+    make_test_repository,
     reference_add_relu,
 )
 from tritonclient.grpc import service_pb2 as pb
@@ -38,13 +37,7 @@ DT = {np.float32: "FP32", np.int64: "INT64", np.uint8: "UINT8", np.bool_: "BOOL"
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("repo")
-    add_version(root, "addrelu", 1, add_relu_model(width=4, seed=1))
-    add_version(root, "addrelu", 2, add_relu_model(width=4, seed=2))
-    add_version(root, "dtypes", 1, multi_dtype_model())
-    (root / "dtypes" / "config.json").write_text(json.dumps({"max_batch_size": 8}))
-    add_version(root, "spare", 1, add_relu_model(width=4, seed=3))     # the load/unload test's own model
-    return root
+    return make_test_repository(tmp_path_factory.mktemp("repo"))
 
 
 @pytest.fixture(scope="module")

@@ -13,19 +13,14 @@ import tritonclient.http.aio as triton_aio  # noqa: E402
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
 import deepseek_r1 as r1  # noqa: E402
-from serve_fixtures import add_relu_model, add_version, multi_dtype_model, reference_add_relu  # noqa: E402
+from serve_fixtures import make_test_repository, add_relu_model, reference_add_relu  # noqa: E402
 
 KEY = "test-key-0123456789"
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("repo")
-    add_version(root, "addrelu", 1, add_relu_model(width=4, seed=1))
-    add_version(root, "addrelu", 2, add_relu_model(width=4, seed=2))
-    add_version(root, "dtypes", 1, multi_dtype_model())
-    (root / "dtypes" / "config.json").write_text(json.dumps({"max_batch_size": 8}))
-    return root
+    return make_test_repository(tmp_path_factory.mktemp("repo"))
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +192,7 @@ def test_status_page_and_json(server):
     assert status == 200 and b"deepseek_r1" in body and b"/status.json" in body
     status, body = _raw(server, "/status.json", method="GET")
     data = json.loads(body)
-    assert {m["name"] for m in data["models"]} == {"addrelu", "dtypes"}
+    assert {m["name"] for m in data["models"]} == {"addrelu", "dtypes", "spare"}
 
 
 def test_unknown_model_is_not_a_metric_label(server):

@@ -139,3 +139,25 @@ def test_hot_reload_under_load_fails_nothing_and_frees_old_versions(tmp_path):
         while _live_versions() > 1:            # the old versions drain, then drop their engines
             assert time.monotonic() < deadline, f"{_live_versions()} versions still hold engines"
             time.sleep(0.05)
+
+
+def test_broken_new_version_keeps_the_old_one_serving_until_fixed(tmp_path):
+    add_version(tmp_path, "m", 1, add_relu_model(4, seed=1))
+    with r1.InferenceServer(repository=tmp_path, poll_interval_s=0.02) as s:
+        c = tritonclient_http.InferenceServerClient(f"127.0.0.1:{s.port}")
+        (tmp_path / "m" / "2").mkdir()
+        (tmp_path / "m" / "2" / "model.r1").write_bytes(b"not a model at all" * 100)
+        deadline = time.monotonic() + 10
+        while not s.repository.entries["m"].failed:
+            assert time.monotonic() < deadline, "the broken version was never tried"
+            time.sleep(0.02)
+        row = [r for r in c.get_model_repository_index() if r["name"] == "m"][0]
+        assert row["version"] == "1" and row["state"] == "READY"
+        assert "failed" in s.repository.entries["m"].reason or s.repository.entries["m"].reason
+        x = _x(1)
+        assert c.infer("m", [_input(x)]).get_response()["model_version"] == "1"   # still serving v1
+        add_version(tmp_path, "m", 2, add_relu_model(4, seed=2))                 # fixed: picked up
+        while c.infer("m", [_input(x)]).get_response()["model_version"] != "2":
+            assert time.monotonic() < deadline + 10, "the fixed version was not loaded"
+            time.sleep(0.02)
+        c.close()

@@ -33,6 +33,7 @@ LEVELS = ("critical", "premium", "standard")  # served strictly in this order
 ON_FULL = ("reject", "unavailable", "delay")
 _ADAPTIVE_MAX_WAIT_S = 0.002
 _EWMA_ALPHA = 0.2
+_INLINE_BELOW_S = 50e-6  # batches whose compute EWMA is below this run on the event loop thread
 
 
 @dataclass
@@ -339,8 +340,13 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         try:
-            results, compute_s = await loop.run_in_executor(
-                self._executor, self._asm.execute, self._run, [r.prep for r in batch])
+            preps = [r.prep for r in batch]
+            if self._compute_ewma is not None and self._compute_ewma < _INLINE_BELOW_S:
+                # A batch this cheap costs less than the thread hop itself (waking a worker and the loop
+                # again: ~100-250 us of CPU): run it on the loop thread.
+                results, compute_s = self._asm.execute(self._run, preps)
+            else:
+                results, compute_s = await loop.run_in_executor(self._executor, self._asm.execute, self._run, preps)
         except Exception as e:  # noqa: BLE001 - the executor itself failed (e.g. shut down)
             results, compute_s = [ServeError(f"the batch could not run: {e!r}") for _ in batch], 0.0
         finally:

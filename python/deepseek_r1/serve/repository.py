@@ -53,6 +53,7 @@ class ModelEntry:
     state: str = "UNAVAILABLE"
     reason: str = ""
     fingerprints: dict[str, tuple] = field(default_factory=dict)       # version -> file identity when loaded
+    failed: dict[str, tuple] = field(default_factory=dict)             # the files of the last failed load
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -114,6 +115,7 @@ class ModelRepository:
         check_name(name)
         entry = self.entries.setdefault(name, ModelEntry(name))
         async with entry.lock:
+            on_disk: dict[str, Path] = {}
             try:
                 config = self._config(name)
                 if overrides:
@@ -139,21 +141,26 @@ class ModelRepository:
                     fresh[v] = mv
                     entry.fingerprints[v] = fp
             except ServeError as e:
-                self._failed(entry, e.message)
+                self._failed(entry, e.message, on_disk)
                 raise
             except Exception as e:   # R1Error (corrupt file), OSError: the model is named in the reason
-                self._failed(entry, f"{type(e).__name__}: {e}")
+                self._failed(entry, f"{type(e).__name__}: {e}", on_disk)
                 raise Unavailable(f"model '{name}' failed to load: {entry.reason}") from None
             retired = [mv for v, mv in entry.versions.items() if fresh.get(v) is not mv]
             entry.versions = fresh           # the swap: new requests see only the fresh versions
-            entry.state, entry.reason = "READY", ""
+            entry.state, entry.reason, entry.failed = "READY", "", {}
             for mv in retired:
                 mv.retire()
             entry.fingerprints = {v: fp for v, fp in entry.fingerprints.items() if v in fresh}
             return entry
 
-    def _failed(self, entry: ModelEntry, reason: str) -> None:
+    def _failed(self, entry: ModelEntry, reason: str, on_disk: dict[str, Path]) -> None:
         entry.reason = reason
+        try:
+            entry.failed = {v: self._fingerprint(p) for v, p in on_disk.items()
+                            if v in sorted(on_disk, key=int)[-self._config(entry.name).versions:]}
+        except (OSError, ServeError):
+            entry.failed = {}
         if not entry.versions:
             entry.state = "UNAVAILABLE"
 
@@ -177,9 +184,12 @@ class ModelRepository:
                 continue     # explicitly unloaded: stays so until a load request
             try:
                 on_disk = self._versions_on_disk(name)
-                changed = entry is None or any(entry.fingerprints.get(v) != self._fingerprint(p)
-                                               for v, p in on_disk.items()
-                                               if v in sorted(on_disk, key=int)[-self._config(name).versions:])
+                wanted = sorted(on_disk, key=int)[-self._config(name).versions:]
+                current = {v: self._fingerprint(on_disk[v]) for v in wanted}
+                changed = entry is None or current != {v: entry.fingerprints.get(v) for v in set(entry.fingerprints)
+                                                       | set(current)}
+                if entry is not None and current == entry.failed:
+                    continue     # the same files failed to load last time: wait until they change
             except (OSError, ServeError):
                 continue     # a file vanished mid-scan or a bad config: next scan
             if changed and on_disk:
