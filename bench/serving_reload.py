@@ -50,6 +50,7 @@ def write_version(repo: Path, v: int) -> None:
     d = repo / "mm" / str(v)
     tmp = repo / f".tmp-{v}"
     tmp.mkdir(parents=True, exist_ok=True)
+    d.parent.mkdir(parents=True, exist_ok=True)
     r1.save_model(r1.Model(r1.load_onnx(matmul_model(WIDTH, seed=v))), tmp / "model.r1")
     os.rename(tmp, d)        # the version directory appears whole
     old = repo / "mm" / str(v - 2)
