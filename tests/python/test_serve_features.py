@@ -88,3 +88,16 @@ def test_auto_precision_routes_to_the_bf16_variant_under_pressure(tmp_path, thre
         assert fp32 >= 1
         assert (bf16 > 0) == (threshold is not None)
         assert 'r1_auto_precision_active{model="mm",version="1"}' in text
+
+
+def test_r1_serve_command_line_errors(tmp_path, capsys):
+    from deepseek_r1.cli import main
+
+    path = save_r1(add_relu_model(4), tmp_path / "m.r1")
+    assert main(["serve"]) == 2
+    assert "give a model file or --repository" in capsys.readouterr().err
+    assert main(["serve", str(path), "--repository", str(tmp_path)]) == 2
+    assert main(["serve", str(tmp_path / "missing.r1")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["serve", str(path), "--api-key", "short"]) == 2
+    assert "at least 8 characters" in capsys.readouterr().err
