@@ -171,7 +171,9 @@ def cmd_serve(a) -> int:
                              dynamic_batching=not a.no_batching, max_queue_delay_ms=a.max_delay_ms,
                              api_keys=keys, host=a.host, precision=a.precision,
                              variants=tuple(a.variant or ()), num_threads=a.threads,
-                             poll_interval_s=a.poll_s if a.poll_s > 0 else None)
+                             poll_interval_s=a.poll_s if a.poll_s > 0 else None,
+                             tokenizer={"file": str(Path(a.tokenizer).resolve()), "max_length": a.max_length}
+                             if a.tokenizer else None)
     if a.auto_precision is not None:
         server.set_auto_precision(a.auto_precision)
     server.run(port=a.port, log_level=a.log_level)
@@ -240,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--api-key", action="append", metavar="KEY[:PRIORITY]", help="require this API key")
     s.add_argument("--api-keys-file", help="file with one KEY[:PRIORITY] a line")
     s.add_argument("--poll-s", type=float, default=2.0, help="repository scan interval for hot reload (0: off)")
+    s.add_argument("--tokenizer", help="tokenizer.json: the model also takes a BYTES input 'text'")
+    s.add_argument("--max-length", type=int, default=512, help="token limit with --tokenizer (default 512)")
     s.add_argument("--log-level", default="warning")
     s.set_defaults(fn=cmd_serve)
     a = p.parse_args(argv)

@@ -101,3 +101,57 @@ def test_r1_serve_command_line_errors(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["serve", str(path), "--api-key", "short"]) == 2
     assert "at least 8 characters" in capsys.readouterr().err
+
+
+def _token_model():
+    """ids_out = input_ids, n_tokens = ReduceSum(attention_mask, axis 1): shows what the server fed the model."""
+    from onnx import TensorProto, helper
+
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
+    mask = helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])
+    out = helper.make_tensor_value_info("ids_out", TensorProto.INT64, ["batch", "seq"])
+    n = helper.make_tensor_value_info("n_tokens", TensorProto.INT64, ["batch"])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    g = helper.make_graph([helper.make_node("Identity", ["input_ids"], ["ids_out"]),
+                           helper.make_node("ReduceSum", ["attention_mask", "axes"], ["n_tokens"], keepdims=0)],
+                          "tok", [ids, mask], [out, n], [axes])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_text_input_is_tokenized_by_the_server(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    from deepseek_r1.tools.minilm import minilm_dir
+
+    try:
+        tok_file = minilm_dir() / "tokenizer.json"
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    add_version(tmp_path, "tok", 1, _token_model())
+    import shutil
+
+    shutil.copy(tok_file, tmp_path / "tok" / "tokenizer.json")
+    (tmp_path / "tok" / "config.json").write_text(json.dumps({"tokenizer": {"file": "tokenizer.json",
+                                                                            "max_length": 16}}))
+    ref = tokenizers.Tokenizer.from_file(str(tok_file))
+    ref.enable_truncation(16)
+    ref.no_padding()
+    texts = ["A man is eating food.", "Stock markets fell sharply today, and then rose again at the close.", "hi"]
+    with r1.InferenceServer(repository=tmp_path, poll_interval_s=None) as s, r1.Client(s.url) as c:
+        assert {"name": "text", "datatype": "BYTES", "shape": [-1]} in c.model_metadata("tok")["inputs"]
+        for t in texts:                      # one sentence per request: exactly the tokenizer's ids
+            out = c.infer("tok", {"text": t})
+            want = ref.encode(t).ids
+            assert out["ids_out"].tolist() == [want] and out["n_tokens"].tolist() == [len(want)]
+
+        async def many():                    # different lengths share batches (padded) and come back trimmed
+            async with r1.AsyncClient(s.url) as ac:
+                return await asyncio.gather(*(ac.infer("tok", {"text": texts[i % 3]}) for i in range(30)))
+
+        for i, out in enumerate(asyncio.run(many())):
+            assert out["ids_out"].tolist() == [ref.encode(texts[i % 3]).ids]
+        out = c.infer("tok", {"text": texts})  # several sentences in one request: padded to the longest
+        assert out["n_tokens"].tolist() == [len(ref.encode(t).ids) for t in texts]
+        with pytest.raises(r1.ServerError, match="UTF-8"):
+            c.infer("tok", {"text": b"\xff\xfe"})
+        with pytest.raises(r1.ServerError, match="either 'text' or the token inputs"):
+            c.infer("tok", {"text": "x", "input_ids": np.zeros((1, 2), np.int64)})

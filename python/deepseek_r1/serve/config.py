@@ -2,7 +2,8 @@
 
     {"max_batch_size": 64, "preferred_batch_sizes": [16, 32], "max_queue_delay_ms": null,
      "dynamic_batching": true, "pad_values": {"input_ids": 0, "attention_mask": 0},
-     "precision": "fp32", "variants": ["bf16"], "num_threads": 2, "versions": 1}
+     "precision": "fp32", "variants": ["bf16"], "num_threads": 2, "versions": 1,
+     "tokenizer": {"file": "tokenizer.json", "input": "text", "max_length": 128}}
 
 `variants` lists lower-precision builds compiled from the same .r1 for auto precision (a `model.<precision>.r1`
 file next to `model.r1` counts as a variant too). `versions` is Triton's "latest N" policy. Unknown keys are an
@@ -31,6 +32,7 @@ class ModelConfig:
     variants: tuple[str, ...] = ()
     num_threads: int | None = None
     versions: int = 1
+    tokenizer: dict | None = None             # {"file", "input", "max_length"}: a BYTES text input (text_inputs.py)
 
     def __post_init__(self):
         if not isinstance(self.max_batch_size, int) or not 1 <= self.max_batch_size <= 4096:
@@ -45,10 +47,13 @@ class ModelConfig:
         for p in (self.precision, *self.variants):
             if p not in PRECISIONS:
                 raise BadRequest(f"precision '{p}' is not supported; supported: {', '.join(PRECISIONS)}")
-        if self.num_threads is not None and (not isinstance(self.num_threads, int) or not 1 <= self.num_threads <= 1024):
+        if self.num_threads is not None and not (isinstance(self.num_threads, int) and 1 <= self.num_threads <= 1024):
             raise BadRequest(f"num_threads must be null or an int from 1 to 1024, got {self.num_threads!r}")
         if not isinstance(self.versions, int) or not 1 <= self.versions <= 16:
             raise BadRequest(f"versions (latest N to serve) must be an int from 1 to 16, got {self.versions!r}")
+        if self.tokenizer is not None and not isinstance(self.tokenizer, dict):
+            raise BadRequest(f"tokenizer must be an object such as {{'file': 'tokenizer.json'}}, "
+                             f"got {self.tokenizer!r}")
         if self.pad_values is not None and not (isinstance(self.pad_values, dict) and all(
                 isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
                 for k, v in self.pad_values.items())):

@@ -22,6 +22,7 @@ from .batcher import BatcherConfig, DynamicBatcher, PriorityPolicy
 from .config import ModelConfig
 from .errors import Unavailable
 from .metrics import VersionMetrics
+from .text_inputs import TextInput
 
 # KServe v2 datatype names of the engine's dtypes.
 KSERVE_DTYPES = {"float32": "FP32", "float16": "FP16", "bfloat16": "BF16", "int8": "INT8", "uint8": "UINT8",
@@ -46,6 +47,7 @@ class ModelVersion:
         self.auto_threshold: float | None = None    # queue pressure (queued / max batch) that routes to a variant
         self.auto_active = False
         self.batcher: DynamicBatcher | None = None
+        self.text: TextInput | None = None          # a BYTES text input tokenized here (config "tokenizer")
         self._closed: asyncio.Event | None = None
 
     # ---- construction (runs in the loader thread: compiling may take seconds) -------------------------
@@ -60,14 +62,22 @@ class ModelVersion:
             p = f.name[len(path.stem) + 1:-3]
             if p not in engines and p in ("fp32", "bf16"):
                 engines[p] = InferenceEngine(f, precision=p, num_threads=config.num_threads)
-        return cls(name, version, path, config, engines, metrics)
+        mv = cls(name, version, path, config, engines, metrics)
+        if config.tokenizer is not None:
+            # repo/<model>/<version>/model.r1 -> repo/<model>; a single model file -> its directory
+            model_dir = path.parent.parent if path.parent.name == version else path.parent
+            mv.text = TextInput(config.tokenizer, model_dir, mv.primary.inputs)
+        return mv
 
     def start(self, executor: Executor, priorities: dict[str, PriorityPolicy]) -> None:
         """Creates the batcher; must run on the event loop thread."""
         c = self.config
+        pad_values = c.pad_values
+        if pad_values is None and self.text is not None:   # token tensors pad with 0 (masked out)
+            pad_values = {n: 0 for n in self.text.feeds}
         bc = BatcherConfig(max_batch_size=c.max_batch_size, preferred_batch_sizes=tuple(c.preferred_batch_sizes),
                            max_queue_delay_ms=c.max_queue_delay_ms, dynamic_batching=c.dynamic_batching,
-                           priorities=dict(priorities), pad_values=c.pad_values)
+                           priorities=dict(priorities), pad_values=pad_values)
         self.batcher = DynamicBatcher(self._run, self.primary.inputs, self.primary.outputs,
                                       bc, executor, observer=self.metrics)
         self._closed = asyncio.Event()
@@ -98,6 +108,8 @@ class ModelVersion:
                 asyncio.get_running_loop().create_task(self._close())
 
     async def infer(self, inputs, priority: str, timeout_s: float | None, disconnected=None):
+        if self.text is not None:
+            inputs = self.text(inputs)
         return await self.batcher.submit(inputs, priority=priority, timeout_s=timeout_s, disconnected=disconnected)
 
     def retire(self) -> None:
@@ -126,7 +138,8 @@ class ModelVersion:
     # ---- descriptions ---------------------------------------------------------------------------------
     def metadata(self, versions: list[str]) -> dict:
         return {"name": self.name, "versions": versions, "platform": "deepseek_r1",
-                "inputs": [tensor_metadata(t) for t in self.primary.inputs],
+                "inputs": [tensor_metadata(t) for t in self.primary.inputs]
+                + ([self.text.metadata()] if self.text is not None else []),
                 "outputs": [tensor_metadata(t) for t in self.primary.outputs]}
 
     def live(self) -> dict:

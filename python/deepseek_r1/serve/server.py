@@ -80,12 +80,13 @@ class InferenceServer:
                  api_keys=None, host: str = "127.0.0.1", precision: str = "fp32", variants: tuple[str, ...] = (),
                  num_threads: int | None = None, pad_values: dict | None = None,
                  max_request_bytes: int = 64 << 20, poll_interval_s: float | None = 2.0, versions: int = 1,
-                 grpc_port: int | None = None):
+                 grpc_port: int | None = None, tokenizer: dict | None = None):
         self.host = host
         self.defaults = ModelConfig(max_batch_size=batch_size, preferred_batch_sizes=tuple(preferred_batch_sizes),
                                     max_queue_delay_ms=max_queue_delay_ms, dynamic_batching=dynamic_batching,
                                     pad_values=pad_values, precision=precision, variants=tuple(variants),
-                                    num_threads=num_threads, versions=versions)
+                                    num_threads=num_threads, versions=versions,
+                                    tokenizer=tokenizer)
         self.poll_interval_s = poll_interval_s
         self.grpc_port = grpc_port      # None: no gRPC; 0: any free port (read .grpc_port after start)
         # Batches of one model run one at a time (the engine uses every core); a few workers let other
