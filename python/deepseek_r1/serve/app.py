@@ -9,7 +9,6 @@ else is a 500 whose message names the exception, and the server keeps serving.
 """
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import time
@@ -21,12 +20,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
-from .fast_infer import InferFastPath
+from .auth import check_api_key
+from .errors import BadRequest, NotFound, ServeError, Unauthorized
+from .fast_infer import InferFastPath, read_body
 from .inference import InferenceCore
-from .errors import BadRequest, NotFound, PayloadTooLarge, ServeError, Unauthorized
 from .metrics import ServerMetrics
 from .protocol import Limits, error_body
-from .repository import ModelRepository, check_name, check_version
+from .repository import ModelRepository, check_name
 from .status_page import STATUS_HTML
 
 log = logging.getLogger("deepseek_r1.serve")
@@ -47,37 +47,6 @@ def _error(e: ServeError) -> Response:
     return Response(error_body(e.message), status_code=e.status, media_type="application/json")
 
 
-def authorize(state: ServerState, authorization: str) -> dict:
-    """The caller's key settings ({} when keys are off); Unauthorized when a key is needed and wrong."""
-    if state.api_keys is None:
-        return {}
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-    token_b = token.strip().encode()
-    for key, settings in state.api_keys.items():   # compare_digest against each: no early-exit timing leak
-        if hmac.compare_digest(token_b, key.encode()):
-            return settings
-    raise Unauthorized("invalid API key")
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None:
-        if not length.isdigit():
-            raise BadRequest(f"invalid Content-Length {length[:20]!r}")
-        if int(length) > limit:
-            raise PayloadTooLarge(f"request body of {int(length)} bytes exceeds the limit of {limit} bytes")
-        return await request.body()
-    chunks, size = [], 0
-    async for chunk in request.stream():     # chunked transfer: count as it arrives, stop at the limit
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def build_app(state: ServerState, lifespan=None) -> InferFastPath:
     repo, metrics = state.repository, state.metrics
     core = InferenceCore(repo, metrics)
@@ -86,7 +55,7 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
         async def endpoint(request: Request) -> Response:
             try:
                 if request.url.path not in state.public_paths:
-                    request.state.key = authorize(state, request.headers.get("authorization", ""))
+                    request.state.key = check_api_key(state.api_keys, request.headers.get("authorization"))
             except Unauthorized as e:
                 return _error(e)
             try:
@@ -140,7 +109,7 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
         return JSONResponse(repo.index())
 
     async def _parameters(request) -> dict:
-        body = await _read_body(request, 64 * 1024)
+        body = await read_body(request.scope, request.receive, 64 * 1024)
         if not body:
             return {}
         try:
@@ -208,7 +177,7 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
     app.add_exception_handler(405, lambda request, exc: _error(
         ServeError(f"method {request.method} is not allowed on {request.url.path[:200]}", status=405)))
     app.state.r1 = state
-    return InferFastPath(app, state, core, authorize)
+    return InferFastPath(app, state, core)
 
 
-__all__ = ["build_app", "ServerState", "check_version"]
+__all__ = ["build_app", "ServerState"]

@@ -14,6 +14,7 @@ import logging
 
 from starlette.requests import Request
 
+from .auth import check_api_key
 from .errors import BadRequest, ClientGone, PayloadTooLarge, ServeError, Unauthorized
 from .inference import InferenceCore
 from .protocol import encode_infer_response, error_body, parse_infer_request
@@ -36,7 +37,8 @@ async def _send(send, status: int, body: bytes, headers: dict[str, str]) -> None
     await send({"type": "http.response.body", "body": body})
 
 
-async def _read_body(scope, receive, limit: int) -> bytes:
+async def read_body(scope, receive, limit: int) -> bytes:
+    """The request body, refused past `limit` bytes (by Content-Length first, then as chunks arrive)."""
     length = _header(scope, b"content-length")
     if length is not None:
         if not length.isdigit():
@@ -59,8 +61,8 @@ async def _read_body(scope, receive, limit: int) -> bytes:
 
 
 class InferFastPath:
-    def __init__(self, app, state, core: InferenceCore, authorize):
-        self.app, self.state, self.core, self._authorize = app, state, core, authorize
+    def __init__(self, app, state, core: InferenceCore):
+        self.app, self.state, self.core = app, state, core
 
     def __getattr__(self, name):   # .state, .routes, ... of the wrapped Starlette app
         return getattr(self.app, name)
@@ -83,7 +85,7 @@ class InferFastPath:
         binary = [False]
 
         async def parse():
-            body = await _read_body(scope, receive, state.limits.max_body_bytes)
+            body = await read_body(scope, receive, state.limits.max_body_bytes)
             header_length = _header(scope, b"inference-header-content-length")
             if header_length is not None and not header_length.isdigit():
                 raise BadRequest(f"invalid Inference-Header-Content-Length {header_length[:20]!r}")
@@ -100,7 +102,7 @@ class InferFastPath:
 
         try:
             try:
-                key = self._authorize(state, _header(scope, b"authorization") or "")
+                key = check_api_key(state.api_keys, _header(scope, b"authorization"))
             except Unauthorized as e:
                 state.metrics.request_failed_unknown(e.reason)
                 raise

@@ -16,7 +16,6 @@ statuses become gRPC status codes with the same message.
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 import logging
 
@@ -28,6 +27,7 @@ from tritonclient.grpc import service_pb2_grpc as pb_grpc
 
 from .. import __version__
 from .app import EXTENSIONS, ServerState
+from .auth import GRPC_HINT, check_api_key
 from .errors import BadRequest, NotFound, PayloadTooLarge, ServeError, Unauthorized
 from .inference import InferenceCore
 from .protocol import InferRequest, RequestedOutput
@@ -62,20 +62,6 @@ _UNSUPPORTED_PARAMS = ("shared_memory_region", "classification")
 
 def status_code(e: ServeError) -> grpc.StatusCode:
     return _CODES.get(e.status, grpc.StatusCode.INTERNAL)
-
-
-def check_api_key(api_keys: dict[str, dict] | None, authorization: str | None) -> dict:
-    """The caller's key settings ({} when keys are off), from an `authorization` value; like app._authorize."""
-    if api_keys is None:
-        return {}
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("missing API key: send gRPC metadata 'authorization: Bearer <key>'")
-    token_b = token.strip().encode()
-    for key, settings in api_keys.items():   # compare_digest against each: no early-exit timing leak
-        if hmac.compare_digest(token_b, key.encode()):
-            return settings
-    raise Unauthorized("invalid API key")
 
 
 def parameters_dict(params) -> dict:
@@ -251,7 +237,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         value = next((v for k, v in context.invocation_metadata() or () if k == "authorization"), None)
         if isinstance(value, bytes):
             value = value.decode("latin-1")
-        return check_api_key(self.state.api_keys, value)
+        return check_api_key(self.state.api_keys, value, GRPC_HINT)
 
     # ---- health and metadata ---------------------------------------------------------------------------
     @_rpc(public=True)
@@ -401,7 +387,6 @@ async def start_grpc_server(state: ServerState, host: str, port: int) -> tuple[g
 
 __all__ = [
     "InferenceServicer",
-    "check_api_key",
     "encode_model_infer_response",
     "parse_model_infer_request",
     "start_grpc_server",

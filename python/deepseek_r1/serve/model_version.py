@@ -16,7 +16,7 @@ import time
 from concurrent.futures import Executor
 from pathlib import Path
 
-from ..engine import InferenceEngine, TensorInfo
+from ..engine import PRECISIONS, InferenceEngine, TensorInfo
 from ..model import load_model
 from .batcher import BatcherConfig, DynamicBatcher, PriorityPolicy
 from .config import ModelConfig
@@ -40,6 +40,8 @@ class ModelVersion:
         self.name, self.version, self.path, self.config = name, version, path, config
         self.engines = engines                      # precision -> engine; config.precision is the primary
         self.primary = engines[config.precision]
+        # The variant auto precision switches to: bf16 under an fp32 primary (the only lower precision we build).
+        self.low = "bf16" if config.precision == "fp32" and "bf16" in engines else None
         self.metrics = metrics
         self.state = "READY"
         self.inflight = 0
@@ -60,7 +62,7 @@ class ModelVersion:
                 engines[p] = InferenceEngine(model, precision=p, num_threads=config.num_threads)
         for f in sorted(path.parent.glob(f"{path.stem}.*.r1")):   # model.bf16.r1: a prebuilt variant
             p = f.name[len(path.stem) + 1:-3]
-            if p not in engines and p in ("fp32", "bf16"):
+            if p not in engines and p in PRECISIONS:
                 engines[p] = InferenceEngine(f, precision=p, num_threads=config.num_threads)
         mv = cls(name, version, path, config, engines, metrics)
         if config.tokenizer is not None:
@@ -85,15 +87,14 @@ class ModelVersion:
     # ---- serving --------------------------------------------------------------------------------------
     def _run(self, inputs):
         """One batch, in the executor thread (the engine releases the GIL). Picks the variant under pressure."""
-        engine, precision = self.primary, self.config.precision
-        if self.auto_threshold is not None and len(self.engines) > 1:
+        precision = self.config.precision
+        if self.auto_threshold is not None and self.low is not None:
             pressure = sum(self.batcher.queue_depths().values()) / self.config.max_batch_size
             self.auto_active = pressure >= self.auto_threshold
             if self.auto_active:
-                precision = next(p for p in ("bf16", "fp16") if p in self.engines and p != self.config.precision)
-                engine = self.engines[precision]
+                precision = self.low
         self.metrics.on_precision(precision)
-        return engine.run(inputs)
+        return self.engines[precision].run(inputs)
 
     @contextlib.contextmanager
     def admit(self):
