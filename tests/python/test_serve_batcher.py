@@ -193,6 +193,36 @@ def test_lone_request_runs_alone_at_once(engine, pool):
     assert gated.sizes == [1, 1, 1]
 
 
+@pytest.mark.parametrize("slow", [False, True])
+def test_cheap_batches_run_on_the_loop_thread_and_costly_ones_in_the_pool(engine, pool, slow):
+    """Once a model's batches are known to cost under the thread hop (~50 us), they skip the executor; a model
+    whose batches take milliseconds always runs in the pool, off the event loop."""
+    threads = []
+
+    def run(inputs):
+        threads.append(threading.current_thread())
+        if slow:
+            threading.Event().wait(0.002)   # a 2 ms native run (GIL released)
+        return engine.run(inputs)
+
+    engine.run(x_of())                          # warm: the first run of a shape also plans it
+    b = make(engine, run, pool, max_batch_size=8)
+
+    async def go():
+        for v in range(40):
+            await b.submit(x_of(v=v))
+        await b.close()
+
+    asyncio.run(go())
+    loop_thread = threading.main_thread()
+    assert threads[0] is not loop_thread      # no compute estimate yet: the first batch takes the hop
+    on_loop = sum(t is loop_thread for t in threads[20:])   # after the estimate (an EWMA) has settled
+    if slow:
+        assert on_loop == 0
+    else:
+        assert on_loop >= 15, f"only {on_loop} of the last 20 cheap batches ran on the loop thread"
+
+
 def test_fixed_delay_prefers_preferred_sizes(engine, pool):
     gated = Gated(engine, blocked=True)
     b = make(engine, gated, pool, max_batch_size=8, preferred_batch_sizes=(2, 4), max_queue_delay_ms=1)

@@ -132,6 +132,8 @@ def test_text_input_is_tokenized_by_the_server(tmp_path):
     shutil.copy(tok_file, tmp_path / "tok" / "tokenizer.json")
     (tmp_path / "tok" / "config.json").write_text(json.dumps({"tokenizer": {"file": "tokenizer.json",
                                                                             "max_length": 16}}))
+    add_version(tmp_path, "tokbad", 1, _token_model())
+    (tmp_path / "tokbad" / "config.json").write_text(json.dumps({"tokenizer": {"file": "missing.json"}}))
     ref = tokenizers.Tokenizer.from_file(str(tok_file))
     ref.enable_truncation(16)
     ref.no_padding()
@@ -155,3 +157,7 @@ def test_text_input_is_tokenized_by_the_server(tmp_path):
             c.infer("tok", {"text": b"\xff\xfe"})
         with pytest.raises(r1.ServerError, match="either 'text' or the token inputs"):
             c.infer("tok", {"text": "x", "input_ids": np.zeros((1, 2), np.int64)})
+        with pytest.raises(r1.ServerError, match=r"shape \[n\] or \[n, 1\]"):
+            c.infer("tok", {"text": np.array([["two", "columns"]])})
+        bad = [r for r in c.repository_index() if r["name"] == "tokbad"][0]
+        assert bad["state"] == "UNAVAILABLE" and "cannot load tokenizer" in bad["reason"]

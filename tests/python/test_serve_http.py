@@ -199,3 +199,28 @@ def test_unknown_model_is_not_a_metric_label(server):
     _raw(server, "/v2/models/evil-label-name/infer", b"{}")
     _, body = _raw(server, "/metrics", method="GET")
     assert b"evil-label-name" not in body
+
+
+def test_infer_route_is_found_under_a_root_path(repo):
+    """Mounted under a prefix (Ray Serve's route_prefix, a proxy's root_path), POST <root>/v2/models/m/infer
+    still reaches the infer path, not the router's 404."""
+    server = r1.InferenceServer(repository=repo, poll_interval_s=None)   # not started: no model is loaded
+
+    async def post(path, root):
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": root, "query_string": b"",
+                 "headers": [(b"content-length", b"2")], "server": ("test", 80), "client": ("test", 1)}
+        await server.app(scope, receive, send)
+        return sent[0]["status"], json.loads(sent[1]["body"])["error"]
+
+    for path, root in (("/v2/models/nope/infer", ""), ("/r1/v2/models/nope/infer", "/r1")):
+        status, message = asyncio.run(post(path, root))
+        assert status == 404 and "unknown model 'nope'" in message, (path, message)

@@ -141,7 +141,15 @@ def test_hot_reload_under_load_fails_nothing_and_frees_old_versions(tmp_path):
             time.sleep(0.05)
 
 
-def test_broken_new_version_keeps_the_old_one_serving_until_fixed(tmp_path):
+def test_broken_new_version_keeps_the_old_one_serving_until_fixed(tmp_path, monkeypatch):
+    loads = []                                   # versions ModelVersion.load was asked for (it still loads them)
+    real_load = ModelVersion.load.__func__
+
+    def counting_load(cls, name, version, *args):
+        loads.append(version)
+        return real_load(cls, name, version, *args)
+
+    monkeypatch.setattr(ModelVersion, "load", classmethod(counting_load))
     add_version(tmp_path, "m", 1, add_relu_model(4, seed=1))
     with r1.InferenceServer(repository=tmp_path, poll_interval_s=0.02) as s:
         c = tritonclient_http.InferenceServerClient(f"127.0.0.1:{s.port}")
@@ -156,6 +164,8 @@ def test_broken_new_version_keeps_the_old_one_serving_until_fixed(tmp_path):
         assert "failed" in s.repository.entries["m"].reason or s.repository.entries["m"].reason
         x = _x(1)
         assert c.infer("m", [_input(x)]).get_response()["model_version"] == "1"   # still serving v1
+        time.sleep(0.3)                          # ~15 more scans of the unchanged broken file
+        assert loads.count("2") == 1, f"the unchanged broken version was loaded {loads.count('2')} times"
         add_version(tmp_path, "m", 2, add_relu_model(4, seed=2))                 # fixed: picked up
         while c.infer("m", [_input(x)]).get_response()["model_version"] != "2":
             assert time.monotonic() < deadline + 10, "the fixed version was not loaded"
