@@ -8,6 +8,7 @@
 #include "r1/backend/plugin.h"
 #include "r1/backend/registry.h"
 #include "r1/backend/run_kernel.h"
+#include "r1/cpu/sim_device.h"
 
 namespace r1::bindings {
 void bind_devices(py::module_& m) {
@@ -15,6 +16,8 @@ void bind_devices(py::module_& m) {
         "Devices present: 'cpu', then e.g. 'cuda:0' for each GPU of an imported GPU module.");
   m.def("open_device", [](const std::string& spec) { return BackendRegistry::instance().device(spec).name(); },
         py::arg("device"), "Opens a device (e.g. 'cuda:0') and returns its canonical name; DeviceError when absent.");
+  m.def("_register_sim_device", &register_sim_device,
+        "Tests only: registers 'sim:0', host memory posing as a GPU's (see r1/cpu/sim_device.h).");
   // The capsule _cuda / _hip open at import (see r1/backend/plugin.h). const_cast: the capsule
   // API takes void*; the hook is never written through it.
   m.attr("_registry_capsule") = py::capsule(const_cast<r1_backend_hook*>(core_backend_hook()), R1_BACKEND_HOOK_CAPSULE);

@@ -17,6 +17,16 @@ void bind_executor(py::module_& m) {
       .def_property("memory_planning", &Executor::memory_planning, &Executor::set_memory_planning)
       .def_property("inter_op", &Executor::inter_op, &Executor::set_inter_op)
       .def_property_readonly("parallel_groups", &Executor::parallel_groups)
+      .def_property_readonly("num_steps", &Executor::num_steps)
+      .def_property_readonly("device_steps", &Executor::device_steps)
+      .def_property_readonly("device_constant_bytes", &Executor::device_constant_bytes)
+      .def("step_devices",
+           [](const Executor& ex) {
+             // (node name, op type, domain, on the executor's device) per step, in execution order.
+             py::list out;
+             for (const auto& [n, dev] : ex.step_devices()) out.append(py::make_tuple(n->name, n->op_type, n->domain, dev));
+             return out;
+           })
       .def_property("profiling", &Executor::profiling, &Executor::set_profiling)
       .def("reset_profile", &Executor::reset_profile)
       .def("step_profile",

@@ -36,6 +36,8 @@ _NP_DTYPES = {
     "bool": np.dtype(np.bool_),
 }
 PRECISIONS = ("fp32", "bf16")
+# On a GPU, fp16 / bf16 convert the whole graph (float32 inputs and outputs are cast at the edges).
+GPU_PRECISIONS = ("fp32", "fp16", "bf16")
 MAX_THREADS = 1024  # ThreadPool::kMaxThreads
 
 
@@ -70,8 +72,9 @@ class InferenceEngine:
     def __init__(self, model_path: Union[str, os.PathLike, Model], device: str = "cpu", precision: str = "fp32",
                  num_threads: int | None = None, optimization_level: int = DEFAULT_LEVEL,
                  disabled_passes: Sequence[str] = (), inter_op: bool = True):
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision '{precision}' is not available yet; supported: {', '.join(PRECISIONS)}")
+        precisions = PRECISIONS if device == "cpu" else GPU_PRECISIONS
+        if precision not in precisions:
+            raise ValueError(f"precision '{precision}' is not available on {device}; supported: {', '.join(precisions)}")
         if num_threads is not None and (not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS):
             raise ValueError(f"num_threads must be an int from 1 to {MAX_THREADS}, or None; got {num_threads!r}")
         _check_level(optimization_level)
@@ -79,10 +82,6 @@ class InferenceEngine:
             gpu.load_backends()  # registers cuda:N / hip:N when their module is present
             if device not in gpu.devices():
                 raise DeviceError(f"device '{device}' is not available; available devices: {', '.join(gpu.devices())}")
-            # The GPU backends run single kernels (deepseek_r1.gpu / _core.run_kernel) but the executor does
-            # not yet place a whole model's tensors on the device: refuse rather than hand it host memory.
-            raise DeviceError(f"whole-model execution on '{device}' is not built yet; GPU kernels can be run "
-                              f"one at a time through deepseek_r1._core.run_kernel")
         self.model = _as_model(model_path)
         self.device = device
         self.precision = precision
@@ -98,6 +97,20 @@ class InferenceEngine:
         self.inputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.inputs]
         self.outputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.outputs]
         self._input_index = {t.name: i for i, t in enumerate(self.inputs)}
+
+    @property
+    def placement(self) -> dict:
+        """Where the nodes run: {'device': n, 'cpu': m, 'cpu_ops': {op: count}} (all on 'device' for a CPU
+        engine; on a GPU, 'cpu' counts the nodes that fall back to the CPU) and the bytes of weights
+        uploaded to the device."""
+        dev = self._executor.device_steps
+        cpu_ops: dict[str, int] = {}
+        for _, op, domain, on_device in self._executor.step_devices():
+            if not on_device:
+                key = f"{domain}::{op}" if domain else op
+                cpu_ops[key] = cpu_ops.get(key, 0) + 1
+        return {"device": dev, "cpu": self._executor.num_steps - dev, "cpu_ops": cpu_ops,
+                "device_constant_bytes": self._executor.device_constant_bytes}
 
     @property
     def num_threads(self) -> int:

@@ -19,7 +19,7 @@ SEEDS = st.integers(0, 2**31 - 1)
 # ---------------------------------------------------------------- pipeline and levels
 
 def test_levels_and_names():
-    assert r1.pass_names(0) == []
+    assert r1.pass_names(0) == ["float_conversion"]  # a precision choice (GPUs), not an optimization
     assert "constant_folding" in r1.pass_names(1) and "matmul_fusion" not in r1.pass_names(1)
     assert "attention_fusion" in r1.pass_names(2)
     assert "weight_prepack" in r1.pass_names(3)

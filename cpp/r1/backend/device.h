@@ -39,7 +39,9 @@ class Stream {
   virtual void wait(Event& e) = 0;    // later work waits for e
 };
 
-enum class DeviceKind : uint8_t { CPU = 0, CUDA = 1, HIP = 2 };
+// Sim: host memory posing as an accelerator's (cpu/sim_device.h), to test placement and transfers
+// on machines without a GPU.
+enum class DeviceKind : uint8_t { CPU = 0, CUDA = 1, HIP = 2, Sim = 3 };
 
 class Device {
  public:

@@ -46,14 +46,40 @@ static std::string op_key(const std::string& op, const std::string& domain) {
   return domain.empty() || domain == "ai.onnx" ? op : domain + "::" + op;
 }
 
-void KernelTable::add(const std::string& op_type, KernelFn fn, const std::string& domain) {
-  map_[op_key(op_type, domain)] = fn;
+void KernelTable::add(const std::string& op_type, KernelFn fn, const std::string& domain, uint32_t host_inputs,
+                      KernelSupportsFn supports) {
+  map_[op_key(op_type, domain)] = KernelEntry{fn, host_inputs, supports};
+}
+
+const KernelEntry* KernelTable::entry(const std::string& op_type, const std::string& domain) const {
+  auto it = map_.find(op_key(op_type, domain));
+  return it == map_.end() ? nullptr : &it->second;
 }
 
 KernelFn KernelTable::find(const std::string& op_type, const std::string& domain) const {
-  auto it = map_.find(op_key(op_type, domain));
-  return it == map_.end() ? nullptr : it->second;
+  const KernelEntry* e = entry(op_type, domain);
+  return e ? e->fn : nullptr;
 }
+
+namespace {
+bool float_type(DType t) { return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16; }
+}  // namespace
+
+bool supports_float_types(const Node& n, uint32_t host_inputs) {
+  bool any_float = false;
+  auto check = [&](const Value* v) {
+    if (!v) return true;
+    any_float |= float_type(v->dtype);
+    return float_type(v->dtype) || v->dtype == DType::Bool;
+  };
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    if (!(i < 32 && ((host_inputs >> i) & 1)) && !check(n.inputs[i])) return false;
+  for (const Value* v : n.outputs)
+    if (!check(v)) return false;
+  return any_float;
+}
+
+bool supports_any_dtype(const Node&) { return true; }
 
 std::vector<std::string> KernelTable::op_names() const {
   std::vector<std::string> v;

@@ -56,6 +56,11 @@ class KernelContext {
   // Makes the i-th output a view of existing memory (Reshape, Squeeze, Identity): no copy.
   void set_output(size_t i, Tensor t);
 
+  // What shape inference said of output i (without allocating it): view kernels use it.
+  const Shape& output_shape(size_t i) const { return (*out_shapes_)[i]; }
+  DType output_dtype(size_t i) const { return (*out_dtypes_)[i]; }
+  bool output_shape_known(size_t i) const { return (*out_known_)[i]; }
+
   ThreadPool& pool() const { return pool_; }
   Allocator& allocator() const { return alloc_; }
 
@@ -81,16 +86,37 @@ class KernelContext {
 };
 
 using KernelFn = void (*)(KernelContext&);
+// Whether a kernel handles this node (its static input / output dtypes); the executor runs a node
+// on another device (the CPU) where its preferred device's kernel says no.
+using KernelSupportsFn = bool (*)(const Node&);
+
+// The default for device kernels (nullptr): every input the kernel reads in device memory and every
+// output is float32 / float16 / bfloat16 or bool, and at least one of them is float.
+bool supports_float_types(const Node& n, uint32_t host_inputs);
+// For kernels that move bytes whatever they mean (Transpose, Concat, Gather...).
+bool supports_any_dtype(const Node& n);
+
+// One kernel and what the executor must know to call it.
+struct KernelEntry {
+  KernelFn fn = nullptr;
+  // Bit i set: input i is read on the host (shape-like inputs: Reshape's shape, Slice's starts...),
+  // so a device kernel is handed a host copy of it. CPU kernels read every input on the host.
+  uint32_t host_inputs = 0;
+  KernelSupportsFn supports = nullptr;  // nullptr: supports_float_types
+  bool supported(const Node& n) const { return supports ? supports(n) : supports_float_types(n, host_inputs); }
+};
 
 // Kernels of one device, by op key ("Relu", "com.microsoft::Gelu").
 class KernelTable {
  public:
-  void add(const std::string& op_type, KernelFn fn, const std::string& domain = "");
+  void add(const std::string& op_type, KernelFn fn, const std::string& domain = "", uint32_t host_inputs = 0,
+           KernelSupportsFn supports = nullptr);
   KernelFn find(const std::string& op_type, const std::string& domain) const;
+  const KernelEntry* entry(const std::string& op_type, const std::string& domain) const;  // nullptr: none
   std::vector<std::string> op_names() const;
 
  private:
-  std::unordered_map<std::string, KernelFn> map_;
+  std::unordered_map<std::string, KernelEntry> map_;
 };
 
 }  // namespace r1

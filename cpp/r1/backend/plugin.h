@@ -20,7 +20,7 @@
 #include "r1/core/tensor.h"
 
 #define R1_BACKEND_HOOK_CAPSULE "deepseek_r1._core.backend_hook"
-#define R1_BACKEND_HOOK_ABI 1u
+#define R1_BACKEND_HOOK_ABI 2u
 
 namespace r1 {
 class Device;

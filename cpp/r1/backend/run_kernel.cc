@@ -18,7 +18,8 @@ Tensor copy_to(Device& dev, Allocator& alloc, const Tensor& t, Stream* stream) {
 std::vector<Tensor> run_kernel(Device& device, const std::string& op_type, const std::string& domain,
                                const std::vector<Tensor>& inputs, const AttributeMap& attrs, int opset,
                                size_t num_outputs) {
-  KernelFn fn = device.kernels().find(op_type, domain);
+  const KernelEntry* entry = device.kernels().entry(op_type, domain);
+  KernelFn fn = entry ? entry->fn : nullptr;
   R1_CHECK(fn != nullptr, ModelError) << "op '" << op_type << "' has no kernel on device " << device.name();
 
   // A one-node graph gives the kernel the Node (attributes, opset) it expects.
@@ -48,7 +49,13 @@ std::vector<Tensor> run_kernel(Device& device, const std::string& op_type, const
   }
 
   std::vector<Tensor> dev_inputs;
-  for (const Tensor& t : inputs) dev_inputs.push_back(t.defined() ? copy_to(device, device.allocator(), t, nullptr) : Tensor());
+  // Inputs the kernel reads on the host (shape-like ones) stay there; the rest go to the device.
+  const bool gpu = device.kind() != DeviceKind::CPU;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    const bool host = !gpu || (i < 32 && ((entry->host_inputs >> i) & 1));
+    dev_inputs.push_back(!t.defined() ? Tensor() : host ? t : copy_to(device, device.allocator(), t, nullptr));
+  }
   std::vector<const Tensor*> in_ptrs;
   for (const Tensor& t : dev_inputs) in_ptrs.push_back(t.defined() ? &t : nullptr);
   std::vector<Tensor> outs(num_outputs);

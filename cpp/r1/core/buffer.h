@@ -17,6 +17,8 @@ enum class MemoryKind : uint8_t {
   FileBacked = 3,  // a read-only mapping of a file (mmap'd .r1 weights, NVMe tier)
 };
 const char* memory_kind_name(MemoryKind k);
+// Whether the CPU may read memory of this kind (everything but accelerator memory).
+inline bool host_accessible(MemoryKind k) { return k != MemoryKind::Device; }
 
 // Lets the OS drop the resident pages wholly inside [p, p + len) of a read-only private file
 // mapping; they fault back in from the file when read again. Only for such mappings: on written

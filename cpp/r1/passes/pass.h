@@ -18,7 +18,9 @@ namespace r1 {
 
 struct PassOptions {
   int level = 3;                     // 0: none, 1: basic, 2: extended (fusions), 3: layout/packing/precision
-  std::string precision = "fp32";    // "fp32" | "bf16": fused kernels' compute precision
+  // "fp32" | "bf16": fused kernels' compute precision on the CPU; on a GPU, "fp16" | "bf16" convert
+  // the whole graph to that type (float_conversion).
+  std::string precision = "fp32";
   std::set<std::string> disabled;    // pass names to skip (debugging, A/B measurements)
   std::string device = "cpu";        // fusions only create ops this device has kernels for
   // Called after every pass that ran, with its name and the graph (`r1 convert --print-ir-after-all`).
@@ -51,5 +53,6 @@ std::unique_ptr<Pass> make_transpose_elimination();
 std::unique_ptr<Pass> make_weight_prepack();
 std::unique_ptr<Pass> make_precision();
 std::unique_ptr<Pass> make_branch_scheduling();
+std::unique_ptr<Pass> make_float_conversion();
 
 }  // namespace r1

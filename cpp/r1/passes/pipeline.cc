@@ -29,6 +29,9 @@
 //   transpose_elimination merges Transpose/Reshape chains and drops identity permutations.
 //   weight_prepack        packs constant GEMM weights for this CPU's kernels (needs the final
 //                         precision and the final consumers of each weight).
+//   float_conversion      on GPUs only, precision fp16/bf16: every float32 tensor becomes that type
+//                         (at every level: it is a precision choice, not an optimization); after
+//                         the fusions, whose patterns are written for float32 graphs.
 //   branch_scheduling     orders nodes so independent GEMMs/convs/attention sit side by side for
 //                         the executor's inter-op groups (last: every rewrite before it would
 //                         move nodes again; retyping keeps an order that is already topological).
@@ -59,7 +62,7 @@ const std::vector<Entry>& entries() {
       {2, make_skip_layernorm_fusion}, {2, make_gelu_fusion},   {2, make_matmul_fusion},
       {2, make_conv_fusion},          {2, make_precision},       {2, make_dead_code},
       {3, make_transpose_elimination}, {3, make_weight_prepack},
-      {3, make_dead_code},            {3, make_branch_scheduling},
+      {3, make_dead_code},            {0, make_float_conversion},     {3, make_branch_scheduling},
   };
   return e;
 }
@@ -84,8 +87,10 @@ std::vector<std::string> pass_names(int level) {
 OptimizeReport optimize(Graph& g, const PassOptions& opts) {
   R1_CHECK(opts.level >= 0 && opts.level <= 3, ModelError)
       << "optimization level must be 0 to 3, got " << opts.level;
-  R1_CHECK(opts.precision == "fp32" || opts.precision == "bf16", ModelError)
-      << "precision must be 'fp32' or 'bf16', got '" << opts.precision << "'";
+  const bool gpu = opts.device != "cpu";
+  R1_CHECK(opts.precision == "fp32" || opts.precision == "bf16" || (gpu && opts.precision == "fp16"), ModelError)
+      << "precision must be 'fp32' or 'bf16'" << (gpu ? " or 'fp16'" : " ('fp16' needs a GPU device)") << ", got '"
+      << opts.precision << "'";
   OptimizeReport rep;
   rep.nodes_before = static_cast<int>(g.nodes().size());
   for (const Entry& e : entries()) {

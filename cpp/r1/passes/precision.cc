@@ -25,7 +25,8 @@ class Precision : public Pass {
  public:
   const char* name() const override { return "precision"; }
   bool run(Graph& g, const PassOptions& opts) override {
-    if (opts.precision == "fp32") return false;
+    // On GPUs precision converts the whole graph instead (float_conversion).
+    if (opts.precision == "fp32" || opts.device != "cpu") return false;
     bool changed = false;
     const bool convs = can_create(opts, "FusedConv", "r1");
     for (Node* n : node_list(g)) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <utility>
 
+#include "r1/backend/registry.h"
 #include "r1/ir/op_registry.h"
 
 namespace r1 {
@@ -19,6 +20,7 @@ struct Executor::Lane {
 // Vectors a run needs at every step, kept between runs so the hot path does not reallocate them.
 struct Executor::Scratch {
   std::vector<Tensor> env;  // per value id
+  std::vector<Tensor> alt;  // per value id: its copy in the other memory (GPU executors), made once a run
   std::vector<Lane> lanes;
   std::vector<int64_t> key, bucket;
   struct Bound {
@@ -49,10 +51,12 @@ class Executor::ScratchLease {
     }
     if (!sc_) sc_ = std::make_unique<Scratch>();
     sc_->env.resize(num_values);
+    sc_->alt.resize(num_values);
     sc_->lanes.resize(lanes);
   }
   ~ScratchLease() {
     for (Tensor& t : sc_->env) t = Tensor();  // intermediates and arena views die with the run
+    for (Tensor& t : sc_->alt) t = Tensor();
     for (Lane& l : sc_->lanes)
       for (Tensor& t : l.outs) t = Tensor();
     std::lock_guard<std::mutex> lk(ex_.scratch_mu_);
@@ -77,14 +81,17 @@ struct ArenaLease {
 }  // namespace
 
 Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads)
-    : graph_(std::move(graph)), device_(device), pool_(std::make_unique<ThreadPool>(num_threads)) {
-  const KernelTable& table = device_.kernels();
+    : graph_(std::move(graph)),
+      device_(device),
+      cpu_(device.kind() == DeviceKind::CPU ? device : BackendRegistry::instance().device("cpu")),
+      hetero_(device.kind() != DeviceKind::CPU),
+      pool_(std::make_unique<ThreadPool>(num_threads)) {
+  std::vector<StepPlacement> places = place_steps(*graph_, device_, cpu_);
   last_reader_.assign(graph_->values().size(), -1);
+  size_t i = 0;
   for (auto& n : graph_->nodes()) {
-    KernelFn k = table.find(n->op_type, n->domain);
-    R1_CHECK(k != nullptr, ModelError) << "op '" << n->op_type << "' in node '" << n->name
-                                       << "' has no kernel on device " << device_.name();
-    steps_.push_back({n.get(), k, {}});
+    steps_.push_back({n.get(), places[i].kernel, {}, places[i]});
+    ++i;
     for (const Value* in : n->inputs)
       if (in) last_reader_[in->id] = static_cast<int>(steps_.size()) - 1;
   }
@@ -93,12 +100,54 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
     if (s >= 0 && !v->is_graph_output && !v->is_constant()) steps_[s].release.push_back(v->id);
   }
   out_base_ = output_bases(*graph_);
-  groups_ = group_steps(*graph_, pool_->num_threads());
+  // GPU kernels queue on one stream: running their launches side by side would gain nothing.
+  groups_ = group_steps(*graph_, hetero_ ? 1 : pool_->num_threads());
   group_spans(groups_, steps_.size(), &group_lo_, &group_hi_);
   for (const StepGroup& g : groups_) max_group_ = std::max(max_group_, g.size);
   prof_ns_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
   prof_calls_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
   reset_profile();
+  if (hetero_) upload_constants();
+}
+
+void Executor::upload_constants() {
+  dev_const_.resize(graph_->values().size());
+  for (const Step& st : steps_) {
+    if (!st.place.on_device) continue;
+    for (size_t i = 0; i < st.node->inputs.size(); ++i) {
+      const Value* v = st.node->inputs[i];
+      if (!v || !v->is_constant() || !st.place.input_on_device(i) || dev_const_[v->id].defined()) continue;
+      dev_const_[v->id] = transfer(v->constant, device_.allocator());
+      device_constant_bytes_ += v->constant.nbytes();
+    }
+  }
+}
+
+int Executor::device_steps() const {
+  int n = 0;
+  for (const Step& st : steps_) n += hetero_ ? st.place.on_device : 1;
+  return n;
+}
+
+std::vector<std::pair<const Node*, bool>> Executor::step_devices() const {
+  std::vector<std::pair<const Node*, bool>> out;
+  for (const Step& st : steps_) out.emplace_back(st.node, !hetero_ || st.place.on_device);
+  return out;
+}
+
+Tensor Executor::transfer(const Tensor& t, Allocator& alloc) const {
+  Tensor c(t.dtype(), t.shape(), alloc.allocate(t.nbytes()));
+  if (t.nbytes()) device_.copy(*t.buffer(), t.byte_offset(), *c.buffer(), 0, t.nbytes(), nullptr);
+  return c;
+}
+
+const Tensor* Executor::resident(const Value* v, const Tensor* t, bool want_device, Scratch& sc) {
+  const bool is_dev = t->buffer() && t->buffer()->kind() == MemoryKind::Device;
+  if (is_dev == want_device || !t->buffer()) return t;
+  if (v->is_constant() && want_device && dev_const_[v->id].defined()) return &dev_const_[v->id];
+  Tensor& alt = sc.alt[v->id];
+  if (!alt.defined()) alt = transfer(*t, want_device ? device_.allocator() : cpu_.allocator());
+  return &alt;
 }
 
 void Executor::reset_profile() {
@@ -173,11 +222,7 @@ void Executor::check_inputs(const std::vector<Tensor>& inputs, Scratch& sc) cons
   }
 }
 
-Tensor Executor::copy_out(const Tensor& t) const {
-  Tensor c(t.dtype(), t.shape(), device_.allocator().allocate(t.nbytes()));
-  if (t.nbytes()) device_.copy(*t.buffer(), t.byte_offset(), *c.buffer(), 0, t.nbytes(), nullptr);
-  return c;
-}
+Tensor Executor::copy_out(const Tensor& t) const { return transfer(t, device_.allocator()); }
 
 void Executor::place_outputs(size_t s, Lane& sc, const RunCtx& rc, const std::vector<DType>& dtypes,
                              const std::vector<Shape>& shapes, const std::vector<bool>& known) const {
@@ -239,11 +284,20 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
   const Step& step = steps_[s];
   const Node& n = *step.node;
   lane.ins.clear();
-  for (const Value* v : n.inputs) {
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    const Value* v = n.inputs[i];
     const Tensor* t = nullptr;
     if (v) {
       t = v->is_constant() ? &v->constant : &sc.env[v->id];
       R1_CHECK(t->defined(), InternalError) << "node " << n.label() << ": input '" << v->name << "' was not computed";
+      if (hetero_ && !step.place.metadata_only) {
+        const bool want_device = step.place.input_on_device(i);
+        t = resident(v, t, want_device, sc);
+        // A kernel handed memory of the wrong side would read garbage or fault: refuse instead.
+        R1_CHECK(!t->buffer() || (t->buffer()->kind() == MemoryKind::Device) == want_device, InternalError)
+            << "node " << n.label() << ": input '" << v->name << "' is in " << memory_kind_name(t->buffer()->kind())
+            << " memory but the kernel reads it on the " << (want_device ? device_.name() : std::string("cpu"));
+      }
     }
     lane.ins.push_back(t);
   }
@@ -254,7 +308,12 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
   if (!planned_shapes) {
     std::vector<InferContext::InputInfo> infos(n.inputs.size());
     for (size_t i = 0; i < n.inputs.size(); ++i)
-      if (lane.ins[i]) infos[i] = {lane.ins[i]->dtype(), &lane.ins[i]->shape(), lane.ins[i]};
+      if (lane.ins[i]) {
+        // Inference reads values on the host (shape inputs); device memory it sees only the shape of.
+        const Tensor* t = lane.ins[i];
+        const bool readable = !hetero_ || !t->buffer() || host_accessible(t->buffer()->kind());
+        infos[i] = {t->dtype(), &t->shape(), readable ? t : nullptr};
+      }
     InferContext ictx(n, std::move(infos));
     run_infer(ictx);
     StepShapes& inf = lane.inferred;
@@ -269,10 +328,12 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
   }
   lane.outs.clear();
   lane.outs.resize(nout);
-  if (rc.plan) place_outputs(s, lane, rc, shp->dtypes, shp->shapes, shp->known);
-  KernelContext kctx(n, std::move(lane.ins), &lane.outs, &shp->dtypes, &shp->shapes, &shp->known, device_.allocator(),
-                     *pool_);
-  if (rc.plan) kctx.set_placements(lane.placements.data());
+  // The arena is the device's memory: CPU steps of a GPU executor allocate their (small) outputs.
+  const bool in_arena = rc.plan && (!hetero_ || step.place.on_device);
+  if (in_arena) place_outputs(s, lane, rc, shp->dtypes, shp->shapes, shp->known);
+  Allocator& alloc = !hetero_ || step.place.on_device ? device_.allocator() : cpu_.allocator();
+  KernelContext kctx(n, std::move(lane.ins), &lane.outs, &shp->dtypes, &shp->shapes, &shp->known, alloc, *pool_);
+  if (in_arena) kctx.set_placements(lane.placements.data());
   const bool prof = profiling_.load(std::memory_order_relaxed);
   const auto t0 = prof ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   try {
@@ -297,11 +358,14 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
     if (n.outputs[i] && !lane.outs[i].defined()) kctx.output(i);  // a kernel that wrote nothing still yields a tensor
   lane.ins = kctx.take_inputs();
   if (rc.rec) rc.rec->record_step(s, n, lane.ins, lane.outs, kctx.allocated_mask(), shp->dtypes, shp->shapes, shp->known);
-  if (rc.plan) check_outputs(s, lane, rc, planned_shapes, kctx.allocated_mask(), shp->dtypes, shp->shapes);
+  if (rc.plan) check_outputs(s, lane, rc, planned_shapes, in_arena ? kctx.allocated_mask() : 0, shp->dtypes, shp->shapes);
   for (size_t i = 0; i < nout; ++i)
     if (n.outputs[i]) sc.env[n.outputs[i]->id] = std::move(lane.outs[i]);
   if (release)
-    for (int id : step.release) sc.env[id] = Tensor();
+    for (int id : step.release) {
+      sc.env[id] = Tensor();
+      if (hetero_) sc.alt[id] = Tensor();
+    }
 }
 
 void Executor::run_group(const StepGroup& g, Scratch& sc, RunCtx& rc) {
@@ -355,6 +419,11 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   outs.reserve(graph_->outputs().size());
   for (const Value* v : graph_->outputs()) {
     outs.push_back(v->is_constant() ? v->constant : sc.env[v->id]);
+    // Callers get host memory (numpy views it): device results come back here, in stream order.
+    if (hetero_ && outs.back().buffer() && outs.back().buffer()->kind() == MemoryKind::Device) {
+      outs.back() = transfer(outs.back(), cpu_.allocator());
+      continue;
+    }
     // The caller keeps outputs past the next run, which reuses the arena (the plan keeps graph
     // outputs out of it; this only catches a kernel that surprised it).
     if (rc.arena && outs.back().buffer() == *rc.arena) outs.back() = copy_out(outs.back());

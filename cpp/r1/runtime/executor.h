@@ -11,6 +11,12 @@
 // run() may be called from several threads at once: each run checks out its own arena and
 // scratch state; the thread pool runs one parallel region at a time.
 //
+// On a GPU (device "cuda:N" / "hip:N") each node runs where runtime/placement.h puts it: the GPU,
+// or the CPU for what the GPU has no kernel for (shape arithmetic, rare ops). Constants that GPU
+// kernels read are uploaded once when the executor is made; graph inputs, and values that cross
+// between a CPU step and a GPU step, are copied once per run; run() returns host tensors. The
+// memory plan's arena is device memory and holds the GPU steps' intermediates.
+//
 // Inter-op parallelism: consecutive independent heavy steps (runtime/schedule.h; the
 // branch_scheduling pass puts Q/K/V projections side by side) run concurrently, one per thread,
 // on runs that follow a plan. Recording runs go step by step. set_inter_op(false) turns it off.
@@ -24,6 +30,7 @@
 #include "r1/backend/device.h"
 #include "r1/core/thread_pool.h"
 #include "r1/ir/graph.h"
+#include "r1/runtime/placement.h"
 #include "r1/runtime/plan_cache.h"
 #include "r1/runtime/schedule.h"
 
@@ -64,11 +71,20 @@ class Executor {
   // Groups of more than one step (0: nothing in this graph can run side by side at this thread count).
   int parallel_groups() const;
 
+  // Steps placed on the executor's device (all of them on the CPU) and on the CPU as a fallback.
+  int device_steps() const;
+  int num_steps() const { return static_cast<int>(steps_.size()); }
+  // Per step, in execution order: its node and whether it runs on the executor's device.
+  std::vector<std::pair<const Node*, bool>> step_devices() const;
+  // Bytes of constants uploaded to the device (0 on the CPU).
+  size_t device_constant_bytes() const { return device_constant_bytes_; }
+
  private:
   struct Step {
     const Node* node;
     KernelFn kernel;
     std::vector<int> release;  // value ids whose last reader is this node
+    StepPlacement place;
   };
   struct Lane;      // what one step in flight needs (a group runs several at once)
   struct Scratch;   // per-run vectors, reused across runs
@@ -84,9 +100,19 @@ class Executor {
   // Widens a recorded plan's lifetimes to whole groups: steps of a group run at once.
   void widen_to_groups(Structure& st) const;
   Tensor copy_out(const Tensor& t) const;  // into memory of its own (out of the arena)
+  // Copies of t in `alloc`'s memory (device or host), through the device's copy engine.
+  Tensor transfer(const Tensor& t, Allocator& alloc) const;
+  // Value v (tensor t) where step s's input i must be: t itself, an uploaded constant, or a copy
+  // made once per run (GPU executors only).
+  const Tensor* resident(const Value* v, const Tensor* t, bool want_device, Scratch& sc);
+  void upload_constants();
 
   std::shared_ptr<const Graph> graph_;
   Device& device_;
+  Device& cpu_;
+  bool hetero_ = false;               // device_ is not the CPU: steps are placed, values cross
+  std::vector<Tensor> dev_const_;     // per value id: the device copy of a constant a GPU step reads
+  size_t device_constant_bytes_ = 0;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<Step> steps_;
   std::vector<int> last_reader_;  // per value id: the last step reading it, or -1

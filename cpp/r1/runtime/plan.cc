@@ -142,7 +142,9 @@ bool PlanRecorder::shapes_depend_on_data(const Node& n, const std::vector<const 
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     const Value* v = n.inputs[i];
     if (!v || !ins[i]) continue;
-    infos[i] = {ins[i]->dtype(), &ins[i]->shape(), content_static_[v->id] ? ins[i] : nullptr};
+    // Values in device memory cannot be read by inference on the host: probe without them.
+    const bool readable = ins[i]->buffer() && host_accessible(ins[i]->buffer()->kind());
+    infos[i] = {ins[i]->dtype(), &ins[i]->shape(), content_static_[v->id] && readable ? ins[i] : nullptr};
   }
   InferContext probe(n, std::move(infos));
   try {

@@ -1,0 +1,55 @@
+#include "r1/runtime/placement.h"
+
+namespace r1 {
+namespace {
+
+bool gpu_float(DType t) { return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16; }
+
+// Ops whose CPU kernels read nothing but their inputs' shapes.
+bool reads_metadata_only(const Node& n) {
+  return (n.domain.empty() || n.domain == "ai.onnx") && (n.op_type == "Shape" || n.op_type == "Size");
+}
+
+}  // namespace
+
+std::vector<StepPlacement> place_steps(const Graph& g, Device& device, Device& cpu) {
+  std::vector<StepPlacement> out;
+  out.reserve(g.nodes().size());
+  const bool gpu = device.kind() != DeviceKind::CPU;
+  std::vector<char> on_device(g.values().size(), 0);  // per value id: produced by a device step
+  for (auto& np : g.nodes()) {
+    const Node& n = *np;
+    StepPlacement p;
+    if (gpu) {
+      const KernelEntry* e = device.kernels().entry(n.op_type, n.domain);
+      if (e && e->supported(n)) {
+        bool worth = false;
+        for (const Value* o : n.outputs) worth |= o && gpu_float(o->dtype);
+        for (size_t i = 0; i < n.inputs.size() && !worth; ++i) {
+          const Value* v = n.inputs[i];
+          const bool host_read = i < 32 && ((e->host_inputs >> i) & 1);
+          worth = v && !host_read && on_device[v->id];
+        }
+        if (worth) {
+          p.on_device = true;
+          p.kernel = e->fn;
+          p.host_inputs = e->host_inputs;
+        }
+      }
+    }
+    if (!p.on_device) {
+      const KernelEntry* e = cpu.kernels().entry(n.op_type, n.domain);
+      R1_CHECK(e != nullptr, ModelError) << "op '" << n.op_type << "' in node '" << n.name << "' has no kernel on device "
+                                         << device.name() << (gpu ? " or on the cpu" : "");
+      p.kernel = e->fn;
+      p.host_inputs = ~0u;
+      p.metadata_only = gpu && reads_metadata_only(n);
+    }
+    for (const Value* o : n.outputs)
+      if (o) on_device[o->id] = p.on_device;
+    out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace r1

@@ -1,0 +1,34 @@
+// Which device runs each node, and where each input a kernel reads must live.
+//
+// On the CPU every node runs on the CPU. On a GPU, a node runs there when the GPU has a kernel for
+// it that supports its dtypes (KernelEntry::supported) and it is worth it: it yields a float tensor
+// or reads a value already in device memory. Everything else (shape arithmetic on int64, ops with no
+// GPU kernel) runs on the CPU, like onnxruntime's CPU fallback; the executor copies values across
+// where a consumer needs them on the other side, once per run.
+//
+//   std::vector<StepPlacement> p = place_steps(graph, gpu, cpu);
+//   if (p[s].on_device) ... p[s].kernel, p[s].host_inputs
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "r1/backend/device.h"
+#include "r1/ir/graph.h"
+
+namespace r1 {
+
+struct StepPlacement {
+  bool on_device = false;   // runs on the executor's device (false: on the CPU)
+  KernelFn kernel = nullptr;
+  uint32_t host_inputs = 0; // device steps: inputs the kernel reads on the host
+  bool metadata_only = false;  // reads only its inputs' shapes (Shape, Size): no copy either way
+
+  // Whether input i must be in device memory when the kernel runs.
+  bool input_on_device(size_t i) const { return on_device && !(i < 32 && ((host_inputs >> i) & 1)); }
+};
+
+// One placement per node of g, in node order. `device` may be the CPU itself (everything on it).
+// Throws ModelError naming the node when neither device has a kernel for it.
+std::vector<StepPlacement> place_steps(const Graph& g, Device& device, Device& cpu);
+
+}  // namespace r1
