@@ -9,5 +9,14 @@ void register_gpu_kernels(KernelTable& t) {
   register_elementwise_binary_kernels(t);
   register_softmax_kernels(t);
   register_layernorm_kernels(t);
+  register_gemm_kernels(t);
+  register_view_kernels(t);
+  register_data_kernels(t);
+  register_index_kernels(t);
+  register_reduce_kernels(t);
+  register_conv_kernels(t);
+  register_pool_kernels(t);
+  register_attention_kernels(t);
+  register_fused_norm_kernels(t);
 }
 }  // namespace r1::gpu

@@ -29,7 +29,7 @@ shapes = array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=9)
 
 
 def gpu_devices():
-    return [d for d in r1.devices() if d != "cpu"]
+    return [d for d in r1.devices() if d.split(":")[0] in ("cuda", "hip")]
 
 
 @pytest.fixture(scope="module")

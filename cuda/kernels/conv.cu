@@ -1,0 +1,609 @@
+// Conv, r1::FusedConv and BatchNormalization (inference) on the GPU (float32 / float16 / bfloat16,
+// fp32 accumulation). CPU references: cpp/r1/cpu/kernels/conv*.cc, fused_conv.cc, reduce_norm.cc.
+//
+// Conv is an implicit GEMM per group: Y_g[Mg, P] = W_g[Mg, K] x patches[K, P], with P = N * OD * OH * OW
+// output pixels (the batch folded into the pixels) and K = Cg * KD * KH * KW. A block computes a
+// 64 (output channels) x 64 (pixels) tile; each K slice of 16 stages the weight slice and the input
+// patch slice in shared memory, the patch gathered straight from X (zero outside the padded input), so
+// no im2col buffer exists. The epilogue adds the bias and the residual and applies the activation to
+// the fp32 accumulators before the only store. Convs with one input channel per group (depthwise, any
+// channel multiplier) take a direct kernel, one thread per output element. 1-D and 2-D convs run as
+// 3-D with leading unit dims.
+//
+// r1::FusedConv (contract: cpp/r1/passes/README.md): Y = act(Conv(X, W, B) + residual). A residual of
+// Y's shape is read in the epilogue; one that broadcasts (or enlarges Y) takes a second pass: the conv
+// goes to fp32 scratch, then y = act(expand(conv) + expand(residual)), as the CPU kernel does.
+// precision="bf16" rounds X and W to bf16 before the products (fp32 accumulation) where the CPU kernel
+// does (not for depthwise convs of rank <= 2). A node whose weight is a CPU-prepacked blob stays on the
+// CPU (the supports predicate), and the kernel refuses it with ModelError.
+#include <string>
+
+#include "elementwise.cuh"
+#include "families.h"
+#include "row_reduce.cuh"
+// conv_util.h (shared with the CPU) trips two nvcc front-end warnings: a throw-only tail and a
+// set-but-unused flag. Silenced for that header only.
+#if defined(__NVCC__)
+#pragma nv_diag_suppress 940
+#pragma nv_diag_suppress 550
+#endif
+#include "r1/ir/ops/conv_util.h"
+#if defined(__NVCC__)
+#pragma nv_diag_default 940
+#pragma nv_diag_default 550
+#endif
+
+namespace r1::gpu {
+namespace {
+
+// ---------------------------------------------------------------- epilogue
+
+// The activations of FusedConv, numbered as the CPU's ConvAct (conv_kernels.h).
+enum ConvActKind : int {
+  kActNone, kActRelu, kActLeakyRelu, kActClip, kActHardSigmoid, kActHardSwish, kActSigmoid, kActSilu, kActTanh,
+  kActGelu, kActGeluTanh
+};
+
+struct ActParams {
+  int kind = kActNone;
+  float alpha = 0.f, beta = 0.f;
+};
+
+// The CPU's act_ref (conv_depthwise.cc), in float.
+__device__ __forceinline__ float apply_act(float v, const ActParams& a) {
+  switch (a.kind) {
+    case kActRelu: return v > 0.f ? v : 0.f;
+    case kActLeakyRelu: return v < 0.f ? v * a.alpha : v;
+    case kActClip: return fminf(fmaxf(v, a.alpha), a.beta);
+    case kActHardSigmoid: return fminf(fmaxf(v * a.alpha + a.beta, 0.f), 1.f);
+    case kActHardSwish: return v * fminf(fmaxf(v / 6.f + 0.5f, 0.f), 1.f);
+    case kActSigmoid: return 1.f / (1.f + expf(-v));
+    case kActSilu: return v / (1.f + expf(-v));
+    case kActTanh: return tanhf(v);
+    case kActGelu: return 0.5f * v * (1.f + erff(v * 0.70710678f));
+    case kActGeluTanh: return 0.5f * v * (1.f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
+    default: return v;
+  }
+}
+
+// Parses activation / act_alpha / act_beta like the CPU's parse_conv_activation (same defaults).
+ActParams parse_activation(const AttributeMap& attrs) {
+  const std::string act = attrs.get_string("activation", "");
+  struct Known {
+    const char* name;
+    int kind;
+    float alpha, beta;
+  };
+  static const Known kKnown[] = {
+      {"", kActNone, 0.f, 0.f},
+      {"Relu", kActRelu, 0.f, 0.f},
+      {"LeakyRelu", kActLeakyRelu, 0.01f, 0.f},
+      {"Clip", kActClip, -INFINITY, INFINITY},
+      {"HardSigmoid", kActHardSigmoid, 0.2f, 0.5f},
+      {"HardSwish", kActHardSwish, 0.f, 0.f},
+      {"Sigmoid", kActSigmoid, 0.f, 0.f},
+      {"Silu", kActSilu, 0.f, 0.f},
+      {"Tanh", kActTanh, 0.f, 0.f},
+      {"Gelu", kActGelu, 0.f, 0.f},
+      {"GeluTanh", kActGeluTanh, 0.f, 0.f},
+  };
+  for (const Known& k : kKnown) {
+    if (act != k.name) continue;
+    ActParams p;
+    p.kind = k.kind;
+    p.alpha = attrs.has("act_alpha") ? attrs.get_float("act_alpha", k.alpha) : k.alpha;
+    p.beta = attrs.has("act_beta") ? attrs.get_float("act_beta", k.beta) : k.beta;
+    return p;
+  }
+  R1_THROW(ModelError) << "FusedConv activation '" << act << "' is not supported";
+  return ActParams{};
+}
+
+// ---------------------------------------------------------------- geometry
+
+// One conv, as 3-D (1-D / 2-D convs have leading unit dims: size 1, kernel 1, stride 1, no pad).
+struct ConvDims {
+  int64_t N, C, M, G, Cg, Mg;
+  int64_t ID, IH, IW, OD, OH, OW;
+  int KD, KH, KW;
+  int sd, sh, sw, dd, dh, dw, pd, ph, pw;
+  int KS, K;           // KS = KD * KH * KW taps, K = Cg * KS (the GEMM depth; < 2^31, checked)
+  int64_t IS, OS, P;   // input / output plane sizes, P = N * OS
+  bool round_bf16;     // precision="bf16": X and W rounded to bf16 before the products
+};
+
+__device__ __forceinline__ float round_to_bf16(float v) { return BF16::load(BF16::store(v)); }
+
+// ---------------------------------------------------------------- implicit GEMM
+
+constexpr int kBM = 64;   // output channels per block
+constexpr int kBN = 64;   // output pixels per block
+constexpr int kBK = 16;   // K slice
+constexpr int kConvThreads = 256;
+constexpr int kTM = kBM / 16;  // accumulators per thread along M (rows ty + 16 i)
+constexpr int kTN = kBN / 16;  // accumulators per thread along N (columns tx + 16 j)
+static_assert(kBM * kBK == 4 * kConvThreads && kBN * kBK == 4 * kConvThreads, "tile loads: 4 per thread");
+
+// T: X / W / bias / residual storage; O: Y's storage (T, or F32 for the fp32 scratch of the broadcast
+// residual path). residual: Y's layout and shape, or nullptr.
+template <class T, class O>
+__global__ void __launch_bounds__(kConvThreads)
+    conv_igemm_kernel(const typename T::storage* __restrict__ x, const typename T::storage* __restrict__ w,
+                      const typename T::storage* __restrict__ bias, const typename T::storage* __restrict__ residual,
+                      typename O::storage* __restrict__ y, ConvDims s, ActParams act, int64_t m_tiles) {
+  __shared__ float As[kBK][kBM + 1];  // +1: the transposed stores of a warp hit distinct banks
+  __shared__ float Bs[kBK][kBN];
+  const int tid = threadIdx.x;
+  const int tx = tid % 16, ty = tid / 16;        // compute: rows ty + 16 i, columns tx + 16 j
+  const int ak = tid % kBK, am = tid / kBK;      // A loads: column ak, rows am + 16 i
+  const int bc = tid % kBN, br = tid / kBN;      // B loads: column bc, rows br + 4 i
+  const int64_t p0 = static_cast<int64_t>(blockIdx.x) * kBN;
+  const int KHW = s.KH * s.KW;
+
+  // The output pixel this thread gathers for (fixed for the whole block).
+  const int64_t p = p0 + bc;
+  const bool p_ok = p < s.P;
+  int64_t n = 0, id0 = 0, ih0 = 0, iw0 = 0;
+  if (p_ok) {
+    n = p / s.OS;
+    int64_t r = p - n * s.OS;
+    const int64_t od = r / (s.OH * s.OW);
+    r -= od * (s.OH * s.OW);
+    const int64_t oh = r / s.OW;
+    const int64_t ow = r - oh * s.OW;
+    id0 = od * s.sd - s.pd;
+    ih0 = oh * s.sh - s.ph;
+    iw0 = ow * s.sw - s.pw;
+  }
+
+  for (int64_t gy = blockIdx.y; gy < s.G * m_tiles; gy += gridDim.y) {
+    const int64_t g = gy / m_tiles;
+    const int64_t m0 = (gy - g * m_tiles) * kBM;
+    const typename T::storage* xg = x + (n * s.C + g * s.Cg) * s.IS;  // only read when p_ok
+    const typename T::storage* wg = w + g * s.Mg * s.K;
+    float acc[kTM][kTN];
+#pragma unroll
+    for (int i = 0; i < kTM; ++i)
+#pragma unroll
+      for (int j = 0; j < kTN; ++j) acc[i][j] = 0.f;
+
+    for (int k0 = 0; k0 < s.K; k0 += kBK) {
+      // Weight slice: W_g[m0 + row][k0 + ak], stored transposed (As[k][m]).
+#pragma unroll
+      for (int i = 0; i < kBM / 16; ++i) {
+        const int row = am + 16 * i;
+        const int k = k0 + ak;
+        float v = 0.f;
+        if (m0 + row < s.Mg && k < s.K) v = T::load(wg[(m0 + row) * s.K + k]);
+        if (s.round_bf16) v = round_to_bf16(v);
+        As[ak][row] = v;
+      }
+      // Patch slice: row k = (c, kd, kh, kw) of column p, zero in the padding.
+#pragma unroll
+      for (int i = 0; i < kBK / 4; ++i) {
+        const int row = br + 4 * i;
+        const int k = k0 + row;
+        float v = 0.f;
+        if (p_ok && k < s.K) {
+          const int c = k / s.KS;
+          int r = k - c * s.KS;
+          const int kd = r / KHW;
+          r -= kd * KHW;
+          const int kh = r / s.KW;
+          const int kw = r - kh * s.KW;
+          const int64_t id = id0 + static_cast<int64_t>(kd) * s.dd;
+          const int64_t ih = ih0 + static_cast<int64_t>(kh) * s.dh;
+          const int64_t iw = iw0 + static_cast<int64_t>(kw) * s.dw;
+          if (id >= 0 && id < s.ID && ih >= 0 && ih < s.IH && iw >= 0 && iw < s.IW) {
+            v = T::load(xg[c * s.IS + (id * s.IH + ih) * s.IW + iw]);
+            if (s.round_bf16) v = round_to_bf16(v);
+          }
+        }
+        Bs[row][bc] = v;
+      }
+      __syncthreads();
+#pragma unroll
+      for (int kk = 0; kk < kBK; ++kk) {
+        float a[kTM], b[kTN];
+#pragma unroll
+        for (int i = 0; i < kTM; ++i) a[i] = As[kk][ty + 16 * i];
+#pragma unroll
+        for (int j = 0; j < kTN; ++j) b[j] = Bs[kk][tx + 16 * j];
+#pragma unroll
+        for (int i = 0; i < kTM; ++i)
+#pragma unroll
+          for (int j = 0; j < kTN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+      }
+      __syncthreads();
+    }
+
+    // Epilogue: y[n, g * Mg + m, pixel] = act(acc + bias + residual).
+#pragma unroll
+    for (int i = 0; i < kTM; ++i) {
+      const int64_t m = m0 + ty + 16 * i;
+      if (m >= s.Mg) continue;
+      const int64_t mg = g * s.Mg + m;
+      const float b = bias ? T::load(bias[mg]) : 0.f;
+#pragma unroll
+      for (int j = 0; j < kTN; ++j) {
+        const int64_t pj = p0 + tx + 16 * j;
+        if (pj >= s.P) continue;
+        const int64_t nj = pj / s.OS;
+        const int64_t idx = (nj * s.M + mg) * s.OS + (pj - nj * s.OS);
+        float v = acc[i][j] + b;
+        if (residual) v += T::load(residual[idx]);
+        y[idx] = O::store(apply_act(v, act));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- depthwise (Cg == 1)
+
+// One thread per output element: y[n, m, od, oh, ow] from input channel m / Mg.
+template <class T, class O>
+__global__ void conv_depthwise_kernel(const typename T::storage* __restrict__ x,
+                                      const typename T::storage* __restrict__ w,
+                                      const typename T::storage* __restrict__ bias,
+                                      const typename T::storage* __restrict__ residual,
+                                      typename O::storage* __restrict__ y, ConvDims s, ActParams act,
+                                      int64_t total) {
+  for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < total;
+       idx += int64_t{gridDim.x} * blockDim.x) {
+    int64_t r = idx % s.OS;
+    const int64_t nm = idx / s.OS;
+    const int64_t m = nm % s.M;
+    const int64_t n = nm / s.M;
+    const int64_t c = m / s.Mg;  // the group, which is the input channel
+    const int64_t od = r / (s.OH * s.OW);
+    r -= od * (s.OH * s.OW);
+    const int64_t oh = r / s.OW;
+    const int64_t ow = r - oh * s.OW;
+    const typename T::storage* xc = x + (n * s.C + c) * s.IS;
+    const typename T::storage* wm = w + m * s.KS;
+    float acc = 0.f;
+    for (int kd = 0; kd < s.KD; ++kd) {
+      const int64_t id = od * s.sd - s.pd + static_cast<int64_t>(kd) * s.dd;
+      if (id < 0 || id >= s.ID) continue;
+      for (int kh = 0; kh < s.KH; ++kh) {
+        const int64_t ih = oh * s.sh - s.ph + static_cast<int64_t>(kh) * s.dh;
+        if (ih < 0 || ih >= s.IH) continue;
+        const typename T::storage* xr = xc + (id * s.IH + ih) * s.IW;
+        const typename T::storage* wr = wm + (kd * s.KH + kh) * s.KW;
+        for (int kw = 0; kw < s.KW; ++kw) {
+          const int64_t iw = ow * s.sw - s.pw + static_cast<int64_t>(kw) * s.dw;
+          if (iw < 0 || iw >= s.IW) continue;
+          float xv = T::load(xr[iw]), wv = T::load(wr[kw]);
+          if (s.round_bf16) {
+            xv = round_to_bf16(xv);
+            wv = round_to_bf16(wv);
+          }
+          acc = fmaf(xv, wv, acc);
+        }
+      }
+    }
+    float v = acc + (bias ? T::load(bias[m]) : 0.f);
+    if (residual) v += T::load(residual[idx]);
+    y[idx] = O::store(apply_act(v, act));
+  }
+}
+
+// ---------------------------------------------------------------- broadcast residual
+
+// y[i] = act(conv[ia] + residual[ib]) over Y's shape (the walk of elementwise.cuh: a = conv, b = residual).
+template <class T>
+__global__ void add_residual_broadcast_kernel(const float* __restrict__ conv,
+                                              const typename T::storage* __restrict__ residual,
+                                              typename T::storage* __restrict__ y, int64_t n, Walk wk,
+                                              ActParams act) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    int64_t ia = 0, ib = 0, rest = i;
+#pragma unroll
+    for (int d = kMaxRank - 1; d >= 0; --d) {
+      if (d >= wk.rank) continue;
+      const int64_t q = rest / wk.dims[d];
+      const int64_t c = rest - q * wk.dims[d];
+      rest = q;
+      ia += c * wk.sa[d];
+      ib += c * wk.sb[d];
+    }
+    y[i] = T::store(apply_act(conv[ia] + T::load(residual[ib]), act));
+  }
+}
+
+// ---------------------------------------------------------------- host side
+
+// Attributes that mark a weight packed for the CPU's microkernels (a layout only the CPU reads).
+bool has_prepacked_weight(const AttributeMap& attrs) {
+  for (const auto& kv : attrs.all()) {
+    const std::string& name = kv.first;
+    const Attribute& a = kv.second;
+    const bool packed_name = name == "packed" || name == "prepacked" || name.rfind("packed_", 0) == 0 ||
+                             name.rfind("prepacked_", 0) == 0;
+    if (packed_name && a.kind == Attribute::Kind::Int && a.i != 0) return true;
+    if (packed_name && a.kind != Attribute::Kind::Int) return true;
+    if ((name == "weight_layout" || name == "w_layout" || name == "packed_layout") &&
+        !(a.kind == Attribute::Kind::String && (a.s.empty() || a.s == "OIHW" || a.s == "oihw")))
+      return true;
+  }
+  return false;
+}
+
+bool float_dtype(DType t) { return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16; }
+
+// Conv / FusedConv: X, W, B?, residual? and Y share one float dtype; spatial rank 1..3; no packed W.
+bool conv_supported(const Node& n, size_t max_inputs, bool fused) {
+  if (n.inputs.size() < 2 || n.inputs.size() > max_inputs || !n.inputs[0] || !n.inputs[1]) return false;
+  const DType t = n.inputs[0]->dtype;
+  if (!float_dtype(t)) return false;
+  for (const Value* v : n.inputs)
+    if (v && v->dtype != t) return false;
+  if (n.outputs.empty() || !n.outputs[0] || n.outputs[0]->dtype != t) return false;
+  for (size_t i = 1; i < n.outputs.size(); ++i)
+    if (n.outputs[i]) return false;
+  for (int i = 0; i < 2; ++i) {
+    const Value* v = n.inputs[i];
+    if (v->has_shape && (v->shape.size() < 3 || v->shape.size() > 5)) return false;
+  }
+  if (fused && has_prepacked_weight(n.attrs)) return false;
+  return true;
+}
+bool conv_supports(const Node& n) { return conv_supported(n, 3, false); }
+bool fused_conv_supports(const Node& n) { return conv_supported(n, 4, true); }
+
+void launch_conv(const ConvDims& s, DType dt, const Tensor& x, const Tensor& w, const Tensor* bias,
+                 const Tensor* residual, void* y, bool fp32_out, const ActParams& act, gpuStream_t stream) {
+  dispatch_float_types(dt, "Conv", [&](auto tag) {
+    using T = decltype(tag);
+    using S = typename T::storage;
+    const S* px = data_of<T>(x);
+    const S* pw = data_of<T>(w);
+    const S* pb = bias ? data_of<T>(*bias) : nullptr;
+    const S* pr = residual ? data_of<T>(*residual) : nullptr;
+    auto go = [&](auto out_tag) {
+      using O = decltype(out_tag);
+      auto* py = static_cast<typename O::storage*>(y);
+      if (s.Cg == 1) {
+        const int64_t total = s.N * s.M * s.OS;
+        conv_depthwise_kernel<T, O><<<blocks_for(total, kThreads, int64_t{1} << 20), kThreads, 0, stream>>>(
+            px, pw, pb, pr, py, s, act, total);
+      } else {
+        const int64_t m_tiles = (s.Mg + kBM - 1) / kBM;
+        const int64_t p_tiles = (s.P + kBN - 1) / kBN;
+        R1_CHECK(p_tiles < (int64_t{1} << 31), InputError) << "Conv output has too many pixels (" << s.P << ")";
+        dim3 grid(static_cast<unsigned>(p_tiles), static_cast<unsigned>(std::min<int64_t>(s.G * m_tiles, 65535)));
+        conv_igemm_kernel<T, O><<<grid, kConvThreads, 0, stream>>>(px, pw, pb, pr, py, s, act, m_tiles);
+      }
+      R1_GPU_CHECK_LAUNCH();
+    };
+    if (fp32_out) go(F32{});
+    else go(T{});
+  });
+}
+
+void run_conv(KernelContext& ctx, bool fused) {
+  const char* op = fused ? "FusedConv" : "Conv";
+  const std::string label = ctx.node().label();
+  if (fused) {
+    R1_CHECK(!has_prepacked_weight(ctx.attrs()), ModelError)
+        << "node " << label << ": " << op << " with a CPU-prepacked weight cannot run on " R1_GPU_BACKEND_NAME;
+  }
+  const Tensor& x = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  const Tensor* bias = ctx.has_input(2) && ctx.input(2).defined() ? &ctx.input(2) : nullptr;
+  const Tensor* residual = fused && ctx.has_input(3) && ctx.input(3).defined() ? &ctx.input(3) : nullptr;
+  check_same_dtype(ctx, x, w);
+  if (bias) check_same_dtype(ctx, x, *bias);
+  if (residual) check_same_dtype(ctx, x, *residual);
+  const Shape& xs = x.shape();
+  const Shape& ws = w.shape();
+  const int rank = x.rank();
+  R1_CHECK(rank >= 3, InputError) << "node " << label << ": " << op << " input must have rank >= 3, got "
+                                  << x.describe();
+  R1_CHECK(w.rank() == rank, InputError) << "node " << label << ": " << op << " weight " << w.describe()
+                                         << " does not match input " << x.describe();
+  const int nd = rank - 2;
+  R1_CHECK(nd <= 3, ModelError) << "node " << label << ": " << op << " over " << nd
+                                << " spatial dims is not supported on " R1_GPU_BACKEND_NAME " (1 to 3)";
+  const int64_t group = ctx.attrs().get_int("group", 1);
+  R1_CHECK(group > 0, ModelError) << "node " << label << ": " << op << " group must be positive";
+  R1_CHECK(xs[1] == ws[1] * group, InputError) << "node " << label << ": " << op << " input has " << xs[1]
+                                               << " channels, weight expects " << ws[1] << " x group " << group;
+  R1_CHECK(ws[0] % group == 0, InputError) << "node " << label << ": " << op << " output channels (" << ws[0]
+                                           << ") not divisible by group " << group;
+  if (bias)
+    R1_CHECK(bias->rank() == 1 && bias->numel() == ws[0], InputError)
+        << "node " << label << ": " << op << " bias " << bias->describe() << " does not match " << ws[0]
+        << " output channels";
+  std::vector<int64_t> kdims = ctx.attrs().get_ints("kernel_shape");
+  if (kdims.empty()) kdims.assign(ws.begin() + 2, ws.end());
+  R1_CHECK(static_cast<int>(kdims.size()) == nd, InputError)
+      << "node " << label << ": kernel_shape has " << kdims.size() << " dims, the weight " << nd;
+  for (int i = 0; i < nd; ++i)
+    R1_CHECK(kdims[i] == ws[2 + i], InputError) << "node " << label << ": kernel_shape does not match the weight shape";
+  const conv_geom::Geom g = conv_geom::forward(ctx.attrs(), Shape(xs.begin() + 2, xs.end()), kdims, false);
+  ActParams act;
+  if (fused) act = parse_activation(ctx.attrs());
+  const std::string precision = ctx.attrs().get_string("precision", "fp32");
+  R1_CHECK(precision == "fp32" || precision == "bf16", ModelError)
+      << "node " << label << ": precision must be 'fp32' or 'bf16', got '" << precision << "'";
+
+  ConvDims s{};
+  s.N = xs[0];
+  s.C = xs[1];
+  s.M = ws[0];
+  s.G = group;
+  s.Cg = ws[1];
+  s.Mg = s.M / group;
+  const int lead = 3 - nd;  // leading unit dims
+  int64_t in3[3], out3[3], k3[3], st3[3], dl3[3], pb3[3];
+  for (int i = 0; i < 3; ++i) {
+    const int j = i - lead;
+    in3[i] = j < 0 ? 1 : g.in[j];
+    out3[i] = j < 0 ? 1 : g.out[j];
+    k3[i] = j < 0 ? 1 : g.k[j];
+    st3[i] = j < 0 ? 1 : g.s[j];
+    dl3[i] = j < 0 ? 1 : g.d[j];
+    pb3[i] = j < 0 ? 0 : g.pb[j];
+  }
+  const int64_t kLimit = int64_t{1} << 30;
+  for (int i = 0; i < 3; ++i)
+    R1_CHECK(k3[i] < kLimit && st3[i] < kLimit && dl3[i] < kLimit && pb3[i] < kLimit, ModelError)
+        << "node " << label << ": " << op << " kernel, strides, dilations and pads must be below 2^30";
+  s.ID = in3[0], s.IH = in3[1], s.IW = in3[2];
+  s.OD = out3[0], s.OH = out3[1], s.OW = out3[2];
+  s.KD = static_cast<int>(k3[0]), s.KH = static_cast<int>(k3[1]), s.KW = static_cast<int>(k3[2]);
+  s.sd = static_cast<int>(st3[0]), s.sh = static_cast<int>(st3[1]), s.sw = static_cast<int>(st3[2]);
+  s.dd = static_cast<int>(dl3[0]), s.dh = static_cast<int>(dl3[1]), s.dw = static_cast<int>(dl3[2]);
+  s.pd = static_cast<int>(pb3[0]), s.ph = static_cast<int>(pb3[1]), s.pw = static_cast<int>(pb3[2]);
+  const int64_t KS = k3[0] * k3[1] * k3[2];
+  const int64_t K = s.Cg * KS;
+  R1_CHECK(K < (int64_t{1} << 31) - kBK, InputError)
+      << "node " << label << ": " << op << " reduction depth " << K << " (channels x taps) is too large";
+  s.KS = static_cast<int>(KS);
+  s.K = static_cast<int>(K);
+  s.IS = s.ID * s.IH * s.IW;
+  s.OS = s.OD * s.OH * s.OW;
+  s.P = s.N * s.OS;
+  // As the CPU: bf16 products for the GEMM convs, fp32 for depthwise convs of rank <= 2.
+  const bool cpu_depthwise = s.C == s.G && nd <= 2;
+  s.round_bf16 = precision == "bf16" && !cpu_depthwise;
+
+  Tensor& y = ctx.output(0);
+  Shape conv_shape = {s.N, s.M};
+  conv_shape.insert(conv_shape.end(), g.out.begin(), g.out.end());
+  if (y.numel() == 0) return;
+  KernelLaunch env(ctx);
+  if (!residual || (residual->shape() == y.shape() && conv_shape == y.shape())) {
+    R1_CHECK(conv_shape == y.shape(), InternalError)
+        << "node " << label << ": " << op << " output " << y.describe() << " is not the conv's shape";
+    launch_conv(s, x.dtype(), x, w, bias, residual, y.raw(), false, act, env.stream());
+    return;
+  }
+  // A residual that broadcasts (or enlarges Y): the conv (with its bias) to fp32 scratch, then
+  // y = act(expand(conv) + expand(residual)).
+  int64_t conv_numel = 1;
+  for (int64_t d : conv_shape) conv_numel *= d;
+  std::shared_ptr<Buffer> scratch = ctx.allocator().allocate(static_cast<size_t>(std::max<int64_t>(conv_numel, 1)) *
+                                                             sizeof(float));
+  float* conv_out = static_cast<float*>(scratch->data());
+  if (conv_numel > 0) launch_conv(s, x.dtype(), x, w, bias, nullptr, conv_out, true, ActParams{}, env.stream());
+  const Walk wk = make_walk(conv_shape, residual->shape(), y.shape());
+  const int64_t n = y.numel();
+  dispatch_float_types(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    add_residual_broadcast_kernel<T><<<blocks_for(n), kThreads, 0, env.stream()>>>(
+        conv_out, data_of<T>(*residual), data_of<T>(y), n, wk, act);
+    R1_GPU_CHECK_LAUNCH();
+  });
+}
+
+void conv(KernelContext& ctx) { run_conv(ctx, false); }
+void fused_conv(KernelContext& ctx) { run_conv(ctx, true); }
+
+// ---------------------------------------------------------------- BatchNormalization
+
+// Loads element i of a float tensor of any float dtype (the parameters may differ from X's dtype).
+__device__ __forceinline__ float load_float_any(const void* p, int dtype_code, int64_t i) {
+  switch (dtype_code) {
+    case 1: return F16::load(static_cast<const uint16_t*>(p)[i]);
+    case 2: return BF16::load(static_cast<const uint16_t*>(p)[i]);
+    default: return static_cast<const float*>(p)[i];
+  }
+}
+
+struct BnParams {
+  const void* p[4];  // scale, bias, mean, var
+  int code[4];       // 0 float32, 1 float16, 2 bfloat16
+};
+
+// ab[c] = scale * inv, ab[C + c] = bias - mean * scale * inv with inv = 1 / sqrt(var + eps) in double,
+// as the CPU kernel.
+__global__ void bn_coefficients_kernel(BnParams prm, float* ab, int64_t C, float eps) {
+  for (int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; c < C; c += int64_t{gridDim.x} * blockDim.x) {
+    const float sc = load_float_any(prm.p[0], prm.code[0], c);
+    const float bi = load_float_any(prm.p[1], prm.code[1], c);
+    const float mu = load_float_any(prm.p[2], prm.code[2], c);
+    const float va = load_float_any(prm.p[3], prm.code[3], c);
+    const double inv = 1.0 / sqrt(static_cast<double>(va) + static_cast<double>(eps));
+    ab[c] = static_cast<float>(sc * inv);
+    ab[C + c] = static_cast<float>(bi - mu * sc * inv);
+  }
+}
+
+template <class T>
+__global__ void bn_apply_kernel(const typename T::storage* __restrict__ x, typename T::storage* __restrict__ y,
+                                const float* __restrict__ ab, int64_t n, int64_t C, int64_t S) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t c = (i / S) % C;
+    y[i] = T::store(T::load(x[i]) * ab[c] + ab[C + c]);
+  }
+}
+
+int float_code(DType t) { return t == DType::Float16 ? 1 : (t == DType::BFloat16 ? 2 : 0); }
+
+bool batchnorm_supports(const Node& n) {
+  if (n.inputs.size() != 5) return false;
+  for (const Value* v : n.inputs)
+    if (!v || !float_dtype(v->dtype)) return false;
+  if (n.outputs.empty() || !n.outputs[0] || n.outputs[0]->dtype != n.inputs[0]->dtype) return false;
+  for (size_t i = 1; i < n.outputs.size(); ++i)
+    if (n.outputs[i]) return false;  // training outputs (running mean / var): not supported
+  if (n.opset >= 14 && n.attrs.get_int("training_mode", 0) != 0) return false;
+  if (n.opset < 9 && n.attrs.get_int("spatial", 1) != 1) return false;
+  return true;
+}
+
+void batchnorm(KernelContext& ctx) {
+  const std::string label = ctx.node().label();
+  if (ctx.opset() >= 14)
+    R1_CHECK(ctx.attrs().get_int("training_mode", 0) == 0, ModelError)
+        << "node " << label << ": BatchNormalization training_mode=1 is not supported (inference only)";
+  if (ctx.opset() < 9)
+    R1_CHECK(ctx.attrs().get_int("spatial", 1) == 1, ModelError)
+        << "node " << label << ": BatchNormalization spatial=0 is not supported";
+  for (size_t i = 1; i < ctx.num_outputs(); ++i)
+    R1_CHECK(!ctx.has_output(i), ModelError)
+        << "node " << label << ": BatchNormalization training outputs (running mean/var) are not supported on "
+        << R1_GPU_BACKEND_NAME;
+  const Tensor& x = ctx.input(0);
+  R1_CHECK(x.rank() >= 2, InputError) << "node " << label << ": BatchNormalization needs an input of rank >= 2, got "
+                                      << x.describe();
+  const int64_t N = x.shape()[0], C = x.shape()[1];
+  int64_t S = 1;
+  for (int i = 2; i < x.rank(); ++i) S *= x.shape()[i];
+  BnParams prm{};
+  for (int i = 1; i < 5; ++i) {
+    R1_CHECK(ctx.has_input(i), InputError) << "node " << label << ": BatchNormalization needs 5 inputs";
+    const Tensor& t = ctx.input(i);
+    R1_CHECK(float_dtype(t.dtype()), InputError) << "node " << label << ": BatchNormalization parameter " << i
+                                                 << " is " << dtype_name(t.dtype()) << ", expected a float dtype";
+    R1_CHECK(t.numel() == C, InputError) << "node " << label << ": BatchNormalization parameter " << i << " has "
+                                         << t.numel() << " elements, expected " << C;
+    prm.p[i - 1] = t.raw();
+    prm.code[i - 1] = float_code(t.dtype());
+  }
+  Tensor& y = ctx.output(0);
+  const float eps = ctx.attrs().get_float("epsilon", 1e-5f);
+  const int64_t n = N * C * S;
+  if (n == 0 || y.numel() == 0) return;
+  KernelLaunch env(ctx);
+  std::shared_ptr<Buffer> ab_buf = ctx.allocator().allocate(static_cast<size_t>(2 * C) * sizeof(float));
+  float* ab = static_cast<float*>(ab_buf->data());
+  bn_coefficients_kernel<<<blocks_for(C), kThreads, 0, env.stream()>>>(prm, ab, C, eps);
+  R1_GPU_CHECK_LAUNCH();
+  dispatch_float_types(x.dtype(), "BatchNormalization", [&](auto tag) {
+    using T = decltype(tag);
+    bn_apply_kernel<T><<<blocks_for(n), kThreads, 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), ab, n, C, S);
+    R1_GPU_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace
+
+void register_conv_kernels(KernelTable& t) {
+  t.add("Conv", conv, "", 0, conv_supports);
+  t.add("FusedConv", fused_conv, "r1", 0, fused_conv_supports);
+  t.add("BatchNormalization", batchnorm, "", 0, batchnorm_supports);
+}
+}  // namespace r1::gpu
