@@ -367,26 +367,21 @@ def import_r1():
 
 
 def _seed(seed: int = 0) -> None:
-    import numpy as np
-    import torch
-
-    torch.manual_seed(seed)
-    np.random.seed(seed)
+    _fixture_helpers()._seed(seed)
 
 
 def _randomize_batchnorm(module, seed: int = 1) -> None:
-    import torch
+    _fixture_helpers()._randomize_batchnorm(module, seed)
 
-    g = torch.Generator().manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            n = m.num_features
-            with torch.no_grad():
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
-                if m.affine:
-                    m.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
-                    m.bias.copy_(torch.randn(n, generator=g) * 0.1)
+
+def _fixture_helpers():
+    """tests/python/models.py: the seeding and BatchNorm statistics the test fixtures use (one copy)."""
+    tests = str(ROOT / "tests" / "python")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import models
+
+    return models
 
 
 def build_model(name: str):

@@ -21,6 +21,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def dev():
+    """The first CUDA / HIP device (never the test-only sim:0) for GPU tests; skips where there is none."""
+    import deepseek_r1
+
+    devs = [d for d in deepseek_r1.devices() if d.split(":")[0] in ("cuda", "hip")]
+    if not devs:
+        pytest.skip("no GPU device present")
+    return devs[0]
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

@@ -28,14 +28,6 @@ dtypes = st.sampled_from(DTYPES)
 seeds = st.integers(0, 2**31 - 1)
 
 
-@pytest.fixture(scope="module")
-def dev():
-    devs = [d for d in r1.devices() if d.split(":")[0] in ("cuda", "hip")]
-    if not devs:
-        pytest.skip("no GPU device present")
-    return devs[0]
-
-
 def run(dev, op, inputs, attrs=None, num_outputs=1):
     return _core.run_kernel(dev, op, list(inputs), attrs or {}, 17, num_outputs, "r1")
 

@@ -28,18 +28,6 @@ seeds = st.integers(0, 2**31 - 1)
 shapes = array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=9)
 
 
-def gpu_devices():
-    return [d for d in r1.devices() if d.split(":")[0] in ("cuda", "hip")]
-
-
-@pytest.fixture(scope="module")
-def dev():
-    devs = gpu_devices()
-    if not devs:
-        pytest.skip("no GPU device present")
-    return devs[0]
-
-
 def rand(rng, shape, dtype, lo=-3.0, hi=3.0):
     return rng.uniform(lo, hi, size=shape).astype(dtype)
 

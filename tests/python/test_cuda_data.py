@@ -29,14 +29,6 @@ seeds = st.integers(0, 2**31 - 1)
 shapes = array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=7)
 
 
-@pytest.fixture(scope="module")
-def dev():
-    devs = [d for d in r1.devices() if d.split(":")[0] in ("cuda", "hip")]
-    if not devs:
-        pytest.skip("no GPU device present")
-    return devs[0]
-
-
 def run(dev, op, inputs, attrs=None, opset=17, num_outputs=1):
     return _core.run_kernel(dev, op, list(inputs), attrs or {}, opset, num_outputs)
 

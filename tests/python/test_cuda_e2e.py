@@ -25,14 +25,6 @@ pytestmark = pytest.mark.gpu
 ort = pytest.importorskip("onnxruntime")
 
 
-@pytest.fixture(scope="module")
-def dev():
-    devs = [d for d in r1.devices() if d.split(":")[0] in ("cuda", "hip")]
-    if not devs:
-        pytest.skip("no GPU device present")
-    return devs[0]
-
-
 def rel_err(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.abs(a - b).max() / max(float(np.abs(b).max()), 1e-6)) if a.size else 0.0

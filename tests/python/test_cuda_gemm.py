@@ -30,14 +30,6 @@ seeds = st.integers(0, 2**31 - 1)
 dtypes = st.sampled_from(DTYPES)
 
 
-@pytest.fixture(scope="module")
-def dev():
-    devs = [d for d in r1.devices() if d.split(":")[0] in ("cuda", "hip")]
-    if not devs:
-        pytest.skip("no GPU device present")
-    return devs[0]
-
-
 def run(dev, op, inputs, attrs=None, opset=17, domain=""):
     return _core.run_kernel(dev, op, list(inputs), attrs or {}, opset, 1, domain)[0]
 
