@@ -79,7 +79,8 @@ def cmd_info(a) -> int:
 
 
 def _engine(a) -> InferenceEngine:
-    return InferenceEngine(a.model, num_threads=a.threads, optimization_level=a.level, precision=a.precision)
+    return InferenceEngine(a.model, device=a.device, num_threads=a.threads, optimization_level=a.level,
+                           precision=a.precision)
 
 
 def cmd_optimize(a) -> int:
@@ -204,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         r.add_argument("--threads", type=int, default=None)
         r.add_argument("--dim", action="append", help="value of a symbolic dim, e.g. batch=4")
         r.add_argument("--level", type=int, default=3, help="graph optimization level 0-3 (default 3)")
-        r.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+        r.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                       help="fp16 needs a GPU device; on a GPU fp16/bf16 convert the whole graph")
+        r.add_argument("--device", default="cpu", help="cpu (default), cuda:N or hip:N (see r1.devices())")
         if name == "run":
             r.add_argument("--input", action="append", help="name=file.npy")
             r.add_argument("--save", help="prefix for saving outputs as .npy")
