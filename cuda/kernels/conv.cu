@@ -49,14 +49,19 @@ struct ActParams {
   float alpha = 0.f, beta = 0.f;
 };
 
+// std::max / std::min as the CPU evaluates them: a NaN first operand is returned (fmaxf / fminf would
+// drop it and clamp NaN to a bound).
+__device__ __forceinline__ float std_max(float a, float b) { return a < b ? b : a; }
+__device__ __forceinline__ float std_min(float a, float b) { return b < a ? b : a; }
+
 // The CPU's act_ref (conv_depthwise.cc), in float.
 __device__ __forceinline__ float apply_act(float v, const ActParams& a) {
   switch (a.kind) {
     case kActRelu: return v > 0.f ? v : 0.f;
     case kActLeakyRelu: return v < 0.f ? v * a.alpha : v;
-    case kActClip: return fminf(fmaxf(v, a.alpha), a.beta);
-    case kActHardSigmoid: return fminf(fmaxf(v * a.alpha + a.beta, 0.f), 1.f);
-    case kActHardSwish: return v * fminf(fmaxf(v / 6.f + 0.5f, 0.f), 1.f);
+    case kActClip: return std_min(std_max(v, a.alpha), a.beta);
+    case kActHardSigmoid: return std_min(std_max(v * a.alpha + a.beta, 0.f), 1.f);
+    case kActHardSwish: return v * std_min(std_max(v / 6.f + 0.5f, 0.f), 1.f);
     case kActSigmoid: return 1.f / (1.f + expf(-v));
     case kActSilu: return v / (1.f + expf(-v));
     case kActTanh: return tanhf(v);

@@ -164,7 +164,14 @@ bool pool_supported(const Node& n, bool indices_ok, size_t rank_lo, size_t rank_
   }
   return true;
 }
-bool max_pool_supports(const Node& n) { return pool_supported(n, true, 3, 5); }
+// storage_order=1 runs here for 2-D pools only (the kernel refuses other ranks); the CPU takes the rest.
+bool max_pool_supports(const Node& n) {
+  const int64_t so = n.attrs.get_int("storage_order", 0);
+  if (so != 0 && !(so == 1 && n.inputs.size() == 1 && n.inputs[0] && n.inputs[0]->has_shape &&
+                   n.inputs[0]->shape.size() == 4))
+    return false;
+  return pool_supported(n, true, 3, 5);
+}
 bool avg_pool_supports(const Node& n) { return pool_supported(n, false, 3, 5); }
 bool global_pool_supports(const Node& n) { return pool_supported(n, false, 3, 64); }
 

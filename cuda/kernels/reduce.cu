@@ -255,7 +255,7 @@ __device__ inline void pick(float& v, int& i, float v2, int i2, bool last) {
   }
 }
 
-// One block per row of L contiguous elements (L < 2^31).
+// One block per row of L contiguous elements (L + blockDim.x < 2^31: the int column index cannot overflow).
 template <class T, bool kMax>
 __global__ void arg_rows(const typename T::storage* x, int64_t* y, int64_t rows, int L, bool last) {
   __shared__ float sv[kMaxWarps];
@@ -333,7 +333,7 @@ void arg_kernel(KernelContext& ctx) {
   dispatch_float_types(x.dtype(), ctx.node().op_type.c_str(), [&](auto tag) {
     using T = decltype(tag);
     int64_t* py = static_cast<int64_t*>(y.raw());
-    if (inner == 1 && L <= INT_MAX) {
+    if (inner == 1 && L <= INT_MAX - kMaxRowThreads) {  // j + blockDim.x stays below INT_MAX
       const unsigned grid = static_cast<unsigned>(outs < (1 << 20) ? outs : (1 << 20));
       arg_rows<T, kMax><<<grid, row_threads(L), 0, env.stream()>>>(data_of<T>(x), py, outs, static_cast<int>(L),
                                                                      last);
