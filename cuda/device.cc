@@ -62,6 +62,16 @@ void GpuDevice::copy(const Buffer& src, size_t src_off, Buffer& dst, size_t dst_
   if (!stream) R1_GPU_CHECK(gpuStreamSynchronize(s));
 }
 
+void GpuDevice::override_kernel(const std::string& op_type, const std::string& domain, const KernelEntry& entry,
+                                KernelFn* previous) {
+  const KernelEntry* old = kernels_.entry(op_type, domain);
+  if (previous) *previous = old ? old->fn : nullptr;
+  KernelEntry e = entry;
+  if (old && !e.supports) e.supports = old->supports;
+  if (old && !e.host_inputs) e.host_inputs = old->host_inputs;
+  kernels_.add(op_type, e.fn, domain, e.host_inputs, e.supports);
+}
+
 int device_count() noexcept {
   int n = 0;
   // No driver, no device, a driver too old for this runtime: all mean "no devices here".

@@ -29,6 +29,8 @@ class GpuDevice final : public Device {
   std::unique_ptr<Event> create_event() override;
   const KernelTable& kernels() const override { return kernels_; }
   void copy(const Buffer& src, size_t src_off, Buffer& dst, size_t dst_off, size_t bytes, Stream* stream) override;
+  void override_kernel(const std::string& op_type, const std::string& domain, const KernelEntry& entry,
+                       KernelFn* previous) override;
 
   int index() const { return index_; }
   const std::string& product_name() const { return product_; }  // "NVIDIA H100 80GB HBM3"

@@ -107,3 +107,7 @@ std::shared_ptr<Buffer> PinnedAllocator::allocate(size_t bytes) {
 }
 
 }  // namespace r1::gpu
+
+namespace r1::gpu {
+void* MemoryPool::native_stream() const { return static_cast<void*>(stream_->get()); }
+}  // namespace r1::gpu

@@ -36,6 +36,8 @@ class MemoryPool final : public Allocator {
   // that stream may use the memory at once; other streams must wait on an event first.
   std::shared_ptr<Buffer> allocate(size_t bytes) override;
   MemoryKind kind() const override { return MemoryKind::Device; }
+  void* native_stream() const override;
+  int device_index() const override { return device_; }
 
   Stats stats() const;
   // Releases reserved memory not in use until the pool holds at most keep_bytes (stream-ordered

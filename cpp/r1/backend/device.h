@@ -22,6 +22,11 @@ class Allocator {
   virtual ~Allocator() = default;
   virtual std::shared_ptr<Buffer> allocate(size_t bytes) = 0;
   virtual MemoryKind kind() const = 0;
+  // For GPU allocators: the native stream (cudaStream_t / hipStream_t) allocations are ordered on,
+  // which is the stream kernels launch on, and the device index; nullptr / -1 elsewhere. Kernels in
+  // other modules (_cublas) launch through these instead of the GPU module's own types.
+  virtual void* native_stream() const { return nullptr; }
+  virtual int device_index() const { return -1; }
 };
 
 class Event {
@@ -57,6 +62,11 @@ class Device {
   // (nullptr: synchronous).
   virtual void copy(const Buffer& src, size_t src_off, Buffer& dst, size_t dst_off, size_t bytes,
                     Stream* stream) = 0;
+  // Replaces the kernel of one op (a library-backed GEMM from another module); *previous gets the
+  // kernel it replaces (nullptr: none) so the new one can hand it what it does not cover. An entry
+  // without a predicate or host inputs keeps the old one's. Devices that take no overrides throw.
+  virtual void override_kernel(const std::string& op_type, const std::string& domain, const KernelEntry& entry,
+                               KernelFn* previous);
 };
 
 }  // namespace r1

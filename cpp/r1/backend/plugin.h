@@ -20,7 +20,7 @@
 #include "r1/core/tensor.h"
 
 #define R1_BACKEND_HOOK_CAPSULE "deepseek_r1._core.backend_hook"
-#define R1_BACKEND_HOOK_ABI 2u
+#define R1_BACKEND_HOOK_ABI 3u
 
 namespace r1 {
 class Device;
@@ -40,6 +40,11 @@ struct r1_backend_hook {
   // Registers (or replaces) backend `name` ("cuda", "hip"). Returns 0, or -1 with err filled.
   int (*add_backend)(const char* name, r1_device_create_fn create, r1_device_count_fn count, void* user,
                      char* err, size_t errlen);
+  // Replaces op (domain "" or "r1") on every device of `backend` ("cuda"), now and when opened later
+  // (Device::override_kernel): *previous receives the kernel replaced. Returns 0, or -1 with err filled.
+  int (*add_kernel)(const char* backend, const char* op_type, const char* domain, r1::KernelFn fn,
+                    uint32_t host_inputs, r1::KernelSupportsFn supports, r1::KernelFn* previous, char* err,
+                    size_t errlen);
 };
 }
 

@@ -46,9 +46,24 @@ Device& BackendRegistry::device(const std::string& spec) {
     R1_THROW(DeviceError) << "device '" << spec << "' is not available; available devices: " << avail;
   }
   auto dev = it->second.first(index);
+  for (const Override& o : overrides_[backend]) dev->override_kernel(o.op_type, o.domain, o.entry, o.previous);
   Device& ref = *dev;
   devices_[canonical] = std::move(dev);
   return ref;
+}
+
+void BackendRegistry::add_kernel_override(const std::string& backend, const std::string& op_type,
+                                          const std::string& domain, const KernelEntry& entry, KernelFn* previous) {
+  std::lock_guard<std::mutex> lk(mu_);
+  overrides_[backend].push_back({op_type, domain, entry, previous});
+  const std::string prefix = backend + ":";
+  for (auto& kv : devices_)
+    if (kv.first.compare(0, prefix.size(), prefix) == 0) kv.second->override_kernel(op_type, domain, entry, previous);
+}
+
+void Device::override_kernel(const std::string& op_type, const std::string& domain, const KernelEntry&, KernelFn*) {
+  R1_THROW(DeviceError) << "device " << name() << " does not take kernel overrides (for "
+                        << (domain.empty() ? op_type : domain + "::" + op_type) << ")";
 }
 
 std::vector<std::string> BackendRegistry::available() {

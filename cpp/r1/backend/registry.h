@@ -27,12 +27,22 @@ class BackendRegistry {
   // "cpu", "cuda", "cuda:1"; throws DeviceError naming what is available when absent.
   Device& device(const std::string& spec);
   std::vector<std::string> available();  // "cpu", "cuda:0", ...
+  // A kernel that replaces `op` on every device of `backend`, opened now or later
+  // (Device::override_kernel; *previous is written when it is applied).
+  void add_kernel_override(const std::string& backend, const std::string& op_type, const std::string& domain,
+                           const KernelEntry& entry, KernelFn* previous);
 
  private:
   BackendRegistry();
   std::mutex mu_;
   std::map<std::string, std::pair<Factory, Counter>> backends_;
   std::map<std::string, std::unique_ptr<Device>> devices_;
+  struct Override {
+    std::string op_type, domain;
+    KernelEntry entry;
+    KernelFn* previous;
+  };
+  std::map<std::string, std::vector<Override>> overrides_;  // by backend
 };
 
 }  // namespace r1
