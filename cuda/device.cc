@@ -90,15 +90,17 @@ std::unique_ptr<GpuDevice> make_device(int index) {
 }
 
 namespace {
-MemoryPool& pool_of(const KernelContext& ctx) {
-  auto* pool = dynamic_cast<MemoryPool*>(&ctx.allocator());
-  R1_CHECK(pool != nullptr, InternalError)
+// The stream and device a kernel launches on come from its allocator: the device's pool, or the
+// capture allocator while a plan is being recorded into a graph (graph_capture.cc).
+gpuStream_t stream_of(const KernelContext& ctx) {
+  void* s = ctx.allocator().native_stream();
+  R1_CHECK(s != nullptr && ctx.allocator().device_index() >= 0, InternalError)
       << "node " << ctx.node().label() << ": a " R1_GPU_BACKEND_NAME " kernel ran with another device's allocator";
-  return *pool;
+  return static_cast<gpuStream_t>(s);
 }
 }  // namespace
 
 KernelLaunch::KernelLaunch(const KernelContext& ctx)
-    : device_(pool_of(ctx).device()), stream_(pool_of(ctx).stream()->get()), scope_(device_) {}
+    : device_(ctx.allocator().device_index()), stream_(stream_of(ctx)), scope_(device_) {}
 
 }  // namespace r1::gpu

@@ -31,6 +31,7 @@ class GpuDevice final : public Device {
   void copy(const Buffer& src, size_t src_off, Buffer& dst, size_t dst_off, size_t bytes, Stream* stream) override;
   void override_kernel(const std::string& op_type, const std::string& domain, const KernelEntry& entry,
                        KernelFn* previous) override;
+  std::unique_ptr<CapturedWork> capture(const std::function<void(Allocator&)>& work) override;  // graph_capture.cc
 
   int index() const { return index_; }
   const std::string& product_name() const { return product_; }  // "NVIDIA H100 80GB HBM3"

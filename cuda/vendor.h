@@ -77,6 +77,22 @@
 #define gpuFreeAsync gpu_(FreeAsync)
 #define gpuMemcpyAsync gpu_(MemcpyAsync)
 #define gpuMemsetAsync gpu_(MemsetAsync)
+#define gpuMalloc gpu_(Malloc)
+#define gpuFree gpu_(Free)
+// Graph capture (cuda/graph_capture.cc).
+#define gpuGraph_t gpu_(Graph_t)
+#define gpuGraphExec_t gpu_(GraphExec_t)
+#define gpuStreamBeginCapture gpu_(StreamBeginCapture)
+#define gpuStreamEndCapture gpu_(StreamEndCapture)
+#define gpuStreamCaptureModeRelaxed gpu_(StreamCaptureModeRelaxed)
+#define gpuGraphLaunch gpu_(GraphLaunch)
+#define gpuGraphDestroy gpu_(GraphDestroy)
+#define gpuGraphExecDestroy gpu_(GraphExecDestroy)
+#if defined(R1_HIP)
+#define gpuGraphInstantiate(exec, graph) hipGraphInstantiate(exec, graph, nullptr, nullptr, 0)
+#else
+#define gpuGraphInstantiate(exec, graph) cudaGraphInstantiate(exec, graph, 0)
+#endif
 #if defined(R1_HIP)
 #define gpuMallocHost(ptr, bytes) hipHostMalloc(ptr, bytes, 0)
 #define gpuFreeHost hipHostFree

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Incremental build of the GPU modules into build/cuda-dev: _cuda (where nvcc is found) and _hip
+# Incremental build of the GPU modules into build/cuda-dev: _cuda (where nvcc is found; _cublas too
+# where the nvidia-cublas wheel is installed) and _hip
 # (where clang++-15 and Debian's HIP headers are), linked into python/deepseek_r1/ next to the
 # _core of tools/dev_build.sh. Without a GPU they import and report no devices. Same lock and
 # niceness as every build here (2 shared cores). Extra arguments go to ninja.
@@ -17,9 +18,11 @@ if [ ! -f build/cuda-dev/build.ninja ]; then
 fi
 targets=""
 [ "$cuda" = ON ] && targets="$targets _cuda"
+# _cublas exists where cmake found the nvidia-cublas wheel (pip install 'nvidia-cublas>=13,<14').
+[ "$cuda" = ON ] && ninja -C build/cuda-dev -t targets all 2>/dev/null | grep '^_cublas:' >/dev/null && targets="$targets _cublas"
 [ "$hip" = ON ] && targets="$targets _hip"
 [ -n "$targets" ] || { echo "no GPU toolchain found (nvcc, clang++-15 + HIP headers)"; exit 0; }
 nice -n 19 ninja -C build/cuda-dev -j2 $targets "$@"
-for so in build/cuda-dev/cuda/_cuda*.so build/cuda-dev/hip/_hip*.so; do
+for so in build/cuda-dev/cuda/_cuda*.so build/cuda-dev/cuda/cublas/_cublas*.so build/cuda-dev/hip/_hip*.so; do
   [ -f "$so" ] && ln -sf "$PWD/$so" python/deepseek_r1/
 done

@@ -20,6 +20,15 @@ void bind_executor(py::module_& m) {
       .def_property_readonly("num_steps", &Executor::num_steps)
       .def_property_readonly("device_steps", &Executor::device_steps)
       .def_property_readonly("device_constant_bytes", &Executor::device_constant_bytes)
+      .def_property("graph_capture", &Executor::graph_capture, &Executor::set_graph_capture)
+      .def("capturable",
+           [](const Executor& ex) {
+             std::string why;
+             bool ok = ex.capturable(&why);
+             return py::make_tuple(ok, why);
+           })
+      .def_property_readonly("captured_graphs", &Executor::captured_graphs)
+      .def_property_readonly("graph_replays", &Executor::graph_replays)
       .def("step_devices",
            [](const Executor& ex) {
              // (node name, op type, domain, on the executor's device) per step, in execution order.

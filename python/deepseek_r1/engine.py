@@ -71,7 +71,7 @@ def _as_model(model: Union[str, os.PathLike, Model]) -> Model:
 class InferenceEngine:
     def __init__(self, model_path: Union[str, os.PathLike, Model], device: str = "cpu", precision: str = "fp32",
                  num_threads: int | None = None, optimization_level: int = DEFAULT_LEVEL,
-                 disabled_passes: Sequence[str] = (), inter_op: bool = True):
+                 disabled_passes: Sequence[str] = (), inter_op: bool = True, cuda_graphs: bool = False):
         precisions = PRECISIONS if device == "cpu" else GPU_PRECISIONS
         if precision not in precisions:
             raise ValueError(f"precision '{precision}' is not available on {device}; supported: {', '.join(precisions)}")
@@ -94,9 +94,20 @@ class InferenceEngine:
         # Independent GEMMs/convs (Q/K/V projections, parallel branches) run side by side, one per
         # thread, when the schedule has them next to each other (level 3's branch_scheduling).
         self._executor.inter_op = bool(inter_op)
+        # GPUs: the second run of each input shape records the kernels into a CUDA / HIP graph and later
+        # runs of that shape replay it (where the graph allows: see graph_capture_status).
+        self._executor.graph_capture = bool(cuda_graphs)
         self.inputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.inputs]
         self.outputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.outputs]
         self._input_index = {t.name: i for i, t in enumerate(self.inputs)}
+
+    @property
+    def graph_capture_status(self) -> dict:
+        """{'enabled', 'capturable', 'reason' (why not, '' when it can be), 'graphs' (captured input shapes),
+        'replays'}."""
+        ok, why = self._executor.capturable()
+        return {"enabled": self._executor.graph_capture, "capturable": ok, "reason": why,
+                "graphs": self._executor.captured_graphs, "replays": self._executor.graph_replays}
 
     @property
     def placement(self) -> dict:

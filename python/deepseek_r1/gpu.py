@@ -9,13 +9,19 @@ They are imported on first need, never required: a missing module, a missing run
     gpu.modules()                    # {'cuda': <module deepseek_r1._cuda>} for those that loaded
     gpu.load_errors()                # {'hip': "libamdhip64.so.5: cannot open ..."} for those that failed
     gpu.module("cuda:0").memory_stats(0)
+    gpu.cublas_active()              # True when deepseek_r1._cublas runs the CUDA GEMMs (cuBLASLt)
 
-R1_DISABLE_GPU=1 keeps every GPU module unloaded (CPU only).
+deepseek_r1._cublas (built where the nvidia-cublas wheel was found; `pip install deepseek_r1[cuda]`
+brings the library) is imported after _cuda and replaces its MatMul / Gemm / FusedMatMul kernels
+with cuBLASLt ones; a failure to load it is recorded under 'cublas' and the own kernels stay.
+R1_DISABLE_GPU=1 keeps every GPU module unloaded (CPU only); R1_DISABLE_CUBLAS=1 keeps _cublas out.
 """
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import sys
 from types import ModuleType
 
 from . import _core
@@ -24,6 +30,8 @@ _BACKENDS = {"cuda": "_cuda", "hip": "_hip"}
 _loaded: dict[str, ModuleType] = {}
 _errors: dict[str, str] = {}
 _tried = False
+_cublas: ModuleType | None = None
+_CUBLASLT = ("nvidia", "cu13", "lib", "libcublasLt.so.13")  # where the nvidia-cublas 13 wheel puts it
 
 
 def load_backends() -> dict[str, ModuleType]:
@@ -40,7 +48,50 @@ def load_backends() -> dict[str, ModuleType]:
                 _errors[backend] = str(e)
         except (ImportError, _core.R1Error) as e:  # e.g. libamdhip64.so.5 absent, or a stale build
             _errors[backend] = str(e)
+    if "cuda" in _loaded:
+        _load_cublas()
     return dict(_loaded)
+
+
+def _preload_cublaslt() -> bool:
+    """Loads libcublasLt.so.13 from an nvidia-cublas wheel on sys.path with RTLD_GLOBAL, so that
+    _cublas's dependency resolves by its soname where the RPATH ($ORIGIN/../nvidia/cu13/lib) does not
+    reach (the package and the wheel in different site-packages, a source tree on PYTHONPATH)."""
+    import ctypes
+
+    for base in sys.path:
+        path = os.path.join(base or os.curdir, *_CUBLASLT)
+        if os.path.isfile(path):
+            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            return True
+    return False
+
+
+def _load_cublas() -> None:
+    global _cublas
+    if os.environ.get("R1_DISABLE_CUBLAS", "") not in ("", "0"):
+        return
+    name = f"{__package__}._cublas"
+    try:
+        if importlib.util.find_spec(name) is None:  # not built (no nvidia-cublas at build time)
+            return
+        try:
+            _cublas = importlib.import_module(name)
+        except ImportError as e:
+            if "libcublasLt" not in str(e):
+                raise
+            if not _preload_cublaslt():
+                raise ImportError(f"{e} (pip install 'nvidia-cublas>=13,<14', the deepseek_r1[cuda] extra)") from e
+            _cublas = importlib.import_module(name)
+    except Exception as e:  # never breaks the import: the CUDA backend keeps its own GEMM kernels
+        _errors["cublas"] = str(e)
+
+
+def cublas_active() -> bool:
+    """Whether deepseek_r1._cublas loaded and replaced the CUDA backend's MatMul / Gemm / FusedMatMul
+    kernels with cuBLASLt ones (on every CUDA device; there may be none)."""
+    load_backends()
+    return _cublas is not None
 
 
 def modules() -> dict[str, ModuleType]:

@@ -97,3 +97,25 @@ def test_memory_pool_returns_to_baseline_after_1000_runs(dev):
     assert after["live_buffers"] == base["live_buffers"], (base, after)
     for o, v in e.run(feeds[0]).items():
         np.testing.assert_array_equal(v, first[o])  # the arena's reuse never changes a result
+
+
+@pytest.mark.parametrize("name,precision", [("minilm", "fp16"), ("minilm", "fp32"), ("bert-base", "fp16")])
+def test_cuda_graph_replay_equals_eager(dev, name, precision):
+    """A captured graph gives the eager run's outputs bit for bit, for every input of the same shape."""
+    from models import SPECS
+
+    spec = SPECS[name]
+    path = _export(name)
+    eager = r1.InferenceEngine(path, device=dev, precision=precision)
+    graphs = r1.InferenceEngine(path, device=dev, precision=precision, cuda_graphs=True)
+    st = graphs.graph_capture_status
+    if not st["capturable"]:
+        pytest.fail(f"{name} cannot be captured: {st['reason']}")
+    size = spec.test_sizes[0]
+    for i in range(6):  # 1st run plans, 2nd captures, later ones replay; new contents every time
+        feeds = spec.feeds(np.random.default_rng(300 + i), **size)
+        want, got = eager.run(feeds), graphs.run(feeds)
+        for o in want:
+            np.testing.assert_array_equal(got[o], want[o])
+    st = graphs.graph_capture_status
+    assert st["graphs"] == 1 and st["replays"] >= 4, st

@@ -140,6 +140,34 @@ def test_matmul_values_not_tiles(dev):
         np.testing.assert_array_equal(got.astype(np.float32), np.matmul(a, b).astype(dt).astype(np.float32))
 
 
+# Sizes around the 32 x 32 x 8 blocks of the MFMA path (HIP) and the 64 x 64 x 32 tiles of every
+# path: one short of, at and one past the multiples. Integer values keep every sum exact in fp32
+# (|sum| <= 16 K <= 2048 stays exact in fp16 too), so a lane writing the wrong row or column of its
+# block shows as an exact mismatch rather than hiding inside a tolerance.
+TILE_EDGE_SIZES = [
+    (32, 32, 8), (31, 33, 7), (33, 31, 9), (32, 64, 32), (64, 32, 31), (64, 64, 33),
+    (63, 65, 40), (65, 63, 64), (96, 97, 96), (1, 64, 16), (64, 1, 8), (128, 96, 72),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("m,n,k", TILE_EDGE_SIZES, ids=[f"{m}x{n}x{k}" for m, n, k in TILE_EDGE_SIZES])
+def test_gemm_exact_tile_edges(dev, m, n, k, dtype):
+    rng = np.random.default_rng(m * 10007 + n * 101 + k)
+    a = rng.integers(-4, 5, size=(m, k)).astype(np.float32)
+    b = rng.integers(-4, 5, size=(k, n)).astype(np.float32)
+    want = (a @ b).astype(dtype).astype(np.float32)
+    # MatMul (row-major A and B: vector loads on whole tiles) and Gemm with transposed operands
+    # (transB: B contiguous along k; transA: the element path).
+    got = run(dev, "MatMul", [a.astype(dtype), b.astype(dtype)])
+    np.testing.assert_array_equal(got.astype(np.float32), want)
+    for ta, tb in [(0, 1), (1, 0), (1, 1)]:
+        A = np.ascontiguousarray(a.T if ta else a).astype(dtype)
+        B = np.ascontiguousarray(b.T if tb else b).astype(dtype)
+        got = run(dev, "Gemm", [A, B], {"transA": ("int", ta), "transB": ("int", tb)}, opset=13)
+        np.testing.assert_array_equal(got.astype(np.float32), want, err_msg=f"transA={ta} transB={tb}")
+
+
 # ---- Gemm -----------------------------------------------------------------------------------------
 
 def gemm_ref(a, b, c, ta, tb, alpha, beta):

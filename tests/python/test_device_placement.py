@@ -261,3 +261,32 @@ def test_real_models_on_the_device_match_the_cpu(name):
                     a, b = out[o].ravel().astype(np.float64), ref[o].ravel().astype(np.float64)
                     cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30))
                     assert cos >= 0.999, (o, cos)
+
+
+# ---------------------------------------------------------------- graph capture (CUDA / HIP graphs)
+
+def device_only_model(seed=0):
+    rng = np.random.default_rng(seed)
+    nodes = [node("MatMul", ["x", "w"], ["h"]), node("Add", ["h", "b"], ["h2"]), node("Tanh", ["h2"], ["t"]),
+             node("Shape", ["t"], ["s"]), node("Reshape", ["t", "s"], ["y"])]  # shape arithmetic: fixed per shape
+    return gb.model(nodes, [("x", F, ["batch", 8])], ["y"], {"w": gb.rand(rng, 8, 5), "b": gb.rand(rng, 5)})
+
+
+def test_capturable_says_why_not():
+    assert engine(device_only_model()).graph_capture_status["capturable"]
+    st = engine(mixed_model()).graph_capture_status
+    assert not st["capturable"] and "Softplus" in st["reason"] and "change from run to run" in st["reason"], st
+    st = engine(mixed_model(), device="cpu").graph_capture_status
+    assert not st["capturable"] and "GPU" in st["reason"]
+
+
+def test_graph_capture_on_a_device_without_graphs_runs_eagerly():
+    """sim:0 has no graphs (Device::capture gives nullptr): a capture-enabled engine stays exact, eagerly."""
+    m = device_only_model(2)
+    e = r1.InferenceEngine(r1.Model(r1.load_onnx(m)), device=SIM, cuda_graphs=True)
+    ref = engine(m, device="cpu")
+    for i in range(6):
+        x = np.random.default_rng(i).standard_normal((2 + i % 2, 8)).astype(np.float32)
+        np.testing.assert_array_equal(e.run({"x": x})["y"], ref.run({"x": x})["y"])
+    st = e.graph_capture_status
+    assert st["enabled"] and st["capturable"] and st["graphs"] == 0 and st["replays"] == 0, st

@@ -8,6 +8,7 @@
 //   auto buf = cpu.allocator().allocate(1 << 20);
 //   auto s = cpu.create_stream(); s->synchronize();
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,14 @@ class Stream {
 
 // Sim: host memory posing as an accelerator's (cpu/sim_device.h), to test placement and transfers
 // on machines without a GPU.
+// Device work recorded once and replayed (a CUDA / HIP graph): Device::capture.
+class CapturedWork {
+ public:
+  virtual ~CapturedWork() = default;
+  // Queues the recorded work on the device's compute stream (after what is queued there already).
+  virtual void replay() = 0;
+};
+
 enum class DeviceKind : uint8_t { CPU = 0, CUDA = 1, HIP = 2, Sim = 3 };
 
 class Device {
@@ -65,8 +74,18 @@ class Device {
   // Replaces the kernel of one op (a library-backed GEMM from another module); *previous gets the
   // kernel it replaces (nullptr: none) so the new one can hand it what it does not cover. An entry
   // without a predicate or host inputs keeps the old one's. Devices that take no overrides throw.
+  // (Inline, like every Device member: an out-of-line one would make the GPU modules pull in the .o
+  // that defines it, and with it the CPU backend and OpenBLAS.)
   virtual void override_kernel(const std::string& op_type, const std::string& domain, const KernelEntry& entry,
-                               KernelFn* previous);
+                               KernelFn* previous) {
+    R1_THROW(DeviceError) << "device " << name() << " does not take kernel overrides (for "
+                          << (domain.empty() ? op_type : domain + "::" + op_type) << ")";
+  }
+  // Records the device work `work` queues into a graph instead of running it. `work` must run its
+  // kernels with the allocator it is given: its native_stream() is the capturing stream, and the
+  // memory it hands out stays allocated (at fixed addresses) as long as the returned object lives.
+  // nullptr: this device cannot capture (the CPU). Throws what `work` throws (capture abandoned).
+  virtual std::unique_ptr<CapturedWork> capture(const std::function<void(Allocator&)>& work) { return nullptr; }
 };
 
 }  // namespace r1

@@ -61,11 +61,6 @@ void BackendRegistry::add_kernel_override(const std::string& backend, const std:
     if (kv.first.compare(0, prefix.size(), prefix) == 0) kv.second->override_kernel(op_type, domain, entry, previous);
 }
 
-void Device::override_kernel(const std::string& op_type, const std::string& domain, const KernelEntry&, KernelFn*) {
-  R1_THROW(DeviceError) << "device " << name() << " does not take kernel overrides (for "
-                        << (domain.empty() ? op_type : domain + "::" + op_type) << ")";
-}
-
 std::vector<std::string> BackendRegistry::available() {
   std::lock_guard<std::mutex> lk(mu_);
   std::vector<std::string> out;

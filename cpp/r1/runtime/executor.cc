@@ -36,6 +36,17 @@ struct Executor::RunCtx {
   const std::shared_ptr<Buffer>* arena = nullptr;  // this run's arena (when plan is set)
   PlanRecorder* rec = nullptr;                     // set on runs that record a plan
   std::atomic<bool> diverged{false};  // a kernel contradicted the planned shapes: infer from here on
+  Allocator* device_alloc = nullptr;  // device steps' allocator when not the device's own (graph capture)
+  bool capturing = false;
+};
+
+struct Executor::Captured {
+  std::shared_ptr<Plan> plan;
+  std::shared_ptr<Buffer> arena;         // the graph's for good (never checked back in)
+  std::vector<Tensor> inputs;            // device buffers the graph reads the graph inputs from
+  std::vector<Tensor> outputs;           // where the graph leaves the graph outputs
+  std::unique_ptr<CapturedWork> work;
+  std::mutex mu;                         // one replay at a time: the buffers above are fixed
 };
 
 // Checks a Scratch out for one run (concurrent runs each get their own) and back in afterwards.
@@ -108,6 +119,96 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
   prof_calls_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
   reset_profile();
   if (hetero_) upload_constants();
+
+  // Capturable: CPU steps compute only from shapes and constants (their values are fixed with the
+  // input shapes, so running them once at capture time is exact), and device kernels read on the
+  // host only such values.
+  if (!hetero_) not_capturable_ = "graph capture needs a GPU device";
+  std::vector<char> fixed(graph_->values().size(), 0);  // per value id: determined by shapes and constants
+  for (auto& v : graph_->values()) fixed[v->id] = v->is_constant();
+  for (const Step& st : steps_) {
+    const Node& n = *st.node;
+    bool all_fixed = true;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const Value* v = n.inputs[i];
+      if (!v) continue;
+      if (st.place.on_device && !st.place.input_on_device(i) && !fixed[v->id] && not_capturable_.empty())
+        not_capturable_ = "node " + n.label() + " reads input '" + v->name + "' on the host and it changes from run to run";
+      all_fixed &= fixed[v->id] != 0;
+    }
+    const bool out_fixed = !st.place.on_device && (st.place.metadata_only || all_fixed);
+    if (hetero_ && !st.place.on_device && !out_fixed && not_capturable_.empty())
+      not_capturable_ = "node " + n.label() + " runs on the cpu on values that change from run to run";
+    for (const Value* o : n.outputs)
+      if (o) fixed[o->id] = out_fixed;
+  }
+}
+
+bool Executor::capturable(std::string* why) const {
+  if (why) *why = not_capturable_;
+  return not_capturable_.empty();
+}
+
+int Executor::captured_graphs() const {
+  std::lock_guard<std::mutex> lk(capture_mu_);
+  int n = 0;
+  for (auto& kv : captures_) n += kv.second != nullptr;
+  return n;
+}
+
+std::shared_ptr<Executor::Captured> Executor::captured_for(Scratch& sc, const PlanCache::Found& found,
+                                                           const std::vector<Tensor>& inputs) {
+  std::lock_guard<std::mutex> lk(capture_mu_);
+  auto it = captures_.find(sc.key);
+  if (it != captures_.end()) return it->second;
+  auto cap = std::make_shared<Captured>();
+  cap->plan = found.plan;
+  cap->arena = found.plan->checkout(device_.allocator());
+  const auto& gin = graph_->inputs();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    cap->inputs.push_back(transfer(inputs[i], device_.allocator()));
+    sc.env[gin[i]->id] = cap->inputs.back();
+  }
+  RunCtx rc;
+  rc.plan = found.plan.get();
+  rc.shapes = found.shapes.get();
+  rc.arena = &cap->arena;
+  rc.capturing = true;
+  try {
+    cap->work = device_.capture([&](Allocator& a) {
+      rc.device_alloc = &a;
+      for (size_t s = 0; s < steps_.size(); ++s) run_step(s, sc, sc.lanes[0], rc, true);
+      R1_CHECK(!rc.diverged.load(), DeviceError) << "the kernels contradicted the plan's shapes";
+      for (const Value* v : graph_->outputs()) cap->outputs.push_back(v->is_constant() ? v->constant : sc.env[v->id]);
+    });
+  } catch (const Error&) {
+    cap->work.reset();  // the eager path reports any real error of this run
+  }
+  for (Tensor& t : sc.env) t = Tensor();
+  for (Tensor& t : sc.alt) t = Tensor();
+  if (!cap->work) {
+    found.plan->checkin(std::move(cap->arena));
+    cap.reset();
+  }
+  captures_[sc.key] = cap;
+  return cap;
+}
+
+std::vector<Tensor> Executor::replay(Captured& c, const std::vector<Tensor>& inputs) {
+  std::lock_guard<std::mutex> lk(c.mu);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    if (t.nbytes()) device_.copy(*t.buffer(), t.byte_offset(), *c.inputs[i].buffer(), c.inputs[i].byte_offset(), t.nbytes(), nullptr);
+  }
+  c.work->replay();
+  std::vector<Tensor> outs;
+  outs.reserve(c.outputs.size());
+  for (const Tensor& t : c.outputs) {
+    const bool dev = t.buffer() && t.buffer()->kind() == MemoryKind::Device;
+    outs.push_back(dev ? transfer(t, cpu_.allocator()) : t);  // after the replay: same stream
+  }
+  ++graph_replays_;
+  return outs;
 }
 
 void Executor::upload_constants() {
@@ -141,12 +242,12 @@ Tensor Executor::transfer(const Tensor& t, Allocator& alloc) const {
   return c;
 }
 
-const Tensor* Executor::resident(const Value* v, const Tensor* t, bool want_device, Scratch& sc) {
+const Tensor* Executor::resident(const Value* v, const Tensor* t, bool want_device, Scratch& sc, Allocator* dev_alloc) {
   const bool is_dev = t->buffer() && t->buffer()->kind() == MemoryKind::Device;
   if (is_dev == want_device || !t->buffer()) return t;
   if (v->is_constant() && want_device && dev_const_[v->id].defined()) return &dev_const_[v->id];
   Tensor& alt = sc.alt[v->id];
-  if (!alt.defined()) alt = transfer(*t, want_device ? device_.allocator() : cpu_.allocator());
+  if (!alt.defined()) alt = transfer(*t, want_device ? (dev_alloc ? *dev_alloc : device_.allocator()) : cpu_.allocator());
   return &alt;
 }
 
@@ -274,6 +375,8 @@ void Executor::check_outputs(size_t s, Lane& sc, RunCtx& rc, bool planned_shapes
     const bool inside = storage >= 0 && t.byte_offset() >= p.offset(storage) &&
                         t.byte_offset() + t.nbytes() <= p.offset(storage) + p.capacity(storage);
     if (!inside) {
+      // (While recording a graph a copy would run now, not on replay: give the capture up.)
+      R1_CHECK(!rc.capturing, DeviceError) << "node " << n.label() << " made a view the plan did not foresee";
       t = copy_out(t);
       if (rc.shapes) cache_.mark_stale(*rc.plan);
     }
@@ -292,7 +395,7 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
       R1_CHECK(t->defined(), InternalError) << "node " << n.label() << ": input '" << v->name << "' was not computed";
       if (hetero_ && !step.place.metadata_only) {
         const bool want_device = step.place.input_on_device(i);
-        t = resident(v, t, want_device, sc);
+        t = resident(v, t, want_device, sc, rc.device_alloc);
         // A kernel handed memory of the wrong side would read garbage or fault: refuse instead.
         R1_CHECK(!t->buffer() || (t->buffer()->kind() == MemoryKind::Device) == want_device, InternalError)
             << "node " << n.label() << ": input '" << v->name << "' is in " << memory_kind_name(t->buffer()->kind())
@@ -331,7 +434,8 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
   // The arena is the device's memory: CPU steps of a GPU executor allocate their (small) outputs.
   const bool in_arena = rc.plan && (!hetero_ || step.place.on_device);
   if (in_arena) place_outputs(s, lane, rc, shp->dtypes, shp->shapes, shp->known);
-  Allocator& alloc = !hetero_ || step.place.on_device ? device_.allocator() : cpu_.allocator();
+  Allocator& alloc = !hetero_ || step.place.on_device ? (rc.device_alloc ? *rc.device_alloc : device_.allocator())
+                                                       : cpu_.allocator();
   KernelContext kctx(n, std::move(lane.ins), &lane.outs, &shp->dtypes, &shp->shapes, &shp->known, alloc, *pool_);
   if (in_arena) kctx.set_placements(lane.placements.data());
   const bool prof = profiling_.load(std::memory_order_relaxed);
@@ -396,6 +500,11 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     shape_key(inputs, &sc.key);
     bucket_of(sc.key, &sc.bucket);
     found = cache_.find(sc.key, sc.bucket);
+    // A key planned before, whose shapes the plan fixes everywhere: replay its graph.
+    if (graph_capture_ && not_capturable_.empty() && found.plan && found.shapes &&
+        std::none_of(found.shapes->dynamic.begin(), found.shapes->dynamic.end(), [](char d) { return d != 0; })) {
+      if (std::shared_ptr<Captured> cap = captured_for(sc, found, inputs)) return replay(*cap, inputs);
+    }
     if (found.plan) {
       arena.plan = found.plan;
       arena.buffer = found.plan->checkout(device_.allocator());

@@ -17,11 +17,19 @@
 // between a CPU step and a GPU step, are copied once per run; run() returns host tensors. The
 // memory plan's arena is device memory and holds the GPU steps' intermediates.
 //
+// CUDA / HIP graphs (set_graph_capture(true), off by default): the second run of an exact input-shape
+// key records the plan's kernels into a graph (Device::capture) and later runs of that key replay
+// it: inputs are copied into the graph's own device buffers, one launch runs every kernel, outputs
+// are copied back. Only graphs where that is exact can be captured (capturable()): every node runs
+// on the device except shape arithmetic, which the fixed shapes fix, and every input a kernel reads
+// on the host is such a value. Replays of one key run one at a time (the graph's buffers are fixed).
+//
 // Inter-op parallelism: consecutive independent heavy steps (runtime/schedule.h; the
 // branch_scheduling pass puts Q/K/V projections side by side) run concurrently, one per thread,
 // on runs that follow a plan. Recording runs go step by step. set_inter_op(false) turns it off.
 #pragma once
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -76,6 +84,12 @@ class Executor {
   int num_steps() const { return static_cast<int>(steps_.size()); }
   // Per step, in execution order: its node and whether it runs on the executor's device.
   std::vector<std::pair<const Node*, bool>> step_devices() const;
+  // Graph capture (see above). capturable(): false with the reason when this graph cannot be.
+  void set_graph_capture(bool on) { graph_capture_ = on; }
+  bool graph_capture() const { return graph_capture_; }
+  bool capturable(std::string* why = nullptr) const;
+  int captured_graphs() const;
+  int64_t graph_replays() const { return graph_replays_.load(); }
   // Bytes of constants uploaded to the device (0 on the CPU).
   size_t device_constant_bytes() const { return device_constant_bytes_; }
 
@@ -90,6 +104,7 @@ class Executor {
   struct Scratch;   // per-run vectors, reused across runs
   struct RunCtx;    // what one run plans with
   class ScratchLease;
+  struct Captured;  // a key's recorded graph and the fixed buffers it reads and writes
   void check_inputs(const std::vector<Tensor>& inputs, Scratch& sc) const;
   void run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool release);
   void run_group(const StepGroup& g, Scratch& sc, RunCtx& rc);
@@ -104,7 +119,10 @@ class Executor {
   Tensor transfer(const Tensor& t, Allocator& alloc) const;
   // Value v (tensor t) where step s's input i must be: t itself, an uploaded constant, or a copy
   // made once per run (GPU executors only).
-  const Tensor* resident(const Value* v, const Tensor* t, bool want_device, Scratch& sc);
+  const Tensor* resident(const Value* v, const Tensor* t, bool want_device, Scratch& sc, Allocator* dev_alloc);
+  // The key's graph (recorded now if it has none yet); nullptr when it cannot be captured.
+  std::shared_ptr<Captured> captured_for(Scratch& sc, const PlanCache::Found& found, const std::vector<Tensor>& inputs);
+  std::vector<Tensor> replay(Captured& c, const std::vector<Tensor>& inputs);
   void upload_constants();
 
   std::shared_ptr<const Graph> graph_;
@@ -112,6 +130,11 @@ class Executor {
   Device& cpu_;
   bool hetero_ = false;               // device_ is not the CPU: steps are placed, values cross
   std::vector<Tensor> dev_const_;     // per value id: the device copy of a constant a GPU step reads
+  std::string not_capturable_;        // why graph capture is impossible here ("" when it is possible)
+  std::atomic<bool> graph_capture_{false};
+  std::atomic<int64_t> graph_replays_{0};
+  mutable std::mutex capture_mu_;
+  std::map<std::vector<int64_t>, std::shared_ptr<Captured>> captures_;  // by exact key; nullptr: failed
   size_t device_constant_bytes_ = 0;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<Step> steps_;

@@ -17,6 +17,10 @@ std::vector<StepPlacement> place_steps(const Graph& g, Device& device, Device& c
   out.reserve(g.nodes().size());
   const bool gpu = device.kind() != DeviceKind::CPU;
   std::vector<char> on_device(g.values().size(), 0);  // per value id: produced by a device step
+  // Per value id: may differ between runs of one input shape (graph inputs and what is computed
+  // from their contents); the rest is fixed by shapes and constants (shape arithmetic).
+  std::vector<char> varying(g.values().size(), 0);
+  for (const Value* v : g.inputs()) varying[v->id] = 1;
   for (auto& np : g.nodes()) {
     const Node& n = *np;
     StepPlacement p;
@@ -25,10 +29,12 @@ std::vector<StepPlacement> place_steps(const Graph& g, Device& device, Device& c
       if (e && e->supported(n)) {
         bool worth = false;
         for (const Value* o : n.outputs) worth |= o && gpu_float(o->dtype);
+        // Data the device reads, or data that changes per run (an int64 mask on its way to a float
+        // one): on the device. Shape arithmetic stays on the host, where its values are needed.
         for (size_t i = 0; i < n.inputs.size() && !worth; ++i) {
           const Value* v = n.inputs[i];
           const bool host_read = i < 32 && ((e->host_inputs >> i) & 1);
-          worth = v && !host_read && on_device[v->id];
+          worth = v && !host_read && (on_device[v->id] || varying[v->id]);
         }
         if (worth) {
           p.on_device = true;
@@ -45,8 +51,14 @@ std::vector<StepPlacement> place_steps(const Graph& g, Device& device, Device& c
       p.host_inputs = ~0u;
       p.metadata_only = gpu && reads_metadata_only(n);
     }
+    bool reads_varying = false;
+    if (!p.metadata_only && !reads_metadata_only(n))
+      for (const Value* v : n.inputs) reads_varying |= v && varying[v->id];
     for (const Value* o : n.outputs)
-      if (o) on_device[o->id] = p.on_device;
+      if (o) {
+        on_device[o->id] = p.on_device;
+        varying[o->id] = reads_varying;
+      }
     out.push_back(p);
   }
   return out;
