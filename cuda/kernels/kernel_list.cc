@@ -18,5 +18,13 @@ void register_gpu_kernels(KernelTable& t) {
   register_pool_kernels(t);
   register_attention_kernels(t);
   register_fused_norm_kernels(t);
+  register_logic_kernels(t);
+  register_misc_kernels(t);
+  register_norm_extra_kernels(t);
+  register_resize_kernels(t);
+  register_conv_transpose_kernels(t);
+  register_rnn_kernels(t);
+  register_einsum_kernels(t);
+  register_matmul_integer_kernels(t);
 }
 }  // namespace r1::gpu

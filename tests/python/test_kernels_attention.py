@@ -111,6 +111,13 @@ def test_attention_broadcast_kv_and_scale(dims, kv, seed):
     check(got, reference(q, k, v, scale=0.3))
 
 
+def assert_bf16_close(got, want, v):
+    """bf16 rounds P and V (2^-8 each): the error of an average of V is bounded by V's scale, not by the
+    output's, which cancels towards 0 for small head sizes (D = Dv = 1)."""
+    err = np.abs(got.astype(np.float64) - want).max()
+    assert err <= 2e-2 * max(float(np.abs(want).max()), float(np.abs(v).max())), err
+
+
 @settings(max_examples=15, deadline=None)
 @given(dims=dims, causal=st.booleans(), kt=st.booleans(), seed=st.integers(0, 2**16))
 def test_attention_bf16_precision(dims, causal, kt, seed):
@@ -124,7 +131,7 @@ def test_attention_bf16_precision(dims, causal, kt, seed):
     nan = np.isnan(want)  # causal with Sq > Sk: queries that see no key
     assert np.array_equal(np.isnan(got), nan)
     if not nan.all():
-        assert rel_err(got[~nan], want[~nan]) < 2e-2
+        assert_bf16_close(got[~nan], want[~nan], v)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, BF16])
@@ -253,7 +260,7 @@ def test_attention_bshd_layouts(dims, kv, mask_shape, kind, causal, in_bshd, out
     nan = np.isnan(want)  # causal with Sq > Sk: queries that see no key
     assert np.array_equal(np.isnan(got), nan)
     if not nan.all():
-        assert rel_err(got[~nan], want[~nan]) < 2e-2
+        assert_bf16_close(got[~nan], want[~nan], v)
 
 
 def test_attention_bshd_symbolic_shapes_and_errors():
