@@ -26,19 +26,6 @@ using namespace shape_ops;
 // ---------------------------------------------------------------------------------------------
 // Byte-generic helpers
 
-// Calls f(U{}) with the unsigned integer type of the given byte size.
-template <class F>
-void dispatch_bytes(size_t es, F&& f) {
-  switch (es) {
-    case 1: f(uint8_t{}); return;
-    case 2: f(uint16_t{}); return;
-    case 4: f(uint32_t{}); return;
-    case 8: f(uint64_t{}); return;
-    default: break;
-  }
-  R1_THROW(InternalError) << "GPU data movement: unsupported element size " << es;
-}
-
 size_t esize(const Tensor& t) { return dtype_size(t.dtype()); }
 
 constexpr int kMaxDims = 16;  // Tile doubles the rank; merging usually brings it back down

@@ -21,18 +21,6 @@
 namespace r1::gpu {
 namespace {
 
-template <class F>
-void dispatch_bytes(size_t es, F&& f) {
-  switch (es) {
-    case 1: f(uint8_t{}); return;
-    case 2: f(uint16_t{}); return;
-    case 4: f(uint32_t{}); return;
-    case 8: f(uint64_t{}); return;
-    default: break;
-  }
-  R1_THROW(InternalError) << "GPU index ops: unsupported element size " << es;
-}
-
 // Calls f(I{}) with the C++ type of an int32 / int64 indices tensor; InputError otherwise.
 template <class F>
 void dispatch_index(const Tensor& ind, const char* op, F&& f) {

@@ -37,19 +37,6 @@ struct IntT {
   __device__ static V store(V v) { return v; }
 };
 
-// Calls f(U{}) with the unsigned integer type of the given byte size.
-template <class F>
-void dispatch_bytes(size_t es, F&& f) {
-  switch (es) {
-    case 1: f(uint8_t{}); return;
-    case 2: f(uint16_t{}); return;
-    case 4: f(uint32_t{}); return;
-    case 8: f(uint64_t{}); return;
-    default: break;
-  }
-  R1_THROW(InternalError) << "GPU misc kernels: unsupported element size " << es;
-}
-
 inline unsigned grid_for_rows(int64_t rows) { return static_cast<unsigned>(rows < (1 << 20) ? rows : (1 << 20)); }
 
 // A power-of-two block size between WARP_SIZE and `cap` covering n if it can.

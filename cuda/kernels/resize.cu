@@ -21,17 +21,7 @@
 
 #include "elementwise.cuh"
 #include "families.h"
-// conv_util.h (shared with the CPU) trips two nvcc front-end warnings: a throw-only tail and a
-// set-but-unused flag. Silenced for that header only.
-#if defined(__NVCC__)
-#pragma nv_diag_suppress 940
-#pragma nv_diag_suppress 550
-#endif
-#include "r1/ir/ops/conv_util.h"
-#if defined(__NVCC__)
-#pragma nv_diag_default 940
-#pragma nv_diag_default 550
-#endif
+#include "conv_util.cuh"
 
 namespace r1::gpu {
 namespace {

@@ -69,4 +69,18 @@ typename T::storage* data_of(const Tensor& t) {
   return static_cast<typename T::storage*>(t.raw());
 }
 
+// Calls f(U{}) with the unsigned integer type of an element size (1, 2, 4, 8 bytes): kernels that
+// only move elements handle every dtype through it.
+template <class F>
+void dispatch_bytes(size_t es, F&& f) {
+  switch (es) {
+    case 1: f(uint8_t{}); return;
+    case 2: f(uint16_t{}); return;
+    case 4: f(uint32_t{}); return;
+    case 8: f(uint64_t{}); return;
+    default: break;
+  }
+  R1_THROW(InternalError) << "GPU kernels: unsupported element size " << es;
+}
+
 }  // namespace r1::gpu
