@@ -27,7 +27,15 @@ class PoolBuffer final : public Buffer {
     ++state_->live;
   }
   ~PoolBuffer() override {
-    if (data_) check_noexcept(gpuFreeAsync(data_, stream_->get()));
+    if (data_) {
+      // Freed on its own device's stream whichever device this thread has current (multi-GPU);
+      // a destructor must not throw, so no DeviceScope.
+      int prev = -1;
+      const bool switched =
+          gpuGetDevice(&prev) == gpuSuccess && prev != device_index_ && gpuSetDevice(device_index_) == gpuSuccess;
+      check_noexcept(gpuFreeAsync(data_, stream_->get()));
+      if (switched) check_noexcept(gpuSetDevice(prev));
+    }
     --state_->live;
   }
 

@@ -124,6 +124,8 @@ std::shared_ptr<Buffer> apply_zero_point(KernelContext& ctx, gpuStream_t st, con
   Shape zs = zp->shape();
   if (per_row && zs.size() == 1) zs.push_back(1);
   const int r = static_cast<int>(xs.size());
+  R1_CHECK(r <= kMaxDims, InputError) << "MatMulInteger on " R1_GPU_BACKEND_NAME " supports inputs of rank <= "
+                                      << kMaxDims << " with a zero point, got " << r;
   bool fits = zp->numel() == 1 || zs.size() <= xs.size();
   ZpParams p;
   p.rank = r;
@@ -140,8 +142,6 @@ std::shared_ptr<Buffer> apply_zero_point(KernelContext& ctx, gpuStream_t st, con
   }
   R1_CHECK(fits, InputError) << "MatMulInteger: zero point of shape " << shape_str(zp->shape())
                              << " does not fit input " << shape_str(x.shape());
-  R1_CHECK(r <= kMaxDims, InputError) << "MatMulInteger on " R1_GPU_BACKEND_NAME " supports inputs of rank <= "
-                                      << kMaxDims << " with a zero point, got " << r;
   for (int d = 0; d < r; ++d) p.dims[d] = xs[d];
   auto buf = ctx.allocator().allocate(static_cast<size_t>(std::max<int64_t>(p.numel, 1)) * sizeof(int16_t));
   if (p.numel == 0) return buf;

@@ -397,6 +397,10 @@ bool mvn_supports(const Node& n) {
     return false;
   return same_float_supports(n);
 }
+bool lp_norm_supports(const Node& n) {
+  const int64_t p = n.attrs.get_int("p", 2);
+  return (p == 1 || p == 2) && same_float_supports(n);
+}
 bool lp_pool_supports(const Node& n) {
   if (n.inputs.size() == 1 && n.inputs[0] && n.inputs[0]->has_shape &&
       (n.inputs[0]->shape.size() < 3 || n.inputs[0]->shape.size() > 5))
@@ -414,7 +418,7 @@ bool global_lp_pool_supports(const Node& n) {
 void register_norm_extra_kernels(KernelTable& t) {
   t.add("GroupNormalization", group_norm, "", 0, same_float_supports);
   t.add("InstanceNormalization", instance_norm, "", 0, same_float_supports);
-  t.add("LpNormalization", lp_norm, "", 0, same_float_supports);
+  t.add("LpNormalization", lp_norm, "", 0, lp_norm_supports);
   t.add("MeanVarianceNormalization", mvn, "", 0, mvn_supports);
   t.add("LpPool", lp_pool, "", 0, lp_pool_supports);
   t.add("GlobalLpPool", global_lp_pool, "", 0, global_lp_pool_supports);

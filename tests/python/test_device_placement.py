@@ -218,6 +218,20 @@ def test_float_conversion_keeps_resize_scales_float32():
     np.testing.assert_array_equal(got, x.repeat(2, 2).repeat(2, 3))
 
 
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_float_conversion_cast_to_float_output_also_read_inside(precision):
+    """A Cast(to=float) that is a graph output stays float32 for the caller, but readers inside the graph
+    must get the target type (they used to get float32 next to converted values: a dtype mismatch)."""
+    m = gb.model([node("Cast", ["ids"], ["p"], to=F), node("Mul", ["x", "p"], ["y"])],
+                 [("x", F, ["batch", 4]), ("ids", I64, ["batch", 1])], ["y", "p"])
+    feeds = {"x": np.arange(8, dtype=np.float32).reshape(2, 4), "ids": np.array([[2], [3]], np.int64)}
+    ref = engine(m, device="cpu").run(feeds)
+    got = engine(m, precision=precision).run(feeds)
+    for k in ("y", "p"):
+        assert got[k].dtype == np.float32
+        np.testing.assert_array_equal(got[k], ref[k])
+
+
 def test_fp16_is_only_for_devices():
     with pytest.raises(r1.ModelError, match="fp16"):
         _core.optimize(r1.load_onnx(mixed_model()), 3, "fp16", set(), None, "cpu")

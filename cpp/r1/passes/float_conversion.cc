@@ -67,9 +67,23 @@ class FloatConversion : public Pass {
     for (Node* n : node_list(g)) {
       if (!(n->domain.empty() || n->domain == "ai.onnx")) continue;
       // (A Cast that yields a graph output already gives callers their float32.)
-      if (n->op_type == "Cast" && n->attrs.get_int("to", 0) == kOnnxFloat && !(n->outputs[0] && n->outputs[0]->is_graph_output)) {
-        n->attrs.set("to", Attribute::make_int(onnx_to));
-        changed = true;
+      if (n->op_type == "Cast" && n->attrs.get_int("to", 0) == kOnnxFloat) {
+        Value* o = n->outputs[0];
+        if (!(o && o->is_graph_output)) {
+          n->attrs.set("to", Attribute::make_int(onnx_to));
+          changed = true;
+        } else if (!o->consumers.empty() && n->inputs[0]) {
+          // The exit cast is also read inside the graph: those readers get the target type (from a
+          // cast of their own), not float32 next to converted values.
+          AttributeMap a;
+          a.set("to", Attribute::make_int(onnx_to));
+          Node* inner = add_op(g, "Cast", "", {n->inputs[0]}, std::move(a), o->name + "_" + opts.precision);
+          std::vector<Node*> readers = o->consumers;
+          for (Node* r : readers)
+            for (size_t i = 0; i < r->inputs.size(); ++i)
+              if (r->inputs[i] == o) g.set_input(r, i, inner->outputs[0]);
+          changed = true;
+        }
       } else if (n->op_type == "ConstantOfShape") {
         const Tensor* t = n->attrs.get_tensor("value");
         if (t && t->dtype() == DType::Float32) {

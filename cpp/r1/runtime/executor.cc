@@ -204,8 +204,10 @@ std::vector<Tensor> Executor::replay(Captured& c, const std::vector<Tensor>& inp
   std::vector<Tensor> outs;
   outs.reserve(c.outputs.size());
   for (const Tensor& t : c.outputs) {
-    const bool dev = t.buffer() && t.buffer()->kind() == MemoryKind::Device;
-    outs.push_back(dev ? transfer(t, cpu_.allocator()) : t);  // after the replay: same stream
+    // Device results come back after the replay (same stream); host ones (shape arithmetic run at
+    // capture time) are copied too, so a caller writing into an output cannot change later replays.
+    const bool constant = t.buffer() && !t.buffer()->writable();
+    outs.push_back(t.buffer() && !constant ? transfer(t, cpu_.allocator()) : t);
   }
   ++graph_replays_;
   return outs;
