@@ -15,9 +15,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from math import erf as _erf
 
-import ml_dtypes
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -26,10 +24,8 @@ from hypothesis import strategies as st
 import deepseek_r1 as r1
 from deepseek_r1 import _core, gpu
 
-BF16 = np.dtype(ml_dtypes.bfloat16)
-F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
-DTYPES = [F32, F16, BF16]
-DTYPE_IDS = ["f32", "f16", "bf16"]
+from gemm_reference import (BF16, DTYPE_IDS, DTYPES, F16, F32, assert_gemm_close, c_shapes, erf, f64, gemm_ref, rand,  # noqa: E402,F401
+                            rtol_for, sigmoid)
 seeds = st.integers(0, 2**31 - 1)
 dtypes = st.sampled_from(DTYPES)
 gpu_only = pytest.mark.gpu
@@ -54,35 +50,6 @@ def run_counted(lt, dev, op, inputs, attrs=None, opset=17, domain=""):
     s = lt.stats()
     assert s["cublas_calls"] + s["fallback_calls"] == 1, s
     return got, "cublas" if s["cublas_calls"] else "fallback"
-
-
-def rand(rng, shape, dtype, lo=-1.0, hi=1.0):
-    return rng.uniform(lo, hi, size=shape).astype(dtype)
-
-
-def f64(x):
-    return None if x is None else np.asarray(x).astype(np.float64)
-
-
-def rtol_for(dtype, k):
-    if np.dtype(dtype) == F32:
-        return 1e-4 if k >= 256 else 1e-5
-    return 1e-2
-
-
-def assert_gemm_close(got, want, mag, dtype, k, rtol=None):
-    rtol = rtol_for(dtype, k) if rtol is None else rtol
-    assert got.dtype == np.dtype(dtype), (got.dtype, dtype)
-    want = np.asarray(want, np.float64)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    g = got.astype(np.float64)
-    bound = rtol * (np.abs(want) + np.asarray(mag, np.float64)) + 1e-6
-    err = np.abs(g - want)
-    bad = ~(err <= bound)
-    assert not bad.any(), (
-        f"{bad.sum()} of {bad.size} elements off; worst at {np.unravel_index(np.argmax(err - bound), err.shape)}: "
-        f"got {g[bad][:5]} want {want[bad][:5]}"
-    )
 
 
 # ---- without a GPU --------------------------------------------------------------------------------
@@ -208,24 +175,6 @@ def test_plan_cache_is_bounded(dev, lt):
 
 # ---- Gemm -----------------------------------------------------------------------------------------
 
-def gemm_ref(a, b, c, ta, tb, alpha, beta):
-    A, B = f64(a), f64(b)
-    if ta:
-        A = A.T
-    if tb:
-        B = B.T
-    want = alpha * (A @ B)
-    mag = abs(alpha) * (np.abs(A) @ np.abs(B))
-    if c is not None and beta != 0:
-        want = want + beta * f64(c)
-        mag = mag + abs(beta) * np.abs(f64(c))
-    return want, np.broadcast_to(mag, want.shape)
-
-
-def c_shapes(m, n):
-    return [None, (), (1,), (n,), (1, n), (m, 1), (m, n), (1, 1)]
-
-
 def gemm_lt_path(m, n, c_shape, alpha, beta):
     """Whether _cublas runs it (given an algorithm): C as a matrix, or a row with beta 1 (bias)."""
     if alpha == 0:
@@ -304,14 +253,6 @@ def test_gemm_k_zero(dev, lt):
 
 
 # ---- FusedMatMul ----------------------------------------------------------------------------------
-
-def erf(x):
-    return np.vectorize(_erf, otypes=[np.float64])(x)
-
-
-def sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
 
 ACTS = {
     "": lambda x: x,

@@ -8,9 +8,7 @@ size of its terms. rtol: float32 1e-5 (1e-4 for K >= 256), float16 / bfloat16 1e
 """
 from __future__ import annotations
 
-from math import erf as _erf
 
-import ml_dtypes
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -22,46 +20,14 @@ from deepseek_r1 import _core
 
 pytestmark = pytest.mark.gpu
 
-BF16 = np.dtype(ml_dtypes.bfloat16)
-F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
-DTYPES = [F32, F16, BF16]
-DTYPE_IDS = ["f32", "f16", "bf16"]
+from gemm_reference import (BF16, DTYPE_IDS, DTYPES, F16, F32, assert_gemm_close, c_shapes, erf, f64, gemm_ref, rand,  # noqa: E402,F401
+                            rtol_for, sigmoid)
 seeds = st.integers(0, 2**31 - 1)
 dtypes = st.sampled_from(DTYPES)
 
 
 def run(dev, op, inputs, attrs=None, opset=17, domain=""):
     return _core.run_kernel(dev, op, list(inputs), attrs or {}, opset, 1, domain)[0]
-
-
-def rand(rng, shape, dtype, lo=-1.0, hi=1.0):
-    return rng.uniform(lo, hi, size=shape).astype(dtype)
-
-
-def f64(x):
-    return None if x is None else np.asarray(x).astype(np.float64)
-
-
-def rtol_for(dtype, k):
-    if np.dtype(dtype) == F32:
-        return 1e-4 if k >= 256 else 1e-5
-    return 1e-2
-
-
-def assert_gemm_close(got, want, mag, dtype, k):
-    rtol = rtol_for(dtype, k)
-    assert got.dtype == np.dtype(dtype), (got.dtype, dtype)
-    want = np.asarray(want, np.float64)
-    assert got.shape == want.shape, (got.shape, want.shape)
-    g = got.astype(np.float64)
-    # The floor covers results that underflow to (sub)normals of the dtype (tiny alpha in fp16).
-    bound = rtol * (np.abs(want) + np.asarray(mag, np.float64)) + 1e-6
-    err = np.abs(g - want)
-    bad = ~(err <= bound)
-    assert not bad.any(), (
-        f"{bad.sum()} of {bad.size} elements off; worst at {np.unravel_index(np.argmax(err - bound), err.shape)}: "
-        f"got {g[bad][:5]} want {want[bad][:5]}"
-    )
 
 
 # ---- MatMul ---------------------------------------------------------------------------------------
@@ -170,20 +136,6 @@ def test_gemm_exact_tile_edges(dev, m, n, k, dtype):
 
 # ---- Gemm -----------------------------------------------------------------------------------------
 
-def gemm_ref(a, b, c, ta, tb, alpha, beta):
-    A, B = f64(a), f64(b)
-    if ta:
-        A = A.T
-    if tb:
-        B = B.T
-    want = alpha * (A @ B)
-    mag = abs(alpha) * (np.abs(A) @ np.abs(B))
-    if c is not None and beta != 0:
-        want = want + beta * f64(c)
-        mag = mag + abs(beta) * np.abs(f64(c))
-    return want, np.broadcast_to(mag, want.shape)
-
-
 def check_gemm(dev, m, n, k, ta, tb, alpha, beta, c_shape, dtype, seed=0):
     rng = np.random.default_rng(seed)
     a = rand(rng, (k, m) if ta else (m, k), dtype)
@@ -198,10 +150,6 @@ def check_gemm(dev, m, n, k, ta, tb, alpha, beta, c_shape, dtype, seed=0):
     got = run(dev, "Gemm", ins, attrs, opset=13)
     want, mag = gemm_ref(a, b, c, ta, tb, 1.0 if alpha is None else alpha, 1.0 if beta is None else beta)
     assert_gemm_close(got, want, mag, dtype, k)
-
-
-def c_shapes(m, n):
-    return [None, (), (1,), (n,), (1, n), (m, 1), (m, n), (1, 1)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
@@ -253,14 +201,6 @@ def test_gemm_k_zero(dev):
 
 
 # ---- FusedMatMul ----------------------------------------------------------------------------------
-
-def erf(x):
-    return np.vectorize(_erf, otypes=[np.float64])(x)
-
-
-def sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
 
 # name -> (float64 reference(x, act_alpha, act_beta), attrs to pass)
 ACTS = {
