@@ -88,4 +88,12 @@ class Device {
   virtual std::unique_ptr<CapturedWork> capture(const std::function<void(Allocator&)>& work) { return nullptr; }
 };
 
+// A copy of t in `alloc`'s memory (device or host), written through dev's copy engine; complete on
+// return when stream is null.
+inline Tensor copy_tensor(Device& dev, Allocator& alloc, const Tensor& t, Stream* stream = nullptr) {
+  Tensor c(t.dtype(), t.shape(), alloc.allocate(t.nbytes()));
+  if (t.nbytes()) dev.copy(*t.buffer(), t.byte_offset(), *c.buffer(), 0, t.nbytes(), stream);
+  return c;
+}
+
 }  // namespace r1

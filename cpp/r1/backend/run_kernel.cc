@@ -4,16 +4,6 @@
 #include "r1/ir/op_registry.h"
 
 namespace r1 {
-namespace {
-
-// A copy of `t` in `alloc`'s memory, written through the device's copy engine.
-Tensor copy_to(Device& dev, Allocator& alloc, const Tensor& t, Stream* stream) {
-  Tensor c(t.dtype(), t.shape(), alloc.allocate(t.nbytes()));
-  if (t.nbytes()) dev.copy(*t.buffer(), t.byte_offset(), *c.buffer(), 0, t.nbytes(), stream);
-  return c;
-}
-
-}  // namespace
 
 std::vector<Tensor> run_kernel(Device& device, const std::string& op_type, const std::string& domain,
                                const std::vector<Tensor>& inputs, const AttributeMap& attrs, int opset,
@@ -54,7 +44,7 @@ std::vector<Tensor> run_kernel(Device& device, const std::string& op_type, const
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& t = inputs[i];
     const bool host = !gpu || (i < 32 && ((entry->host_inputs >> i) & 1));
-    dev_inputs.push_back(!t.defined() ? Tensor() : host ? t : copy_to(device, device.allocator(), t, nullptr));
+    dev_inputs.push_back(!t.defined() ? Tensor() : host ? t : copy_tensor(device, device.allocator(), t));
   }
   std::vector<const Tensor*> in_ptrs;
   for (const Tensor& t : dev_inputs) in_ptrs.push_back(t.defined() ? &t : nullptr);

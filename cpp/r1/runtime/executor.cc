@@ -97,11 +97,11 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
       cpu_(device.kind() == DeviceKind::CPU ? device : BackendRegistry::instance().device("cpu")),
       hetero_(device.kind() != DeviceKind::CPU),
       pool_(std::make_unique<ThreadPool>(num_threads)) {
-  std::vector<StepPlacement> places = place_steps(*graph_, device_, cpu_);
+  Placement places = place_steps(*graph_, device_, cpu_);
   last_reader_.assign(graph_->values().size(), -1);
   size_t i = 0;
   for (auto& n : graph_->nodes()) {
-    steps_.push_back({n.get(), places[i].kernel, {}, places[i]});
+    steps_.push_back({n.get(), places.steps[i].kernel, {}, places.steps[i]});
     ++i;
     for (const Value* in : n->inputs)
       if (in) last_reader_[in->id] = static_cast<int>(steps_.size()) - 1;
@@ -119,29 +119,7 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
   prof_calls_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
   reset_profile();
   if (hetero_) upload_constants();
-
-  // Capturable: CPU steps compute only from shapes and constants (their values are fixed with the
-  // input shapes, so running them once at capture time is exact), and device kernels read on the
-  // host only such values.
-  if (!hetero_) not_capturable_ = "graph capture needs a GPU device";
-  std::vector<char> fixed(graph_->values().size(), 0);  // per value id: determined by shapes and constants
-  for (auto& v : graph_->values()) fixed[v->id] = v->is_constant();
-  for (const Step& st : steps_) {
-    const Node& n = *st.node;
-    bool all_fixed = true;
-    for (size_t i = 0; i < n.inputs.size(); ++i) {
-      const Value* v = n.inputs[i];
-      if (!v) continue;
-      if (st.place.on_device && !st.place.input_on_device(i) && !fixed[v->id] && not_capturable_.empty())
-        not_capturable_ = "node " + n.label() + " reads input '" + v->name + "' on the host and it changes from run to run";
-      all_fixed &= fixed[v->id] != 0;
-    }
-    const bool out_fixed = !st.place.on_device && (st.place.metadata_only || all_fixed);
-    if (hetero_ && !st.place.on_device && !out_fixed && not_capturable_.empty())
-      not_capturable_ = "node " + n.label() + " runs on the cpu on values that change from run to run";
-    for (const Value* o : n.outputs)
-      if (o) fixed[o->id] = out_fixed;
-  }
+  not_capturable_ = hetero_ ? capture_obstacle(*graph_, places) : "graph capture needs a GPU device";
 }
 
 bool Executor::capturable(std::string* why) const {
@@ -166,7 +144,7 @@ std::shared_ptr<Executor::Captured> Executor::captured_for(Scratch& sc, const Pl
   cap->arena = found.plan->checkout(device_.allocator());
   const auto& gin = graph_->inputs();
   for (size_t i = 0; i < inputs.size(); ++i) {
-    cap->inputs.push_back(transfer(inputs[i], device_.allocator()));
+    cap->inputs.push_back(copy_tensor(device_, device_.allocator(), inputs[i]));
     sc.env[gin[i]->id] = cap->inputs.back();
   }
   RunCtx rc;
@@ -207,7 +185,7 @@ std::vector<Tensor> Executor::replay(Captured& c, const std::vector<Tensor>& inp
     // Device results come back after the replay (same stream); host ones (shape arithmetic run at
     // capture time) are copied too, so a caller writing into an output cannot change later replays.
     const bool constant = t.buffer() && !t.buffer()->writable();
-    outs.push_back(t.buffer() && !constant ? transfer(t, cpu_.allocator()) : t);
+    outs.push_back(t.buffer() && !constant ? copy_tensor(device_, cpu_.allocator(), t) : t);
   }
   ++graph_replays_;
   return outs;
@@ -220,7 +198,7 @@ void Executor::upload_constants() {
     for (size_t i = 0; i < st.node->inputs.size(); ++i) {
       const Value* v = st.node->inputs[i];
       if (!v || !v->is_constant() || !st.place.input_on_device(i) || dev_const_[v->id].defined()) continue;
-      dev_const_[v->id] = transfer(v->constant, device_.allocator());
+      dev_const_[v->id] = copy_tensor(device_, device_.allocator(), v->constant);
       device_constant_bytes_ += v->constant.nbytes();
     }
   }
@@ -238,18 +216,13 @@ std::vector<std::pair<const Node*, bool>> Executor::step_devices() const {
   return out;
 }
 
-Tensor Executor::transfer(const Tensor& t, Allocator& alloc) const {
-  Tensor c(t.dtype(), t.shape(), alloc.allocate(t.nbytes()));
-  if (t.nbytes()) device_.copy(*t.buffer(), t.byte_offset(), *c.buffer(), 0, t.nbytes(), nullptr);
-  return c;
-}
-
 const Tensor* Executor::resident(const Value* v, const Tensor* t, bool want_device, Scratch& sc, Allocator* dev_alloc) {
   const bool is_dev = t->buffer() && t->buffer()->kind() == MemoryKind::Device;
   if (is_dev == want_device || !t->buffer()) return t;
   if (v->is_constant() && want_device && dev_const_[v->id].defined()) return &dev_const_[v->id];
   Tensor& alt = sc.alt[v->id];
-  if (!alt.defined()) alt = transfer(*t, want_device ? (dev_alloc ? *dev_alloc : device_.allocator()) : cpu_.allocator());
+  if (!alt.defined())
+    alt = copy_tensor(device_, want_device ? (dev_alloc ? *dev_alloc : device_.allocator()) : cpu_.allocator(), *t);
   return &alt;
 }
 
@@ -325,7 +298,7 @@ void Executor::check_inputs(const std::vector<Tensor>& inputs, Scratch& sc) cons
   }
 }
 
-Tensor Executor::copy_out(const Tensor& t) const { return transfer(t, device_.allocator()); }
+Tensor Executor::copy_out(const Tensor& t) const { return copy_tensor(device_, device_.allocator(), t); }
 
 void Executor::place_outputs(size_t s, Lane& sc, const RunCtx& rc, const std::vector<DType>& dtypes,
                              const std::vector<Shape>& shapes, const std::vector<bool>& known) const {
@@ -532,7 +505,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     outs.push_back(v->is_constant() ? v->constant : sc.env[v->id]);
     // Callers get host memory (numpy views it): device results come back here, in stream order.
     if (hetero_ && outs.back().buffer() && outs.back().buffer()->kind() == MemoryKind::Device) {
-      outs.back() = transfer(outs.back(), cpu_.allocator());
+      outs.back() = copy_tensor(device_, cpu_.allocator(), outs.back());
       continue;
     }
     // The caller keeps outputs past the next run, which reuses the arena (the plan keeps graph

@@ -115,8 +115,6 @@ class Executor {
   // Widens a recorded plan's lifetimes to whole groups: steps of a group run at once.
   void widen_to_groups(Structure& st) const;
   Tensor copy_out(const Tensor& t) const;  // into memory of its own (out of the arena)
-  // Copies of t in `alloc`'s memory (device or host), through the device's copy engine.
-  Tensor transfer(const Tensor& t, Allocator& alloc) const;
   // Value v (tensor t) where step s's input i must be: t itself, an uploaded constant, or a copy
   // made once per run (GPU executors only).
   const Tensor* resident(const Value* v, const Tensor* t, bool want_device, Scratch& sc, Allocator* dev_alloc);

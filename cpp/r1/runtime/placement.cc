@@ -12,14 +12,14 @@ bool reads_metadata_only(const Node& n) {
 
 }  // namespace
 
-std::vector<StepPlacement> place_steps(const Graph& g, Device& device, Device& cpu) {
-  std::vector<StepPlacement> out;
-  out.reserve(g.nodes().size());
+Placement place_steps(const Graph& g, Device& device, Device& cpu) {
+  Placement out;
+  out.steps.reserve(g.nodes().size());
   const bool gpu = device.kind() != DeviceKind::CPU;
-  std::vector<char> on_device(g.values().size(), 0);  // per value id: produced by a device step
-  // Per value id: may differ between runs of one input shape (graph inputs and what is computed
-  // from their contents); the rest is fixed by shapes and constants (shape arithmetic).
-  std::vector<char> varying(g.values().size(), 0);
+  std::vector<char>& on_device = out.on_device;
+  std::vector<char>& varying = out.varying;
+  on_device.assign(g.values().size(), 0);
+  varying.assign(g.values().size(), 0);
   for (const Value* v : g.inputs()) varying[v->id] = 1;
   for (auto& np : g.nodes()) {
     const Node& n = *np;
@@ -59,9 +59,26 @@ std::vector<StepPlacement> place_steps(const Graph& g, Device& device, Device& c
         on_device[o->id] = p.on_device;
         varying[o->id] = reads_varying;
       }
-    out.push_back(p);
+    out.steps.push_back(p);
   }
   return out;
+}
+
+std::string capture_obstacle(const Graph& g, const Placement& p) {
+  size_t s = 0;
+  for (auto& np : g.nodes()) {
+    const Node& n = *np;
+    const StepPlacement& st = p.steps[s++];
+    if (st.metadata_only) continue;  // reads shapes only, and the shapes are fixed
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const Value* v = n.inputs[i];
+      if (!v || st.input_on_device(i) || !(p.varying[v->id] || p.on_device[v->id])) continue;
+      if (st.on_device)
+        return "node " + n.label() + " reads input '" + v->name + "' on the host and it changes from run to run";
+      return "node " + n.label() + " runs on the cpu on values that change from run to run";
+    }
+  }
+  return "";
 }
 
 }  // namespace r1

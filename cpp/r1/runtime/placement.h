@@ -6,10 +6,12 @@
 // GPU kernel) runs on the CPU, like onnxruntime's CPU fallback; the executor copies values across
 // where a consumer needs them on the other side, once per run.
 //
-//   std::vector<StepPlacement> p = place_steps(graph, gpu, cpu);
-//   if (p[s].on_device) ... p[s].kernel, p[s].host_inputs
+//   Placement p = place_steps(graph, gpu, cpu);
+//   if (p.steps[s].on_device) ... p.steps[s].kernel, p.steps[s].host_inputs
+//   std::string why = capture_obstacle(graph, p);   // "" when a CUDA / HIP graph can replay it
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "r1/backend/device.h"
@@ -27,8 +29,20 @@ struct StepPlacement {
   bool input_on_device(size_t i) const { return on_device && !(i < 32 && ((host_inputs >> i) & 1)); }
 };
 
-// One placement per node of g, in node order. `device` may be the CPU itself (everything on it).
-// Throws ModelError naming the node when neither device has a kernel for it.
-std::vector<StepPlacement> place_steps(const Graph& g, Device& device, Device& cpu);
+struct Placement {
+  std::vector<StepPlacement> steps;  // one per node of the graph, in node order
+  // Per value id: produced by a device step; may differ between runs of one input shape (graph
+  // inputs and what is computed from their contents; the rest is fixed by shapes and constants).
+  std::vector<char> on_device, varying;
+};
+
+// `device` may be the CPU itself (everything on it). Throws ModelError naming the node when neither
+// device has a kernel for it.
+Placement place_steps(const Graph& g, Device& device, Device& cpu);
+
+// Why replaying a recorded graph of the device steps would not be exact for every run of one input
+// shape ("" when it would): a CPU step that reads data computed per run or on the device (it runs
+// once, at capture time), or a device kernel that reads such a value on the host.
+std::string capture_obstacle(const Graph& g, const Placement& p);
 
 }  // namespace r1
