@@ -76,6 +76,25 @@ def test_placement_puts_float_work_on_the_device_and_shape_arithmetic_on_the_cpu
     assert {op for _, op, _, dev in steps if dev} >= {"FusedMatMul", "Reshape", "Cast", "Mul"}
 
 
+def test_per_run_int_data_goes_to_the_device_shape_arithmetic_does_not():
+    """An int64 mask from the caller changes every run: it is processed on the device (and a graph of it can be
+    captured); the same op on shape values stays on the host, where those values are needed."""
+    m = gb.model([node("Unsqueeze", ["mask", "one"], ["m3"]), node("Cast", ["m3"], ["mf"], to=F),
+                  node("Mul", ["x", "mf"], ["y"]),
+                  node("Shape", ["x"], ["s"]), node("Unsqueeze", ["s", "zero"], ["s2"])],
+                 [("x", F, ["batch", 1, 4]), ("mask", I64, ["batch", 4])], ["y", "s2"],
+                 {"one": np.array([1], np.int64), "zero": np.array([0], np.int64)})
+    e = engine(m)
+    on_dev = {name: dev for name, op, _, dev in e._executor.step_devices() if op == "Unsqueeze"}
+    assert sorted(on_dev.values()) == [False, True], on_dev
+    assert e.graph_capture_status["capturable"], e.graph_capture_status
+    x = np.random.default_rng(0).standard_normal((3, 1, 4)).astype(np.float32)
+    mask = np.random.default_rng(1).integers(0, 2, (3, 4))
+    out = e.run({"x": x, "mask": mask})
+    np.testing.assert_array_equal(out["y"], x * mask[:, None, :].astype(np.float32))
+    np.testing.assert_array_equal(out["s2"], [[3, 1, 4]])
+
+
 def test_cpu_engine_places_everything_on_the_cpu():
     p = engine(mixed_model(), device="cpu").placement
     assert p["cpu"] == 0 and p["cpu_ops"] == {} and p["device_constant_bytes"] == 0
@@ -304,3 +323,16 @@ def test_graph_capture_on_a_device_without_graphs_runs_eagerly():
         np.testing.assert_array_equal(e.run({"x": x})["y"], ref.run({"x": x})["y"])
     st = e.graph_capture_status
     assert st["enabled"] and st["capturable"] and st["graphs"] == 0 and st["replays"] == 0, st
+
+
+def test_r1_run_takes_a_device_and_names_bad_ones(tmp_path, capsys):
+    from deepseek_r1.cli import main
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(mixed_model().SerializeToString())
+    assert main(["run", str(path), "--device", SIM, "--precision", "fp16", "--dim", "batch=2"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(path), "--device", "cuda:7", "--dim", "batch=2"]) == 2
+    assert "device 'cuda:7' is not available" in capsys.readouterr().err
+    assert main(["run", str(path), "--precision", "fp16", "--dim", "batch=2"]) == 2
+    assert "precision 'fp16' is not available on cpu" in capsys.readouterr().err
