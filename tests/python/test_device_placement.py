@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from onnx import helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -181,7 +182,7 @@ def conversion_model():
         node("MatMul", ["x", "w"], ["h"]),
         node("Add", ["h", "mask"], ["hm"]),                              # a float32-lowest constant
         node("Shape", ["hm"], ["s"]),
-        node("ConstantOfShape", ["s"], ["ones"], value=__import__("onnx").helper.make_tensor("v", F, [1], [1.0])),
+        node("ConstantOfShape", ["s"], ["ones"], value=helper.make_tensor("v", F, [1], [1.0])),
         node("Add", ["hm", "ones"], ["h1"]),
         node("Cast", ["ids"], ["idf"], to=F),                            # int64 -> float inside the graph
         node("Mul", ["h1", "idf"], ["y"]),
@@ -228,8 +229,6 @@ def test_float_conversion_outputs_close_to_fp32(precision, tol):
 
 
 def test_float_conversion_keeps_resize_scales_float32():
-    import onnx
-
     m = gb.model([node("Resize", ["x", "", "scales"], ["y"], mode="nearest")], [("x", F, [1, 1, 2, 2])], ["y"],
                  {"scales": np.array([1, 1, 2, 2], np.float32)})
     x = np.arange(4, dtype=np.float32).reshape(1, 1, 2, 2)
