@@ -430,28 +430,18 @@ void run_conv(KernelContext& ctx, bool fused) {
   s.G = group;
   s.Cg = ws[1];
   s.Mg = s.M / group;
-  const int lead = 3 - nd;  // leading unit dims
-  int64_t in3[3], out3[3], k3[3], st3[3], dl3[3], pb3[3];
-  for (int i = 0; i < 3; ++i) {
-    const int j = i - lead;
-    in3[i] = j < 0 ? 1 : g.in[j];
-    out3[i] = j < 0 ? 1 : g.out[j];
-    k3[i] = j < 0 ? 1 : g.k[j];
-    st3[i] = j < 0 ? 1 : g.s[j];
-    dl3[i] = j < 0 ? 1 : g.d[j];
-    pb3[i] = j < 0 ? 0 : g.pb[j];
-  }
+  const Geom3 g3 = as_3d(g, nd);
   const int64_t kLimit = int64_t{1} << 30;
   for (int i = 0; i < 3; ++i)
-    R1_CHECK(k3[i] < kLimit && st3[i] < kLimit && dl3[i] < kLimit && pb3[i] < kLimit, ModelError)
+    R1_CHECK(g3.k[i] < kLimit && g3.s[i] < kLimit && g3.d[i] < kLimit && g3.pb[i] < kLimit, ModelError)
         << "node " << label << ": " << op << " kernel, strides, dilations and pads must be below 2^30";
-  s.ID = in3[0], s.IH = in3[1], s.IW = in3[2];
-  s.OD = out3[0], s.OH = out3[1], s.OW = out3[2];
-  s.KD = static_cast<int>(k3[0]), s.KH = static_cast<int>(k3[1]), s.KW = static_cast<int>(k3[2]);
-  s.sd = static_cast<int>(st3[0]), s.sh = static_cast<int>(st3[1]), s.sw = static_cast<int>(st3[2]);
-  s.dd = static_cast<int>(dl3[0]), s.dh = static_cast<int>(dl3[1]), s.dw = static_cast<int>(dl3[2]);
-  s.pd = static_cast<int>(pb3[0]), s.ph = static_cast<int>(pb3[1]), s.pw = static_cast<int>(pb3[2]);
-  const int64_t KS = k3[0] * k3[1] * k3[2];
+  s.ID = g3.in[0], s.IH = g3.in[1], s.IW = g3.in[2];
+  s.OD = g3.out[0], s.OH = g3.out[1], s.OW = g3.out[2];
+  s.KD = static_cast<int>(g3.k[0]), s.KH = static_cast<int>(g3.k[1]), s.KW = static_cast<int>(g3.k[2]);
+  s.sd = static_cast<int>(g3.s[0]), s.sh = static_cast<int>(g3.s[1]), s.sw = static_cast<int>(g3.s[2]);
+  s.dd = static_cast<int>(g3.d[0]), s.dh = static_cast<int>(g3.d[1]), s.dw = static_cast<int>(g3.d[2]);
+  s.pd = static_cast<int>(g3.pb[0]), s.ph = static_cast<int>(g3.pb[1]), s.pw = static_cast<int>(g3.pb[2]);
+  const int64_t KS = g3.k[0] * g3.k[1] * g3.k[2];
   const int64_t K = s.Cg * KS;
   R1_CHECK(K < (int64_t{1} << 31) - kBK, InputError)
       << "node " << label << ": " << op << " reduction depth " << K << " (channels x taps) is too large";

@@ -112,23 +112,13 @@ void conv_transpose(KernelContext& ctx) {
   want.insert(want.end(), g.out.begin(), g.out.end());
   R1_CHECK(y.shape() == want, InternalError) << "node " << label << ": ConvTranspose output " << y.describe()
                                              << " does not match the geometry";
-  int64_t v[7][3];  // in, out, k, s, d, pb
-  const int lead = 3 - nd;
-  for (int i = 0; i < 3; ++i) {
-    const int j = i - lead;
-    v[0][i] = j < 0 ? 1 : g.in[j];
-    v[1][i] = j < 0 ? 1 : g.out[j];
-    v[2][i] = j < 0 ? 1 : g.k[j];
-    v[3][i] = j < 0 ? 1 : g.s[j];
-    v[4][i] = j < 0 ? 1 : g.d[j];
-    v[5][i] = j < 0 ? 0 : g.pb[j];
-  }
-  s.ID = v[0][0], s.IH = v[0][1], s.IW = v[0][2];
-  s.OD = v[1][0], s.OH = v[1][1], s.OW = v[1][2];
-  s.KD = v[2][0], s.KH = v[2][1], s.KW = v[2][2];
-  s.sd = v[3][0], s.sh = v[3][1], s.sw = v[3][2];
-  s.dd = v[4][0], s.dh = v[4][1], s.dw = v[4][2];
-  s.pd = v[5][0], s.ph = v[5][1], s.pw = v[5][2];
+  const Geom3 g3 = as_3d(g, nd);
+  s.ID = g3.in[0], s.IH = g3.in[1], s.IW = g3.in[2];
+  s.OD = g3.out[0], s.OH = g3.out[1], s.OW = g3.out[2];
+  s.KD = g3.k[0], s.KH = g3.k[1], s.KW = g3.k[2];
+  s.sd = g3.s[0], s.sh = g3.s[1], s.sw = g3.s[2];
+  s.dd = g3.d[0], s.dh = g3.d[1], s.dw = g3.d[2];
+  s.pd = g3.pb[0], s.ph = g3.pb[1], s.pw = g3.pb[2];
   s.IS = s.ID * s.IH * s.IW;
   s.OS = s.OD * s.OH * s.OW;
   s.KS = s.KD * s.KH * s.KW;
