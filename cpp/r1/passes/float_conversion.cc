@@ -10,6 +10,8 @@
 // CPU, whose kernels compute fp32 or, with precision="bf16", bf16 products inside fused ops.
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "r1/core/half.h"
 #include "r1/passes/pass.h"
@@ -49,6 +51,19 @@ bool float32_only(const Value* v) {
   return true;
 }
 
+Node* add_cast(Graph& g, Value* x, int64_t onnx_to, const std::string& name) {
+  AttributeMap a;
+  a.set("to", Attribute::make_int(onnx_to));
+  return add_op(g, "Cast", "", {x}, std::move(a), name);
+}
+
+// Makes `readers` (taken before a new node started reading `from`) read `to` instead.
+void rewire(Graph& g, const std::vector<Node*>& readers, Value* from, Value* to) {
+  for (Node* r : readers)
+    for (size_t i = 0; i < r->inputs.size(); ++i)
+      if (r->inputs[i] == from) g.set_input(r, i, to);
+}
+
 class FloatConversion : public Pass {
  public:
   const char* name() const override { return "float_conversion"; }
@@ -75,13 +90,8 @@ class FloatConversion : public Pass {
         } else if (!o->consumers.empty() && n->inputs[0]) {
           // The exit cast is also read inside the graph: those readers get the target type (from a
           // cast of their own), not float32 next to converted values.
-          AttributeMap a;
-          a.set("to", Attribute::make_int(onnx_to));
-          Node* inner = add_op(g, "Cast", "", {n->inputs[0]}, std::move(a), o->name + "_" + opts.precision);
-          std::vector<Node*> readers = o->consumers;
-          for (Node* r : readers)
-            for (size_t i = 0; i < r->inputs.size(); ++i)
-              if (r->inputs[i] == o) g.set_input(r, i, inner->outputs[0]);
+          Node* inner = add_cast(g, n->inputs[0], onnx_to, o->name + "_" + opts.precision);
+          rewire(g, std::vector<Node*>(o->consumers), o, inner->outputs[0]);
           changed = true;
         }
       } else if (n->op_type == "ConstantOfShape") {
@@ -97,13 +107,9 @@ class FloatConversion : public Pass {
       if (in->dtype != DType::Float32 || in->consumers.empty() || in->is_graph_output) continue;
       if (std::all_of(in->consumers.begin(), in->consumers.end(), [](const Node* c) { return c->op_type == "Cast"; }))
         continue;  // cast on entry already (a previous round, or the model's own)
-      AttributeMap a;
-      a.set("to", Attribute::make_int(onnx_to));
       std::vector<Node*> readers = in->consumers;
-      Node* cast = add_op(g, "Cast", "", {in}, std::move(a), in->name + "_" + opts.precision);
-      for (Node* r : readers)
-        for (size_t i = 0; i < r->inputs.size(); ++i)
-          if (r->inputs[i] == in) g.set_input(r, i, cast->outputs[0]);
+      Node* cast = add_cast(g, in, onnx_to, in->name + "_" + opts.precision);
+      rewire(g, readers, in, cast->outputs[0]);
       changed = true;
     }
     // Outputs: a Cast back to float32 takes the output's name and place; other readers keep the
@@ -111,15 +117,9 @@ class FloatConversion : public Pass {
     for (Value* out : std::vector<Value*>(g.outputs())) {
       if (out->dtype != DType::Float32 || !out->producer || out->is_graph_input || out->is_constant()) continue;
       if (out->producer->op_type == "Cast") continue;  // cast on exit already
-      AttributeMap a;
-      a.set("to", Attribute::make_int(kOnnxFloat));
-      Node* cast = add_op(g, "Cast", "", {out}, std::move(a), out->name + "_float");
-      Value* back = cast->outputs[0];
+      Value* back = add_cast(g, out, kOnnxFloat, out->name + "_float")->outputs[0];
       g.replace_all_uses(out, back);  // `back` becomes the graph output; every reader now reads it
-      std::vector<Node*> readers = back->consumers;
-      for (Node* r : readers)
-        for (size_t i = 0; i < r->inputs.size(); ++i)
-          if (r->inputs[i] == back) g.set_input(r, i, out);  // incl. the Cast itself
+      rewire(g, std::vector<Node*>(back->consumers), back, out);  // incl. the Cast itself
       changed = true;
     }
     return changed;
