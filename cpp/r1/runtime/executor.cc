@@ -62,7 +62,7 @@ class Executor::ScratchLease {
     }
     if (!sc_) sc_ = std::make_unique<Scratch>();
     sc_->env.resize(num_values);
-    sc_->alt.resize(num_values);
+    if (ex_.hetero_) sc_->alt.resize(num_values);  // CPU executors never copy across: alt stays empty
     sc_->lanes.resize(lanes);
   }
   ~ScratchLease() {
