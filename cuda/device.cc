@@ -56,9 +56,12 @@ void GpuDevice::copy(const Buffer& src, size_t src_off, Buffer& dst, size_t dst_
     std::memmove(to, from, bytes);
     return;
   }
-  if (src_pageable) staging_.to_device(to, from, bytes, s);
-  else if (dst_pageable) staging_.to_host(to, from, bytes, s);  // returns with dst filled
-  else R1_GPU_CHECK(gpuMemcpyAsync(to, from, bytes, gpuMemcpyDefault, s));
+  if (src_pageable)
+    staging_.to_device(to, from, bytes, s);
+  else if (dst_pageable)
+    staging_.to_host(to, from, bytes, s);  // returns with dst filled
+  else
+    R1_GPU_CHECK(gpuMemcpyAsync(to, from, bytes, gpuMemcpyDefault, s));
   if (!stream) R1_GPU_CHECK(gpuStreamSynchronize(s));
 }
 

@@ -73,17 +73,35 @@ int64_t alignment(const void* p) {
 using Key = std::array<int64_t, 19>;
 
 Key key_of(const Problem& p, bool tf32) {
-  return {static_cast<int64_t>(p.dtype), p.dtype == DType::Float32 && tf32, p.trans_a, p.trans_b, p.M, p.N, p.K,
-          p.batch, p.stride_a, p.stride_b, p.stride_y, p.c != nullptr, p.bias != nullptr,
-          static_cast<int64_t>(p.epi), alignment(p.a), alignment(p.b), alignment(p.c ? p.c : p.y),
-          alignment(p.y), p.bias ? alignment(p.bias) : 0};
+  return {static_cast<int64_t>(p.dtype),
+          p.dtype == DType::Float32 && tf32,
+          p.trans_a,
+          p.trans_b,
+          p.M,
+          p.N,
+          p.K,
+          p.batch,
+          p.stride_a,
+          p.stride_b,
+          p.stride_y,
+          p.c != nullptr,
+          p.bias != nullptr,
+          static_cast<int64_t>(p.epi),
+          alignment(p.a),
+          alignment(p.b),
+          alignment(p.c ? p.c : p.y),
+          alignment(p.y),
+          p.bias ? alignment(p.bias) : 0};
 }
 
 cudaDataType_t cuda_type(DType t) {
   switch (t) {
-    case DType::Float16: return CUDA_R_16F;
-    case DType::BFloat16: return CUDA_R_16BF;
-    default: return CUDA_R_32F;
+    case DType::Float16:
+      return CUDA_R_16F;
+    case DType::BFloat16:
+      return CUDA_R_16BF;
+    default:
+      return CUDA_R_32F;
   }
 }
 
@@ -103,8 +121,8 @@ bool set_pref(cublasLtMatmulPreference_t pr, cublasLtMatmulPreferenceAttributes_
 }
 
 // A column-major rows x cols matrix with leading dimension ld, strided over `batch` matrices.
-bool make_layout(cublasLtMatrixLayout_t* l, cudaDataType_t t, int64_t rows, int64_t cols, int64_t ld,
-                 int64_t batch, int64_t stride) {
+bool make_layout(cublasLtMatrixLayout_t* l, cudaDataType_t t, int64_t rows, int64_t cols, int64_t ld, int64_t batch,
+                 int64_t stride) {
   if (!ok(cublasLtMatrixLayoutCreate(l, t, static_cast<uint64_t>(rows), static_cast<uint64_t>(cols), ld))) {
     *l = nullptr;
     return false;
@@ -144,9 +162,12 @@ std::unique_ptr<Plan> make_plan(cublasLtHandle_t handle, const Problem& p, bool 
   const int32_t op_a = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;  // cuBLAS's A is our B
   const int32_t op_b = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   uint32_t epi = CUBLASLT_EPILOGUE_DEFAULT;
-  if (p.epi == Epi::Relu) epi = p.bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
-  else if (p.epi == Epi::GeluTanh) epi = p.bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
-  else if (p.bias) epi = CUBLASLT_EPILOGUE_BIAS;
+  if (p.epi == Epi::Relu)
+    epi = p.bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+  else if (p.epi == Epi::GeluTanh)
+    epi = p.bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+  else if (p.bias)
+    epi = CUBLASLT_EPILOGUE_BIAS;
   if (!set_desc(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, op_a) ||
       !set_desc(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, op_b) ||
       !set_desc(plan->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, epi))
@@ -230,7 +251,8 @@ class DeviceScope {
     R1_CHECK(e == cudaSuccess, DeviceError) << "cuda:" << device << ": cudaGetDevice failed: " << cudaGetErrorString(e);
     if (prev_ != device) {
       e = cudaSetDevice(device);
-      R1_CHECK(e == cudaSuccess, DeviceError) << "cuda:" << device << ": cudaSetDevice failed: " << cudaGetErrorString(e);
+      R1_CHECK(e == cudaSuccess, DeviceError)
+          << "cuda:" << device << ": cudaSetDevice failed: " << cudaGetErrorString(e);
       restore_ = true;
     }
   }
@@ -397,9 +419,12 @@ bool try_fused(KernelContext& ctx) {
   if (at.get_int("packed_b", 0) != 0) return false;
   Problem p;
   const std::string act = at.get_string("activation", "");
-  if (act == "Relu") p.epi = Epi::Relu;
-  else if (act == "GeluTanh") p.epi = Epi::GeluTanh;  // CUBLASLT_EPILOGUE_GELU is the tanh form; erf "Gelu" is not
-  else if (!act.empty()) return false;
+  if (act == "Relu")
+    p.epi = Epi::Relu;
+  else if (act == "GeluTanh")
+    p.epi = Epi::GeluTanh;  // CUBLASLT_EPILOGUE_GELU is the tanh form; erf "Gelu" is not
+  else if (!act.empty())
+    return false;
   if (!ctx.has_input(0) || !ctx.has_input(1)) return false;
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);

@@ -53,12 +53,12 @@ struct AttnParams {
   float scale;
   int64_t H, Sq, Sk, D, Dv, n_qtiles;
   // Element offsets: operand X of head (b, h) starts at b * x_sb + h * x_sh (0 where broadcast).
-  int64_t q_sb, q_sh, q_rs;         // Q[i, d] at i * q_rs + d
-  int64_t k_sb, k_sh, k_js, k_ds;   // K[j, d] at j * k_js + d * k_ds (k_transposed: k_js = 1)
-  int64_t v_sb, v_sh, v_rs;         // V[j, c] at j * v_rs + c
-  int64_t o_sb, o_sh, o_rs;         // O[i, c] at i * o_rs + c
-  int64_t m_sb, m_sh, m_rs, m_cs;   // mask over [B, H, Sq, Sk], 0 along broadcast dims
-  int vec_q, vec_k, vec_v;          // 16-byte loads are aligned (tensor-core kernel)
+  int64_t q_sb, q_sh, q_rs;        // Q[i, d] at i * q_rs + d
+  int64_t k_sb, k_sh, k_js, k_ds;  // K[j, d] at j * k_js + d * k_ds (k_transposed: k_js = 1)
+  int64_t v_sb, v_sh, v_rs;        // V[j, c] at j * v_rs + c
+  int64_t o_sb, o_sh, o_rs;        // O[i, c] at i * o_rs + c
+  int64_t m_sb, m_sh, m_rs, m_cs;  // mask over [B, H, Sq, Sk], 0 along broadcast dims
+  int vec_q, vec_k, vec_v;         // 16-byte loads are aligned (tensor-core kernel)
 };
 
 // The score of query i and key j from the raw dot product: -inf outside the problem or above the
@@ -80,10 +80,10 @@ __device__ __forceinline__ int64_t tile_key_end(const AttnParams& p, int64_t i1)
 
 // ---------------------------------------------------------------------------------------------
 // SIMT kernel.
-constexpr int kSimtBQ = 32;                         // query rows per block
-constexpr int kSimtTPR = 8;                         // threads per query row
-constexpr int kSimtThreads = kSimtBQ * kSimtTPR;    // 256
-constexpr int kSimtCols = kMaxHead / kSimtTPR;      // output columns per thread (registers)
+constexpr int kSimtBQ = 32;                       // query rows per block
+constexpr int kSimtTPR = 8;                       // threads per query row
+constexpr int kSimtThreads = kSimtBQ * kSimtTPR;  // 256
+constexpr int kSimtCols = kMaxHead / kSimtTPR;    // output columns per thread (registers)
 
 size_t simt_smem_floats(int64_t D, int64_t Dv, int bk) {
   const int64_t wide = D > Dv ? D : Dv;
@@ -227,8 +227,8 @@ constexpr int kTcThreads = kTcWarps * 32;
 
 // Raw 16-bit copy: dst[r * ld + c] = src[r * rs + c * cs] for r < valid, 0 for valid <= r < rows,
 // c < cols. vec: cs == 1, cols % 8 == 0 and every source row 16-byte aligned (8 elements a load).
-__device__ void stage_u16(uint16_t* dst, int ld, const uint16_t* src, int64_t rs, int64_t cs, int rows,
-                          int64_t valid, int cols, bool vec) {
+__device__ void stage_u16(uint16_t* dst, int ld, const uint16_t* src, int64_t rs, int64_t cs, int rows, int64_t valid,
+                          int cols, bool vec) {
   if (vec) {
     const int cv = cols / 8, n = rows * cv;
     for (int e = threadIdx.x; e < n; e += blockDim.x) {
@@ -407,9 +407,12 @@ bool try_wmma(AttnParams p, int64_t B, gpuStream_t s) {
     p.n_qtiles = (p.Sq + kTcBQ - 1) / kTcBQ;
     const int64_t blocks = B * p.H * p.n_qtiles;
     R1_CHECK(blocks <= INT_MAX, InputError) << "Attention: too many query tiles (" << blocks << ")";
-    if (p.D == 32) launch_wmma<T, 32, 64>(p, blocks, s);
-    else if (p.D == 64) launch_wmma<T, 64, 64>(p, blocks, s);
-    else launch_wmma<T, 128, 32>(p, blocks, s);
+    if (p.D == 32)
+      launch_wmma<T, 32, 64>(p, blocks, s);
+    else if (p.D == 64)
+      launch_wmma<T, 64, 64>(p, blocks, s);
+    else
+      launch_wmma<T, 128, 32>(p, blocks, s);
     return true;
   }
 }
@@ -452,15 +455,14 @@ void attention(KernelContext& ctx) {
   const bool kt = ctx.attrs().get_int("k_transposed", 0) != 0;
   const std::string in_layout = ctx.attrs().get_string("qkv_layout", "bhsd");
   const std::string out_layout = ctx.attrs().get_string("out_layout", "bhsd");
-  R1_CHECK((in_layout == "bhsd" || in_layout == "bshd") && (out_layout == "bhsd" || out_layout == "bshd"),
-           ModelError)
+  R1_CHECK((in_layout == "bhsd" || in_layout == "bshd") && (out_layout == "bhsd" || out_layout == "bshd"), ModelError)
       << "Attention " << label << ": layouts '" << in_layout << "' / '" << out_layout
       << "' are not supported (bhsd or bshd)";
   const bool in_bshd = in_layout == "bshd", out_bshd = out_layout == "bshd";
   R1_CHECK(!(in_bshd && kt), ModelError) << "Attention " << label << ": k_transposed=1 needs qkv_layout='bhsd'";
   const int64_t causal = ctx.attrs().get_int("causal", 0);
-  R1_CHECK(causal == 0 || causal == 1, ModelError) << "Attention " << label << ": causal must be 0 or 1, got "
-                                                   << causal;
+  R1_CHECK(causal == 0 || causal == 1, ModelError)
+      << "Attention " << label << ": causal must be 0 or 1, got " << causal;
   const int sa = in_bshd ? 1 : 2, ha = in_bshd ? 2 : 1;
   const int64_t D = qs[3], Sq = qs[sa], Sk = kt ? ks[3] : ks[sa], Dv = vs[3];
   R1_CHECK((kt ? ks[2] : ks[3]) == D && vs[sa] == Sk, InputError)
@@ -483,9 +485,8 @@ void attention(KernelContext& ctx) {
 
   AttnParams p{};
   p.causal = static_cast<int>(causal);
-  p.scale = ctx.attrs().has("scale")
-                ? ctx.attrs().get_float("scale", 1.0f)
-                : static_cast<float>(1.0 / std::sqrt(static_cast<double>(D > 1 ? D : 1)));
+  p.scale = ctx.attrs().has("scale") ? ctx.attrs().get_float("scale", 1.0f)
+                                     : static_cast<float>(1.0 / std::sqrt(static_cast<double>(D > 1 ? D : 1)));
   p.H = H;
   p.Sq = Sq;
   p.Sk = Sk;

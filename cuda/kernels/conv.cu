@@ -30,8 +30,17 @@ namespace {
 
 // The activations of FusedConv, numbered as the CPU's ConvAct (conv_kernels.h).
 enum ConvActKind : int {
-  kActNone, kActRelu, kActLeakyRelu, kActClip, kActHardSigmoid, kActHardSwish, kActSigmoid, kActSilu, kActTanh,
-  kActGelu, kActGeluTanh
+  kActNone,
+  kActRelu,
+  kActLeakyRelu,
+  kActClip,
+  kActHardSigmoid,
+  kActHardSwish,
+  kActSigmoid,
+  kActSilu,
+  kActTanh,
+  kActGelu,
+  kActGeluTanh
 };
 
 struct ActParams {
@@ -47,17 +56,28 @@ __device__ __forceinline__ float std_min(float a, float b) { return b < a ? b : 
 // The CPU's act_ref (conv_depthwise.cc), in float.
 __device__ __forceinline__ float apply_act(float v, const ActParams& a) {
   switch (a.kind) {
-    case kActRelu: return v > 0.f ? v : 0.f;
-    case kActLeakyRelu: return v < 0.f ? v * a.alpha : v;
-    case kActClip: return std_min(std_max(v, a.alpha), a.beta);
-    case kActHardSigmoid: return std_min(std_max(v * a.alpha + a.beta, 0.f), 1.f);
-    case kActHardSwish: return v * std_min(std_max(v / 6.f + 0.5f, 0.f), 1.f);
-    case kActSigmoid: return 1.f / (1.f + expf(-v));
-    case kActSilu: return v / (1.f + expf(-v));
-    case kActTanh: return tanhf(v);
-    case kActGelu: return 0.5f * v * (1.f + erff(v * 0.70710678f));
-    case kActGeluTanh: return 0.5f * v * (1.f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
-    default: return v;
+    case kActRelu:
+      return v > 0.f ? v : 0.f;
+    case kActLeakyRelu:
+      return v < 0.f ? v * a.alpha : v;
+    case kActClip:
+      return std_min(std_max(v, a.alpha), a.beta);
+    case kActHardSigmoid:
+      return std_min(std_max(v * a.alpha + a.beta, 0.f), 1.f);
+    case kActHardSwish:
+      return v * std_min(std_max(v / 6.f + 0.5f, 0.f), 1.f);
+    case kActSigmoid:
+      return 1.f / (1.f + expf(-v));
+    case kActSilu:
+      return v / (1.f + expf(-v));
+    case kActTanh:
+      return tanhf(v);
+    case kActGelu:
+      return 0.5f * v * (1.f + erff(v * 0.70710678f));
+    case kActGeluTanh:
+      return 0.5f * v * (1.f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
+    default:
+      return v;
   }
 }
 
@@ -102,18 +122,18 @@ struct ConvDims {
   int64_t ID, IH, IW, OD, OH, OW;
   int KD, KH, KW;
   int sd, sh, sw, dd, dh, dw, pd, ph, pw;
-  int KS, K;           // KS = KD * KH * KW taps, K = Cg * KS (the GEMM depth; < 2^31, checked)
-  int64_t IS, OS, P;   // input / output plane sizes, P = N * OS
-  bool round_bf16;     // precision="bf16": X and W rounded to bf16 before the products
+  int KS, K;          // KS = KD * KH * KW taps, K = Cg * KS (the GEMM depth; < 2^31, checked)
+  int64_t IS, OS, P;  // input / output plane sizes, P = N * OS
+  bool round_bf16;    // precision="bf16": X and W rounded to bf16 before the products
 };
 
 __device__ __forceinline__ float round_to_bf16(float v) { return BF16::load(BF16::store(v)); }
 
 // ---------------------------------------------------------------- implicit GEMM
 
-constexpr int kBM = 64;   // output channels per block
-constexpr int kBN = 64;   // output pixels per block
-constexpr int kBK = 16;   // K slice
+constexpr int kBM = 64;  // output channels per block
+constexpr int kBN = 64;  // output pixels per block
+constexpr int kBK = 16;  // K slice
 constexpr int kConvThreads = 256;
 constexpr int kTM = kBM / 16;  // accumulators per thread along M (rows ty + 16 i)
 constexpr int kTN = kBN / 16;  // accumulators per thread along N (columns tx + 16 j)
@@ -129,9 +149,9 @@ __global__ void __launch_bounds__(kConvThreads)
   __shared__ float As[kBK][kBM + 1];  // +1: the transposed stores of a warp hit distinct banks
   __shared__ float Bs[kBK][kBN];
   const int tid = threadIdx.x;
-  const int tx = tid % 16, ty = tid / 16;        // compute: rows ty + 16 i, columns tx + 16 j
-  const int ak = tid % kBK, am = tid / kBK;      // A loads: column ak, rows am + 16 i
-  const int bc = tid % kBN, br = tid / kBN;      // B loads: column bc, rows br + 4 i
+  const int tx = tid % 16, ty = tid / 16;    // compute: rows ty + 16 i, columns tx + 16 j
+  const int ak = tid % kBK, am = tid / kBK;  // A loads: column ak, rows am + 16 i
+  const int bc = tid % kBN, br = tid / kBN;  // B loads: column bc, rows br + 4 i
   const int64_t p0 = static_cast<int64_t>(blockIdx.x) * kBN;
   const int KHW = s.KH * s.KW;
 
@@ -241,8 +261,7 @@ __global__ void conv_depthwise_kernel(const typename T::storage* __restrict__ x,
                                       const typename T::storage* __restrict__ w,
                                       const typename T::storage* __restrict__ bias,
                                       const typename T::storage* __restrict__ residual,
-                                      typename O::storage* __restrict__ y, ConvDims s, ActParams act,
-                                      int64_t total) {
+                                      typename O::storage* __restrict__ y, ConvDims s, ActParams act, int64_t total) {
   for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < total;
        idx += int64_t{gridDim.x} * blockDim.x) {
     int64_t r = idx % s.OS;
@@ -289,8 +308,7 @@ __global__ void conv_depthwise_kernel(const typename T::storage* __restrict__ x,
 template <class T>
 __global__ void add_residual_broadcast_kernel(const float* __restrict__ conv,
                                               const typename T::storage* __restrict__ residual,
-                                              typename T::storage* __restrict__ y, int64_t n, Walk wk,
-                                              ActParams act) {
+                                              typename T::storage* __restrict__ y, int64_t n, Walk wk, ActParams act) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
     int64_t ia = 0, ib = 0, rest = i;
 #pragma unroll
@@ -313,8 +331,8 @@ bool has_prepacked_weight(const AttributeMap& attrs) {
   for (const auto& kv : attrs.all()) {
     const std::string& name = kv.first;
     const Attribute& a = kv.second;
-    const bool packed_name = name == "packed" || name == "prepacked" || name.rfind("packed_", 0) == 0 ||
-                             name.rfind("prepacked_", 0) == 0;
+    const bool packed_name =
+        name == "packed" || name == "prepacked" || name.rfind("packed_", 0) == 0 || name.rfind("prepacked_", 0) == 0;
     if (packed_name && a.kind == Attribute::Kind::Int && a.i != 0) return true;
     if (packed_name && a.kind != Attribute::Kind::Int) return true;
     if ((name == "weight_layout" || name == "w_layout" || name == "packed_layout") &&
@@ -360,8 +378,8 @@ void launch_conv(const ConvDims& s, DType dt, const Tensor& x, const Tensor& w, 
       auto* py = static_cast<typename O::storage*>(y);
       if (s.Cg == 1) {
         const int64_t total = s.N * s.M * s.OS;
-        conv_depthwise_kernel<T, O><<<blocks_for(total, kThreads, int64_t{1} << 20), kThreads, 0, stream>>>(
-            px, pw, pb, pr, py, s, act, total);
+        conv_depthwise_kernel<T, O>
+            <<<blocks_for(total, kThreads, int64_t{1} << 20), kThreads, 0, stream>>>(px, pw, pb, pr, py, s, act, total);
       } else {
         const int64_t m_tiles = (s.Mg + kBM - 1) / kBM;
         const int64_t p_tiles = (s.P + kBN - 1) / kBN;
@@ -371,8 +389,10 @@ void launch_conv(const ConvDims& s, DType dt, const Tensor& x, const Tensor& w, 
       }
       R1_GPU_CHECK_LAUNCH();
     };
-    if (fp32_out) go(F32{});
-    else go(T{});
+    if (fp32_out)
+      go(F32{});
+    else
+      go(T{});
   });
 }
 
@@ -404,8 +424,8 @@ void run_conv(KernelContext& ctx, bool fused) {
   R1_CHECK(group > 0, ModelError) << "node " << label << ": " << op << " group must be positive";
   R1_CHECK(xs[1] == ws[1] * group, InputError) << "node " << label << ": " << op << " input has " << xs[1]
                                                << " channels, weight expects " << ws[1] << " x group " << group;
-  R1_CHECK(ws[0] % group == 0, InputError) << "node " << label << ": " << op << " output channels (" << ws[0]
-                                           << ") not divisible by group " << group;
+  R1_CHECK(ws[0] % group == 0, InputError)
+      << "node " << label << ": " << op << " output channels (" << ws[0] << ") not divisible by group " << group;
   if (bias)
     R1_CHECK(bias->rank() == 1 && bias->numel() == ws[0], InputError)
         << "node " << label << ": " << op << " bias " << bias->describe() << " does not match " << ws[0]
@@ -469,16 +489,16 @@ void run_conv(KernelContext& ctx, bool fused) {
   // y = act(expand(conv) + expand(residual)).
   int64_t conv_numel = 1;
   for (int64_t d : conv_shape) conv_numel *= d;
-  std::shared_ptr<Buffer> scratch = ctx.allocator().allocate(static_cast<size_t>(std::max<int64_t>(conv_numel, 1)) *
-                                                             sizeof(float));
+  std::shared_ptr<Buffer> scratch =
+      ctx.allocator().allocate(static_cast<size_t>(std::max<int64_t>(conv_numel, 1)) * sizeof(float));
   float* conv_out = static_cast<float*>(scratch->data());
   if (conv_numel > 0) launch_conv(s, x.dtype(), x, w, bias, nullptr, conv_out, true, ActParams{}, env.stream());
   const Walk wk = make_walk(conv_shape, residual->shape(), y.shape());
   const int64_t n = y.numel();
   dispatch_float_types(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    add_residual_broadcast_kernel<T><<<blocks_for(n), kThreads, 0, env.stream()>>>(
-        conv_out, data_of<T>(*residual), data_of<T>(y), n, wk, act);
+    add_residual_broadcast_kernel<T>
+        <<<blocks_for(n), kThreads, 0, env.stream()>>>(conv_out, data_of<T>(*residual), data_of<T>(y), n, wk, act);
     R1_GPU_CHECK_LAUNCH();
   });
 }
@@ -491,9 +511,12 @@ void fused_conv(KernelContext& ctx) { run_conv(ctx, true); }
 // Loads element i of a float tensor of any float dtype (the parameters may differ from X's dtype).
 __device__ __forceinline__ float load_float_any(const void* p, int dtype_code, int64_t i) {
   switch (dtype_code) {
-    case 1: return F16::load(static_cast<const uint16_t*>(p)[i]);
-    case 2: return BF16::load(static_cast<const uint16_t*>(p)[i]);
-    default: return static_cast<const float*>(p)[i];
+    case 1:
+      return F16::load(static_cast<const uint16_t*>(p)[i]);
+    case 2:
+      return BF16::load(static_cast<const uint16_t*>(p)[i]);
+    default:
+      return static_cast<const float*>(p)[i];
   }
 }
 
@@ -561,8 +584,8 @@ void batchnorm(KernelContext& ctx) {
   for (int i = 1; i < 5; ++i) {
     R1_CHECK(ctx.has_input(i), InputError) << "node " << label << ": BatchNormalization needs 5 inputs";
     const Tensor& t = ctx.input(i);
-    R1_CHECK(float_dtype(t.dtype()), InputError) << "node " << label << ": BatchNormalization parameter " << i
-                                                 << " is " << dtype_name(t.dtype()) << ", expected a float dtype";
+    R1_CHECK(float_dtype(t.dtype()), InputError) << "node " << label << ": BatchNormalization parameter " << i << " is "
+                                                 << dtype_name(t.dtype()) << ", expected a float dtype";
     R1_CHECK(t.numel() == C, InputError) << "node " << label << ": BatchNormalization parameter " << i << " has "
                                          << t.numel() << " elements, expected " << C;
     prm.p[i - 1] = t.raw();

@@ -33,7 +33,8 @@ __device__ __forceinline__ int64_t source_index(int64_t o, int64_t k, int64_t s,
 }
 
 template <class T>
-__global__ void conv_transpose_kernel(const typename T::storage* __restrict__ x, const typename T::storage* __restrict__ w,
+__global__ void conv_transpose_kernel(const typename T::storage* __restrict__ x,
+                                      const typename T::storage* __restrict__ w,
                                       const typename T::storage* __restrict__ bias, typename T::storage* __restrict__ y,
                                       ConvTDims s, int64_t total) {
   for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < total;
@@ -60,8 +61,7 @@ __global__ void conv_transpose_kernel(const typename T::storage* __restrict__ x,
           if (iw < 0) continue;
           const int64_t xo = (id * s.IH + ih) * s.IW + iw;
           const int64_t wo = (kd * s.KH + kh) * s.KW + kw;
-          for (int64_t c = 0; c < s.Cg; ++c)
-            acc += T::load(xg[c * s.IS + xo]) * T::load(wg[c * s.Mg * s.KS + wo]);
+          for (int64_t c = 0; c < s.Cg; ++c) acc += T::load(xg[c * s.IS + xo]) * T::load(wg[c * s.Mg * s.KS + wo]);
         }
       }
     }
@@ -80,8 +80,8 @@ void conv_transpose(KernelContext& ctx) {
   const int nd = x.rank() - 2;
   R1_CHECK(nd <= 3, ModelError) << "node " << label << ": ConvTranspose over " << nd
                                 << " spatial dims is not supported on " R1_GPU_BACKEND_NAME " (1 to 3)";
-  R1_CHECK(w.rank() == x.rank(), InputError) << "node " << label << ": ConvTranspose weight " << w.describe()
-                                             << " does not match input " << x.describe();
+  R1_CHECK(w.rank() == x.rank(), InputError)
+      << "node " << label << ": ConvTranspose weight " << w.describe() << " does not match input " << x.describe();
   check_same_dtype(ctx, x, w);
   if (b) check_same_dtype(ctx, x, *b);
   const int64_t group = ctx.attrs().get_int("group", 1);
@@ -93,8 +93,8 @@ void conv_transpose(KernelContext& ctx) {
   R1_CHECK(ws[0] % group == 0, InputError) << "node " << label << ": ConvTranspose channels not divisible by group";
   std::vector<int64_t> k = ctx.attrs().get_ints("kernel_shape");
   if (k.empty()) k.assign(ws.begin() + 2, ws.end());
-  R1_CHECK(k.size() + 2 == ws.size(), InputError) << "kernel_shape has " << k.size() << " dims, the weight "
-                                                  << ws.size() - 2;
+  R1_CHECK(k.size() + 2 == ws.size(), InputError)
+      << "kernel_shape has " << k.size() << " dims, the weight " << ws.size() - 2;
   for (size_t i = 0; i < k.size(); ++i)
     R1_CHECK(k[i] == ws[2 + i], InputError) << "kernel_shape does not match the weight shape";
   const conv_geom::Geom g = conv_geom::transpose(ctx.attrs(), Shape(xs.begin() + 2, xs.end()), k);
@@ -105,13 +105,13 @@ void conv_transpose(KernelContext& ctx) {
   s.M = s.Mg * group;
   s.Cg = s.C / group;
   if (b)
-    R1_CHECK(b->numel() == s.M, InputError) << "node " << label << ": ConvTranspose bias has " << b->numel()
-                                            << " elements, expected " << s.M;
+    R1_CHECK(b->numel() == s.M, InputError)
+        << "node " << label << ": ConvTranspose bias has " << b->numel() << " elements, expected " << s.M;
   Tensor& y = ctx.output(0);
   Shape want = {s.N, s.M};
   want.insert(want.end(), g.out.begin(), g.out.end());
-  R1_CHECK(y.shape() == want, InternalError) << "node " << label << ": ConvTranspose output " << y.describe()
-                                             << " does not match the geometry";
+  R1_CHECK(y.shape() == want, InternalError)
+      << "node " << label << ": ConvTranspose output " << y.describe() << " does not match the geometry";
   const Geom3 g3 = as_3d(g, nd);
   s.ID = g3.in[0], s.IH = g3.in[1], s.IW = g3.in[2];
   s.OD = g3.out[0], s.OH = g3.out[1], s.OW = g3.out[2];

@@ -108,7 +108,7 @@ void launch_copy2d(const void* src, int64_t spitch_b, void* dst, int64_t dpitch_
     const int64_t ws = static_cast<int64_t>(sizeof(U));
     const int64_t width = width_b / ws;
     copy2d_kernel<U><<<blocks_for(rows * width), kThreads, 0, s>>>(static_cast<const U*>(src), spitch_b / ws,
-                                                                    static_cast<U*>(dst), dpitch_b / ws, rows, width);
+                                                                   static_cast<U*>(dst), dpitch_b / ws, rows, width);
     R1_GPU_CHECK_LAUNCH();
   });
 }
@@ -147,8 +147,8 @@ void concat(KernelContext& ctx) {
   for (size_t k = 0; k < ctx.num_inputs(); ++k) {
     if (!ctx.has_input(k)) continue;
     const Tensor& x = ctx.input(k);
-    R1_CHECK(x.dtype() == y.dtype(), InputError) << "Concat: input " << k << " is " << dtype_name(x.dtype())
-                                                 << ", expected " << dtype_name(y.dtype());
+    R1_CHECK(x.dtype() == y.dtype(), InputError)
+        << "Concat: input " << k << " is " << dtype_name(x.dtype()) << ", expected " << dtype_name(y.dtype());
     const int64_t chunk = x.shape()[ax] * inner * es;
     R1_CHECK(off + chunk <= out_row && x.numel() * es == outer * chunk, InputError)
         << "Concat: input " << k << " of shape " << shape_str(x.shape()) << " does not fit output "
@@ -174,8 +174,8 @@ void split(KernelContext& ctx) {
     const Shape& os = ctx.output_shape(k);
     R1_CHECK(static_cast<int>(os.size()) == r, InternalError) << "Split: output " << k << " has the wrong rank";
     const int64_t chunk = os[ax] * inner * es;
-    R1_CHECK(off + chunk <= in_row, InputError) << "Split: the outputs hold more than the input's axis "
-                                                << x.shape()[ax];
+    R1_CHECK(off + chunk <= in_row, InputError)
+        << "Split: the outputs hold more than the input's axis " << x.shape()[ax];
     if (ctx.has_output(k)) {
       Tensor& y = ctx.output(k);
       launch_copy2d(src + off, in_row, y.raw(), chunk, outer, chunk, env.stream());
@@ -201,8 +201,8 @@ void slice(KernelContext& ctx) {
   std::vector<int64_t> st, sp;
   slice_plan(x.shape(), starts, ends, axes, steps, &out, &st, &sp);
   Tensor& y = ctx.output(0);
-  R1_CHECK(y.shape() == out, InternalError) << "Slice: output " << shape_str(y.shape()) << " differs from the plan "
-                                            << shape_str(out);
+  R1_CHECK(y.shape() == out, InternalError)
+      << "Slice: output " << shape_str(y.shape()) << " differs from the plan " << shape_str(out);
   if (y.numel() == 0) return;
   std::vector<int64_t> in_st = contiguous_strides(x.shape());
   int64_t base = 0;
@@ -272,15 +272,18 @@ struct PadPlan {
 __device__ inline int64_t pad_source(int64_t p, int64_t n, int mode) {
   if (p >= 0 && p < n) return p;
   switch (mode) {
-    case 0: return -1;
+    case 0:
+      return -1;
     case 1: {
       if (n == 1) return 0;
       const int64_t period = 2 * (n - 1);
       const int64_t q = ((p % period) + period) % period;
       return q < n ? q : period - q;
     }
-    case 2: return p < 0 ? 0 : n - 1;
-    default: return ((p % n) + n) % n;
+    case 2:
+      return p < 0 ? 0 : n - 1;
+    default:
+      return ((p % n) + n) % n;
   }
 }
 
@@ -293,8 +296,10 @@ __global__ void pad_kernel(const U* src, U* dst, int64_t n, PadPlan p, U padv) {
       const int64_t q = rest / p.out[d];
       const int64_t m = pad_source(rest - q * p.out[d] - p.begin[d], p.in[d], p.mode);
       rest = q;
-      if (m < 0) fill = true;
-      else off += m * p.in_st[d];
+      if (m < 0)
+        fill = true;
+      else
+        off += m * p.in_st[d];
     }
     dst[i] = fill ? padv : src[off];
   }
@@ -305,7 +310,11 @@ void pad(KernelContext& ctx) {
   Tensor& y = ctx.output(0);
   const int r = x.rank();
   const std::string mode_s = ctx.attrs().get_string("mode", "constant");
-  const int mode = mode_s == "constant" ? 0 : mode_s == "reflect" ? 1 : mode_s == "edge" ? 2 : mode_s == "wrap" ? 3 : -1;
+  const int mode = mode_s == "constant"  ? 0
+                   : mode_s == "reflect" ? 1
+                   : mode_s == "edge"    ? 2
+                   : mode_s == "wrap"    ? 3
+                                         : -1;
   R1_CHECK(mode >= 0, ModelError) << "Pad: unknown mode '" << mode_s << "'";
   std::vector<int64_t> pads, axes;
   if (ctx.opset() < 11) {
@@ -399,8 +408,7 @@ Walk3 make_walk3(const Shape* in[3], const Shape& out) {
         continue;
       }
     }
-    R1_CHECK(w.rank < kMaxRank, InputError) << "Where: broadcast over more than " << kMaxRank
-                                            << " non-mergeable dims";
+    R1_CHECK(w.rank < kMaxRank, InputError) << "Where: broadcast over more than " << kMaxRank << " non-mergeable dims";
     w.dims[w.rank] = out[o];
     for (int k = 0; k < 3; ++k) w.s[k][w.rank] = s[k][o];
     ++w.rank;
@@ -451,8 +459,10 @@ void where(KernelContext& ctx) {
     const U* pa = static_cast<const U*>(a.raw());
     const U* pb = static_cast<const U*>(b.raw());
     U* py = static_cast<U*>(y.raw());
-    if (flat) where_kernel<U, false><<<blocks_for(n), kThreads, 0, env.stream()>>>(pc, pa, pb, py, n, w);
-    else where_kernel<U, true><<<blocks_for(n), kThreads, 0, env.stream()>>>(pc, pa, pb, py, n, w);
+    if (flat)
+      where_kernel<U, false><<<blocks_for(n), kThreads, 0, env.stream()>>>(pc, pa, pb, py, n, w);
+    else
+      where_kernel<U, true><<<blocks_for(n), kThreads, 0, env.stream()>>>(pc, pa, pb, py, n, w);
     R1_GPU_CHECK_LAUNCH();
   });
 }
@@ -561,16 +571,22 @@ __device__ inline typename D::storage cast_one(typename S::storage s) {
   using DS = typename D::storage;
   if constexpr (kFloatTag<S>) {
     const float v = S::load(s);
-    if constexpr (std::is_same_v<D, BoolT>) return static_cast<DS>(v != 0.0f);
-    else if constexpr (kFloatTag<D>) return D::store(v);
-    else return float_to_int<DS>(v);
+    if constexpr (std::is_same_v<D, BoolT>)
+      return static_cast<DS>(v != 0.0f);
+    else if constexpr (kFloatTag<D>)
+      return D::store(v);
+    else
+      return float_to_int<DS>(v);
   } else {
     // Integers and bool (a byte that is 0 or 1).
     using V = std::conditional_t<std::is_same_v<S, BoolT>, int32_t, typename S::storage>;
     const V v = std::is_same_v<S, BoolT> ? static_cast<V>(s != 0) : static_cast<V>(s);
-    if constexpr (std::is_same_v<D, BoolT>) return static_cast<DS>(v != 0);
-    else if constexpr (kFloatTag<D>) return D::store(static_cast<float>(v));
-    else return static_cast<DS>(v);  // wraps when narrowing
+    if constexpr (std::is_same_v<D, BoolT>)
+      return static_cast<DS>(v != 0);
+    else if constexpr (kFloatTag<D>)
+      return D::store(static_cast<float>(v));
+    else
+      return static_cast<DS>(v);  // wraps when narrowing
   }
 }
 
@@ -582,24 +598,49 @@ __global__ void cast_kernel(const typename S::storage* x, typename D::storage* y
 
 bool cast_type(DType t) {
   switch (t) {
-    case DType::Float32: case DType::Float16: case DType::BFloat16: case DType::Int8:
-    case DType::UInt8: case DType::Int32: case DType::Int64: case DType::Bool: return true;
-    default: return false;
+    case DType::Float32:
+    case DType::Float16:
+    case DType::BFloat16:
+    case DType::Int8:
+    case DType::UInt8:
+    case DType::Int32:
+    case DType::Int64:
+    case DType::Bool:
+      return true;
+    default:
+      return false;
   }
 }
 
 template <class F>
 void dispatch_cast_type(DType t, F&& f) {
   switch (t) {
-    case DType::Float32: f(F32{}); return;
-    case DType::Float16: f(F16{}); return;
-    case DType::BFloat16: f(BF16{}); return;
-    case DType::Int8: f(IntT<int8_t>{}); return;
-    case DType::UInt8: f(IntT<uint8_t>{}); return;
-    case DType::Int32: f(IntT<int32_t>{}); return;
-    case DType::Int64: f(IntT<int64_t>{}); return;
-    case DType::Bool: f(BoolT{}); return;
-    default: break;
+    case DType::Float32:
+      f(F32{});
+      return;
+    case DType::Float16:
+      f(F16{});
+      return;
+    case DType::BFloat16:
+      f(BF16{});
+      return;
+    case DType::Int8:
+      f(IntT<int8_t>{});
+      return;
+    case DType::UInt8:
+      f(IntT<uint8_t>{});
+      return;
+    case DType::Int32:
+      f(IntT<int32_t>{});
+      return;
+    case DType::Int64:
+      f(IntT<int64_t>{});
+      return;
+    case DType::Bool:
+      f(BoolT{});
+      return;
+    default:
+      break;
   }
   R1_THROW(InputError) << "Cast on " R1_GPU_BACKEND_NAME " does not support " << dtype_name(t);
 }
@@ -621,8 +662,8 @@ void cast(KernelContext& ctx) {
     using S = decltype(stag);
     dispatch_cast_type(to, [&](auto dtag) {
       using D = decltype(dtag);
-      cast_kernel<S, D><<<blocks_for(n), kThreads, 0, env.stream()>>>(
-          static_cast<const typename S::storage*>(x.raw()), static_cast<typename D::storage*>(y.raw()), n);
+      cast_kernel<S, D><<<blocks_for(n), kThreads, 0, env.stream()>>>(static_cast<const typename S::storage*>(x.raw()),
+                                                                      static_cast<typename D::storage*>(y.raw()), n);
       R1_GPU_CHECK_LAUNCH();
     });
   });

@@ -145,9 +145,8 @@ void einsum(KernelContext& ctx) {
   for (int j = p.nout; j < p.nlab; ++j) p.red_numel *= p.size[j];
 
   Tensor& y = ctx.output(0);
-  R1_CHECK(y.numel() == p.out_numel, InputError)
-      << "Einsum: output of shape " << shape_str(y.shape()) << " does not hold the equation's " << p.out_numel
-      << " elements";
+  R1_CHECK(y.numel() == p.out_numel, InputError) << "Einsum: output of shape " << shape_str(y.shape())
+                                                 << " does not hold the equation's " << p.out_numel << " elements";
   if (p.out_numel == 0) return;
   KernelLaunch env(ctx);
   dispatch_float_types(dt, "Einsum", [&](auto tag) {

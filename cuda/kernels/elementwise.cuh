@@ -68,8 +68,8 @@ __global__ void unary_kernel(const typename In::storage* x, typename Out::storag
 }
 
 template <class In, class Out, class Op, bool kBroadcast>
-__global__ void binary_kernel(const typename In::storage* a, const typename In::storage* b,
-                              typename Out::storage* y, int64_t n, Op op, Walk w) {
+__global__ void binary_kernel(const typename In::storage* a, const typename In::storage* b, typename Out::storage* y,
+                              int64_t n, Op op, Walk w) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
     int64_t ia = i, ib = i;
     if (kBroadcast) {
@@ -103,20 +103,19 @@ void launch_binary(const Tensor& a, const Tensor& b, Tensor& y, Op op, gpuStream
   int64_t n = y.numel();
   if (n == 0) return;
   if (a.shape() == y.shape() && b.shape() == y.shape()) {
-    binary_kernel<In, Out, Op, false><<<blocks_for(n), kThreads, 0, s>>>(data_of<In>(a), data_of<In>(b),
-                                                                         data_of<Out>(y), n, op, Walk{});
+    binary_kernel<In, Out, Op, false>
+        <<<blocks_for(n), kThreads, 0, s>>>(data_of<In>(a), data_of<In>(b), data_of<Out>(y), n, op, Walk{});
   } else {
     Walk w = make_walk(a.shape(), b.shape(), y.shape());
-    binary_kernel<In, Out, Op, true><<<blocks_for(n), kThreads, 0, s>>>(data_of<In>(a), data_of<In>(b),
-                                                                        data_of<Out>(y), n, op, w);
+    binary_kernel<In, Out, Op, true>
+        <<<blocks_for(n), kThreads, 0, s>>>(data_of<In>(a), data_of<In>(b), data_of<Out>(y), n, op, w);
   }
   R1_GPU_CHECK_LAUNCH();
 }
 
 inline void check_same_dtype(const KernelContext& ctx, const Tensor& a, const Tensor& b) {
-  R1_CHECK(a.dtype() == b.dtype(), InputError)
-      << "node " << ctx.node().label() << ": inputs have different dtypes (" << dtype_name(a.dtype()) << " and "
-      << dtype_name(b.dtype()) << ")";
+  R1_CHECK(a.dtype() == b.dtype(), InputError) << "node " << ctx.node().label() << ": inputs have different dtypes ("
+                                               << dtype_name(a.dtype()) << " and " << dtype_name(b.dtype()) << ")";
 }
 
 // Kernel entries (KernelFn). Out = void: the output has the input's dtype.
@@ -160,8 +159,10 @@ void variadic_entry(KernelContext& ctx) {
   dispatch_float_types(x0.dtype(), ctx.node().op_type.c_str(), [&](auto tag) {
     using T = decltype(tag);
     Op op = Op::make(ctx.attrs());
-    if (n == 1) launch_unary<T, T>(x0, y, ops::Identity{}, env.stream());
-    else launch_binary<T, T>(x0, ctx.input(1), y, op, env.stream());
+    if (n == 1)
+      launch_unary<T, T>(x0, y, ops::Identity{}, env.stream());
+    else
+      launch_binary<T, T>(x0, ctx.input(1), y, op, env.stream());
     for (size_t i = 2; i < n; ++i) launch_binary<T, T>(y, ctx.input(i), y, op, env.stream());
     if (kMean && n > 1) launch_unary<T, T>(y, y, ops::Scale{1.0f / static_cast<float>(n)}, env.stream());
   });

@@ -12,10 +12,10 @@
 
 namespace r1::gpu::ops {
 
-#define R1_GPU_UNARY(Name, expr)                                   \
-  struct Name {                                                    \
-    static Name make(const AttributeMap&) { return {}; }           \
-    __device__ float operator()(float x) const { return (expr); }  \
+#define R1_GPU_UNARY(Name, expr)                                  \
+  struct Name {                                                   \
+    static Name make(const AttributeMap&) { return {}; }          \
+    __device__ float operator()(float x) const { return (expr); } \
   };
 
 R1_GPU_UNARY(Identity, x)
@@ -43,8 +43,8 @@ R1_GPU_UNARY(Erf, erff(x))
 R1_GPU_UNARY(Softsign, x / (1.0f + fabsf(x)))
 // log(1 + e^x) without overflow: x + log1p(e^-x) for large x.
 R1_GPU_UNARY(Softplus, x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x)))
-R1_GPU_UNARY(Mish, x * tanhf(x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x))))
-R1_GPU_UNARY(HardSwish, x * fminf(fmaxf(x * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f))
+R1_GPU_UNARY(Mish, x* tanhf(x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x))))
+R1_GPU_UNARY(HardSwish, x* fminf(fmaxf(x * (1.0f / 6.0f) + 0.5f, 0.0f), 1.0f))
 // Comparisons rather than fmaxf/fminf so NaN propagates, as on the CPU and in numpy.
 R1_GPU_UNARY(Relu, x < 0.0f ? 0.0f : x)
 R1_GPU_UNARY(Abs, fabsf(x))
@@ -111,14 +111,14 @@ struct IsInf {
 };
 
 // Binary ops.
-#define R1_GPU_BINARY(Name, R, expr)                                          \
-  struct Name {                                                               \
-    static Name make(const AttributeMap&) { return {}; }                      \
-    __device__ R operator()(float a, float b) const { return (expr); }        \
+#define R1_GPU_BINARY(Name, R, expr)                                   \
+  struct Name {                                                        \
+    static Name make(const AttributeMap&) { return {}; }               \
+    __device__ R operator()(float a, float b) const { return (expr); } \
   };
 R1_GPU_BINARY(Add, float, a + b)
 R1_GPU_BINARY(Sub, float, a - b)
-R1_GPU_BINARY(Mul, float, a * b)
+R1_GPU_BINARY(Mul, float, a* b)
 R1_GPU_BINARY(Div, float, a / b)
 R1_GPU_BINARY(Pow, float, powf(a, b))
 R1_GPU_BINARY(PRelu, float, a < 0.0f ? a * b : a)

@@ -102,9 +102,8 @@ void skip_layernorm(KernelContext& ctx) {
   if (!si.same) {
     R1_CHECK(ss.size() <= xs.size(), InputError)
         << "SkipLayerNorm " << label << ": skip " << shape_str(ss) << " does not broadcast to X " << shape_str(xs);
-    R1_CHECK(r - 1 <= kMaxRank, InputError)
-        << "SkipLayerNorm " << label << ": X of rank " << r << " with a broadcast skip (at most " << kMaxRank + 1
-        << ")";
+    R1_CHECK(r - 1 <= kMaxRank, InputError) << "SkipLayerNorm " << label << ": X of rank " << r
+                                            << " with a broadcast skip (at most " << kMaxRank + 1 << ")";
     const int off = r - static_cast<int>(ss.size());
     std::vector<int64_t> st(r, 0);
     int64_t stride = 1;

@@ -69,8 +69,8 @@ void gather(KernelContext& ctx) {
   for (int i = 0; i < ax; ++i) outer *= x.shape()[i];
   for (int i = ax + 1; i < r; ++i) inner *= x.shape()[i];
   const int64_t N = ind.numel();
-  R1_CHECK(y.numel() == outer * N * inner, InternalError) << "Gather: output " << shape_str(y.shape())
-                                                         << " does not match data and indices";
+  R1_CHECK(y.numel() == outer * N * inner, InternalError)
+      << "Gather: output " << shape_str(y.shape()) << " does not match data and indices";
   dispatch_index(ind, "Gather", [&](auto itag) {
     using I = decltype(itag);
     if (y.numel() == 0) return;
@@ -83,8 +83,7 @@ void gather(KernelContext& ctx) {
       const int64_t inner_w = static_cast<int64_t>(row_b / sizeof(U));
       const int64_t n = outer * N * inner_w;
       gather_kernel<U, I><<<blocks_for(n), kThreads, 0, env.stream()>>>(
-          static_cast<const U*>(x.raw()), static_cast<const I*>(ind.raw()), static_cast<U*>(y.raw()), n, N, A,
-          inner_w);
+          static_cast<const U*>(x.raw()), static_cast<const I*>(ind.raw()), static_cast<U*>(y.raw()), n, N, A, inner_w);
       R1_GPU_CHECK_LAUNCH();
     });
   });
@@ -94,8 +93,8 @@ void gather(KernelContext& ctx) {
 // GatherElements: y[c] = x[c with c[axis] replaced by idx[c]]; y has the indices' shape.
 
 template <class U, class I>
-__global__ void gather_elements_kernel(const U* x, const I* idx, U* y, int64_t n, int rank, int ax, Dims is,
-                                       Dims xst, int64_t A) {
+__global__ void gather_elements_kernel(const U* x, const I* idx, U* y, int64_t n, int rank, int ax, Dims is, Dims xst,
+                                       int64_t A) {
   for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n; t += int64_t{gridDim.x} * blockDim.x) {
     int64_t rest = t, off = 0;
     for (int k = rank - 1; k >= 0; --k) {
@@ -120,8 +119,8 @@ void gather_elements(KernelContext& ctx) {
                                          << kMaxIdxRank;
   for (int k = 0; k < r; ++k)
     R1_CHECK(k == ax || ind.shape()[k] <= x.shape()[k], InputError)
-        << "GatherElements: indices shape " << shape_str(ind.shape()) << " exceeds data shape "
-        << shape_str(x.shape()) << " off the axis";
+        << "GatherElements: indices shape " << shape_str(ind.shape()) << " exceeds data shape " << shape_str(x.shape())
+        << " off the axis";
   dispatch_index(ind, "GatherElements", [&](auto itag) {
     using I = decltype(itag);
     const int64_t n = y.numel();
@@ -136,8 +135,8 @@ void gather_elements(KernelContext& ctx) {
     dispatch_bytes(esize(x), [&](auto tag) {
       using U = decltype(tag);
       gather_elements_kernel<U, I><<<blocks_for(n), kThreads, 0, env.stream()>>>(
-          static_cast<const U*>(x.raw()), static_cast<const I*>(ind.raw()), static_cast<U*>(y.raw()), n, r, ax, is,
-          xst, x.shape()[ax]);
+          static_cast<const U*>(x.raw()), static_cast<const I*>(ind.raw()), static_cast<U*>(y.raw()), n, r, ax, is, xst,
+          x.shape()[ax]);
       R1_GPU_CHECK_LAUNCH();
     });
   });
@@ -155,8 +154,10 @@ __global__ void gather_nd_kernel(const U* x, const I* idx, U* y, int64_t n, int6
     bool bad = false;
     for (int j = 0; j < k; ++j) {
       const int64_t v = wrap_index(idx[t * k + j], dims.d[j]);
-      if (v < 0) bad = true;
-      else off += v * st.d[j];
+      if (v < 0)
+        bad = true;
+      else
+        off += v * st.d[j];
     }
     y[e] = bad ? U(0) : x[off + s];
   }
@@ -173,10 +174,9 @@ void gather_nd(KernelContext& ctx) {
   R1_CHECK(q >= 1, InputError) << "GatherND: indices must have rank >= 1";
   const int64_t k = is[q - 1];
   R1_CHECK(b >= 0 && b < q && b + k <= x.rank(), InputError)
-      << "GatherND: batch_dims " << b << " and index tuples of length " << k << " do not fit data of rank "
-      << x.rank();
-  R1_CHECK(k <= kMaxIdxRank, InputError) << "GatherND on " R1_GPU_BACKEND_NAME " supports tuples of <= "
-                                         << kMaxIdxRank << " indices";
+      << "GatherND: batch_dims " << b << " and index tuples of length " << k << " do not fit data of rank " << x.rank();
+  R1_CHECK(k <= kMaxIdxRank, InputError) << "GatherND on " R1_GPU_BACKEND_NAME " supports tuples of <= " << kMaxIdxRank
+                                         << " indices";
   int64_t B = 1;
   for (int i = 0; i < b; ++i) {
     R1_CHECK(ds[i] == is[i], InputError) << "GatherND: batch dims of data and indices differ";
@@ -188,8 +188,8 @@ void gather_nd(KernelContext& ctx) {
   for (size_t i = b + k; i < ds.size(); ++i) slice *= ds[i];
   int64_t bstride = 1;
   for (size_t i = b; i < ds.size(); ++i) bstride *= ds[i];
-  R1_CHECK(y.numel() == B * M * slice, InternalError) << "GatherND: output " << shape_str(y.shape())
-                                                      << " does not match data and indices";
+  R1_CHECK(y.numel() == B * M * slice, InternalError)
+      << "GatherND: output " << shape_str(y.shape()) << " does not match data and indices";
   std::vector<int64_t> cst = contiguous_strides(ds);
   Dims dims, st;
   for (int j = 0; j < k; ++j) {
@@ -228,10 +228,14 @@ Red parse_reduction(const std::string& r, const char* op) {
 // The CPU kernel's combine of the current value a with the update b.
 template <Red R>
 __device__ inline float combine(float a, float b) {
-  if constexpr (R == Red::Add) return a + b;
-  else if constexpr (R == Red::Mul) return a * b;
-  else if constexpr (R == Red::Max) return a >= b ? a : b;
-  else return a <= b ? a : b;
+  if constexpr (R == Red::Add)
+    return a + b;
+  else if constexpr (R == Red::Mul)
+    return a * b;
+  else if constexpr (R == Red::Max)
+    return a >= b ? a : b;
+  else
+    return a <= b ? a : b;
 }
 
 // Stores through U for Red::None; otherwise a compare-and-swap loop on the 32-bit word holding
@@ -289,17 +293,24 @@ void dispatch_scatter(DType dt, Red red, const char* op, F&& f) {
   dispatch_float_types(dt, op, [&](auto tag) {
     using T = decltype(tag);
     switch (red) {
-      case Red::Add: f(Updater<T, Red::Add>{}); break;
-      case Red::Mul: f(Updater<T, Red::Mul>{}); break;
-      case Red::Max: f(Updater<T, Red::Max>{}); break;
-      default: f(Updater<T, Red::Min>{}); break;
+      case Red::Add:
+        f(Updater<T, Red::Add>{});
+        break;
+      case Red::Mul:
+        f(Updater<T, Red::Mul>{});
+        break;
+      case Red::Max:
+        f(Updater<T, Red::Max>{});
+        break;
+      default:
+        f(Updater<T, Red::Min>{});
+        break;
     }
   });
 }
 
 void copy_data(const Tensor& x, Tensor& y, gpuStream_t s) {
-  if (y.nbytes() && y.raw() != x.raw())
-    R1_GPU_CHECK(gpuMemcpyAsync(y.raw(), x.raw(), x.nbytes(), gpuMemcpyDefault, s));
+  if (y.nbytes() && y.raw() != x.raw()) R1_GPU_CHECK(gpuMemcpyAsync(y.raw(), x.raw(), x.nbytes(), gpuMemcpyDefault, s));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,8 +339,8 @@ void scatter_elements(KernelContext& ctx) {
   Tensor& y = ctx.output(0);
   const Red red = parse_reduction(ctx.attrs().get_string("reduction", "none"), op);
   R1_CHECK(upd.dtype() == x.dtype(), InputError) << op << ": updates dtype differs from data";
-  R1_CHECK(ind.shape() == upd.shape(), InputError) << op << ": indices " << shape_str(ind.shape()) << " and updates "
-                                                   << shape_str(upd.shape()) << " differ";
+  R1_CHECK(ind.shape() == upd.shape(), InputError)
+      << op << ": indices " << shape_str(ind.shape()) << " and updates " << shape_str(upd.shape()) << " differ";
   const int r = x.rank();
   R1_CHECK(ind.rank() == r, InputError) << op << ": indices rank differs from data rank";
   R1_CHECK(r <= kMaxIdxRank, InputError) << op << " on " R1_GPU_BACKEND_NAME " supports rank <= " << kMaxIdxRank;
@@ -371,8 +382,10 @@ __global__ void scatter_nd_kernel(typename Up::storage* y, const I* idx, const t
     bool bad = false;
     for (int j = 0; j < k; ++j) {
       const int64_t v = wrap_index(idx[t * k + j], dims.d[j]);
-      if (v < 0) bad = true;
-      else off += v * st.d[j];
+      if (v < 0)
+        bad = true;
+      else
+        off += v * st.d[j];
     }
     if (!bad) Up::apply(y + off + s, upd[e]);
   }
@@ -390,13 +403,13 @@ void scatter_nd(KernelContext& ctx) {
   R1_CHECK(q >= 1, InputError) << "ScatterND: indices must have rank >= 1";
   const int64_t k = ind.shape()[q - 1];
   R1_CHECK(k <= x.rank(), InputError) << "ScatterND: index tuples longer than data rank";
-  R1_CHECK(k <= kMaxIdxRank, InputError) << "ScatterND on " R1_GPU_BACKEND_NAME " supports tuples of <= "
-                                         << kMaxIdxRank << " indices";
+  R1_CHECK(k <= kMaxIdxRank, InputError) << "ScatterND on " R1_GPU_BACKEND_NAME " supports tuples of <= " << kMaxIdxRank
+                                         << " indices";
   int64_t slice = 1;
   for (size_t i = k; i < ds.size(); ++i) slice *= ds[i];
   const int64_t n = k ? ind.numel() / k : ind.numel();
-  R1_CHECK(upd.numel() == n * slice, InputError) << "ScatterND: updates shape " << shape_str(upd.shape())
-                                                 << " does not match indices and data";
+  R1_CHECK(upd.numel() == n * slice, InputError)
+      << "ScatterND: updates shape " << shape_str(upd.shape()) << " does not match indices and data";
   std::vector<int64_t> cst = contiguous_strides(ds);
   Dims dims, st;
   for (int j = 0; j < k; ++j) {

@@ -71,8 +71,8 @@ void set_addend(GemmArgs& p, const Shape& y, const Shape& r, const char* op, con
     const int64_t rd = r[r.size() - 1 - i], yd = y[y.size() - 1 - i];
     fits = rd == 1 || rd == yd;
   }
-  R1_CHECK(fits, InputError) << op << ": " << what << " of shape " << shape_str(r) << " does not broadcast to the output "
-                             << shape_str(y);
+  R1_CHECK(fits, InputError) << op << ": " << what << " of shape " << shape_str(r)
+                             << " does not broadcast to the output " << shape_str(y);
   std::vector<int64_t> s = broadcast_strides(r, y, 1);
   p.add_cs = s.back();
   Shape lead(y.begin(), y.end() - 1);
@@ -81,9 +81,8 @@ void set_addend(GemmArgs& p, const Shape& y, const Shape& r, const char* op, con
 }
 
 void check_output(const Tensor& y, const GemmArgs& p, const char* op) {
-  R1_CHECK(y.numel() == p.batch * p.M * p.N, ModelError)
-      << op << ": output " << y.describe() << " does not hold " << p.batch << " x " << p.M << " x " << p.N
-      << " elements";
+  R1_CHECK(y.numel() == p.batch * p.M * p.N, ModelError) << op << ": output " << y.describe() << " does not hold "
+                                                         << p.batch << " x " << p.M << " x " << p.N << " elements";
 }
 
 template <class F>
@@ -186,11 +185,16 @@ struct ActName {
   const char* name;
   Act act;
 };
-constexpr ActName kActs[] = {{"", Act::None},          {"Relu", Act::Relu},
-                             {"Gelu", Act::Gelu},      {"GeluTanh", Act::GeluTanh},
-                             {"Sigmoid", Act::Sigmoid}, {"Silu", Act::Silu},
-                             {"Tanh", Act::Tanh},      {"HardSigmoid", Act::HardSigmoid},
-                             {"HardSwish", Act::HardSwish}, {"Clip", Act::Clip},
+constexpr ActName kActs[] = {{"", Act::None},
+                             {"Relu", Act::Relu},
+                             {"Gelu", Act::Gelu},
+                             {"GeluTanh", Act::GeluTanh},
+                             {"Sigmoid", Act::Sigmoid},
+                             {"Silu", Act::Silu},
+                             {"Tanh", Act::Tanh},
+                             {"HardSigmoid", Act::HardSigmoid},
+                             {"HardSwish", Act::HardSwish},
+                             {"Clip", Act::Clip},
                              {"LeakyRelu", Act::LeakyRelu}};
 
 bool parse_act(const std::string& s, Act* act) {
@@ -230,8 +234,8 @@ void fused_matmul(KernelContext& ctx) {
   p.M = numel(Shape(a.shape().begin(), a.shape().end() - 1));  // 1 for a 1-D A
   p.N = tb ? bs[0] : bs[1];
   const int64_t kb = tb ? bs[1] : bs[0];
-  R1_CHECK(kb == p.K, InputError) << "FusedMatMul: inner dimensions differ (" << a.describe() << " x "
-                                  << b.describe() << (tb ? "^T" : "") << ")";
+  R1_CHECK(kb == p.K, InputError) << "FusedMatMul: inner dimensions differ (" << a.describe() << " x " << b.describe()
+                                  << (tb ? "^T" : "") << ")";
   p.a_rs = p.K;
   p.a_cs = 1;
   p.b_rs = tb ? 1 : p.N;

@@ -58,9 +58,9 @@ struct GemmArgs {
   int64_t batch = 1;           // product i writes y + i * M * N
   IndexWalk batch_walk;        // i -> (offset of A, offset of B) in elements
   float alpha = 1.f;
-  float add_scale = 1.f;       // addend(m, n) at add[row offset(m) + n * add_cs]
+  float add_scale = 1.f;  // addend(m, n) at add[row offset(m) + n * add_cs]
   int64_t add_cs = 0;
-  IndexWalk add_walk;          // m -> row offset of the addend (s0)
+  IndexWalk add_walk;  // m -> row offset of the addend (s0)
   Act act = Act::None;
   float act_alpha = 0.f, act_beta = 0.f;
 };
@@ -93,18 +93,29 @@ __device__ inline bool aligned16(const void* p) { return (reinterpret_cast<uintp
 
 __device__ inline float activate(float x, Act act, float pa, float pb) {
   switch (act) {
-    case Act::None: return x;
-    case Act::Relu: return x < 0.f ? 0.f : x;
+    case Act::None:
+      return x;
+    case Act::Relu:
+      return x < 0.f ? 0.f : x;
     // 0.5 x (1 + erf(x / sqrt 2)) = 0.5 x erfc(-x / sqrt 2): no cancellation for negative x.
-    case Act::Gelu: return 0.5f * x * erfcf(-x * 0.70710678118654752f);
-    case Act::GeluTanh: return x / (1.f + expf(-1.5957691216057308f * (x + 0.044715f * x * x * x)));
-    case Act::Sigmoid: return 1.f / (1.f + expf(-x));
-    case Act::Silu: return x / (1.f + expf(-x));
-    case Act::Tanh: return tanhf(x);
-    case Act::HardSigmoid: return fminf(1.f, fmaxf(0.f, pa * x + pb));
-    case Act::HardSwish: return x * fminf(1.f, fmaxf(0.f, x * (1.f / 6.f) + 0.5f));
-    case Act::Clip: return x < pa ? pa : (x > pb ? pb : x);
-    case Act::LeakyRelu: return x < 0.f ? x * pa : x;
+    case Act::Gelu:
+      return 0.5f * x * erfcf(-x * 0.70710678118654752f);
+    case Act::GeluTanh:
+      return x / (1.f + expf(-1.5957691216057308f * (x + 0.044715f * x * x * x)));
+    case Act::Sigmoid:
+      return 1.f / (1.f + expf(-x));
+    case Act::Silu:
+      return x / (1.f + expf(-x));
+    case Act::Tanh:
+      return tanhf(x);
+    case Act::HardSigmoid:
+      return fminf(1.f, fmaxf(0.f, pa * x + pb));
+    case Act::HardSwish:
+      return x * fminf(1.f, fmaxf(0.f, x * (1.f / 6.f) + 0.5f));
+    case Act::Clip:
+      return x < pa ? pa : (x > pb ? pb : x);
+    case Act::LeakyRelu:
+      return x < 0.f ? x * pa : x;
   }
   return x;
 }
@@ -406,7 +417,7 @@ __global__ void __launch_bounds__(kWmmaThreads) gemm_wmma_kernel(GemmArgs p, Gem
 // A(5, 4..7) and B(4..7, 5); its accumulator float i = 6 (6 / 4 = 1, 6 % 4 = 2) is
 // D(8 * 1 + 4 * 1 + 2, 5) = D(14, 5). Lane 0's floats 0..3 are D(0..3, 0), floats 4..7 D(8..11, 0);
 // lane 32's floats 0..3 are D(4..7, 0): each group of 4 floats is 4 consecutive rows of one column.
-__host__ __device__ constexpr int mfma32_in_mn(int lane) { return lane % 32; }      // A row / B column fed
+__host__ __device__ constexpr int mfma32_in_mn(int lane) { return lane % 32; }       // A row / B column fed
 __host__ __device__ constexpr int mfma32_in_k(int lane) { return 4 * (lane / 32); }  // first of 4 k (of 8)
 __host__ __device__ constexpr int mfma32_acc_row(int lane, int i) { return 8 * (i / 4) + 4 * (lane / 32) + i % 4; }
 __host__ __device__ constexpr int mfma32_acc_col(int lane, int i) {
@@ -438,8 +449,8 @@ static_assert(mfma32_acc_row(37, 6) == 14 && mfma32_acc_col(37, 6) == 5, "worked
 static_assert(mfma32_acc_row(32, 0) == 4 && mfma32_acc_row(0, 4) == 8 && mfma32_acc_row(63, 15) == 31,
               "row groups of 4 alternate between lane halves");
 
-typedef short MfmaS16x4 __attribute__((ext_vector_type(4)));   // the bf16_1k operand type (clang-15)
-typedef __fp16 MfmaF16x4 __attribute__((ext_vector_type(4)));  // the f16 operand type (clang-15)
+typedef short MfmaS16x4 __attribute__((ext_vector_type(4)));    // the bf16_1k operand type (clang-15)
+typedef __fp16 MfmaF16x4 __attribute__((ext_vector_type(4)));   // the f16 operand type (clang-15)
 typedef float MfmaF32x16 __attribute__((ext_vector_type(16)));  // the 32 x 32 accumulator, 16 per lane
 
 // D = A @ B + C on one 32 x 32 x 8 block; a and b are raw 16-bit values in the layout above.
@@ -448,8 +459,8 @@ struct Mfma32x32x8;
 template <>
 struct Mfma32x32x8<F16> {
   __device__ static MfmaF32x16 run(MfmaS16x4 a, MfmaS16x4 b, MfmaF32x16 c) {
-    return __builtin_amdgcn_mfma_f32_32x32x8f16(__builtin_bit_cast(MfmaF16x4, a), __builtin_bit_cast(MfmaF16x4, b),
-                                                c, 0, 0, 0);
+    return __builtin_amdgcn_mfma_f32_32x32x8f16(__builtin_bit_cast(MfmaF16x4, a), __builtin_bit_cast(MfmaF16x4, b), c,
+                                                0, 0, 0);
   }
 };
 template <>

@@ -66,9 +66,9 @@ void layernorm(KernelContext& ctx) {
   dispatch_float_types(x.dtype(), "LayerNormalization", [&](auto tag) {
     using T = decltype(tag);
     unsigned grid = static_cast<unsigned>(rows < (1 << 20) ? rows : (1 << 20));
-    layernorm_rows<T><<<grid, row_threads(n), 0, env.stream()>>>(
-        data_of<T>(x), data_of<T>(scale), bias ? data_of<T>(*bias) : nullptr, data_of<T>(y), stats[0], stats[1], rows,
-        n, eps);
+    layernorm_rows<T><<<grid, row_threads(n), 0, env.stream()>>>(data_of<T>(x), data_of<T>(scale),
+                                                                 bias ? data_of<T>(*bias) : nullptr, data_of<T>(y),
+                                                                 stats[0], stats[1], rows, n, eps);
     R1_GPU_CHECK_LAUNCH();
   });
 }

@@ -56,8 +56,10 @@ struct ShiftOp {
       return static_cast<V>(static_cast<U>(static_cast<U>(u) << k));
     }
     if (k < 0 || k >= bits) {
-      if constexpr (std::is_signed_v<V>) return u < V(0) ? V(-1) : V(0);
-      else return V(0);
+      if constexpr (std::is_signed_v<V>)
+        return u < V(0) ? V(-1) : V(0);
+      else
+        return V(0);
     }
     return static_cast<V>(u >> k);
   }
@@ -120,15 +122,26 @@ void bitshift(KernelContext& ctx) {
   KernelLaunch env(ctx);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    if (left) launch_shift<T, true>(a, b, y, env.stream());
-    else launch_shift<T, false>(a, b, y, env.stream());
+    if (left)
+      launch_shift<T, true>(a, b, y, env.stream());
+    else
+      launch_shift<T, false>(a, b, y, env.stream());
   };
   switch (a.dtype()) {
-    case DType::Int8: run(I8{}); return;
-    case DType::UInt8: run(U8{}); return;
-    case DType::Int32: run(I32{}); return;
-    case DType::Int64: run(I64{}); return;
-    default: break;
+    case DType::Int8:
+      run(I8{});
+      return;
+    case DType::UInt8:
+      run(U8{});
+      return;
+    case DType::Int32:
+      run(I32{});
+      return;
+    case DType::Int64:
+      run(I64{});
+      return;
+    default:
+      break;
   }
   R1_THROW(InputError) << "BitShift on " R1_GPU_BACKEND_NAME " supports int8, uint8, int32 and int64, got "
                        << dtype_name(a.dtype());

@@ -44,9 +44,9 @@ __global__ void subtract_zero_point(ZpParams p, const S* x, const S* zp, int16_t
 struct GemmParams {
   int64_t M = 0, N = 0, K = 0;
   int64_t batch = 1;
-  int nb = 0;                  // batch rank
+  int nb = 0;  // batch rank
   int64_t bdims[kMaxDims] = {};
-  int64_t sa[kMaxDims] = {};   // element stride of A's matrices per output batch dim (0: broadcast)
+  int64_t sa[kMaxDims] = {};  // element stride of A's matrices per output batch dim (0: broadcast)
   int64_t sb[kMaxDims] = {};
 };
 
@@ -136,8 +136,10 @@ std::shared_ptr<Buffer> apply_zero_point(KernelContext& ctx, gpuStream_t st, con
       if (zd < 0) continue;
       int64_t zstride = 1;
       for (size_t e = static_cast<size_t>(zd) + 1; e < zs.size(); ++e) zstride *= zs[e];
-      if (zs[zd] == xs[d]) p.zst[d] = xs[d] == 1 ? 0 : zstride;
-      else if (zs[zd] != 1) fits = false;
+      if (zs[zd] == xs[d])
+        p.zst[d] = xs[d] == 1 ? 0 : zstride;
+      else if (zs[zd] != 1)
+        fits = false;
     }
   }
   R1_CHECK(fits, InputError) << "MatMulInteger: zero point of shape " << shape_str(zp->shape())
@@ -148,10 +150,10 @@ std::shared_ptr<Buffer> apply_zero_point(KernelContext& ctx, gpuStream_t st, con
   int16_t* out = static_cast<int16_t*>(buf->data());
   if (x.dtype() == DType::Int8)
     subtract_zero_point<int8_t><<<blocks_for(p.numel), kThreads, 0, st>>>(p, static_cast<const int8_t*>(x.raw()),
-                                                                           static_cast<const int8_t*>(zp->raw()), out);
+                                                                          static_cast<const int8_t*>(zp->raw()), out);
   else
-    subtract_zero_point<uint8_t><<<blocks_for(p.numel), kThreads, 0, st>>>(
-        p, static_cast<const uint8_t*>(x.raw()), static_cast<const uint8_t*>(zp->raw()), out);
+    subtract_zero_point<uint8_t><<<blocks_for(p.numel), kThreads, 0, st>>>(p, static_cast<const uint8_t*>(x.raw()),
+                                                                           static_cast<const uint8_t*>(zp->raw()), out);
   R1_GPU_CHECK_LAUNCH();
   return buf;
 }
@@ -159,17 +161,20 @@ std::shared_ptr<Buffer> apply_zero_point(KernelContext& ctx, gpuStream_t st, con
 // Calls f(T{}) with T the element type of an operand: int16 after a zero point, else its dtype.
 template <class F>
 void dispatch_operand(DType t, bool shifted, F&& f) {
-  if (shifted) f(int16_t{});
-  else if (t == DType::Int8) f(int8_t{});
-  else f(uint8_t{});
+  if (shifted)
+    f(int16_t{});
+  else if (t == DType::Int8)
+    f(int8_t{});
+  else
+    f(uint8_t{});
 }
 
 void matmul_integer(KernelContext& ctx) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
   R1_CHECK(is_int8_type(a.dtype()) && is_int8_type(b.dtype()), InputError)
-      << "MatMulInteger on " R1_GPU_BACKEND_NAME " needs int8 or uint8 inputs, got " << dtype_name(a.dtype())
-      << " and " << dtype_name(b.dtype());
+      << "MatMulInteger on " R1_GPU_BACKEND_NAME " needs int8 or uint8 inputs, got " << dtype_name(a.dtype()) << " and "
+      << dtype_name(b.dtype());
   R1_CHECK(a.rank() >= 1 && b.rank() >= 1, InputError)
       << "MatMulInteger: operands must be at least 1-D (got rank " << a.rank() << " and " << b.rank() << ")";
   Shape as = a.shape(), bs = b.shape();
@@ -193,9 +198,8 @@ void matmul_integer(KernelContext& ctx) {
   for (int d = nb - 1; d >= 0; --d) {
     const int da = d - (nb - ra), db = d - (nb - rb);
     const int64_t ea = da >= 0 ? as[da] : 1, eb = db >= 0 ? bs[db] : 1;
-    R1_CHECK(ea == eb || ea == 1 || eb == 1, InputError)
-        << "MatMulInteger: batch dims of " << shape_str(a.shape()) << " and " << shape_str(b.shape())
-        << " do not broadcast";
+    R1_CHECK(ea == eb || ea == 1 || eb == 1, InputError) << "MatMulInteger: batch dims of " << shape_str(a.shape())
+                                                         << " and " << shape_str(b.shape()) << " do not broadcast";
     const int64_t e = ea == 1 ? eb : ea;
     p.bdims[d] = e;
     p.sa[d] = (ea == 1) ? 0 : a_mat_stride;
@@ -221,7 +225,8 @@ void matmul_integer(KernelContext& ctx) {
   const void* ap = a16 ? a16->data() : a.raw();
   const void* bp = b16 ? b16->data() : b.raw();
   const int64_t tiles_m = (M + kBM - 1) / kBM, tiles_n = (N + kBN - 1) / kBN;
-  dim3 grid(static_cast<unsigned>(std::min<int64_t>(tiles_n, 65535)), static_cast<unsigned>(std::min<int64_t>(tiles_m, 65535)),
+  dim3 grid(static_cast<unsigned>(std::min<int64_t>(tiles_n, 65535)),
+            static_cast<unsigned>(std::min<int64_t>(tiles_m, 65535)),
             static_cast<unsigned>(std::min<int64_t>(p.batch, 65535)));
   dispatch_operand(a.dtype(), a16 != nullptr, [&](auto ta) {
     using TA = decltype(ta);

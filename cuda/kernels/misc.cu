@@ -182,17 +182,28 @@ void cumsum(KernelContext& ctx) {
   KernelLaunch env(ctx);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    cumsum_lanes<T><<<blocks_for(lanes), kThreads, 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), lanes, A,
-                                                                      inner, exclusive, reverse);
+    cumsum_lanes<T><<<blocks_for(lanes), kThreads, 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), lanes, A, inner,
+                                                                      exclusive, reverse);
     R1_GPU_CHECK_LAUNCH();
   };
   switch (x.dtype()) {
-    case DType::Float32: run(F32{}); return;
-    case DType::Float16: run(F16{}); return;
-    case DType::BFloat16: run(BF16{}); return;
-    case DType::Int32: run(IntT<int32_t>{}); return;
-    case DType::Int64: run(IntT<int64_t>{}); return;
-    default: break;
+    case DType::Float32:
+      run(F32{});
+      return;
+    case DType::Float16:
+      run(F16{});
+      return;
+    case DType::BFloat16:
+      run(BF16{});
+      return;
+    case DType::Int32:
+      run(IntT<int32_t>{});
+      return;
+    case DType::Int64:
+      run(IntT<int64_t>{});
+      return;
+    default:
+      break;
   }
   R1_THROW(InputError) << "CumSum on " R1_GPU_BACKEND_NAME
                        << " supports float32, float16, bfloat16, int32 and int64, got " << dtype_name(x.dtype());
@@ -350,8 +361,8 @@ __global__ void one_hot_fill(const typename I::storage* ind, U* y, int64_t n, in
 }
 
 bool one_hot_index_type(DType t) {
-  return dtype_in(t, {DType::Float32, DType::Float16, DType::BFloat16, DType::Int8, DType::UInt8, DType::Int32,
-                      DType::Int64});
+  return dtype_in(
+      t, {DType::Float32, DType::Float16, DType::BFloat16, DType::Int8, DType::UInt8, DType::Int32, DType::Int64});
 }
 
 bool one_hot_supported(const Node& n) {
@@ -385,18 +396,33 @@ void one_hot(KernelContext& ctx) {
     auto run = [&](auto itag) {
       using I = decltype(itag);
       one_hot_fill<I, U><<<blocks_for(n), kThreads, 0, env.stream()>>>(data_of<I>(ind), static_cast<U*>(y.raw()), n,
-                                                                        depth, inner, off, on);
+                                                                       depth, inner, off, on);
       R1_GPU_CHECK_LAUNCH();
     };
     switch (ind.dtype()) {
-      case DType::Float32: run(F32{}); return;
-      case DType::Float16: run(F16{}); return;
-      case DType::BFloat16: run(BF16{}); return;
-      case DType::Int8: run(IntT<int8_t>{}); return;
-      case DType::UInt8: run(IntT<uint8_t>{}); return;
-      case DType::Int32: run(IntT<int32_t>{}); return;
-      case DType::Int64: run(IntT<int64_t>{}); return;
-      default: break;
+      case DType::Float32:
+        run(F32{});
+        return;
+      case DType::Float16:
+        run(F16{});
+        return;
+      case DType::BFloat16:
+        run(BF16{});
+        return;
+      case DType::Int8:
+        run(IntT<int8_t>{});
+        return;
+      case DType::UInt8:
+        run(IntT<uint8_t>{});
+        return;
+      case DType::Int32:
+        run(IntT<int32_t>{});
+        return;
+      case DType::Int64:
+        run(IntT<int64_t>{});
+        return;
+      default:
+        break;
     }
     R1_THROW(InputError) << "OneHot on " R1_GPU_BACKEND_NAME " does not support indices of " << dtype_name(ind.dtype());
   });
@@ -422,15 +448,20 @@ __global__ void eye_fill(U* y, int64_t n, int64_t M, int64_t k, U one) {
 // The bit pattern of 1 in dtype t (0 is all zero bits in every dtype).
 uint64_t one_bits(DType t) {
   switch (t) {
-    case DType::Float32: return 0x3f800000u;
-    case DType::Float16: return 0x3c00u;
-    case DType::BFloat16: return 0x3f80u;
+    case DType::Float32:
+      return 0x3f800000u;
+    case DType::Float16:
+      return 0x3c00u;
+    case DType::BFloat16:
+      return 0x3f80u;
     case DType::Int8:
     case DType::UInt8:
     case DType::Int32:
     case DType::Int64:
-    case DType::Bool: return 1u;
-    default: break;
+    case DType::Bool:
+      return 1u;
+    default:
+      break;
   }
   R1_THROW(InputError) << "EyeLike on " R1_GPU_BACKEND_NAME " does not support " << dtype_name(t);
   return 0;
@@ -445,8 +476,8 @@ void eye_like(KernelContext& ctx) {
   KernelLaunch env(ctx);
   dispatch_bytes(dtype_size(y.dtype()), [&](auto tag) {
     using U = decltype(tag);
-    eye_fill<U><<<blocks_for(y.numel()), kThreads, 0, env.stream()>>>(static_cast<U*>(y.raw()), y.numel(),
-                                                                      y.shape()[1], k, static_cast<U>(one));
+    eye_fill<U><<<blocks_for(y.numel()), kThreads, 0, env.stream()>>>(static_cast<U*>(y.raw()), y.numel(), y.shape()[1],
+                                                                      k, static_cast<U>(one));
     R1_GPU_CHECK_LAUNCH();
   });
 }
@@ -484,8 +515,8 @@ __global__ void range_float(typename T::storage* y, int64_t n, float start, floa
 }
 
 bool range_type(DType t) {
-  return dtype_in(t, {DType::Float32, DType::Float16, DType::BFloat16, DType::Int8, DType::UInt8, DType::Int32,
-                      DType::Int64});
+  return dtype_in(
+      t, {DType::Float32, DType::Float16, DType::BFloat16, DType::Int8, DType::UInt8, DType::Int32, DType::Int64});
 }
 
 bool range_supported(const Node& n) { return !n.outputs.empty() && n.outputs[0] && range_type(n.outputs[0]->dtype); }
@@ -509,11 +540,20 @@ void range(KernelContext& ctx) {
       R1_GPU_CHECK_LAUNCH();
     };
     switch (t) {
-      case DType::Int8: run(int8_t{}); return;
-      case DType::UInt8: run(uint8_t{}); return;
-      case DType::Int32: run(int32_t{}); return;
-      case DType::Int64: run(int64_t{}); return;
-      default: break;
+      case DType::Int8:
+        run(int8_t{});
+        return;
+      case DType::UInt8:
+        run(uint8_t{});
+        return;
+      case DType::Int32:
+        run(int32_t{});
+        return;
+      case DType::Int64:
+        run(int64_t{});
+        return;
+      default:
+        break;
     }
   }
   const float s = static_cast<float>(ctx.input(0).scalar_as_double(0));
@@ -564,8 +604,8 @@ void launch_permute6(KernelContext& ctx, const Tensor& x, Tensor& y, const int64
   KernelLaunch env(ctx);
   dispatch_bytes(dtype_size(x.dtype()), [&](auto tag) {
     using U = decltype(tag);
-    permute6<U><<<blocks_for(n), kThreads, 0, env.stream()>>>(static_cast<const U*>(x.raw()),
-                                                              static_cast<U*>(y.raw()), n, p);
+    permute6<U>
+        <<<blocks_for(n), kThreads, 0, env.stream()>>>(static_cast<const U*>(x.raw()), static_cast<U*>(y.raw()), n, p);
     R1_GPU_CHECK_LAUNCH();
   });
 }

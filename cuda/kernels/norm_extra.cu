@@ -31,7 +31,8 @@ unsigned grid_for_rows(int64_t rows) { return static_cast<unsigned>(rows < (1 <<
 // Rows of n = gs * S elements, one per (n, group); element j of row r is in channel (r % G) * gs + j / S,
 // whose scale index is channel / sc_div and bias index channel / b_div (1: per channel, C / G: per group).
 template <class T>
-__global__ void group_norm_rows(const typename T::storage* __restrict__ x, const typename T::storage* __restrict__ scale,
+__global__ void group_norm_rows(const typename T::storage* __restrict__ x,
+                                const typename T::storage* __restrict__ scale,
                                 const typename T::storage* __restrict__ bias, typename T::storage* __restrict__ y,
                                 int64_t rows, int64_t G, int64_t gs, int64_t S, int64_t sc_div, int64_t b_div,
                                 float eps) {
@@ -67,10 +68,10 @@ void group_norm_common(KernelContext& ctx, const char* op, int64_t G, bool per_g
   const int64_t N = s[0], C = s[1];
   int64_t S = 1;
   for (int i = 2; i < x.rank(); ++i) S *= s[i];
-  R1_CHECK(G > 0 && C % G == 0, InputError) << "node " << label << ": channels " << C
-                                            << " not divisible by num_groups " << G;
-  R1_CHECK(ctx.has_input(1) && ctx.has_input(2), InputError) << "node " << label << ": " << op
-                                                             << " needs scale and B inputs";
+  R1_CHECK(G > 0 && C % G == 0, InputError)
+      << "node " << label << ": channels " << C << " not divisible by num_groups " << G;
+  R1_CHECK(ctx.has_input(1) && ctx.has_input(2), InputError)
+      << "node " << label << ": " << op << " needs scale and B inputs";
   const Tensor& scale = ctx.input(1);
   const Tensor& bias = ctx.input(2);
   check_same_dtype(ctx, x, scale);
@@ -156,11 +157,11 @@ void lp_norm(KernelContext& ctx) {
   dispatch_float_types(x.dtype(), "LpNormalization", [&](auto tag) {
     using T = decltype(tag);
     if (p == 1)
-      lp_norm_rows<T, 1><<<grid_for_rows(rows), row_threads(n), 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), rows,
-                                                                                     n, inner);
+      lp_norm_rows<T, 1>
+          <<<grid_for_rows(rows), row_threads(n), 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), rows, n, inner);
     else
-      lp_norm_rows<T, 2><<<grid_for_rows(rows), row_threads(n), 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), rows,
-                                                                                     n, inner);
+      lp_norm_rows<T, 2>
+          <<<grid_for_rows(rows), row_threads(n), 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), rows, n, inner);
     R1_GPU_CHECK_LAUNCH();
   });
 }
@@ -214,9 +215,9 @@ void mvn(KernelContext& ctx) {
   const std::vector<int64_t> axes = ctx.attrs().get_ints("axes", {0, 2, 3});
   std::vector<bool> mask(rank, false);
   for (int64_t a : axes) mask[normalize_axis(a, rank, "axes")] = true;
-  R1_CHECK(rank <= kMaxDims, ModelError) << "node " << ctx.node().label()
-                                         << ": MeanVarianceNormalization of rank " << rank << " is not supported on "
-                                         R1_GPU_BACKEND_NAME " (at most " << kMaxDims << ")";
+  R1_CHECK(rank <= kMaxDims, ModelError) << "node " << ctx.node().label() << ": MeanVarianceNormalization of rank "
+                                         << rank << " is not supported on " R1_GPU_BACKEND_NAME " (at most " << kMaxDims
+                                         << ")";
   if (x.numel() == 0) return;
   MvnDims m{};
   int64_t stride = 1, cnt = 1, rows = 1;
@@ -239,8 +240,7 @@ void mvn(KernelContext& ctx) {
   KernelLaunch env(ctx);
   dispatch_float_types(x.dtype(), "MeanVarianceNormalization", [&](auto tag) {
     using T = decltype(tag);
-    mvn_rows<T><<<grid_for_rows(rows), row_threads(cnt), 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), m, rows,
-                                                                             cnt);
+    mvn_rows<T><<<grid_for_rows(rows), row_threads(cnt), 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), m, rows, cnt);
     R1_GPU_CHECK_LAUNCH();
   });
 }
@@ -316,8 +316,8 @@ void lp_pool(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const std::string label = ctx.node().label();
   const int nd = x.rank() - 2;
-  R1_CHECK(nd >= 1 && nd <= 3, ModelError) << "node " << label << ": pooling over " << nd
-                                           << " spatial dims is not supported";
+  R1_CHECK(nd >= 1 && nd <= 3, ModelError)
+      << "node " << label << ": pooling over " << nd << " spatial dims is not supported";
   const std::vector<int64_t> k = ctx.attrs().get_ints("kernel_shape");
   R1_CHECK(!k.empty(), ModelError) << "node " << label << ": LpPool needs attribute kernel_shape";
   const int p = lp_pool_p(ctx, "LpPool");
@@ -359,8 +359,8 @@ void global_lp_pool(KernelContext& ctx) {
   KernelLaunch env(ctx);
   dispatch_float_types(x.dtype(), "GlobalLpPool", [&](auto tag) {
     using T = decltype(tag);
-    global_lp_pool_kernel<T><<<grid_for_rows(planes), row_threads(n), 0, env.stream()>>>(data_of<T>(x),
-                                                                                          data_of<T>(y), planes, n, p);
+    global_lp_pool_kernel<T>
+        <<<grid_for_rows(planes), row_threads(n), 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), planes, n, p);
     R1_GPU_CHECK_LAUNCH();
   });
 }

@@ -25,8 +25,8 @@ namespace {
 struct PoolDims {
   int64_t ID, IH, IW, OD, OH, OW;
   int64_t KD, KH, KW, sd, sh, sw, dd, dh, dw;
-  int64_t pd, ph, pw;     // pads at the beginning
-  int64_t ed, eh, ew;     // pads at the end (count_include_pad's extent)
+  int64_t pd, ph, pw;  // pads at the beginning
+  int64_t ed, eh, ew;  // pads at the end (count_include_pad's extent)
   int64_t IS, OS;
 };
 
@@ -157,8 +157,8 @@ bool pool_supported(const Node& n, bool indices_ok, size_t rank_lo, size_t rank_
 // storage_order=1 runs here for 2-D pools only (the kernel refuses other ranks); the CPU takes the rest.
 bool max_pool_supports(const Node& n) {
   const int64_t so = n.attrs.get_int("storage_order", 0);
-  if (so != 0 && !(so == 1 && n.inputs.size() == 1 && n.inputs[0] && n.inputs[0]->has_shape &&
-                   n.inputs[0]->shape.size() == 4))
+  if (so != 0 &&
+      !(so == 1 && n.inputs.size() == 1 && n.inputs[0] && n.inputs[0]->has_shape && n.inputs[0]->shape.size() == 4))
     return false;
   return pool_supported(n, true, 3, 5);
 }

@@ -29,29 +29,46 @@ template <int Op>
 struct Pol {
   static constexpr bool kShift = Op == kLogSumExp;
   __host__ __device__ static float init() {
-    if constexpr (Op == kProd) return 1.0f;
-    else if constexpr (Op == kMax) return -INFINITY;
-    else if constexpr (Op == kMin) return INFINITY;
-    else return 0.0f;
+    if constexpr (Op == kProd)
+      return 1.0f;
+    else if constexpr (Op == kMax)
+      return -INFINITY;
+    else if constexpr (Op == kMin)
+      return INFINITY;
+    else
+      return 0.0f;
   }
   __device__ static float map(float x, float sh) {
-    if constexpr (Op == kL1) return fabsf(x);
-    else if constexpr (Op == kL2 || Op == kSumSquare) return x * x;
-    else if constexpr (Op == kLogSumExp) return expf(x - sh);
-    else return x;
+    if constexpr (Op == kL1)
+      return fabsf(x);
+    else if constexpr (Op == kL2 || Op == kSumSquare)
+      return x * x;
+    else if constexpr (Op == kLogSumExp)
+      return expf(x - sh);
+    else
+      return x;
   }
   __host__ __device__ static float comb(float a, float b) {
-    if constexpr (Op == kProd) return a * b;
-    else if constexpr (Op == kMax) return a > b ? a : b;
-    else if constexpr (Op == kMin) return a < b ? a : b;
-    else return a + b;
+    if constexpr (Op == kProd)
+      return a * b;
+    else if constexpr (Op == kMax)
+      return a > b ? a : b;
+    else if constexpr (Op == kMin)
+      return a < b ? a : b;
+    else
+      return a + b;
   }
   __host__ __device__ static float post(float a, int64_t n, float sh) {
-    if constexpr (Op == kMean) return a / static_cast<float>(n);
-    else if constexpr (Op == kL2) return sqrtf(a);
-    else if constexpr (Op == kLogSum) return logf(a);
-    else if constexpr (Op == kLogSumExp) return logf(a) + sh;
-    else return a;
+    if constexpr (Op == kMean)
+      return a / static_cast<float>(n);
+    else if constexpr (Op == kL2)
+      return sqrtf(a);
+    else if constexpr (Op == kLogSum)
+      return logf(a);
+    else if constexpr (Op == kLogSumExp)
+      return logf(a) + sh;
+    else
+      return a;
   }
 };
 
@@ -87,12 +104,12 @@ __global__ void reduce_rows(const typename T::storage* x, typename T::storage* y
 
 constexpr int kMaxGroups = 8;  // merged groups alternate kept / reduced: rank 16 at most
 struct Plan {
-  int kr = 0, rr = 0;            // number of kept / reduced groups
-  int64_t kd[kMaxGroups] = {};   // kept group sizes (row-major order of the output)
-  int64_t ks[kMaxGroups] = {};   // their input strides
-  int64_t rd[kMaxGroups] = {};   // reduced group sizes
-  int64_t rs[kMaxGroups] = {};   // their input strides
-  int64_t count = 1;             // reduced elements per output
+  int kr = 0, rr = 0;           // number of kept / reduced groups
+  int64_t kd[kMaxGroups] = {};  // kept group sizes (row-major order of the output)
+  int64_t ks[kMaxGroups] = {};  // their input strides
+  int64_t rd[kMaxGroups] = {};  // reduced group sizes
+  int64_t rs[kMaxGroups] = {};  // their input strides
+  int64_t count = 1;            // reduced elements per output
 };
 
 __device__ inline int64_t plan_offset(int64_t i, int rank, const int64_t* dims, const int64_t* st) {
@@ -125,8 +142,7 @@ __global__ void reduce_general(const typename T::storage* x, typename T::storage
     if (p.rr == 1) {
       for (int64_t r = 0; r < p.count; ++r) a = P::comb(a, P::map(T::load(xb[r * p.rs[0]]), sh));
     } else {
-      for (int64_t r = 0; r < p.count; ++r)
-        a = P::comb(a, P::map(T::load(xb[plan_offset(r, p.rr, p.rd, p.rs)]), sh));
+      for (int64_t r = 0; r < p.count; ++r) a = P::comb(a, P::map(T::load(xb[plan_offset(r, p.rr, p.rd, p.rs)]), sh));
     }
     y[o] = T::store(P::post(a, p.count, sh));
   }
@@ -178,7 +194,8 @@ void reduce_kernel(KernelContext& ctx) {
     for (int d = 0; d < rank; ++d) {
       const int64_t s = x.shape()[d];
       if (s == 1) continue;
-      if (!gs.empty() && gr.back() == mask[d]) gs.back() *= s;
+      if (!gs.empty() && gr.back() == mask[d])
+        gs.back() *= s;
       else {
         gs.push_back(s);
         gr.push_back(mask[d]);
@@ -188,8 +205,8 @@ void reduce_kernel(KernelContext& ctx) {
     int64_t count = 1;
     for (int g = 0; g < ng; ++g)
       if (gr[g]) count *= gs[g];
-    R1_CHECK(outs * count == x.numel(), InternalError) << op << ": output " << shape_str(y.shape())
-                                                       << " does not match input " << shape_str(x.shape());
+    R1_CHECK(outs * count == x.numel(), InternalError)
+        << op << ": output " << shape_str(y.shape()) << " does not match input " << shape_str(x.shape());
     const S* px = data_of<T>(x);
     S* py = data_of<T>(y);
     // Trailing contiguous reduced block (at most one reduced group, and it is last).
@@ -327,16 +344,15 @@ void arg_kernel(KernelContext& ctx) {
   if (y.numel() == 0) return;
   R1_CHECK(L > 0, InputError) << ctx.node().op_type << " over an empty axis";
   const int64_t outs = outer * inner;
-  R1_CHECK(y.numel() == outs, InternalError) << ctx.node().op_type << ": output " << shape_str(y.shape())
-                                             << " does not match input " << shape_str(s);
+  R1_CHECK(y.numel() == outs, InternalError)
+      << ctx.node().op_type << ": output " << shape_str(y.shape()) << " does not match input " << shape_str(s);
   KernelLaunch env(ctx);
   dispatch_float_types(x.dtype(), ctx.node().op_type.c_str(), [&](auto tag) {
     using T = decltype(tag);
     int64_t* py = static_cast<int64_t*>(y.raw());
     if (inner == 1 && L <= INT_MAX - kMaxRowThreads) {  // j + blockDim.x stays below INT_MAX
       const unsigned grid = static_cast<unsigned>(outs < (1 << 20) ? outs : (1 << 20));
-      arg_rows<T, kMax><<<grid, row_threads(L), 0, env.stream()>>>(data_of<T>(x), py, outs, static_cast<int>(L),
-                                                                     last);
+      arg_rows<T, kMax><<<grid, row_threads(L), 0, env.stream()>>>(data_of<T>(x), py, outs, static_cast<int>(L), last);
     } else {
       arg_scan<T, kMax><<<blocks_for(outs), kThreads, 0, env.stream()>>>(data_of<T>(x), py, outs, L, inner, last);
     }

@@ -150,10 +150,14 @@ __device__ double raw_coeff(const ResizeOpts& o, double ratio, double scale, int
   if (!o.antialias) {
     const double r = ratio;
     switch (t) {
-      case 0: return ((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A;
-      case 1: return ((A + 2) * r - (A + 3)) * r * r + 1;
-      case 2: return ((A + 2) * (1 - r) - (A + 3)) * (1 - r) * (1 - r) + 1;
-      default: return ((A * ((1 - r) + 1) - 5 * A) * ((1 - r) + 1) + 8 * A) * ((1 - r) + 1) - 4 * A;
+      case 0:
+        return ((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A;
+      case 1:
+        return ((A + 2) * r - (A + 3)) * r * r + 1;
+      case 2:
+        return ((A + 2) * (1 - r) - (A + 3)) * (1 - r) * (1 - r) + 1;
+      default:
+        return ((A * ((1 - r) + 1) - 5 * A) * ((1 - r) + 1) + 8 * A) * ((1 - r) + 1) - 4 * A;
     }
   }
   const double s = fmin(scale, 1.0);
@@ -199,10 +203,18 @@ __global__ void resize_tables(ResizeParams p, int64_t* __restrict__ idx, float* 
       } else {
         bool up;
         switch (o.nearest) {
-          case kRoundPreferFloor: up = ratio > 0.5; break;
-          case kRoundPreferCeil: up = ratio >= 0.5; break;
-          case kFloor: up = false; break;
-          default: up = true; break;
+          case kRoundPreferFloor:
+            up = ratio > 0.5;
+            break;
+          case kRoundPreferCeil:
+            up = ratio >= 0.5;
+            break;
+          case kFloor:
+            up = false;
+            break;
+          default:
+            up = true;
+            break;
         }
         pick = static_cast<int64_t>(x_int) + (up ? 1 : 0);
       }
@@ -300,30 +312,47 @@ __global__ void resize_interp_kernel(const typename T::storage* __restrict__ x, 
 ResizeOpts parse_opts(const AttributeMap& a, int opset, bool upsample) {
   ResizeOpts o;
   const std::string mode = a.get_string("mode", "nearest");
-  if (mode == "nearest") o.mode = kNearest;
-  else if (mode == "linear" || (upsample && mode == "bilinear")) o.mode = kLinear;
-  else if (mode == "cubic" && !upsample) o.mode = kCubic;
-  else R1_THROW(ModelError) << "Resize mode '" << mode << "' is not supported";
+  if (mode == "nearest")
+    o.mode = kNearest;
+  else if (mode == "linear" || (upsample && mode == "bilinear"))
+    o.mode = kLinear;
+  else if (mode == "cubic" && !upsample)
+    o.mode = kCubic;
+  else
+    R1_THROW(ModelError) << "Resize mode '" << mode << "' is not supported";
   if (upsample || opset < 11) {
     o.ctm = kAsymmetric;
     o.nearest = kLegacy;
     return o;
   }
   const std::string ctm = a.get_string("coordinate_transformation_mode", "half_pixel");
-  if (ctm == "half_pixel") o.ctm = kHalfPixel;
-  else if (ctm == "half_pixel_symmetric") o.ctm = kHalfPixelSymmetric;
-  else if (ctm == "pytorch_half_pixel") o.ctm = kPytorchHalfPixel;
-  else if (ctm == "align_corners") o.ctm = kAlignCorners;
-  else if (ctm == "asymmetric") o.ctm = kAsymmetric;
-  else if (ctm == "tf_half_pixel_for_nn") o.ctm = kTfHalfPixelForNN;
-  else if (ctm == "tf_crop_and_resize") o.ctm = kTfCropAndResize;
-  else R1_THROW(ModelError) << "coordinate_transformation_mode '" << ctm << "' is not supported";
+  if (ctm == "half_pixel")
+    o.ctm = kHalfPixel;
+  else if (ctm == "half_pixel_symmetric")
+    o.ctm = kHalfPixelSymmetric;
+  else if (ctm == "pytorch_half_pixel")
+    o.ctm = kPytorchHalfPixel;
+  else if (ctm == "align_corners")
+    o.ctm = kAlignCorners;
+  else if (ctm == "asymmetric")
+    o.ctm = kAsymmetric;
+  else if (ctm == "tf_half_pixel_for_nn")
+    o.ctm = kTfHalfPixelForNN;
+  else if (ctm == "tf_crop_and_resize")
+    o.ctm = kTfCropAndResize;
+  else
+    R1_THROW(ModelError) << "coordinate_transformation_mode '" << ctm << "' is not supported";
   const std::string nm = a.get_string("nearest_mode", "round_prefer_floor");
-  if (nm == "round_prefer_floor") o.nearest = kRoundPreferFloor;
-  else if (nm == "round_prefer_ceil") o.nearest = kRoundPreferCeil;
-  else if (nm == "floor") o.nearest = kFloor;
-  else if (nm == "ceil") o.nearest = kCeil;
-  else R1_THROW(ModelError) << "nearest_mode '" << nm << "' is not supported";
+  if (nm == "round_prefer_floor")
+    o.nearest = kRoundPreferFloor;
+  else if (nm == "round_prefer_ceil")
+    o.nearest = kRoundPreferCeil;
+  else if (nm == "floor")
+    o.nearest = kFloor;
+  else if (nm == "ceil")
+    o.nearest = kCeil;
+  else
+    R1_THROW(ModelError) << "nearest_mode '" << nm << "' is not supported";
   o.cubic_a = a.get_float("cubic_coeff_a", -0.75f);
   o.exclude_outside = a.get_int("exclude_outside", 0) != 0;
   o.extrapolation = a.get_float("extrapolation_value", 0.f);
@@ -351,9 +380,9 @@ void run_resize(KernelContext& ctx, const ResizeOpts& o, const std::vector<doubl
   const int r = x.rank();
   R1_CHECK(y.dtype() == x.dtype(), InternalError) << "node " << label << ": Resize output dtype differs from X";
   R1_CHECK(y.rank() == r, InternalError) << "node " << label << ": Resize output rank differs from X";
-  R1_CHECK(r >= 1 && r <= kMaxRank, ModelError) << "node " << label << ": Resize of rank " << r
-                                                << " is not supported on " R1_GPU_BACKEND_NAME " (1 to " << kMaxRank
-                                                << ")";
+  R1_CHECK(r >= 1 && r <= kMaxRank, ModelError)
+      << "node " << label << ": Resize of rank " << r << " is not supported on " R1_GPU_BACKEND_NAME " (1 to "
+      << kMaxRank << ")";
   if (y.numel() == 0) return;
   R1_CHECK(x.numel() > 0, InputError) << "Resize of an empty tensor to a non-empty one";
   ResizeParams p{};
@@ -439,8 +468,9 @@ void resize(KernelContext& ctx) {
   const bool has_sizes = opset >= 11 && ctx.has_input(zi);
   std::vector<double> scales;
   Shape out;
-  conv_geom::resize_shape(ctx.attrs(), opset, x.shape(), ctx.has_input(si), ctx.has_input(si) ? &ctx.input(si) : nullptr,
-                          has_sizes, has_sizes ? &ctx.input(zi) : nullptr, &scales, &out);
+  conv_geom::resize_shape(ctx.attrs(), opset, x.shape(), ctx.has_input(si),
+                          ctx.has_input(si) ? &ctx.input(si) : nullptr, has_sizes, has_sizes ? &ctx.input(zi) : nullptr,
+                          &scales, &out);
   std::vector<double> roi;
   if (o.ctm == kTfCropAndResize) {
     R1_CHECK(ctx.has_input(1) && ctx.input(1).numel() > 0, InputError) << "tf_crop_and_resize needs a roi input";

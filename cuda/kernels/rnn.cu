@@ -26,8 +26,19 @@
 namespace r1::gpu {
 namespace {
 
-enum ActKind : int { kSigmoid, kTanh, kRelu, kHardSigmoid, kAffine, kLeakyRelu, kThresholdedRelu, kScaledTanh,
-                     kElu, kSoftsign, kSoftplus };
+enum ActKind : int {
+  kSigmoid,
+  kTanh,
+  kRelu,
+  kHardSigmoid,
+  kAffine,
+  kLeakyRelu,
+  kThresholdedRelu,
+  kScaledTanh,
+  kElu,
+  kSoftsign,
+  kSoftplus
+};
 
 struct Act {
   int kind = kSigmoid;
@@ -39,37 +50,47 @@ constexpr int kMaxActs = 6;  // 3 per direction (LSTM) x 2 directions
 struct RnnParams {
   Act acts[kMaxActs];
   int per_dir_acts = 1;
-  int G = 1;           // gates: 1 RNN, 3 GRU, 4 LSTM
-  int D = 1;           // directions
+  int G = 1;  // gates: 1 RNN, 3 GRU, 4 LSTM
+  int D = 1;  // directions
   int reverse_only = 0;
   int layout = 0;
   int has_clip = 0;
   float clip = 0.f;
   int input_forget = 0;
-  int lbr = 0;         // GRU linear_before_reset
+  int lbr = 0;  // GRU linear_before_reset
   int64_t seq = 0, batch = 0, I = 0, H = 0;
 };
 
 __device__ inline float apply_act(const Act& a, float x) {
   switch (a.kind) {
-    case kSigmoid: return 1.f / (1.f + expf(-x));
-    case kTanh: return tanhf(x);
-    case kRelu: return x > 0.f ? x : 0.f;
-    case kHardSigmoid: return fminf(1.f, fmaxf(0.f, a.alpha * x + a.beta));
-    case kAffine: return a.alpha * x + a.beta;
-    case kLeakyRelu: return x >= 0.f ? x : a.alpha * x;
-    case kThresholdedRelu: return x > a.alpha ? x : 0.f;
-    case kScaledTanh: return a.alpha * tanhf(a.beta * x);
-    case kElu: return x >= 0.f ? x : a.alpha * expm1f(x);
-    case kSoftsign: return x / (1.f + fabsf(x));
-    case kSoftplus: return x > 20.f ? x : log1pf(expf(x));
-    default: return x;
+    case kSigmoid:
+      return 1.f / (1.f + expf(-x));
+    case kTanh:
+      return tanhf(x);
+    case kRelu:
+      return x > 0.f ? x : 0.f;
+    case kHardSigmoid:
+      return fminf(1.f, fmaxf(0.f, a.alpha * x + a.beta));
+    case kAffine:
+      return a.alpha * x + a.beta;
+    case kLeakyRelu:
+      return x >= 0.f ? x : a.alpha * x;
+    case kThresholdedRelu:
+      return x > a.alpha ? x : 0.f;
+    case kScaledTanh:
+      return a.alpha * tanhf(a.beta * x);
+    case kElu:
+      return x >= 0.f ? x : a.alpha * expm1f(x);
+    case kSoftsign:
+      return x / (1.f + fabsf(x));
+    case kSoftplus:
+      return x > 20.f ? x : log1pf(expf(x));
+    default:
+      return x;
   }
 }
 
-__device__ inline float clipf(const RnnParams& p, float x) {
-  return p.has_clip ? fminf(p.clip, fmaxf(-p.clip, x)) : x;
-}
+__device__ inline float clipf(const RnnParams& p, float x) { return p.has_clip ? fminf(p.clip, fmaxf(-p.clip, x)) : x; }
 
 // Time index of step s for direction d.
 __device__ inline int64_t step_time(const RnnParams& p, int d, int64_t s) {
@@ -229,8 +250,8 @@ __global__ void rnn_update(RnnParams p, int64_t s, const typename T::storage* R,
 
 // Y_h / Y_c from the final state; zeros for a batch entry of length 0.
 template <class T>
-__global__ void rnn_final(RnnParams p, const int32_t* lens, const float* h, const float* c,
-                          typename T::storage* yh, typename T::storage* yc) {
+__global__ void rnn_final(RnnParams p, const int32_t* lens, const float* h, const float* c, typename T::storage* yh,
+                          typename T::storage* yc) {
   const int64_t n = p.D * p.batch * p.H;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t j = i % p.H;
@@ -244,8 +265,8 @@ __global__ void rnn_final(RnnParams p, const int32_t* lens, const float* h, cons
 }
 
 // The activation list of every direction, parsed as the CPU kernel does.
-void parse_activations(const AttributeMap& a, int per_dir, int dirs, const std::vector<std::string>& defs,
-                       RnnParams& p, const std::string& op) {
+void parse_activations(const AttributeMap& a, int per_dir, int dirs, const std::vector<std::string>& defs, RnnParams& p,
+                       const std::string& op) {
   std::vector<std::string> names = a.get_strings("activations");
   if (names.empty()) names = defs;
   if (static_cast<int>(names.size()) == per_dir && dirs == 2) {
@@ -264,25 +285,46 @@ void parse_activations(const AttributeMap& a, int per_dir, int dirs, const std::
     std::string n = names[k];
     std::transform(n.begin(), n.end(), n.begin(), [](unsigned char ch) { return std::tolower(ch); });
     Act act;
-    if (n == "sigmoid") act.kind = kSigmoid;
-    else if (n == "tanh") act.kind = kTanh;
-    else if (n == "relu") act.kind = kRelu;
-    else if (n == "hardsigmoid") { act.kind = kHardSigmoid; act.alpha = next_alpha(0.2f); act.beta = next_beta(0.5f); }
-    else if (n == "affine") { act.kind = kAffine; act.alpha = next_alpha(1.f); act.beta = next_beta(0.f); }
-    else if (n == "leakyrelu") { act.kind = kLeakyRelu; act.alpha = next_alpha(0.01f); }
-    else if (n == "thresholdedrelu") { act.kind = kThresholdedRelu; act.alpha = next_alpha(1.f); }
-    else if (n == "scaledtanh") { act.kind = kScaledTanh; act.alpha = next_alpha(1.f); act.beta = next_beta(1.f); }
-    else if (n == "elu") { act.kind = kElu; act.alpha = next_alpha(1.f); }
-    else if (n == "softsign") act.kind = kSoftsign;
-    else if (n == "softplus") act.kind = kSoftplus;
-    else R1_THROW(ModelError) << op << ": activation '" << names[k] << "' is not supported";
+    if (n == "sigmoid")
+      act.kind = kSigmoid;
+    else if (n == "tanh")
+      act.kind = kTanh;
+    else if (n == "relu")
+      act.kind = kRelu;
+    else if (n == "hardsigmoid") {
+      act.kind = kHardSigmoid;
+      act.alpha = next_alpha(0.2f);
+      act.beta = next_beta(0.5f);
+    } else if (n == "affine") {
+      act.kind = kAffine;
+      act.alpha = next_alpha(1.f);
+      act.beta = next_beta(0.f);
+    } else if (n == "leakyrelu") {
+      act.kind = kLeakyRelu;
+      act.alpha = next_alpha(0.01f);
+    } else if (n == "thresholdedrelu") {
+      act.kind = kThresholdedRelu;
+      act.alpha = next_alpha(1.f);
+    } else if (n == "scaledtanh") {
+      act.kind = kScaledTanh;
+      act.alpha = next_alpha(1.f);
+      act.beta = next_beta(1.f);
+    } else if (n == "elu") {
+      act.kind = kElu;
+      act.alpha = next_alpha(1.f);
+    } else if (n == "softsign")
+      act.kind = kSoftsign;
+    else if (n == "softplus")
+      act.kind = kSoftplus;
+    else
+      R1_THROW(ModelError) << op << ": activation '" << names[k] << "' is not supported";
     p.acts[k] = act;
   }
 }
 
 void check_shape(const Tensor& t, const Shape& want, const char* what, const std::string& op) {
-  R1_CHECK(t.shape() == want, InputError) << op << ": " << what << " has shape " << shape_str(t.shape())
-                                          << ", expected " << shape_str(want);
+  R1_CHECK(t.shape() == want, InputError)
+      << op << ": " << what << " has shape " << shape_str(t.shape()) << ", expected " << shape_str(want);
 }
 
 enum class Cell { RNN, GRU, LSTM };
@@ -330,8 +372,8 @@ void run_recurrent(KernelContext& ctx, Cell cell) {
   check_shape(R, {D, GH, H}, "R", op);
   const Shape state_shape = layout ? Shape{batch, D, H} : Shape{D, batch, H};
   auto same_dtype = [&](const Tensor& t, const char* what) {
-    R1_CHECK(t.dtype() == dt, InputError) << op << ": " << what << " is " << dtype_name(t.dtype()) << ", X is "
-                                          << dtype_name(dt);
+    R1_CHECK(t.dtype() == dt, InputError)
+        << op << ": " << what << " is " << dtype_name(t.dtype()) << ", X is " << dtype_name(dt);
   };
   same_dtype(W, "W");
   same_dtype(R, "R");
@@ -350,8 +392,7 @@ void run_recurrent(KernelContext& ctx, Cell cell) {
         << op << ": sequence_lens has " << sl.numel() << " values, batch is " << batch;
     lens = sl.to_int64_vector();
     for (int64_t v : lens)
-      R1_CHECK(v >= 0 && v <= seq, InputError)
-          << op << ": sequence_lens value " << v << " outside [0, " << seq << "]";
+      R1_CHECK(v >= 0 && v <= seq, InputError) << op << ": sequence_lens value " << v << " outside [0, " << seq << "]";
   }
   if (h0) {
     check_shape(*h0, state_shape, "initial_h", op);
@@ -403,15 +444,15 @@ void run_recurrent(KernelContext& ctx, Cell cell) {
     rnn_init<T><<<blocks_for(units), kThreads, 0, st>>>(p, ptr(h0), ptr(c0), h, c);
     R1_GPU_CHECK_LAUNCH();
     for (int64_t s = 0; s < seq; ++s) {
-      rnn_gates<T><<<blocks_for(D * batch * GH), kThreads, 0, st>>>(p, s, data_of<T>(X), data_of<T>(W),
-                                                                      data_of<T>(R), ptr(B), dlens, h, gates, extra);
+      rnn_gates<T><<<blocks_for(D * batch * GH), kThreads, 0, st>>>(p, s, data_of<T>(X), data_of<T>(W), data_of<T>(R),
+                                                                    ptr(B), dlens, h, gates, extra);
       R1_GPU_CHECK_LAUNCH();
       if (cell == Cell::GRU && !p.lbr) {
         gru_rh<<<blocks_for(units), kThreads, 0, st>>>(p, s, dlens, h, gates, extra);
         R1_GPU_CHECK_LAUNCH();
       }
-      rnn_update<T><<<blocks_for(units), kThreads, 0, st>>>(p, s, data_of<T>(R), ptr(P), dlens, gates, extra, extra,
-                                                             h, c, y);
+      rnn_update<T>
+          <<<blocks_for(units), kThreads, 0, st>>>(p, s, data_of<T>(R), ptr(P), dlens, gates, extra, extra, h, c, y);
       R1_GPU_CHECK_LAUNCH();
     }
     S* yh = Yh && Yh->numel() ? data_of<T>(*Yh) : nullptr;

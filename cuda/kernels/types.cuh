@@ -55,10 +55,17 @@ struct Bool {
 template <class F>
 void dispatch_float_types(DType t, const char* op, F&& f) {
   switch (t) {
-    case DType::Float32: f(F32{}); return;
-    case DType::Float16: f(F16{}); return;
-    case DType::BFloat16: f(BF16{}); return;
-    default: break;
+    case DType::Float32:
+      f(F32{});
+      return;
+    case DType::Float16:
+      f(F16{});
+      return;
+    case DType::BFloat16:
+      f(BF16{});
+      return;
+    default:
+      break;
   }
   R1_THROW(InputError) << op << " on " R1_GPU_BACKEND_NAME " supports float32, float16 and bfloat16, got "
                        << dtype_name(t);
@@ -74,11 +81,20 @@ typename T::storage* data_of(const Tensor& t) {
 template <class F>
 void dispatch_bytes(size_t es, F&& f) {
   switch (es) {
-    case 1: f(uint8_t{}); return;
-    case 2: f(uint16_t{}); return;
-    case 4: f(uint32_t{}); return;
-    case 8: f(uint64_t{}); return;
-    default: break;
+    case 1:
+      f(uint8_t{});
+      return;
+    case 2:
+      f(uint16_t{});
+      return;
+    case 4:
+      f(uint32_t{});
+      return;
+    case 8:
+      f(uint64_t{});
+      return;
+    default:
+      break;
   }
   R1_THROW(InternalError) << "GPU kernels: unsupported element size " << es;
 }

@@ -12,10 +12,12 @@
 
 namespace r1::bindings {
 void bind_devices(py::module_& m) {
-  m.def("devices", [] { return BackendRegistry::instance().available(); },
-        "Devices present: 'cpu', then e.g. 'cuda:0' for each GPU of an imported GPU module.");
-  m.def("open_device", [](const std::string& spec) { return BackendRegistry::instance().device(spec).name(); },
-        py::arg("device"), "Opens a device (e.g. 'cuda:0') and returns its canonical name; DeviceError when absent.");
+  m.def(
+      "devices", [] { return BackendRegistry::instance().available(); },
+      "Devices present: 'cpu', then e.g. 'cuda:0' for each GPU of an imported GPU module.");
+  m.def(
+      "open_device", [](const std::string& spec) { return BackendRegistry::instance().device(spec).name(); },
+      py::arg("device"), "Opens a device (e.g. 'cuda:0') and returns its canonical name; DeviceError when absent.");
   m.def("_register_sim_device", &register_sim_device,
         "Tests only: registers 'sim:0', host memory posing as a GPU's (see r1/cpu/sim_device.h).");
   // The capsule _cuda / _hip open at import (see r1/backend/plugin.h). const_cast: the capsule
@@ -38,7 +40,8 @@ void bind_devices(py::module_& m) {
         std::vector<Tensor> outs =
             without_gil([&] { return run_kernel(dev, op_type, domain, ins, am, opset, num_outputs); });
         py::list res;
-        for (auto& t : outs) res.append(t.defined() ? py::object(py_bridge::array_from_tensor(t)) : py::object(py::none()));
+        for (auto& t : outs)
+          res.append(t.defined() ? py::object(py_bridge::array_from_tensor(t)) : py::object(py::none()));
         return res;
       },
       py::arg("device"), py::arg("op_type"), py::arg("inputs"), py::arg("attrs") = py::dict(), py::arg("opset") = 17,

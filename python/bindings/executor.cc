@@ -33,7 +33,8 @@ void bind_executor(py::module_& m) {
            [](const Executor& ex) {
              // (node name, op type, domain, on the executor's device) per step, in execution order.
              py::list out;
-             for (const auto& [n, dev] : ex.step_devices()) out.append(py::make_tuple(n->name, n->op_type, n->domain, dev));
+             for (const auto& [n, dev] : ex.step_devices())
+               out.append(py::make_tuple(n->name, n->op_type, n->domain, dev));
              return out;
            })
       .def_property("profiling", &Executor::profiling, &Executor::set_profiling)

@@ -15,9 +15,12 @@ py::list value_infos(const Graph& g, const std::vector<Value*>& vals) {
   for (const Value* v : vals) {
     py::list dims;
     for (int64_t d : v->shape) {
-      if (is_known(d)) dims.append(d);
-      else if (is_sym_dim(d)) dims.append(g.symbols()[sym_index(d)]);
-      else dims.append(py::none());
+      if (is_known(d))
+        dims.append(d);
+      else if (is_sym_dim(d))
+        dims.append(g.symbols()[sym_index(d)]);
+      else
+        dims.append(py::none());
     }
     out.append(py::make_tuple(v->name, dtype_name(v->dtype), v->has_shape ? py::object(py::tuple(dims)) : py::none()));
   }
@@ -48,11 +51,12 @@ void bind_graph(py::module_& m) {
       .def_property_readonly("outputs", [](const Graph& g) { return value_infos(g, g.outputs()); })
       .def("clone", [](const Graph& g) { return std::shared_ptr<Graph>(g.clone()); })
       .def_property_readonly("num_nodes", [](const Graph& g) { return g.nodes().size(); })
-      .def("op_types", [](const Graph& g) {
-        std::vector<std::string> ops;
-        for (auto& n : g.nodes()) ops.push_back(n->op_type);
-        return ops;
-      })
+      .def("op_types",
+           [](const Graph& g) {
+             std::vector<std::string> ops;
+             for (auto& n : g.nodes()) ops.push_back(n->op_type);
+             return ops;
+           })
       .def("opsets", [](const Graph& g) { return std::map<std::string, int>(g.opsets().begin(), g.opsets().end()); });
 
   py::class_<GraphBuilder>(m, "GraphBuilder")
@@ -63,16 +67,16 @@ void bind_graph(py::module_& m) {
              std::vector<DimSpec> ds;
              for (py::handle d : dims) {
                DimSpec s;
-               if (py::isinstance<py::str>(d)) s.symbol = d.cast<std::string>();
-               else if (!d.is_none()) s.value = d.cast<int64_t>();
+               if (py::isinstance<py::str>(d))
+                 s.symbol = d.cast<std::string>();
+               else if (!d.is_none())
+                 s.value = d.cast<int64_t>();
                ds.push_back(s);
              }
              b.add_input(name, dtype_from_name(dtype), ds);
            })
-      .def("add_initializer",
-           [](GraphBuilder& b, const std::string& name, py::array a) {
-             b.add_initializer(name, py_bridge::tensor_from_array(a));
-           })
+      .def("add_initializer", [](GraphBuilder& b, const std::string& name,
+                                 py::array a) { b.add_initializer(name, py_bridge::tensor_from_array(a)); })
       .def("add_node",
            [](GraphBuilder& b, const std::string& op, const std::string& domain, const std::string& name,
               const std::vector<std::string>& ins, const std::vector<std::string>& outs, const py::dict& attrs) {

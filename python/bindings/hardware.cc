@@ -15,7 +15,7 @@ constexpr long long kMaxBlock = 1 << 16, kMaxGrain = 1 << 30;
 
 struct IntField {
   const char* name;
-  int CpuTileParams::*member;
+  int CpuTileParams::* member;
   long long max;
 };
 constexpr IntField kFields[] = {
@@ -75,8 +75,7 @@ void set_tiles(const py::dict& d) {
     py::handle v = item.second;
     if (key == "profile") {
       if (!py::isinstance<py::str>(v) || v.cast<std::string>().empty())
-        throw py::value_error("set_cpu_tiles: 'profile' must be a non-empty str, got " +
-                              std::string(py::repr(v)));
+        throw py::value_error("set_cpu_tiles: 'profile' must be a non-empty str, got " + std::string(py::repr(v)));
       p.profile = v.cast<std::string>();
       continue;
     }
@@ -98,8 +97,8 @@ void set_tiles(const py::dict& d) {
       PyErr_Clear();
     }
     if (!ok)
-      throw py::value_error("set_cpu_tiles: '" + key + "' must be an int from 1 to " +
-                            std::to_string(field->max) + ", got " + std::string(py::repr(v)));
+      throw py::value_error("set_cpu_tiles: '" + key + "' must be an int from 1 to " + std::to_string(field->max) +
+                            ", got " + std::string(py::repr(v)));
     p.*(field->member) = static_cast<int>(x);
   }
   set_cpu_tiles(p);

@@ -56,8 +56,7 @@ DType dtype_from_numpy(const py::dtype& dt) {
 
 Tensor tensor_from_array(const py::array& arr) {
   DType dt = dtype_from_numpy(arr.dtype());
-  R1_CHECK(arr.flags() & py::array::c_style, InputError)
-      << "array must be C-contiguous (use np.ascontiguousarray)";
+  R1_CHECK(arr.flags() & py::array::c_style, InputError) << "array must be C-contiguous (use np.ascontiguousarray)";
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   size_t bytes = static_cast<size_t>(arr.nbytes());
   auto keep = std::make_shared<PyRef>(arr);
@@ -68,15 +67,32 @@ Tensor tensor_from_array(const py::array& arr) {
 py::array array_from_tensor(const Tensor& t) {
   py::dtype dt;
   switch (t.dtype()) {
-    case DType::Float32: dt = py::dtype("float32"); break;
-    case DType::Float16: dt = py::dtype("float16"); break;
-    case DType::BFloat16: dt = py::reinterpret_borrow<py::dtype>(bf16_dtype()); break;
-    case DType::Int8: dt = py::dtype("int8"); break;
-    case DType::UInt8: dt = py::dtype("uint8"); break;
-    case DType::Int32: dt = py::dtype("int32"); break;
-    case DType::Int64: dt = py::dtype("int64"); break;
-    case DType::Bool: dt = py::dtype("bool"); break;
-    default: R1_THROW(InternalError) << "tensor of undefined dtype";
+    case DType::Float32:
+      dt = py::dtype("float32");
+      break;
+    case DType::Float16:
+      dt = py::dtype("float16");
+      break;
+    case DType::BFloat16:
+      dt = py::reinterpret_borrow<py::dtype>(bf16_dtype());
+      break;
+    case DType::Int8:
+      dt = py::dtype("int8");
+      break;
+    case DType::UInt8:
+      dt = py::dtype("uint8");
+      break;
+    case DType::Int32:
+      dt = py::dtype("int32");
+      break;
+    case DType::Int64:
+      dt = py::dtype("int64");
+      break;
+    case DType::Bool:
+      dt = py::dtype("bool");
+      break;
+    default:
+      R1_THROW(InternalError) << "tensor of undefined dtype";
   }
   auto owner = std::make_unique<Tensor>(t);
   void* data = t.raw();

@@ -62,15 +62,14 @@ class Device {
   virtual ~Device() = default;
   virtual std::string name() const = 0;  // "cpu", "cuda:0"
   virtual DeviceKind kind() const = 0;
-  virtual Allocator& allocator() = 0;            // device memory (host memory for the CPU)
-  virtual Allocator& host_allocator() = 0;       // staging memory for transfers (pinned on GPUs)
+  virtual Allocator& allocator() = 0;       // device memory (host memory for the CPU)
+  virtual Allocator& host_allocator() = 0;  // staging memory for transfers (pinned on GPUs)
   virtual std::unique_ptr<Stream> create_stream() = 0;
   virtual std::unique_ptr<Event> create_event() = 0;
   virtual const KernelTable& kernels() const = 0;
   // Byte copy between any two buffers this device can address, ordered on `stream`
   // (nullptr: synchronous).
-  virtual void copy(const Buffer& src, size_t src_off, Buffer& dst, size_t dst_off, size_t bytes,
-                    Stream* stream) = 0;
+  virtual void copy(const Buffer& src, size_t src_off, Buffer& dst, size_t dst_off, size_t bytes, Stream* stream) = 0;
   // Replaces the kernel of one op (a library-backed GEMM from another module); *previous gets the
   // kernel it replaces (nullptr: none) so the new one can hand it what it does not cover. An entry
   // without a predicate or host inputs keeps the old one's. Devices that take no overrides throw.

@@ -37,8 +37,14 @@ class KernelContext {
   KernelContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>* outputs,
                 const std::vector<DType>* out_dtypes, const std::vector<Shape>* out_shapes,
                 const std::vector<bool>* out_known, Allocator& alloc, ThreadPool& pool)
-      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), out_dtypes_(out_dtypes),
-        out_shapes_(out_shapes), out_known_(out_known), alloc_(alloc), pool_(pool) {}
+      : node_(node),
+        inputs_(std::move(inputs)),
+        outputs_(outputs),
+        out_dtypes_(out_dtypes),
+        out_shapes_(out_shapes),
+        out_known_(out_known),
+        alloc_(alloc),
+        pool_(pool) {}
 
   const Node& node() const { return node_; }
   const AttributeMap& attrs() const { return node_.attrs; }

@@ -43,7 +43,8 @@ int add_backend(const char* name, r1_device_create_fn create, r1_device_count_fn
 int add_kernel(const char* backend, const char* op_type, const char* domain, KernelFn fn, uint32_t host_inputs,
                KernelSupportsFn supports, KernelFn* previous, char* err, size_t errlen) {
   try {
-    R1_CHECK(backend && *backend && op_type && *op_type && fn, DeviceError) << "add_kernel needs a backend, an op and a kernel";
+    R1_CHECK(backend && *backend && op_type && *op_type && fn, DeviceError)
+        << "add_kernel needs a backend, an op and a kernel";
     BackendRegistry::instance().add_kernel_override(backend, op_type, domain ? domain : "",
                                                     KernelEntry{fn, host_inputs, supports}, previous);
     return 0;

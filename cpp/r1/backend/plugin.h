@@ -38,13 +38,12 @@ struct r1_backend_hook {
   uint32_t struct_size;  // sizeof(r1_backend_hook)
   uint64_t layout;       // r1::backend_layout_fingerprint() of the module that made it
   // Registers (or replaces) backend `name` ("cuda", "hip"). Returns 0, or -1 with err filled.
-  int (*add_backend)(const char* name, r1_device_create_fn create, r1_device_count_fn count, void* user,
-                     char* err, size_t errlen);
+  int (*add_backend)(const char* name, r1_device_create_fn create, r1_device_count_fn count, void* user, char* err,
+                     size_t errlen);
   // Replaces op (domain "" or "r1") on every device of `backend` ("cuda"), now and when opened later
   // (Device::override_kernel): *previous receives the kernel replaced. Returns 0, or -1 with err filled.
-  int (*add_kernel)(const char* backend, const char* op_type, const char* domain, r1::KernelFn fn,
-                    uint32_t host_inputs, r1::KernelSupportsFn supports, r1::KernelFn* previous, char* err,
-                    size_t errlen);
+  int (*add_kernel)(const char* backend, const char* op_type, const char* domain, r1::KernelFn fn, uint32_t host_inputs,
+                    r1::KernelSupportsFn supports, r1::KernelFn* previous, char* err, size_t errlen);
 };
 }
 
@@ -54,8 +53,14 @@ namespace r1 {
 // in the caller's translation unit so each module reports what it was compiled with.
 constexpr uint64_t backend_layout_fingerprint() {
   uint64_t h = 1469598103934665603ull;  // FNV-1a over the sizes
-  const uint64_t parts[] = {sizeof(Tensor), sizeof(Shape), sizeof(KernelContext), sizeof(Node), sizeof(Graph),
-                            sizeof(AttributeMap), sizeof(std::string), sizeof(std::shared_ptr<Buffer>),
+  const uint64_t parts[] = {sizeof(Tensor),
+                            sizeof(Shape),
+                            sizeof(KernelContext),
+                            sizeof(Node),
+                            sizeof(Graph),
+                            sizeof(AttributeMap),
+                            sizeof(std::string),
+                            sizeof(std::shared_ptr<Buffer>),
 #ifdef _GLIBCXX_USE_CXX11_ABI
                             1000u + _GLIBCXX_USE_CXX11_ABI,
 #endif

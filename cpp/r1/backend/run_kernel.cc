@@ -16,8 +16,8 @@ std::vector<Tensor> run_kernel(Device& device, const std::string& op_type, const
   Graph g;
   std::vector<Value*> in_values;
   for (size_t i = 0; i < inputs.size(); ++i)
-    in_values.push_back(inputs[i].defined() ? g.add_input("in" + std::to_string(i), inputs[i].dtype(), inputs[i].shape())
-                                            : nullptr);
+    in_values.push_back(
+        inputs[i].defined() ? g.add_input("in" + std::to_string(i), inputs[i].dtype(), inputs[i].shape()) : nullptr);
   std::vector<std::string> out_names;
   for (size_t i = 0; i < num_outputs; ++i) out_names.push_back("out" + std::to_string(i));
   Node* node = g.add_node(op_type, domain, op_type + "_0", in_values, out_names, attrs, opset);
@@ -26,7 +26,8 @@ std::vector<Tensor> run_kernel(Device& device, const std::string& op_type, const
 
   // Output types from the same inference the executor uses; inputs are known values on the host.
   std::vector<InferContext::InputInfo> infos;
-  for (const Tensor& t : inputs) infos.push_back({t.dtype(), t.defined() ? &t.shape() : nullptr, t.defined() ? &t : nullptr});
+  for (const Tensor& t : inputs)
+    infos.push_back({t.dtype(), t.defined() ? &t.shape() : nullptr, t.defined() ? &t : nullptr});
   InferContext ictx(*node, infos);
   run_infer(ictx);
   std::vector<DType> dtypes(num_outputs);

@@ -14,10 +14,14 @@ namespace r1 {
 
 const char* memory_kind_name(MemoryKind k) {
   switch (k) {
-    case MemoryKind::Host: return "host";
-    case MemoryKind::PinnedHost: return "pinned_host";
-    case MemoryKind::Device: return "device";
-    case MemoryKind::FileBacked: return "file_backed";
+    case MemoryKind::Host:
+      return "host";
+    case MemoryKind::PinnedHost:
+      return "pinned_host";
+    case MemoryKind::Device:
+      return "device";
+    case MemoryKind::FileBacked:
+      return "file_backed";
   }
   return "?";
 }

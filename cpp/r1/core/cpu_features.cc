@@ -15,7 +15,9 @@ namespace r1 {
 namespace {
 
 #if defined(__x86_64__) || defined(__i386__)
-struct Regs { unsigned a = 0, b = 0, c = 0, d = 0; };
+struct Regs {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+};
 
 Regs cpuid(unsigned leaf, unsigned sub = 0) {
   Regs r;
@@ -51,7 +53,7 @@ CpuFeatures detect() {
   Regs l1 = cpuid(1);
   bool osxsave = l1.c & (1u << 27);
   unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
-  bool os_avx = (xcr0 & 0x6) == 0x6;               // XMM + YMM state
+  bool os_avx = (xcr0 & 0x6) == 0x6;                 // XMM + YMM state
   bool os_avx512 = os_avx && (xcr0 & 0xe0) == 0xe0;  // opmask + ZMM state
   bool os_amx = (xcr0 & 0x60000) == 0x60000;         // XTILECFG + XTILEDATA
   f.fma = os_avx && (l1.c & (1u << 12));
@@ -122,7 +124,10 @@ std::string CpuFeatures::summary() const {
   os << isa_family() << " (";
   const char* sep = "";
   auto flag = [&](bool on, const char* name) {
-    if (on) { os << sep << name; sep = " "; }
+    if (on) {
+      os << sep << name;
+      sep = " ";
+    }
   };
   flag(avx512_vnni, "avx512_vnni");
   flag(avx512_bf16, "avx512_bf16");

@@ -4,25 +4,43 @@ namespace r1 {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::Float32: case DType::Int32: return 4;
-    case DType::Float16: case DType::BFloat16: return 2;
-    case DType::Int8: case DType::UInt8: case DType::Bool: return 1;
-    case DType::Int64: return 8;
-    default: return 0;
+    case DType::Float32:
+    case DType::Int32:
+      return 4;
+    case DType::Float16:
+    case DType::BFloat16:
+      return 2;
+    case DType::Int8:
+    case DType::UInt8:
+    case DType::Bool:
+      return 1;
+    case DType::Int64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::Float32: return "float32";
-    case DType::Float16: return "float16";
-    case DType::BFloat16: return "bfloat16";
-    case DType::Int8: return "int8";
-    case DType::UInt8: return "uint8";
-    case DType::Int32: return "int32";
-    case DType::Int64: return "int64";
-    case DType::Bool: return "bool";
-    default: return "undefined";
+    case DType::Float32:
+      return "float32";
+    case DType::Float16:
+      return "float16";
+    case DType::BFloat16:
+      return "bfloat16";
+    case DType::Int8:
+      return "int8";
+    case DType::UInt8:
+      return "uint8";
+    case DType::Int32:
+      return "int32";
+    case DType::Int64:
+      return "int64";
+    case DType::Bool:
+      return "bool";
+    default:
+      return "undefined";
   }
 }
 
@@ -36,8 +54,17 @@ DType dtype_from_name(const std::string& name) {
 
 bool dtype_is_valid_code(int code) {
   switch (code) {
-    case 1: case 2: case 3: case 6: case 7: case 9: case 10: case 16: return true;
-    default: return false;
+    case 1:
+    case 2:
+    case 3:
+    case 6:
+    case 7:
+    case 9:
+    case 10:
+    case 16:
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -26,39 +26,71 @@ enum class DType : uint8_t {
 };
 
 size_t dtype_size(DType t);
-const char* dtype_name(DType t);          // "float32", "int64", ...
+const char* dtype_name(DType t);                 // "float32", "int64", ...
 DType dtype_from_name(const std::string& name);  // inverse of dtype_name; throws InputError
 bool dtype_is_valid_code(int code);
-inline bool is_float(DType t) {
-  return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16;
-}
+inline bool is_float(DType t) { return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16; }
 inline bool is_integer(DType t) {
   return t == DType::Int8 || t == DType::UInt8 || t == DType::Int32 || t == DType::Int64;
 }
 
-template <class T> struct dtype_of;
-template <> struct dtype_of<float> { static constexpr DType value = DType::Float32; };
-template <> struct dtype_of<half> { static constexpr DType value = DType::Float16; };
-template <> struct dtype_of<bfloat16> { static constexpr DType value = DType::BFloat16; };
-template <> struct dtype_of<int8_t> { static constexpr DType value = DType::Int8; };
-template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::UInt8; };
-template <> struct dtype_of<int32_t> { static constexpr DType value = DType::Int32; };
-template <> struct dtype_of<int64_t> { static constexpr DType value = DType::Int64; };
-template <> struct dtype_of<bool> { static constexpr DType value = DType::Bool; };
+template <class T>
+struct dtype_of;
+template <>
+struct dtype_of<float> {
+  static constexpr DType value = DType::Float32;
+};
+template <>
+struct dtype_of<half> {
+  static constexpr DType value = DType::Float16;
+};
+template <>
+struct dtype_of<bfloat16> {
+  static constexpr DType value = DType::BFloat16;
+};
+template <>
+struct dtype_of<int8_t> {
+  static constexpr DType value = DType::Int8;
+};
+template <>
+struct dtype_of<uint8_t> {
+  static constexpr DType value = DType::UInt8;
+};
+template <>
+struct dtype_of<int32_t> {
+  static constexpr DType value = DType::Int32;
+};
+template <>
+struct dtype_of<int64_t> {
+  static constexpr DType value = DType::Int64;
+};
+template <>
+struct dtype_of<bool> {
+  static constexpr DType value = DType::Bool;
+};
 
 // Calls f(T{}) with the C++ type of `t`. Every dtype, including bool.
 template <class F>
 auto dispatch_all(DType t, F&& f) {
   switch (t) {
-    case DType::Float32: return f(float{});
-    case DType::Float16: return f(half{});
-    case DType::BFloat16: return f(bfloat16{});
-    case DType::Int8: return f(int8_t{});
-    case DType::UInt8: return f(uint8_t{});
-    case DType::Int32: return f(int32_t{});
-    case DType::Int64: return f(int64_t{});
-    case DType::Bool: return f(bool{});
-    default: break;
+    case DType::Float32:
+      return f(float{});
+    case DType::Float16:
+      return f(half{});
+    case DType::BFloat16:
+      return f(bfloat16{});
+    case DType::Int8:
+      return f(int8_t{});
+    case DType::UInt8:
+      return f(uint8_t{});
+    case DType::Int32:
+      return f(int32_t{});
+    case DType::Int64:
+      return f(int64_t{});
+    case DType::Bool:
+      return f(bool{});
+    default:
+      break;
   }
   R1_THROW(InternalError) << "dispatch on undefined dtype";
 }
@@ -74,18 +106,32 @@ auto dispatch_numeric(DType t, F&& f) {
 template <class F>
 auto dispatch_float(DType t, F&& f) {
   switch (t) {
-    case DType::Float32: return f(float{});
-    case DType::Float16: return f(half{});
-    case DType::BFloat16: return f(bfloat16{});
-    default: break;
+    case DType::Float32:
+      return f(float{});
+    case DType::Float16:
+      return f(half{});
+    case DType::BFloat16:
+      return f(bfloat16{});
+    default:
+      break;
   }
   R1_THROW(InputError) << "operation needs a floating-point tensor, got " << dtype_name(t);
 }
 
 // Compute type used for arithmetic on T: float for the 16-bit floats, T otherwise.
-template <class T> struct compute_type { using type = T; };
-template <> struct compute_type<half> { using type = float; };
-template <> struct compute_type<bfloat16> { using type = float; };
-template <class T> using compute_t = typename compute_type<T>::type;
+template <class T>
+struct compute_type {
+  using type = T;
+};
+template <>
+struct compute_type<half> {
+  using type = float;
+};
+template <>
+struct compute_type<bfloat16> {
+  using type = float;
+};
+template <class T>
+using compute_t = typename compute_type<T>::type;
 
 }  // namespace r1

@@ -17,13 +17,21 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 // The model (file, graph, attributes, ops) is invalid or unsupported.
-class ModelError : public Error { using Error::Error; };
+class ModelError : public Error {
+  using Error::Error;
+};
 // The caller passed inputs that do not match the model (names, shapes, dtypes).
-class InputError : public Error { using Error::Error; };
+class InputError : public Error {
+  using Error::Error;
+};
 // A device could not be used (absent, out of memory, driver failure).
-class DeviceError : public Error { using Error::Error; };
+class DeviceError : public Error {
+  using Error::Error;
+};
 // A bug in the engine itself: an invariant did not hold.
-class InternalError : public Error { using Error::Error; };
+class InternalError : public Error {
+  using Error::Error;
+};
 
 namespace detail {
 // Collects a message with << and throws E when destroyed at the end of the full expression.

@@ -8,8 +8,16 @@
 
 namespace r1 {
 
-inline uint32_t f32_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
-inline float bits_f32(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline uint32_t f32_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float bits_f32(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
 
 // IEEE binary16 <-> binary32 with round-to-nearest-even, NaN and subnormals preserved.
 inline uint16_t float_to_half_bits(float f) {
@@ -18,7 +26,7 @@ inline uint16_t float_to_half_bits(float f) {
   uint32_t mag = x & 0x7fffffffu;
   if (mag >= 0x7f800000u) return static_cast<uint16_t>(sign | (mag > 0x7f800000u ? 0x7e00u : 0x7c00u));
   if (mag >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-  if (mag < 0x38800000u) {  // subnormal half or zero
+  if (mag < 0x38800000u) {                                               // subnormal half or zero
     if (mag < 0x33000000u) return static_cast<uint16_t>(sign);
     // Exact path: scale into the subnormal range using float arithmetic (exact for these magnitudes).
     float v = bits_f32(mag) * 16777216.0f;  // 2^24: subnormal half unit is 2^-24
@@ -61,7 +69,11 @@ struct half {
   half() = default;
   explicit half(float f) : bits(float_to_half_bits(f)) {}
   operator float() const { return half_bits_to_float(bits); }
-  static half from_bits(uint16_t b) { half h; h.bits = b; return h; }
+  static half from_bits(uint16_t b) {
+    half h;
+    h.bits = b;
+    return h;
+  }
 };
 
 struct bfloat16 {
@@ -69,7 +81,11 @@ struct bfloat16 {
   bfloat16() = default;
   explicit bfloat16(float f) : bits(float_to_bf16_bits(f)) {}
   operator float() const { return bf16_bits_to_float(bits); }
-  static bfloat16 from_bits(uint16_t b) { bfloat16 v; v.bits = b; return v; }
+  static bfloat16 from_bits(uint16_t b) {
+    bfloat16 v;
+    v.bits = b;
+    return v;
+  }
 };
 
 // Converts any engine element type to U, going through float for the 16-bit floats.

@@ -39,8 +39,10 @@ std::string shape_str(const Shape& s, const std::vector<std::string>* symbols) {
       os << s[i];
     } else if (is_sym_dim(s[i])) {
       int k = sym_index(s[i]);
-      if (symbols && k < static_cast<int>(symbols->size())) os << (*symbols)[k];
-      else os << "s" << k;
+      if (symbols && k < static_cast<int>(symbols->size()))
+        os << (*symbols)[k];
+      else
+        os << "s" << k;
     } else {
       os << "?";
     }
@@ -71,14 +73,20 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   for (size_t i = 0; i < r; ++i) {
     int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
     int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
-    if (da == db) out[i] = da;
-    else if (da == 1) out[i] = db;
-    else if (db == 1) out[i] = da;
+    if (da == db)
+      out[i] = da;
+    else if (da == 1)
+      out[i] = db;
+    else if (db == 1)
+      out[i] = da;
     else if (is_known(da) && is_known(db))
       R1_THROW(InputError) << "shapes " << shape_str(a) << " and " << shape_str(b) << " cannot be broadcast";
-    else if (is_known(da) && da != 1) out[i] = da;  // the other side must equal it at run time
-    else if (is_known(db) && db != 1) out[i] = db;
-    else out[i] = kUnknownDim;
+    else if (is_known(da) && da != 1)
+      out[i] = da;  // the other side must equal it at run time
+    else if (is_known(db) && db != 1)
+      out[i] = db;
+    else
+      out[i] = kUnknownDim;
   }
   return out;
 }

@@ -37,8 +37,7 @@ Tensor Tensor::from_int64(const std::vector<int64_t>& v, bool scalar) {
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {
-  R1_CHECK(r1::numel(shape) == numel_, InputError)
-      << "cannot reshape " << describe() << " to " << shape_str(shape);
+  R1_CHECK(r1::numel(shape) == numel_, InputError) << "cannot reshape " << describe() << " to " << shape_str(shape);
   return Tensor(dtype_, shape, buffer_, offset_);
 }
 
@@ -50,8 +49,7 @@ Tensor Tensor::clone() const {
 
 std::vector<int64_t> Tensor::to_int64_vector() const {
   std::vector<int64_t> out(static_cast<size_t>(numel_));
-  R1_CHECK(is_integer(dtype_) || dtype_ == DType::Bool, InputError)
-      << "expected an integer tensor, got " << describe();
+  R1_CHECK(is_integer(dtype_) || dtype_ == DType::Bool, InputError) << "expected an integer tensor, got " << describe();
   dispatch_all(dtype_, [&](auto tag) {
     using T = decltype(tag);
     const T* p = static_cast<const T*>(raw());

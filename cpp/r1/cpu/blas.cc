@@ -98,9 +98,8 @@ R1_BLAS_CLONES void micro_6x16(int64_t kc, const float* __restrict pa, const flo
   }
 }
 
-void gemm_builtin(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
-                                 const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
-                                 int64_t ldc) {
+void gemm_builtin(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float* C, int64_t ldc) {
   thread_local std::vector<float> pa_buf, pb_buf;
   pa_buf.resize(static_cast<size_t>(kMC * kKC));
   pb_buf.resize(static_cast<size_t>(kKC * (kNC + kNR)));
@@ -203,8 +202,8 @@ const char* blas_backend() {
 #endif
 }
 
-void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.f) {
     scale_c(M, N, beta, C, ldc);
@@ -321,8 +320,7 @@ void sgemm_batched(bool transA, bool transB, int64_t batch, int64_t M, int64_t N
     return;
   }
   for (int64_t b = 0; b < batch; ++b)
-    sgemm(transA, transB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc,
-          pool);
+    sgemm(transA, transB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc, pool);
 }
 
 }  // namespace r1::cpu

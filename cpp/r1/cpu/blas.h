@@ -24,8 +24,8 @@ const char* blas_backend();
 // Row-major C[M,N] = alpha * op(A) * op(B) + beta * C on the calling thread only. op(A) is A[M,K]
 // (lda >= K) or, with transA, A[K,M]^T (lda >= M); likewise op(B) is B[K,N] or B[N,K]^T. With
 // beta == 0, C is written without being read (NaNs in it do not propagate).
-void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // The same, split across the pool (by rows of C, or by columns when M is small).
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,

@@ -48,23 +48,39 @@ struct SimOp {
   bool any_dtype;
 };
 const SimOp kSimOps[] = {
-    {"Add", "", 0, false},           {"Sub", "", 0, false},
-    {"Mul", "", 0, false},           {"Div", "", 0, false},
-    {"Pow", "", 0, false},           {"Relu", "", 0, false},
-    {"Tanh", "", 0, false},          {"Sigmoid", "", 0, false},
-    {"Exp", "", 0, false},           {"Sqrt", "", 0, false},
-    {"Erf", "", 0, false},           {"Neg", "", 0, false},
-    {"Gelu", "", 0, false},          {"Softmax", "", 0, false},
+    {"Add", "", 0, false},
+    {"Sub", "", 0, false},
+    {"Mul", "", 0, false},
+    {"Div", "", 0, false},
+    {"Pow", "", 0, false},
+    {"Relu", "", 0, false},
+    {"Tanh", "", 0, false},
+    {"Sigmoid", "", 0, false},
+    {"Exp", "", 0, false},
+    {"Sqrt", "", 0, false},
+    {"Erf", "", 0, false},
+    {"Neg", "", 0, false},
+    {"Gelu", "", 0, false},
+    {"Softmax", "", 0, false},
     {"LayerNormalization", "", 0, false},
-    {"MatMul", "", 0, false},        {"Gemm", "", 0, false},
-    {"FusedMatMul", "r1", 0, false}, {"Attention", "r1", 0, false},
-    {"SkipLayerNorm", "r1", 0, false}, {"Gelu", "r1", 0, false},
-    {"Reshape", "", 1u << 1, true},  {"Flatten", "", 0, true},
-    {"Squeeze", "", 1u << 1, true},  {"Unsqueeze", "", 1u << 1, true},
-    {"Identity", "", 0, true},       {"Transpose", "", 0, true},
-    {"Concat", "", 0, true},         {"Gather", "", 0, true},
-    {"Where", "", 0, true},          {"Cast", "", 0, true},
-    {"Slice", "", 0x1eu, true},      {"Expand", "", 1u << 1, true},
+    {"MatMul", "", 0, false},
+    {"Gemm", "", 0, false},
+    {"FusedMatMul", "r1", 0, false},
+    {"Attention", "r1", 0, false},
+    {"SkipLayerNorm", "r1", 0, false},
+    {"Gelu", "r1", 0, false},
+    {"Reshape", "", 1u << 1, true},
+    {"Flatten", "", 0, true},
+    {"Squeeze", "", 1u << 1, true},
+    {"Unsqueeze", "", 1u << 1, true},
+    {"Identity", "", 0, true},
+    {"Transpose", "", 0, true},
+    {"Concat", "", 0, true},
+    {"Gather", "", 0, true},
+    {"Where", "", 0, true},
+    {"Cast", "", 0, true},
+    {"Slice", "", 0x1eu, true},
+    {"Expand", "", 1u << 1, true},
     {"ReduceMean", "", 1u << 1, false},
 };
 
@@ -89,7 +105,8 @@ class SimDevice final : public Device {
   void copy(const Buffer& src, size_t src_off, Buffer& dst, size_t dst_off, size_t bytes, Stream*) override {
     R1_CHECK(src_off + bytes <= src.size() && dst_off + bytes <= dst.size(), InternalError)
         << "copy of " << bytes << " bytes out of buffer bounds";
-    if (bytes) std::memcpy(static_cast<char*>(dst.data()) + dst_off, static_cast<const char*>(src.data()) + src_off, bytes);
+    if (bytes)
+      std::memcpy(static_cast<char*>(dst.data()) + dst_off, static_cast<const char*>(src.data()) + src_off, bytes);
   }
 
  private:
@@ -101,8 +118,8 @@ class SimDevice final : public Device {
 }  // namespace
 
 void register_sim_device() {
-  BackendRegistry::instance().add("sim", [](int) -> std::unique_ptr<Device> { return std::make_unique<SimDevice>(); },
-                                  [] { return 1; });
+  BackendRegistry::instance().add(
+      "sim", [](int) -> std::unique_ptr<Device> { return std::make_unique<SimDevice>(); }, [] { return 1; });
 }
 
 }  // namespace r1

@@ -15,7 +15,7 @@ namespace r1 {
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   R1_CHECK(fd >= 0, ModelError) << "cannot open '" << path << "': " << std::strerror(errno);
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     R1_THROW(ModelError) << "'" << path << "' is not a regular file";

@@ -52,11 +52,21 @@ size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 void write_attr(format::ByteWriter& w, const Attribute& a) {
   w.pod<uint8_t>(static_cast<uint8_t>(a.kind));
   switch (a.kind) {
-    case Attribute::Kind::Int: w.pod(a.i); break;
-    case Attribute::Kind::Float: w.pod(a.f); break;
-    case Attribute::Kind::String: w.str(a.s); break;
-    case Attribute::Kind::Ints: w.vec(a.ints); break;
-    case Attribute::Kind::Floats: w.vec(a.floats); break;
+    case Attribute::Kind::Int:
+      w.pod(a.i);
+      break;
+    case Attribute::Kind::Float:
+      w.pod(a.f);
+      break;
+    case Attribute::Kind::String:
+      w.str(a.s);
+      break;
+    case Attribute::Kind::Ints:
+      w.vec(a.ints);
+      break;
+    case Attribute::Kind::Floats:
+      w.vec(a.floats);
+      break;
     case Attribute::Kind::Strings:
       w.pod<uint32_t>(static_cast<uint32_t>(a.strings.size()));
       for (auto& s : a.strings) w.str(s);
@@ -84,11 +94,16 @@ Shape read_shape(format::ByteReader& r) {
 Attribute read_attr(format::ByteReader& r) {
   uint8_t kind = r.pod<uint8_t>();
   switch (static_cast<Attribute::Kind>(kind)) {
-    case Attribute::Kind::Int: return Attribute::make_int(r.pod<int64_t>());
-    case Attribute::Kind::Float: return Attribute::make_float(r.pod<float>());
-    case Attribute::Kind::String: return Attribute::make_string(r.str());
-    case Attribute::Kind::Ints: return Attribute::make_ints(r.vec<int64_t>());
-    case Attribute::Kind::Floats: return Attribute::make_floats(r.vec<float>());
+    case Attribute::Kind::Int:
+      return Attribute::make_int(r.pod<int64_t>());
+    case Attribute::Kind::Float:
+      return Attribute::make_float(r.pod<float>());
+    case Attribute::Kind::String:
+      return Attribute::make_string(r.str());
+    case Attribute::Kind::Ints:
+      return Attribute::make_ints(r.vec<int64_t>());
+    case Attribute::Kind::Floats:
+      return Attribute::make_floats(r.vec<float>());
     case Attribute::Kind::Strings: {
       std::vector<std::string> v(r.count(4));
       for (auto& s : v) s = r.str();
@@ -179,7 +194,8 @@ void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata,
   std::memcpy(file.data() + h.ir_offset, w.data().data(), h.ir_size);
   uint64_t off = 0;
   for (const Value* v : consts) {
-    if (v->constant.nbytes()) std::memcpy(file.data() + h.weights_offset + off, v->constant.raw(), v->constant.nbytes());
+    if (v->constant.nbytes())
+      std::memcpy(file.data() + h.weights_offset + off, v->constant.raw(), v->constant.nbytes());
     off = align_up(off + v->constant.nbytes());
   }
   h.checksum = file_checksum(h, file.data() + sizeof(Header), file.size() - sizeof(Header));
@@ -207,7 +223,8 @@ void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata,
 LoadedModel load_r1(const std::string& path, bool verify_checksum) {
   auto file = MappedFile::open(path);
   const std::string what = "'" + path + "'";
-  R1_CHECK(file->size() >= sizeof(Header), ModelError) << what << " is not a .r1 model (too short: " << file->size() << " bytes)";
+  R1_CHECK(file->size() >= sizeof(Header), ModelError)
+      << what << " is not a .r1 model (too short: " << file->size() << " bytes)";
   Header h;
   std::memcpy(&h, file->data(), sizeof(h));
   R1_CHECK(std::memcmp(h.magic, kMagic, 8) == 0, ModelError) << what << " is not a .r1 model (bad magic)";

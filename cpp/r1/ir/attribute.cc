@@ -20,13 +20,27 @@ void join(std::ostream& os, const std::vector<T>& v) {
 std::string Attribute::to_string() const {
   std::ostringstream os;
   switch (kind) {
-    case Kind::Int: os << i; break;
-    case Kind::Float: os << f; break;
-    case Kind::String: os << '"' << s << '"'; break;
-    case Kind::Ints: join(os, ints); break;
-    case Kind::Floats: join(os, floats); break;
-    case Kind::Strings: join(os, strings); break;
-    case Kind::Tensor: os << "tensor " << t.describe(); break;
+    case Kind::Int:
+      os << i;
+      break;
+    case Kind::Float:
+      os << f;
+      break;
+    case Kind::String:
+      os << '"' << s << '"';
+      break;
+    case Kind::Ints:
+      join(os, ints);
+      break;
+    case Kind::Floats:
+      join(os, floats);
+      break;
+    case Kind::Strings:
+      join(os, strings);
+      break;
+    case Kind::Tensor:
+      os << "tensor " << t.describe();
+      break;
   }
   return os.str();
 }

@@ -23,13 +23,48 @@ struct Attribute {
   std::vector<std::string> strings;
   r1::Tensor t;
 
-  static Attribute make_int(int64_t v) { Attribute a; a.kind = Kind::Int; a.i = v; return a; }
-  static Attribute make_float(float v) { Attribute a; a.kind = Kind::Float; a.f = v; return a; }
-  static Attribute make_string(std::string v) { Attribute a; a.kind = Kind::String; a.s = std::move(v); return a; }
-  static Attribute make_ints(std::vector<int64_t> v) { Attribute a; a.kind = Kind::Ints; a.ints = std::move(v); return a; }
-  static Attribute make_floats(std::vector<float> v) { Attribute a; a.kind = Kind::Floats; a.floats = std::move(v); return a; }
-  static Attribute make_strings(std::vector<std::string> v) { Attribute a; a.kind = Kind::Strings; a.strings = std::move(v); return a; }
-  static Attribute make_tensor(r1::Tensor v) { Attribute a; a.kind = Kind::Tensor; a.t = std::move(v); return a; }
+  static Attribute make_int(int64_t v) {
+    Attribute a;
+    a.kind = Kind::Int;
+    a.i = v;
+    return a;
+  }
+  static Attribute make_float(float v) {
+    Attribute a;
+    a.kind = Kind::Float;
+    a.f = v;
+    return a;
+  }
+  static Attribute make_string(std::string v) {
+    Attribute a;
+    a.kind = Kind::String;
+    a.s = std::move(v);
+    return a;
+  }
+  static Attribute make_ints(std::vector<int64_t> v) {
+    Attribute a;
+    a.kind = Kind::Ints;
+    a.ints = std::move(v);
+    return a;
+  }
+  static Attribute make_floats(std::vector<float> v) {
+    Attribute a;
+    a.kind = Kind::Floats;
+    a.floats = std::move(v);
+    return a;
+  }
+  static Attribute make_strings(std::vector<std::string> v) {
+    Attribute a;
+    a.kind = Kind::Strings;
+    a.strings = std::move(v);
+    return a;
+  }
+  static Attribute make_tensor(r1::Tensor v) {
+    Attribute a;
+    a.kind = Kind::Tensor;
+    a.t = std::move(v);
+    return a;
+  }
   std::string to_string() const;
 };
 

@@ -29,8 +29,7 @@ class GraphBuilder {
   void add_initializer(const std::string& name, Tensor value);
   // An empty input name is an omitted optional input.
   void add_node(const std::string& op_type, const std::string& domain, const std::string& name,
-                const std::vector<std::string>& inputs, const std::vector<std::string>& outputs,
-                AttributeMap attrs);
+                const std::vector<std::string>& inputs, const std::vector<std::string>& outputs, AttributeMap attrs);
   void add_output(const std::string& name);
   std::unique_ptr<Graph> finish();  // once: the builder is spent afterwards
 

@@ -191,7 +191,8 @@ void Graph::remove_dead() {
       continue;
     }
     for (Value* in : n->inputs)
-      if (in) in->consumers.erase(std::remove(in->consumers.begin(), in->consumers.end(), n.get()), in->consumers.end());
+      if (in)
+        in->consumers.erase(std::remove(in->consumers.begin(), in->consumers.end(), n.get()), in->consumers.end());
     for (Value* out : n->outputs)
       if (out) out->producer = nullptr;
   }
@@ -201,8 +202,10 @@ void Graph::remove_dead() {
   std::vector<std::unique_ptr<Value>> vals;
   for (auto& v : values_) {
     bool used = v->is_graph_input || v->is_graph_output || v->producer || !v->consumers.empty();
-    if (used) vals.push_back(std::move(v));
-    else by_name_.erase(v->name);
+    if (used)
+      vals.push_back(std::move(v));
+    else
+      by_name_.erase(v->name);
   }
   values_ = std::move(vals);
   for (size_t i = 0; i < values_.size(); ++i) values_[i]->id = static_cast<int>(i);

@@ -24,11 +24,11 @@ struct Value {
   int id = 0;
   std::string name;
   DType dtype = DType::Undefined;
-  Shape shape;            // may hold symbolic or unknown dims; empty with has_shape=false if unknown rank
+  Shape shape;  // may hold symbolic or unknown dims; empty with has_shape=false if unknown rank
   bool has_shape = false;
   Node* producer = nullptr;
   std::vector<Node*> consumers;
-  Tensor constant;        // defined for initializers (weights, folded constants)
+  Tensor constant;  // defined for initializers (weights, folded constants)
   bool is_graph_input = false;
   bool is_graph_output = false;
   bool is_constant() const { return constant.defined(); }
@@ -38,8 +38,8 @@ struct Node {
   int id = 0;
   std::string name;
   std::string op_type;
-  std::string domain;     // "" for the ONNX default domain
-  int opset = 0;          // the model's opset for this node's domain
+  std::string domain;           // "" for the ONNX default domain
+  int opset = 0;                // the model's opset for this node's domain
   std::vector<Value*> inputs;   // nullptr for an omitted optional input
   std::vector<Value*> outputs;  // nullptr for an omitted optional output
   AttributeMap attrs;
@@ -59,8 +59,8 @@ class Graph {
   Value* add_value(const std::string& name);  // an intermediate, typed later by inference
   // Outputs are created by name; inputs must already exist (nullptr for omitted optionals).
   Node* add_node(const std::string& op_type, const std::string& domain, const std::string& name,
-                 const std::vector<Value*>& inputs, const std::vector<std::string>& output_names,
-                 AttributeMap attrs, int opset);
+                 const std::vector<Value*>& inputs, const std::vector<std::string>& output_names, AttributeMap attrs,
+                 int opset);
   void mark_output(Value* v);
 
   Value* find(const std::string& name) const;

@@ -20,12 +20,15 @@ class InferContext {
  public:
   struct InputInfo {
     DType dtype = DType::Undefined;
-    const Shape* shape = nullptr;  // nullptr: unknown rank
+    const Shape* shape = nullptr;   // nullptr: unknown rank
     const Tensor* value = nullptr;  // known contents, or nullptr
   };
   InferContext(const Node& node, std::vector<InputInfo> inputs)
-      : node_(node), inputs_(std::move(inputs)), out_dtypes_(node.outputs.size()),
-        out_shapes_(node.outputs.size()), out_known_(node.outputs.size(), false) {}
+      : node_(node),
+        inputs_(std::move(inputs)),
+        out_dtypes_(node.outputs.size()),
+        out_shapes_(node.outputs.size()),
+        out_known_(node.outputs.size(), false) {}
 
   const Node& node() const { return node_; }
   const AttributeMap& attrs() const { return node_.attrs; }
@@ -68,8 +71,8 @@ struct OpSchema {
   int min_inputs = 0, max_inputs = 0;
   int min_outputs = 1, max_outputs = 1;
   InferFn infer;
-  int since_opset = 1;    // oldest opset of this op whose semantics we implement
-  int max_opset = 1000;   // newest
+  int since_opset = 1;   // oldest opset of this op whose semantics we implement
+  int max_opset = 1000;  // newest
 };
 
 class OpRegistry {

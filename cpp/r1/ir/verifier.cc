@@ -12,8 +12,8 @@ void resolve_schemas(Graph& g) {
     R1_CHECK(s != nullptr, ModelError) << "unsupported op '" << n->op_type << "' (domain " << dom << ", opset "
                                        << n->opset << ") in node '" << n->name << "'";
     R1_CHECK(n->opset == 0 || (n->opset >= s->since_opset && n->opset <= s->max_opset), ModelError)
-        << "op '" << n->op_type << "' in node '" << n->name << "' uses opset " << n->opset
-        << ", but only opsets " << s->since_opset << " to " << s->max_opset << " are supported";
+        << "op '" << n->op_type << "' in node '" << n->name << "' uses opset " << n->opset << ", but only opsets "
+        << s->since_opset << " to " << s->max_opset << " are supported";
     n->schema = s;
   }
 }
@@ -28,12 +28,12 @@ void verify(const Graph& g) {
     int given = static_cast<int>(n.inputs.size());
     while (given > 0 && !n.inputs[given - 1]) --given;
     R1_CHECK(given >= n.schema->min_inputs && given <= n.schema->max_inputs, ModelError)
-        << "node " << n.label() << " has " << given << " inputs; " << n.op_type << " takes "
-        << n.schema->min_inputs << " to " << n.schema->max_inputs;
+        << "node " << n.label() << " has " << given << " inputs; " << n.op_type << " takes " << n.schema->min_inputs
+        << " to " << n.schema->max_inputs;
     int outs = static_cast<int>(n.outputs.size());
     R1_CHECK(outs >= n.schema->min_outputs && outs <= n.schema->max_outputs, ModelError)
-        << "node " << n.label() << " has " << outs << " outputs; " << n.op_type << " produces "
-        << n.schema->min_outputs << " to " << n.schema->max_outputs;
+        << "node " << n.label() << " has " << outs << " outputs; " << n.op_type << " produces " << n.schema->min_outputs
+        << " to " << n.schema->max_outputs;
     for (const Value* in : n.inputs) {
       if (!in) continue;
       R1_CHECK(in->producer || in->is_graph_input || in->is_constant(), ModelError)

@@ -1,5 +1,5 @@
 // The static memory planner: a pure function from buffer lifetimes to offsets in one arena.
-// It knows nothing about graphs or devices, so it is tested on its own (tests/python/test_memory_plan.py
+// It knows nothing about graphs or devices, so it is tested on its own (tests/python/runtime/test_memory_plan.py
 // drives it through _core.plan_memory with random lifetimes).
 //
 //   std::vector<PlanBuffer> bufs = {{4096, 0, 2}, {4096, 1, 3}, {4096, 3, 5, /*inplace_parent=*/1}};

@@ -28,7 +28,9 @@ namespace r1 {
 namespace {
 using namespace passes;
 
-bool is_op(const Node* n, const char* op) { return n && n->op_type == op && (n->domain.empty() || n->domain == "ai.onnx"); }
+bool is_op(const Node* n, const char* op) {
+  return n && n->op_type == op && (n->domain.empty() || n->domain == "ai.onnx");
+}
 bool rank4(const Value* v) { return v && v->has_shape && v->shape.size() == 4 && v->dtype == DType::Float32; }
 
 // Peels `x * c` / `x / c` with a scalar constant c (x must be 4-D); multiplies c into *scale.
@@ -36,8 +38,14 @@ Value* strip_scale(Value* v, double* scale) {
   Node* p = v ? v->producer : nullptr;
   double c;
   if (is_op(p, "Mul") && only_reader(v)) {
-    if (scalar_constant(p->inputs[1], &c) && rank4(p->inputs[0])) { *scale *= c; return p->inputs[0]; }
-    if (scalar_constant(p->inputs[0], &c) && rank4(p->inputs[1])) { *scale *= c; return p->inputs[1]; }
+    if (scalar_constant(p->inputs[1], &c) && rank4(p->inputs[0])) {
+      *scale *= c;
+      return p->inputs[0];
+    }
+    if (scalar_constant(p->inputs[0], &c) && rank4(p->inputs[1])) {
+      *scale *= c;
+      return p->inputs[1];
+    }
   }
   if (is_op(p, "Div") && only_reader(v) && scalar_constant(p->inputs[1], &c) && c != 0 && rank4(p->inputs[0])) {
     *scale /= c;
@@ -46,8 +54,8 @@ Value* strip_scale(Value* v, double* scale) {
   return v;
 }
 
-const std::vector<int64_t> kHeads = {0, 2, 1, 3};   // [B, S, H, D] <-> [B, H, S, D]
-const std::vector<int64_t> kKeysT = {0, 2, 3, 1};   // [B, S, H, D] -> [B, H, D, S]
+const std::vector<int64_t> kHeads = {0, 2, 1, 3};  // [B, S, H, D] <-> [B, H, S, D]
+const std::vector<int64_t> kKeysT = {0, 2, 3, 1};  // [B, S, H, D] -> [B, H, D, S]
 
 bool is_shape_node(const Node* n) { return is_op(n, "Shape") && !n->attrs.has("start") && !n->attrs.has("end"); }
 

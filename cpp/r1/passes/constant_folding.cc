@@ -40,8 +40,10 @@ class ConstantFolding : public Pass {
           int64_t count = 1;
           bool known = true;
           for (int64_t d : o->shape) {
-            if (!is_known(d)) known = false;
-            else count *= d;
+            if (!is_known(d))
+              known = false;
+            else
+              count *= d;
           }
           if (known) out_bytes += static_cast<size_t>(count) * dtype_size(o->dtype);
         }

@@ -50,9 +50,10 @@ class ConvBnFolding : public Pass {
         double bias = b ? b->constant.data<float>()[c] : 0.0;
         nb.data<float>()[c] = static_cast<float>((bias - mean[c]) * k + beta[c]);
       }
-      Node* f = add_op(g, "Conv", "", {conv->inputs[0], add_const(g, conv->name + "_w_bn", nw),
-                                      add_const(g, conv->name + "_b_bn", nb)},
-                       conv->attrs, conv->name + "_bn");
+      Node* f =
+          add_op(g, "Conv", "",
+                 {conv->inputs[0], add_const(g, conv->name + "_w_bn", nw), add_const(g, conv->name + "_b_bn", nb)},
+                 conv->attrs, conv->name + "_bn");
       g.replace_all_uses(bn->outputs[0], f->outputs[0]);
       changed = true;
     }

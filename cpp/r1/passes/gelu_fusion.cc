@@ -13,7 +13,9 @@ namespace {
 using namespace passes;
 
 bool near(double a, double b) { return std::fabs(a - b) <= 1e-4 * std::fabs(b); }
-bool is_op(const Node* n, const char* op) { return n && n->op_type == op && (n->domain.empty() || n->domain == "ai.onnx"); }
+bool is_op(const Node* n, const char* op) {
+  return n && n->op_type == op && (n->domain.empty() || n->domain == "ai.onnx");
+}
 Value* other_input(const Node* n, const Value* v) { return n->inputs[0] == v ? n->inputs[1] : n->inputs[0]; }
 bool scalar_is(const Value* v, double x) {
   double s;
@@ -66,15 +68,18 @@ Value* erf_arg(Node* erf) {
 Value* tanh_arg(Node* t) {
   Node* m = producer(t->inputs[0], "Mul");
   if (!m) return nullptr;
-  Value* s = scalar_is(m->inputs[1], std::sqrt(2 / M_PI)) ? m->inputs[0]
-             : scalar_is(m->inputs[0], std::sqrt(2 / M_PI)) ? m->inputs[1] : nullptr;
+  Value* s = scalar_is(m->inputs[1], std::sqrt(2 / M_PI))   ? m->inputs[0]
+             : scalar_is(m->inputs[0], std::sqrt(2 / M_PI)) ? m->inputs[1]
+                                                            : nullptr;
   Node* add = producer(s, "Add");
   if (!add) return nullptr;
   for (int i = 0; i < 2; ++i) {
     Value* x = add->inputs[i];
     Node* c = producer(add->inputs[1 - i], "Mul");
     if (!c) continue;
-    Value* cube = scalar_is(c->inputs[1], 0.044715) ? c->inputs[0] : scalar_is(c->inputs[0], 0.044715) ? c->inputs[1] : nullptr;
+    Value* cube = scalar_is(c->inputs[1], 0.044715)   ? c->inputs[0]
+                  : scalar_is(c->inputs[0], 0.044715) ? c->inputs[1]
+                                                      : nullptr;
     if (Node* p = producer(cube, "Pow")) {
       if (p->inputs[0] == x && scalar_is(p->inputs[1], 3.0)) return x;
     } else if (Node* m3 = producer(cube, "Mul")) {

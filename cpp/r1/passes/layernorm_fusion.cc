@@ -11,7 +11,9 @@ namespace r1 {
 namespace {
 using namespace passes;
 
-bool is_op(const Node* n, const char* op) { return n && n->op_type == op && (n->domain.empty() || n->domain == "ai.onnx"); }
+bool is_op(const Node* n, const char* op) {
+  return n && n->op_type == op && (n->domain.empty() || n->domain == "ai.onnx");
+}
 
 // ReduceMean over exactly the last axis (axes as attribute before opset 18, as input after).
 bool mean_over_last(const Node* n, const Value* x) {

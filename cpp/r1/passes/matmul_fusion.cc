@@ -34,8 +34,10 @@ class MatMulFusion : public Pass {
     bool changed = false;
     for (Node* n : node_list(g)) {
       if (!n->domain.empty() && n->domain != "ai.onnx") continue;
-      if (n->op_type == "MatMul") changed |= fuse(g, n, false);
-      else if (n->op_type == "Gemm") changed |= fuse(g, n, true);
+      if (n->op_type == "MatMul")
+        changed |= fuse(g, n, false);
+      else if (n->op_type == "Gemm")
+        changed |= fuse(g, n, true);
     }
     return changed;
   }
@@ -83,7 +85,8 @@ class MatMulFusion : public Pass {
     } else if (only_reader(out) && out->consumers[0]->op_type == "Add" && out->consumers[0]->domain.empty()) {
       Node* add = out->consumers[0];
       Value* other = add->inputs[0] == out ? add->inputs[1] : add->inputs[0];
-      if (other && other != out && !other->is_constant() && same_shape(other, out) && same_shape(add->outputs[0], out)) {
+      if (other && other != out && !other->is_constant() && same_shape(other, out) &&
+          same_shape(add->outputs[0], out)) {
         residual = other;
         out = add->outputs[0];
         if (Node* act2 = fusable_activation(out, &attrs)) out = act2->outputs[0];

@@ -3,7 +3,8 @@
 //
 //   class DeadCode : public Pass {
 //     const char* name() const override { return "dead_code"; }
-//     bool run(Graph& g, const PassOptions&) override { size_t n = g.nodes().size(); g.remove_dead(); return g.nodes().size() != n; }
+//     bool run(Graph& g, const PassOptions&) override { size_t n = g.nodes().size(); g.remove_dead(); return
+//     g.nodes().size() != n; }
 //   };
 #pragma once
 #include <functional>
@@ -17,12 +18,12 @@
 namespace r1 {
 
 struct PassOptions {
-  int level = 3;                     // 0: none, 1: basic, 2: extended (fusions), 3: layout/packing/precision
+  int level = 3;  // 0: none, 1: basic, 2: extended (fusions), 3: layout/packing/precision
   // "fp32" | "bf16": fused kernels' compute precision on the CPU; on a GPU, "fp16" | "bf16" convert
   // the whole graph to that type (float_conversion).
   std::string precision = "fp32";
-  std::set<std::string> disabled;    // pass names to skip (debugging, A/B measurements)
-  std::string device = "cpu";        // fusions only create ops this device has kernels for
+  std::set<std::string> disabled;  // pass names to skip (debugging, A/B measurements)
+  std::string device = "cpu";      // fusions only create ops this device has kernels for
   // Called after every pass that ran, with its name and the graph (`r1 convert --print-ir-after-all`).
   std::function<void(const std::string&, const Graph&)> after_pass;
 };

@@ -56,13 +56,25 @@ struct Entry {
 
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> e = {
-      {1, make_identity_elimination}, {1, make_shape_folding}, {1, make_constant_folding},
-      {1, make_cse},                  {1, make_dead_code},
-      {2, make_conv_bn_folding},      {2, make_attention_fusion}, {2, make_layernorm_fusion},
-      {2, make_skip_layernorm_fusion}, {2, make_gelu_fusion},   {2, make_matmul_fusion},
-      {2, make_conv_fusion},          {2, make_precision},       {2, make_dead_code},
-      {3, make_transpose_elimination}, {3, make_weight_prepack},
-      {3, make_dead_code},            {0, make_float_conversion},     {3, make_branch_scheduling},
+      {1, make_identity_elimination},
+      {1, make_shape_folding},
+      {1, make_constant_folding},
+      {1, make_cse},
+      {1, make_dead_code},
+      {2, make_conv_bn_folding},
+      {2, make_attention_fusion},
+      {2, make_layernorm_fusion},
+      {2, make_skip_layernorm_fusion},
+      {2, make_gelu_fusion},
+      {2, make_matmul_fusion},
+      {2, make_conv_fusion},
+      {2, make_precision},
+      {2, make_dead_code},
+      {3, make_transpose_elimination},
+      {3, make_weight_prepack},
+      {3, make_dead_code},
+      {0, make_float_conversion},
+      {3, make_branch_scheduling},
   };
   return e;
 }
@@ -85,8 +97,7 @@ std::vector<std::string> pass_names(int level) {
 }
 
 OptimizeReport optimize(Graph& g, const PassOptions& opts) {
-  R1_CHECK(opts.level >= 0 && opts.level <= 3, ModelError)
-      << "optimization level must be 0 to 3, got " << opts.level;
+  R1_CHECK(opts.level >= 0 && opts.level <= 3, ModelError) << "optimization level must be 0 to 3, got " << opts.level;
   const bool gpu = opts.device != "cpu";
   R1_CHECK(opts.precision == "fp32" || opts.precision == "bf16" || (gpu && opts.precision == "fp16"), ModelError)
       << "precision must be 'fp32' or 'bf16'" << (gpu ? " or 'fp16'" : " ('fp16' needs a GPU device)") << ", got '"

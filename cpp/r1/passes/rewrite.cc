@@ -66,12 +66,14 @@ Node* add_op(Graph& g, const std::string& op, const std::string& domain, const s
   if (domain == "r1" && g.opset("r1") == 0) g.set_opset("r1", 1);
   Node* n = g.add_node(op, domain, g.unique_name(base), inputs, outs, std::move(attrs), opset);
   n->schema = OpRegistry::instance().find(op, domain);
-  R1_CHECK(n->schema != nullptr, InternalError) << "a pass created op '" << op << "' (domain '" << domain
-                                                << "'), which has no schema";
+  R1_CHECK(n->schema != nullptr, InternalError)
+      << "a pass created op '" << op << "' (domain '" << domain << "'), which has no schema";
   return n;
 }
 
-Value* add_const(Graph& g, const std::string& base, Tensor t) { return g.add_constant(g.unique_name(base), std::move(t)); }
+Value* add_const(Graph& g, const std::string& base, Tensor t) {
+  return g.add_constant(g.unique_name(base), std::move(t));
+}
 
 std::vector<Tensor> evaluate_node(const Node& n, const std::vector<const Tensor*>& inputs) {
   Device& cpu = BackendRegistry::instance().device("cpu");

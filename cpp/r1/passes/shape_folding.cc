@@ -20,11 +20,13 @@ struct SymVec {
   std::vector<Elem> e;
   bool scalar = false;
   bool all_known() const {
-    for (auto& x : e) if (x.kind != Elem::Known) return false;
+    for (auto& x : e)
+      if (x.kind != Elem::Known) return false;
     return true;
   }
   bool any_unknown() const {
-    for (auto& x : e) if (x.kind == Elem::Unknown) return true;
+    for (auto& x : e)
+      if (x.kind == Elem::Unknown) return true;
     return false;
   }
 };
@@ -121,8 +123,16 @@ class ShapeFolding : public Pass {
     if (op == "Unsqueeze" || op == "Squeeze") {
       if (!lookup(n.inputs[0], &a)) return false;
       // Only the 0-D <-> 1-D moves that shape chains use.
-      if (op == "Unsqueeze" && a.scalar) { *out = a; out->scalar = false; return true; }
-      if (op == "Squeeze" && !a.scalar && a.e.size() == 1) { *out = a; out->scalar = true; return true; }
+      if (op == "Unsqueeze" && a.scalar) {
+        *out = a;
+        out->scalar = false;
+        return true;
+      }
+      if (op == "Squeeze" && !a.scalar && a.e.size() == 1) {
+        *out = a;
+        out->scalar = true;
+        return true;
+      }
       return false;
     }
     if (op == "Concat") {
@@ -189,7 +199,8 @@ class ShapeFolding : public Pass {
     if (!lookup(n->inputs[1], &t) || t.scalar || t.any_unknown() || !x || !x->has_shape) return false;
     std::vector<int64_t> target;
     int free_dims = 0;
-    for (auto& e : t.e) if (e.kind == Elem::Known && e.v == -1) ++free_dims;
+    for (auto& e : t.e)
+      if (e.kind == Elem::Known && e.v == -1) ++free_dims;
     for (size_t i = 0; i < t.e.size(); ++i) {
       const Elem& e = t.e[i];
       if (e.kind == Elem::Known) {

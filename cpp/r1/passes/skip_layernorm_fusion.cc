@@ -41,8 +41,8 @@ class SkipLayerNormFusion : public Pass {
       // Both operands must have the sum's shape: a broadcasting Add is not a residual.
       bool shapes_ok = (same_shape(a, sum) && same_shape(b, sum));
       if (!shapes_ok && !(a->has_shape && b->has_shape && a->shape.size() == b->shape.size() && sum->has_shape &&
-                          sum->shape.size() == a->shape.size() && !a->shape.empty() &&
-                          is_known(a->shape.back()) && a->shape.back() == b->shape.back() && both_unknown_lead(a, b)))
+                          sum->shape.size() == a->shape.size() && !a->shape.empty() && is_known(a->shape.back()) &&
+                          a->shape.back() == b->shape.back() && both_unknown_lead(a, b)))
         continue;
       AttributeMap attrs;
       attrs.set("epsilon", Attribute::make_float(ln->attrs.get_float("epsilon", 1e-5f)));

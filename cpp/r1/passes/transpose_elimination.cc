@@ -8,7 +8,9 @@ namespace r1 {
 namespace {
 using namespace passes;
 
-bool is_op(const Node* n, const char* op) { return n && n->op_type == op && (n->domain.empty() || n->domain == "ai.onnx"); }
+bool is_op(const Node* n, const char* op) {
+  return n && n->op_type == op && (n->domain.empty() || n->domain == "ai.onnx");
+}
 
 bool perm_of(const Node* t, std::vector<int64_t>* p) {
   *p = t->attrs.get_ints("perm");

@@ -32,7 +32,8 @@ class WeightPrepack : public Pass {
       std::string precision = n->attrs.get_string("precision", "fp32");
       auto key = std::make_pair(static_cast<const Value*>(w), precision + (trans_b ? "/t" : "/n"));
       Value*& blob = packed[key];
-      if (!blob) blob = add_const(g, w->name + "_packed_" + precision, cpu::gemm::pack_weights(w->constant, trans_b, precision));
+      if (!blob)
+        blob = add_const(g, w->name + "_packed_" + precision, cpu::gemm::pack_weights(w->constant, trans_b, precision));
       int64_t k = trans_b ? w->constant.dim(1) : w->constant.dim(0);
       int64_t cols = trans_b ? w->constant.dim(0) : w->constant.dim(1);
       g.set_input(n, 1, blob);

@@ -35,18 +35,18 @@ struct Executor::RunCtx {
   const KeyShapes* shapes = nullptr;               // this key's planned shapes (exact hit), or null
   const std::shared_ptr<Buffer>* arena = nullptr;  // this run's arena (when plan is set)
   PlanRecorder* rec = nullptr;                     // set on runs that record a plan
-  std::atomic<bool> diverged{false};  // a kernel contradicted the planned shapes: infer from here on
-  Allocator* device_alloc = nullptr;  // device steps' allocator when not the device's own (graph capture)
+  std::atomic<bool> diverged{false};               // a kernel contradicted the planned shapes: infer from here on
+  Allocator* device_alloc = nullptr;               // device steps' allocator when not the device's own (graph capture)
   bool capturing = false;
 };
 
 struct Executor::Captured {
   std::shared_ptr<Plan> plan;
-  std::shared_ptr<Buffer> arena;         // the graph's for good (never checked back in)
-  std::vector<Tensor> inputs;            // device buffers the graph reads the graph inputs from
-  std::vector<Tensor> outputs;           // where the graph leaves the graph outputs
+  std::shared_ptr<Buffer> arena;  // the graph's for good (never checked back in)
+  std::vector<Tensor> inputs;     // device buffers the graph reads the graph inputs from
+  std::vector<Tensor> outputs;    // where the graph leaves the graph outputs
   std::unique_ptr<CapturedWork> work;
-  std::mutex mu;                         // one replay at a time: the buffers above are fixed
+  std::mutex mu;  // one replay at a time: the buffers above are fixed
 };
 
 // Checks a Scratch out for one run (concurrent runs each get their own) and back in afterwards.
@@ -176,7 +176,8 @@ std::vector<Tensor> Executor::replay(Captured& c, const std::vector<Tensor>& inp
   std::lock_guard<std::mutex> lk(c.mu);
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& t = inputs[i];
-    if (t.nbytes()) device_.copy(*t.buffer(), t.byte_offset(), *c.inputs[i].buffer(), c.inputs[i].byte_offset(), t.nbytes(), nullptr);
+    if (t.nbytes())
+      device_.copy(*t.buffer(), t.byte_offset(), *c.inputs[i].buffer(), c.inputs[i].byte_offset(), t.nbytes(), nullptr);
   }
   c.work->replay();
   std::vector<Tensor> outs;
@@ -273,17 +274,17 @@ void Executor::check_inputs(const std::vector<Tensor>& inputs, Scratch& sc) cons
   for (size_t i = 0; i < decl.size(); ++i) {
     const Value* v = decl[i];
     const Tensor& t = inputs[i];
-    R1_CHECK(t.dtype() == v->dtype, InputError) << "input '" << v->name << "' must be " << dtype_name(v->dtype)
-                                                << ", got " << dtype_name(t.dtype());
+    R1_CHECK(t.dtype() == v->dtype, InputError)
+        << "input '" << v->name << "' must be " << dtype_name(v->dtype) << ", got " << dtype_name(t.dtype());
     R1_CHECK(t.rank() == static_cast<int>(v->shape.size()), InputError)
         << "input '" << v->name << "' must have shape " << shape_str(v->shape, &graph_->symbols()) << " (rank "
         << v->shape.size() << "), got " << shape_str(t.shape()) << " (rank " << t.rank() << ")";
     for (int d = 0; d < t.rank(); ++d) {
       int64_t want = v->shape[d], got = t.shape()[d];
       if (is_known(want)) {
-        R1_CHECK(want == got, InputError) << "input '" << v->name << "' must have shape "
-                                          << shape_str(v->shape, &graph_->symbols()) << ", got " << shape_str(t.shape())
-                                          << " (dim " << d << " must be " << want << ")";
+        R1_CHECK(want == got, InputError)
+            << "input '" << v->name << "' must have shape " << shape_str(v->shape, &graph_->symbols()) << ", got "
+            << shape_str(t.shape()) << " (dim " << d << " must be " << want << ")";
       } else if (is_sym_dim(want)) {
         auto it = std::find_if(bound.begin(), bound.end(), [&](const auto& b) { return b.symbol == want; });
         if (it == bound.end()) {
@@ -409,8 +410,8 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
   // The arena is the device's memory: CPU steps of a GPU executor allocate their (small) outputs.
   const bool in_arena = rc.plan && (!hetero_ || step.place.on_device);
   if (in_arena) place_outputs(s, lane, rc, shp->dtypes, shp->shapes, shp->known);
-  Allocator& alloc = !hetero_ || step.place.on_device ? (rc.device_alloc ? *rc.device_alloc : device_.allocator())
-                                                       : cpu_.allocator();
+  Allocator& alloc =
+      !hetero_ || step.place.on_device ? (rc.device_alloc ? *rc.device_alloc : device_.allocator()) : cpu_.allocator();
   KernelContext kctx(n, std::move(lane.ins), &lane.outs, &shp->dtypes, &shp->shapes, &shp->known, alloc, *pool_);
   if (in_arena) kctx.set_placements(lane.placements.data());
   const bool prof = profiling_.load(std::memory_order_relaxed);
@@ -436,8 +437,10 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
   for (size_t i = 0; i < nout; ++i)
     if (n.outputs[i] && !lane.outs[i].defined()) kctx.output(i);  // a kernel that wrote nothing still yields a tensor
   lane.ins = kctx.take_inputs();
-  if (rc.rec) rc.rec->record_step(s, n, lane.ins, lane.outs, kctx.allocated_mask(), shp->dtypes, shp->shapes, shp->known);
-  if (rc.plan) check_outputs(s, lane, rc, planned_shapes, in_arena ? kctx.allocated_mask() : 0, shp->dtypes, shp->shapes);
+  if (rc.rec)
+    rc.rec->record_step(s, n, lane.ins, lane.outs, kctx.allocated_mask(), shp->dtypes, shp->shapes, shp->known);
+  if (rc.plan)
+    check_outputs(s, lane, rc, planned_shapes, in_arena ? kctx.allocated_mask() : 0, shp->dtypes, shp->shapes);
   for (size_t i = 0; i < nout; ++i)
     if (n.outputs[i]) sc.env[n.outputs[i]->id] = std::move(lane.outs[i]);
   if (release)

@@ -100,9 +100,9 @@ class Executor {
     std::vector<int> release;  // value ids whose last reader is this node
     StepPlacement place;
   };
-  struct Lane;      // what one step in flight needs (a group runs several at once)
-  struct Scratch;   // per-run vectors, reused across runs
-  struct RunCtx;    // what one run plans with
+  struct Lane;     // what one step in flight needs (a group runs several at once)
+  struct Scratch;  // per-run vectors, reused across runs
+  struct RunCtx;   // what one run plans with
   class ScratchLease;
   struct Captured;  // a key's recorded graph and the fixed buffers it reads and writes
   void check_inputs(const std::vector<Tensor>& inputs, Scratch& sc) const;
@@ -126,9 +126,9 @@ class Executor {
   std::shared_ptr<const Graph> graph_;
   Device& device_;
   Device& cpu_;
-  bool hetero_ = false;               // device_ is not the CPU: steps are placed, values cross
-  std::vector<Tensor> dev_const_;     // per value id: the device copy of a constant a GPU step reads
-  std::string not_capturable_;        // why graph capture is impossible here ("" when it is possible)
+  bool hetero_ = false;            // device_ is not the CPU: steps are placed, values cross
+  std::vector<Tensor> dev_const_;  // per value id: the device copy of a constant a GPU step reads
+  std::string not_capturable_;     // why graph capture is impossible here ("" when it is possible)
   std::atomic<bool> graph_capture_{false};
   std::atomic<int64_t> graph_replays_{0};
   mutable std::mutex capture_mu_;

@@ -45,8 +45,9 @@ Placement place_steps(const Graph& g, Device& device, Device& cpu) {
     }
     if (!p.on_device) {
       const KernelEntry* e = cpu.kernels().entry(n.op_type, n.domain);
-      R1_CHECK(e != nullptr, ModelError) << "op '" << n.op_type << "' in node '" << n.name << "' has no kernel on device "
-                                         << device.name() << (gpu ? " or on the cpu" : "");
+      R1_CHECK(e != nullptr, ModelError) << "op '" << n.op_type << "' in node '" << n.name
+                                         << "' has no kernel on device " << device.name()
+                                         << (gpu ? " or on the cpu" : "");
       p.kernel = e->fn;
       p.host_inputs = ~0u;
       p.metadata_only = gpu && reads_metadata_only(n);

@@ -20,11 +20,43 @@ unsigned inplace_inputs(const Node& n) {
   // Not here: Pow (may cast its exponent into a temporary, fine, but unverified for ints), the
   // variadic Sum/Max/Min/Mean (they accumulate into the output and read input k >= 2 after the
   // first write), and everything that is not elementwise.
-  static const std::unordered_set<std::string> unary = {
-      "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan",
-      "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Tanh", "Sigmoid", "Erf", "Softsign", "Softplus", "Mish",
-      "LeakyRelu", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "ThresholdedRelu", "Gelu", "Relu", "Abs",
-      "Neg", "Sign", "Clip"};
+  static const std::unordered_set<std::string> unary = {"Exp",
+                                                        "Log",
+                                                        "Sqrt",
+                                                        "Reciprocal",
+                                                        "Floor",
+                                                        "Ceil",
+                                                        "Round",
+                                                        "Sin",
+                                                        "Cos",
+                                                        "Tan",
+                                                        "Asin",
+                                                        "Acos",
+                                                        "Atan",
+                                                        "Sinh",
+                                                        "Cosh",
+                                                        "Asinh",
+                                                        "Acosh",
+                                                        "Atanh",
+                                                        "Tanh",
+                                                        "Sigmoid",
+                                                        "Erf",
+                                                        "Softsign",
+                                                        "Softplus",
+                                                        "Mish",
+                                                        "LeakyRelu",
+                                                        "Elu",
+                                                        "Selu",
+                                                        "Celu",
+                                                        "HardSigmoid",
+                                                        "HardSwish",
+                                                        "ThresholdedRelu",
+                                                        "Gelu",
+                                                        "Relu",
+                                                        "Abs",
+                                                        "Neg",
+                                                        "Sign",
+                                                        "Clip"};
   static const std::unordered_set<std::string> binary = {"Add", "Sub", "Mul", "Div"};
   if (!n.domain.empty() && n.domain != "ai.onnx") return 0;
   if (unary.count(n.op_type)) return 1u;
@@ -106,8 +138,7 @@ int Plan::arenas() const {
 // ---------------------------------------------------------------------------------------------
 // PlanRecorder
 
-PlanRecorder::PlanRecorder(const Graph& g, const std::vector<int>& last_reader, const Plan* layout,
-                           const Buffer* arena)
+PlanRecorder::PlanRecorder(const Graph& g, const std::vector<int>& last_reader, const Plan* layout, const Buffer* arena)
     : g_(g), last_reader_(last_reader), layout_(layout), arena_(arena), base_(output_bases(g)) {
   const size_t nv = g.values().size(), nsteps = g.nodes().size();
   shape_static_.assign(nv, 0);

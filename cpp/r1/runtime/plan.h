@@ -36,10 +36,10 @@ struct StepShapes {
 
 // The memory structure of a run; two keys that agree on it can share one arena layout.
 struct Structure {
-  std::vector<int> out_storage;    // per (step, output): the storage its bytes lie in, or -1
-  std::vector<char> out_fresh;     // per (step, output): allocated by the kernel in that storage
-  std::vector<int> first, last;    // per storage: producing step, last step any view is read
-  std::vector<int> inplace_parent; // per storage: a storage whose memory it may take over, or -1
+  std::vector<int> out_storage;     // per (step, output): the storage its bytes lie in, or -1
+  std::vector<char> out_fresh;      // per (step, output): allocated by the kernel in that storage
+  std::vector<int> first, last;     // per storage: producing step, last step any view is read
+  std::vector<int> inplace_parent;  // per storage: a storage whose memory it may take over, or -1
   bool operator==(const Structure& o) const {
     return out_storage == o.out_storage && out_fresh == o.out_fresh && first == o.first && last == o.last &&
            inplace_parent == o.inplace_parent;

@@ -61,8 +61,7 @@ void PlanCache::add(const Graph& g, PlanRecorder::Result r, const std::vector<in
   std::lock_guard<std::mutex> lk(mu_);
   if (fits && !used->stale.load()) {
     auto& keys = used->keys;
-    keys.erase(std::remove_if(keys.begin(), keys.end(), [&](auto& k) { return k->key == r.shapes->key; }),
-               keys.end());
+    keys.erase(std::remove_if(keys.begin(), keys.end(), [&](auto& k) { return k->key == r.shapes->key; }), keys.end());
     keys.insert(keys.begin(), std::move(r.shapes));
     if (keys.size() > kMaxKeysPerPlan) keys.pop_back();
     ++bucket_reuses_;

@@ -32,8 +32,8 @@ class PlanCache {
   static constexpr size_t kMaxKeysPerPlan = 32;  // exact keys remembered per layout
 
   struct Found {
-    std::shared_ptr<Plan> plan;                // the bucket's layout, or null
-    std::shared_ptr<const KeyShapes> shapes;   // this exact key's shapes, or null
+    std::shared_ptr<Plan> plan;               // the bucket's layout, or null
+    std::shared_ptr<const KeyShapes> shapes;  // this exact key's shapes, or null
   };
   // Counts a hit when the exact key is planned, a miss otherwise. A stale plan is not returned.
   Found find(const std::vector<int64_t>& key, const std::vector<int64_t>& bucket);
@@ -49,7 +49,7 @@ class PlanCache {
     size_t plans_cached = 0, keys_cached = 0, arenas = 0, total_arena_bytes = 0;
     uint64_t plan_hits = 0, plan_misses = 0, bucket_reuses = 0, replans = 0;
     size_t steps = 0, inplace_steps = 0, inferred_steps = 0;  // of the plan and key used last
-    uint64_t planned_allocations = 0;  // filled in by the Executor
+    uint64_t planned_allocations = 0;                         // filled in by the Executor
   };
   Stats stats() const;
 

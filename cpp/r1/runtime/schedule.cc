@@ -6,9 +6,9 @@
 namespace r1 {
 
 bool is_heavy_op(const Node& n) {
-  static const std::unordered_set<std::string> onnx = {"MatMul", "Gemm", "Conv", "ConvTranspose", "LSTM", "GRU",
-                                                       "RNN", "MatMulInteger", "ConvInteger", "QLinearMatMul",
-                                                       "QLinearConv"};
+  static const std::unordered_set<std::string> onnx = {"MatMul",      "Gemm",          "Conv",       "ConvTranspose",
+                                                       "LSTM",        "GRU",           "RNN",        "MatMulInteger",
+                                                       "ConvInteger", "QLinearMatMul", "QLinearConv"};
   static const std::unordered_set<std::string> r1_ops = {"FusedMatMul", "FusedConv", "Attention"};
   if (n.domain.empty() || n.domain == "ai.onnx") return onnx.count(n.op_type) > 0;
   if (n.domain == "r1") return r1_ops.count(n.op_type) > 0;

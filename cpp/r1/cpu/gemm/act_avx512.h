@@ -48,8 +48,8 @@ static inline __m512 sigmoid16(__m512 x) {
 static inline __m512 tanh16(__m512 x) {
   const __m512 ax = _mm512_abs_ps(x);
   const __m512 e = exp16(_mm512_mul_ps(_mm512_set1_ps(2.0f), _mm512_min_ps(ax, _mm512_set1_ps(9.5f))));
-  const __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                                   _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+  const __m512 big =
+      _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
   const __m512 z = _mm512_mul_ps(x, x);
   __m512 s = _mm512_set1_ps(-5.70498872745e-3f);
   s = _mm512_fmadd_ps(s, z, _mm512_set1_ps(2.06390887954e-2f));
@@ -59,8 +59,8 @@ static inline __m512 tanh16(__m512 x) {
   const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(s, z), ax, ax);
   const __m512 r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ), big, small);
   // copysign, and NaN in -> NaN out (ax is NaN: neither branch is, so take x itself)
-  const __m512 signed_r = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
-      _mm512_castps_si512(r), _mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff), 0xe4));
+  const __m512 signed_r = _mm512_castsi512_ps(
+      _mm512_ternarylogic_epi32(_mm512_castps_si512(r), _mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff), 0xe4));
   return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), signed_r, x);
 }
 

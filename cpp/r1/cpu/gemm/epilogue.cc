@@ -40,18 +40,29 @@ inline float x_sigmoid(float x, float sx) { return x / (1.0f + vexp(-sx)); }
 template <Act A>
 inline float activate(float x, float pa, float pb) {
   switch (A) {
-    case Act::None: return x;
-    case Act::Relu: return lt(x, 0.f) ? 0.f : x;
+    case Act::None:
+      return x;
+    case Act::Relu:
+      return lt(x, 0.f) ? 0.f : x;
     case Act::Gelu:
-    case Act::GeluFast: return gelu_erf(x);
-    case Act::GeluTanh: return x_sigmoid(x, 2.0f * 0.7978845608028654f * (x + 0.044715f * x * x * x));
-    case Act::Sigmoid: return vsigmoid(x);
-    case Act::Silu: return x_sigmoid(x, x);
-    case Act::Tanh: return vtanh(x);
-    case Act::HardSigmoid: return vmin(1.f, vmax(0.f, pa * x + pb));
-    case Act::HardSwish: return x * vmin(1.f, vmax(0.f, x * (1.0f / 6.0f) + 0.5f));
-    case Act::Clip: return vmin(pb, vmax(pa, x));
-    case Act::LeakyRelu: return lt(x, 0.f) ? x * pa : x;
+    case Act::GeluFast:
+      return gelu_erf(x);
+    case Act::GeluTanh:
+      return x_sigmoid(x, 2.0f * 0.7978845608028654f * (x + 0.044715f * x * x * x));
+    case Act::Sigmoid:
+      return vsigmoid(x);
+    case Act::Silu:
+      return x_sigmoid(x, x);
+    case Act::Tanh:
+      return vtanh(x);
+    case Act::HardSigmoid:
+      return vmin(1.f, vmax(0.f, pa * x + pb));
+    case Act::HardSwish:
+      return x * vmin(1.f, vmax(0.f, x * (1.0f / 6.0f) + 0.5f));
+    case Act::Clip:
+      return vmin(pb, vmax(pa, x));
+    case Act::LeakyRelu:
+      return lt(x, 0.f) ? x * pa : x;
   }
   return x;
 }
@@ -78,10 +89,13 @@ void epilogue_tile_ref(float* c, int64_t ldc, int64_t nrows, int64_t cols, int64
                        const Epilogue& ep) {
   if (ep.alpha == 1.f && !ep.bias && !ep.residual && ep.act == Act::None) return;
   switch (ep.act) {
-#define R1_CASE(A) \
-  case Act::A: rows<Act::A>(c, ldc, nrows, cols, row0, col0, ep); return;
-    R1_CASE(None) R1_CASE(Relu) R1_CASE(Gelu) R1_CASE(GeluTanh) R1_CASE(Sigmoid) R1_CASE(Silu) R1_CASE(Tanh)
-    R1_CASE(HardSigmoid) R1_CASE(HardSwish) R1_CASE(Clip) R1_CASE(LeakyRelu) R1_CASE(GeluFast)
+#define R1_CASE(A)                                     \
+  case Act::A:                                         \
+    rows<Act::A>(c, ldc, nrows, cols, row0, col0, ep); \
+    return;
+    R1_CASE(None)
+    R1_CASE(Relu) R1_CASE(Gelu) R1_CASE(GeluTanh) R1_CASE(Sigmoid) R1_CASE(Silu) R1_CASE(Tanh) R1_CASE(HardSigmoid)
+        R1_CASE(HardSwish) R1_CASE(Clip) R1_CASE(LeakyRelu) R1_CASE(GeluFast)
 #undef R1_CASE
   }
 }

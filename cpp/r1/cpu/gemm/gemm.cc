@@ -50,8 +50,7 @@ Split plan_split(int64_t M, int64_t N, int64_t K, int threads) {
   s.mc = (s.mc + kMR - 1) / kMR * kMR;  // balanced blocks, whole 8-row tiles
   s.mblocks = (M + s.mc - 1) / s.mc;
   s.parallel = threads > 1 && M * N * std::max<int64_t>(K, 1) >= kGemmParallelWork;
-  if (s.parallel && s.mblocks < 4 * threads)
-    s.groups = std::min(s.panels, (4 * threads + s.mblocks - 1) / s.mblocks);
+  if (s.parallel && s.mblocks < 4 * threads) s.groups = std::min(s.panels, (4 * threads + s.mblocks - 1) / s.mblocks);
   return s;
 }
 
@@ -88,8 +87,8 @@ void copy_panel(const float* b, int64_t ldb, int64_t k, int64_t n, int64_t p, fl
 
 // Where no AVX-512 kernel runs: OpenBLAS on each task's block (per panel for packed B), then the
 // epilogue on the block while it is in cache.
-void baseline_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const GemmB& B, float* C,
-                   int64_t ldc, const Epilogue& ep, ThreadPool& pool) {
+void baseline_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const GemmB& B, float* C, int64_t ldc,
+                   const Epilogue& ep, ThreadPool& pool) {
   const Split s = plan_split(M, N, K, pool.num_threads());
   run_tasks(s, pool, [&](int64_t t) {
     const Task tk = task_of(s, M, t);
@@ -126,10 +125,17 @@ Act parse_activation(const std::string& name) {
   static const struct {
     const char* name;
     Act act;
-  } kActs[] = {{"", Act::None},           {"Relu", Act::Relu},       {"Gelu", Act::Gelu},
-               {"GeluTanh", Act::GeluTanh}, {"Sigmoid", Act::Sigmoid}, {"Silu", Act::Silu},
-               {"Tanh", Act::Tanh},       {"HardSigmoid", Act::HardSigmoid}, {"HardSwish", Act::HardSwish},
-               {"Clip", Act::Clip},       {"LeakyRelu", Act::LeakyRelu}};
+  } kActs[] = {{"", Act::None},
+               {"Relu", Act::Relu},
+               {"Gelu", Act::Gelu},
+               {"GeluTanh", Act::GeluTanh},
+               {"Sigmoid", Act::Sigmoid},
+               {"Silu", Act::Silu},
+               {"Tanh", Act::Tanh},
+               {"HardSigmoid", Act::HardSigmoid},
+               {"HardSwish", Act::HardSwish},
+               {"Clip", Act::Clip},
+               {"LeakyRelu", Act::LeakyRelu}};
   for (const auto& a : kActs)
     if (name == a.name) return a.act;
   R1_THROW(ModelError) << "FusedMatMul: unknown activation \"" << name
@@ -140,10 +146,14 @@ Act parse_activation(const std::string& name) {
 bool fast_gemm_available() { return use_avx512(); }
 
 void set_gemm_isa_limit(const std::string& isa) {
-  if (isa == "auto") g_isa_limit = kAuto;
-  else if (isa == "avx512") g_isa_limit = kAvx512;
-  else if (isa == "baseline") g_isa_limit = kBaseline;
-  else R1_THROW(InputError) << "set_gemm_isa_limit: expected \"auto\", \"avx512\" or \"baseline\", got \"" << isa << "\"";
+  if (isa == "auto")
+    g_isa_limit = kAuto;
+  else if (isa == "avx512")
+    g_isa_limit = kAvx512;
+  else if (isa == "baseline")
+    g_isa_limit = kBaseline;
+  else
+    R1_THROW(InputError) << "set_gemm_isa_limit: expected \"auto\", \"avx512\" or \"baseline\", got \"" << isa << "\"";
 }
 
 std::string gemm_path(PackedLayout precision) {
@@ -190,9 +200,10 @@ void fused_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, co
     a16_buf.resize(static_cast<size_t>(M * lda16));
     a16 = a16_buf.data();
     // ~20 us of conversion per chunk: a smaller one costs less than waking a worker
-    pool.parallel_for(0, M, std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
-      f32_to_bf16_rows_avx512(A + r0 * lda, lda, a16 + r0 * lda16, lda16, r1 - r0, K);
-    });
+    pool.parallel_for(0, M, std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(K, 1)),
+                      [&](int64_t r0, int64_t r1) {
+                        f32_to_bf16_rows_avx512(A + r0 * lda, lda, a16 + r0 * lda16, lda16, r1 - r0, K);
+                      });
   }
   // A plain B's partial last panel, as a padded copy (its 48-wide loads would run past B's end).
   const int64_t panels = (N + kNR - 1) / kNR;
@@ -226,8 +237,10 @@ void fused_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, co
       a.panel_stride = panel_stride;
       a.ldb = ldb;
       a.c = C + tk.i0 * ldc + a.col0;
-      if (use_bf16) gemm_block_bf16_avx512(a);
-      else gemm_block_f32_avx512(a);
+      if (use_bf16)
+        gemm_block_bf16_avx512(a);
+      else
+        gemm_block_f32_avx512(a);
     };
     if (bf16_kernel) {
       run_panels(tk.p0, tk.p1, static_cast<const uint16_t*>(view->panels) + tk.p0 * view->panel_stride,
@@ -241,8 +254,8 @@ void fused_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, co
         run_panels(p, p + 1, panel.data(), kNR * K, kNR, false);
       }
     } else if (view) {
-      run_panels(tk.p0, tk.p1, static_cast<const float*>(view->panels) + tk.p0 * view->panel_stride,
-                 view->panel_stride, view->ldb, false);
+      run_panels(tk.p0, tk.p1, static_cast<const float*>(view->panels) + tk.p0 * view->panel_stride, view->panel_stride,
+                 view->ldb, false);
     } else {
       const int64_t full_end = tail ? std::min(tk.p1, panels - 1) : tk.p1;
       if (full_end > tk.p0) run_panels(tk.p0, full_end, B.f32 + tk.p0 * kNR, kNR, B.ld, false);

@@ -94,9 +94,8 @@ using KernBF16 = void (*)(int64_t, const uint16_t*, int64_t, const uint16_t*, in
                           bool);
 
 #define R1_KROW(K, MR) {K<MR, 1>, K<MR, 2>, K<MR, 3>}
-const KernF32 kF32[kMR][3] = {R1_KROW(kern_f32, 1), R1_KROW(kern_f32, 2), R1_KROW(kern_f32, 3),
-                              R1_KROW(kern_f32, 4), R1_KROW(kern_f32, 5), R1_KROW(kern_f32, 6),
-                              R1_KROW(kern_f32, 7), R1_KROW(kern_f32, 8)};
+const KernF32 kF32[kMR][3] = {R1_KROW(kern_f32, 1), R1_KROW(kern_f32, 2), R1_KROW(kern_f32, 3), R1_KROW(kern_f32, 4),
+                              R1_KROW(kern_f32, 5), R1_KROW(kern_f32, 6), R1_KROW(kern_f32, 7), R1_KROW(kern_f32, 8)};
 const KernBF16 kBF16[kMR][3] = {R1_KROW(kern_bf16, 1), R1_KROW(kern_bf16, 2), R1_KROW(kern_bf16, 3),
                                 R1_KROW(kern_bf16, 4), R1_KROW(kern_bf16, 5), R1_KROW(kern_bf16, 6),
                                 R1_KROW(kern_bf16, 7), R1_KROW(kern_bf16, 8)};
@@ -106,20 +105,30 @@ template <Act A>
 inline __m512 activate(__m512 x, __m512 pa, __m512 pb) {
   const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
   switch (A) {
-    case Act::None: return x;
-    case Act::Relu: return _mm512_max_ps(zero, x);  // max returns its second operand (x) on NaN
-    case Act::Gelu: return gelu_erf16(x);
-    case Act::GeluFast: return gelu_erf_fast16(x);
-    case Act::GeluTanh: return gelu_tanh16(x);
-    case Act::Sigmoid: return sigmoid16(x);
-    case Act::Silu: return x_sigmoid16(x, x);
-    case Act::Tanh: return tanh16(x);
-    case Act::HardSigmoid: return _mm512_min_ps(one, _mm512_max_ps(zero, _mm512_fmadd_ps(pa, x, pb)));
+    case Act::None:
+      return x;
+    case Act::Relu:
+      return _mm512_max_ps(zero, x);  // max returns its second operand (x) on NaN
+    case Act::Gelu:
+      return gelu_erf16(x);
+    case Act::GeluFast:
+      return gelu_erf_fast16(x);
+    case Act::GeluTanh:
+      return gelu_tanh16(x);
+    case Act::Sigmoid:
+      return sigmoid16(x);
+    case Act::Silu:
+      return x_sigmoid16(x, x);
+    case Act::Tanh:
+      return tanh16(x);
+    case Act::HardSigmoid:
+      return _mm512_min_ps(one, _mm512_max_ps(zero, _mm512_fmadd_ps(pa, x, pb)));
     case Act::HardSwish: {
       const __m512 h = _mm512_fmadd_ps(x, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
       return _mm512_mul_ps(x, _mm512_min_ps(one, _mm512_max_ps(zero, h)));
     }
-    case Act::Clip: return _mm512_min_ps(pb, _mm512_max_ps(pa, x));
+    case Act::Clip:
+      return _mm512_min_ps(pb, _mm512_max_ps(pa, x));
     case Act::LeakyRelu:
       return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), x, pa);
   }
@@ -127,8 +136,7 @@ inline __m512 activate(__m512 x, __m512 pa, __m512 pb) {
 }
 
 template <Act A>
-void epilogue_rows(float* c, int64_t ldc, int64_t rows, int64_t cols, int64_t row0, int64_t col0,
-                   const Epilogue& ep) {
+void epilogue_rows(float* c, int64_t ldc, int64_t rows, int64_t cols, int64_t row0, int64_t col0, const Epilogue& ep) {
   const __m512 alpha = _mm512_set1_ps(ep.alpha);
   const __m512 pa = _mm512_set1_ps(ep.act_alpha), pb = _mm512_set1_ps(ep.act_beta);
   const bool scale = ep.alpha != 1.0f;
@@ -192,16 +200,18 @@ void gemm_block_bf16_avx512(const TileArgs& t) { run_block<true>(t); }
 void epilogue_tile_avx512(float* c, int64_t ldc, int64_t rows, int64_t cols, int64_t row0, int64_t col0,
                           const Epilogue& ep) {
   switch (ep.act) {
-#define R1_CASE(A) \
-  case Act::A: epilogue_rows<Act::A>(c, ldc, rows, cols, row0, col0, ep); return;
-    R1_CASE(None) R1_CASE(Relu) R1_CASE(Gelu) R1_CASE(GeluTanh) R1_CASE(Sigmoid) R1_CASE(Silu) R1_CASE(Tanh)
-    R1_CASE(HardSigmoid) R1_CASE(HardSwish) R1_CASE(Clip) R1_CASE(LeakyRelu) R1_CASE(GeluFast)
+#define R1_CASE(A)                                             \
+  case Act::A:                                                 \
+    epilogue_rows<Act::A>(c, ldc, rows, cols, row0, col0, ep); \
+    return;
+    R1_CASE(None)
+    R1_CASE(Relu) R1_CASE(Gelu) R1_CASE(GeluTanh) R1_CASE(Sigmoid) R1_CASE(Silu) R1_CASE(Tanh) R1_CASE(HardSigmoid)
+        R1_CASE(HardSwish) R1_CASE(Clip) R1_CASE(LeakyRelu) R1_CASE(GeluFast)
 #undef R1_CASE
   }
 }
 
-void f32_to_bf16_rows_avx512(const float* src, int64_t lds, uint16_t* dst, int64_t ldd, int64_t rows,
-                             int64_t cols) {
+void f32_to_bf16_rows_avx512(const float* src, int64_t lds, uint16_t* dst, int64_t ldd, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* s = src + r * lds;
     uint16_t* d = dst + r * ldd;

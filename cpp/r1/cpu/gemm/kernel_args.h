@@ -15,8 +15,20 @@ namespace r1::cpu::gemm {
 constexpr int64_t kNR = 48;
 constexpr int64_t kMR = 8;
 
-enum class Act : int32_t { None, Relu, Gelu, GeluTanh, Sigmoid, Silu, Tanh, HardSigmoid, HardSwish, Clip, LeakyRelu,
-                          GeluFast };  // GeluFast: erf to ~5e-7 absolute, for bf16 products only
+enum class Act : int32_t {
+  None,
+  Relu,
+  Gelu,
+  GeluTanh,
+  Sigmoid,
+  Silu,
+  Tanh,
+  HardSigmoid,
+  HardSwish,
+  Clip,
+  LeakyRelu,
+  GeluFast
+};  // GeluFast: erf to ~5e-7 absolute, for bf16 products only
 
 // Y = act(alpha * acc + bias + residual), applied per output tile right after its last K block.
 struct Epilogue {

@@ -36,7 +36,9 @@ size_t elem_bytes(PackedLayout l) { return l == PackedLayout::BF16 ? 2 : 4; }
 int64_t panel_elems(int64_t k, PackedLayout l) { return k_rows(k, l) * row_elems(l); }
 
 const char* layout_name(uint32_t l) {
-  return l == static_cast<uint32_t>(PackedLayout::F32) ? "fp32" : l == static_cast<uint32_t>(PackedLayout::BF16) ? "bf16" : "unknown";
+  return l == static_cast<uint32_t>(PackedLayout::F32)    ? "fp32"
+         : l == static_cast<uint32_t>(PackedLayout::BF16) ? "bf16"
+                                                          : "unknown";
 }
 
 // Columns [j0, j0 + 48) of op(B) as fp32 K x 48, zero past N. Row copies for B [K, N]; for
@@ -158,8 +160,8 @@ PackedB packed_view(const void* blob, size_t bytes, int64_t k, int64_t n, Packed
   R1_CHECK(h.layout == static_cast<uint32_t>(expected), ModelError)
       << "FusedMatMul: packed B holds " << layout_name(h.layout) << " panels but the node's precision is "
       << layout_name(static_cast<uint32_t>(expected)) << " (re-pack the weight)";
-  R1_CHECK(h.k == k && h.n == n, ModelError) << "FusedMatMul: packed B is " << h.k << " x " << h.n
-                                             << " but the node's attrs say k=" << k << ", n=" << n;
+  R1_CHECK(h.k == k && h.n == n, ModelError)
+      << "FusedMatMul: packed B is " << h.k << " x " << h.n << " but the node's attrs say k=" << k << ", n=" << n;
   const size_t need = packed_bytes(k, n, expected);
   R1_CHECK(h.data_bytes + kHeaderBytes == need && bytes >= need, ModelError)
       << "FusedMatMul: packed B blob is truncated (" << bytes << " bytes, need " << need << ")";

@@ -86,7 +86,8 @@ void gelu_f32_avx512(const float* x, float* y, int64_t n, bool tanh_form) {
   int64_t i = 0;
   if (tanh_form) {
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, gelu_tanh16(_mm512_loadu_ps(x + i)));
-    if (i < n) _mm512_mask_storeu_ps(y + i, tail_mask16(n - i), gelu_tanh16(_mm512_maskz_loadu_ps(tail_mask16(n - i), x + i)));
+    if (i < n)
+      _mm512_mask_storeu_ps(y + i, tail_mask16(n - i), gelu_tanh16(_mm512_maskz_loadu_ps(tail_mask16(n - i), x + i)));
   } else {
     for (; i + 32 <= n; i += 32) {  // two independent chains: each is ~40 dependent operations deep
       const __m512 a = gelu_erf16(_mm512_loadu_ps(x + i)), b = gelu_erf16(_mm512_loadu_ps(x + i + 16));
@@ -94,7 +95,8 @@ void gelu_f32_avx512(const float* x, float* y, int64_t n, bool tanh_form) {
       _mm512_storeu_ps(y + i + 16, b);
     }
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, gelu_erf16(_mm512_loadu_ps(x + i)));
-    if (i < n) _mm512_mask_storeu_ps(y + i, tail_mask16(n - i), gelu_erf16(_mm512_maskz_loadu_ps(tail_mask16(n - i), x + i)));
+    if (i < n)
+      _mm512_mask_storeu_ps(y + i, tail_mask16(n - i), gelu_erf16(_mm512_maskz_loadu_ps(tail_mask16(n - i), x + i)));
   }
 }
 
@@ -105,7 +107,8 @@ float row_max_avx512(const float* x, int64_t n) {
     a = _mm512_max_ps(a, _mm512_loadu_ps(x + j));
     b = _mm512_max_ps(b, _mm512_loadu_ps(x + j + 16));
   }
-  for (; j < n; j += 16) a = _mm512_mask_max_ps(a, tail_mask16(n - j), a, _mm512_maskz_loadu_ps(tail_mask16(n - j), x + j));
+  for (; j < n; j += 16)
+    a = _mm512_mask_max_ps(a, tail_mask16(n - j), a, _mm512_maskz_loadu_ps(tail_mask16(n - j), x + j));
   return _mm512_reduce_max_ps(_mm512_max_ps(a, b));
 }
 
@@ -225,8 +228,10 @@ void attn_softmax_step_avx512(float* S, int64_t lds, int64_t rows, int64_t n, fl
       __m512 v = _mm512_maskz_loadu_ps(kv, s + j);
       if (!mr) v = _mm512_mul_ps(v, vs);
       const __m512 p = _mm512_maskz_mov_ps(kv, exp2_nonpos16(_mm512_mul_ps(_mm512_sub_ps(v, vm), log2e)));
-      if (p16) _mm256_mask_storeu_epi16(p16 + r * ld16 + j, tail_mask16(n_even - j), (__m256i)_mm512_cvtneps_pbh(p));
-      else _mm512_mask_storeu_ps(s + j, tail_mask16(n - j), p);
+      if (p16)
+        _mm256_mask_storeu_epi16(p16 + r * ld16 + j, tail_mask16(n_even - j), (__m256i)_mm512_cvtneps_pbh(p));
+      else
+        _mm512_mask_storeu_ps(s + j, tail_mask16(n - j), p);
       sum = _mm512_add_ps(sum, p);
     }
     const float c = _mm512_cvtss_f32(exp16(_mm512_set1_ps(m_old - m_new)));  // m_old = -inf: 0

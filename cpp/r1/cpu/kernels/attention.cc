@@ -26,21 +26,19 @@ namespace r1::cpu {
 void attn_softmax_step_avx512(float* S, int64_t lds, int64_t rows, int64_t n, float scale, const float* mask,
                               int64_t mask_rs, int64_t mask_cs, int64_t limit0, float* m, float* l, float* corr,
                               uint16_t* p16, int64_t ld16);
-void attn_gemm_f32_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
-                          int64_t ldb, float* C, int64_t ldc, const float* row_scale, bool accumulate);
+void attn_gemm_f32_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb,
+                          float* C, int64_t ldc, const float* row_scale, bool accumulate);
 void attn_gemm_bf16_avx512(int64_t m, int64_t n, int64_t k2, const int32_t* A, int64_t lda, const int32_t* B,
                            int64_t ldb, float* C, int64_t ldc, const float* row_scale, bool accumulate);
 void attn_transpose32_avx512(const void* src, int64_t lds, int64_t rows, int64_t cols, void* dst, int64_t ldd);
-void attn_to_bf16_rows_avx512(const float* src, int64_t lds, int64_t rows, int64_t cols, uint16_t* dst,
-                              int64_t ldd);
-void attn_pack_pairs_bf16_avx512(const float* src, int64_t lds, int64_t rows, int64_t cols, int32_t* dst,
-                                 int64_t ldd);
+void attn_to_bf16_rows_avx512(const float* src, int64_t lds, int64_t rows, int64_t cols, uint16_t* dst, int64_t ldd);
+void attn_pack_pairs_bf16_avx512(const float* src, int64_t lds, int64_t rows, int64_t cols, int32_t* dst, int64_t ldd);
 
 namespace {
 
 // ---- Portable block primitives (same contracts as the AVX-512 ones).
-void gemm_portable(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb,
-                   float* C, int64_t ldc, const float* rs, bool acc) {
+void gemm_portable(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+                   int64_t ldc, const float* rs, bool acc) {
   if (acc && rs)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) C[i * ldc + j] *= rs[i];
@@ -219,8 +217,7 @@ void attention_kernel(KernelContext& ctx) {
   const int sa = in_bshd ? 1 : 2;  // the sequence axis of Q, K, V
   const int64_t D = qs[3], Sk = kt ? ks[3] : ks[sa];
   R1_CHECK((kt ? ks[2] : ks[3]) == D && vs[sa] == Sk, InputError)
-      << "Attention: Q " << shape_str(qs) << ", K " << shape_str(ks) << " and V " << shape_str(vs)
-      << " do not agree";
+      << "Attention: Q " << shape_str(qs) << ", K " << shape_str(ks) << " and V " << shape_str(vs) << " do not agree";
   if (out.numel() == 0) return;
   if (Sk == 0) {  // softmax over no keys times an empty V: the unfused graph gives zeros
     FloatOut fo;
@@ -234,15 +231,30 @@ void attention_kernel(KernelContext& ctx) {
   const CpuTileParams& tiles = cpu_tiles();
   FloatIn q = float_input(tq, ctx.pool()), k = float_input(tk, ctx.pool()), v = float_input(tv, ctx.pool());
   FloatIn mk;
-  Problem P{os[0], os[out_bshd ? 2 : 1], qs[sa], Sk, D, vs[3], 0, 0, q.p, k.p, v.p, nullptr,
-            HeadIndex(qs, in_bshd), HeadIndex(ks, in_bshd), HeadIndex(vs, in_bshd), HeadIndex(os, out_bshd)};
+  Problem P{os[0],
+            os[out_bshd ? 2 : 1],
+            qs[sa],
+            Sk,
+            D,
+            vs[3],
+            0,
+            0,
+            q.p,
+            k.p,
+            v.p,
+            nullptr,
+            HeadIndex(qs, in_bshd),
+            HeadIndex(ks, in_bshd),
+            HeadIndex(vs, in_bshd),
+            HeadIndex(os, out_bshd)};
   P.bq = std::max(1, tiles.attn_block_q);
   P.bk = std::max(2, (tiles.attn_block_k + 1) & ~1);  // even: bf16 pairs never straddle blocks
   P.k_transposed = kt;
   P.causal = ctx.attrs().get_int("causal", 0) != 0;
   P.bf16 = ctx.attrs().get_string("precision", "fp32") == "bf16" && avx512 && cf.avx512_bf16;
-  P.scale = ctx.attrs().has("scale") ? ctx.attrs().get_float("scale", 1.0f)
-                                     : static_cast<float>(1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(D, 1))));
+  P.scale = ctx.attrs().has("scale")
+                ? ctx.attrs().get_float("scale", 1.0f)
+                : static_cast<float>(1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(D, 1))));
   if (ctx.has_input(3)) {
     const Tensor& tm = ctx.input(3);
     Shape ms = tm.shape();

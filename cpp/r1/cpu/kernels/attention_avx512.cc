@@ -23,7 +23,6 @@ inline void prefetch_row(const float* row, int64_t cols) {
 }
 constexpr int64_t kAhead = 8;
 
-
 // C tile [MR x (16 or 32)] = init + A[MR x k] * B[k x cols]; init: 0, C, or C * row_scale[i], added
 // after the loop so the accumulators start at zero (GCC then keeps them all in registers; a
 // conditional start value made it spill them every step). B rows are read with masks, so
@@ -64,8 +63,8 @@ inline void tile_f32(int64_t k, const float* A, int64_t lda, const float* B, int
 
 // The same with bf16 pairs: A and B hold two bf16 per 32-bit word (consecutive k), k2 = words.
 template <int MR, bool TWO>
-inline void tile_bf16(int64_t k2, const int32_t* A, int64_t lda, const int32_t* B, int64_t ldb, float* C,
-                      int64_t ldc, __mmask16 m0, __mmask16 m1, const float* rs, bool acc) {
+inline void tile_bf16(int64_t k2, const int32_t* A, int64_t lda, const int32_t* B, int64_t ldb, float* C, int64_t ldc,
+                      __mmask16 m0, __mmask16 m1, const float* rs, bool acc) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
@@ -98,19 +97,22 @@ void gemm_impl(int64_t m, int64_t n, int64_t k, const Elem* A, int64_t lda, cons
       const Elem* b = B + j;
       float* c = C + i * ldc + j;
       const float* r = rs ? rs + i : nullptr;
-#define R1_TILE(MRV)                                                                          \
-  case MRV:                                                                                   \
-    if (BF16) {                                                                               \
-      if (two) tile_bf16<MRV, true>(k, (const int32_t*)a, lda, (const int32_t*)b, ldb, c, ldc, m0, m1, r, acc); \
-      else tile_bf16<MRV, false>(k, (const int32_t*)a, lda, (const int32_t*)b, ldb, c, ldc, m0, m1, r, acc);   \
-    } else {                                                                                  \
-      if (two) tile_f32<MRV, true>(k, (const float*)a, lda, (const float*)b, ldb, c, ldc, m0, m1, r, acc);     \
-      else tile_f32<MRV, false>(k, (const float*)a, lda, (const float*)b, ldb, c, ldc, m0, m1, r, acc);       \
-    }                                                                                         \
+#define R1_TILE(MRV)                                                                                      \
+  case MRV:                                                                                               \
+    if (BF16) {                                                                                           \
+      if (two)                                                                                            \
+        tile_bf16<MRV, true>(k, (const int32_t*)a, lda, (const int32_t*)b, ldb, c, ldc, m0, m1, r, acc);  \
+      else                                                                                                \
+        tile_bf16<MRV, false>(k, (const int32_t*)a, lda, (const int32_t*)b, ldb, c, ldc, m0, m1, r, acc); \
+    } else {                                                                                              \
+      if (two)                                                                                            \
+        tile_f32<MRV, true>(k, (const float*)a, lda, (const float*)b, ldb, c, ldc, m0, m1, r, acc);       \
+      else                                                                                                \
+        tile_f32<MRV, false>(k, (const float*)a, lda, (const float*)b, ldb, c, ldc, m0, m1, r, acc);      \
+    }                                                                                                     \
     break;
       switch (mr) {
-        R1_TILE(1) R1_TILE(2) R1_TILE(3) R1_TILE(4) R1_TILE(5) R1_TILE(6) R1_TILE(7) R1_TILE(8)
-        default: break;
+        R1_TILE(1) R1_TILE(2) R1_TILE(3) R1_TILE(4) R1_TILE(5) R1_TILE(6) R1_TILE(7) R1_TILE(8) default : break;
       }
 #undef R1_TILE
     }
@@ -148,8 +150,8 @@ inline void transpose16(__m512 r[16]) {
 }  // namespace
 
 // C[m x n] = (accumulate ? C * row_scale : 0) + A[m x k] * B[k x n] (row_scale null = 1).
-void attn_gemm_f32_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
-                          int64_t ldb, float* C, int64_t ldc, const float* row_scale, bool accumulate) {
+void attn_gemm_f32_avx512(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B, int64_t ldb,
+                          float* C, int64_t ldc, const float* row_scale, bool accumulate) {
   gemm_impl<float, false>(m, n, k, A, lda, B, ldb, C, ldc, row_scale, accumulate);
 }
 
@@ -180,8 +182,7 @@ void attn_transpose32_avx512(const void* src_v, int64_t lds, int64_t rows, int64
 
 // Rows of fp32 to bf16 (round to nearest even); when cols is odd, column `cols` is written as 0 so
 // the last pair of each row is complete.
-void attn_to_bf16_rows_avx512(const float* src, int64_t lds, int64_t rows, int64_t cols, uint16_t* dst,
-                              int64_t ldd) {
+void attn_to_bf16_rows_avx512(const float* src, int64_t lds, int64_t rows, int64_t cols, uint16_t* dst, int64_t ldd) {
   const int64_t cols_even = (cols + 1) & ~int64_t{1};
   for (int64_t i = 0; i < rows; ++i) {
     const float* s = src + i * lds;
@@ -198,8 +199,7 @@ void attn_to_bf16_rows_avx512(const float* src, int64_t lds, int64_t rows, int64
 
 // Pairs of rows interleaved into bf16 words: dst[p * ldd + c] = (src[2p][c], src[2p+1][c]) with the
 // first in the low half; a missing last row (odd `rows`) reads as 0.
-void attn_pack_pairs_bf16_avx512(const float* src, int64_t lds, int64_t rows, int64_t cols, int32_t* dst,
-                                 int64_t ldd) {
+void attn_pack_pairs_bf16_avx512(const float* src, int64_t lds, int64_t rows, int64_t cols, int32_t* dst, int64_t ldd) {
   // Word w of the result takes bf16 lane w of the even row and lane w of the odd row.
   alignas(64) static const int16_t kIdx[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
                                                8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};

@@ -50,21 +50,21 @@ void copy_strided(const void* src, void* dst, size_t es, const Shape& out_shape,
   char* d = static_cast<char*>(dst);
   pool.parallel_for(0, rows, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(row_len, 1)),
                     [&](int64_t b, int64_t e) {
-    for (int64_t row = b; row < e; ++row) {
-      int64_t rem = row, off = 0;
-      for (int dd = r - 2; dd >= 0; --dd) {
-        off += (rem % out_shape[dd]) * src_strides[dd];
-        rem /= out_shape[dd];
-      }
-      char* drow = d + row * row_len * es;
-      const char* srow = s + off * es;
-      if (inner == 1) {
-        std::memcpy(drow, srow, row_len * es);
-      } else {
-        for (int64_t i = 0; i < row_len; ++i) std::memcpy(drow + i * es, srow + i * inner * es, es);
-      }
-    }
-  });
+                      for (int64_t row = b; row < e; ++row) {
+                        int64_t rem = row, off = 0;
+                        for (int dd = r - 2; dd >= 0; --dd) {
+                          off += (rem % out_shape[dd]) * src_strides[dd];
+                          rem /= out_shape[dd];
+                        }
+                        char* drow = d + row * row_len * es;
+                        const char* srow = s + off * es;
+                        if (inner == 1) {
+                          std::memcpy(drow, srow, row_len * es);
+                        } else {
+                          for (int64_t i = 0; i < row_len; ++i) std::memcpy(drow + i * es, srow + i * inner * es, es);
+                        }
+                      }
+                    });
 }
 
 void broadcast_floats(const float* src, const Shape& s, const Shape& out_shape, float* dst, ThreadPool& pool,

@@ -36,7 +36,6 @@ inline PrefetchLines prefetch_share(const uint16_t* p, int64_t rows, int64_t lin
 constexpr int kMR = 8;
 constexpr int kNV = 3;
 
-
 inline __m512 epilogue_vec(__m512 x, const ConvEpilogue* ep, const float* bias, int r, const float* R, int64_t ldr,
                            int64_t col, __mmask16 m) {
   if (bias) x = _mm512_add_ps(x, _mm512_set1_ps(bias[r]));
@@ -95,8 +94,8 @@ void micro(int64_t KP, const uint16_t* A, int64_t lda, const uint32_t* B, int64_
   }
 }
 
-using MicroFn = void (*)(int64_t, const uint16_t*, int64_t, const uint32_t*, int64_t, float*, int64_t, __mmask16,
-                         bool, const ConvEpilogue*, const float*, const float*, int64_t, const PrefetchLines*);
+using MicroFn = void (*)(int64_t, const uint16_t*, int64_t, const uint32_t*, int64_t, float*, int64_t, __mmask16, bool,
+                         const ConvEpilogue*, const float*, const float*, int64_t, const PrefetchLines*);
 
 #define R1_ROW(MR) {micro<MR, 1>, micro<MR, 2>, micro<MR, 3>}
 const MicroFn kMicro[kMR][kNV] = {R1_ROW(1), R1_ROW(2), R1_ROW(3), R1_ROW(4),
@@ -172,9 +171,9 @@ const IpFn kIp[kIpMR][kIpNR] = {R1_ROW(1), R1_ROW(2), R1_ROW(3), R1_ROW(4), R1_R
 
 }  // namespace
 
-void gemm_tile_bf16(int64_t M, int64_t N, int64_t KP, const uint16_t* A, int64_t lda, const uint32_t* Bp,
-                    int64_t ldbp, float* C, int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias,
-                    const float* R, int64_t ldr) {
+void gemm_tile_bf16(int64_t M, int64_t N, int64_t KP, const uint16_t* A, int64_t lda, const uint32_t* Bp, int64_t ldbp,
+                    float* C, int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R,
+                    int64_t ldr) {
   // Row blocks outer: an 8-row slice of the weights (8 KB per 512 pairs) stays in L1 while the packed
   // B tile (in L2) streams past.
   for (int64_t i0 = 0; i0 < M; i0 += kMR) {
@@ -219,8 +218,8 @@ void gemm_tile_ip_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64
 
 void pack_bf16_pairs(const float* r0, const float* r1, int64_t n, int64_t n_pad, uint32_t* dst) {
   // cvtne2ps gives [bf16(r0[0..15]) | bf16(r1[0..15])]; the permutation interleaves them into pairs.
-  const __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
-                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21,
+                                         5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   for (int64_t j = 0; j < n_pad; j += 16) {
     __mmask16 m = j < n ? tail_mask16(n - j) : __mmask16(0);
     __m512 lo = _mm512_maskz_loadu_ps(m, r0 + j);
@@ -263,8 +262,13 @@ inline SegTaps seg_taps(const RowTaps& t, const Plane2d& q, int64_t oh, int64_t 
   int64_t lo = t.lo, hi = t.hi < ow1 ? t.hi : ow1;
   if (ih < 0 || ih >= q.H) hi = lo;
   const float* s = hi > lo ? t.s + ih * q.W : t.s;
-  return SegTaps{s, lo, hi, _mm512_set1_epi32(static_cast<int>(lo)), _mm512_set1_epi32(static_cast<int>(hi)),
-                 _mm512_set1_epi32(static_cast<int>(2 * lo)), _mm512_set1_epi32(static_cast<int>(2 * hi - 1))};
+  return SegTaps{s,
+                 lo,
+                 hi,
+                 _mm512_set1_epi32(static_cast<int>(lo)),
+                 _mm512_set1_epi32(static_cast<int>(hi)),
+                 _mm512_set1_epi32(static_cast<int>(2 * lo)),
+                 _mm512_set1_epi32(static_cast<int>(2 * hi - 1))};
 }
 
 // The 16 taps of columns col (= ow + lane) from t, 0 outside [lo, hi): lanes outside are never read.
@@ -295,8 +299,8 @@ inline __m512 load_taps(const SegTaps& t, int64_t ow, __m512i col, __m512i pos, 
 template <int SW>
 void im2col_pairs(const float* xg, const Plane2d& q, int64_t k0, int64_t k1, int64_t j0, int64_t nc, int64_t ldt,
                   uint32_t* dst) {
-  const __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
-                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21,
+                                         5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   const __m512i gidx = _mm512_mullo_epi32(iota, _mm512_set1_epi32(static_cast<int>(q.sw)));
   const int64_t oh_first = j0 / q.OW, ow_first = j0 - oh_first * q.OW, end = j0 + nc;
@@ -328,8 +332,8 @@ void im2col_pairs(const float* xg, const Plane2d& q, int64_t k0, int64_t k1, int
 
 }  // namespace
 
-void im2col_bf16_pairs(const float* xg, const Plane2d& q, int64_t k0, int64_t k1, int64_t j0, int64_t nc,
-                       int64_t ldt, uint32_t* dst) {
+void im2col_bf16_pairs(const float* xg, const Plane2d& q, int64_t k0, int64_t k1, int64_t j0, int64_t nc, int64_t ldt,
+                       uint32_t* dst) {
   if (q.sw == 1) {
     im2col_pairs<1>(xg, q, k0, k1, j0, nc, ldt, dst);
   } else if (q.sw == 2) {
@@ -339,8 +343,8 @@ void im2col_bf16_pairs(const float* xg, const Plane2d& q, int64_t k0, int64_t k1
   }
 }
 
-void ip_columns_bf16(const float* x, const int32_t* tab, int64_t period, int64_t KS, int64_t IS, int64_t K,
-                     int64_t OS, int64_t kb, int64_t ke, uint16_t* Bt, int64_t ldbt) {
+void ip_columns_bf16(const float* x, const int32_t* tab, int64_t period, int64_t KS, int64_t IS, int64_t K, int64_t OS,
+                     int64_t kb, int64_t ke, uint16_t* Bt, int64_t ldbt) {
   const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   const __m512i zero = _mm512_setzero_si512();
   for (int64_t k = kb; k < ke; k += 32) {

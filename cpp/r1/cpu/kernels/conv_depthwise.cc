@@ -13,8 +13,8 @@ namespace r1::cpu {
 namespace {
 
 // One output plane, no epilogue (cloned for AVX2 so the width loop uses 8-wide FMAs where it can).
-__attribute__((target_clones("avx2", "default"))) void depthwise_plane_ref(const float* xc, const float* wk,
-                                                                            float* yp, const Plane2d& q) {
+__attribute__((target_clones("avx2", "default"))) void depthwise_plane_ref(const float* xc, const float* wk, float* yp,
+                                                                           const Plane2d& q) {
   for (int64_t oh = 0; oh < q.OH; ++oh) {
     float* yr = yp + oh * q.OW;
     for (int64_t ow = 0; ow < q.OW; ++ow) yr[ow] = 0.f;
@@ -40,16 +40,26 @@ __attribute__((target_clones("avx2", "default"))) void depthwise_plane_ref(const
 
 float act_ref(float v, const ConvEpilogue& ep) {
   switch (ep.act) {
-    case ConvAct::kNone: return v;
-    case ConvAct::kRelu: return v > 0.f ? v : 0.f;
-    case ConvAct::kLeakyRelu: return v < 0.f ? v * ep.alpha : v;
-    case ConvAct::kClip: return std::min(std::max(v, ep.alpha), ep.beta);
-    case ConvAct::kHardSigmoid: return std::min(std::max(v * ep.alpha + ep.beta, 0.f), 1.f);
-    case ConvAct::kHardSwish: return v * std::min(std::max(v / 6.f + 0.5f, 0.f), 1.f);
-    case ConvAct::kSigmoid: return 1.f / (1.f + std::exp(-v));
-    case ConvAct::kSilu: return v / (1.f + std::exp(-v));
-    case ConvAct::kTanh: return std::tanh(v);
-    case ConvAct::kGelu: return 0.5f * v * (1.f + std::erf(v * 0.70710678f));
+    case ConvAct::kNone:
+      return v;
+    case ConvAct::kRelu:
+      return v > 0.f ? v : 0.f;
+    case ConvAct::kLeakyRelu:
+      return v < 0.f ? v * ep.alpha : v;
+    case ConvAct::kClip:
+      return std::min(std::max(v, ep.alpha), ep.beta);
+    case ConvAct::kHardSigmoid:
+      return std::min(std::max(v * ep.alpha + ep.beta, 0.f), 1.f);
+    case ConvAct::kHardSwish:
+      return v * std::min(std::max(v / 6.f + 0.5f, 0.f), 1.f);
+    case ConvAct::kSigmoid:
+      return 1.f / (1.f + std::exp(-v));
+    case ConvAct::kSilu:
+      return v / (1.f + std::exp(-v));
+    case ConvAct::kTanh:
+      return std::tanh(v);
+    case ConvAct::kGelu:
+      return 0.5f * v * (1.f + std::erf(v * 0.70710678f));
     case ConvAct::kGeluTanh:
       return 0.5f * v * (1.f + std::tanh(0.7978845608f * (v + 0.044715f * v * v * v)));
   }
@@ -121,8 +131,8 @@ void parse_conv_activation(const AttributeMap& attrs, ConvEpilogue* ep) {
 std::vector<int64_t> conv_kernel_dims(const KernelContext& ctx, const Shape& ws) {
   std::vector<int64_t> k = ctx.attrs().get_ints("kernel_shape");
   if (k.empty()) k.assign(ws.begin() + 2, ws.end());
-  R1_CHECK(k.size() + 2 == ws.size(), InputError) << "kernel_shape has " << k.size() << " dims, the weight "
-                                                  << ws.size() - 2;
+  R1_CHECK(k.size() + 2 == ws.size(), InputError)
+      << "kernel_shape has " << k.size() << " dims, the weight " << ws.size() - 2;
   for (size_t i = 0; i < k.size(); ++i)
     R1_CHECK(k[i] == ws[2 + i], InputError) << "kernel_shape does not match the weight shape";
   return k;

@@ -17,7 +17,6 @@
 namespace r1::cpu::conv_avx512 {
 namespace {
 
-
 // Lanes i < 16 whose column start + i lies inside [0, W).
 inline __mmask16 range_bits(int64_t start, int64_t W) {
   int64_t lo = start < 0 ? -start : 0;
@@ -44,8 +43,8 @@ PaddedPlane padded_plane_geometry(const Plane2d& q) {
   return p;
 }
 
-void build_padded_rows(const float* x, const Plane2d& q, const PaddedPlane& p, float fill_value, int64_t r0,
-                       int64_t r1, float* P) {
+void build_padded_rows(const float* x, const Plane2d& q, const PaddedPlane& p, float fill_value, int64_t r0, int64_t r1,
+                       float* P) {
   const __m512 fill = _mm512_set1_ps(fill_value);
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
@@ -60,14 +59,15 @@ void build_padded_rows(const float* x, const Plane2d& q, const PaddedPlane& p, f
     if (!p.split) {
       for (int64_t j = 0; j < p.row_len; j += 16) {
         int64_t s = j - q.pw;  // input column of padded column j
-        __m512 v = s >= 0 && s + 16 <= q.W ? _mm512_loadu_ps(xr + s) : _mm512_mask_loadu_ps(fill, range_bits(s, q.W), xr + s);
+        __m512 v =
+            s >= 0 && s + 16 <= q.W ? _mm512_loadu_ps(xr + s) : _mm512_mask_loadu_ps(fill, range_bits(s, q.W), xr + s);
         _mm512_store_ps(d + j, v);
       }
     } else {
       for (int64_t i = 0; i < p.half; i += 16) {
         int64_t s = 2 * i - q.pw;  // input column of padded column 2i
-        __m512 lo = s >= 0 && s + 16 <= q.W ? _mm512_loadu_ps(xr + s)
-                                            : _mm512_mask_loadu_ps(fill, range_bits(s, q.W), xr + s);
+        __m512 lo =
+            s >= 0 && s + 16 <= q.W ? _mm512_loadu_ps(xr + s) : _mm512_mask_loadu_ps(fill, range_bits(s, q.W), xr + s);
         __m512 hi = s + 16 >= 0 && s + 32 <= q.W ? _mm512_loadu_ps(xr + s + 16)
                                                  : _mm512_mask_loadu_ps(fill, range_bits(s + 16, q.W), xr + s + 16);
         _mm512_store_ps(d + i, _mm512_permutex2var_ps(lo, even, hi));
@@ -98,13 +98,20 @@ inline __m512 load_tap(const float* ptr, int64_t sw, bool plain) {
 inline __m512 shifted(__m512 cur, __m512 next, int k) {
 #define R1_ALIGNR(n) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(cur), n))
   switch (k) {
-    case 0: return cur;
-    case 1: return R1_ALIGNR(1);
-    case 2: return R1_ALIGNR(2);
-    case 3: return R1_ALIGNR(3);
-    case 4: return R1_ALIGNR(4);
-    case 5: return R1_ALIGNR(5);
-    default: return R1_ALIGNR(6);
+    case 0:
+      return cur;
+    case 1:
+      return R1_ALIGNR(1);
+    case 2:
+      return R1_ALIGNR(2);
+    case 3:
+      return R1_ALIGNR(3);
+    case 4:
+      return R1_ALIGNR(4);
+    case 5:
+      return R1_ALIGNR(5);
+    default:
+      return R1_ALIGNR(6);
   }
 #undef R1_ALIGNR
 }
@@ -129,7 +136,9 @@ void row_fixed(const float* const* rows, int64_t half, int64_t OW, const __m512*
       __m512 on = S == 2 ? _mm512_load_ps(rows[kh] + half + ow0 + 16) : en;
 #pragma GCC unroll 7
       for (int kw = 0; kw < K; ++kw) {
-        __m512 v = S == 1 ? shifted(ec[kh], en, kw) : (kw & 1) ? shifted(oc[kh], on, kw / 2) : shifted(ec[kh], en, kw / 2);
+        __m512 v = S == 1     ? shifted(ec[kh], en, kw)
+                   : (kw & 1) ? shifted(oc[kh], on, kw / 2)
+                              : shifted(ec[kh], en, kw / 2);
         if (kMax) {
           if ((kh * K + kw) & 1)
             acc1 = _mm512_max_ps(acc1, v);
@@ -161,13 +170,26 @@ bool run_fixed(const float* row0, const Padded& p, const Plane2d& q, const __m51
   const float* rows[7];
   for (int64_t kh = 0; kh < q.KH && kh < 7; ++kh) rows[kh] = row0 + kh * p.row_len;
   switch (q.KW * 4 + q.sw) {
-    case 3 * 4 + 1: row_fixed<3, 1, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep); return true;
-    case 3 * 4 + 2: row_fixed<3, 2, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep); return true;
-    case 5 * 4 + 1: row_fixed<5, 1, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep); return true;
-    case 5 * 4 + 2: row_fixed<5, 2, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep); return true;
-    case 7 * 4 + 1: row_fixed<7, 1, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep); return true;
-    case 7 * 4 + 2: row_fixed<7, 2, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep); return true;
-    default: return false;
+    case 3 * 4 + 1:
+      row_fixed<3, 1, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep);
+      return true;
+    case 3 * 4 + 2:
+      row_fixed<3, 2, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep);
+      return true;
+    case 5 * 4 + 1:
+      row_fixed<5, 1, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep);
+      return true;
+    case 5 * 4 + 2:
+      row_fixed<5, 2, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep);
+      return true;
+    case 7 * 4 + 1:
+      row_fixed<7, 1, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep);
+      return true;
+    case 7 * 4 + 2:
+      row_fixed<7, 2, kMax>(rows, p.half, q.OW, wv, init, rr, yr, ep);
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -34,7 +34,7 @@ Plane2d plane_of(const conv_geom::Geom& g) {
   bool one_d = g.nd == 1;
   int last = g.nd - 1;
   return Plane2d{one_d ? 1 : g.in[0], g.in[last], one_d ? 1 : g.k[0], g.k[last], one_d ? 1 : g.out[0], g.out[last],
-                 one_d ? 1 : g.s[0],  g.s[last],  one_d ? 1 : g.d[0], g.d[last], one_d ? 0 : g.pb[0], g.pb[last]};
+                 one_d ? 1 : g.s[0],  g.s[last],  one_d ? 1 : g.d[0], g.d[last], one_d ? 0 : g.pb[0],  g.pb[last]};
 }
 
 void gather(const float* src, int64_t stride, int64_t n, float* dst, bool avx) {
@@ -107,9 +107,9 @@ void tap_offsets_nd(const conv_geom::Geom& g, int64_t j0, int64_t nc, int64_t* i
 }
 
 struct GemmPlan {
-  int64_t kc = 0;                     // K slice per pass
-  int64_t nc = 0, n_blocks = 0;       // output columns per task
-  int64_t mb = 0, m_blocks = 0;       // output channels per task
+  int64_t kc = 0;                // K slice per pass
+  int64_t nc = 0, n_blocks = 0;  // output columns per task
+  int64_t mb = 0, m_blocks = 0;  // output channels per task
 };
 
 // max_kc / tile_elems: the K slice and B tile bounds (elements); even_kc: K slices of whole bf16 pairs.
@@ -273,7 +273,7 @@ inline uint16_t bf16_bits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, sizeof(u));
   if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
-  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // round to nearest even
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);                 // round to nearest even
 }
 
 void conv_gemm_bf16(const ConvArgs& a, const uint16_t* wb, int64_t ldw, ThreadPool& pool) {

@@ -18,13 +18,11 @@ namespace {
 constexpr int kMR = 8;   // rows of C per micro tile: weights broadcast from W rows
 constexpr int kNR = 32;  // columns per micro tile: two zmm of B
 
-
 // C[MR x 16*NV] over K: A rows read straight from the weights (row stride lda), B rows of up to 16*NV
 // columns (masks m0/m1 cover the valid ones; masked-off lanes are never loaded).
 template <int MR, int NV>
-void micro(int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
-           __mmask16 m0, __mmask16 m1, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R,
-           int64_t ldr) {
+void micro(int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, __mmask16 m0,
+           __mmask16 m1, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R, int64_t ldr) {
   __m512 c[MR][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
@@ -113,14 +111,22 @@ using MicroFn = void (*)(int64_t, const float*, int64_t, const float*, int64_t, 
 template <int NV>
 MicroFn pick(int mr) {
   switch (mr) {
-    case 1: return micro<1, NV>;
-    case 2: return micro<2, NV>;
-    case 3: return micro<3, NV>;
-    case 4: return micro<4, NV>;
-    case 5: return micro<5, NV>;
-    case 6: return micro<6, NV>;
-    case 7: return micro<7, NV>;
-    default: return micro<8, NV>;
+    case 1:
+      return micro<1, NV>;
+    case 2:
+      return micro<2, NV>;
+    case 3:
+      return micro<3, NV>;
+    case 4:
+      return micro<4, NV>;
+    case 5:
+      return micro<5, NV>;
+    case 6:
+      return micro<6, NV>;
+    case 7:
+      return micro<7, NV>;
+    default:
+      return micro<8, NV>;
   }
 }
 
@@ -131,7 +137,7 @@ inline __m512 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
   __m512 y = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
   __m512d xd = _mm512_castps_pd(x), yd = _mm512_castps_pd(y);
   __m512 z = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(xd, yd)), _mm512_castpd_ps(_mm512_unpackhi_pd(xd, yd)));
-  z = _mm512_add_ps(z, _mm512_shuffle_f32x4(z, z, 0x4E));  // swap 256-bit halves
+  z = _mm512_add_ps(z, _mm512_shuffle_f32x4(z, z, 0x4E));     // swap 256-bit halves
   return _mm512_add_ps(z, _mm512_shuffle_f32x4(z, z, 0xB1));  // swap 128-bit lanes within halves
 }
 
@@ -139,8 +145,8 @@ inline __m512 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
 // sum over k, reduced once at the end. Used where the output has few columns (7x7 maps): vectors run
 // along K, so no lane is wasted on a column count that is not a multiple of 16.
 template <int MR, int NR>
-void micro_ip(int64_t K, const float* A, int64_t lda, const float* Bt, int64_t ldbt, float* C, int64_t ldc,
-              int nr, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R, int64_t ldr) {
+void micro_ip(int64_t K, const float* A, int64_t lda, const float* Bt, int64_t ldbt, float* C, int64_t ldc, int nr,
+              bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R, int64_t ldr) {
   __m512 acc[MR][NR];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
@@ -200,28 +206,38 @@ using IpFn = void (*)(int64_t, const float*, int64_t, const float*, int64_t, flo
 template <int MR>
 IpFn pick_ip(int nr) {
   switch (nr) {
-    case 1: return micro_ip<MR, 1>;
-    case 2: return micro_ip<MR, 2>;
-    case 3: return micro_ip<MR, 3>;
-    default: return micro_ip<MR, 4>;
+    case 1:
+      return micro_ip<MR, 1>;
+    case 2:
+      return micro_ip<MR, 2>;
+    case 3:
+      return micro_ip<MR, 3>;
+    default:
+      return micro_ip<MR, 4>;
   }
 }
 
 IpFn pick_ip(int mr, int nr) {
   switch (mr) {
-    case 1: return pick_ip<1>(nr);
-    case 2: return pick_ip<2>(nr);
-    case 3: return pick_ip<3>(nr);
-    case 4: return pick_ip<4>(nr);
-    case 5: return pick_ip<5>(nr);
-    default: return pick_ip<6>(nr);
+    case 1:
+      return pick_ip<1>(nr);
+    case 2:
+      return pick_ip<2>(nr);
+    case 3:
+      return pick_ip<3>(nr);
+    case 4:
+      return pick_ip<4>(nr);
+    case 5:
+      return pick_ip<5>(nr);
+    default:
+      return pick_ip<6>(nr);
   }
 }
 
 }  // namespace
 
-void gemm_tile_ip(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bt, int64_t ldbt,
-                  float* C, int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R,
+void gemm_tile_ip(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bt, int64_t ldbt, float* C,
+                  int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R,
                   int64_t ldr) {
   int64_t groups = (N + kIpNR - 1) / kIpNR;
   Prefetcher pf;
@@ -242,16 +258,16 @@ void gemm_tile_ip(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, 
         float* dst = apack + r * kIpLda;
         int64_t k = 0;
         for (; k + 16 <= kl; k += 16) _mm512_store_ps(dst + k, _mm512_loadu_ps(src + k));
-        if (k < kl) _mm512_mask_storeu_ps(dst + k, tail_mask16(kl - k), _mm512_maskz_loadu_ps(tail_mask16(kl - k), src + k));
+        if (k < kl)
+          _mm512_mask_storeu_ps(dst + k, tail_mask16(kl - k), _mm512_maskz_loadu_ps(tail_mask16(kl - k), src + k));
       }
       // Full 4-column groups, then the rest: a 1-3 column group is load-bound but short.
       for (int64_t j0 = 0, j1; j0 < N; j0 = j1) {
         j1 = N - j0 < kIpNR ? N : j0 + kIpNR;
         int nr = static_cast<int>(j1 - j0);
         pf.step(per_group);
-        pick_ip(mr, nr)(kl, apack, kIpLda, Bt + j0 * ldbt + k0, ldbt, C + i0 * ldc + j0, ldc, nr,
-                        accumulate || k0 > 0, last ? ep : nullptr, bias ? bias + i0 : nullptr,
-                        R ? R + i0 * ldr + j0 : nullptr, ldr);
+        pick_ip(mr, nr)(kl, apack, kIpLda, Bt + j0 * ldbt + k0, ldbt, C + i0 * ldc + j0, ldc, nr, accumulate || k0 > 0,
+                        last ? ep : nullptr, bias ? bias + i0 : nullptr, R ? R + i0 * ldr + j0 : nullptr, ldr);
       }
     }
   }

@@ -13,7 +13,17 @@ namespace r1::cpu {
 
 // The activation a fused conv applies to its output tiles (cpp/r1/passes/README.md lists them).
 enum class ConvAct : int {
-  kNone, kRelu, kLeakyRelu, kClip, kHardSigmoid, kHardSwish, kSigmoid, kSilu, kTanh, kGelu, kGeluTanh
+  kNone,
+  kRelu,
+  kLeakyRelu,
+  kClip,
+  kHardSigmoid,
+  kHardSwish,
+  kSigmoid,
+  kSilu,
+  kTanh,
+  kGelu,
+  kGeluTanh
 };
 
 // y = act(acc + bias + residual): alpha/beta are LeakyRelu's slope, Clip's min/max, HardSigmoid's a/b.
@@ -37,9 +47,8 @@ void gemm_tile(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
                int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R, int64_t ldr);
 // The same product from Bt = B transposed (Bt[j * ldbt + k]), vectorised along K: for outputs with
 // few columns (7x7 maps), where 16-column vectors would leave lanes idle.
-void gemm_tile_ip(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bt, int64_t ldbt,
-                  float* C, int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R,
-                  int64_t ldr);
+void gemm_tile_ip(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bt, int64_t ldbt, float* C,
+                  int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R, int64_t ldr);
 // y[j] = act(y[j] + b + r[j]) for j < n (r may be nullptr).
 void epilogue_row(float* y, int64_t n, float b, const float* r, const ConvEpilogue& ep);
 // dst[i] = src[i * stride] for i < n.
@@ -80,9 +89,9 @@ void wino_output(const float* Yp, int64_t M, int64_t m0, int64_t m1, int64_t TW,
 // C[M,N] (row stride ldc) = [C +] A * B over KP pairs of K, with the epilogue as in gemm_tile.
 // A: bf16 weight rows, pair k of row i at A + i * lda + 2k. Bp: the pair rows of B (uint32: low half
 // row 2k, high half row 2k + 1; row stride ldbp), zero padded to a multiple of 16 columns.
-void gemm_tile_bf16(int64_t M, int64_t N, int64_t KP, const uint16_t* A, int64_t lda, const uint32_t* Bp,
-                    int64_t ldbp, float* C, int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias,
-                    const float* R, int64_t ldr);
+void gemm_tile_bf16(int64_t M, int64_t N, int64_t KP, const uint16_t* A, int64_t lda, const uint32_t* Bp, int64_t ldbp,
+                    float* C, int64_t ldc, bool accumulate, const ConvEpilogue* ep, const float* bias, const float* R,
+                    int64_t ldr);
 // C[M,N] = A[M,K] * Bt[N,K]^T with both bf16 along K (K a multiple of 32, both zero past the data),
 // the epilogue `ep` (non-null) applied after the last K slice.
 void gemm_tile_ip_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const uint16_t* Bt,
@@ -94,14 +103,14 @@ void pack_bf16_pairs(const float* r0, const float* r1, int64_t n, int64_t n_pad,
 // The bf16 B tile of im2col rows [k0, k1) (row k = (c, kh, kw) of the plane x) and output columns
 // [j0, j0 + nc), built in one pass: pair row p at dst + p * ldt holds rows k0 + 2p (low halves) and
 // k0 + 2p + 1 (high halves; 0 past k1), zero from nc up to ldt.
-void im2col_bf16_pairs(const float* x, const Plane2d& q, int64_t k0, int64_t k1, int64_t j0, int64_t nc,
-                       int64_t ldt, uint32_t* dst);
+void im2col_bf16_pairs(const float* x, const Plane2d& q, int64_t k0, int64_t k1, int64_t j0, int64_t nc, int64_t ldt,
+                       uint32_t* dst);
 // Columns [kb, ke) (multiples of 32) of the inner-product form's Bt[OS][K32] in bf16 (column k =
 // (channel, tap) of x, zero from K on), gathered 16 at a time. tab[j * period + kk] (period = 16 * KS):
 // the offset in x of tap kk % KS of output column j in channel kk / KS, or -1 for padding (read as 0);
 // channels 16 on repeat it 16 * IS further on.
-void ip_columns_bf16(const float* x, const int32_t* tab, int64_t period, int64_t KS, int64_t IS, int64_t K,
-                     int64_t OS, int64_t kb, int64_t ke, uint16_t* Bt, int64_t ldbt);
+void ip_columns_bf16(const float* x, const int32_t* tab, int64_t period, int64_t KS, int64_t IS, int64_t K, int64_t OS,
+                     int64_t kb, int64_t ke, uint16_t* Bt, int64_t ldbt);
 // dst[j] = bf16(src[j]) for j < n, 0 for n <= j < n_pad.
 void to_bf16_row(const float* src, int64_t n, int64_t n_pad, uint16_t* dst);
 }  // namespace conv_avx512

@@ -51,13 +51,11 @@ void pool_kernel(KernelContext& ctx, PoolKind kind) {
   int storage_order = static_cast<int>(ctx.attrs().get_int("storage_order", 0));
   Tensor* ind = ctx.has_output(1) ? &ctx.output(1) : nullptr;
   if (y.numel() == 0) return;
-  if (kind == PoolKind::Max && !ind && nd <= 2 && x.dtype() == DType::Float32 &&
-      cpu_features().has_avx512_kernels()) {
+  if (kind == PoolKind::Max && !ind && nd <= 2 && x.dtype() == DType::Float32 && cpu_features().has_avx512_kernels()) {
     // 16 output columns per step from a padded copy of the plane: the window loops below are scalar.
     bool one_d = nd == 1;
-    Plane2d q{one_d ? 1 : g.in[0], g.in[nd - 1], one_d ? 1 : g.k[0], g.k[nd - 1], one_d ? 1 : g.out[0],
-              g.out[nd - 1], one_d ? 1 : g.s[0], g.s[nd - 1], one_d ? 1 : g.d[0], g.d[nd - 1], one_d ? 0 : g.pb[0],
-              g.pb[nd - 1]};
+    Plane2d q{one_d ? 1 : g.in[0], g.in[nd - 1], one_d ? 1 : g.k[0], g.k[nd - 1], one_d ? 1 : g.out[0], g.out[nd - 1],
+              one_d ? 1 : g.s[0],  g.s[nd - 1],  one_d ? 1 : g.d[0], g.d[nd - 1], one_d ? 0 : g.pb[0],  g.pb[nd - 1]};
     int64_t is = q.H * q.W, os = q.OH * q.OW;
     const float* px = x.data<float>();
     float* py = y.data<float>();
@@ -147,8 +145,8 @@ void pool_kernel(KernelContext& ctx, PoolKind kind) {
                     }
                   float r;
                   if (kind == PoolKind::Avg) {
-                    int64_t div = count_pad ? win[0].padded_count[o0] * win[1].padded_count[o1] * win[2].padded_count[o2]
-                                            : n;
+                    int64_t div =
+                        count_pad ? win[0].padded_count[o0] * win[1].padded_count[o1] * win[2].padded_count[o2] : n;
                     r = div > 0 ? acc / static_cast<float>(div) : 0.f;
                   } else {
                     r = p_norm == 2 ? std::sqrt(acc)

@@ -16,7 +16,15 @@ namespace r1::cpu {
 namespace {
 
 enum class Mode { Nearest, Linear, Cubic };
-enum class Ctm { HalfPixel, HalfPixelSymmetric, PytorchHalfPixel, AlignCorners, Asymmetric, TfHalfPixelForNN, TfCropAndResize };
+enum class Ctm {
+  HalfPixel,
+  HalfPixelSymmetric,
+  PytorchHalfPixel,
+  AlignCorners,
+  Asymmetric,
+  TfHalfPixelForNN,
+  TfCropAndResize
+};
 enum class NearestMode { RoundPreferFloor, RoundPreferCeil, Floor, Ceil, Legacy };
 
 struct ResizeOpts {
@@ -140,10 +148,18 @@ AxisMap axis_map(const ResizeOpts& o, int64_t in_len, int64_t out_len, double sc
       } else {
         bool up;
         switch (o.nearest) {
-          case NearestMode::RoundPreferFloor: up = ratio > 0.5; break;
-          case NearestMode::RoundPreferCeil: up = ratio >= 0.5; break;
-          case NearestMode::Floor: up = false; break;
-          default: up = true; break;
+          case NearestMode::RoundPreferFloor:
+            up = ratio > 0.5;
+            break;
+          case NearestMode::RoundPreferCeil:
+            up = ratio >= 0.5;
+            break;
+          case NearestMode::Floor:
+            up = false;
+            break;
+          default:
+            up = true;
+            break;
         }
         pick = static_cast<int64_t>(x_int) + (up ? 1 : 0);
       }
@@ -188,7 +204,8 @@ T from_float(float v) {
   }
 }
 
-void run_resize(KernelContext& ctx, const ResizeOpts& o, const std::vector<double>& scales, const std::vector<double>& roi) {
+void run_resize(KernelContext& ctx, const ResizeOpts& o, const std::vector<double>& scales,
+                const std::vector<double>& roi) {
   const Tensor& x = ctx.input(0);
   Tensor& y = ctx.output(0);
   const Shape& is = x.shape();
@@ -213,18 +230,18 @@ void run_resize(KernelContext& ctx, const ResizeOpts& o, const std::vector<doubl
       const AxisMap& lm = maps[r - 1];
       pool.parallel_for(0, rows, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(last_out, 1)),
                         [&](int64_t b, int64_t e) {
-        for (int64_t row = b; row < e; ++row) {
-          int64_t rem = row, off = 0;
-          for (int a = r - 2; a >= 0; --a) {
-            int64_t oi = rem % os[a];
-            rem /= os[a];
-            off += maps[a].idx[oi] * in_strides[a];
-          }
-          const T* src = px + off;
-          T* dst = py + row * last_out;
-          for (int64_t j = 0; j < last_out; ++j) dst[j] = src[lm.idx[j]];
-        }
-      });
+                          for (int64_t row = b; row < e; ++row) {
+                            int64_t rem = row, off = 0;
+                            for (int a = r - 2; a >= 0; --a) {
+                              int64_t oi = rem % os[a];
+                              rem /= os[a];
+                              off += maps[a].idx[oi] * in_strides[a];
+                            }
+                            const T* src = px + off;
+                            T* dst = py + row * last_out;
+                            for (int64_t j = 0; j < last_out; ++j) dst[j] = src[lm.idx[j]];
+                          }
+                        });
     });
   } else {
     FloatIn fx = float_input(x, pool);
@@ -262,33 +279,33 @@ void run_resize(KernelContext& ctx, const ResizeOpts& o, const std::vector<doubl
       if (inner == 1) {
         pool.parallel_for(0, outer, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(L_out * taps, 1)),
                           [&](int64_t b, int64_t e) {
-          for (int64_t oo = b; oo < e; ++oo) {
-            const float* s = src + oo * L_in;
-            float* d = dst + oo * L_out;
-            for (int64_t i = 0; i < L_out; ++i) {
-              float acc = 0.f;
-              for (int t = 0; t < taps; ++t) acc += m.w[i * taps + t] * s[m.idx[i * taps + t]];
-              d[i] = acc;
-            }
-          }
-        });
+                            for (int64_t oo = b; oo < e; ++oo) {
+                              const float* s = src + oo * L_in;
+                              float* d = dst + oo * L_out;
+                              for (int64_t i = 0; i < L_out; ++i) {
+                                float acc = 0.f;
+                                for (int t = 0; t < taps; ++t) acc += m.w[i * taps + t] * s[m.idx[i * taps + t]];
+                                d[i] = acc;
+                              }
+                            }
+                          });
       } else {
         pool.parallel_for(0, outer * L_out,
                           std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(inner * taps, 1)),
                           [&](int64_t b, int64_t e) {
-          for (int64_t rr = b; rr < e; ++rr) {
-            int64_t oo = rr / L_out, i = rr % L_out;
-            float* d = dst + rr * inner;
-            for (int t = 0; t < taps; ++t) {
-              float w = m.w[i * taps + t];
-              const float* s = src + (oo * L_in + m.idx[i * taps + t]) * inner;
-              if (t == 0)
-                for (int64_t j = 0; j < inner; ++j) d[j] = w * s[j];
-              else
-                for (int64_t j = 0; j < inner; ++j) d[j] += w * s[j];
-            }
-          }
-        });
+                            for (int64_t rr = b; rr < e; ++rr) {
+                              int64_t oo = rr / L_out, i = rr % L_out;
+                              float* d = dst + rr * inner;
+                              for (int t = 0; t < taps; ++t) {
+                                float w = m.w[i * taps + t];
+                                const float* s = src + (oo * L_in + m.idx[i * taps + t]) * inner;
+                                if (t == 0)
+                                  for (int64_t j = 0; j < inner; ++j) d[j] = w * s[j];
+                                else
+                                  for (int64_t j = 0; j < inner; ++j) d[j] += w * s[j];
+                              }
+                            }
+                          });
       }
       cur[a] = L_out;
       src = dst;
@@ -303,19 +320,19 @@ void run_resize(KernelContext& ctx, const ResizeOpts& o, const std::vector<doubl
       float* py = fy.p;
       pool.parallel_for(0, rows, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(last_out, 1)),
                         [&](int64_t b, int64_t e) {
-        for (int64_t row = b; row < e; ++row) {
-          int64_t rem = row;
-          bool row_oob = false;
-          for (int a = r - 2; a >= 0; --a) {
-            int64_t oi = rem % os[a];
-            rem /= os[a];
-            row_oob = row_oob || maps[a].oob[oi];
-          }
-          float* d = py + row * last_out;
-          for (int64_t j = 0; j < last_out; ++j)
-            if (row_oob || maps[r - 1].oob[j]) d[j] = ev;
-        }
-      });
+                          for (int64_t row = b; row < e; ++row) {
+                            int64_t rem = row;
+                            bool row_oob = false;
+                            for (int a = r - 2; a >= 0; --a) {
+                              int64_t oi = rem % os[a];
+                              rem /= os[a];
+                              row_oob = row_oob || maps[a].oob[oi];
+                            }
+                            float* d = py + row * last_out;
+                            for (int64_t j = 0; j < last_out; ++j)
+                              if (row_oob || maps[r - 1].oob[j]) d[j] = ev;
+                          }
+                        });
     }
     if (is_float(y.dtype())) {
       fy.finish(pool);
@@ -333,30 +350,47 @@ void run_resize(KernelContext& ctx, const ResizeOpts& o, const std::vector<doubl
 ResizeOpts parse_opts(const AttributeMap& a, int opset, bool upsample) {
   ResizeOpts o;
   std::string mode = a.get_string("mode", "nearest");
-  if (mode == "nearest") o.mode = Mode::Nearest;
-  else if (mode == "linear" || (upsample && mode == "bilinear")) o.mode = Mode::Linear;
-  else if (mode == "cubic" && !upsample) o.mode = Mode::Cubic;
-  else R1_THROW(ModelError) << "Resize mode '" << mode << "' is not supported";
+  if (mode == "nearest")
+    o.mode = Mode::Nearest;
+  else if (mode == "linear" || (upsample && mode == "bilinear"))
+    o.mode = Mode::Linear;
+  else if (mode == "cubic" && !upsample)
+    o.mode = Mode::Cubic;
+  else
+    R1_THROW(ModelError) << "Resize mode '" << mode << "' is not supported";
   if (upsample || opset < 11) {
     o.ctm = Ctm::Asymmetric;
     o.nearest = NearestMode::Legacy;
     return o;
   }
   std::string ctm = a.get_string("coordinate_transformation_mode", "half_pixel");
-  if (ctm == "half_pixel") o.ctm = Ctm::HalfPixel;
-  else if (ctm == "half_pixel_symmetric") o.ctm = Ctm::HalfPixelSymmetric;
-  else if (ctm == "pytorch_half_pixel") o.ctm = Ctm::PytorchHalfPixel;
-  else if (ctm == "align_corners") o.ctm = Ctm::AlignCorners;
-  else if (ctm == "asymmetric") o.ctm = Ctm::Asymmetric;
-  else if (ctm == "tf_half_pixel_for_nn") o.ctm = Ctm::TfHalfPixelForNN;
-  else if (ctm == "tf_crop_and_resize") o.ctm = Ctm::TfCropAndResize;
-  else R1_THROW(ModelError) << "coordinate_transformation_mode '" << ctm << "' is not supported";
+  if (ctm == "half_pixel")
+    o.ctm = Ctm::HalfPixel;
+  else if (ctm == "half_pixel_symmetric")
+    o.ctm = Ctm::HalfPixelSymmetric;
+  else if (ctm == "pytorch_half_pixel")
+    o.ctm = Ctm::PytorchHalfPixel;
+  else if (ctm == "align_corners")
+    o.ctm = Ctm::AlignCorners;
+  else if (ctm == "asymmetric")
+    o.ctm = Ctm::Asymmetric;
+  else if (ctm == "tf_half_pixel_for_nn")
+    o.ctm = Ctm::TfHalfPixelForNN;
+  else if (ctm == "tf_crop_and_resize")
+    o.ctm = Ctm::TfCropAndResize;
+  else
+    R1_THROW(ModelError) << "coordinate_transformation_mode '" << ctm << "' is not supported";
   std::string nm = a.get_string("nearest_mode", "round_prefer_floor");
-  if (nm == "round_prefer_floor") o.nearest = NearestMode::RoundPreferFloor;
-  else if (nm == "round_prefer_ceil") o.nearest = NearestMode::RoundPreferCeil;
-  else if (nm == "floor") o.nearest = NearestMode::Floor;
-  else if (nm == "ceil") o.nearest = NearestMode::Ceil;
-  else R1_THROW(ModelError) << "nearest_mode '" << nm << "' is not supported";
+  if (nm == "round_prefer_floor")
+    o.nearest = NearestMode::RoundPreferFloor;
+  else if (nm == "round_prefer_ceil")
+    o.nearest = NearestMode::RoundPreferCeil;
+  else if (nm == "floor")
+    o.nearest = NearestMode::Floor;
+  else if (nm == "ceil")
+    o.nearest = NearestMode::Ceil;
+  else
+    R1_THROW(ModelError) << "nearest_mode '" << nm << "' is not supported";
   o.cubic_a = a.get_float("cubic_coeff_a", -0.75f);
   o.exclude_outside = a.get_int("exclude_outside", 0) != 0;
   o.extrapolation = a.get_float("extrapolation_value", 0.f);
@@ -373,8 +407,9 @@ void resize(KernelContext& ctx) {
   bool has_sizes = opset >= 11 && ctx.has_input(zi);
   std::vector<double> scales;
   Shape out;
-  conv_geom::resize_shape(ctx.attrs(), opset, x.shape(), ctx.has_input(si), ctx.has_input(si) ? &ctx.input(si) : nullptr,
-                          has_sizes, has_sizes ? &ctx.input(zi) : nullptr, &scales, &out);
+  conv_geom::resize_shape(ctx.attrs(), opset, x.shape(), ctx.has_input(si),
+                          ctx.has_input(si) ? &ctx.input(si) : nullptr, has_sizes, has_sizes ? &ctx.input(zi) : nullptr,
+                          &scales, &out);
   std::vector<double> roi;
   if (o.ctm == Ctm::TfCropAndResize) {
     R1_CHECK(ctx.has_input(1) && ctx.input(1).numel() > 0, InputError) << "tf_crop_and_resize needs a roi input";

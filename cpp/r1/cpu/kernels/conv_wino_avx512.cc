@@ -17,7 +17,6 @@
 namespace r1::cpu::conv_avx512 {
 namespace {
 
-
 float* align64(float* p) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63}); }
 
 // The tile grid as a 4x4, stride-2 "kernel" over the padded input: tile (ty, tx) reads padded rows
@@ -35,14 +34,14 @@ int64_t wino_scratch_floats(const Plane2d& q, int64_t TH, int64_t TW, int64_t ti
 
 void wino_weights(const float* w, int64_t p0, int64_t p1, int64_t pairs, float* U) {
   const __m512 half = _mm512_set1_ps(0.5f);
-  const __m512i lane9 = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                           _mm512_set1_epi32(9));
+  const __m512i lane9 =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(9));
   for (int64_t p = p0; p < p1; p += 16) {
     __mmask16 m = tail_mask16(p1 - p);
     __m512 g[9];
     for (int k = 0; k < 9; ++k)
-      g[k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(lane9, _mm512_set1_epi32(k)),
-                                      w + p * 9, 4);
+      g[k] =
+          _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_add_epi32(lane9, _mm512_set1_epi32(k)), w + p * 9, 4);
     // h = G g (4x3), then U = h G^T (4x4). G rows: (1,0,0) (1/2,1/2,1/2) (1/2,-1/2,1/2) (0,0,1).
     __m512 h[4][3];
     for (int j = 0; j < 3; ++j) {
@@ -117,8 +116,9 @@ void wino_output(const float* Yp, int64_t M, int64_t m0, int64_t m1, int64_t TW,
           s[j] = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
           t[j] = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
         }
-        __m512 out[2][2] = {{_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), _mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3])},
-                            {_mm512_add_ps(_mm512_add_ps(t[0], t[1]), t[2]), _mm512_sub_ps(_mm512_sub_ps(t[1], t[2]), t[3])}};
+        __m512 out[2][2] = {
+            {_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), _mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3])},
+            {_mm512_add_ps(_mm512_add_ps(t[0], t[1]), t[2]), _mm512_sub_ps(_mm512_sub_ps(t[1], t[2]), t[3])}};
         for (int i = 0; i < 2; ++i) {
           int64_t oh = 2 * ty + i;
           if (oh >= OH) break;

@@ -24,9 +24,15 @@ void numeric_binary(KernelContext& ctx, F f) {
   });
 }
 
-void add(KernelContext& ctx) { numeric_binary(ctx, [](auto u, auto v) { return ew::wrap_add(u, v); }); }
-void sub(KernelContext& ctx) { numeric_binary(ctx, [](auto u, auto v) { return ew::wrap_sub(u, v); }); }
-void mul(KernelContext& ctx) { numeric_binary(ctx, [](auto u, auto v) { return ew::wrap_mul(u, v); }); }
+void add(KernelContext& ctx) {
+  numeric_binary(ctx, [](auto u, auto v) { return ew::wrap_add(u, v); });
+}
+void sub(KernelContext& ctx) {
+  numeric_binary(ctx, [](auto u, auto v) { return ew::wrap_sub(u, v); });
+}
+void mul(KernelContext& ctx) {
+  numeric_binary(ctx, [](auto u, auto v) { return ew::wrap_mul(u, v); });
+}
 
 // Integer division truncates toward zero (C semantics, as the ONNX conformance cases expect);
 // division by zero gives 0 instead of trapping, and MIN / -1 wraps.
@@ -42,8 +48,10 @@ inline C int_div(C a, C b) {
 void div(KernelContext& ctx) {
   numeric_binary(ctx, [](auto u, auto v) {
     using C = decltype(u);
-    if constexpr (std::is_integral_v<C>) return int_div(u, v);
-    else return u / v;
+    if constexpr (std::is_integral_v<C>)
+      return int_div(u, v);
+    else
+      return u / v;
   });
 }
 
@@ -172,11 +180,16 @@ void pow_k(KernelContext& ctx) {
         using T = decltype(tag);
         const T* px = a.data<T>();
         T* py = y.data<T>();
-        if (e == 2.0) ew::map_unary(pool, px, py, a.numel(), [](float v) { return v * v; });
-        else if (e == 1.0) ew::map_unary(pool, px, py, a.numel(), [](float v) { return v; });
-        else if (e == 3.0) ew::map_unary(pool, px, py, a.numel(), [](float v) { return v * v * v; });
-        else if (e == 0.5) ew::map_unary(pool, px, py, a.numel(), [](float v) { return std::sqrt(v); });
-        else if (e == -1.0) ew::map_unary(pool, px, py, a.numel(), [](float v) { return 1.0f / v; });
+        if (e == 2.0)
+          ew::map_unary(pool, px, py, a.numel(), [](float v) { return v * v; });
+        else if (e == 1.0)
+          ew::map_unary(pool, px, py, a.numel(), [](float v) { return v; });
+        else if (e == 3.0)
+          ew::map_unary(pool, px, py, a.numel(), [](float v) { return v * v * v; });
+        else if (e == 0.5)
+          ew::map_unary(pool, px, py, a.numel(), [](float v) { return std::sqrt(v); });
+        else if (e == -1.0)
+          ew::map_unary(pool, px, py, a.numel(), [](float v) { return 1.0f / v; });
         else {
           const float ef = static_cast<float>(e);
           ew::map_unary(pool, px, py, a.numel(), [ef](float v) { return std::pow(v, ef); });
@@ -187,8 +200,10 @@ void pow_k(KernelContext& ctx) {
     dispatch_float(a.dtype(), [&](auto tag) {
       using T = decltype(tag);
       auto f = [](float u, float v) { return std::pow(u, v); };
-      if (b.dtype() == a.dtype()) binary_apply<T, T, T>(pool, a, b, y, f);
-      else binary_apply<T, float, T>(pool, a, b, y, f);
+      if (b.dtype() == a.dtype())
+        binary_apply<T, T, T>(pool, a, b, y, f);
+      else
+        binary_apply<T, float, T>(pool, a, b, y, f);
     });
     return;
   }
@@ -247,10 +262,18 @@ inline C min_nan(C u, C v) {
   return u < v ? u : v;
 }
 
-void max_k(KernelContext& ctx) { variadic(ctx, [](auto u, auto v) { return max_nan(u, v); }, false); }
-void min_k(KernelContext& ctx) { variadic(ctx, [](auto u, auto v) { return min_nan(u, v); }, false); }
-void sum_k(KernelContext& ctx) { variadic(ctx, [](auto u, auto v) { return ew::wrap_add(u, v); }, false); }
-void mean_k(KernelContext& ctx) { variadic(ctx, [](auto u, auto v) { return ew::wrap_add(u, v); }, true); }
+void max_k(KernelContext& ctx) {
+  variadic(ctx, [](auto u, auto v) { return max_nan(u, v); }, false);
+}
+void min_k(KernelContext& ctx) {
+  variadic(ctx, [](auto u, auto v) { return min_nan(u, v); }, false);
+}
+void sum_k(KernelContext& ctx) {
+  variadic(ctx, [](auto u, auto v) { return ew::wrap_add(u, v); }, false);
+}
+void mean_k(KernelContext& ctx) {
+  variadic(ctx, [](auto u, auto v) { return ew::wrap_add(u, v); }, true);
+}
 
 // ---- comparisons (bool output) and logic.
 template <class F>
@@ -264,19 +287,35 @@ void compare(KernelContext& ctx, F f) {
   });
 }
 
-void equal(KernelContext& ctx) { compare(ctx, [](auto u, auto v) { return u == v; }); }
-void less(KernelContext& ctx) { compare(ctx, [](auto u, auto v) { return u < v; }); }
-void greater(KernelContext& ctx) { compare(ctx, [](auto u, auto v) { return u > v; }); }
-void less_equal(KernelContext& ctx) { compare(ctx, [](auto u, auto v) { return u <= v; }); }
-void greater_equal(KernelContext& ctx) { compare(ctx, [](auto u, auto v) { return u >= v; }); }
+void equal(KernelContext& ctx) {
+  compare(ctx, [](auto u, auto v) { return u == v; });
+}
+void less(KernelContext& ctx) {
+  compare(ctx, [](auto u, auto v) { return u < v; });
+}
+void greater(KernelContext& ctx) {
+  compare(ctx, [](auto u, auto v) { return u > v; });
+}
+void less_equal(KernelContext& ctx) {
+  compare(ctx, [](auto u, auto v) { return u <= v; });
+}
+void greater_equal(KernelContext& ctx) {
+  compare(ctx, [](auto u, auto v) { return u >= v; });
+}
 
 template <class F>
 void logic(KernelContext& ctx, F f) {
   binary_apply<bool, bool, bool>(ctx.pool(), ctx.input(0), ctx.input(1), ctx.output(0), f);
 }
-void and_k(KernelContext& ctx) { logic(ctx, [](bool u, bool v) { return u && v; }); }
-void or_k(KernelContext& ctx) { logic(ctx, [](bool u, bool v) { return u || v; }); }
-void xor_k(KernelContext& ctx) { logic(ctx, [](bool u, bool v) { return u != v; }); }
+void and_k(KernelContext& ctx) {
+  logic(ctx, [](bool u, bool v) { return u && v; });
+}
+void or_k(KernelContext& ctx) {
+  logic(ctx, [](bool u, bool v) { return u || v; });
+}
+void xor_k(KernelContext& ctx) {
+  logic(ctx, [](bool u, bool v) { return u != v; });
+}
 
 }  // namespace
 

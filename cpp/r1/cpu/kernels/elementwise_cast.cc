@@ -64,8 +64,7 @@ void cast_into(const Tensor& x, Tensor& y, ThreadPool& pool) {
 
 void cast(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
-  DType to = ctx.node().op_type == "CastLike" ? ctx.input(1).dtype()
-                                              : static_cast<DType>(ctx.attrs().get_int("to", 0));
+  DType to = ctx.node().op_type == "CastLike" ? ctx.input(1).dtype() : static_cast<DType>(ctx.attrs().get_int("to", 0));
   if (to == x.dtype()) {
     ctx.set_output(0, x);  // no conversion: a view of the input
     return;
@@ -124,11 +123,20 @@ void where(KernelContext& ctx) {
   Tensor& y = ctx.output(0);
   if (y.numel() == 0) return;
   switch (dtype_size(y.dtype())) {
-    case 1: where_bits<uint8_t>(ctx.pool(), c, x, z, y); break;
-    case 2: where_bits<uint16_t>(ctx.pool(), c, x, z, y); break;
-    case 4: where_bits<uint32_t>(ctx.pool(), c, x, z, y); break;
-    case 8: where_bits<uint64_t>(ctx.pool(), c, x, z, y); break;
-    default: R1_THROW(InternalError) << "Where: unexpected element size";
+    case 1:
+      where_bits<uint8_t>(ctx.pool(), c, x, z, y);
+      break;
+    case 2:
+      where_bits<uint16_t>(ctx.pool(), c, x, z, y);
+      break;
+    case 4:
+      where_bits<uint32_t>(ctx.pool(), c, x, z, y);
+      break;
+    case 8:
+      where_bits<uint64_t>(ctx.pool(), c, x, z, y);
+      break;
+    default:
+      R1_THROW(InternalError) << "Where: unexpected element size";
   }
 }
 

@@ -16,8 +16,16 @@
 
 namespace r1::cpu::ew {
 
-inline uint32_t fbits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
-inline float bitsf(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline uint32_t fbits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float bitsf(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
 // Quiet comparisons (__builtin_isless...) cannot trap, so the compiler if-converts and vectorizes
 // loops that use them even with the default -ftrapping-math.
 inline bool lt(float a, float b) { return __builtin_isless(a, b); }
@@ -125,28 +133,48 @@ inline uint16_t float_to_bf16(float f) {
 
 // Loops read and write 16-bit floats as raw uint16_t (a struct load does not vectorize):
 //   const raw_t<T>* px = raw_ptr(x.data<T>());  compute_t<T> v = load_r<T>(px[i]);  py[i] = store_r<T>(v);
-template <class T> struct raw_type { using type = T; };
-template <> struct raw_type<half> { using type = uint16_t; };
-template <> struct raw_type<bfloat16> { using type = uint16_t; };
-template <class T> using raw_t = typename raw_type<T>::type;
+template <class T>
+struct raw_type {
+  using type = T;
+};
+template <>
+struct raw_type<half> {
+  using type = uint16_t;
+};
+template <>
+struct raw_type<bfloat16> {
+  using type = uint16_t;
+};
+template <class T>
+using raw_t = typename raw_type<T>::type;
 
 template <class T>
-inline const raw_t<T>* raw_ptr(const T* p) { return reinterpret_cast<const raw_t<T>*>(p); }
+inline const raw_t<T>* raw_ptr(const T* p) {
+  return reinterpret_cast<const raw_t<T>*>(p);
+}
 template <class T>
-inline raw_t<T>* raw_ptr(T* p) { return reinterpret_cast<raw_t<T>*>(p); }
+inline raw_t<T>* raw_ptr(T* p) {
+  return reinterpret_cast<raw_t<T>*>(p);
+}
 
 template <class T>
 inline compute_t<T> load_r(raw_t<T> v) {
-  if constexpr (std::is_same_v<T, half>) return half_to_float(v);
-  else if constexpr (std::is_same_v<T, bfloat16>) return bf16_to_float(v);
-  else return v;
+  if constexpr (std::is_same_v<T, half>)
+    return half_to_float(v);
+  else if constexpr (std::is_same_v<T, bfloat16>)
+    return bf16_to_float(v);
+  else
+    return v;
 }
 
 template <class T, class V>
 inline raw_t<T> store_r(V v) {
-  if constexpr (std::is_same_v<T, half>) return float_to_half(static_cast<float>(v));
-  else if constexpr (std::is_same_v<T, bfloat16>) return float_to_bf16(static_cast<float>(v));
-  else return static_cast<T>(v);
+  if constexpr (std::is_same_v<T, half>)
+    return float_to_half(static_cast<float>(v));
+  else if constexpr (std::is_same_v<T, bfloat16>)
+    return float_to_bf16(static_cast<float>(v));
+  else
+    return static_cast<T>(v);
 }
 
 }  // namespace r1::cpu::ew

@@ -19,10 +19,10 @@ namespace {
 using ew::map_unary;
 
 // ---- float ops: functors constructed from the node's attributes, called with float values.
-#define R1_SIMPLE_FLOAT_OP(Name, expr)                    \
-  struct Name {                                           \
-    explicit Name(const AttributeMap&) {}                 \
-    float operator()(float x) const { return (expr); }    \
+#define R1_SIMPLE_FLOAT_OP(Name, expr)                 \
+  struct Name {                                        \
+    explicit Name(const AttributeMap&) {}              \
+    float operator()(float x) const { return (expr); } \
   };
 
 R1_SIMPLE_FLOAT_OP(ExpOp, ew::vexp(x))
@@ -72,7 +72,8 @@ struct EluOp {
 struct SeluOp {
   float alpha, gamma;
   explicit SeluOp(const AttributeMap& a)
-      : alpha(a.get_float("alpha", 1.67326319217681884765625f)), gamma(a.get_float("gamma", 1.05070102214813232421875f)) {}
+      : alpha(a.get_float("alpha", 1.67326319217681884765625f)),
+        gamma(a.get_float("gamma", 1.05070102214813232421875f)) {}
   float operator()(float x) const { return x > 0 ? gamma * x : gamma * alpha * std::expm1(x); }
 };
 struct CeluOp {
@@ -136,8 +137,10 @@ void abs_k(KernelContext& ctx) {
 void neg(KernelContext& ctx) {
   numeric_unary(ctx, [](auto v) {
     using C = decltype(v);
-    if constexpr (std::is_integral_v<C>) return ew::wrap_sub(C(0), v);
-    else return -v;
+    if constexpr (std::is_integral_v<C>)
+      return ew::wrap_sub(C(0), v);
+    else
+      return -v;
   });
 }
 

@@ -33,14 +33,29 @@ namespace ew {
 template <class F>
 void dispatch_num(DType t, F&& f) {
   switch (t) {
-    case DType::Float32: f(float{}); return;
-    case DType::Float16: f(half{}); return;
-    case DType::BFloat16: f(bfloat16{}); return;
-    case DType::Int8: f(int8_t{}); return;
-    case DType::UInt8: f(uint8_t{}); return;
-    case DType::Int32: f(int32_t{}); return;
-    case DType::Int64: f(int64_t{}); return;
-    default: break;
+    case DType::Float32:
+      f(float{});
+      return;
+    case DType::Float16:
+      f(half{});
+      return;
+    case DType::BFloat16:
+      f(bfloat16{});
+      return;
+    case DType::Int8:
+      f(int8_t{});
+      return;
+    case DType::UInt8:
+      f(uint8_t{});
+      return;
+    case DType::Int32:
+      f(int32_t{});
+      return;
+    case DType::Int64:
+      f(int64_t{});
+      return;
+    default:
+      break;
   }
   R1_THROW(InputError) << "operation not defined for " << dtype_name(t) << " tensors";
 }

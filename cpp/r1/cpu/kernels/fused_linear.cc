@@ -28,8 +28,8 @@ void activation_params(const AttributeMap& at, gemm::Epilogue& ep) {
 // The residual as rows of N: in place when it has Y's shape (ld N) or is one row broadcast over
 // all of them (ld 0); otherwise expanded to Y's shape first (rare: the fusion pass only fuses
 // same-shape residuals).
-const float* residual_rows(const Tensor& r, const float* rp, const Shape& ys, std::vector<float>& expanded,
-                           int64_t* ld, ThreadPool& pool) {
+const float* residual_rows(const Tensor& r, const float* rp, const Shape& ys, std::vector<float>& expanded, int64_t* ld,
+                           ThreadPool& pool) {
   const int64_t n = ys.back();
   R1_CHECK(broadcast_shapes(ys, r.shape()) == ys, InputError)
       << "FusedMatMul: residual of shape " << shape_str(r.shape()) << " does not broadcast to the output "
@@ -81,8 +81,8 @@ void fused_matmul_kernel(KernelContext& ctx) {
     R1_CHECK(b.rank() == 2, InputError) << "FusedMatMul: B must be 2-D, got " << b.describe();
     const int64_t kb = trans_b ? b.shape()[1] : b.shape()[0];
     N = trans_b ? b.shape()[0] : b.shape()[1];
-    R1_CHECK(kb == K, InputError) << "FusedMatMul: inner dimensions differ (" << a.describe() << " x "
-                                  << b.describe() << (trans_b ? "^T" : "") << ")";
+    R1_CHECK(kb == K, InputError) << "FusedMatMul: inner dimensions differ (" << a.describe() << " x " << b.describe()
+                                  << (trans_b ? "^T" : "") << ")";
     fb = float_input(b, pool);
     gb.f32 = fb.p;
     gb.ld = b.shape()[1];
@@ -94,8 +94,8 @@ void fused_matmul_kernel(KernelContext& ctx) {
   FloatIn fbias, fres;
   if (ctx.has_input(2) && ctx.input(2).numel() > 0) {
     const Tensor& bias = ctx.input(2);
-    R1_CHECK(bias.numel() == N, InputError) << "FusedMatMul: bias " << bias.describe() << " must hold N=" << N
-                                            << " values";
+    R1_CHECK(bias.numel() == N, InputError)
+        << "FusedMatMul: bias " << bias.describe() << " must hold N=" << N << " values";
     fbias = float_input(bias, pool);
     ep.bias = fbias.p;
   }

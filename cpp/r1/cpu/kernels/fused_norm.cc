@@ -144,8 +144,10 @@ void skip_layernorm_kernel(KernelContext& ctx) {
           simd::row_mean_var_fast(s, n, &mean, &var);
         }
         const float inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
-        if (avx) normalize_row_avx512(s, yr, n, static_cast<float>(mean), inv, g, be);
-        else simd::normalize_row_f(s, yr, n, static_cast<float>(mean), inv, g, be);
+        if (avx)
+          normalize_row_avx512(s, yr, n, static_cast<float>(mean), inv, g, be);
+        else
+          simd::normalize_row_f(s, yr, n, static_cast<float>(mean), inv, g, be);
         store_row(yr, py + r * n, n);
         if (psum) store_row(s, psum + r * n, n);
       }
@@ -203,8 +205,10 @@ void gelu_kernel(KernelContext& ctx) {
   if (!use_avx512()) {
     dispatch_float(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if (tanh_form) ew::map_unary(ctx.pool(), x.data<T>(), y.data<T>(), n, [](float v) { return gelu_tanh_scalar(v); });
-      else ew::map_unary(ctx.pool(), x.data<T>(), y.data<T>(), n, [](float v) { return gelu_erf_scalar(v); });
+      if (tanh_form)
+        ew::map_unary(ctx.pool(), x.data<T>(), y.data<T>(), n, [](float v) { return gelu_tanh_scalar(v); });
+      else
+        ew::map_unary(ctx.pool(), x.data<T>(), y.data<T>(), n, [](float v) { return gelu_erf_scalar(v); });
     });
     return;
   }

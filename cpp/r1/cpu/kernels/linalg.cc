@@ -33,7 +33,6 @@ void gemm_int(int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C) {
   }
 }
 
-
 // The batched products of a numpy matmul: C[b] = A[a_off[b]] * B[b_off[b]], each M x K by K x N.
 struct MatMulPlan {
   int64_t M = 0, N = 0, K = 0, batch = 1;
@@ -163,7 +162,8 @@ void matmul_kernel(KernelContext& ctx) {
   } else {
     dispatch_numeric(t, [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) matmul_int<T>(p, a.data<T>(), b.data<T>(), y.data<T>(), pool);
+      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+        matmul_int<T>(p, a.data<T>(), b.data<T>(), y.data<T>(), pool);
     });
   }
 }
@@ -290,21 +290,22 @@ void gemm_kernel(KernelContext& ctx) {
       const T* B = b.data<T>();
       const T* C = c ? c->data<T>() : nullptr;
       T* Y = y.data<T>();
-      pool.parallel_for(0, M, std::max<int64_t>(1, kGemmParallelWork / std::max<int64_t>(N * K, 1)),
-                        [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i)
-          for (int64_t j = 0; j < N; ++j) {
-            T s = 0;
-            for (int64_t k = 0; k < K; ++k) {
-              T av = ta ? A[k * M + i] : A[i * K + k];
-              T bv = tb ? B[j * K + k] : B[k * N + j];
-              s = static_cast<T>(s + av * bv);
-            }
-            double v = static_cast<double>(alpha) * static_cast<double>(s);
-            if (C) v += static_cast<double>(beta) * static_cast<double>(C[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)]);
-            Y[i * N + j] = static_cast<T>(v);
-          }
-      });
+      pool.parallel_for(
+          0, M, std::max<int64_t>(1, kGemmParallelWork / std::max<int64_t>(N * K, 1)), [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i)
+              for (int64_t j = 0; j < N; ++j) {
+                T s = 0;
+                for (int64_t k = 0; k < K; ++k) {
+                  T av = ta ? A[k * M + i] : A[i * K + k];
+                  T bv = tb ? B[j * K + k] : B[k * N + j];
+                  s = static_cast<T>(s + av * bv);
+                }
+                double v = static_cast<double>(alpha) * static_cast<double>(s);
+                if (C)
+                  v += static_cast<double>(beta) * static_cast<double>(C[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)]);
+                Y[i * N + j] = static_cast<T>(v);
+              }
+          });
     }
   });
 }

@@ -30,19 +30,19 @@ void batched_gemm(int64_t batch, int64_t M, int64_t N, int64_t K, const T* A, co
   } else {
     pool.parallel_for(0, batch * M, std::max<int64_t>(1, kGemmParallelWork / std::max<int64_t>(N * K, 1)),
                       [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        int64_t b = r / M, i = r % M;
-        const T* a = A + b * M * K + i * K;
-        const T* bb = B + b * K * N;
-        T* c = C + b * M * N + i * N;
-        std::fill(c, c + N, T(0));
-        for (int64_t k = 0; k < K; ++k) {
-          T av = a[k];
-          const T* br = bb + k * N;
-          for (int64_t j = 0; j < N; ++j) c[j] = static_cast<T>(c[j] + av * br[j]);
-        }
-      }
-    });
+                        for (int64_t r = r0; r < r1; ++r) {
+                          int64_t b = r / M, i = r % M;
+                          const T* a = A + b * M * K + i * K;
+                          const T* bb = B + b * K * N;
+                          T* c = C + b * M * N + i * N;
+                          std::fill(c, c + N, T(0));
+                          for (int64_t k = 0; k < K; ++k) {
+                            T av = a[k];
+                            const T* br = bb + k * N;
+                            for (int64_t j = 0; j < N; ++j) c[j] = static_cast<T>(c[j] + av * br[j]);
+                          }
+                        }
+                      });
   }
 }
 
@@ -112,8 +112,8 @@ View<T> contract(const View<T>& a, const View<T>& b, const std::set<int>& keep, 
 }
 
 template <class T>
-void einsum_typed(const std::vector<const T*>& ins, const std::vector<Shape>& shapes, const EinsumSpec& spec,
-                  T* out, ThreadPool& pool) {
+void einsum_typed(const std::vector<const T*>& ins, const std::vector<Shape>& shapes, const EinsumSpec& spec, T* out,
+                  ThreadPool& pool) {
   std::map<int, int64_t> size;
   for (size_t i = 0; i < ins.size(); ++i)
     for (size_t d = 0; d < shapes[i].size(); ++d) {
@@ -123,8 +123,8 @@ void einsum_typed(const std::vector<const T*>& ins, const std::vector<Shape>& sh
       if (it == size.end() || it->second == 1) {
         size[l] = v;
       } else {
-        R1_CHECK(v == it->second || v == 1, InputError) << "Einsum: dimension mismatch for a label (" << it->second
-                                                        << " vs " << v << ")";
+        R1_CHECK(v == it->second || v == 1, InputError)
+            << "Einsum: dimension mismatch for a label (" << it->second << " vs " << v << ")";
       }
     }
   for (int l : spec.output)

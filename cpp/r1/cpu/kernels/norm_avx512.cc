@@ -15,7 +15,6 @@ namespace r1::cpu {
 namespace {
 using gemm::tail_mask16;
 
-
 inline __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 inline __m512d hi_pd(__m512 v) {
   return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));

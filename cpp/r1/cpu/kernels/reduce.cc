@@ -16,8 +16,10 @@ ReducePlan make_reduce_plan(const Shape& shape, const std::vector<bool>& reduced
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 1) continue;
     bool r = reduced[d];
-    if (!g.empty() && g.back().second == r) g.back().first *= shape[d];
-    else g.push_back({shape[d], r});
+    if (!g.empty() && g.back().second == r)
+      g.back().first *= shape[d];
+    else
+      g.push_back({shape[d], r});
   }
   ReducePlan pl;
   if (!g.empty() && !g.back().second) {
@@ -55,17 +57,18 @@ struct RedPol {
   static constexpr bool kInt = std::is_integral_v<T>;
   static constexpr bool kMinMax = Op == kMax || Op == kMin;
   static constexpr bool kDoubleAlways = Op == kL2 || Op == kLogSum || Op == kLogSumExp;
-  using Acc = std::conditional_t<kMinMax, compute_t<T>,
-                                 std::conditional_t<kDoubleAlways || !kInt, double, int64_t>>;
+  using Acc = std::conditional_t<kMinMax, compute_t<T>, std::conditional_t<kDoubleAlways || !kInt, double, int64_t>>;
   static Acc init() {
-    if constexpr (Op == kProd) return Acc(1);
+    if constexpr (Op == kProd)
+      return Acc(1);
     else if constexpr (Op == kMax)
       return std::numeric_limits<Acc>::has_infinity ? -std::numeric_limits<Acc>::infinity()
                                                     : std::numeric_limits<Acc>::lowest();
     else if constexpr (Op == kMin)
       return std::numeric_limits<Acc>::has_infinity ? std::numeric_limits<Acc>::infinity()
                                                     : std::numeric_limits<Acc>::max();
-    else return Acc(0);
+    else
+      return Acc(0);
   }
   static Acc map(T x, float sh) {
     if constexpr (Op == kL1) {
@@ -75,23 +78,31 @@ struct RedPol {
       Acc v = static_cast<Acc>(cv(x));
       return v * v;
     } else if constexpr (Op == kLogSumExp) {
-      if constexpr (kInt) return std::exp(static_cast<double>(x) - sh);
-      else return static_cast<double>(fast_exp(static_cast<float>(x) - sh));
+      if constexpr (kInt)
+        return std::exp(static_cast<double>(x) - sh);
+      else
+        return static_cast<double>(fast_exp(static_cast<float>(x) - sh));
     } else {
       return static_cast<Acc>(cv(x));
     }
   }
   static Acc comb(Acc a, Acc b) {
-    if constexpr (Op == kProd) return a * b;
-    else if constexpr (Op == kMax) return a > b ? a : b;
-    else if constexpr (Op == kMin) return a < b ? a : b;
-    else return a + b;
+    if constexpr (Op == kProd)
+      return a * b;
+    else if constexpr (Op == kMax)
+      return a > b ? a : b;
+    else if constexpr (Op == kMin)
+      return a < b ? a : b;
+    else
+      return a + b;
   }
   // Final value for an output element from its accumulator over n elements.
   static auto post(Acc a, int64_t n, float sh) {
     if constexpr (Op == kMean) {
-      if constexpr (kInt) return n ? Acc(a / n) : Acc(0);
-      else return a / static_cast<double>(n);
+      if constexpr (kInt)
+        return n ? Acc(a / n) : Acc(0);
+      else
+        return a / static_cast<double>(n);
     } else if constexpr (Op == kL2) {
       return std::sqrt(a);
     } else if constexpr (Op == kLogSum) {
@@ -109,15 +120,19 @@ template <class T, int Op>
 struct RedPolFast : RedPol<T, Op> {
   using Acc = typename RedPol<T, Op>::Acc;
   static Acc fast_run(const T* r, int64_t n, float sh) {
-    if constexpr (Op == kSum || Op == kMean) return simd::row_sum_d(r, n);
-    else if constexpr (Op == kMax) return simd::row_max(r, n);
-    else if constexpr (Op == kMin) return simd::row_min(r, n);
-    else return static_cast<double>(simd::row_exp_sum(r, nullptr, n, sh));
+    if constexpr (Op == kSum || Op == kMean)
+      return simd::row_sum_d(r, n);
+    else if constexpr (Op == kMax)
+      return simd::row_max(r, n);
+    else if constexpr (Op == kMin)
+      return simd::row_min(r, n);
+    else
+      return static_cast<double>(simd::row_exp_sum(r, nullptr, n, sh));
   }
 };
 template <class T, int Op>
-using PolFor = std::conditional_t<std::is_same_v<T, float> && (Op == kSum || Op == kMean || Op == kMax ||
-                                                               Op == kMin || Op == kLogSumExp),
+using PolFor = std::conditional_t<std::is_same_v<T, float> &&
+                                      (Op == kSum || Op == kMean || Op == kMax || Op == kMin || Op == kLogSumExp),
                                   RedPolFast<T, Op>, RedPol<T, Op>>;
 
 template <class T>
@@ -139,8 +154,10 @@ void run_reduce(const Tensor& x, Tensor& y, const std::vector<bool>& mask, Threa
   if (x.numel() == 0) {  // a reduced dim is empty: every output is the reduction of nothing
     auto v = Pol::post(Pol::init(), 0, Op == kLogSumExp ? 0.0f : 0.0f);
     T o;
-    if constexpr (std::is_same_v<decltype(v), double>) o = cast_out<T>(v);
-    else o = convert<T>(v);
+    if constexpr (std::is_same_v<decltype(v), double>)
+      o = cast_out<T>(v);
+    else
+      o = convert<T>(v);
     for (int64_t i = 0; i < y.numel(); ++i) py[i] = o;
     return;
   }
@@ -159,8 +176,10 @@ void run_reduce(const Tensor& x, Tensor& y, const std::vector<bool>& mask, Threa
   const float* ps = shift.empty() ? nullptr : shift.data();
   reduce_plan<T, Pol>(px, pl, pool, ps, [&](int64_t o, Acc a) {
     auto v = Pol::post(a, n, ps ? ps[o] : 0.0f);
-    if constexpr (std::is_same_v<decltype(v), double>) py[o] = cast_out<T>(v);
-    else py[o] = convert<T>(v);
+    if constexpr (std::is_same_v<decltype(v), double>)
+      py[o] = cast_out<T>(v);
+    else
+      py[o] = convert<T>(v);
   });
 }
 
@@ -189,8 +208,10 @@ void reduce_kernel(KernelContext& ctx) {
   auto go = [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, bool>) {
-      if constexpr (Op == kMax || Op == kMin) run_reduce<T, Op>(x, y, mask, ctx.pool());
-      else R1_THROW(InputError) << op << " is not defined for bool tensors";
+      if constexpr (Op == kMax || Op == kMin)
+        run_reduce<T, Op>(x, y, mask, ctx.pool());
+      else
+        R1_THROW(InputError) << op << " is not defined for bool tensors";
     } else {
       run_reduce<T, Op>(x, y, mask, ctx.pool());
     }
@@ -202,8 +223,10 @@ template <class T, bool kMaxArg>
 void run_arg(const T* px, int64_t* py, int64_t outer, int64_t L, int64_t inner, bool last, ThreadPool& pool) {
   using C = compute_t<T>;
   auto better = [last](C v, C best) {
-    if constexpr (kMaxArg) return last ? v >= best : v > best;
-    else return last ? v <= best : v < best;
+    if constexpr (kMaxArg)
+      return last ? v >= best : v > best;
+    else
+      return last ? v <= best : v < best;
   };
   if (inner == 1) {
     pool.parallel_for(0, outer, grain_for(L), [&](int64_t b, int64_t e) {

@@ -27,8 +27,8 @@ std::vector<float> expand_to(const Tensor& t, const Shape& shape, const char* wh
   int64_t n = numel(shape);
   if (static_cast<int64_t>(src.size()) == n) return src;
   const Shape& ts = t.shape();
-  R1_CHECK(ts.size() <= shape.size(), InputError) << what << " of shape " << shape_str(ts)
-                                                  << " does not broadcast to " << shape_str(shape);
+  R1_CHECK(ts.size() <= shape.size(), InputError)
+      << what << " of shape " << shape_str(ts) << " does not broadcast to " << shape_str(shape);
   size_t off = shape.size() - ts.size();
   std::vector<int64_t> st(shape.size(), 0);
   int64_t stride = 1;
@@ -72,8 +72,10 @@ template <class T>
 inline void normalize_row(const float* x, T* y, int64_t n, float mean, float inv, const float* scale,
                           const float* bias) {
   if constexpr (std::is_same_v<T, float>) {
-    if (use_avx512()) normalize_row_avx512(x, y, n, mean, inv, scale, bias);
-    else simd::normalize_row_f(x, y, n, mean, inv, scale, bias);
+    if (use_avx512())
+      normalize_row_avx512(x, y, n, mean, inv, scale, bias);
+    else
+      simd::normalize_row_f(x, y, n, mean, inv, scale, bias);
   } else {
     for (int64_t j = 0; j < n; ++j) {
       float v = (x[j] - mean) * inv;
@@ -287,8 +289,10 @@ void lpnorm_kernel(KernelContext& ctx) {
       double norm = p == 1 ? a : std::sqrt(a);
       F[o] = norm == 0 ? 0.0f : static_cast<float>(1.0 / norm);
     };
-    if (p == 1) reduce_plan<T, SumAbsD<T>>(px, pl, ctx.pool(), nullptr, w);
-    else reduce_plan<T, SumSqD<T>>(px, pl, ctx.pool(), nullptr, w);
+    if (p == 1)
+      reduce_plan<T, SumAbsD<T>>(px, pl, ctx.pool(), nullptr, w);
+    else
+      reduce_plan<T, SumSqD<T>>(px, pl, ctx.pool(), nullptr, w);
     apply_scale<T>(px, y.data<T>(), pl, F, nullptr, ctx.pool());
   });
 }

@@ -126,8 +126,7 @@ R1_AVX2 inline void row_scale_avx2(float* y, int64_t n, float f) {
 R1_AVX2 inline void row_sub2_avx2(const float* x, float* y, int64_t n, float a, float b) {
   __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
   int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    _mm256_storeu_ps(y + j, _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), va), vb));
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), va), vb));
   for (; j < n; ++j) y[j] = (x[j] - a) - b;
 }
 
@@ -186,8 +185,8 @@ R1_AVX2 inline double row_sq_dev_avx2(const float* x, int64_t n, double m) {
 }
 
 // y = (x - mean) * inv * scale + bias (scale, bias may be null)
-R1_AVX2 inline void normalize_row_avx2(const float* x, float* y, int64_t n, float mean, float inv,
-                                       const float* scale, const float* bias) {
+R1_AVX2 inline void normalize_row_avx2(const float* x, float* y, int64_t n, float mean, float inv, const float* scale,
+                                       const float* bias) {
   __m256 vm = _mm256_set1_ps(mean), vi = _mm256_set1_ps(inv);
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {

@@ -21,12 +21,16 @@ float rexp_sum(const float* x, float* y, int64_t n, float m) {
   return use_avx512() ? row_exp_sum_avx512(x, y, n, m) : simd::row_exp_sum(x, y, n, m);
 }
 void rscale(float* y, int64_t n, float f) {
-  if (use_avx512()) row_scale_avx512(y, y, n, f);
-  else simd::row_scale(y, n, f);
+  if (use_avx512())
+    row_scale_avx512(y, y, n, f);
+  else
+    simd::row_scale(y, n, f);
 }
 void rsub2(const float* x, float* y, int64_t n, float a, float b) {
-  if (use_avx512()) row_sub2_avx512(x, y, n, a, b);
-  else simd::row_sub2(x, y, n, a, b);
+  if (use_avx512())
+    row_sub2_avx512(x, y, n, a, b);
+  else
+    simd::row_sub2(x, y, n, a, b);
 }
 
 enum SmOp { kSoftmax, kLogSoftmax, kHardmax };
@@ -41,7 +45,10 @@ void softmax_row(const T* xr, T* yr, int64_t n, std::vector<float>& tmp, std::ve
     int64_t bi = 0;
     float best = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < n; ++j)
-      if (x[j] > best) { best = x[j]; bi = j; }
+      if (x[j] > best) {
+        best = x[j];
+        bi = j;
+      }
     for (int64_t j = 0; j < n; ++j) yr[j] = convert<T>(j == bi ? 1.0f : 0.0f);
   } else if constexpr (Op == kSoftmax) {
     if constexpr (std::is_same_v<T, float>) {
@@ -173,8 +180,10 @@ void run_topk(const T* px, T* pv, int64_t* pi, int64_t outer, int64_t L, int64_t
       auto cmp_s = [](const std::pair<C, int64_t>& a, const std::pair<C, int64_t>& c) {
         return a.first < c.first || (a.first == c.first && a.second < c.second);
       };
-      if (largest) std::partial_sort(buf.begin(), buf.begin() + k, buf.end(), cmp_l);
-      else std::partial_sort(buf.begin(), buf.begin() + k, buf.end(), cmp_s);
+      if (largest)
+        std::partial_sort(buf.begin(), buf.begin() + k, buf.end(), cmp_l);
+      else
+        std::partial_sort(buf.begin(), buf.begin() + k, buf.end(), cmp_s);
       T* v = pv + o * k * inner + i;
       int64_t* ix = pi + o * k * inner + i;
       for (int64_t j = 0; j < k; ++j) {

@@ -28,8 +28,8 @@ constexpr int64_t kBlasMinWork = 1 << 16;
 #endif
 
 // C[M,N] (+)= A[M,K] * B[K,N]: the built-in blocked loop for small products.
-R1_RNN_CLONES void gemm_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-                              int64_t ldb, float* C, int64_t ldc, bool accumulate) {
+R1_RNN_CLONES void gemm_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                              float* C, int64_t ldc, bool accumulate) {
   if (!accumulate) {
     for (int64_t m = 0; m < M; ++m) std::fill(C + m * ldc, C + m * ldc + N, 0.f);
   }
@@ -121,7 +121,6 @@ inline float clampf(float v, float lo, float hi) {
   return v;
 }
 
-
 R1_RNN_CLONES void sigmoid_inplace(float* __restrict x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = clampf(x[i], -87.0f, 87.0f);
   for (int64_t i = 0; i < n; ++i) x[i] = 1.f / (1.f + ew::vexp(-x[i]));
@@ -148,8 +147,19 @@ R1_RNN_CLONES void tanh_inplace(float* __restrict x, int64_t n) {
   }
 }
 
-enum class ActKind { Sigmoid, Tanh, Relu, HardSigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, Elu,
-                     Softsign, Softplus };
+enum class ActKind {
+  Sigmoid,
+  Tanh,
+  Relu,
+  HardSigmoid,
+  Affine,
+  LeakyRelu,
+  ThresholdedRelu,
+  ScaledTanh,
+  Elu,
+  Softsign,
+  Softplus
+};
 
 struct Act {
   ActKind kind = ActKind::Sigmoid;
@@ -218,18 +228,39 @@ std::vector<Act> parse_activations(const AttributeMap& a, int per_dir, int dirs,
   for (std::string n : names) {
     std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
     Act act;
-    if (n == "sigmoid") act.kind = ActKind::Sigmoid;
-    else if (n == "tanh") act.kind = ActKind::Tanh;
-    else if (n == "relu") act.kind = ActKind::Relu;
-    else if (n == "hardsigmoid") { act.kind = ActKind::HardSigmoid; act.alpha = next_alpha(0.2f); act.beta = next_beta(0.5f); }
-    else if (n == "affine") { act.kind = ActKind::Affine; act.alpha = next_alpha(1.f); act.beta = next_beta(0.f); }
-    else if (n == "leakyrelu") { act.kind = ActKind::LeakyRelu; act.alpha = next_alpha(0.01f); }
-    else if (n == "thresholdedrelu") { act.kind = ActKind::ThresholdedRelu; act.alpha = next_alpha(1.f); }
-    else if (n == "scaledtanh") { act.kind = ActKind::ScaledTanh; act.alpha = next_alpha(1.f); act.beta = next_beta(1.f); }
-    else if (n == "elu") { act.kind = ActKind::Elu; act.alpha = next_alpha(1.f); }
-    else if (n == "softsign") act.kind = ActKind::Softsign;
-    else if (n == "softplus") act.kind = ActKind::Softplus;
-    else R1_THROW(ModelError) << "activation '" << n << "' is not supported";
+    if (n == "sigmoid")
+      act.kind = ActKind::Sigmoid;
+    else if (n == "tanh")
+      act.kind = ActKind::Tanh;
+    else if (n == "relu")
+      act.kind = ActKind::Relu;
+    else if (n == "hardsigmoid") {
+      act.kind = ActKind::HardSigmoid;
+      act.alpha = next_alpha(0.2f);
+      act.beta = next_beta(0.5f);
+    } else if (n == "affine") {
+      act.kind = ActKind::Affine;
+      act.alpha = next_alpha(1.f);
+      act.beta = next_beta(0.f);
+    } else if (n == "leakyrelu") {
+      act.kind = ActKind::LeakyRelu;
+      act.alpha = next_alpha(0.01f);
+    } else if (n == "thresholdedrelu") {
+      act.kind = ActKind::ThresholdedRelu;
+      act.alpha = next_alpha(1.f);
+    } else if (n == "scaledtanh") {
+      act.kind = ActKind::ScaledTanh;
+      act.alpha = next_alpha(1.f);
+      act.beta = next_beta(1.f);
+    } else if (n == "elu") {
+      act.kind = ActKind::Elu;
+      act.alpha = next_alpha(1.f);
+    } else if (n == "softsign")
+      act.kind = ActKind::Softsign;
+    else if (n == "softplus")
+      act.kind = ActKind::Softplus;
+    else
+      R1_THROW(ModelError) << "activation '" << n << "' is not supported";
     out.push_back(act);
   }
   return out;
@@ -287,8 +318,8 @@ struct FloatOut {
 enum class Cell { RNN, GRU, LSTM };
 
 void check_shape(const Tensor& t, const Shape& want, const char* what) {
-  R1_CHECK(t.shape() == want, InputError) << what << " has shape " << shape_str(t.shape()) << ", expected "
-                                          << shape_str(want);
+  R1_CHECK(t.shape() == want, InputError)
+      << what << " has shape " << shape_str(t.shape()) << ", expected " << shape_str(want);
 }
 
 inline void clip_inplace(float* x, int64_t n, float clip) {
@@ -507,12 +538,16 @@ void run_recurrent(KernelContext& ctx, Cell cell) {
     for (int64_t bi = 0; bi < batch; ++bi) {
       const bool empty = lens[bi] == 0;
       if (yh.p) {
-        if (empty) std::fill(yh.p + st_off(d, bi), yh.p + st_off(d, bi) + H, 0.f);
-        else std::memcpy(yh.p + st_off(d, bi), &h[bi * H], sizeof(float) * H);
+        if (empty)
+          std::fill(yh.p + st_off(d, bi), yh.p + st_off(d, bi) + H, 0.f);
+        else
+          std::memcpy(yh.p + st_off(d, bi), &h[bi * H], sizeof(float) * H);
       }
       if (yc.p) {
-        if (empty) std::fill(yc.p + st_off(d, bi), yc.p + st_off(d, bi) + H, 0.f);
-        else std::memcpy(yc.p + st_off(d, bi), &c[bi * H], sizeof(float) * H);
+        if (empty)
+          std::fill(yc.p + st_off(d, bi), yc.p + st_off(d, bi) + H, 0.f);
+        else
+          std::memcpy(yc.p + st_off(d, bi), &c[bi * H], sizeof(float) * H);
       }
     }
   };

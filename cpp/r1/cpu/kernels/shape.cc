@@ -34,8 +34,8 @@ void transpose_block(const U* s, U* d, int64_t R, int64_t C, int64_t col_stride,
 
 }  // namespace
 
-void strided_copy(const void* src_v, void* dst_v, size_t es, const Shape& out_in,
-                  const std::vector<int64_t>& st_in, ThreadPool& pool) {
+void strided_copy(const void* src_v, void* dst_v, size_t es, const Shape& out_in, const std::vector<int64_t>& st_in,
+                  ThreadPool& pool) {
   int64_t total = 1;
   for (int64_t d : out_in) total *= d;
   if (total == 0) return;
@@ -312,15 +312,18 @@ void tile(KernelContext& ctx) {
 int64_t pad_source(int64_t p, int64_t n, int mode) {
   if (p >= 0 && p < n) return p;
   switch (mode) {
-    case 0: return -1;  // constant
-    case 1: {           // reflect
+    case 0:
+      return -1;  // constant
+    case 1: {     // reflect
       if (n == 1) return 0;
       int64_t period = 2 * (n - 1);
       int64_t q = ((p % period) + period) % period;
       return q < n ? q : period - q;
     }
-    case 2: return p < 0 ? 0 : n - 1;  // edge
-    default: return ((p % n) + n) % n;   // wrap
+    case 2:
+      return p < 0 ? 0 : n - 1;  // edge
+    default:
+      return ((p % n) + n) % n;  // wrap
   }
 }
 

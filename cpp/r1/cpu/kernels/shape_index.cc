@@ -46,8 +46,10 @@ void gather(KernelContext& ctx) {
         int64_t o = t / N, i = t % N;
         const U* src = s + (o * A + idx[i]) * inner;
         U* dst = d + t * inner;
-        if (inner == 1) dst[0] = src[0];
-        else std::memcpy(dst, src, inner * sizeof(U));
+        if (inner == 1)
+          dst[0] = src[0];
+        else
+          std::memcpy(dst, src, inner * sizeof(U));
       }
     });
   });
@@ -139,18 +141,28 @@ inline T reduce(Red red, T a, T b) {
   using C = compute_t<T>;
   if constexpr (std::is_same_v<T, bool>) {
     switch (red) {
-      case Red::Add: case Red::Max: return a || b;
-      case Red::Mul: case Red::Min: return a && b;
-      default: return b;
+      case Red::Add:
+      case Red::Max:
+        return a || b;
+      case Red::Mul:
+      case Red::Min:
+        return a && b;
+      default:
+        return b;
     }
   } else {
     C x = static_cast<C>(a), y = static_cast<C>(b);
     switch (red) {
-      case Red::Add: return convert<T>(x + y);
-      case Red::Mul: return convert<T>(x * y);
-      case Red::Max: return x >= y ? a : b;
-      case Red::Min: return x <= y ? a : b;
-      default: return b;
+      case Red::Add:
+        return convert<T>(x + y);
+      case Red::Mul:
+        return convert<T>(x * y);
+      case Red::Max:
+        return x >= y ? a : b;
+      case Red::Min:
+        return x <= y ? a : b;
+      default:
+        return b;
     }
   }
 }
@@ -170,8 +182,8 @@ void scatter_nd(KernelContext& ctx) {
   int64_t slice = 1;
   for (size_t i = k; i < ds.size(); ++i) slice *= ds[i];
   int64_t n = k ? static_cast<int64_t>(idx.size()) / k : ind.numel();
-  R1_CHECK(upd.numel() == n * slice, InputError) << "ScatterND: updates shape " << shape_str(upd.shape())
-                                                 << " does not match indices and data";
+  R1_CHECK(upd.numel() == n * slice, InputError)
+      << "ScatterND: updates shape " << shape_str(upd.shape()) << " does not match indices and data";
   std::vector<int64_t> st = contiguous_strides(ds);
   if (y.numel()) std::memcpy(y.raw(), x.raw(), x.nbytes());
   dispatch_all(x.dtype(), [&](auto tag) {

@@ -11,22 +11,27 @@ namespace r1::cpu {
 // src + sum(ik * strides[k]) (element strides; may be 0 or negative). Merges contiguous dims,
 // uses memcpy rows when the inner stride is 1 and a blocked transpose when the inner two dims
 // are swapped.
-void strided_copy(const void* src, void* dst, size_t elem_size, const Shape& out,
-                  const std::vector<int64_t>& strides, ThreadPool& pool);
+void strided_copy(const void* src, void* dst, size_t elem_size, const Shape& out, const std::vector<int64_t>& strides,
+                  ThreadPool& pool);
 
 // dst = src transposed by perm (out dim i is input dim perm[i]).
-void permute_copy(const void* src, void* dst, size_t elem_size, const Shape& in_shape,
-                  const std::vector<int64_t>& perm, ThreadPool& pool);
+void permute_copy(const void* src, void* dst, size_t elem_size, const Shape& in_shape, const std::vector<int64_t>& perm,
+                  ThreadPool& pool);
 
 // Calls f(U{}) with an unsigned integer type of the given byte size (1, 2, 4 or 8).
 template <class F>
 auto dispatch_size(size_t es, F&& f) {
   switch (es) {
-    case 1: return f(uint8_t{});
-    case 2: return f(uint16_t{});
-    case 4: return f(uint32_t{});
-    case 8: return f(uint64_t{});
-    default: break;
+    case 1:
+      return f(uint8_t{});
+    case 2:
+      return f(uint16_t{});
+    case 4:
+      return f(uint32_t{});
+    case 8:
+      return f(uint64_t{});
+    default:
+      break;
   }
   R1_THROW(InternalError) << "unsupported element size " << es;
 }

@@ -71,8 +71,7 @@ void infer_attention(InferContext& c) {
     Shape b = broadcast_shapes(scores, m);
     for (size_t i = 0; i < 4; ++i)
       R1_CHECK(!is_known(b[i]) || !is_known(scores[i]) || b[i] == scores[i], InputError)
-          << "Attention: mask of shape " << shape_str(m) << " does not broadcast to the scores "
-          << shape_str(scores);
+          << "Attention: mask of shape " << shape_str(m) << " does not broadcast to the scores " << shape_str(scores);
   }
   c.set_output(0, c.input_dtype(0), out);
 }

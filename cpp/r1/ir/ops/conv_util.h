@@ -121,8 +121,8 @@ inline Geom transpose(const AttributeMap& a, const Shape& in, const std::vector<
   std::vector<int64_t> os = a.get_ints("output_shape");
   bool has_os = !os.empty();
   if (has_os) {
-    R1_CHECK(static_cast<int>(os.size()) >= nd, ModelError) << "output_shape has " << os.size() << " values, expected "
-                                                            << nd;
+    R1_CHECK(static_cast<int>(os.size()) >= nd, ModelError)
+        << "output_shape has " << os.size() << " values, expected " << nd;
     os.erase(os.begin(), os.end() - nd);
   }
   bool has_pads = a.has("pads");
@@ -164,13 +164,11 @@ inline Geom transpose(const AttributeMap& a, const Shape& in, const std::vector<
   return g;
 }
 
-
 // Resize / Upsample output shape and per-axis scales. scales_t / sizes_t: the input tensors
 // (nullptr when absent or unknown); *_present: the input is wired. Returns false when the output
 // shape cannot be computed yet (inputs unknown at compile time); `out` then has unknown dims.
-inline bool resize_shape(const AttributeMap& a, int opset, const Shape& in, bool scales_present,
-                         const Tensor* scales_t, bool sizes_present, const Tensor* sizes_t,
-                         std::vector<double>* scales_out, Shape* out) {
+inline bool resize_shape(const AttributeMap& a, int opset, const Shape& in, bool scales_present, const Tensor* scales_t,
+                         bool sizes_present, const Tensor* sizes_t, std::vector<double>* scales_out, Shape* out) {
   int r = static_cast<int>(in.size());
   out->assign(r, kUnknownDim);
   scales_out->assign(r, 1.0);

@@ -26,8 +26,7 @@ void check_dtype(const InferContext& ctx, size_t i, Kinds k) {
           << op << " of dtype " << dtype_name(t) << " is not supported (needs a signed numeric dtype)";
       break;
     case Kinds::Bool:
-      R1_CHECK(t == DType::Bool, ModelError) << op << " of dtype " << dtype_name(t)
-                                             << " is not supported (needs bool)";
+      R1_CHECK(t == DType::Bool, ModelError) << op << " of dtype " << dtype_name(t) << " is not supported (needs bool)";
       break;
     case Kinds::Any:
       break;
@@ -150,10 +149,11 @@ void infer_castlike(InferContext& c) { c.set_output(0, c.input_dtype(1), c.input
 
 void register_elementwise_ops(OpRegistry& reg) {
   // Unary float math and activations.
-  for (const char* op : {"Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Sin", "Cos", "Tan", "Asin",
-                         "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Tanh", "Sigmoid", "Erf",
-                         "LeakyRelu", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus", "Softsign",
-                         "Mish", "ThresholdedRelu"})
+  for (const char* op :
+       {"Exp",      "Log",      "Sqrt", "Reciprocal",     "Floor", "Ceil", "Round", "Sin",         "Cos",
+        "Tan",      "Asin",     "Acos", "Atan",           "Sinh",  "Cosh", "Asinh", "Acosh",       "Atanh",
+        "Tanh",     "Sigmoid",  "Erf",  "LeakyRelu",      "Elu",   "Selu", "Celu",  "HardSigmoid", "HardSwish",
+        "Softplus", "Softsign", "Mish", "ThresholdedRelu"})
     reg.add(schema(op, 1, 1, unary(Kinds::Float)));
   reg.add(schema("Gelu", 1, 1, infer_gelu));
   // Unary numeric.

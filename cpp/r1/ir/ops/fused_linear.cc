@@ -42,12 +42,11 @@ void infer_fused_matmul(InferContext& c) {
     const int64_t k = c.attrs().get_int("k", -1);
     n = c.attrs().get_int("n", -1);
     R1_CHECK(k >= 0 && n >= 0, ModelError) << "FusedMatMul: packed_b=1 needs attrs k and n (>= 0)";
-    if (c.input_has_shape(1))
-      R1_CHECK(c.input_rank(1) == 1, ModelError) << "FusedMatMul: a packed B must be 1-D";
+    if (c.input_has_shape(1)) R1_CHECK(c.input_rank(1) == 1, ModelError) << "FusedMatMul: a packed B must be 1-D";
     check_inner(a.back(), k);
   } else {
-    R1_CHECK(c.input_dtype(1) == t, ModelError) << "FusedMatMul: A and B have different dtypes: "
-                                                << dtype_name(t) << " and " << dtype_name(c.input_dtype(1));
+    R1_CHECK(c.input_dtype(1) == t, ModelError)
+        << "FusedMatMul: A and B have different dtypes: " << dtype_name(t) << " and " << dtype_name(c.input_dtype(1));
     const Shape& b = c.input_shape(1);
     R1_CHECK(b.size() == 2, InputError) << "FusedMatMul: B must be 2-D (got rank " << b.size() << ")";
     const bool tb = c.attrs().get_int("trans_b", 0) != 0;

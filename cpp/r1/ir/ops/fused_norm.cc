@@ -27,8 +27,8 @@ void infer_skip_layernorm(InferContext& c) {
   // skip broadcasts to X (never enlarges it): X's shape is the output shape.
   const Shape& sk = c.input_shape(1);
   Shape b = broadcast_shapes(x, sk);
-  R1_CHECK(b.size() == x.size(), InputError) << "SkipLayerNorm: skip of shape " << shape_str(sk)
-                                             << " does not broadcast to X " << shape_str(x);
+  R1_CHECK(b.size() == x.size(), InputError)
+      << "SkipLayerNorm: skip of shape " << shape_str(sk) << " does not broadcast to X " << shape_str(x);
   for (size_t i = 0; i < x.size(); ++i)
     R1_CHECK(!is_known(b[i]) || !is_known(x[i]) || b[i] == x[i], InputError)
         << "SkipLayerNorm: skip of shape " << shape_str(sk) << " does not broadcast to X " << shape_str(x);

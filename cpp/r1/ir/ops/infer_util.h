@@ -5,9 +5,7 @@
 namespace r1 {
 
 // Output 0 gets input 0's dtype and shape (unary elementwise ops, activations).
-inline void infer_like_input0(InferContext& ctx) {
-  ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
-}
+inline void infer_like_input0(InferContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0)); }
 
 // Output 0 is the numpy broadcast of every present input; dtype is out_dtype, or input 0's
 // when Undefined. Inputs must share a dtype unless check_same_dtype is false.

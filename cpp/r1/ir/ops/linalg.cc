@@ -34,8 +34,8 @@ int64_t merge_dim(int64_t a, int64_t b, const char* what, const std::string& op)
 
 // numpy.matmul shapes: 1-D operands are promoted (and the added dim dropped from the result).
 Shape matmul_shape(const Shape& a0, const Shape& b0, const std::string& op) {
-  R1_CHECK(!a0.empty() && !b0.empty(), InputError) << op << ": operands must be at least 1-D (got rank "
-                                                   << a0.size() << " and " << b0.size() << ")";
+  R1_CHECK(!a0.empty() && !b0.empty(), InputError)
+      << op << ": operands must be at least 1-D (got rank " << a0.size() << " and " << b0.size() << ")";
   Shape a = a0, b = b0;
   bool a_vec = a.size() == 1, b_vec = b.size() == 1;
   if (a_vec) a.insert(a.begin(), 1);
@@ -86,8 +86,8 @@ void infer_gemm(InferContext& c) {
     for (size_t i = 0; i < cs.size(); ++i) {
       int64_t d = cs[cs.size() - 1 - i], o = out[1 - i];
       if (is_known(d) && d != 1 && is_known(o))
-        R1_CHECK(d == o, InputError) << "Gemm: C of shape " << shape_str(cs) << " does not broadcast to ["
-                                     << M << ", " << N << "]";
+        R1_CHECK(d == o, InputError) << "Gemm: C of shape " << shape_str(cs) << " does not broadcast to [" << M << ", "
+                                     << N << "]";
     }
   }
   c.set_output(0, c.input_dtype(0), out);

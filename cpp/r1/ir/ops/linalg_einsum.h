@@ -43,9 +43,8 @@ inline EinsumSpec parse_einsum(const std::string& equation, const std::vector<in
       start = comma + 1;
     }
   }
-  R1_CHECK(terms.size() == ranks.size(), ModelError)
-      << "Einsum equation '" << equation << "' has " << terms.size() << " operand terms but the node has "
-      << ranks.size() << " inputs";
+  R1_CHECK(terms.size() == ranks.size(), ModelError) << "Einsum equation '" << equation << "' has " << terms.size()
+                                                     << " operand terms but the node has " << ranks.size() << " inputs";
   auto is_letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
   // Explicit letters and ellipsis position per term.
   struct Term {
@@ -110,8 +109,8 @@ inline EinsumSpec parse_einsum(const std::string& equation, const std::vector<in
       if (l >= kEinsumEllipsisLabel) continue;
       R1_CHECK(count[l] > 0, ModelError) << "Einsum equation '" << equation << "': output label '"
                                          << static_cast<char>(l) << "' is not in any input";
-      R1_CHECK(!seen[l]++, ModelError) << "Einsum equation '" << equation << "': output label '"
-                                       << static_cast<char>(l) << "' repeats";
+      R1_CHECK(!seen[l]++, ModelError) << "Einsum equation '" << equation << "': output label '" << static_cast<char>(l)
+                                       << "' repeats";
     }
   } else {
     for (int j = 0; j < spec.ellipsis_rank; ++j) spec.output.push_back(kEinsumEllipsisLabel + j);

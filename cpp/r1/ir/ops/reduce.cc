@@ -60,8 +60,10 @@ void infer_reduce(InferContext& ctx) {
   for (int64_t a : axes) red[normalize_axis(a, rank, "axes")] = true;
   Shape out;
   for (int i = 0; i < rank; ++i) {
-    if (!red[i]) out.push_back(s[i]);
-    else if (keepdims) out.push_back(1);
+    if (!red[i])
+      out.push_back(s[i]);
+    else if (keepdims)
+      out.push_back(1);
   }
   ctx.set_output(0, t, out);
 }
@@ -74,8 +76,10 @@ void infer_arg(InferContext& ctx) {
   int64_t keepdims = ctx.attrs().get_int("keepdims", 1);
   Shape out;
   for (int i = 0; i < rank; ++i) {
-    if (i != axis) out.push_back(s[i]);
-    else if (keepdims) out.push_back(1);
+    if (i != axis)
+      out.push_back(s[i]);
+    else if (keepdims)
+      out.push_back(1);
   }
   ctx.set_output(0, DType::Int64, out);
 }
@@ -126,13 +130,13 @@ void infer_batchnorm(InferContext& ctx) {
 void infer_norm_nc(InferContext& ctx) {
   check_float(ctx, 0, "input");
   const Shape& s = ctx.input_shape(0);
-  R1_CHECK(s.size() >= 2, InputError) << ctx.node().op_type << " needs an input of rank >= 2, got rank "
-                                      << s.size();
+  R1_CHECK(s.size() >= 2, InputError) << ctx.node().op_type << " needs an input of rank >= 2, got rank " << s.size();
   for (size_t i = 1; i < 3; ++i) check_float(ctx, i, "scale/bias");
   if (ctx.node().op_type == "GroupNormalization") {
     int64_t g = ctx.attrs().get_int("num_groups", 0);
     R1_CHECK(g > 0, ModelError) << "GroupNormalization needs a positive num_groups attribute";
-    if (is_known(s[1])) R1_CHECK(s[1] % g == 0, InputError) << "channels " << s[1] << " not divisible by num_groups " << g;
+    if (is_known(s[1]))
+      R1_CHECK(s[1] % g == 0, InputError) << "channels " << s[1] << " not divisible by num_groups " << g;
   }
   ctx.set_output(0, ctx.input_dtype(0), s);
 }

@@ -16,8 +16,8 @@ namespace {
 
 bool known_activation(std::string name) {
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const char* kNames[] = {"sigmoid", "tanh", "relu", "hardsigmoid", "affine", "leakyrelu",
-                                 "thresholdedrelu", "scaledtanh", "elu", "softsign", "softplus"};
+  static const char* kNames[] = {"sigmoid",         "tanh",       "relu", "hardsigmoid", "affine",  "leakyrelu",
+                                 "thresholdedrelu", "scaledtanh", "elu",  "softsign",    "softplus"};
   for (const char* n : kNames)
     if (name == n) return true;
   return false;
@@ -33,8 +33,7 @@ void infer_recurrent(InferContext& ctx, int num_gates, int num_acts, bool lstm) 
   int64_t layout = ctx.opset() >= 14 ? a.get_int("layout", 0) : 0;
   R1_CHECK(layout == 0 || layout == 1, ModelError) << "layout " << layout << " is not supported (0 or 1)";
   auto acts = a.get_strings("activations");
-  for (const auto& s : acts)
-    R1_CHECK(known_activation(s), ModelError) << "activation '" << s << "' is not supported";
+  for (const auto& s : acts) R1_CHECK(known_activation(s), ModelError) << "activation '" << s << "' is not supported";
   R1_CHECK(acts.empty() || static_cast<int64_t>(acts.size()) == num_acts ||
                static_cast<int64_t>(acts.size()) == num_acts * dirs,
            ModelError)

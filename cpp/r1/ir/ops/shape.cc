@@ -25,8 +25,8 @@ Shape reshape_shape(const Shape* in, const std::vector<int64_t>& spec, bool allo
       if (!in) {
         out[i] = kUnknownDim;
       } else {
-        R1_CHECK(i < in->size(), InputError) << "Reshape: shape entry " << i << " is 0 (copy) but the input has rank "
-                                             << in->size();
+        R1_CHECK(i < in->size(), InputError)
+            << "Reshape: shape entry " << i << " is 0 (copy) but the input has rank " << in->size();
         out[i] = (*in)[i];
       }
     } else if (v == -1) {
@@ -46,9 +46,12 @@ Shape reshape_shape(const Shape* in, const std::vector<int64_t>& spec, bool allo
   bool in_unknown = false;
   int64_t in_prod = 1;
   for (int64_t d : *in) {
-    if (is_known(d)) in_prod *= d;
-    else if (is_sym_dim(d)) syms[d]++;
-    else in_unknown = true;
+    if (is_known(d))
+      in_prod *= d;
+    else if (is_sym_dim(d))
+      syms[d]++;
+    else
+      in_unknown = true;
   }
   bool out_unknown = false;
   int64_t out_prod = 1;
@@ -265,8 +268,10 @@ int64_t static_len(InferContext& c, size_t i) {
 }
 
 void set_unknown_rank(InferContext& c, size_t out, DType t, int64_t rank) {
-  if (rank < 0) c.set_output_dtype(out, t);
-  else c.set_output(out, t, Shape(rank, kUnknownDim));
+  if (rank < 0)
+    c.set_output_dtype(out, t);
+  else
+    c.set_output(out, t, Shape(rank, kUnknownDim));
 }
 
 void infer_reshape(InferContext& c) {
@@ -293,8 +298,10 @@ void infer_squeeze(InferContext& c) {
     has_axes = c.has_input(1);
     if (has_axes && !c.input_ints(1, &axes)) {
       int64_t n = static_len(c, 1);
-      if (n >= 0 && c.input_has_shape(0)) set_unknown_rank(c, 0, t, c.input_rank(0) - n);
-      else c.set_output_dtype(0, t);
+      if (n >= 0 && c.input_has_shape(0))
+        set_unknown_rank(c, 0, t, c.input_rank(0) - n);
+      else
+        c.set_output_dtype(0, t);
       return;
     }
   } else {
@@ -315,8 +322,10 @@ void infer_unsqueeze(InferContext& c) {
   if (c.opset() >= 13) {
     if (!c.input_ints(1, &axes)) {
       int64_t n = static_len(c, 1);
-      if (n >= 0 && c.input_has_shape(0)) set_unknown_rank(c, 0, t, c.input_rank(0) + n);
-      else c.set_output_dtype(0, t);
+      if (n >= 0 && c.input_has_shape(0))
+        set_unknown_rank(c, 0, t, c.input_rank(0) + n);
+      else
+        c.set_output_dtype(0, t);
       return;
     }
   } else {
@@ -364,8 +373,8 @@ void infer_concat(InferContext& c) {
   bool total_known = true;
   for (size_t i = 0; i < c.num_inputs(); ++i) {
     if (!c.has_input(i)) continue;
-    R1_CHECK(c.input_dtype(i) == t, ModelError) << "Concat: inputs have different dtypes: " << dtype_name(t)
-                                                << " and " << dtype_name(c.input_dtype(i));
+    R1_CHECK(c.input_dtype(i) == t, ModelError)
+        << "Concat: inputs have different dtypes: " << dtype_name(t) << " and " << dtype_name(c.input_dtype(i));
     const Shape& s = c.input_shape(i);
     if (!first) {
       first = &s;
@@ -384,8 +393,10 @@ void infer_concat(InferContext& c) {
         }
       }
     }
-    if (is_known(s[ax])) total += s[ax];
-    else total_known = false;
+    if (is_known(s[ax]))
+      total += s[ax];
+    else
+      total_known = false;
   }
   R1_CHECK(first != nullptr, ModelError) << "Concat needs at least one input";
   out[ax] = total_known ? total : kUnknownDim;
@@ -466,8 +477,8 @@ void infer_gather(InferContext& c) {
 void infer_gather_elements(InferContext& c) {
   const Shape& d = c.input_shape(0);
   const Shape& idx = c.input_shape(1);
-  R1_CHECK(d.size() == idx.size(), InputError) << "GatherElements: data " << shape_str(d) << " and indices "
-                                               << shape_str(idx) << " have different ranks";
+  R1_CHECK(d.size() == idx.size(), InputError)
+      << "GatherElements: data " << shape_str(d) << " and indices " << shape_str(idx) << " have different ranks";
   normalize_axis(c.attrs().get_int("axis", 0), static_cast<int>(d.size()), "GatherElements axis");
   c.set_output(0, c.input_dtype(0), idx);
 }
@@ -514,8 +525,10 @@ void infer_expand(InferContext& c) {
   std::vector<int64_t> spec;
   if (!c.input_ints(1, &spec)) {
     int64_t n = static_len(c, 1);
-    if (n >= 0 && c.input_has_shape(0)) n = std::max<int64_t>(n, c.input_rank(0));
-    else n = -1;
+    if (n >= 0 && c.input_has_shape(0))
+      n = std::max<int64_t>(n, c.input_rank(0));
+    else
+      n = -1;
     set_unknown_rank(c, 0, t, n);
     return;
   }
@@ -536,8 +549,10 @@ void infer_tile(InferContext& c) {
   Shape out(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     R1_CHECK(rep[i] >= 0, InputError) << "Tile: negative repeat " << rep[i];
-    if (is_known(in[i])) out[i] = in[i] * rep[i];
-    else out[i] = rep[i] == 1 ? in[i] : (rep[i] == 0 ? 0 : kUnknownDim);
+    if (is_known(in[i]))
+      out[i] = in[i] * rep[i];
+    else
+      out[i] = rep[i] == 1 ? in[i] : (rep[i] == 0 ? 0 : kUnknownDim);
   }
   c.set_output(0, t, out);
 }
@@ -678,8 +693,10 @@ void infer_cumsum(InferContext& c) {
 
 void infer_nonzero(InferContext& c) {
   int r = c.input_rank(0);
-  if (c.input_value(0)) c.set_output_dtype(0, DType::Int64);  // run time: the kernel sizes it
-  else c.set_output(0, DType::Int64, {r, kUnknownDim});
+  if (c.input_value(0))
+    c.set_output_dtype(0, DType::Int64);  // run time: the kernel sizes it
+  else
+    c.set_output(0, DType::Int64, {r, kUnknownDim});
 }
 
 void infer_depth_to_space(InferContext& c) {
@@ -691,8 +708,7 @@ void infer_depth_to_space(InferContext& c) {
   R1_CHECK(mode == "DCR" || mode == "CRD", ModelError) << "DepthToSpace: mode '" << mode << "' is not supported";
   Shape out = s;
   if (is_known(s[1])) {
-    R1_CHECK(s[1] % (b * b) == 0, InputError) << "DepthToSpace: channels " << s[1] << " not divisible by "
-                                              << b * b;
+    R1_CHECK(s[1] % (b * b) == 0, InputError) << "DepthToSpace: channels " << s[1] << " not divisible by " << b * b;
     out[1] = s[1] / (b * b);
   } else {
     out[1] = kUnknownDim;

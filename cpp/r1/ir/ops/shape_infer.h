@@ -25,8 +25,8 @@ void slice_plan(const Shape& in, const std::vector<int64_t>& starts, const std::
                 std::vector<int64_t>* start_per_dim, std::vector<int64_t>* step_per_dim);
 
 // Pad amounts per dim (begin, end) from ONNX pads [b0.., e0..] over `axes` (empty: all dims).
-void pad_plan(int rank, const std::vector<int64_t>& pads, const std::vector<int64_t>& axes,
-              std::vector<int64_t>* begin, std::vector<int64_t>* end);
+void pad_plan(int rank, const std::vector<int64_t>& pads, const std::vector<int64_t>& axes, std::vector<int64_t>* begin,
+              std::vector<int64_t>* end);
 
 // Split sizes along an axis of length dim for n outputs (split empty: equal chunks).
 std::vector<int64_t> split_sizes(int64_t dim, int n, const std::vector<int64_t>& split, bool has_split, int opset);
