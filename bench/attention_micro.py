@@ -15,6 +15,7 @@ Engines (each gets exactly n intra-op threads):
 Reports the median (and p90) of --runs timed runs after --warmup runs, in ms; the engines take turns
 run by run so that load from other processes on a shared machine falls on all of them alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,10 @@ import time
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _paths import use_r1
 
+use_r1()
 import deepseek_r1 as r1  # noqa: E402
 
 H, D = 12, 64
@@ -35,20 +37,38 @@ H, D = 12, 64
 
 def fused_model(seq: int, precision: str, causal: bool = False):
     f = TensorProto.FLOAT
-    ins = [helper.make_tensor_value_info("q", f, [1, H, seq, D]), helper.make_tensor_value_info("kt", f, [1, H, D, seq]),
-           helper.make_tensor_value_info("v", f, [1, H, seq, D])]
-    node = helper.make_node("Attention", ["q", "kt", "v"], ["o"], domain="r1", k_transposed=1, precision=precision,
-                            scale=1.0 / np.sqrt(D), causal=int(causal))
+    ins = [
+        helper.make_tensor_value_info("q", f, [1, H, seq, D]),
+        helper.make_tensor_value_info("kt", f, [1, H, D, seq]),
+        helper.make_tensor_value_info("v", f, [1, H, seq, D]),
+    ]
+    node = helper.make_node(
+        "Attention",
+        ["q", "kt", "v"],
+        ["o"],
+        domain="r1",
+        k_transposed=1,
+        precision=precision,
+        scale=1.0 / np.sqrt(D),
+        causal=int(causal),
+    )
     g = helper.make_graph([node], "attn", ins, [helper.make_tensor_value_info("o", f, [1, H, seq, D])])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("r1", 1)])
 
 
 def unfused_model(seq: int, causal: bool = False):
     f = TensorProto.FLOAT
-    ins = [helper.make_tensor_value_info("q", f, [1, H, seq, D]), helper.make_tensor_value_info("kt", f, [1, H, D, seq]),
-           helper.make_tensor_value_info("v", f, [1, H, seq, D])]
-    nodes = [helper.make_node("MatMul", ["q", "kt"], ["s"]), helper.make_node("Mul", ["s", "scale"], ["ss"]),
-             helper.make_node("Softmax", ["ss"], ["p"], axis=-1), helper.make_node("MatMul", ["p", "v"], ["o"])]
+    ins = [
+        helper.make_tensor_value_info("q", f, [1, H, seq, D]),
+        helper.make_tensor_value_info("kt", f, [1, H, D, seq]),
+        helper.make_tensor_value_info("v", f, [1, H, seq, D]),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["q", "kt"], ["s"]),
+        helper.make_node("Mul", ["s", "scale"], ["ss"]),
+        helper.make_node("Softmax", ["ss"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["o"]),
+    ]
     init = [helper.make_tensor("scale", f, [], [1.0 / np.sqrt(D)])]
     if causal:  # an additive -inf mask above the diagonal, as exporters write it
         nodes[2].input[0] = "sm"
@@ -68,11 +88,14 @@ def make_engine(name: str, seq: int, threads: int, causal: bool = False):
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(unfused_model(seq, causal).SerializeToString(), so, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(
+            unfused_model(seq, causal).SerializeToString(), so, providers=["CPUExecutionProvider"]
+        )
         return lambda feeds: sess.run(None, feeds)[0]
     if name == "unfused":
-        eng = r1.InferenceEngine(r1.Model(r1.load_onnx(unfused_model(seq, causal))), num_threads=threads,
-                                 optimization_level=1)
+        eng = r1.InferenceEngine(
+            r1.Model(r1.load_onnx(unfused_model(seq, causal))), num_threads=threads, optimization_level=1
+        )
     else:
         prec = "bf16" if name == "fused-bf16" else "fp32"
         eng = r1.InferenceEngine(r1.Model(r1.load_onnx(fused_model(seq, prec, causal))), num_threads=threads)
@@ -109,9 +132,11 @@ def main():
     print("|---|---|" + "---|" * (len(engines) + 2))
     rng = np.random.default_rng(0)
     for seq in [int(s) for s in a.seqs.split(",")]:
-        feeds = {"q": rng.standard_normal((1, H, seq, D), dtype=np.float32),
-                 "kt": rng.standard_normal((1, H, D, seq), dtype=np.float32),
-                 "v": rng.standard_normal((1, H, seq, D), dtype=np.float32)}
+        feeds = {
+            "q": rng.standard_normal((1, H, seq, D), dtype=np.float32),
+            "kt": rng.standard_normal((1, H, D, seq), dtype=np.float32),
+            "v": rng.standard_normal((1, H, seq, D), dtype=np.float32),
+        }
         for th in [int(t) for t in a.threads.split(",")]:
             fns = {e: make_engine(e, seq, th, a.causal) for e in engines}
             outs = {e: fn(feeds) for e, fn in fns.items()}
@@ -123,9 +148,13 @@ def main():
                 err = np.abs(outs[e] - ref).max() / np.abs(ref).max()  # (row 0 of causal sees one key)
                 assert err < tol, f"{e} differs from the reference by {err:.2e}"
             cells = [f"{res[e][0]:.3f} ({res[e][1]:.3f})" for e in engines]
-            ratio = lambda x, y: f"{res[y][0] / res[x][0]:.2f}x" if x in res and y in res else "-"  # noqa: E731
-            print(f"| {seq} | {th} | " + " | ".join(cells) + f" | {ratio('fused', 'unfused')} | {ratio('fused', 'ort')} |",
-                  flush=True)
+            ratio = lambda x, y, res=res: f"{res[y][0] / res[x][0]:.2f}x" if x in res and y in res else "-"
+            print(
+                f"| {seq} | {th} | "
+                + " | ".join(cells)
+                + f" | {ratio('fused', 'unfused')} | {ratio('fused', 'ort')} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
     PYTHONPATH=python python bench/bench_vs_peers.py --models minilm --runs 3 --threads 1
     PYTHONPATH=python python bench/bench_vs_peers.py --output bench/RESULTS.md
 
-Models come from tests/python/models.py (exported once into $R1_TEST_CACHE). Every engine runs the
+Models come from tests/python/helpers/models.py (exported once into $R1_TEST_CACHE). Every engine runs the
 same ONNX file on the same inputs, in this process, one after the other: warm-up runs, then --runs
 timed runs; median and p90 in ms, and the ratio of our median to onnxruntime's. Each row also gives
 the max relative error of the engine's outputs vs onnxruntime's (max|a-b| / max|ref|).
@@ -16,6 +16,7 @@ ov-f32 (openvino compile_model CPU, INFERENCE_NUM_THREADS=n, INFERENCE_PRECISION
 PERFORMANCE_HINT=LATENCY (one stream). An engine that fails on a model gets its error in the row; the
 benchmark goes on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,12 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "python"))
-if (ROOT / "python" / "deepseek_r1").is_dir():
-    sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paths import ROOT, use_test_helpers
 
-from models import SPECS, ExportFailed, export_model  # noqa: E402
+use_test_helpers()
+from helpers.models import SPECS, ExportFailed, export_model  # noqa: E402
 
 BENCH_MODELS = ["minilm", "bert-base", "gpt2", "resnet50", "vit-base", "lstm", "mobilenet"]
 ENGINES = ["r1", "ort", "ov-f32", "ov-default"]
@@ -163,14 +163,15 @@ def versions() -> dict[str, str]:
             v[mod] = getattr(m, "__version__", "?")
             if mod == "openvino":
                 v[mod] = m.get_version() if hasattr(m, "get_version") else v[mod]
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             v[mod] = f"unavailable ({type(e).__name__})"
     return v
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--models", default=",".join(BENCH_MODELS), help=f"comma list from {','.join(SPECS)}")
     p.add_argument("--threads", default="1,2", help="comma list of thread counts")
     p.add_argument("--runs", type=int, default=30, help="timed runs per engine (>= 30 for published numbers)")
@@ -218,7 +219,7 @@ def main(argv=None) -> int:
                     run = FACTORIES[eng](path, t)
                     med, p90, out = time_engine(run, feeds, a.warmup, a.runs)
                     results[eng] = (med, p90, out, "")
-                except Exception as e:  # noqa: BLE001 - any engine failure is reported, not fatal
+                except Exception as e:
                     if os.environ.get("R1_BENCH_TRACEBACK"):
                         traceback.print_exc()
                     results[eng] = (None, None, None, _short(e))

@@ -6,7 +6,7 @@
     PYTHONPATH=python python bench/cpu_vs_peers.py --models minilm-b1,gpt2 --threads 1 --runs 50
 
 Cases: MiniLM b1 s128, MiniLM b32 s128, BERT-base b1 s128, GPT-2 b1 s128, ResNet-50 b1 224, ViT-base b1 224
-(tests/python/models.py exports, legacy exporter by default). Engines: r1-fp32 and r1-bf16 (ours; the
+(tests/python/helpers/models.py exports, legacy exporter by default). Engines: r1-fp32 and r1-bf16 (ours; the
 ONNX file compiled once to .r1 and loaded by mmap), ort (ORT_ENABLE_ALL, intra_op=t, inter_op=1), ov-f32
 (INFERENCE_PRECISION_HINT f32) and ov-default (OpenVINO's default precision: bf16 where the CPU has it).
 
@@ -19,6 +19,7 @@ r1-bf16/ov-default, the cosine similarity of r1-bf16 (and ov-default) outputs to
 relative error of each engine vs onnxruntime, and whether 2 threads were faster than 1. An engine that
 fails shows "error: ..." in its cells; the run goes on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-CASES = {  # name -> (model in tests/python/models.py, feed size, label)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paths import ROOT, use_test_helpers
+
+CASES = {  # name -> (model in tests/python/helpers/models.py, feed size, label)
     "minilm-b1": ("minilm", dict(batch=1, seq=128), "MiniLM b1 s128"),
     "minilm-b32": ("minilm", dict(batch=32, seq=128), "MiniLM b32 s128"),
     "bert-base": ("bert-base", dict(batch=1, seq=128), "BERT-base b1 s128"),
@@ -154,11 +157,18 @@ def worker_main(spec: dict) -> int:
         out = None
         for _ in range(spec["warmup"]):
             out = run(feeds)
-    except Exception as e:  # noqa: BLE001 - reported in the table
+    except Exception as e:
         send({"ok": False, "error": _short(e), "settings": settings})
         return 0
-    send({"ok": True, "load_s": load_s, "settings": settings, "base_rss_mb": base.get("VmRSS"),
-          "loaded_rss_mb": _rss_mb().get("VmRSS")})
+    send(
+        {
+            "ok": True,
+            "load_s": load_s,
+            "settings": settings,
+            "base_rss_mb": base.get("VmRSS"),
+            "loaded_rss_mb": _rss_mb().get("VmRSS"),
+        }
+    )
     for line in sys.stdin:
         cmd = line.split()
         if cmd and cmd[0] == "run":
@@ -171,7 +181,7 @@ def worker_main(spec: dict) -> int:
                     out = run(feeds)
                     times.append((time.perf_counter() - t0) * 1e3)
                 send({"times_ms": times})
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 send({"error": _short(e)})
                 return 0
         elif cmd and cmd[0] == "finish":
@@ -188,9 +198,12 @@ class Worker:
     def __init__(self, engine: str, spec: dict, timeout: float, logdir: Path):
         self.engine, self.timeout, self.buf, self.error = engine, timeout, b"", None
         self.log = logdir / f"{engine}.stderr"
-        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker",
-                                      json.dumps({**spec, "engine": engine})],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log.open("wb"))
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker", json.dumps({**spec, "engine": engine})],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log.open("wb"),
+        )
 
     def _reply(self) -> dict:
         deadline = time.monotonic() + self.timeout
@@ -199,7 +212,7 @@ class Worker:
             while b"\n" in self.buf:
                 line, self.buf = self.buf.split(b"\n", 1)
                 if line.startswith(PROTO.encode()):
-                    return json.loads(line[len(PROTO):])
+                    return json.loads(line[len(PROTO) :])
             left = deadline - time.monotonic()
             if left <= 0:
                 self.proc.kill()
@@ -252,13 +265,12 @@ def measure_group(case, threads, engines, spec, a, tmp: Path) -> dict:
         if w.error:
             res[e]["error"] = w.error
             continue
-        res[e].update(load_s=rep["load_s"], base_rss_mb=rep["base_rss_mb"],
-                      loaded_rss_mb=rep["loaded_rss_mb"])
+        res[e].update(load_s=rep["load_s"], base_rss_mb=rep["base_rss_mb"], loaded_rss_mb=rep["loaded_rss_mb"])
         workers[e] = w
     per_round = -(-a.runs // a.rounds)
     for r in range(a.rounds):
         n = min(per_round, a.runs - r * per_round)
-        order = [e for e in engines[r % len(engines):] + engines[: r % len(engines)] if e in workers]
+        order = [e for e in engines[r % len(engines) :] + engines[: r % len(engines)] if e in workers]
         for e in order:
             w = workers[e]
             if w.error:
@@ -279,8 +291,13 @@ def measure_group(case, threads, engines, spec, a, tmp: Path) -> dict:
             continue
         res[e].update(peak_rss_mb=rep["peak_rss_mb"], outputs=str(tmp / (e + ".npz")))
         t = np.asarray(res[e]["times_ms"])
-        res[e].update(runs=int(t.size), median_ms=float(np.median(t)), p90_ms=float(np.percentile(t, 90)),
-                      min_ms=float(t.min()), mean_ms=float(t.mean()))
+        res[e].update(
+            runs=int(t.size),
+            median_ms=float(np.median(t)),
+            p90_ms=float(np.percentile(t, 90)),
+            min_ms=float(t.min()),
+            mean_ms=float(t.mean()),
+        )
     return res
 
 
@@ -351,15 +368,23 @@ def summarize(results: list[dict], engines: list[str], cases: list[str], threads
     ratios, scaling = [], []
     for c in cases:
         for t in threads:
-            g = lambda e: by.get((c, t, e), {})  # noqa: E731
+            g = lambda e, c=c, t=t: by.get((c, t, e), {})
             bf = g("r1-bf16")
-            ratios.append({"case": c, "threads": t, "r1_fp32_over_ort": _ratio(g("r1-fp32"), g("ort")),
-                           "r1_fp32_over_ov_f32": _ratio(g("r1-fp32"), g("ov-f32")),
-                           "r1_bf16_over_ov_default": _ratio(bf, g("ov-default")),
-                           "bf16_cos_vs_fp32": bf.get("cos_vs_r1_fp32"),
-                           "r1_fp32_rss_le_ort": (g("r1-fp32")["peak_rss_mb"] <= g("ort")["peak_rss_mb"]
-                                                  if g("r1-fp32").get("peak_rss_mb") and g("ort").get("peak_rss_mb")
-                                                  else None)})
+            ratios.append(
+                {
+                    "case": c,
+                    "threads": t,
+                    "r1_fp32_over_ort": _ratio(g("r1-fp32"), g("ort")),
+                    "r1_fp32_over_ov_f32": _ratio(g("r1-fp32"), g("ov-f32")),
+                    "r1_bf16_over_ov_default": _ratio(bf, g("ov-default")),
+                    "bf16_cos_vs_fp32": bf.get("cos_vs_r1_fp32"),
+                    "r1_fp32_rss_le_ort": (
+                        g("r1-fp32")["peak_rss_mb"] <= g("ort")["peak_rss_mb"]
+                        if g("r1-fp32").get("peak_rss_mb") and g("ort").get("peak_rss_mb")
+                        else None
+                    ),
+                }
+            )
         if 1 in threads and 2 in threads:
             for e in engines:
                 x = _ratio(by.get((c, 2, e), {}), by.get((c, 1, e), {}))
@@ -370,46 +395,71 @@ def summarize(results: list[dict], engines: list[str], cases: list[str], threads
 def markdown(meta: dict, results: list[dict], summary: dict, engines, cases, threads) -> str:
     by = {(r["case"], r["threads"], r["engine"]): r for r in results}
     rat = {(x["case"], x["threads"]): x for x in summary["ratios"]}
-    lat = lambda r: f"{r['median_ms']:.2f} / {r['p90_ms']:.2f}"  # noqa: E731
+    lat = lambda r: f"{r['median_ms']:.2f} / {r['p90_ms']:.2f}"
     L = ["## CPU vs peers", ""]
     if meta["quick"]:
         L += ["**Smoke run (`--quick`, few runs, shared machine): checks the script, not a measurement.**", ""]
-    L += [f"- command: `{meta['command']}`", f"- date: {meta['date']}",
-          f"- CPU: {meta['cpu']['brand']} ({meta['cpu']['summary']}; profile row `{meta['cpu_profile']}`), "
-          f"{meta['logical_cpus']} logical CPUs",
-          "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
-          f"- {meta['settings']['warmup']} warm-up runs, then {meta['settings']['runs']} timed runs in "
-          f"{meta['settings']['rounds']} rotating rounds (1 untimed run per round), each engine in its own process; "
-          f"ONNX exporter {meta['settings']['exporter']}; r1 loads {meta['settings']['r1_input']}",
-          "- r1 settings: " + "; ".join(f"{e}: {s}" for e, s in meta["r1_settings"].items()),
-          f"- OpenVINO: PERFORMANCE_HINT LATENCY, INFERENCE_NUM_THREADS = threads; ov-default ran in "
-          f"{meta['ov_default_precision']}; all engines run the ONNX model with its dynamic input shapes", "",
-          "Latency, ms (median / p90); ratios are medians (below 1: ours is faster); bf16 cos = cosine similarity "
-          "of r1-bf16 outputs to r1-fp32's (worst output).", "",
-          "| model | threads | " + " | ".join(engines) + " | r1-fp32 / ort | r1-fp32 / ov-f32 | r1-bf16 / ov-default "
-          "| bf16 cos |", "|---|---|" + "---|" * (len(engines) + 4)]
+    L += [
+        f"- command: `{meta['command']}`",
+        f"- date: {meta['date']}",
+        f"- CPU: {meta['cpu']['brand']} ({meta['cpu']['summary']}; profile row `{meta['cpu_profile']}`), "
+        f"{meta['logical_cpus']} logical CPUs",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"- {meta['settings']['warmup']} warm-up runs, then {meta['settings']['runs']} timed runs in "
+        f"{meta['settings']['rounds']} rotating rounds (1 untimed run per round), each engine in its own process; "
+        f"ONNX exporter {meta['settings']['exporter']}; r1 loads {meta['settings']['r1_input']}",
+        "- r1 settings: " + "; ".join(f"{e}: {s}" for e, s in meta["r1_settings"].items()),
+        f"- OpenVINO: PERFORMANCE_HINT LATENCY, INFERENCE_NUM_THREADS = threads; ov-default ran in "
+        f"{meta['ov_default_precision']}; all engines run the ONNX model with its dynamic input shapes",
+        "",
+        "Latency, ms (median / p90); ratios are medians (below 1: ours is faster); bf16 cos = cosine similarity "
+        "of r1-bf16 outputs to r1-fp32's (worst output).",
+        "",
+        "| model | threads | " + " | ".join(engines) + " | r1-fp32 / ort | r1-fp32 / ov-f32 | r1-bf16 / ov-default "
+        "| bf16 cos |",
+        "|---|---|" + "---|" * (len(engines) + 4),
+    ]
     for c in cases:
         for t in threads:
             x = rat[(c, t)]
-            L.append(f"| {CASES[c][2]} | {t} | " + " | ".join(_cell(by.get((c, t, e)), lat) for e in engines)
-                     + f" | {_fmt(x['r1_fp32_over_ort'])} | {_fmt(x['r1_fp32_over_ov_f32'])} | "
-                     f"{_fmt(x['r1_bf16_over_ov_default'])} | {_fmt(x['bf16_cos_vs_fp32'], '.6f')} |")
-    L += ["", "Peak RSS, MB (VmHWM of the engine's own process: Python, numpy, the runtime, the model, its "
-          "buffers); max rel err = max|out - ort| / max|ort|.", "",
-          "| model | threads | " + " | ".join(engines) + " | r1-fp32 <= ort | max rel err vs ort (" +
-          ", ".join(e for e in engines if e != "ort") + ") |", "|---|---|" + "---|" * (len(engines) + 2)]
+            L.append(
+                f"| {CASES[c][2]} | {t} | "
+                + " | ".join(_cell(by.get((c, t, e)), lat) for e in engines)
+                + f" | {_fmt(x['r1_fp32_over_ort'])} | {_fmt(x['r1_fp32_over_ov_f32'])} | "
+                f"{_fmt(x['r1_bf16_over_ov_default'])} | {_fmt(x['bf16_cos_vs_fp32'], '.6f')} |"
+            )
+    L += [
+        "",
+        "Peak RSS, MB (VmHWM of the engine's own process: Python, numpy, the runtime, the model, its "
+        "buffers); max rel err = max|out - ort| / max|ort|.",
+        "",
+        "| model | threads | "
+        + " | ".join(engines)
+        + " | r1-fp32 <= ort | max rel err vs ort ("
+        + ", ".join(e for e in engines if e != "ort")
+        + ") |",
+        "|---|---|" + "---|" * (len(engines) + 2),
+    ]
     for c in cases:
         for t in threads:
             ok = rat[(c, t)]["r1_fp32_rss_le_ort"]
-            errs = ", ".join(_fmt(by.get((c, t, e), {}).get("max_rel_err_vs_ort"), ".1e")
-                             for e in engines if e != "ort")
-            L.append(f"| {CASES[c][2]} | {t} | " + " | ".join(
-                _cell(by.get((c, t, e)), lambda r: f"{r['peak_rss_mb']:.0f}") for e in engines)
-                + f" | {'-' if ok is None else ('yes' if ok else 'NO')} | {errs} |")
+            errs = ", ".join(
+                _fmt(by.get((c, t, e), {}).get("max_rel_err_vs_ort"), ".1e") for e in engines if e != "ort"
+            )
+            L.append(
+                f"| {CASES[c][2]} | {t} | "
+                + " | ".join(_cell(by.get((c, t, e)), lambda r: f"{r['peak_rss_mb']:.0f}") for e in engines)
+                + f" | {'-' if ok is None else ('yes' if ok else 'NO')} | {errs} |"
+            )
     if summary["scaling"]:
         sc = {(x["case"], x["engine"]): x for x in summary["scaling"]}
-        L += ["", "2 threads vs 1 thread: median(2) / median(1); 'NO' marks an engine slower at 2 threads.", "",
-              "| model | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
+        L += [
+            "",
+            "2 threads vs 1 thread: median(2) / median(1); 'NO' marks an engine slower at 2 threads.",
+            "",
+            "| model | " + " | ".join(engines) + " |",
+            "|---|" + "---|" * len(engines),
+        ]
         for c in cases:
             cells = []
             for e in engines:
@@ -423,16 +473,24 @@ def markdown(meta: dict, results: list[dict], summary: dict, engines, cases, thr
 
 def _targets(summary: dict) -> list[str]:
     """One line per issue target: how many measured (case, threads) meet it."""
+
     def tally(name, items):
         items = [x for x in items if x is not None]
         return f"{name}: {sum(items)} of {len(items)} met" if items else f"{name}: not measured"
 
-    bf16 = [None if x["r1_bf16_over_ov_default"] is None or x["bf16_cos_vs_fp32"] is None
-            else x["r1_bf16_over_ov_default"] <= 1.0 and x["bf16_cos_vs_fp32"] >= 0.999 for x in summary["ratios"]]
+    bf16 = [
+        None
+        if x["r1_bf16_over_ov_default"] is None or x["bf16_cos_vs_fp32"] is None
+        else x["r1_bf16_over_ov_default"] <= 1.0 and x["bf16_cos_vs_fp32"] >= 0.999
+        for x in summary["ratios"]
+    ]
     rss = [x["r1_fp32_rss_le_ort"] for x in summary["ratios"]]
     scale = [x["ok"] for x in summary["scaling"] if x["engine"].startswith("r1")]
-    return [tally("r1-bf16 <= 1.0x ov-default with cos >= 0.999", bf16),
-            tally("r1-fp32 peak RSS <= ort", rss), tally("r1 2 threads <= 1 thread", scale)]
+    return [
+        tally("r1-bf16 <= 1.0x ov-default with cos >= 0.999", bf16),
+        tally("r1-fp32 peak RSS <= ort", rss),
+        tally("r1 2 threads <= 1 thread", scale),
+    ]
 
 
 def write_section(path: Path, section: str) -> None:
@@ -451,7 +509,7 @@ def versions() -> dict:
         try:
             m = __import__(mod)
             v[mod] = m.get_version() if mod == "openvino" else getattr(m, "__version__", "?")
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             v[mod] = f"unavailable ({type(e).__name__})"
     return v
 
@@ -473,8 +531,9 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
         return worker_main(json.loads(argv[1]))
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--models", default=None, help=f"comma list of cases from {','.join(CASES)} (default: all)")
     p.add_argument("--threads", default="1,2", help="comma list of thread counts")
     p.add_argument("--runs", type=int, default=None, help="timed runs per engine (default 30; >= 30 to publish)")
@@ -484,13 +543,23 @@ def main(argv=None) -> int:
     p.add_argument("--engines", default=",".join(ENGINES), help=f"comma list from {','.join(ENGINES)}")
     p.add_argument("--quick", action="store_true", help=f"smoke test: {QUICK} unless given explicitly")
     p.add_argument("--exporter", default="legacy", choices=["legacy", "dynamo"])
-    p.add_argument("--r1-input", default="r1", choices=["r1", "onnx"],
-                   help="r1 loads a .r1 compiled from the ONNX file (default) or the ONNX file itself")
-    p.add_argument("--r1-opt-level", default="max",
-                   help="optimization_level passed to InferenceEngine when it takes one: an int, 'max', or 'none'")
+    p.add_argument(
+        "--r1-input",
+        default="r1",
+        choices=["r1", "onnx"],
+        help="r1 loads a .r1 compiled from the ONNX file (default) or the ONNX file itself",
+    )
+    p.add_argument(
+        "--r1-opt-level",
+        default="max",
+        help="optimization_level passed to InferenceEngine when it takes one: an int, 'max', or 'none'",
+    )
     p.add_argument("--timeout", type=float, default=900, help="seconds a worker may take per step")
-    p.add_argument("--output", default=None, help="markdown file whose 'CPU vs peers' section is replaced "
-                   "(default bench/RESULTS.md; none with --quick)")
+    p.add_argument(
+        "--output",
+        default=None,
+        help="markdown file whose 'CPU vs peers' section is replaced (default bench/RESULTS.md; none with --quick)",
+    )
     p.add_argument("--json", default=None, help="JSON results (default: next to --output, cpu_vs_peers.json)")
     a = p.parse_args(argv)
     for k, v in (QUICK if a.quick else dict(models=",".join(CASES), runs=30, warmup=5, rounds=5)).items():
@@ -508,11 +577,9 @@ def main(argv=None) -> int:
     if a.runs < 1 or a.warmup < 0 or a.rounds < 1 or a.rounds > a.runs or any(t < 1 for t in threads):
         p.error("need --runs >= 1, --warmup >= 0, 1 <= --rounds <= --runs, threads >= 1")
 
-    sys.path.insert(0, str(ROOT / "tests" / "python"))
-    if (ROOT / "python" / "deepseek_r1").is_dir():
-        sys.path.insert(0, str(ROOT / "python"))
+    use_test_helpers()
     import deepseek_r1 as r1
-    from models import SPECS, ExportFailed, export_model
+    from helpers.models import SPECS, ExportFailed, export_model
 
     opt = _opt_level(a.r1_opt_level)
     results: list[dict] = []
@@ -529,22 +596,33 @@ def main(argv=None) -> int:
                     if not Path(r1_path).exists():
                         r1.ModelConverter(input_model=str(onnx_path), framework="onnx", output_path=r1_path).convert()
             except (ExportFailed, r1.R1Error, OSError, ValueError) as e:
-                results += [{"case": c, "threads": t, "engine": e_, "error": f"setup: {_short(e)}"}
-                            for t in threads for e_ in engines]
+                results += [
+                    {"case": c, "threads": t, "engine": e_, "error": f"setup: {_short(e)}"}
+                    for t in threads
+                    for e_ in engines
+                ]
                 continue
             feeds = tmp / f"{c}.feeds.npz"
             np.savez(feeds, **SPECS[model].feeds(np.random.default_rng(0), **size))
-            spec = {"onnx": str(onnx_path), "r1_path": r1_path, "feeds": str(feeds), "opt_level": opt,
-                    "sys_path": [x for x in sys.path if x]}
+            spec = {
+                "onnx": str(onnx_path),
+                "r1_path": r1_path,
+                "feeds": str(feeds),
+                "opt_level": opt,
+                "sys_path": [x for x in sys.path if x],
+            }
             for t in threads:
                 group = measure_group(c, t, engines, spec, a, tmp)
                 compare(group)
                 for e in engines:
                     r = group[e]
                     results.append(r)
-                    print(f"{c:<12} {t:>3} {e:<11} {_fmt(r.get('median_ms'), '9.2f'):>9} "
-                          f"{_fmt(r.get('p90_ms'), '9.2f'):>9} {_fmt(r.get('peak_rss_mb'), '7.0f'):>7}  "
-                          f"{('error: ' + r['error']) if r.get('error') else ''}", flush=True)
+                    print(
+                        f"{c:<12} {t:>3} {e:<11} {_fmt(r.get('median_ms'), '9.2f'):>9} "
+                        f"{_fmt(r.get('p90_ms'), '9.2f'):>9} {_fmt(r.get('peak_rss_mb'), '7.0f'):>7}  "
+                        f"{('error: ' + r['error']) if r.get('error') else ''}",
+                        flush=True,
+                    )
 
     summary = summarize(results, engines, cases, threads)
     feats = r1._core.cpu_features() if hasattr(r1._core, "cpu_features") else {"brand": "", "summary": "?"}
@@ -552,18 +630,33 @@ def main(argv=None) -> int:
     for r in results:
         if r["engine"].startswith("r1") and r.get("settings"):
             r1_settings.setdefault(r["engine"], {k: v for k, v in r["settings"].items() if k != "num_threads"})
-    ov_prec = sorted({str(r["settings"].get("precision_used")) for r in results
-                      if r["engine"] == "ov-default" and r.get("settings")}) or ["?"]
-    meta = {"ov_default_precision": "/".join(ov_prec),
-            "command": (f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if os.environ.get("PYTHONPATH") else "")
-            + "python " + " ".join(shlex.quote(x) for x in ["bench/cpu_vs_peers.py"] + list(argv)),
-            "date": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "quick": a.quick,
-            "cpu": {"brand": feats["brand"] or platform.processor(), "summary": feats["summary"]},
-            "cpu_profile": r1.hardware_info()["cpu_profile"] if hasattr(r1, "hardware_info") else "?",
-            "logical_cpus": os.cpu_count(), "versions": versions(), "r1_settings": r1_settings,
-            "settings": {"runs": a.runs, "warmup": a.warmup, "rounds": a.rounds, "round_warmup": a.round_warmup,
-                         "exporter": a.exporter, "r1_input": ".r1 (mmap)" if a.r1_input == "r1" else "the ONNX file",
-                         "engines": engines, "threads": threads, "cases": cases}}
+    ov_prec = sorted(
+        {str(r["settings"].get("precision_used")) for r in results if r["engine"] == "ov-default" and r.get("settings")}
+    ) or ["?"]
+    meta = {
+        "ov_default_precision": "/".join(ov_prec),
+        "command": (f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if os.environ.get("PYTHONPATH") else "")
+        + "python "
+        + " ".join(shlex.quote(x) for x in ["bench/cpu_vs_peers.py"] + list(argv)),
+        "date": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "quick": a.quick,
+        "cpu": {"brand": feats["brand"] or platform.processor(), "summary": feats["summary"]},
+        "cpu_profile": r1.hardware_info()["cpu_profile"] if hasattr(r1, "hardware_info") else "?",
+        "logical_cpus": os.cpu_count(),
+        "versions": versions(),
+        "r1_settings": r1_settings,
+        "settings": {
+            "runs": a.runs,
+            "warmup": a.warmup,
+            "rounds": a.rounds,
+            "round_warmup": a.round_warmup,
+            "exporter": a.exporter,
+            "r1_input": ".r1 (mmap)" if a.r1_input == "r1" else "the ONNX file",
+            "engines": engines,
+            "threads": threads,
+            "cases": cases,
+        },
+    }
     md = markdown(meta, results, summary, engines, cases, threads)
     print("\n" + md, flush=True)
     if a.output:

@@ -50,6 +50,7 @@ A partial report is rewritten after every case, so a run cut short still leaves 
 Without a CUDA device the script prints "no CUDA device: nothing to benchmark" and exits 0, having imported
 nothing but the standard library. R1_BENCH_TRACEBACK=1 prints tracebacks of engine failures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,15 +100,19 @@ class ModelDef:
 
 
 MODELS = {
-    "bert-base": ModelDef("BERT-base s128", (1, 32), ("input_ids", "attention_mask", "token_type_ids"),
-                          ("last_hidden_state", "pooler_output")),
+    "bert-base": ModelDef(
+        "BERT-base s128",
+        (1, 32),
+        ("input_ids", "attention_mask", "token_type_ids"),
+        ("last_hidden_state", "pooler_output"),
+    ),
     "resnet50": ModelDef("ResNet-50 224", (1, 32), ("pixel_values",), ("output",)),
     "gpt2": ModelDef("GPT-2 small s128", (1,), ("input_ids", "attention_mask"), ("last_hidden_state",)),
 }
 
 
 # --------------------------------------------------------------------------------------------------
-# Pure helpers (unit-tested in tests/python/test_bench_gpu_script.py without a GPU)
+# Pure helpers (unit-tested in tests/python/gpu/test_bench_gpu_script.py without a GPU)
 
 
 def matmul_flops(m: int, n: int, k: int) -> float:
@@ -151,8 +156,13 @@ def summarize(times_ms) -> dict:
     times = [float(t) for t in times_ms]
     if not times:
         return {"runs": 0}
-    return {"runs": len(times), "median_ms": percentile(times, 50), "p90_ms": percentile(times, 90),
-            "mean_ms": sum(times) / len(times), "min_ms": min(times)}
+    return {
+        "runs": len(times),
+        "median_ms": percentile(times, 50),
+        "p90_ms": percentile(times, 90),
+        "mean_ms": sum(times) / len(times),
+        "min_ms": min(times),
+    }
 
 
 def throughput(batch: int, median_ms: float | None) -> float | None:
@@ -222,6 +232,7 @@ def latency_cell(r: dict | None) -> str:
 
 def md_table(headers, rows) -> str:
     """A markdown table; numbers right-aligned, cells made safe (no '|' or newlines inside)."""
+
     def cell(c):
         return short(str(c), 10_000) if c is not None else "-"
 
@@ -229,8 +240,10 @@ def md_table(headers, rows) -> str:
         vals = [r[col] for r in rows if col < len(r) and r[col] not in (None, "-", "")]
         return bool(vals) and all(isinstance(v, (int, float)) or _is_number(str(v)) for v in vals)
 
-    lines = ["| " + " | ".join(cell(h) for h in headers) + " |",
-             "|" + "|".join("---:" if numeric(i) else "---" for i in range(len(headers))) + "|"]
+    lines = [
+        "| " + " | ".join(cell(h) for h in headers) + " |",
+        "|" + "|".join("---:" if numeric(i) else "---" for i in range(len(headers))) + "|",
+    ]
     for r in rows:
         r = list(r) + ["-"] * (len(headers) - len(r))
         lines.append("| " + " | ".join(cell(c) for c in r) + " |")
@@ -291,8 +304,12 @@ def probe_cuda() -> tuple[int, str]:
         return 0, "the CUDA driver library (libcuda.so.1) is not installed"
     rc = lib.cuInit(0)
     if rc != 0:
-        why = {100: "no CUDA-capable device is visible", 999: "unknown driver error", 3: "driver not initialized",
-               35: "the driver is older than the runtime"}.get(rc, "")
+        why = {
+            100: "no CUDA-capable device is visible",
+            999: "unknown driver error",
+            3: "driver not initialized",
+            35: "the driver is older than the runtime",
+        }.get(rc, "")
         return 0, f"cuInit failed with CUresult {rc}" + (f" ({why})" if why else "")
     n = ctypes.c_int(0)
     rc = lib.cuDeviceGetCount(ctypes.byref(n))
@@ -319,11 +336,15 @@ def driver_version() -> str:
         pynvml.nvmlInit()
         v = pynvml.nvmlSystemGetDriverVersion()
         return v.decode() if isinstance(v, bytes) else str(v)
-    except Exception:  # noqa: BLE001 - pynvml missing or NVML unusable: ask nvidia-smi
+    except Exception:
         pass
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip().splitlines()[0]
     except (OSError, subprocess.SubprocessError):
@@ -360,10 +381,12 @@ def import_r1():
         import deepseek_r1 as r1
 
         return r1, None
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         _tb()
-        return None, (f"import deepseek_r1 failed ({short(e, 100)}); build it for this Python "
-                      f"({platform.python_version()}): tools/dev_build.sh or pip install .")
+        return None, (
+            f"import deepseek_r1 failed ({short(e, 100)}); build it for this Python "
+            f"({platform.python_version()}): tools/dev_build.sh or pip install ."
+        )
 
 
 def _seed(seed: int = 0) -> None:
@@ -375,11 +398,11 @@ def _randomize_batchnorm(module, seed: int = 1) -> None:
 
 
 def _fixture_helpers():
-    """tests/python/models.py: the seeding and BatchNorm statistics the test fixtures use (one copy)."""
+    """tests/python/helpers/models.py: the seeding and BatchNorm statistics the test fixtures use (one copy)."""
     tests = str(ROOT / "tests" / "python")
     if tests not in sys.path:
         sys.path.insert(0, tests)
-    import models
+    from helpers import models
 
     return models
 
@@ -401,8 +424,9 @@ def build_model(name: str):
                 self.model = BertModel(BertConfig())
 
             def forward(self, input_ids, attention_mask, token_type_ids):
-                out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                 return_dict=True)
+                out = self.model(
+                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, return_dict=True
+                )
                 return out.last_hidden_state, out.pooler_output
 
         return Bert().eval(), f"transformers {transformers.__version__} BertModel(BertConfig()), random weights"
@@ -416,8 +440,9 @@ def build_model(name: str):
                 self.model = GPT2Model(GPT2Config(use_cache=False))
 
             def forward(self, input_ids, attention_mask):
-                return self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
-                                  return_dict=True).last_hidden_state
+                return self.model(
+                    input_ids=input_ids, attention_mask=attention_mask, use_cache=False, return_dict=True
+                ).last_hidden_state
 
         return GPT2().eval(), f"transformers {transformers.__version__} GPT2Model(GPT2Config()), random weights"
     if name == "resnet50":
@@ -430,8 +455,9 @@ def build_model(name: str):
             import transformers
             from transformers import ResNetConfig, ResNetModel
 
-            hf = ResNetModel(ResNetConfig(layer_type="bottleneck", depths=[3, 4, 6, 3],
-                                          hidden_sizes=[256, 512, 1024, 2048]))
+            hf = ResNetModel(
+                ResNetConfig(layer_type="bottleneck", depths=[3, 4, 6, 3], hidden_sizes=[256, 512, 1024, 2048])
+            )
 
             class HFResNet(torch.nn.Module):
                 def __init__(self):
@@ -442,8 +468,10 @@ def build_model(name: str):
                     return self.model(pixel_values=pixel_values, return_dict=True).pooler_output
 
             net = HFResNet()
-            src = (f"transformers {transformers.__version__} ResNetModel(resnet-50 config) -> pooler_output "
-                   f"(torchvision unavailable: {short(e, 60)})")
+            src = (
+                f"transformers {transformers.__version__} ResNetModel(resnet-50 config) -> pooler_output "
+                f"(torchvision unavailable: {short(e, 60)})"
+            )
         _randomize_batchnorm(net)
 
         class Image(torch.nn.Module):
@@ -468,14 +496,16 @@ def make_feeds(name: str, batch: int, seed: int = 0, padded: bool = False) -> di
     if name == "resnet50":
         return {"pixel_values": rng.standard_normal((batch, 3, d.size, d.size)).astype(np.float32)}
     vocab = 50257 if name == "gpt2" else 30522
-    feeds = {"input_ids": rng.integers(0, vocab, size=(batch, d.seq), dtype=np.int64),
-             "attention_mask": np.ones((batch, d.seq), dtype=np.int64)}
+    feeds = {
+        "input_ids": rng.integers(0, vocab, size=(batch, d.seq), dtype=np.int64),
+        "attention_mask": np.ones((batch, d.seq), dtype=np.int64),
+    }
     if padded:
         for i in range(1, batch):
-            feeds["attention_mask"][i, max(1, d.seq - 3 * i):] = 0
+            feeds["attention_mask"][i, max(1, d.seq - 3 * i) :] = 0
     if "token_type_ids" in d.inputs:
         tt = np.zeros((batch, d.seq), dtype=np.int64)
-        tt[:, d.seq // 2:] = 1
+        tt[:, d.seq // 2 :] = 1
         feeds["token_type_ids"] = tt
     return feeds
 
@@ -500,22 +530,38 @@ def export_onnx(name: str, module, src: str, tag: str, example: dict, cache: Pat
     how = None
     with torch.no_grad():
         try:
-            torch.onnx.export(module, args, str(tmp / "model.onnx"), dynamo=False, opset_version=LEGACY_OPSET,
-                              input_names=list(d.inputs), output_names=list(d.outputs), dynamic_axes=axes,
-                              do_constant_folding=True)
+            torch.onnx.export(
+                module,
+                args,
+                str(tmp / "model.onnx"),
+                dynamo=False,
+                opset_version=LEGACY_OPSET,
+                input_names=list(d.inputs),
+                output_names=list(d.outputs),
+                dynamic_axes=axes,
+                do_constant_folding=True,
+            )
             how = f"torch.onnx legacy exporter, opset {LEGACY_OPSET}"
-        except Exception as e:  # noqa: BLE001 - try the other exporter
+        except Exception as e:
             _tb()
             errors.append(f"legacy: {short(e, 200)}")
         if how is None:
             try:
                 batch = torch.export.Dim("batch", min=1, max=64)
                 shapes = tuple({0: batch} for _ in d.inputs)
-                prog = torch.onnx.export(module, args, None, dynamo=True, input_names=list(d.inputs),
-                                         output_names=list(d.outputs), dynamic_shapes=shapes, optimize=True)
+                prog = torch.onnx.export(
+                    module,
+                    args,
+                    None,
+                    dynamo=True,
+                    input_names=list(d.inputs),
+                    output_names=list(d.outputs),
+                    dynamic_shapes=shapes,
+                    optimize=True,
+                )
                 prog.save(str(tmp / "model.onnx"), external_data=True)
                 how = "torch.onnx dynamo exporter"
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 _tb()
                 errors.append(f"dynamo: {short(e, 200)}")
     if how is None:
@@ -537,8 +583,8 @@ def export_onnx(name: str, module, src: str, tag: str, example: dict, cache: Pat
 @dataclass
 class Engine:
     name: str
-    run: object = None          # () -> dict of numpy outputs, host to host, synchronous
-    device: object = None       # () -> None, device-resident forward (torch peers only)
+    run: object = None  # () -> dict of numpy outputs, host to host, synchronous
+    device: object = None  # () -> None, device-resident forward (torch peers only)
     error: str | None = None
     skipped: str | None = None
     setup_s: float | None = None
@@ -586,12 +632,14 @@ def ort_status():
     """(onnxruntime module or None, why it is skipped)."""
     try:
         import onnxruntime as ort
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return None, f"onnxruntime does not import ({short(e, 80)})"
     provs = ort.get_available_providers()
     if "CUDAExecutionProvider" not in provs:
-        return None, (f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (providers: {', '.join(provs)}); "
-                      f"it needs the onnxruntime-gpu package")
+        return None, (
+            f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (providers: {', '.join(provs)}); "
+            f"it needs the onnxruntime-gpu package"
+        )
     return ort, None
 
 
@@ -612,9 +660,11 @@ def ort_fp16_model(name: str, fp32_path: Path) -> tuple[Path, str]:
             fused = {k: v for k, v in m.get_fused_operator_statistics().items() if v}
             m.convert_float_to_float16(keep_io_types=True)
             m.save_model_to_file(str(out))
-            how = (f"onnxruntime.transformers optimize_model(model_type={model_type!r}, opt_level=0, use_gpu=True) "
-                   f"(fused: {fused or 'none'}), then convert_float_to_float16(keep_io_types=True)")
-        except Exception as e:  # noqa: BLE001 - the plain conversion below still gives a peer
+            how = (
+                f"onnxruntime.transformers optimize_model(model_type={model_type!r}, opt_level=0, use_gpu=True) "
+                f"(fused: {fused or 'none'}), then convert_float_to_float16(keep_io_types=True)"
+            )
+        except Exception as e:
             _tb()
             failed = f"optimize_model failed ({short(e, 80)}); "
     if how is None:
@@ -634,11 +684,14 @@ def ort_engine(ort, path: Path, feeds: dict, precision: str) -> Engine:
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
-    sess = ort.InferenceSession(str(path), so, providers=[("CUDAExecutionProvider", {"device_id": 0}),
-                                                          "CPUExecutionProvider"])
+    sess = ort.InferenceSession(
+        str(path), so, providers=[("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"]
+    )
     if sess.get_providers()[0] != "CUDAExecutionProvider":
-        raise RuntimeError(f"onnxruntime fell back to {sess.get_providers()}: the CUDA provider did not load "
-                           f"(its CUDA / cuDNN libraries?)")
+        raise RuntimeError(
+            f"onnxruntime fell back to {sess.get_providers()}: the CUDA provider did not load "
+            f"(its CUDA / cuDNN libraries?)"
+        )
     casts = {"tensor(float16)": np.float16, "tensor(float)": np.float32}
     ins = {}
     for i in sess.get_inputs():
@@ -660,7 +713,7 @@ def placement(eng) -> dict | None:
     """Where the engine runs its nodes ({'device': n, 'cpu': m, 'cpu_ops': {...}}), when the engine says."""
     try:
         return dict(eng.placement)
-    except Exception:  # noqa: BLE001 - an engine without the property
+    except Exception:
         return None
 
 
@@ -687,7 +740,7 @@ def time_host(engines: list[Engine], iters: int, warmup: int, rounds: int, sync)
             for _ in range(warmup):
                 e.run()
             sync()
-        except Exception as ex:  # noqa: BLE001
+        except Exception as ex:
             _tb()
             e.error = f"warm-up: {short(ex)}"
     rounds = max(1, min(rounds, iters))
@@ -705,7 +758,7 @@ def time_host(engines: list[Engine], iters: int, warmup: int, rounds: int, sync)
                     e.run()
                     sync()
                     e.times.append((time.perf_counter() - t0) * 1e3)
-            except Exception as ex:  # noqa: BLE001
+            except Exception as ex:
                 _tb()
                 e.error = f"run: {short(ex)}"
 
@@ -757,7 +810,7 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
         example = {k: torch.from_numpy(v) for k, v in make_feeds(name, 2, padded=True).items()}
         onnx_path, how = export_onnx(name, module, src, "fp32", example, ctx["cache"])
         notes.append(f"{name}: {src}; ONNX: {how} ({onnx_path})")
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         _tb()
         for b in batches_for(name, a.batch):
             for p in a.precisions:
@@ -768,7 +821,7 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
     if r1 is not None:
         try:
             r1_model = r1.Model(r1.load_onnx(str(onnx_path)))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             _tb()
             r1_model_err = f"load_onnx: {short(e)}"
 
@@ -780,11 +833,13 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
         if r1_model is not None:
             try:
                 eng = r1.InferenceEngine(r1_model, device="cpu", precision="fp32")
-                ref = {k: np.array(v, dtype=np.float32)
-                       for k, v in eng.run({t.name: feeds[t.name] for t in eng.inputs}).items()}
+                ref = {
+                    k: np.array(v, dtype=np.float32)
+                    for k, v in eng.run({t.name: feeds[t.name] for t in eng.inputs}).items()
+                }
                 ref_src = "r1 fp32 CPU"
                 del eng
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 _tb()
                 ref_src = f"torch fp32 CPU (r1 fp32 CPU failed: {short(e, 80)})"
         if ref is None:
@@ -809,7 +864,7 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
                 try:
                     kw = {} if a.compile_mode == "default" else {"mode": a.compile_mode}
                     compiled = torch.compile(gpu_module, dynamic=False, **kw)
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     _tb()
                     compile_err = f"torch.compile: {short(e)}"
             if ort is not None and p == "fp16":
@@ -818,7 +873,7 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
                     if how not in ort_hows:
                         ort_hows.append(how)
                         notes.append(f"{name} ort-cuda: {how}")
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     _tb()
                     ort_err = f"fp16 conversion: {short(e)}"
         for b in batches_for(name, a.batch):
@@ -836,17 +891,19 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
                     e.setup_s = time.perf_counter() - t0
                     try:
                         r1_graph_attn = list(eng.graph.op_types()).count("Attention")
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         r1_graph_attn = None
                     r1_place = placement(eng)
                     if r1_place and r1_place.get("cpu"):
                         total = r1_place["cpu"] + r1_place.get("device", 0)
-                        msg = (f"{name} b{b} {p}: r1 runs {r1_place['cpu']} of {total} nodes on the CPU: "
-                               f"{r1_place.get('cpu_ops')}")
+                        msg = (
+                            f"{name} b{b} {p}: r1 runs {r1_place['cpu']} of {total} nodes on the CPU: "
+                            f"{r1_place.get('cpu_ops')}"
+                        )
                         log("   " + msg)
                         notes.append(msg)
                     engines.append(e)
-                except Exception as ex:  # noqa: BLE001
+                except Exception as ex:
                     _tb()
                     engines.append(Engine("r1", error=f"InferenceEngine({a.device}, {p}): {short(ex)}"))
             # peers
@@ -870,7 +927,7 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
                             torch.cuda.synchronize()
                             e.setup_s = time.perf_counter() - t0
                             dev_fns["torch-compile"] = dev
-                        except Exception as ex:  # noqa: BLE001
+                        except Exception as ex:
                             _tb()
                             e.error = f"torch.compile: {short(ex)}"
                         engines.append(e)
@@ -878,8 +935,10 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
                     if ort is None:
                         engines.append(Engine("ort-cuda", skipped=ort_why))
                     elif p != "fp16":
-                        why = (f"ort-cuda runs fp16 only: onnxruntime has no {p} converter for ONNX models "
-                               f"(its transformers tools convert to fp16)")
+                        why = (
+                            f"ort-cuda runs fp16 only: onnxruntime has no {p} converter for ONNX models "
+                            f"(its transformers tools convert to fp16)"
+                        )
                         if why not in ctx["skips"]:
                             ctx["skips"].append(why)
                         engines.append(Engine("ort-cuda", skipped=why))
@@ -891,7 +950,7 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
                             e = ort_engine(ort, ort_path, feeds, p)
                             e.setup_s = time.perf_counter() - t0
                             engines.append(e)
-                        except Exception as ex:  # noqa: BLE001
+                        except Exception as ex:
                             _tb()
                             engines.append(Engine("ort-cuda", error=short(ex)))
             # one run each for the accuracy check (outputs kept), then the timed rounds
@@ -899,12 +958,21 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
                 if e.run and not e.error:
                     try:
                         e.first_out = {k: np.array(v, copy=True) for k, v in e.run().items()}
-                    except Exception as ex:  # noqa: BLE001
+                    except Exception as ex:
                         _tb()
                         e.error = f"first run: {short(ex)}"
             time_host(engines, a.iters, a.warmup, a.rounds, torch.cuda.synchronize)
-            row = {"model": name, "batch": b, "precision": p, "reference": ref_src, "r1_attention_nodes": r1_graph_attn,
-                   "r1_cpu_nodes": (r1_place or {}).get("cpu"), "engines": {}, "device_only": {}, "max_rel_err": {}}
+            row = {
+                "model": name,
+                "batch": b,
+                "precision": p,
+                "reference": ref_src,
+                "r1_attention_nodes": r1_graph_attn,
+                "r1_cpu_nodes": (r1_place or {}).get("cpu"),
+                "engines": {},
+                "device_only": {},
+                "max_rel_err": {},
+            }
             for e in engines:
                 row["engines"][e.name] = result(e)
                 if e.first_out is not None:
@@ -915,13 +983,13 @@ def bench_model(name: str, a, ctx: dict, out_rows: list, notes: list) -> None:
                 try:
                     st = summarize(time_device(fn, a.iters, a.warmup))
                     row["device_only"][en] = st
-                except Exception as ex:  # noqa: BLE001
+                except Exception as ex:
                     _tb()
                     row["device_only"][en] = {"error": short(ex)}
             out_rows.append(row)
             _print_row(row)
             del engines, eng, dev_fns
-            e = run = dev = None  # noqa: F841 - the last closures hold engines and device buffers
+            e = run = dev = None
             torch.cuda.synchronize()
             torch.cuda.empty_cache()
             if a.out:
@@ -934,10 +1002,12 @@ def _print_row(row: dict) -> None:
     for en, r in row["engines"].items():
         err = row["max_rel_err"].get(en)
         dev = row["device_only"].get(en, {})
-        log(f"   {row['model']:<10} b{row['batch']:<3} {row['precision']:<5} {en:<14} {latency_cell(r):>24} ms"
+        log(
+            f"   {row['model']:<10} b{row['batch']:<3} {row['precision']:<5} {en:<14} {latency_cell(r):>24} ms"
             + (f"   device-only {dev['median_ms']:.3f} ms" if dev.get("median_ms") else "")
             + (f"   max rel err {fmt_err(err)}" if err is not None else "")
-            + (f"   setup {r['setup_s']:.1f} s" if r.get("setup_s") is not None else ""))
+            + (f"   setup {r['setup_s']:.1f} s" if r.get("setup_s") is not None else "")
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -957,8 +1027,13 @@ def gemm_model(n: int, chain: int, rng):
         out = "y" if i == chain - 1 else f"h{i}"
         nodes.append(helper.make_node("MatMul", [prev, "w"], [out], name=f"matmul{i}"))
         prev = out
-    g = helper.make_graph(nodes, f"gemm{chain}", [helper.make_tensor_value_info("x", f, [n, n])],
-                          [helper.make_tensor_value_info("y", f, [n, n])], [numpy_helper.from_array(w, "w")])
+    g = helper.make_graph(
+        nodes,
+        f"gemm{chain}",
+        [helper.make_tensor_value_info("x", f, [n, n])],
+        [helper.make_tensor_value_info("y", f, [n, n])],
+        [numpy_helper.from_array(w, "w")],
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), w
 
 
@@ -975,16 +1050,26 @@ def attention_model(batch: int, heads: int, seq: int, dim: int, chain: int, rng)
     nodes, prev = [], "q"
     for i in range(chain):
         out = "o" if i == chain - 1 else f"o{i}"
-        nodes += [helper.make_node("MatMul", [prev, "kt"], [f"s{i}"], name=f"qk{i}"),
-                  helper.make_node("Mul", [f"s{i}", "scale"], [f"ss{i}"], name=f"scale{i}"),
-                  helper.make_node("Softmax", [f"ss{i}"], [f"p{i}"], axis=-1, name=f"softmax{i}"),
-                  helper.make_node("MatMul", [f"p{i}", "v"], [out], name=f"pv{i}")]
+        nodes += [
+            helper.make_node("MatMul", [prev, "kt"], [f"s{i}"], name=f"qk{i}"),
+            helper.make_node("Mul", [f"s{i}", "scale"], [f"ss{i}"], name=f"scale{i}"),
+            helper.make_node("Softmax", [f"ss{i}"], [f"p{i}"], axis=-1, name=f"softmax{i}"),
+            helper.make_node("MatMul", [f"p{i}", "v"], [out], name=f"pv{i}"),
+        ]
         prev = out
     shape = [batch, heads, seq, dim]
-    inits = [numpy_helper.from_array(kt, "kt"), numpy_helper.from_array(v, "v"),
-             helper.make_tensor("scale", f, [], [1.0 / math.sqrt(dim)])]
-    g = helper.make_graph(nodes, f"attention{chain}", [helper.make_tensor_value_info("q", f, shape)],
-                          [helper.make_tensor_value_info("o", f, shape)], inits)
+    inits = [
+        numpy_helper.from_array(kt, "kt"),
+        numpy_helper.from_array(v, "v"),
+        helper.make_tensor("scale", f, [], [1.0 / math.sqrt(dim)]),
+    ]
+    g = helper.make_graph(
+        nodes,
+        f"attention{chain}",
+        [helper.make_tensor_value_info("q", f, shape)],
+        [helper.make_tensor_value_info("o", f, shape)],
+        inits,
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), kt, v
 
 
@@ -1043,15 +1128,25 @@ def bench_micro(a, ctx: dict, rows: list, notes: list) -> None:
                 x = torch.randn(n, n, device=TORCH_DEVICE, dtype=dt)
                 y = torch.randn(n, n, device=TORCH_DEVICE, dtype=dt)
                 z = torch.empty(n, n, device=TORCH_DEVICE, dtype=dt)
-                st = summarize(time_device(functools.partial(torch.matmul, x, y, out=z), max(a.iters, 10),
-                                           max(a.warmup, 3)))
+                st = summarize(
+                    time_device(functools.partial(torch.matmul, x, y, out=z), max(a.iters, 10), max(a.warmup, 3))
+                )
                 tf = tflops(matmul_flops(n, n, n), st["median_ms"])
                 if n == MATMUL_PEAK_N:
                     peaks[p] = tf
-                rows.append(dict(what=what, shape=f"{n}^3", precision=p, ms=st["median_ms"], tflops=tf,
-                                 frac=(tf / peaks[p]) if peaks.get(p) and tf else None, how="device, CUDA events"))
+                rows.append(
+                    dict(
+                        what=what,
+                        shape=f"{n}^3",
+                        precision=p,
+                        ms=st["median_ms"],
+                        tflops=tf,
+                        frac=(tf / peaks[p]) if peaks.get(p) and tf else None,
+                        how="device, CUDA events",
+                    )
+                )
                 del x, y, z
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 _tb()
                 rows.append(dict(what=what, shape=f"{n}^3", precision=p, error=short(e)))
         torch.cuda.empty_cache()
@@ -1083,14 +1178,33 @@ def bench_micro(a, ctx: dict, rows: list, notes: list) -> None:
                 _warn_cpu_fallback(res, f"r1 MatMul {n}^3 {p}", notes)
                 t = res["t"]
                 tf1 = tflops(matmul_flops(n, n, n), t[1])
-                rows.append(dict(what="r1 MatMul, one node", shape=f"{n}^3", precision=p, ms=t[1], tflops=tf1,
-                                 frac=frac(tf1), err=res["err"], how="host to host (fp32 copies in and out included)"))
+                rows.append(
+                    dict(
+                        what="r1 MatMul, one node",
+                        shape=f"{n}^3",
+                        precision=p,
+                        ms=t[1],
+                        tflops=tf1,
+                        frac=frac(tf1),
+                        err=res["err"],
+                        how="host to host (fp32 copies in and out included)",
+                    )
+                )
                 per = chain_per_op_ms(t[1], t[a.chain], a.chain)
                 tfc = tflops(matmul_flops(n, n, n), per)
-                rows.append(dict(what="r1 MatMul, per GEMM", shape=f"{n}^3", precision=p, ms=per, tflops=tfc,
-                                 frac=frac(tfc), how=f"(t(chain of {a.chain}) - t(1)) / {a.chain - 1}"))
+                rows.append(
+                    dict(
+                        what="r1 MatMul, per GEMM",
+                        shape=f"{n}^3",
+                        precision=p,
+                        ms=per,
+                        tflops=tfc,
+                        frac=frac(tfc),
+                        how=f"(t(chain of {a.chain}) - t(1)) / {a.chain - 1}",
+                    )
+                )
                 notes.append(f"micro r1 MatMul {p}: compiled ops {sorted(set(res['ops'][1]))}")
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 _tb()
                 rows.append(dict(what="r1 MatMul", shape=f"{n}^3", precision=p, error=short(e)))
 
@@ -1101,14 +1215,26 @@ def bench_micro(a, ctx: dict, rows: list, notes: list) -> None:
             fl = attention_flops(b, h, s, s, dd)
             try:
                 q, k, v = (torch.randn(b, h, s, dd, device=TORCH_DEVICE, dtype=dt) for _ in range(3))
-                st = summarize(time_device(functools.partial(F.scaled_dot_product_attention, q, k, v),
-                                           max(a.iters, 10), max(a.warmup, 3)))
+                st = summarize(
+                    time_device(
+                        functools.partial(F.scaled_dot_product_attention, q, k, v), max(a.iters, 10), max(a.warmup, 3)
+                    )
+                )
                 tf = tflops(fl, st["median_ms"])
-                rows.append(dict(what="torch SDPA", shape=shape, precision=p, ms=st["median_ms"], tflops=tf,
-                                 frac=frac(tf), how="device, CUDA events"))
+                rows.append(
+                    dict(
+                        what="torch SDPA",
+                        shape=shape,
+                        precision=p,
+                        ms=st["median_ms"],
+                        tflops=tf,
+                        frac=frac(tf),
+                        how="device, CUDA events",
+                    )
+                )
                 del q, k, v
                 torch.cuda.empty_cache()
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 _tb()
                 rows.append(dict(what="torch SDPA", shape=shape, precision=p, error=short(e)))
             if r1 is None:
@@ -1133,22 +1259,43 @@ def bench_micro(a, ctx: dict, rows: list, notes: list) -> None:
                 _warn_cpu_fallback(res, f"r1 attention {shape} {p}", notes)
                 for c, ops in res["ops"].items():
                     if ops.count("Attention") != c:
-                        msg = (f"WARNING: r1 attention {shape} {p}, chain {c}: the compiled graph has "
-                               f"{ops.count('Attention')} Attention node(s) for {c} block(s) "
-                               f"(ops: {sorted(set(ops))}); the attention fusion did not fire, so these numbers "
-                               f"time the unfused graph")
+                        msg = (
+                            f"WARNING: r1 attention {shape} {p}, chain {c}: the compiled graph has "
+                            f"{ops.count('Attention')} Attention node(s) for {c} block(s) "
+                            f"(ops: {sorted(set(ops))}); the attention fusion did not fire, so these numbers "
+                            f"time the unfused graph"
+                        )
                         log(msg)
                         notes.append(msg)
                 tag = "" if res["ops"][1].count("Attention") == 1 else " (NOT fused)"
                 t = res["t"]
                 tf1 = tflops(fl, t[1])
-                rows.append(dict(what="r1 attention, one block" + tag, shape=shape, precision=p, ms=t[1], tflops=tf1,
-                                 frac=frac(tf1), err=res["err"], how="host to host (fp32 copies in and out included)"))
+                rows.append(
+                    dict(
+                        what="r1 attention, one block" + tag,
+                        shape=shape,
+                        precision=p,
+                        ms=t[1],
+                        tflops=tf1,
+                        frac=frac(tf1),
+                        err=res["err"],
+                        how="host to host (fp32 copies in and out included)",
+                    )
+                )
                 per = chain_per_op_ms(t[1], t[a.chain], a.chain)
                 tfc = tflops(fl, per)
-                rows.append(dict(what="r1 attention, per block" + tag, shape=shape, precision=p, ms=per, tflops=tfc,
-                                 frac=frac(tfc), how=f"(t(chain of {a.chain}) - t(1)) / {a.chain - 1}"))
-            except Exception as e:  # noqa: BLE001
+                rows.append(
+                    dict(
+                        what="r1 attention, per block" + tag,
+                        shape=shape,
+                        precision=p,
+                        ms=per,
+                        tflops=tfc,
+                        frac=frac(tfc),
+                        how=f"(t(chain of {a.chain}) - t(1)) / {a.chain - 1}",
+                    )
+                )
+            except Exception as e:
                 _tb()
                 rows.append(dict(what="r1 attention", shape=shape, precision=p, error=short(e)))
         for r in rows:
@@ -1157,9 +1304,11 @@ def bench_micro(a, ctx: dict, rows: list, notes: list) -> None:
             if r.get("error"):
                 log(f"   {r['what']:<34} {r['shape']:<20} {p:<5} error: {r['error']}")
             else:
-                log(f"   {r['what']:<34} {r['shape']:<20} {p:<5} {fmt(r.get('ms'), '.3f'):>9} ms "
+                log(
+                    f"   {r['what']:<34} {r['shape']:<20} {p:<5} {fmt(r.get('ms'), '.3f'):>9} ms "
                     f"{fmt(r.get('tflops'), '.1f'):>7} TFLOP/s  {fmt(r.get('frac'), '.2f')} of peak"
-                    + (f"  max rel err {fmt_err(r['err'])}" if r.get("err") is not None else ""))
+                    + (f"  max rel err {fmt_err(r['err'])}" if r.get("err") is not None else "")
+                )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1172,14 +1321,14 @@ def versions(r1) -> dict:
         try:
             m = __import__(mod)
             v[mod] = getattr(m, "__version__", "?")
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             v[mod] = f"unavailable ({type(e).__name__})"
     try:
         import torch
 
         v["torch CUDA"] = str(torch.version.cuda)
         v["cuDNN"] = str(torch.backends.cudnn.version())
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     if r1 is not None:
         v["deepseek_r1"] = f"{getattr(r1, '__version__', '?')} ({Path(r1.__file__).parent})"
@@ -1192,16 +1341,25 @@ def device_info() -> dict:
     import torch
 
     p = torch.cuda.get_device_properties(0)
-    return {"name": torch.cuda.get_device_name(0), "capability": f"{p.major}.{p.minor}",
-            "multiprocessors": p.multi_processor_count, "memory_gib": round(p.total_memory / 2**30, 1),
-            "driver": driver_version(), "cuda_driver_api": cuda_driver_api_version()}
+    return {
+        "name": torch.cuda.get_device_name(0),
+        "capability": f"{p.major}.{p.minor}",
+        "multiprocessors": p.multi_processor_count,
+        "memory_gib": round(p.total_memory / 2**30, 1),
+        "driver": driver_version(),
+        "cuda_driver_api": cuda_driver_api_version(),
+    }
 
 
 def model_tables(rows: list, peers_present: list) -> list[str]:
     """Latency table (host to host), then device-resident peers and accuracy."""
     engines = ["r1"] + peers_present
-    head = (["model", "batch", "precision"] + [f"{e} ms (median / p90)" for e in engines] + ["r1 samples/s"]
-            + [f"r1 / {e}" for e in peers_present])
+    head = (
+        ["model", "batch", "precision"]
+        + [f"{e} ms (median / p90)" for e in engines]
+        + ["r1 samples/s"]
+        + [f"r1 / {e}" for e in peers_present]
+    )
     lat, acc = [], []
     for row in rows:
         label = MODELS[row["model"]].label
@@ -1210,28 +1368,62 @@ def model_tables(rows: list, peers_present: list) -> list[str]:
             continue
         en = row["engines"]
         r1r = en.get("r1")
-        lat.append([label, row["batch"], row["precision"]] + [latency_cell(en.get(e)) for e in engines]
-                   + [fmt(throughput(row["batch"], (r1r or {}).get("median_ms")), ".1f")]
-                   + [fmt(ratio(r1r, en.get(e))) for e in peers_present])
+        lat.append(
+            [label, row["batch"], row["precision"]]
+            + [latency_cell(en.get(e)) for e in engines]
+            + [fmt(throughput(row["batch"], (r1r or {}).get("median_ms")), ".1f")]
+            + [fmt(ratio(r1r, en.get(e))) for e in peers_present]
+        )
         err = row["max_rel_err"].get("r1")
         target = "-"
         if row["precision"] == "fp16" and err is not None:
             target = "yes" if err <= FP16_TARGET else "NO"
         dev = row["device_only"]
-        acc.append([label, row["batch"], row["precision"], fmt_err(err), target,
-                    fmt_err(row["max_rel_err"].get("torch-eager")), fmt_err(row["max_rel_err"].get("ort-cuda")),
-                    fmt(row.get("r1_attention_nodes"), "d"), fmt(row.get("r1_cpu_nodes"), "d"),
-                    fmt(dev.get("torch-eager", {}).get("median_ms"), ".3f"),
-                    fmt(dev.get("torch-compile", {}).get("median_ms"), ".3f"), row.get("reference", "-")])
-    out = ["Latency, host to host (numpy in, fp32 numpy out), ms median / p90; ratios are medians (below 1: "
-           "deepseek_r1 is faster).", "", md_table(head, lat), "",
-           f"Accuracy: max|out - ref| / max|ref| over all outputs against the reference (issue target for fp16: "
-           f"<= {FP16_TARGET:g}); r1 Attention nodes = fused r1::Attention nodes in our compiled graph; r1 nodes on "
-           f"CPU = nodes our GPU engine left to the CPU (see the notes for which); "
-           f"device-only = torch peers with inputs already on the card and no copy back (CUDA events, median ms).", "",
-           md_table(["model", "batch", "precision", "r1 max rel err", f"fp16 <= {FP16_TARGET:g}",
-                     "torch-eager max rel err", "ort-cuda max rel err", "r1 Attention nodes", "r1 nodes on CPU",
-                     "torch-eager device-only ms", "torch-compile device-only ms", "reference"], acc)]
+        acc.append(
+            [
+                label,
+                row["batch"],
+                row["precision"],
+                fmt_err(err),
+                target,
+                fmt_err(row["max_rel_err"].get("torch-eager")),
+                fmt_err(row["max_rel_err"].get("ort-cuda")),
+                fmt(row.get("r1_attention_nodes"), "d"),
+                fmt(row.get("r1_cpu_nodes"), "d"),
+                fmt(dev.get("torch-eager", {}).get("median_ms"), ".3f"),
+                fmt(dev.get("torch-compile", {}).get("median_ms"), ".3f"),
+                row.get("reference", "-"),
+            ]
+        )
+    out = [
+        "Latency, host to host (numpy in, fp32 numpy out), ms median / p90; ratios are medians (below 1: "
+        "deepseek_r1 is faster).",
+        "",
+        md_table(head, lat),
+        "",
+        f"Accuracy: max|out - ref| / max|ref| over all outputs against the reference (issue target for fp16: "
+        f"<= {FP16_TARGET:g}); r1 Attention nodes = fused r1::Attention nodes in our compiled graph; r1 nodes on "
+        f"CPU = nodes our GPU engine left to the CPU (see the notes for which); "
+        f"device-only = torch peers with inputs already on the card and no copy back (CUDA events, median ms).",
+        "",
+        md_table(
+            [
+                "model",
+                "batch",
+                "precision",
+                "r1 max rel err",
+                f"fp16 <= {FP16_TARGET:g}",
+                "torch-eager max rel err",
+                "ort-cuda max rel err",
+                "r1 Attention nodes",
+                "r1 nodes on CPU",
+                "torch-eager device-only ms",
+                "torch-compile device-only ms",
+                "reference",
+            ],
+            acc,
+        ),
+    ]
     return out
 
 
@@ -1241,10 +1433,21 @@ def micro_table(rows: list) -> str:
         if r.get("error"):
             body.append([r["what"], r["shape"], r["precision"], "error: " + short(r["error"], 100), "-", "-", "-", "-"])
         else:
-            body.append([r["what"], r["shape"], r["precision"], fmt(r.get("ms"), ".3f"), fmt(r.get("tflops"), ".1f"),
-                         fmt(r.get("frac"), ".2f"), fmt_err(r.get("err")), r.get("how", "")])
-    return md_table(["what", "shape", "precision", "ms (median)", "TFLOP/s", "of measured peak",
-                     "max rel err vs fp32", "how"], body)
+            body.append(
+                [
+                    r["what"],
+                    r["shape"],
+                    r["precision"],
+                    fmt(r.get("ms"), ".3f"),
+                    fmt(r.get("tflops"), ".1f"),
+                    fmt(r.get("frac"), ".2f"),
+                    fmt_err(r.get("err")),
+                    r.get("how", ""),
+                ]
+            )
+    return md_table(
+        ["what", "shape", "precision", "ms (median)", "TFLOP/s", "of measured peak", "max rel err vs fp32", "how"], body
+    )
 
 
 def build_report(a, ctx: dict, model_rows: list, micro_rows: list, notes: list, partial: bool = False) -> str:
@@ -1254,26 +1457,37 @@ def build_report(a, ctx: dict, model_rows: list, micro_rows: list, notes: list, 
         L += ["**Partial: the run is still going (or stopped early).**", ""]
     if a.quick:
         L += ["**Smoke run (`--quick`, few iterations): checks the script, not a measurement.**", ""]
-    L += [f"- command: `{ctx['command']}`", f"- date: {ctx['date']}",
-          f"- device: {info['name']} (compute capability {info['capability']}, {info['multiprocessors']} SMs, "
-          f"{info['memory_gib']} GiB); driver {info['driver']} (CUDA driver API {info['cuda_driver_api']}); "
-          f"r1 device `{a.device}`",
-          "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
-          f"- timing: {a.warmup} warm-up runs, then {a.iters} timed runs per engine in {a.rounds} rotating rounds "
-          f"(1 untimed run per round); host-to-host wall clock after torch.cuda.synchronize(); torch.compile "
-          f"mode={a.compile_mode}, dynamic=False",
-          "- inputs: token ids uniform, attention masks all ones (the ONNX exports were traced with a padded mask, "
-          "so their graphs keep the mask path), images N(0, 1); every engine hands back fp32 numpy outputs"]
+    L += [
+        f"- command: `{ctx['command']}`",
+        f"- date: {ctx['date']}",
+        f"- device: {info['name']} (compute capability {info['capability']}, {info['multiprocessors']} SMs, "
+        f"{info['memory_gib']} GiB); driver {info['driver']} (CUDA driver API {info['cuda_driver_api']}); "
+        f"r1 device `{a.device}`",
+        "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        f"- timing: {a.warmup} warm-up runs, then {a.iters} timed runs per engine in {a.rounds} rotating rounds "
+        f"(1 untimed run per round); host-to-host wall clock after torch.cuda.synchronize(); torch.compile "
+        f"mode={a.compile_mode}, dynamic=False",
+        "- inputs: token ids uniform, attention masks all ones (the ONNX exports were traced with a padded mask, "
+        "so their graphs keep the mask path), images N(0, 1); every engine hands back fp32 numpy outputs",
+    ]
     for why in ctx.get("skips", []):
         L.append(f"- {why}")
     L.append("")
     if model_rows:
-        peers_present = [p for p in ("torch-eager", "torch-compile", "ort-cuda")
-                         if any(p in (r.get("engines") or {}) for r in model_rows)]
+        peers_present = [
+            p
+            for p in ("torch-eager", "torch-compile", "ort-cuda")
+            if any(p in (r.get("engines") or {}) for r in model_rows)
+        ]
         L += model_tables(model_rows, peers_present) + [""]
     if micro_rows:
-        L += [f"Micro: TFLOP/s against the measured torch matmul peak at {MATMUL_PEAK_N}^3 of the same precision; "
-              f"attention FLOPs = 4 b h s^2 d (Q.K^T and P.V), non-causal.", "", micro_table(micro_rows), ""]
+        L += [
+            f"Micro: TFLOP/s against the measured torch matmul peak at {MATMUL_PEAK_N}^3 of the same precision; "
+            f"attention FLOPs = 4 b h s^2 d (Q.K^T and P.V), non-causal.",
+            "",
+            micro_table(micro_rows),
+            "",
+        ]
     if notes:
         L += ["Notes:", ""] + [f"- {short(n, 400)}" for n in notes] + [""]
     return "\n".join(L)
@@ -1283,36 +1497,62 @@ def write_report(a, ctx, model_rows, micro_rows, notes, partial=False) -> None:
     text = build_report(a, ctx, model_rows, micro_rows, notes, partial)
     Path(a.out).write_text(text)
     if a.json:
-        Path(a.json).write_text(json.dumps({"command": ctx["command"], "date": ctx["date"], "device": ctx["device"],
-                                            "versions": ctx["versions"], "models": model_rows, "micro": micro_rows,
-                                            "notes": notes, "partial": partial}, indent=1, default=str) + "\n")
+        Path(a.json).write_text(
+            json.dumps(
+                {
+                    "command": ctx["command"],
+                    "date": ctx["date"],
+                    "device": ctx["device"],
+                    "versions": ctx["versions"],
+                    "models": model_rows,
+                    "micro": micro_rows,
+                    "notes": notes,
+                    "partial": partial,
+                },
+                indent=1,
+                default=str,
+            )
+            + "\n"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--models", default=",".join(MODELS),
-                   help=f"comma list from {','.join(MODELS)}, or 'none' for the micro section alone")
-    p.add_argument("--batch", default=None,
-                   help="comma list of batch sizes for every model (default: BERT-base and ResNet-50 1,32; GPT-2 1)")
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    p.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        help=f"comma list from {','.join(MODELS)}, or 'none' for the micro section alone",
+    )
+    p.add_argument(
+        "--batch",
+        default=None,
+        help="comma list of batch sizes for every model (default: BERT-base and ResNet-50 1,32; GPT-2 1)",
+    )
     p.add_argument("--precisions", default=",".join(PRECISIONS), help="comma list from fp16,bf16")
     p.add_argument("--iters", type=int, default=None, help=f"timed runs per engine (default {DEFAULTS['iters']})")
     p.add_argument("--warmup", type=int, default=None, help=f"untimed runs first (default {DEFAULTS['warmup']})")
     p.add_argument("--rounds", type=int, default=None, help=f"rotating rounds (default {DEFAULTS['rounds']})")
-    p.add_argument("--chain", type=int, default=None,
-                   help=f"ops in the micro chain models (default {DEFAULTS['chain']}; >= 2)")
+    p.add_argument(
+        "--chain", type=int, default=None, help=f"ops in the micro chain models (default {DEFAULTS['chain']}; >= 2)"
+    )
     p.add_argument("--quick", action="store_true", help=f"smoke test: {QUICK} unless given explicitly")
     p.add_argument("--skip-peers", action="store_true", help="time deepseek_r1 alone")
     p.add_argument("--peers", default=",".join(PEERS), help="comma list from eager,compile,ort")
-    p.add_argument("--compile-mode", default="default",
-                   choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"])
+    p.add_argument(
+        "--compile-mode",
+        default="default",
+        choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+    )
     p.add_argument("--no-micro", action="store_true", help="skip the matmul / GEMM / attention micro section")
     p.add_argument("--device", default="cuda:0", help="deepseek_r1 device (torch peers use cuda:0)")
-    p.add_argument("--cache", default=None, help="ONNX export cache (default $R1_BENCH_CACHE or "
-                   "~/.cache/deepseek_r1/bench)")
+    p.add_argument(
+        "--cache", default=None, help="ONNX export cache (default $R1_BENCH_CACHE or ~/.cache/deepseek_r1/bench)"
+    )
     p.add_argument("--out", default=None, help="write the markdown report here (rewritten after every case)")
     p.add_argument("--json", default=None, help="write every timing here (needs --out)")
     a = p.parse_args(argv)
@@ -1346,17 +1586,26 @@ def main(argv=None) -> int:
         import numpy  # noqa: F401
         import torch
     except ImportError as e:
-        log(f"a CUDA device is present but {e.name or e} does not import: the peers, the exports and the timing "
-            f"all need torch (pip install torch)")
+        log(
+            f"a CUDA device is present but {e.name or e} does not import: the peers, the exports and the timing "
+            f"all need torch (pip install torch)"
+        )
         return 1
     if not torch.cuda.is_available():
-        log(f"{NO_DEVICE_MESSAGE} (the driver reports {n} device(s) but torch {torch.__version__} sees none: "
-            f"a CPU-only build of torch?)")
+        log(
+            f"{NO_DEVICE_MESSAGE} (the driver reports {n} device(s) but torch {torch.__version__} sees none: "
+            f"a CPU-only build of torch?)"
+        )
         return 0
     r1, r1_error = import_r1()
-    ctx = {"r1": r1, "r1_error": r1_error, "command": command_line(argv),
-           "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-           "cache": cache_dir(a.cache), "skips": []}
+    ctx = {
+        "r1": r1,
+        "r1_error": r1_error,
+        "command": command_line(argv),
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cache": cache_dir(a.cache),
+        "skips": [],
+    }
     ctx["device"] = device_info()
     ctx["versions"] = versions(r1)
     if r1_error:
@@ -1368,17 +1617,21 @@ def main(argv=None) -> int:
             devs = r1_gpu.devices()
             if a.device not in devs:
                 errs = r1_gpu.load_errors()
-                ctx["skips"].append(f"deepseek_r1 lists devices {devs}, not {a.device}"
-                                    + (f"; GPU module load errors: {errs}" if errs else ""))
-        except Exception as e:  # noqa: BLE001
+                ctx["skips"].append(
+                    f"deepseek_r1 lists devices {devs}, not {a.device}"
+                    + (f"; GPU module load errors: {errs}" if errs else "")
+                )
+        except Exception as e:
             ctx["skips"].append(f"deepseek_r1 device listing failed: {short(e)}")
     ctx["ort"] = ort_status() if ("ort" in a.peers and not a.skip_peers) else (None, "not asked for")
     if ctx["ort"][0] is None and "ort" in a.peers and not a.skip_peers:
         ctx["skips"].append(f"ort-cuda skipped: {ctx['ort'][1]}")
     if a.skip_peers:
         ctx["skips"].append("peers skipped (--skip-peers)")
-    log(f"device: {ctx['device']['name']}, driver {ctx['device']['driver']}; torch {torch.__version__}; "
-        f"deepseek_r1: {'ok' if r1 else r1_error}")
+    log(
+        f"device: {ctx['device']['name']}, driver {ctx['device']['driver']}; torch {torch.__version__}; "
+        f"deepseek_r1: {'ok' if r1 else r1_error}"
+    )
     for s in ctx["skips"]:
         log(f"note: {s}")
 

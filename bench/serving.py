@@ -19,6 +19,7 @@ extension); LitServe gets its own JSON (flat lists per input). Each response is 
 onnxruntime before timing starts. The load generator is this process (bench/serving_loadgen.py).
 A default run (5 servers, 3 + 2 levels, 3 x (3 s + 10 s) windows each) takes about 18 minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import serving_models as M  # noqa: E402
-from serving_loadgen import MAX_CONCURRENCY, run_window  # noqa: E402
+import serving_models as M
+from serving_loadgen import MAX_CONCURRENCY, run_window
 
 ROOT = M.ROOT
 BENCH = ROOT / "bench"
@@ -60,7 +61,7 @@ class Spec:
     name: str
     kind: str  # r1 | litserve | kserve | pytriton
     batching: bool
-    auto_bf16: bool = False   # ours only: a bf16 variant that takes batches while the queue is deep
+    auto_bf16: bool = False  # ours only: a bf16 variant that takes batches while the queue is deep
 
     @property
     def label(self) -> str:
@@ -68,11 +69,19 @@ class Spec:
         return name + (" (auto bf16)" if self.auto_bf16 else "")
 
 
-SPECS = {s.name: s for s in [
-    Spec("r1-batch", "r1", True), Spec("r1-nobatch", "r1", False), Spec("r1-batch-auto-bf16", "r1", True, True),
-    Spec("litserve", "litserve", True),
-    Spec("litserve-nobatch", "litserve", False), Spec("kserve", "kserve", False), Spec("pytriton", "pytriton", True),
-    Spec("pytriton-nobatch", "pytriton", False)]}
+SPECS = {
+    s.name: s
+    for s in [
+        Spec("r1-batch", "r1", True),
+        Spec("r1-nobatch", "r1", False),
+        Spec("r1-batch-auto-bf16", "r1", True, True),
+        Spec("litserve", "litserve", True),
+        Spec("litserve-nobatch", "litserve", False),
+        Spec("kserve", "kserve", False),
+        Spec("pytriton", "pytriton", True),
+        Spec("pytriton-nobatch", "pytriton", False),
+    ]
+}
 PEER_PACKAGE = {"litserve": "litserve", "kserve": "kserve", "pytriton": "nvidia-pytriton"}
 
 
@@ -97,26 +106,52 @@ class Server:
         self.log_path = self.workdir / "server.log"
         mbs = str(args.batch_size if spec.batching else 1)
         if spec.kind == "r1":
-            code = ("import deepseek_r1 as r1; s = r1.InferenceServer(model_path={!r}, batch_size={}, "
-                    "dynamic_batching={}, variants={!r}); s.set_auto_precision({}); s.run(port={})").format(
-                str(model_file), args.batch_size, spec.batching, ("bf16",) if spec.auto_bf16 else (),
-                0.25 if spec.auto_bf16 else None, self.port)
+            code = (
+                "import deepseek_r1 as r1; s = r1.InferenceServer(model_path={!r}, batch_size={}, "
+                "dynamic_batching={}, variants={!r}); s.set_auto_precision({}); s.run(port={})"
+            ).format(
+                str(model_file),
+                args.batch_size,
+                spec.batching,
+                ("bf16",) if spec.auto_bf16 else (),
+                0.25 if spec.auto_bf16 else None,
+                self.port,
+            )
             cmd, env = [sys.executable, "-c", code], {"PYTHONPATH": str(ROOT / "python")}
         else:
-            cmd = [str(VENV_PY), str(PEERS / f"{spec.kind}_server.py"), "--model", str(model_file), "--port",
-                   str(self.port), "--max-batch-size", mbs, "--batch-timeout-ms", str(args.peer_batch_timeout_ms),
-                   "--threads", str(args.threads)]
+            cmd = [
+                str(VENV_PY),
+                str(PEERS / f"{spec.kind}_server.py"),
+                "--model",
+                str(model_file),
+                "--port",
+                str(self.port),
+                "--max-batch-size",
+                mbs,
+                "--batch-timeout-ms",
+                str(args.peer_batch_timeout_ms),
+                "--threads",
+                str(args.threads),
+            ]
             env = {"PYTHONPATH": str(PEERS)}
         self.cmd = cmd
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, cwd=self.workdir, env={**os.environ, **env}, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.workdir,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self._ps: dict[int, object] = {}
 
     # -- endpoints and bodies ------------------------------------------------------------------
     @property
     def infer_url(self) -> str:
-        return f"{self.base}/predict" if self.spec.kind == "litserve" else f"{self.base}/v2/models/{self.model_name}/infer"
+        return (
+            f"{self.base}/predict" if self.spec.kind == "litserve" else f"{self.base}/v2/models/{self.model_name}/infer"
+        )
 
     def ready_urls(self) -> list[str]:
         if self.spec.kind == "litserve":
@@ -217,9 +252,11 @@ def peer_problem(kind: str) -> str | None:
 def peer_versions() -> dict[str, str]:
     if not VENV_PY.exists():
         return {}
-    code = ("import importlib.metadata as m, json\nout = {}\nfor p in ['litserve', 'kserve', 'nvidia-pytriton', "
-            "'onnxruntime', 'fastapi', 'uvicorn']:\n    try: out[p] = m.version(p)\n    except Exception: pass\n"
-            "print(json.dumps(out))")
+    code = (
+        "import importlib.metadata as m, json\nout = {}\nfor p in ['litserve', 'kserve', 'nvidia-pytriton', "
+        "'onnxruntime', 'fastapi', 'uvicorn']:\n    try: out[p] = m.version(p)\n    except Exception: pass\n"
+        "print(json.dumps(out))"
+    )
     r = subprocess.run([str(VENV_PY), "-c", code], capture_output=True, text=True)
     return json.loads(r.stdout) if r.returncode == 0 else {}
 
@@ -254,16 +291,35 @@ def bench_server(spec: Spec, model: str, model_file: Path, concs: list[int], arg
         check_response(server, body, ref)
         rows = []
         for c in concs:
-            wins = [run_window(server.infer_url, body.data, body.headers, c, args.warmup, args.duration,
-                               server.cpu_seconds) for _ in range(args.repeats)]
-            med = lambda xs: float(statistics.median(xs))  # noqa: E731
-            row = dict(model=model, server=spec.label, config=spec.name, batching="on" if spec.batching else "off",
-                       payload=body.fmt, concurrency=c, rps=med([w.rps for w in wins]),
-                       p50_ms=med([w.pct_ms(50) for w in wins]), p99_ms=med([w.pct_ms(99) for w in wins]),
-                       errors=sum(w.errors for w in wins), cpu_us_per_req=med([w.cpu_us_per_req for w in wins]),
-                       repeats=[dict(rps=w.rps, p50_ms=w.pct_ms(50), p99_ms=w.pct_ms(99), errors=w.errors,
-                                     cpu_us_per_req=w.cpu_us_per_req) for w in wins],
-                       first_error=next((w.first_error for w in wins if w.first_error), None))
+            wins = [
+                run_window(server.infer_url, body.data, body.headers, c, args.warmup, args.duration, server.cpu_seconds)
+                for _ in range(args.repeats)
+            ]
+            med = lambda xs: float(statistics.median(xs))
+            row = dict(
+                model=model,
+                server=spec.label,
+                config=spec.name,
+                batching="on" if spec.batching else "off",
+                payload=body.fmt,
+                concurrency=c,
+                rps=med([w.rps for w in wins]),
+                p50_ms=med([w.pct_ms(50) for w in wins]),
+                p99_ms=med([w.pct_ms(99) for w in wins]),
+                errors=sum(w.errors for w in wins),
+                cpu_us_per_req=med([w.cpu_us_per_req for w in wins]),
+                repeats=[
+                    dict(
+                        rps=w.rps,
+                        p50_ms=w.pct_ms(50),
+                        p99_ms=w.pct_ms(99),
+                        errors=w.errors,
+                        cpu_us_per_req=w.cpu_us_per_req,
+                    )
+                    for w in wins
+                ],
+                first_error=next((w.first_error for w in wins if w.first_error), None),
+            )
             print("  " + fmt_row(row), flush=True)
             rows.append(row)
         failed = False
@@ -274,17 +330,22 @@ def bench_server(spec: Spec, model: str, model_file: Path, concs: list[int], arg
         server.stop(keep_log=failed)
 
 
-HEAD = ("| model | server | batching | concurrency | req/s | p50 ms | p99 ms | errors | server CPU µs/req |\n"
-        "|---|---|---|---:|---:|---:|---:|---:|---:|")
+HEAD = (
+    "| model | server | batching | concurrency | req/s | p50 ms | p99 ms | errors | server CPU µs/req |\n"
+    "|---|---|---|---:|---:|---:|---:|---:|---:|"
+)
 
 
 def fmt_row(r: dict) -> str:
-    return (f"| {r['model']} | {r['server']} | {r['batching']} | {r['concurrency']} | {r['rps']:.1f} | "
-            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['cpu_us_per_req']:.0f} |")
+    return (
+        f"| {r['model']} | {r['server']} | {r['batching']} | {r['concurrency']} | {r['rps']:.1f} | "
+        f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | {r['cpu_us_per_req']:.0f} |"
+    )
 
 
 def targets(rows: list[dict]) -> list[str]:
     """The issue's targets, checked on what was measured (a missing row says so)."""
+
     def get(model, config, c):
         return next((r for r in rows if (r["model"], r["config"], r["concurrency"]) == (model, config, c)), None)
 
@@ -299,12 +360,16 @@ def targets(rows: list[dict]) -> list[str]:
     peers = [r for r in rows if r["model"] == "minilm" and r["concurrency"] == cmax and r["config"][:2] != "r1"]
     if on and peers:
         best = max(peers, key=lambda r: r["rps"])
-        out.append(f"- concurrency {cmax}: deepseek_r1 / best peer ({best['server']}, batching {best['batching']}) "
-                   f"throughput = {on['rps'] / best['rps']:.2f}x (target >= 1.5x)")
+        out.append(
+            f"- concurrency {cmax}: deepseek_r1 / best peer ({best['server']}, batching {best['batching']}) "
+            f"throughput = {on['rps'] / best['rps']:.2f}x (target >= 1.5x)"
+        )
     for r in rows:
         if r["model"] == "echo" and r["config"][:2] == "r1":
-            out.append(f"- echo model, {r['config']}, concurrency {r['concurrency']}: "
-                       f"{r['cpu_us_per_req']:.0f} µs server CPU per request (target <= 150)")
+            out.append(
+                f"- echo model, {r['config']}, concurrency {r['concurrency']}: "
+                f"{r['cpu_us_per_req']:.0f} µs server CPU per request (target <= 150)"
+            )
     return out or ["- no deepseek_r1 rows measured: targets not checked"]
 
 
@@ -325,12 +390,18 @@ def main(argv=None) -> int:
     p.add_argument("--echo-concurrency", default=None, help="echo-model levels; '' skips the echo runs (default 1,64)")
     p.add_argument("--duration", type=float, default=None, help="measured seconds per window (default 10)")
     p.add_argument("--warmup", type=float, default=None, help="seconds of load before each window (default 3)")
-    p.add_argument("--repeats", type=int, default=None, help="windows per point; the table shows the median (default 3)")
+    p.add_argument(
+        "--repeats", type=int, default=None, help="windows per point; the table shows the median (default 3)"
+    )
     p.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     p.add_argument("--payload", choices=["json", "binary"], default="json", help="what v2 servers are sent")
     p.add_argument("--batch-size", type=int, default=64, help="max batch size of every batching server")
-    p.add_argument("--peer-batch-timeout-ms", type=float, default=5.0,
-                   help="LitServe batch_timeout / Triton max_queue_delay (ours adapts its own delay)")
+    p.add_argument(
+        "--peer-batch-timeout-ms",
+        type=float,
+        default=5.0,
+        help="LitServe batch_timeout / Triton max_queue_delay (ours adapts its own delay)",
+    )
     p.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads in the peers")
     p.add_argument("--ready-timeout", type=float, default=240.0)
     p.add_argument("--output", default=str(BENCH / "serving_results.json"))
@@ -340,11 +411,13 @@ def main(argv=None) -> int:
         return setup_peers()
     # SIGTERM (timeout, CI) unwinds like Ctrl-C, so the running server's `finally: stop()` still kills it.
     signal.signal(signal.SIGTERM, _interrupt)
-    base = QUICK if a.quick else dict(duration=10.0, warmup=3.0, repeats=3, concurrency="1,8,64", echo_concurrency="1,64")
+    base = (
+        QUICK if a.quick else dict(duration=10.0, warmup=3.0, repeats=3, concurrency="1,8,64", echo_concurrency="1,64")
+    )
     for k, v in base.items():
         if getattr(a, k) is None:
             setattr(a, k, v)
-    levels = lambda s: [int(x) for x in s.split(",") if x.strip()]  # noqa: E731
+    levels = lambda s: [int(x) for x in s.split(",") if x.strip()]
     concs, echo_concs = levels(a.concurrency), levels(a.echo_concurrency)
     bad = [c for c in concs + echo_concs if not 1 <= c <= MAX_CONCURRENCY]
     if bad:
@@ -384,16 +457,37 @@ def main(argv=None) -> int:
 
     table = "\n".join([HEAD] + [fmt_row(r) for r in rows])
     payloads = sorted({f"{r['server']}: {r['payload']}" for r in rows})
-    lines = [table, "", "Requests: " + "; ".join(payloads) + ".",
-             *[f"- {k}: {v}" for k, v in skipped.items()], "", "Targets:", *targets(rows)]
+    lines = [
+        table,
+        "",
+        "Requests: " + "; ".join(payloads) + ".",
+        *[f"- {k}: {v}" for k, v in skipped.items()],
+        "",
+        "Targets:",
+        *targets(rows),
+    ]
     print("\n" + "\n".join(lines))
-    meta = dict(date=_dt.datetime.now().isoformat(timespec="seconds"), command=" ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
-                cpu=platform.processor() or platform.machine(), cores=os.cpu_count(), python=platform.python_version(),
-                peers=peer_versions(), duration_s=a.duration, warmup_s=a.warmup, repeats=a.repeats,
-                batch_size=a.batch_size, peer_batch_timeout_ms=a.peer_batch_timeout_ms, threads=a.threads,
-                payload=a.payload)
-    Path(a.output).write_text(json.dumps(dict(meta=meta, rows=rows, skipped=skipped, targets=targets(rows),
-                                              markdown="\n".join(lines)), indent=1) + "\n")
+    meta = dict(
+        date=_dt.datetime.now().isoformat(timespec="seconds"),
+        command=" ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
+        cpu=platform.processor() or platform.machine(),
+        cores=os.cpu_count(),
+        python=platform.python_version(),
+        peers=peer_versions(),
+        duration_s=a.duration,
+        warmup_s=a.warmup,
+        repeats=a.repeats,
+        batch_size=a.batch_size,
+        peer_batch_timeout_ms=a.peer_batch_timeout_ms,
+        threads=a.threads,
+        payload=a.payload,
+    )
+    Path(a.output).write_text(
+        json.dumps(
+            dict(meta=meta, rows=rows, skipped=skipped, targets=targets(rows), markdown="\n".join(lines)), indent=1
+        )
+        + "\n"
+    )
     print(f"\nwrote {a.output}")
     return 0
 

@@ -6,12 +6,13 @@ All workers run through a warm-up, then a measured window of `duration_s`: only 
 inside the window count (throughput = completed / window), and the server's CPU time is sampled at the
 window's edges, so its CPU per request is (CPU time in the window) / (requests completed in it).
 """
+
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -48,8 +49,16 @@ def check_url(url: str) -> None:
         raise ValueError(f"the load generator only targets loopback addresses, not {host!r}")
 
 
-async def _run(url: str, body: bytes, headers: dict[str, str], concurrency: int, warmup_s: float,
-               duration_s: float, cpu_sample: Callable[[], float] | None, timeout_s: float) -> Window:
+async def _run(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    concurrency: int,
+    warmup_s: float,
+    duration_s: float,
+    cpu_sample: Callable[[], float] | None,
+    timeout_s: float,
+) -> Window:
     import aiohttp
 
     win = Window(concurrency, duration_s)
@@ -94,8 +103,16 @@ async def _run(url: str, body: bytes, headers: dict[str, str], concurrency: int,
     return win
 
 
-def run_window(url: str, body: bytes, headers: dict[str, str], concurrency: int, warmup_s: float,
-               duration_s: float, cpu_sample: Callable[[], float] | None = None, timeout_s: float = 120.0) -> Window:
+def run_window(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    concurrency: int,
+    warmup_s: float,
+    duration_s: float,
+    cpu_sample: Callable[[], float] | None = None,
+    timeout_s: float = 120.0,
+) -> Window:
     check_url(url)
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"concurrency must be 1..{MAX_CONCURRENCY}, got {concurrency}")

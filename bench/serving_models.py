@@ -1,6 +1,6 @@
 """Models and request bodies for bench/serving.py.
 
-minilm: all-MiniLM-L6-v2 (tests/python/models.py's cached legacy export) with one graph output,
+minilm: all-MiniLM-L6-v2 (tests/python/helpers/models.py's cached legacy export) with one graph output,
 sentence_embedding [batch, 384]: last_hidden_state ([batch, seq, 384], 49k floats per request) is dropped
 so that no server spends its time serialising a tensor nobody asked for. One request = one sequence of
 128 tokens (input_ids, attention_mask, token_type_ids: int64 [1, 128]).
@@ -8,11 +8,11 @@ echo: y = x + 1 on float32 [batch, 4], for the server-CPU-per-request figure (th
 Both are written once into ~/.cache/deepseek_r1/serving-bench/ (override: $R1_SERVING_CACHE), next to
 their .r1 compilations; the file stem is the model name every server uses.
 """
+
 from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +34,10 @@ def minilm_onnx() -> Path:
         return out
     import onnx
 
-    sys.path.insert(0, str(ROOT / "tests" / "python"))
-    from models import export_model  # noqa: E402  (the project's cached exporter)
+    from _paths import use_test_helpers
+
+    use_test_helpers()
+    from helpers.models import export_model  # the project's cached exporter
 
     m = onnx.load(str(export_model("minilm", "legacy")))
     keep = [o for o in m.graph.output if o.name == "sentence_embedding"]
@@ -98,26 +100,40 @@ class Body:
 
 
 def v2_json(f: dict[str, np.ndarray]) -> Body:
-    req = {"inputs": [{"name": k, "shape": list(v.shape), "datatype": _V2[v.dtype], "data": v.ravel().tolist()}
-                      for k, v in f.items()]}
+    req = {
+        "inputs": [
+            {"name": k, "shape": list(v.shape), "datatype": _V2[v.dtype], "data": v.ravel().tolist()}
+            for k, v in f.items()
+        ]
+    }
     return Body(json.dumps(req, separators=(",", ":")).encode(), {"Content-Type": "application/json"}, "v2 JSON")
 
 
 def v2_binary(f: dict[str, np.ndarray]) -> Body:
     """KServe v2 binary tensor extension: JSON header + raw little-endian tensor bytes; outputs binary too."""
-    header = {"inputs": [{"name": k, "shape": list(v.shape), "datatype": _V2[v.dtype],
-                          "parameters": {"binary_data_size": v.nbytes}} for k, v in f.items()],
-              "parameters": {"binary_data_output": True}}
+    header = {
+        "inputs": [
+            {"name": k, "shape": list(v.shape), "datatype": _V2[v.dtype], "parameters": {"binary_data_size": v.nbytes}}
+            for k, v in f.items()
+        ],
+        "parameters": {"binary_data_output": True},
+    }
     h = json.dumps(header, separators=(",", ":")).encode()
     raw = b"".join(np.ascontiguousarray(v).astype(v.dtype.newbyteorder("<")).tobytes() for v in f.values())
-    return Body(h + raw, {"Content-Type": "application/octet-stream",
-                          "Inference-Header-Content-Length": str(len(h))}, "v2 binary ext")
+    return Body(
+        h + raw,
+        {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(h))},
+        "v2 binary ext",
+    )
 
 
 def litserve_json(f: dict[str, np.ndarray]) -> Body:
     req = {k: v[0].tolist() for k, v in f.items()}  # one example, no batch dimension
-    return Body(json.dumps(req, separators=(",", ":")).encode(), {"Content-Type": "application/json"},
-                "LitServe JSON (flat lists)")
+    return Body(
+        json.dumps(req, separators=(",", ":")).encode(),
+        {"Content-Type": "application/json"},
+        "LitServe JSON (flat lists)",
+    )
 
 
 def first_output(status: int, body: bytes, headers: dict[str, str], kind: str) -> np.ndarray:
@@ -131,5 +147,4 @@ def first_output(status: int, body: bytes, headers: dict[str, str], kind: str) -
     out = head["outputs"][0]
     if "data" in out:
         return np.asarray(out["data"], dtype=np.float64).ravel()
-    return np.frombuffer(body[int(hlen):int(hlen) + out["parameters"]["binary_data_size"]], "<f4").astype(np.float64)
-
+    return np.frombuffer(body[int(hlen) : int(hlen) + out["parameters"]["binary_data_size"]], "<f4").astype(np.float64)

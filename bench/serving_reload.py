@@ -10,6 +10,7 @@ old one. The load generator (aiohttp, closed loop, keep-alive) checks every answ
 version the response names. Reported: requests sent, answered, failed, lost (sent - answered - failed: must be
 0), versions served, and the server's RSS over time (flat = the retired versions' memory is returned).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,13 +29,14 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
-sys.path.insert(0, str(ROOT / "tests" / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paths import ROOT, use_test_helpers
+
+use_test_helpers()
 
 import deepseek_r1 as r1  # noqa: E402
 from deepseek_r1.serve.protocol import encode_infer_request, parse_infer_response  # noqa: E402
-from serve_fixtures import matmul_model  # noqa: E402
+from helpers.serve_fixtures import matmul_model  # noqa: E402
 
 WIDTH = 1024
 
@@ -52,18 +54,21 @@ def write_version(repo: Path, v: int) -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     d.parent.mkdir(parents=True, exist_ok=True)
     r1.save_model(r1.Model(r1.load_onnx(matmul_model(WIDTH, seed=v))), tmp / "model.r1")
-    os.rename(tmp, d)        # the version directory appears whole
+    os.rename(tmp, d)  # the version directory appears whole
     old = repo / "mm" / str(v - 2)
     if old.exists():
-        shutil.rmtree(old)   # the server keeps serving from its mapping until the version retires
+        shutil.rmtree(old)  # the server keeps serving from its mapping until the version retires
 
 
 def start_server(repo: Path, port: int, batch: int) -> subprocess.Popen:
-    code = (f"import deepseek_r1 as r1; r1.InferenceServer(repository={str(repo)!r}, batch_size={batch}, "
-            f"poll_interval_s=0.2, num_threads=2).run(port={port})")
+    code = (
+        f"import deepseek_r1 as r1; r1.InferenceServer(repository={str(repo)!r}, batch_size={batch}, "
+        f"poll_interval_s=0.2, num_threads=2).run(port={port})"
+    )
     env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
-    return subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def free_port() -> int:
@@ -94,14 +99,14 @@ async def load(url: str, total: int, concurrency: int, stats: dict, refs: dict) 
                         stats["errors"].append(f"{r.status}: {payload[:200]!r}")
                         continue
                     outs, meta = parse_infer_response(payload, r.headers.get("Inference-Header-Content-Length"))
-            except Exception as e:   # noqa: BLE001 - every failure is what this benchmark counts
+            except Exception as e:
                 stats["failed"] += 1
                 stats["errors"].append(repr(e))
                 continue
             v = int(meta["model_version"])
             stats["answered"] += 1
             stats["versions"].add(v)
-            if stats["answered"] % 50 == 0:      # spot-check answers against the version that gave them
+            if stats["answered"] % 50 == 0:  # spot-check answers against the version that gave them
                 if v not in refs:
                     refs[v] = weights(v)
                 w, b = refs[v]
@@ -140,7 +145,7 @@ def main(argv=None) -> int:
                 break
             except OSError:
                 if server.poll() is not None or time.time() > deadline:
-                    raise SystemExit(f"server did not start: {server.stderr.read().decode()[-2000:]}")
+                    raise SystemExit(f"server did not start: {server.stderr.read().decode()[-2000:]}") from None
                 time.sleep(0.1)
         t0 = time.time()
 
@@ -169,19 +174,32 @@ def main(argv=None) -> int:
         server.wait(30)
         shutil.rmtree(repo, ignore_errors=True)
     q = max(1, len(rss) // 4)
-    first = float(np.median([r for _, r in rss[q:2 * q]])) / 2**20    # after warm-up
+    first = float(np.median([r for _, r in rss[q : 2 * q]])) / 2**20  # after warm-up
     last = float(np.median([r for _, r in rss[-q:]])) / 2**20
     lost = stats["sent"] - stats["answered"] - stats["failed"]
-    result = {"requests": stats["sent"], "answered": stats["answered"], "failed": stats["failed"], "lost": lost,
-              "wrong_answers": stats["wrong"], "versions_written": written[0],
-              "versions_served": len(stats["versions"]), "seconds": round(elapsed, 1),
-              "req_per_s": round(stats["answered"] / elapsed, 1), "rss_mb_second_quarter": round(first, 1),
-              "rss_mb_last_quarter": round(last, 1), "rss_mb_peak": round(max(r for _, r in rss) / 2**20, 1),
-              "errors": stats["errors"][:5], "concurrency": a.concurrency, "reload_every_s": a.reload_every}
+    result = {
+        "requests": stats["sent"],
+        "answered": stats["answered"],
+        "failed": stats["failed"],
+        "lost": lost,
+        "wrong_answers": stats["wrong"],
+        "versions_written": written[0],
+        "versions_served": len(stats["versions"]),
+        "seconds": round(elapsed, 1),
+        "req_per_s": round(stats["answered"] / elapsed, 1),
+        "rss_mb_second_quarter": round(first, 1),
+        "rss_mb_last_quarter": round(last, 1),
+        "rss_mb_peak": round(max(r for _, r in rss) / 2**20, 1),
+        "errors": stats["errors"][:5],
+        "concurrency": a.concurrency,
+        "reload_every_s": a.reload_every,
+    }
     print("| requests | answered | failed | lost | wrong | versions served | req/s | RSS MB (2nd quarter -> last) |")
     print("|---:|---:|---:|---:|---:|---:|---:|---|")
-    print(f"| {result['requests']} | {result['answered']} | {result['failed']} | {lost} | {stats['wrong']} | "
-          f"{result['versions_served']} of {written[0]} | {result['req_per_s']} | {first:.0f} -> {last:.0f} |")
+    print(
+        f"| {result['requests']} | {result['answered']} | {result['failed']} | {lost} | {stats['wrong']} | "
+        f"{result['versions_served']} of {written[0]} | {result['req_per_s']} | {first:.0f} -> {last:.0f} |"
+    )
     Path(a.output).write_text(json.dumps(result, indent=1))
     ok = stats["failed"] == 0 and lost == 0 and stats["wrong"] == 0
     return 0 if ok else 1

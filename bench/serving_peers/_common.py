@@ -4,6 +4,7 @@ Every peer serves the SAME ONNX file through onnxruntime with 2 intra-op threads
 (deepseek_r1's engine also uses 2 threads on this machine), so the benchmark compares serving layers,
 not kernels. Peers bind 127.0.0.1 only: the benchmark is loopback-only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,10 +13,24 @@ from pathlib import Path
 
 import numpy as np
 
-V2_DTYPES = {"INT64": np.int64, "INT32": np.int32, "FP32": np.float32, "FP64": np.float64, "FP16": np.float16,
-             "BOOL": np.bool_, "UINT8": np.uint8, "INT8": np.int8}
-ORT_TO_NUMPY = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32,
-                "tensor(double)": np.float64, "tensor(float16)": np.float16, "tensor(bool)": np.bool_}
+V2_DTYPES = {
+    "INT64": np.int64,
+    "INT32": np.int32,
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "FP16": np.float16,
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "INT8": np.int8,
+}
+ORT_TO_NUMPY = {
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(float16)": np.float16,
+    "tensor(bool)": np.bool_,
+}
 HOST = "127.0.0.1"
 
 

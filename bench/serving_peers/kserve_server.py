@@ -4,10 +4,10 @@ POST /v2/models/<name>/infer with a v2 JSON body (KServe also parses the binary 
 KServe's Python model server has no in-process dynamic batching (KServe batches with a separate agent
 sidecar in Kubernetes), so every request runs alone: this peer is "batching off" by construction.
 """
+
 from __future__ import annotations
 
 import uvicorn
-
 from _common import HOST, io_specs, make_session, model_name, numpy_to_v2, parse_args
 
 # KServe hard-codes host="0.0.0.0" in its uvicorn.Config; the benchmark is loopback-only, so pin the
@@ -45,16 +45,21 @@ class OnnxModel(kserve.Model):
             o = InferOutput(name=name, shape=list(arr.shape), datatype=numpy_to_v2(arr.dtype))
             o.set_data_from_numpy(arr, binary_data=bool(payload.use_binary_outputs))
             outs.append(o)
-        return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outs,
-                             use_binary_outputs=bool(payload.use_binary_outputs))
+        return InferResponse(
+            response_id=payload.id or "",
+            model_name=self.name,
+            infer_outputs=outs,
+            use_binary_outputs=bool(payload.use_binary_outputs),
+        )
 
 
 def main():
     a = parse_args(__doc__)
     model = OnnxModel(model_name(a.model), a.model, a.threads)
     model.load()
-    kserve.ModelServer(http_port=a.port, workers=1, enable_grpc=False, enable_latency_logging=False,
-                       enable_docs_url=False).start([model])
+    kserve.ModelServer(
+        http_port=a.port, workers=1, enable_grpc=False, enable_latency_logging=False, enable_docs_url=False
+    ).start([model])
 
 
 if __name__ == "__main__":

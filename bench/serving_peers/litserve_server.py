@@ -5,13 +5,12 @@ request, each input a flat list without the batch dimension, e.g. {"input_ids": 
 "attention_mask": [...], "token_type_ids": [...]}. Response: {"<output>": [... flat list]}.
 --max-batch-size 1 turns LitServe's batching off.
 """
+
 from __future__ import annotations
 
-import numpy as np
-
-from _common import HOST, io_specs, make_session, parse_args
-
 import litserve as ls
+import numpy as np
+from _common import HOST, io_specs, make_session, parse_args
 
 
 class OnnxLitAPI(ls.LitAPI):
@@ -47,8 +46,9 @@ class OnnxLitAPI(ls.LitAPI):
 def main():
     a = parse_args(__doc__)
     batching = a.max_batch_size > 1
-    api = OnnxLitAPI(a.model, a.threads, max_batch_size=a.max_batch_size,
-                     batch_timeout=a.batch_timeout_ms / 1e3 if batching else 0.0)
+    api = OnnxLitAPI(
+        a.model, a.threads, max_batch_size=a.max_batch_size, batch_timeout=a.batch_timeout_ms / 1e3 if batching else 0.0
+    )
     server = ls.LitServer(api, accelerator="cpu", devices=1, workers_per_device=1, timeout=120)
     server.run(host=HOST, port=a.port, generate_client_file=False, log_level="warning", num_api_servers=1)
 

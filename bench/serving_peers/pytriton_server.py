@@ -5,6 +5,7 @@ Clients speak the v2 protocol to tritonserver's HTTP endpoint (POST /v2/models/<
 binary tensor extension); tritonserver batches requests and hands each batch to this process over
 PyTriton's proxy (python backend stub + ZeroMQ/shared memory). --max-batch-size 1 turns batching off.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,7 @@ import sysconfig
 from pathlib import Path
 
 import numpy as np
-
 from _common import HOST, io_specs, make_session, model_name, parse_args
-
 from pytriton.decorators import batch
 from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
 from pytriton.triton import Triton, TritonConfig
@@ -53,17 +52,26 @@ def main():
         return [run(**{k: r[k] for k in r.keys()}) for r in requests]
 
     infer = batch(run) if batching else run_each
-    config = (ModelConfig(batching=True, max_batch_size=a.max_batch_size,
-                          batcher=DynamicBatcher(max_queue_delay_microseconds=int(a.batch_timeout_ms * 1e3)))
-              if batching else ModelConfig(batching=False))
+    config = (
+        ModelConfig(
+            batching=True,
+            max_batch_size=a.max_batch_size,
+            batcher=DynamicBatcher(max_queue_delay_microseconds=int(a.batch_timeout_ms * 1e3)),
+        )
+        if batching
+        else ModelConfig(batching=False)
+    )
     out_dtype = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(double)": np.float64}
-    tconf = TritonConfig(http_address=HOST, http_port=a.port, allow_grpc=False, allow_metrics=False,
-                         log_verbose=0)
+    tconf = TritonConfig(http_address=HOST, http_port=a.port, allow_grpc=False, allow_metrics=False, log_verbose=0)
     with Triton(config=tconf) as triton:
-        triton.bind(model_name=model_name(a.model), infer_func=infer,
-                    inputs=[Tensor(name=n, dtype=dt, shape=shape(n)) for n, dt in inputs],
-                    outputs=[Tensor(name=n, dtype=out_dtype[out_types[n]], shape=shape(n)) for n in outputs],
-                    config=config, strict=False)
+        triton.bind(
+            model_name=model_name(a.model),
+            infer_func=infer,
+            inputs=[Tensor(name=n, dtype=dt, shape=shape(n)) for n, dt in inputs],
+            outputs=[Tensor(name=n, dtype=out_dtype[out_types[n]], shape=shape(n)) for n in outputs],
+            config=config,
+            strict=False,
+        )
         triton.serve()
 
 

@@ -1,15 +1,16 @@
 """The `r1` command line.
 
-    r1 convert model.onnx -o model.r1        compile an ONNX model to a .r1 file
-    r1 info model.r1                         inputs, outputs, ops and the IR
-    r1 run model.r1 [--input name=x.npy]     run once (random inputs when none are given)
-    r1 bench model.r1 --runs 50 --threads 1  latency: median / p90
-    r1 demo                                  sentence embeddings with all-MiniLM-L6-v2, end to end
-    r1 optimize model.r1 --level 3 --print-ir-after all   what each compiler pass did, and the IR after it
-    r1 hw [--json]                           CPU features, the hardware profile row in use, tile sizes
-    r1 profile model.r1 --dim seq=128        kernel time per op type and the slowest nodes
-    r1 serve model.r1 --port 8080            KServe v2 server (or --repository repo/), dynamic batching on
+r1 convert model.onnx -o model.r1        compile an ONNX model to a .r1 file
+r1 info model.r1                         inputs, outputs, ops and the IR
+r1 run model.r1 [--input name=x.npy]     run once (random inputs when none are given)
+r1 bench model.r1 --runs 50 --threads 1  latency: median / p90
+r1 demo                                  sentence embeddings with all-MiniLM-L6-v2, end to end
+r1 optimize model.r1 --level 3 --print-ir-after all   what each compiler pass did, and the IR after it
+r1 hw [--json]                           CPU features, the hardware profile row in use, tile sizes
+r1 profile model.r1 --dim seq=128        kernel time per op type and the slowest nodes
+r1 serve model.r1 --port 8080            KServe v2 server (or --repository repo/), dynamic batching on
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,10 @@ def cmd_convert(a) -> int:
     t0 = time.perf_counter()
     out = ModelConverter(input_model=a.model, framework="onnx", output_path=a.output).convert()
     m = load_model(out)
-    print(f"wrote {out} ({Path(out).stat().st_size / 1e6:.1f} MB, {m.graph.num_nodes} nodes) "
-          f"in {time.perf_counter() - t0:.2f} s")
+    print(
+        f"wrote {out} ({Path(out).stat().st_size / 1e6:.1f} MB, {m.graph.num_nodes} nodes) "
+        f"in {time.perf_counter() - t0:.2f} s"
+    )
     return 0
 
 
@@ -79,8 +82,9 @@ def cmd_info(a) -> int:
 
 
 def _engine(a) -> InferenceEngine:
-    return InferenceEngine(a.model, device=a.device, num_threads=a.threads, optimization_level=a.level,
-                           precision=a.precision)
+    return InferenceEngine(
+        a.model, device=a.device, num_threads=a.threads, optimization_level=a.level, precision=a.precision
+    )
 
 
 def cmd_optimize(a) -> int:
@@ -90,8 +94,9 @@ def cmd_optimize(a) -> int:
     after = None
     if a.print_ir_after:
         after = "all" if "all" in a.print_ir_after else a.print_ir_after
-    _, report = optimize(_as_model(a.model), level=a.level, precision=a.precision, print_ir_after=after,
-                         disabled=a.disable or ())
+    _, report = optimize(
+        _as_model(a.model), level=a.level, precision=a.precision, print_ir_after=after, disabled=a.disable or ()
+    )
     print(report)
     return 0
 
@@ -124,8 +129,10 @@ def cmd_bench(a) -> int:
         engine.run(feeds)
         times.append((time.perf_counter() - t0) * 1e3)
     t = np.array(times)
-    print(f"{a.model}: threads={engine.num_threads} runs={a.runs} median={np.median(t):.3f} ms "
-          f"p90={np.percentile(t, 90):.3f} ms min={t.min():.3f} ms")
+    print(
+        f"{a.model}: threads={engine.num_threads} runs={a.runs} median={np.median(t):.3f} ms "
+        f"p90={np.percentile(t, 90):.3f} ms min={t.min():.3f} ms"
+    )
     return 0
 
 
@@ -168,13 +175,20 @@ def cmd_serve(a) -> int:
         for item in (a.api_key or []) + _read_key_file(a.api_keys_file):
             key, _, level = item.partition(":")
             keys[key] = level or "standard"
-    server = InferenceServer(a.model, repository=a.repository, batch_size=a.batch_size,
-                             dynamic_batching=not a.no_batching, max_queue_delay_ms=a.max_delay_ms,
-                             api_keys=keys, host=a.host, precision=a.precision,
-                             variants=tuple(a.variant or ()), num_threads=a.threads,
-                             poll_interval_s=a.poll_s if a.poll_s > 0 else None,
-                             tokenizer={"file": str(Path(a.tokenizer).resolve()), "max_length": a.max_length}
-                             if a.tokenizer else None)
+    server = InferenceServer(
+        a.model,
+        repository=a.repository,
+        batch_size=a.batch_size,
+        dynamic_batching=not a.no_batching,
+        max_queue_delay_ms=a.max_delay_ms,
+        api_keys=keys,
+        host=a.host,
+        precision=a.precision,
+        variants=tuple(a.variant or ()),
+        num_threads=a.threads,
+        poll_interval_s=a.poll_s if a.poll_s > 0 else None,
+        tokenizer={"file": str(Path(a.tokenizer).resolve()), "max_length": a.max_length} if a.tokenizer else None,
+    )
     if a.auto_precision is not None:
         server.set_auto_precision(a.auto_precision)
     server.run(port=a.port, log_level=a.log_level)
@@ -205,8 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         r.add_argument("--threads", type=int, default=None)
         r.add_argument("--dim", action="append", help="value of a symbolic dim, e.g. batch=4")
         r.add_argument("--level", type=int, default=3, help="graph optimization level 0-3 (default 3)")
-        r.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
-                       help="fp16 needs a GPU device; on a GPU fp16/bf16 convert the whole graph")
+        r.add_argument(
+            "--precision",
+            default="fp32",
+            choices=["fp32", "bf16", "fp16"],
+            help="fp16 needs a GPU device; on a GPU fp16/bf16 convert the whole graph",
+        )
         r.add_argument("--device", default="cpu", help="cpu (default), cuda:N or hip:N (see r1.devices())")
         if name == "run":
             r.add_argument("--input", action="append", help="name=file.npy")
@@ -219,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("model")
     o.add_argument("--level", type=int, default=3, help="optimization level 0-3 (default 3)")
     o.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    o.add_argument("--print-ir-after", action="append", metavar="PASS",
-                   help="print the IR after this pass (repeatable), or 'all'")
+    o.add_argument(
+        "--print-ir-after", action="append", metavar="PASS", help="print the IR after this pass (repeatable), or 'all'"
+    )
     o.add_argument("--disable", action="append", metavar="PASS", help="skip this pass (repeatable)")
     o.set_defaults(fn=cmd_optimize)
     h = sub.add_parser("hw", help="detected CPU features, the chosen hardware profile row and its tiles")
@@ -240,8 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--threads", type=int, default=None)
     s.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     s.add_argument("--variant", action="append", choices=["bf16"], help="lower-precision variant to compile")
-    s.add_argument("--auto-precision", type=float, default=None, metavar="PRESSURE",
-                   help="use the variant when queued requests exceed PRESSURE x batch size")
+    s.add_argument(
+        "--auto-precision",
+        type=float,
+        default=None,
+        metavar="PRESSURE",
+        help="use the variant when queued requests exceed PRESSURE x batch size",
+    )
     s.add_argument("--api-key", action="append", metavar="KEY[:PRIORITY]", help="require this API key")
     s.add_argument("--api-keys-file", help="file with one KEY[:PRIORITY] a line")
     s.add_argument("--poll-s", type=float, default=2.0, help="repository scan interval for hot reload (0: off)")

@@ -13,6 +13,7 @@ Retries: 429 / 503 answers (queue full, not ready) and failures to reach the ser
 exponential backoff and full jitter, honouring `Retry-After`. Inference is side-effect free, so sending a
 request twice is safe. Every other error status raises `ServerError` carrying the server's message.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,20 +22,28 @@ import pathlib
 import random
 import time
 import urllib.parse
-from typing import Any, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import httpx
 import numpy as np
 
-InputValue = Union[np.ndarray, bytes, bytearray, str, Sequence[Union[bytes, str]]]
+InputValue = np.ndarray | bytes | bytearray | str | Sequence[bytes | str]
 
 RETRY_STATUSES = frozenset({429, 503})
 
 # Failures where the server never produced an answer for this request, so resending cannot duplicate
 # anything visible. ReadTimeout is deliberately absent: the server was told the same `timeout` and should
 # have answered 504 by then, so a silent server is wedged and the caller's time budget is already spent.
-_RETRY_TRANSPORT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteTimeout,
-                    httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError)
+_RETRY_TRANSPORT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteTimeout,
+    httpx.WriteError,
+    httpx.ReadError,
+    httpx.RemoteProtocolError,
+)
 
 
 class ServerError(Exception):
@@ -61,8 +70,9 @@ def _segment(what: str, value: str | int) -> str:
     """URL-quote one path segment; '/' and dot segments are refused so a name cannot reach another route."""
     text = str(value)
     if not text or text in (".", "..") or "/" in text:
-        raise ValueError(f"{what} {text!r} is not a valid name: it must be non-empty, not '.' or '..', "
-                         f"and contain no '/'")
+        raise ValueError(
+            f"{what} {text!r} is not a valid name: it must be non-empty, not '.' or '..', and contain no '/'"
+        )
     return urllib.parse.quote(text, safe="")
 
 
@@ -77,8 +87,9 @@ def _to_tensor(name: str, value: Any) -> np.ndarray:
     """One user input -> an ndarray the codec understands (BYTES tensors are object arrays of bytes)."""
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "US":  # fixed-width numpy strings -> BYTES, shape kept
-            return np.array([v.encode() if isinstance(v, str) else bytes(v) for v in value.ravel().tolist()],
-                            dtype=object).reshape(value.shape)
+            return np.array(
+                [v.encode() if isinstance(v, str) else bytes(v) for v in value.ravel().tolist()], dtype=object
+            ).reshape(value.shape)
         return value
     if isinstance(value, np.generic):
         return np.asarray(value)
@@ -87,16 +98,22 @@ def _to_tensor(name: str, value: Any) -> np.ndarray:
     if isinstance(value, str):
         return _bytes_array([value.encode()])
     if isinstance(value, pathlib.PurePath):
-        raise TypeError(f"input {name!r} is a path ({value}); files are not read implicitly: "
-                        f"pass Path(...).read_bytes() to send its contents")
+        raise TypeError(
+            f"input {name!r} is a path ({value}); files are not read implicitly: "
+            f"pass Path(...).read_bytes() to send its contents"
+        )
     if isinstance(value, (list, tuple)):
         if all(isinstance(v, (bytes, bytearray, memoryview, str)) for v in value):
             return _bytes_array([v.encode() if isinstance(v, str) else bytes(v) for v in value])
-        raise TypeError(f"input {name!r} is a list holding {sorted({type(v).__name__ for v in value})}; lists "
-                        f"must hold only bytes/str (BYTES tensor); wrap numbers in np.asarray(..., dtype=...) "
-                        f"so the dtype is explicit")
-    raise TypeError(f"input {name!r} has unsupported type {type(value).__name__}; "
-                    f"expected numpy array, bytes, str or a list of bytes/str")
+        raise TypeError(
+            f"input {name!r} is a list holding {sorted({type(v).__name__ for v in value})}; lists "
+            f"must hold only bytes/str (BYTES tensor); wrap numbers in np.asarray(..., dtype=...) "
+            f"so the dtype is explicit"
+        )
+    raise TypeError(
+        f"input {name!r} has unsupported type {type(value).__name__}; "
+        f"expected numpy array, bytes, str or a list of bytes/str"
+    )
 
 
 def _bytes_array(items: list[bytes]) -> np.ndarray:
@@ -135,9 +152,17 @@ def _retry_after(resp: httpx.Response | None) -> float | None:
 class _Base:
     """Everything except I/O, shared by the sync and async clients."""
 
-    def __init__(self, endpoint: str = "http://127.0.0.1:8080", api_key: str | None = None,
-                 priority: str | None = None, timeout: float | None = 30.0, retries: int = 4,
-                 backoff_s: float = 0.05, max_backoff_s: float = 2.0, binary: bool = True):
+    def __init__(
+        self,
+        endpoint: str = "http://127.0.0.1:8080",
+        api_key: str | None = None,
+        priority: str | None = None,
+        timeout: float | None = 30.0,
+        retries: int = 4,
+        backoff_s: float = 0.05,
+        max_backoff_s: float = 2.0,
+        binary: bool = True,
+    ):
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
         if timeout is not None and timeout <= 0:
@@ -169,9 +194,13 @@ class _Base:
             # sends it and as serve/app.py reads it.
             params["timeout"] = max(1, int(self.timeout * 1e6))
         params.update(parameters or {})
-        body, headers = protocol.encode_infer_request(tensors, outputs=list(outputs) if outputs else None,
-                                                      request_id=request_id, parameters=params,
-                                                      binary=self.binary)
+        body, headers = protocol.encode_infer_request(
+            tensors,
+            outputs=list(outputs) if outputs else None,
+            request_id=request_id,
+            parameters=params,
+            binary=self.binary,
+        )
         return _model_path(model, version) + "/infer", body, headers
 
     @staticmethod
@@ -191,7 +220,7 @@ class _Base:
         if hinted is not None:
             # Honour the server, but never sleep longer than one request may take.
             return min(hinted, self.timeout) if self.timeout is not None else hinted
-        return random.uniform(0.0, min(self.max_backoff_s, self.backoff_s * (2 ** attempt)))
+        return random.uniform(0.0, min(self.max_backoff_s, self.backoff_s * (2**attempt)))
 
     def _check(self, resp: httpx.Response) -> httpx.Response:
         if resp.status_code >= 400:
@@ -199,8 +228,9 @@ class _Base:
         return resp
 
     def _unreachable(self, method: str, path: str, attempts: int, err: Exception) -> ServerUnreachable:
-        return ServerUnreachable(f"{method} {self.endpoint}{path} failed after {attempts} attempt(s): "
-                                 f"{type(err).__name__}: {err}")
+        return ServerUnreachable(
+            f"{method} {self.endpoint}{path} failed after {attempts} attempt(s): {type(err).__name__}: {err}"
+        )
 
     def _timed_out(self, method: str, path: str, err: Exception) -> ServerTimeout:
         return ServerTimeout(f"{method} {self.endpoint}{path}: no answer within {self.timeout} s ({err})")
@@ -216,9 +246,17 @@ class _Base:
 class Client(_Base):
     """Blocking client over one keep-alive connection pool; safe to share between threads."""
 
-    def __init__(self, endpoint: str = "http://127.0.0.1:8080", api_key: str | None = None,
-                 priority: str | None = None, timeout: float | None = 30.0, retries: int = 4,
-                 backoff_s: float = 0.05, max_backoff_s: float = 2.0, binary: bool = True):
+    def __init__(
+        self,
+        endpoint: str = "http://127.0.0.1:8080",
+        api_key: str | None = None,
+        priority: str | None = None,
+        timeout: float | None = 30.0,
+        retries: int = 4,
+        backoff_s: float = 0.05,
+        max_backoff_s: float = 2.0,
+        binary: bool = True,
+    ):
         super().__init__(endpoint, api_key, priority, timeout, retries, backoff_s, max_backoff_s, binary)
         self._http = httpx.Client(**self._client_kwargs())
 
@@ -241,9 +279,16 @@ class Client(_Base):
             return self._check(resp)
         raise AssertionError("unreachable")  # the loop always returns or raises
 
-    def infer(self, model: str, inputs: Mapping[str, InputValue], version: str | int | None = None,
-              outputs: Sequence[str] | None = None, priority: str | None = None, request_id: str | None = None,
-              parameters: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+    def infer(
+        self,
+        model: str,
+        inputs: Mapping[str, InputValue],
+        version: str | int | None = None,
+        outputs: Sequence[str] | None = None,
+        priority: str | None = None,
+        request_id: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> dict[str, np.ndarray]:
         path, body, headers = self._build_infer(model, inputs, version, outputs, priority, request_id, parameters)
         return self._parse_infer(self._send("POST", path, content=body, headers=headers))
 
@@ -282,7 +327,7 @@ class Client(_Base):
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -295,9 +340,17 @@ class Client(_Base):
 class AsyncClient(_Base):
     """asyncio twin of `Client`: same arguments and methods, as coroutines; use `async with`."""
 
-    def __init__(self, endpoint: str = "http://127.0.0.1:8080", api_key: str | None = None,
-                 priority: str | None = None, timeout: float | None = 30.0, retries: int = 4,
-                 backoff_s: float = 0.05, max_backoff_s: float = 2.0, binary: bool = True):
+    def __init__(
+        self,
+        endpoint: str = "http://127.0.0.1:8080",
+        api_key: str | None = None,
+        priority: str | None = None,
+        timeout: float | None = 30.0,
+        retries: int = 4,
+        backoff_s: float = 0.05,
+        max_backoff_s: float = 2.0,
+        binary: bool = True,
+    ):
         super().__init__(endpoint, api_key, priority, timeout, retries, backoff_s, max_backoff_s, binary)
         self._http = httpx.AsyncClient(**self._client_kwargs())
 
@@ -320,10 +373,16 @@ class AsyncClient(_Base):
             return self._check(resp)
         raise AssertionError("unreachable")
 
-    async def infer(self, model: str, inputs: Mapping[str, InputValue], version: str | int | None = None,
-                    outputs: Sequence[str] | None = None, priority: str | None = None,
-                    request_id: str | None = None,
-                    parameters: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+    async def infer(
+        self,
+        model: str,
+        inputs: Mapping[str, InputValue],
+        version: str | int | None = None,
+        outputs: Sequence[str] | None = None,
+        priority: str | None = None,
+        request_id: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> dict[str, np.ndarray]:
         path, body, headers = self._build_infer(model, inputs, version, outputs, priority, request_id, parameters)
         return self._parse_infer(await self._send("POST", path, content=body, headers=headers))
 
@@ -360,7 +419,7 @@ class AsyncClient(_Base):
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> "AsyncClient":
+    async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -8,11 +8,13 @@
 Levels follow onnxruntime's graph_optimization_level: 0 none, 1 basic (folding, dead code, CSE),
 2 extended (fusions), 3 all (layout, weight packing, precision).
 """
+
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, TextIO, Union
+from typing import TextIO
 
 from . import _core
 from .model import Model
@@ -46,10 +48,15 @@ def _check_level(level) -> None:
         raise ValueError(f"optimization level must be one of {LEVELS}, got {level!r}")
 
 
-def optimize_graph(graph: "_core.Graph", level: int = DEFAULT_LEVEL, precision: str = "fp32",
-                   disabled: Iterable[str] = (),
-                   print_ir_after: Union[None, str, Iterable[str], Callable[[str, str], None]] = None,
-                   stream: TextIO | None = None, device: str = "cpu") -> OptimizeReport:
+def optimize_graph(
+    graph: _core.Graph,
+    level: int = DEFAULT_LEVEL,
+    precision: str = "fp32",
+    disabled: Iterable[str] = (),
+    print_ir_after: str | Iterable[str] | Callable[[str, str], None] | None = None,
+    stream: TextIO | None = None,
+    device: str = "cpu",
+) -> OptimizeReport:
     """Rewrites `graph` in place and returns what each pass did."""
     _check_level(level)
     disabled = set(disabled)
@@ -61,8 +68,13 @@ def optimize_graph(graph: "_core.Graph", level: int = DEFAULT_LEVEL, precision: 
     if callable(print_ir_after):
         callback = print_ir_after
     elif print_ir_after is not None:
-        wanted = None if print_ir_after == "all" else {print_ir_after} if isinstance(print_ir_after, str) \
+        wanted = (
+            None
+            if print_ir_after == "all"
+            else {print_ir_after}
+            if isinstance(print_ir_after, str)
             else set(print_ir_after)
+        )
         if wanted is not None and wanted - known:
             raise ValueError(f"unknown pass name(s) {sorted(wanted - known)}; passes: {sorted(known)}")
         out = stream or sys.stdout
@@ -75,8 +87,14 @@ def optimize_graph(graph: "_core.Graph", level: int = DEFAULT_LEVEL, precision: 
     return OptimizeReport(level, rep["nodes_before"], rep["nodes_after"], list(rep["passes"]))
 
 
-def optimize(model: Model, level: int = DEFAULT_LEVEL, precision: str = "fp32", disabled: Iterable[str] = (),
-             print_ir_after=None, stream: TextIO | None = None) -> tuple[Model, OptimizeReport]:
+def optimize(
+    model: Model,
+    level: int = DEFAULT_LEVEL,
+    precision: str = "fp32",
+    disabled: Iterable[str] = (),
+    print_ir_after=None,
+    stream: TextIO | None = None,
+) -> tuple[Model, OptimizeReport]:
     """Optimizes a copy of `model` (the original is left as it was)."""
     graph = model.graph.clone()
     rep = optimize_graph(graph, level, precision, disabled, print_ir_after, stream)

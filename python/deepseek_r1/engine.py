@@ -1,21 +1,22 @@
 """InferenceEngine: runs a compiled model on a device.
 
-    engine = InferenceEngine("model.r1", device="cpu", num_threads=2)
-    out = engine.run({"input_ids": ids, "attention_mask": mask})       # dict name -> np.ndarray
-    outs = engine.batch_infer([{"x": a}, {"x": b}, ...], batch_size=64)  # list of dicts
+engine = InferenceEngine("model.r1", device="cpu", num_threads=2)
+out = engine.run({"input_ids": ids, "attention_mask": mask})       # dict name -> np.ndarray
+outs = engine.batch_infer([{"x": a}, {"x": b}, ...], batch_size=64)  # list of dicts
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence, Union
 
 import ml_dtypes
 import numpy as np
 
-from . import _core, gpu
-from ._core import DeviceError, InputError
+from . import gpu
+from ._core import DeviceError, Executor, InputError
 from .compiler import DEFAULT_LEVEL, _check_level, optimize_graph
 from .model import Model, load_model
 
@@ -24,6 +25,7 @@ def _c_contiguous(a: np.ndarray) -> np.ndarray:
     """C-contiguous without changing the rank (np.ascontiguousarray turns 0-d arrays into 1-d)."""
     a = np.asarray(a)
     return a if a.flags.c_contiguous else np.array(a, order="C")
+
 
 _NP_DTYPES = {
     "float32": np.dtype(np.float32),
@@ -54,10 +56,10 @@ class TensorInfo:
         return _NP_DTYPES[self.dtype]
 
 
-Inputs = Union[Mapping[str, np.ndarray], Sequence[np.ndarray]]
+Inputs = Mapping[str, np.ndarray] | Sequence[np.ndarray]
 
 
-def _as_model(model: Union[str, os.PathLike, Model]) -> Model:
+def _as_model(model: str | os.PathLike | Model) -> Model:
     if isinstance(model, Model):
         return model
     path = Path(model)
@@ -69,12 +71,22 @@ def _as_model(model: Union[str, os.PathLike, Model]) -> Model:
 
 
 class InferenceEngine:
-    def __init__(self, model_path: Union[str, os.PathLike, Model], device: str = "cpu", precision: str = "fp32",
-                 num_threads: int | None = None, optimization_level: int = DEFAULT_LEVEL,
-                 disabled_passes: Sequence[str] = (), inter_op: bool = True, cuda_graphs: bool = False):
+    def __init__(
+        self,
+        model_path: str | os.PathLike | Model,
+        device: str = "cpu",
+        precision: str = "fp32",
+        num_threads: int | None = None,
+        optimization_level: int = DEFAULT_LEVEL,
+        disabled_passes: Sequence[str] = (),
+        inter_op: bool = True,
+        cuda_graphs: bool = False,
+    ):
         precisions = PRECISIONS if device == "cpu" else GPU_PRECISIONS
         if precision not in precisions:
-            raise ValueError(f"precision '{precision}' is not available on {device}; supported: {', '.join(precisions)}")
+            raise ValueError(
+                f"precision '{precision}' is not available on {device}; supported: {', '.join(precisions)}"
+            )
         if num_threads is not None and (not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS):
             raise ValueError(f"num_threads must be an int from 1 to {MAX_THREADS}, or None; got {num_threads!r}")
         _check_level(optimization_level)
@@ -90,7 +102,7 @@ class InferenceEngine:
         graph = self.model.graph.clone() if optimization_level > 0 or precision != "fp32" else self.model.graph
         self.optimize_report = optimize_graph(graph, optimization_level, precision, disabled_passes, device=device)
         self.graph = graph
-        self._executor = _core.Executor(graph, device, num_threads or 0)
+        self._executor = Executor(graph, device, num_threads or 0)
         # Independent GEMMs/convs (Q/K/V projections, parallel branches) run side by side, one per
         # thread, when the schedule has them next to each other (level 3's branch_scheduling).
         self._executor.inter_op = bool(inter_op)
@@ -106,8 +118,13 @@ class InferenceEngine:
         """{'enabled', 'capturable', 'reason' (why not, '' when it can be), 'graphs' (captured input shapes),
         'replays'}."""
         ok, why = self._executor.capturable()
-        return {"enabled": self._executor.graph_capture, "capturable": ok, "reason": why,
-                "graphs": self._executor.captured_graphs, "replays": self._executor.graph_replays}
+        return {
+            "enabled": self._executor.graph_capture,
+            "capturable": ok,
+            "reason": why,
+            "graphs": self._executor.captured_graphs,
+            "replays": self._executor.graph_replays,
+        }
 
     @property
     def placement(self) -> dict:
@@ -120,8 +137,12 @@ class InferenceEngine:
             if not on_device:
                 key = f"{domain}::{op}" if domain else op
                 cpu_ops[key] = cpu_ops.get(key, 0) + 1
-        return {"device": dev, "cpu": self._executor.num_steps - dev, "cpu_ops": cpu_ops,
-                "device_constant_bytes": self._executor.device_constant_bytes}
+        return {
+            "device": dev,
+            "cpu": self._executor.num_steps - dev,
+            "cpu_ops": cpu_ops,
+            "device_constant_bytes": self._executor.device_constant_bytes,
+        }
 
     @property
     def num_threads(self) -> int:
@@ -144,16 +165,18 @@ class InferenceEngine:
         if isinstance(inputs, Mapping):
             unknown = [k for k in inputs if k not in self._input_index]
             if unknown:
-                raise InputError(f"unknown input name(s) {unknown}; the model's inputs are "
-                                 f"{[t.name for t in self.inputs]}")
+                raise InputError(
+                    f"unknown input name(s) {unknown}; the model's inputs are {[t.name for t in self.inputs]}"
+                )
             missing = [t.name for t in self.inputs if t.name not in inputs]
             if missing:
                 raise InputError(f"missing input(s) {missing}; the model's inputs are {[t.name for t in self.inputs]}")
             values = [inputs[t.name] for t in self.inputs]
         elif isinstance(inputs, (list, tuple)):
             if len(inputs) != len(self.inputs):
-                raise InputError(f"the model takes {len(self.inputs)} inputs {[t.name for t in self.inputs]}, "
-                                 f"got {len(inputs)}")
+                raise InputError(
+                    f"the model takes {len(self.inputs)} inputs {[t.name for t in self.inputs]}, got {len(inputs)}"
+                )
             values = list(inputs)
         elif isinstance(inputs, np.ndarray) and len(self.inputs) == 1:
             values = [inputs]
@@ -202,29 +225,37 @@ class InferenceEngine:
             groups.setdefault(key, []).append(i)
         for idxs in groups.values():
             for start in range(0, len(idxs), batch_size):
-                chunk = idxs[start:start + batch_size]
-                stacked = [np.concatenate([self._with_batch(samples[i][k], k) for i in chunk], axis=0)
-                           for k in range(len(self.inputs))]
+                chunk = idxs[start : start + batch_size]
+                stacked = [
+                    np.concatenate([self._with_batch(samples[i][k], k) for i in chunk], axis=0)
+                    for k in range(len(self.inputs))
+                ]
                 outs = self._executor.run(stacked)
                 for info, o in zip(self.outputs, outs):
                     if o.ndim == 0 or o.shape[0] != len(chunk):
-                        raise InputError(f"batch_infer needs outputs with a leading batch dim; output '{info.name}' "
-                                         f"has shape {o.shape} for a batch of {len(chunk)} (use run() per sample)")
+                        raise InputError(
+                            f"batch_infer needs outputs with a leading batch dim; output '{info.name}' "
+                            f"has shape {o.shape} for a batch of {len(chunk)} (use run() per sample)"
+                        )
                 for j, i in enumerate(chunk):
-                    results[i] = {info.name: o[j:j + 1] for info, o in zip(self.outputs, outs)}
+                    results[i] = {info.name: o[j : j + 1] for info, o in zip(self.outputs, outs)}
         return results  # type: ignore[return-value]
 
     def _has_batch(self, a: np.ndarray, k: int) -> bool:
         shape = self.inputs[k].shape
         if shape is not None and len(shape) == 0:
-            raise InputError(f"batch_infer cannot batch the scalar input '{self.inputs[k].name}' (use run() per sample)")
+            raise InputError(
+                f"batch_infer cannot batch the scalar input '{self.inputs[k].name}' (use run() per sample)"
+            )
         return shape is not None and a.ndim == len(shape)
 
     def _with_batch(self, a: np.ndarray, k: int) -> np.ndarray:
         if self._has_batch(a, k):
             if a.shape[0] != 1:
-                raise InputError(f"batch_infer takes one sample per item; input '{self.inputs[k].name}' has a "
-                                 f"leading dim of {a.shape[0]}")
+                raise InputError(
+                    f"batch_infer takes one sample per item; input '{self.inputs[k].name}' has a "
+                    f"leading dim of {a.shape[0]}"
+                )
             return a
         return a[None, ...]
 

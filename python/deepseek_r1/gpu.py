@@ -16,6 +16,7 @@ brings the library) is imported after _cuda and replaces its MatMul / Gemm / Fus
 with cuBLASLt ones; a failure to load it is recorded under 'cublas' and the own kernels stay.
 R1_DISABLE_GPU=1 keeps every GPU module unloaded (CPU only); R1_DISABLE_CUBLAS=1 keeps _cublas out.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -12,24 +12,46 @@ _core.set_cpu_tiles, which the C++ kernels read (r1::cpu_tiles()). R1_CPU_PROFIL
 overrides the choice (for experiments and tests): the tiles are only block sizes, so any row is
 safe on any CPU; which ISA kernels run is still decided by the CPU's own flags.
 """
+
 from __future__ import annotations
 
 import copy
 import json
 import os
 import warnings
+from collections.abc import Mapping
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 from . import _core
 
 PROFILE_ENV = "R1_CPU_PROFILE"
 TABLE_FILE = "hardware_profiles.json"
-TILE_FIELDS = ("gemm_mc", "gemm_kc", "gemm_nc", "gemm_small_m", "attn_block_q", "attn_block_k",
-               "conv_direct_max_k", "parallel_grain")
+TILE_FIELDS = (
+    "gemm_mc",
+    "gemm_kc",
+    "gemm_nc",
+    "gemm_small_m",
+    "attn_block_q",
+    "attn_block_k",
+    "conv_direct_max_k",
+    "parallel_grain",
+)
 # Flags a CPU row may require: the boolean keys of _core.cpu_features().
-CPU_FLAGS = ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni",
-             "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+CPU_FLAGS = (
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512dq",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
 
 _table: dict | None = None
 _installed: dict[str, Any] = {}  # what install_cpu_profile chose last: row name, source, missing flags
@@ -39,7 +61,7 @@ def load_table() -> dict:
     """The parsed table (read once; callers get a copy they may change)."""
     global _table
     if _table is None:
-        text = resources.files(__package__).joinpath("data", TABLE_FILE).read_text(encoding="utf-8")
+        text = resources.files(__package__).joinpath("data").joinpath(TABLE_FILE).read_text(encoding="utf-8")
         table = json.loads(text)
         problems = validate_table(table)
         if problems:
@@ -105,8 +127,11 @@ def select_cpu_row(features: Mapping[str, Any], rows: list[dict] | None = None) 
     Most specific = most required flags; a tie goes to the row listed later in the table.
     """
     rows = cpu_rows() if rows is None else rows
-    fitting = [(len(r.get("requires", [])), i, r) for i, r in enumerate(rows)
-               if all(bool(features.get(f)) for f in r.get("requires", []))]
+    fitting = [
+        (len(r.get("requires", [])), i, r)
+        for i, r in enumerate(rows)
+        if all(bool(features.get(f)) for f in r.get("requires", []))
+    ]
     if not fitting:
         raise ValueError("no CPU profile row fits these features (the table needs a row with no requirements)")
     return max(fitting, key=lambda t: (t[0], t[1]))[2]
@@ -139,8 +164,9 @@ def install_cpu_profile(name: str | None = None) -> dict:
     tiles = {k: row["tiles"][k] for k in TILE_FIELDS}
     _core.set_cpu_tiles({"profile": row["name"], **tiles})
     _installed.clear()
-    _installed.update(name=row["name"], source=source,
-                      missing_flags=[f for f in row.get("requires", []) if not features.get(f)])
+    _installed.update(
+        name=row["name"], source=source, missing_flags=[f for f in row.get("requires", []) if not features.get(f)]
+    )
     return row
 
 
@@ -199,15 +225,18 @@ def format_info(info: dict | None = None) -> str:
     row = info.get("cpu_profile_row")
     if row:
         lines.append(f"          {row.get('description', '')}")
-        lines.append(f"          {row.get('vector_bits')}-bit vectors, "
-                     f"{row.get('fp32_flop_per_cycle_per_core')} fp32 / "
-                     f"{row.get('bf16_flop_per_cycle_per_core')} bf16 FLOP/cycle/core, matrix unit: "
-                     f"{row.get('matrix_unit')}")
+        lines.append(
+            f"          {row.get('vector_bits')}-bit vectors, "
+            f"{row.get('fp32_flop_per_cycle_per_core')} fp32 / "
+            f"{row.get('bf16_flop_per_cycle_per_core')} bf16 FLOP/cycle/core, matrix unit: "
+            f"{row.get('matrix_unit')}"
+        )
     if info.get("detected_profile") and info["detected_profile"] != info["cpu_profile"]:
         lines.append(f"          (this CPU's own row is '{info['detected_profile']}')")
     if info.get("cpu_profile_missing_flags"):
-        lines.append(f"          this CPU lacks {info['cpu_profile_missing_flags']} "
-                     "(tiles only; kernels follow the flags)")
+        lines.append(
+            f"          this CPU lacks {info['cpu_profile_missing_flags']} (tiles only; kernels follow the flags)"
+        )
     t = info["tiles"]
     lines.append("tiles:    " + ", ".join(f"{k}={t[k]}" for k in TILE_FIELDS))
     lines.append(f"devices:  {', '.join(info.get('devices') or []) or '-'}")

@@ -1,4 +1,5 @@
 """A compiled model: an r1 graph plus metadata, saved to and loaded from `.r1` files."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ from . import _core
 
 @dataclass
 class Model:
-    graph: "_core.Graph"
+    graph: _core.Graph
     metadata: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:

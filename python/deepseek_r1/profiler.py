@@ -9,6 +9,7 @@ executor's own bookkeeping; `wall_ms` is the median time of a whole `engine.run`
 With more than one thread, steps of an inter-op group overlap, so kernel times may add up to more
 than the wall time.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,16 +29,19 @@ class NodeTime:
 class ProfileReport:
     runs: int
     threads: int
-    wall_ms: float                                   # median of the profiled runs
-    kernel_ms: float                                 # sum of kernel time per run
-    by_op: dict[str, float] = field(default_factory=dict)      # op type -> ms per run, slowest first
-    op_nodes: dict[str, int] = field(default_factory=dict)     # op type -> nodes of that type
-    nodes: list[NodeTime] = field(default_factory=list)        # slowest first
+    wall_ms: float  # median of the profiled runs
+    kernel_ms: float  # sum of kernel time per run
+    by_op: dict[str, float] = field(default_factory=dict)  # op type -> ms per run, slowest first
+    op_nodes: dict[str, int] = field(default_factory=dict)  # op type -> nodes of that type
+    nodes: list[NodeTime] = field(default_factory=list)  # slowest first
 
     def __str__(self) -> str:
-        lines = [f"{self.runs} runs, {self.threads} thread(s): median wall {self.wall_ms:.3f} ms, "
-                 f"kernels {self.kernel_ms:.3f} ms per run", "",
-                 f"{'op type':<28}{'nodes':>7}{'ms/run':>10}{'share':>8}"]
+        lines = [
+            f"{self.runs} runs, {self.threads} thread(s): median wall {self.wall_ms:.3f} ms, "
+            f"kernels {self.kernel_ms:.3f} ms per run",
+            "",
+            f"{'op type':<28}{'nodes':>7}{'ms/run':>10}{'share':>8}",
+        ]
         total = self.kernel_ms or 1.0
         for op, ms in self.by_op.items():
             lines.append(f"{op:<28}{self.op_nodes[op]:>7}{ms:>10.3f}{100 * ms / total:>7.1f}%")
@@ -75,5 +79,12 @@ def profile(engine, inputs, runs: int = 20, warmup: int = 3) -> ProfileReport:
         nodes.append(NodeTime(name, key, ms))
     by_op = dict(sorted(by_op.items(), key=lambda kv: -kv[1]))
     nodes.sort(key=lambda n: -n.ms)
-    return ProfileReport(runs=runs, threads=engine.num_threads, wall_ms=float(np.median(walls)),
-                         kernel_ms=sum(by_op.values()), by_op=by_op, op_nodes=op_nodes, nodes=nodes)
+    return ProfileReport(
+        runs=runs,
+        threads=engine.num_threads,
+        wall_ms=float(np.median(walls)),
+        kernel_ms=sum(by_op.values()),
+        by_op=by_op,
+        op_nodes=op_nodes,
+        nodes=nodes,
+    )

@@ -1,15 +1,17 @@
 """ModelConverter: ONNX files or PyTorch modules -> a compiled `.r1` file.
 
-    ModelConverter(input_model="model.onnx", framework="onnx").convert()            # -> "model.r1"
-    ModelConverter(input_model=net, framework="pytorch", example_inputs=(x,),
-                   output_path="net.r1").convert()
+ModelConverter(input_model="model.onnx", framework="onnx").convert()            # -> "model.r1"
+ModelConverter(input_model=net, framework="pytorch", example_inputs=(x,),
+               output_path="net.r1").convert()
 """
+
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .._core import ModelError
 from ..model import Model, save_model
@@ -20,10 +22,19 @@ TARGETS = ("cpu",)
 
 
 class ModelConverter:
-    def __init__(self, input_model: Any, framework: str = "onnx", target_hardware: str = "cpu",
-                 output_path: str | os.PathLike | None = None, example_inputs: Sequence[Any] | None = None,
-                 input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
-                 dynamic_axes: dict | None = None, opset: int = 17, dynamo: bool = False):
+    def __init__(
+        self,
+        input_model: Any,
+        framework: str = "onnx",
+        target_hardware: str = "cpu",
+        output_path: str | os.PathLike | None = None,
+        example_inputs: Sequence[Any] | None = None,
+        input_names: Sequence[str] | None = None,
+        output_names: Sequence[str] | None = None,
+        dynamic_axes: dict | None = None,
+        opset: int = 17,
+        dynamo: bool = False,
+    ):
         if framework not in FRAMEWORKS:
             raise ValueError(f"framework must be one of {FRAMEWORKS}, got {framework!r}")
         if target_hardware not in TARGETS:
@@ -67,9 +78,16 @@ class ModelConverter:
             raise ModelError("framework='pytorch' needs example_inputs (a tuple of tensors to trace with)")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.onnx"
-            export_to_onnx(self.input_model, tuple(self.example_inputs), path, input_names=self.input_names,
-                           output_names=self.output_names, dynamic_axes=self.dynamic_axes, opset=self.opset,
-                           dynamo=self.dynamo)
+            export_to_onnx(
+                self.input_model,
+                tuple(self.example_inputs),
+                path,
+                input_names=self.input_names,
+                output_names=self.output_names,
+                dynamic_axes=self.dynamic_axes,
+                opset=self.opset,
+                dynamo=self.dynamo,
+            )
             # Weights are views of the parsed protobuf (or an mmap of its external data, which
             # stays valid after the temporary directory is removed), so the graph outlives it.
             return load_onnx(path)

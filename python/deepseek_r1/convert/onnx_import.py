@@ -4,13 +4,13 @@ Weights stored inside the model are viewed in place (np.frombuffer over raw_data
 external data files are memory-mapped, so a large model's weights are never read into memory
 twice. Constant nodes become initializers.
 """
+
 from __future__ import annotations
 
 import math
 import mmap
 import os
 from pathlib import Path
-from typing import Union
 
 import ml_dtypes
 import numpy as np
@@ -22,12 +22,14 @@ from .._core import ModelError
 
 # ONNX element type -> numpy dtype, for the types the engine supports.
 
+
 def _c_contiguous(a: np.ndarray) -> np.ndarray:
     """C-contiguous without changing the rank (np.ascontiguousarray turns 0-d arrays into 1-d)."""
     a = np.asarray(a)
     return a if a.flags.c_contiguous else np.array(a, order="C")
 
-_NP_DTYPES = {
+
+_NP_DTYPES: dict[int, np.dtype] = {
     TensorProto.FLOAT: np.dtype(np.float32),
     TensorProto.FLOAT16: np.dtype(np.float16),
     TensorProto.BFLOAT16: np.dtype(ml_dtypes.bfloat16),
@@ -51,7 +53,7 @@ _R1_NAMES = {
 # The newest opset is what the pinned onnx package defines; per-op schemas bound the semantics.
 MIN_OPSET, MAX_OPSET = 7, onnx.defs.onnx_opset_version()
 
-ModelSource = Union[str, os.PathLike, bytes, onnx.ModelProto]
+ModelSource = str | os.PathLike | bytes | onnx.ModelProto
 
 
 def _type_name(elem_type: int) -> str:
@@ -64,8 +66,10 @@ def _type_name(elem_type: int) -> str:
 def _np_dtype(elem_type: int, what: str) -> np.dtype:
     dt = _NP_DTYPES.get(elem_type)
     if dt is None:
-        raise ModelError(f"{what} has element type {_type_name(elem_type)}, which the engine does not support "
-                         "(supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)")
+        raise ModelError(
+            f"{what} has element type {_type_name(elem_type)}, which the engine does not support "
+            "(supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)"
+        )
     return dt
 
 
@@ -105,8 +109,9 @@ class _ExternalData:
                     raise ModelError(f"initializer '{t.name}': cannot map '{loc}': {e}") from None
             self.maps[str(path)] = mm
         if offset + length > len(mm) or length < count * dtype.itemsize:
-            raise ModelError(f"initializer '{t.name}': external data range {offset}+{length} is outside "
-                             f"'{loc}' ({len(mm)} bytes)")
+            raise ModelError(
+                f"initializer '{t.name}': external data range {offset}+{length} is outside '{loc}' ({len(mm)} bytes)"
+            )
         return np.frombuffer(mm, dtype=dtype, count=count, offset=offset).reshape(tuple(t.dims))
 
 
@@ -122,8 +127,10 @@ def tensor_to_array(t: TensorProto, ext: _ExternalData | None = None) -> np.ndar
     if t.HasField("raw_data"):
         raw = t.raw_data
         if len(raw) != count * dtype.itemsize:
-            raise ModelError(f"tensor '{t.name}' holds {len(raw)} bytes but shape {list(dims)} of "
-                             f"{_type_name(t.data_type)} needs {count * dtype.itemsize}")
+            raise ModelError(
+                f"tensor '{t.name}' holds {len(raw)} bytes but shape {list(dims)} of "
+                f"{_type_name(t.data_type)} needs {count * dtype.itemsize}"
+            )
         return np.frombuffer(raw, dtype=dtype).reshape(dims)
     if t.data_type in (TensorProto.FLOAT16, TensorProto.BFLOAT16):
         # 16-bit floats in typed storage are kept as their bit patterns in int32_data.
@@ -157,8 +164,10 @@ def _attribute(node: onnx.NodeProto, a: AttributeProto, ext: _ExternalData):
     if a.type == T.TENSOR:
         return ("tensor", tensor_to_array(a.t, ext))
     kind = T.AttributeType.Name(a.type)
-    raise ModelError(f"unsupported op '{node.op_type}' in node '{node.name}': attribute '{a.name}' of kind {kind} "
-                     "(subgraphs and sparse tensors are not supported)")
+    raise ModelError(
+        f"unsupported op '{node.op_type}' in node '{node.name}': attribute '{a.name}' of kind {kind} "
+        "(subgraphs and sparse tensors are not supported)"
+    )
 
 
 def _constant_value(node: onnx.NodeProto, ext: _ExternalData) -> np.ndarray:
@@ -173,8 +182,9 @@ def _constant_value(node: onnx.NodeProto, ext: _ExternalData) -> np.ndarray:
             return np.array(a.i, dtype=np.int64)
         if a.name == "value_ints":
             return np.array(list(a.ints), dtype=np.int64)
-    raise ModelError(f"Constant node '{node.name}' has no supported value attribute "
-                     f"(got {[a.name for a in node.attribute]})")
+    raise ModelError(
+        f"Constant node '{node.name}' has no supported value attribute (got {[a.name for a in node.attribute]})"
+    )
 
 
 def _load_proto(source: ModelSource) -> tuple[onnx.ModelProto, Path | None]:
@@ -195,7 +205,7 @@ def _load_proto(source: ModelSource) -> tuple[onnx.ModelProto, Path | None]:
     return proto, path.parent
 
 
-def load_onnx(source: ModelSource) -> "_core.Graph":
+def load_onnx(source: ModelSource) -> _core.Graph:
     """Parses an ONNX model (path, bytes or ModelProto) and builds a verified r1 graph."""
     proto, base_dir = _load_proto(source)
     g = proto.graph
@@ -223,9 +233,10 @@ def load_onnx(source: ModelSource) -> "_core.Graph":
             raise ModelError(f"input '{inp.name}' is not a tensor (sequences and maps are not supported)")
         dtype = _R1_NAMES.get(tt.elem_type)
         if dtype is None:
-            raise ModelError(f"input '{inp.name}' has element type {_type_name(tt.elem_type)}, which the engine "
-                             "does not support")
-        dims = []
+            raise ModelError(
+                f"input '{inp.name}' has element type {_type_name(tt.elem_type)}, which the engine does not support"
+            )
+        dims: list[int | str | None] = []
         for d in tt.shape.dim:
             if d.HasField("dim_value"):
                 if d.dim_value < 0:

@@ -1,15 +1,24 @@
 """PyTorch -> ONNX through torch.onnx.export (torch is an optional, pinned extra)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .._core import ModelError
 
 
-def export_to_onnx(module: Any, example_inputs: tuple, path: Path, input_names: Sequence[str] | None = None,
-                   output_names: Sequence[str] | None = None, dynamic_axes: dict | None = None, opset: int = 17,
-                   dynamo: bool = False) -> Path:
+def export_to_onnx(
+    module: Any,
+    example_inputs: tuple,
+    path: Path,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    dynamic_axes: dict | None = None,
+    opset: int = 17,
+    dynamo: bool = False,
+) -> Path:
     try:
         import torch
     except ImportError:

@@ -1,6 +1,6 @@
 """Serving: the KServe v2 InferenceServer (server.py), its app, batcher, repository and metrics.
 
-    from deepseek_r1.serve import InferenceServer
+from deepseek_r1.serve import InferenceServer
 """
 
 

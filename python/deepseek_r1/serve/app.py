@@ -7,6 +7,7 @@ No middleware: each handler does its own auth check, so a request costs only wha
 BaseHTTPMiddleware alone adds tens of microseconds). Every ServeError becomes its status and message; anything
 else is a 500 whose message names the exception, and the server keeps serving.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,7 @@ class ServerState:
     repository: ModelRepository
     metrics: ServerMetrics
     limits: Limits
-    api_keys: dict[str, dict] | None = None      # key -> {"priority": default level}
+    api_keys: dict[str, dict] | None = None  # key -> {"priority": default level}
     public_paths: tuple[str, ...] = ("/v2/health/live", "/v2/health/ready")
     started: float = field(default_factory=time.time)
 
@@ -62,9 +63,10 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
                 return await handler(request)
             except ServeError as e:
                 return _error(e)
-            except Exception as e:   # a bug must not take the server down; say what happened
+            except Exception as e:  # a bug must not take the server down; say what happened
                 log.exception("unhandled error on %s", request.url.path)
                 return _error(ServeError(f"internal error: {type(e).__name__}: {e}"))
+
         return endpoint
 
     async def server_metadata(request):
@@ -99,11 +101,20 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
     async def model_config(request):
         mv = _lookup(request)
         c = mv.config
-        return JSONResponse({"name": mv.name, "max_batch_size": c.max_batch_size, "platform": "deepseek_r1",
-                             "dynamic_batching": {"enabled": c.dynamic_batching,
-                                                  "preferred_batch_size": list(c.preferred_batch_sizes),
-                                                  "max_queue_delay_ms": c.max_queue_delay_ms},
-                             "precision": c.precision, "variants": sorted(mv.engines)})
+        return JSONResponse(
+            {
+                "name": mv.name,
+                "max_batch_size": c.max_batch_size,
+                "platform": "deepseek_r1",
+                "dynamic_batching": {
+                    "enabled": c.dynamic_batching,
+                    "preferred_batch_size": list(c.preferred_batch_sizes),
+                    "max_queue_delay_ms": c.max_queue_delay_ms,
+                },
+                "precision": c.precision,
+                "variants": sorted(mv.engines),
+            }
+        )
 
     async def repo_index(request):
         return JSONResponse(repo.index())
@@ -127,7 +138,7 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
         config = params.get("config")
         if isinstance(config, str):
             try:
-                config = json.loads(config)       # Triton sends the config as a JSON string
+                config = json.loads(config)  # Triton sends the config as a JSON string
             except ValueError as e:
                 raise BadRequest(f"parameters.config is not valid JSON: {e}") from None
         if config is not None and not isinstance(config, dict):
@@ -146,9 +157,15 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
         return Response(body, media_type=content_type)
 
     async def status_json(request):
-        return JSONResponse({"server": "deepseek_r1", "version": __version__,
-                             "uptime_s": round(time.time() - state.started, 1),
-                             "models": repo.live_stats(), "index": repo.index()})
+        return JSONResponse(
+            {
+                "server": "deepseek_r1",
+                "version": __version__,
+                "uptime_s": round(time.time() - state.started, 1),
+                "models": repo.live_stats(),
+                "index": repo.index(),
+            }
+        )
 
     async def status_page(request):
         return HTMLResponse(STATUS_HTML)
@@ -174,10 +191,14 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
     # POST .../infer is served by InferFastPath in front of these routes (fast_infer.py).
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_exception_handler(404, lambda request, exc: _error(NotFound(f"no route for {request.url.path[:200]}")))
-    app.add_exception_handler(405, lambda request, exc: _error(
-        ServeError(f"method {request.method} is not allowed on {request.url.path[:200]}", status=405)))
+    app.add_exception_handler(
+        405,
+        lambda request, exc: _error(
+            ServeError(f"method {request.method} is not allowed on {request.url.path[:200]}", status=405)
+        ),
+    )
     app.state.r1 = state
     return InferFastPath(app, state, core)
 
 
-__all__ = ["build_app", "ServerState"]
+__all__ = ["ServerState", "build_app"]

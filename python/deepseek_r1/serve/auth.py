@@ -4,6 +4,7 @@
 
 Every key is compared with hmac.compare_digest, so the time taken does not tell a caller how close its guess was.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -22,7 +23,7 @@ def check_api_key(api_keys: dict[str, dict] | None, authorization: str | None, h
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized(f"missing API key: {hint}")
     token_b = token.strip().encode()
-    for key, settings in api_keys.items():   # compare_digest against each: no early-exit timing leak
+    for key, settings in api_keys.items():  # compare_digest against each: no early-exit timing leak
         if hmac.compare_digest(token_b, key.encode()):
             return settings
     raise Unauthorized("invalid API key")

@@ -19,11 +19,12 @@ Padding rule (only when `pad_values` is configured):
   ...): a reduction over a padded dim sees the pad values. An output whose length is derived from the
   padded one (e.g. S-1, 2*S) is not trimmed.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -65,14 +66,20 @@ class Prepared:
 
 
 class Assembler:
-    def __init__(self, input_specs: Sequence, output_specs: Sequence, max_batch_size: int,
-                 pad_values: Mapping[str, float | int] | None = None,
-                 seq_buckets: Sequence[int] = (16, 32, 64, 128, 256, 512)):
+    def __init__(
+        self,
+        input_specs: Sequence,
+        output_specs: Sequence,
+        max_batch_size: int,
+        pad_values: Mapping[str, float | int] | None = None,
+        seq_buckets: Sequence[int] = (16, 32, 64, 128, 256, 512),
+    ):
         self.specs = list(input_specs)
         self.names = [s.name for s in self.specs]
         # output_specs may be plain names (no shape info): trimming then falls back to size matching.
-        self.out_specs = {(o if isinstance(o, str) else o.name): (None if isinstance(o, str) else o.shape)
-                          for o in output_specs}
+        self.out_specs = {
+            (o if isinstance(o, str) else o.name): (None if isinstance(o, str) else o.shape) for o in output_specs
+        }
         self.max_batch_size = max_batch_size
         self.pad_values = dict(pad_values or {})
         self.buckets = sorted(int(b) for b in seq_buckets)
@@ -80,20 +87,26 @@ class Assembler:
         if unknown:
             raise ValueError(f"pad_values names unknown input(s) {unknown}; the model's inputs are {self.names}")
         # Batching stacks along dim 0, so every input needs a non-fixed leading dim.
-        self.can_batch = all(s.shape is None or (len(s.shape) > 0 and not isinstance(s.shape[0], int))
-                             for s in self.specs)
+        self.can_batch = all(
+            s.shape is None or (len(s.shape) > 0 and not isinstance(s.shape[0], int)) for s in self.specs
+        )
         self.ragged: dict[str, list[tuple[int, str]]] = {}  # input -> [(dim, symbol)]
         for s in self.specs:
             if s.name in self.pad_values and s.shape is not None:
-                self.ragged[s.name] = [(i, d if isinstance(d, str) else f"{s.name}#{i}")
-                                       for i, d in enumerate(s.shape) if i > 0 and not isinstance(d, int)]
+                self.ragged[s.name] = [
+                    (i, d if isinstance(d, str) else f"{s.name}#{i}")
+                    for i, d in enumerate(s.shape)
+                    if i > 0 and not isinstance(d, int)
+                ]
         symbols = {sym for dims in self.ragged.values() for _, sym in dims}
         for s in self.specs:
             if s.name not in self.pad_values and s.shape is not None:
                 shared = [d for d in s.shape[1:] if isinstance(d, str) and d in symbols]
                 if shared:
-                    raise ValueError(f"input '{s.name}' uses the padded dim(s) {shared} but has no pad value; "
-                                     f"add it to pad_values so all inputs sharing the dim are padded alike")
+                    raise ValueError(
+                        f"input '{s.name}' uses the padded dim(s) {shared} but has no pad value; "
+                        f"add it to pad_values so all inputs sharing the dim are padded alike"
+                    )
 
     def _bucket(self, length: int) -> int:
         for b in self.buckets:
@@ -108,8 +121,9 @@ class Assembler:
         unknown = [k for k in inputs if k not in self.names]
         missing = [n for n in self.names if n not in inputs]
         if unknown or missing:
-            raise BadRequest(f"unknown input(s) {unknown} / missing input(s) {missing}; the model's inputs are "
-                             f"{self.names}")
+            raise BadRequest(
+                f"unknown input(s) {unknown} / missing input(s) {missing}; the model's inputs are {self.names}"
+            )
         arrays: dict[str, np.ndarray] = {}
         n = None
         for s in self.specs:
@@ -119,31 +133,39 @@ class Assembler:
                 raise BadRequest(f"input '{s.name}' must be {s.dtype}, got {a.dtype}")
             if s.shape is not None:
                 if a.ndim != len(s.shape):
-                    raise BadRequest(f"input '{s.name}' must have rank {len(s.shape)} (shape {list(s.shape)}), "
-                                     f"got shape {list(a.shape)}")
+                    raise BadRequest(
+                        f"input '{s.name}' must have rank {len(s.shape)} (shape {list(s.shape)}), "
+                        f"got shape {list(a.shape)}"
+                    )
                 for i, d in enumerate(s.shape):
                     if isinstance(d, int) and d >= 0 and a.shape[i] != d:
-                        raise BadRequest(f"input '{s.name}' must have shape {list(s.shape)}, got {list(a.shape)} "
-                                         f"(dim {i} must be {d})")
+                        raise BadRequest(
+                            f"input '{s.name}' must have shape {list(s.shape)}, got {list(a.shape)} "
+                            f"(dim {i} must be {d})"
+                        )
             if self.can_batch:
                 if a.ndim == 0:
                     raise BadRequest(f"input '{s.name}' needs a leading batch dim, got a scalar")
                 if n is not None and a.shape[0] != n:
-                    raise BadRequest(f"all inputs must share the leading batch dim; input '{s.name}' has "
-                                     f"{a.shape[0]}, others {n}")
+                    raise BadRequest(
+                        f"all inputs must share the leading batch dim; input '{s.name}' has {a.shape[0]}, others {n}"
+                    )
                 n = a.shape[0]
             arrays[s.name] = a if a.flags.c_contiguous else np.ascontiguousarray(a)
         n = n if self.can_batch else 1
         if self.can_batch and not 1 <= n <= self.max_batch_size:
-            raise BadRequest(f"the request's batch dim is {n}; it must be from 1 to max_batch_size "
-                             f"{self.max_batch_size}")
+            raise BadRequest(
+                f"the request's batch dim is {n}; it must be from 1 to max_batch_size {self.max_batch_size}"
+            )
         p = Prepared(arrays, n, ())
         for name, dims in self.ragged.items():
             for i, sym in dims:
                 length = arrays[name].shape[i]
                 if p.orig.setdefault(sym, length) != length:
-                    raise BadRequest(f"input '{name}' dim {i} ('{sym}') is {length} but another input has "
-                                     f"{p.orig[sym]} for the same dim")
+                    raise BadRequest(
+                        f"input '{name}' dim {i} ('{sym}') is {length} but another input has "
+                        f"{p.orig[sym]} for the same dim"
+                    )
                 p.padded[sym] = self._bucket(length)
         p.key = tuple(self._shape(nm, arrays[nm], p.padded) for nm in self.names)
         return p
@@ -187,18 +209,21 @@ class Assembler:
                 index[i] = slice(0, next(iter(by_size[o.shape[i]])))
         return np.ascontiguousarray(o[tuple(index)])
 
-    def _split(self, outs: Mapping[str, np.ndarray], items: Sequence[Prepared],
-               lengths: Mapping[str, int]) -> list[dict[str, np.ndarray]]:
+    def _split(
+        self, outs: Mapping[str, np.ndarray], items: Sequence[Prepared], lengths: Mapping[str, int]
+    ) -> list[dict[str, np.ndarray]]:
         total = sum(it.n for it in items)
         res: list[dict[str, np.ndarray]] = [{} for _ in items]
         for name, o in outs.items():
             o = np.asarray(o)
             if len(items) > 1 and (o.ndim == 0 or o.shape[0] != total):
-                raise ServeError(f"output '{name}' has shape {list(o.shape)} for a batch of {total}: it has no "
-                                 f"leading batch dim to split per request (turn dynamic_batching off)")
+                raise ServeError(
+                    f"output '{name}' has shape {list(o.shape)} for a batch of {total}: it has no "
+                    f"leading batch dim to split per request (turn dynamic_batching off)"
+                )
             start = 0
             for k, it in enumerate(items):
-                part = o if len(items) == 1 else o[start:start + it.n]
+                part = o if len(items) == 1 else o[start : start + it.n]
                 start += it.n
                 res[k][name] = self._trim(name, part, it, lengths)
         return res
@@ -227,9 +252,8 @@ class Assembler:
                 for it in items:
                     try:
                         results.append(self._run(run, [it])[0])
-                    except Exception as e:  # noqa: BLE001 - every engine error becomes that request's answer
+                    except Exception as e:
                         results.append(to_serve_error(e))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             results = [to_serve_error(e) for _ in items]
         return results, time.perf_counter() - t0
-

@@ -14,6 +14,7 @@ Why it looks like this:
   * Priorities are strict: the head of the highest non-empty level picks the bucket; remaining slots are
     filled with same-bucket requests of that level, then of lower levels (they ride along, never delay it).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,9 @@ import collections
 import concurrent.futures
 import itertools
 import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -84,7 +86,7 @@ class BatchObserver(Protocol):
 
 
 class _Request:
-    __slots__ = ("prep", "level", "fut", "enqueued", "disconnected", "timer", "seq")
+    __slots__ = ("disconnected", "enqueued", "fut", "level", "prep", "seq", "timer")
 
     def __init__(self, prep: Prepared, level: str, fut: asyncio.Future, disconnected, seq: int):
         self.prep, self.level, self.fut, self.disconnected, self.seq = prep, level, fut, disconnected, seq
@@ -98,17 +100,24 @@ def _fail(fut: asyncio.Future, exc: BaseException) -> None:
 
 
 class DynamicBatcher:
-    def __init__(self, run: RunFn, input_specs: Sequence, output_names: Sequence,
-                 config: BatcherConfig | None = None, executor: concurrent.futures.Executor | None = None,
-                 observer: BatchObserver | None = None):
+    def __init__(
+        self,
+        run: RunFn,
+        input_specs: Sequence,
+        output_names: Sequence,
+        config: BatcherConfig | None = None,
+        executor: concurrent.futures.Executor | None = None,
+        observer: BatchObserver | None = None,
+    ):
         """run: engine.run-like callable (dict -> dict), called in `executor` once per batch.
         output_names: output names or TensorInfo (their symbolic shapes make trimming of padded dims exact)."""
         self.config = config or BatcherConfig()
         self._run = run
         self._executor = executor
         self._observer = observer
-        self._asm = Assembler(input_specs, output_names, self.config.max_batch_size, self.config.pad_values,
-                              self.config.seq_buckets)
+        self._asm = Assembler(
+            input_specs, output_names, self.config.max_batch_size, self.config.pad_values, self.config.seq_buckets
+        )
         self._policies = {lv: self.config.priorities.get(lv, PriorityPolicy()) for lv in LEVELS}
         self._queues: dict[str, collections.deque[_Request]] = {lv: collections.deque() for lv in LEVELS}
         self._seq = itertools.count()
@@ -128,9 +137,13 @@ class DynamicBatcher:
     def queue_depths(self) -> dict[str, int]:
         return {lv: len(q) for lv, q in self._queues.items()}
 
-    async def submit(self, inputs: Mapping[str, np.ndarray], priority: str = "standard",
-                     timeout_s: float | None = None,
-                     disconnected: Callable[[], Awaitable[bool]] | None = None) -> dict[str, np.ndarray]:
+    async def submit(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        priority: str = "standard",
+        timeout_s: float | None = None,
+        disconnected: Callable[[], Awaitable[bool]] | None = None,
+    ) -> dict[str, np.ndarray]:
         if self._closing:
             raise Unavailable("the model is shutting down; retry on another instance or version")
         if priority not in LEVELS:
@@ -195,7 +208,7 @@ class DynamicBatcher:
         self._last_arrival = now
 
     async def _wait_for_room(self, level: str, deadline: float | None) -> None:
-        """"delay" policy: park until the level has room, the deadline passes (504) or we close (503)."""
+        """ "delay" policy: park until the level has room, the deadline passes (504) or we close (503)."""
         loop = asyncio.get_running_loop()
         while len(self._queues[level]) >= self._policies[level].max_queue_size:
             if self._closing:
@@ -269,7 +282,7 @@ class DynamicBatcher:
             try:
                 if await self._step():
                     return
-            except Exception as e:  # noqa: BLE001 - a scheduler bug must not stall every later request
+            except Exception as e:
                 head = self._head()
                 if head is not None:
                     self._remove(head)
@@ -323,7 +336,7 @@ class DynamicBatcher:
             if r.disconnected is not None:
                 try:
                     gone = await r.disconnected()
-                except Exception:  # noqa: BLE001 - a broken transport counts as gone
+                except Exception:
                     gone = True
                 if gone:
                     _fail(r.fut, ClientGone("the client disconnected before the request ran"))
@@ -347,7 +360,7 @@ class DynamicBatcher:
                 results, compute_s = self._asm.execute(self._run, preps)
             else:
                 results, compute_s = await loop.run_in_executor(self._executor, self._asm.execute, self._run, preps)
-        except Exception as e:  # noqa: BLE001 - the executor itself failed (e.g. shut down)
+        except Exception as e:
             results, compute_s = [ServeError(f"the batch could not run: {e!r}") for _ in batch], 0.0
         finally:
             self._inflight.discard(asyncio.current_task())
@@ -367,5 +380,5 @@ class DynamicBatcher:
         if self._observer is not None:
             try:
                 self._observer.on_batch(slots, [started - r.enqueued for r in batch], compute_s)
-            except Exception:  # noqa: BLE001 - metrics must never break serving
+            except Exception:
                 pass

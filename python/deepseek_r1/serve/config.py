@@ -9,6 +9,7 @@
 file next to `model.r1` counts as a variant too). `versions` is Triton's "latest N" policy. Unknown keys are an
 error: a typo in a config should not silently fall back to a default.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,22 +28,24 @@ class ModelConfig:
     preferred_batch_sizes: tuple[int, ...] = ()
     max_queue_delay_ms: float | None = None  # None: adaptive (a lone request never waits)
     dynamic_batching: bool = True
-    pad_values: dict | None = None            # input name -> pad value: ragged dims share a batch
+    pad_values: dict | None = None  # input name -> pad value: ragged dims share a batch
     precision: str = "fp32"
     variants: tuple[str, ...] = ()
     num_threads: int | None = None
     versions: int = 1
-    tokenizer: dict | None = None             # {"file", "input", "max_length"}: a BYTES text input (text_inputs.py)
+    tokenizer: dict | None = None  # {"file", "input", "max_length"}: a BYTES text input (text_inputs.py)
 
     def __post_init__(self):
         if not isinstance(self.max_batch_size, int) or not 1 <= self.max_batch_size <= 4096:
             raise BadRequest(f"max_batch_size must be an int from 1 to 4096, got {self.max_batch_size!r}")
         for b in self.preferred_batch_sizes:
             if not isinstance(b, int) or not 1 <= b <= self.max_batch_size:
-                raise BadRequest(f"preferred_batch_sizes must be ints from 1 to max_batch_size "
-                                 f"({self.max_batch_size}), got {b!r}")
-        if self.max_queue_delay_ms is not None and not (isinstance(self.max_queue_delay_ms, (int, float))
-                                                        and 0 <= self.max_queue_delay_ms <= 10_000):
+                raise BadRequest(
+                    f"preferred_batch_sizes must be ints from 1 to max_batch_size ({self.max_batch_size}), got {b!r}"
+                )
+        if self.max_queue_delay_ms is not None and not (
+            isinstance(self.max_queue_delay_ms, (int, float)) and 0 <= self.max_queue_delay_ms <= 10_000
+        ):
             raise BadRequest(f"max_queue_delay_ms must be null or 0..10000, got {self.max_queue_delay_ms!r}")
         for p in (self.precision, *self.variants):
             if p not in PRECISIONS:
@@ -52,14 +55,19 @@ class ModelConfig:
         if not isinstance(self.versions, int) or not 1 <= self.versions <= 16:
             raise BadRequest(f"versions (latest N to serve) must be an int from 1 to 16, got {self.versions!r}")
         if self.tokenizer is not None and not isinstance(self.tokenizer, dict):
-            raise BadRequest(f"tokenizer must be an object such as {{'file': 'tokenizer.json'}}, "
-                             f"got {self.tokenizer!r}")
-        if self.pad_values is not None and not (isinstance(self.pad_values, dict) and all(
+            raise BadRequest(
+                f"tokenizer must be an object such as {{'file': 'tokenizer.json'}}, got {self.tokenizer!r}"
+            )
+        if self.pad_values is not None and not (
+            isinstance(self.pad_values, dict)
+            and all(
                 isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
-                for k, v in self.pad_values.items())):
+                for k, v in self.pad_values.items()
+            )
+        ):
             raise BadRequest(f"pad_values must map input names to numbers, got {self.pad_values!r}")
 
-    def merged(self, overrides: dict) -> "ModelConfig":
+    def merged(self, overrides: dict) -> ModelConfig:
         """This config with `overrides` (parsed JSON) applied; unknown keys and bad types raise BadRequest."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)

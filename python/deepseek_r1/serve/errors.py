@@ -5,6 +5,7 @@
 The app turns any ServeError into `{"error": message}` with `status`; `reason` is a closed vocabulary so
 client-supplied strings never become Prometheus label values.
 """
+
 from __future__ import annotations
 
 
@@ -59,5 +60,16 @@ class RequestTimeout(ServeError):
     status, reason = 504, "timeout"
 
 
-REASONS = ("bad_request", "unauthorized", "forbidden", "not_found", "too_large", "queue_full", "cancelled",
-           "unavailable", "timeout", "internal", "model_error")
+REASONS = (
+    "bad_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "too_large",
+    "queue_full",
+    "cancelled",
+    "unavailable",
+    "timeout",
+    "internal",
+    "model_error",
+)

@@ -8,6 +8,7 @@ regex route match over ~25 routes and its Request object cost about a quarter of
 echo model at concurrency 64); this path reads the scope directly and sends the response as two ASGI messages.
 Behaviour is the same as a Starlette handler: the same auth, limits, error shape and metrics.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,7 +26,7 @@ _PREFIX, _SUFFIX = "/v2/models/", "/infer"
 
 def _header(scope, name: bytes) -> str | None:
     for k, v in scope["headers"]:
-        if k == name:          # ASGI servers give lower-case names
+        if k == name:  # ASGI servers give lower-case names
             return v.decode("latin-1")
     return None
 
@@ -52,7 +53,7 @@ async def read_body(scope, receive, limit: int) -> bytes:
             raise ClientGone("the client disconnected while sending its request")
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > limit:       # chunked transfer (no Content-Length): stop at the limit
+        if size > limit:  # chunked transfer (no Content-Length): stop at the limit
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
         if chunk:
             chunks.append(chunk)
@@ -64,7 +65,7 @@ class InferFastPath:
     def __init__(self, app, state, core: InferenceCore):
         self.app, self.state, self.core = app, state, core
 
-    def __getattr__(self, name):   # .state, .routes, ... of the wrapped Starlette app
+    def __getattr__(self, name):  # .state, .routes, ... of the wrapped Starlette app
         return getattr(self.app, name)
 
     async def __call__(self, scope, receive, send):
@@ -72,9 +73,9 @@ class InferFastPath:
             path = scope["path"]
             root = scope.get("root_path", "")
             if root and path.startswith(root):
-                path = path[len(root):]    # mounted under a prefix (Ray Serve's route_prefix)
+                path = path[len(root) :]  # mounted under a prefix (Ray Serve's route_prefix)
             if path.startswith(_PREFIX) and path.endswith(_SUFFIX):
-                parts = path[len(_PREFIX):-len(_SUFFIX)].split("/")
+                parts = path[len(_PREFIX) : -len(_SUFFIX)].split("/")
                 if len(parts) == 1 or (len(parts) == 3 and parts[1] == "versions"):
                     await self._infer(scope, receive, send, parts[0], parts[2] if len(parts) == 3 else None)
                     return
@@ -113,9 +114,10 @@ class InferFastPath:
         except ServeError as e:
             await _send(send, e.status, error_body(e.message), {"content-type": "application/json"})
             return
-        except Exception as e:   # a bug must not take the server down; say what happened
+        except Exception as e:  # a bug must not take the server down; say what happened
             log.exception("unhandled error in infer")
-            await _send(send, 500, error_body(f"internal error: {type(e).__name__}: {e}"),
-                        {"content-type": "application/json"})
+            await _send(
+                send, 500, error_body(f"internal error: {type(e).__name__}: {e}"), {"content-type": "application/json"}
+            )
             return
         await _send(send, 200, body, headers)

@@ -13,6 +13,7 @@ public) and the same limits (message size = Limits.max_body_bytes, tensor/elemen
 in `raw_output_contents`; inputs may come raw (zero-copy views) or in the typed `contents` fields. ServeError
 statuses become gRPC status codes with the same message.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,18 +45,35 @@ from .repository import check_name
 
 log = logging.getLogger("deepseek_r1.serve")
 
-_CODES = {400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED,
-          403: grpc.StatusCode.PERMISSION_DENIED, 404: grpc.StatusCode.NOT_FOUND,
-          405: grpc.StatusCode.UNIMPLEMENTED,
-          # 413 like the transport's own "message larger than max": both mean "send less"
-          413: grpc.StatusCode.RESOURCE_EXHAUSTED, 429: grpc.StatusCode.RESOURCE_EXHAUSTED,
-          499: grpc.StatusCode.CANCELLED, 503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED}
+_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    405: grpc.StatusCode.UNIMPLEMENTED,
+    # 413 like the transport's own "message larger than max": both mean "send less"
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    499: grpc.StatusCode.CANCELLED,
+    503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
 
 # datatype -> the typed InferTensorContents field that may carry it (FP16/BF16 have none: raw only).
-_CONTENTS_FIELD = {"BOOL": "bool_contents", "INT8": "int_contents", "INT16": "int_contents",
-                   "INT32": "int_contents", "INT64": "int64_contents", "UINT8": "uint_contents",
-                   "UINT16": "uint_contents", "UINT32": "uint_contents", "UINT64": "uint64_contents",
-                   "FP32": "fp32_contents", "FP64": "fp64_contents", "BYTES": "bytes_contents"}
+_CONTENTS_FIELD = {
+    "BOOL": "bool_contents",
+    "INT8": "int_contents",
+    "INT16": "int_contents",
+    "INT32": "int_contents",
+    "INT64": "int64_contents",
+    "UINT8": "uint_contents",
+    "UINT16": "uint_contents",
+    "UINT32": "uint_contents",
+    "UINT64": "uint64_contents",
+    "FP32": "fp32_contents",
+    "FP64": "fp64_contents",
+    "BYTES": "bytes_contents",
+}
 _ALL_CONTENTS = tuple(sorted(set(_CONTENTS_FIELD.values())))
 _UNSUPPORTED_PARAMS = ("shared_memory_region", "classification")
 
@@ -76,6 +94,7 @@ def parameters_dict(params) -> dict:
 
 # ---------------------------------------------------------------- ModelInferRequest -> InferRequest
 
+
 def _typed_contents(name: str, datatype: str, shape: list, count: int, contents, limits: Limits) -> np.ndarray:
     field = _CONTENTS_FIELD.get(datatype)
     if field is None:
@@ -91,31 +110,39 @@ def _typed_contents(name: str, datatype: str, shape: list, count: int, contents,
         arr = np.empty(count, dtype=object)
         for i, v in enumerate(values):
             if len(v) > limits.max_bytes_element:
-                raise PayloadTooLarge(f"input '{name}': BYTES element {i} is {len(v)} bytes, over the limit of "
-                                      f"{limits.max_bytes_element}")
+                raise PayloadTooLarge(
+                    f"input '{name}': BYTES element {i} is {len(v)} bytes, over the limit of {limits.max_bytes_element}"
+                )
             arr[i] = v
         return arr.reshape(shape)
     if field in ("int_contents", "uint_contents") and count:
-        wide = np.array(values, dtype=np.int64)   # int32/uint32 on the wire; narrower dtypes need a range check
+        wide = np.array(values, dtype=np.int64)  # int32/uint32 on the wire; narrower dtypes need a range check
         info = np.iinfo(dt)
         lo, hi = wide.min(), wide.max()
         if lo < info.min or hi > info.max:
-            raise BadRequest(f"input '{name}': value {int(lo if lo < info.min else hi)} is out of range for "
-                             f"{datatype} [{info.min}, {info.max}]")
+            raise BadRequest(
+                f"input '{name}': value {int(lo if lo < info.min else hi)} is out of range for "
+                f"{datatype} [{info.min}, {info.max}]"
+            )
         return wide.astype(dt).reshape(shape)
     return np.array(values, dtype=dt).reshape(shape)
 
 
-def _raw_contents(name: str, datatype: str, shape: list, count: int, raw: bytes, index: int,
-                  limits: Limits) -> np.ndarray:
+def _raw_contents(
+    name: str, datatype: str, shape: list, count: int, raw: bytes, index: int, limits: Limits
+) -> np.ndarray:
     if datatype != "BYTES":
         need = count * KSERVE_TO_NUMPY[datatype].itemsize
         if len(raw) != need:
-            raise BadRequest(f"input '{name}': raw_input_contents[{index}] has {len(raw)} bytes but shape {shape} "
-                             f"of {datatype} needs {need}")
+            raise BadRequest(
+                f"input '{name}': raw_input_contents[{index}] has {len(raw)} bytes but shape {shape} "
+                f"of {datatype} needs {need}"
+            )
     elif len(raw) < 4 * count:
-        raise BadRequest(f"input '{name}': raw_input_contents[{index}] has {len(raw)} bytes, too few for {count} "
-                         f"BYTES elements (each needs a 4-byte length prefix)")
+        raise BadRequest(
+            f"input '{name}': raw_input_contents[{index}] has {len(raw)} bytes, too few for {count} "
+            f"BYTES elements (each needs a 4-byte length prefix)"
+        )
     # zero-copy: a read-only view of the message's bytes (copied only when misaligned or BYTES)
     return decode_binary("input", name, datatype, shape, count, memoryview(raw), limits)
 
@@ -128,8 +155,10 @@ def parse_model_infer_request(request: pb.ModelInferRequest, limits: Limits) -> 
         raise PayloadTooLarge(f"{len(request.outputs)} requested outputs, over the limit of {limits.max_tensors}")
     raws = request.raw_input_contents
     if raws and len(raws) != len(request.inputs):
-        raise BadRequest(f"raw_input_contents has {len(raws)} entries for {len(request.inputs)} inputs: send every "
-                         f"input raw, or none")
+        raise BadRequest(
+            f"raw_input_contents has {len(raws)} entries for {len(request.inputs)} inputs: send every "
+            f"input raw, or none"
+        )
     inputs: dict[str, np.ndarray] = {}
     total = 0
     for i, t in enumerate(request.inputs):
@@ -143,8 +172,9 @@ def parse_model_infer_request(request: pb.ModelInferRequest, limits: Limits) -> 
         count = element_count("input", name, shape, limits.max_elements)
         total += count
         if total > limits.max_elements:
-            raise PayloadTooLarge(f"input '{name}': inputs hold {total} elements in all, over the limit of "
-                                  f"{limits.max_elements}")
+            raise PayloadTooLarge(
+                f"input '{name}': inputs hold {total} elements in all, over the limit of {limits.max_elements}"
+            )
         if "shared_memory_region" in t.parameters:
             raise BadRequest(f"input '{name}': the shared-memory extension is not supported; send the data")
         has_typed = any(len(getattr(t.contents, f)) for f in _ALL_CONTENTS)
@@ -168,15 +198,20 @@ def parse_model_infer_request(request: pb.ModelInferRequest, limits: Limits) -> 
             params = parameters_dict(o.parameters)
             for k in _UNSUPPORTED_PARAMS:
                 if params.get(k):
-                    raise BadRequest(f"requested output '{o.name}': parameter '{k}' (a Triton extension) is not "
-                                     f"supported")
+                    raise BadRequest(
+                        f"requested output '{o.name}': parameter '{k}' (a Triton extension) is not supported"
+                    )
             outputs.append(RequestedOutput(o.name, True, params))
     return InferRequest(request.id or None, inputs, parameters_dict(request.parameters), outputs)
 
 
-def encode_model_infer_response(model_name: str, model_version: str, request_id: str | None,
-                                outputs: dict[str, np.ndarray],
-                                requested: list[RequestedOutput] | None) -> pb.ModelInferResponse:
+def encode_model_infer_response(
+    model_name: str,
+    model_version: str,
+    request_id: str | None,
+    outputs: dict[str, np.ndarray],
+    requested: list[RequestedOutput] | None,
+) -> pb.ModelInferResponse:
     if requested is None:
         items = list(outputs.items())
     else:
@@ -196,8 +231,10 @@ def encode_model_infer_response(model_name: str, model_version: str, request_id:
 
 # ---------------------------------------------------------------- the service
 
+
 def _rpc(public: bool = False, infer: bool = False):
     """Auth (unless public), then the handler; ServeErrors and bugs become `context.abort(code, message)`."""
+
     def deco(fn):
         @functools.wraps(fn)
         async def handler(self: InferenceServicer, request, context):
@@ -211,18 +248,22 @@ def _rpc(public: bool = False, infer: bool = False):
                 return await fn(self, request, context, key)
             except ServeError as e:
                 err = e
-            except Exception as e:   # a bug must not take the server down; say what happened
+            except Exception as e:  # a bug must not take the server down; say what happened
                 log.exception("unhandled error in gRPC %s", fn.__name__)
                 err = ServeError(f"internal error: {type(e).__name__}: {e}")
-            await context.abort(status_code(err), err.message)   # raises: ends the RPC
+            await context.abort(status_code(err), err.message)  # raises: ends the RPC
+
         return handler
+
     return deco
 
 
 async def _unimplemented(what: str, context) -> None:
-    await context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                        f"{what} is not supported by the deepseek_r1 server (use the HTTP /metrics and status page "
-                        f"for statistics; send tensor data in the request instead of shared memory)")
+    await context.abort(
+        grpc.StatusCode.UNIMPLEMENTED,
+        f"{what} is not supported by the deepseek_r1 server (use the HTTP /metrics and status page "
+        f"for statistics; send tensor data in the request instead of shared memory)",
+    )
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
@@ -255,7 +296,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelReady(self, request, context, key):
         try:
             self.repo.get(request.name, request.version or None)
-        except ServeError:      # unknown, unloading or malformed: not ready (as Triton answers, no error)
+        except ServeError:  # unknown, unloading or malformed: not ready (as Triton answers, no error)
             return pb.ModelReadyResponse(ready=False)
         return pb.ModelReadyResponse(ready=True)
 
@@ -268,9 +309,13 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         mv = self.repo.get(request.name, request.version or None)
         meta = mv.metadata(sorted(self.repo.entries[mv.name].versions, key=int))
         tensor = pb.ModelMetadataResponse.TensorMetadata
-        return pb.ModelMetadataResponse(name=meta["name"], versions=meta["versions"], platform=meta["platform"],
-                                        inputs=[tensor(**t) for t in meta["inputs"]],
-                                        outputs=[tensor(**t) for t in meta["outputs"]])
+        return pb.ModelMetadataResponse(
+            name=meta["name"],
+            versions=meta["versions"],
+            platform=meta["platform"],
+            inputs=[tensor(**t) for t in meta["inputs"]],
+            outputs=[tensor(**t) for t in meta["outputs"]],
+        )
 
     @_rpc()
     async def ModelConfig(self, request, context, key):
@@ -279,10 +324,13 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         batching = None
         if c.dynamic_batching:
             delay = c.max_queue_delay_ms
-            batching = mc.ModelDynamicBatching(preferred_batch_size=list(c.preferred_batch_sizes),
-                                               max_queue_delay_microseconds=int(delay * 1000) if delay else 0)
-        config = mc.ModelConfig(name=mv.name, platform="deepseek_r1", max_batch_size=c.max_batch_size,
-                                dynamic_batching=batching)
+            batching = mc.ModelDynamicBatching(
+                preferred_batch_size=list(c.preferred_batch_sizes),
+                max_queue_delay_microseconds=int(delay * 1000) if delay else 0,
+            )
+        config = mc.ModelConfig(
+            name=mv.name, platform="deepseek_r1", max_batch_size=c.max_batch_size, dynamic_batching=batching
+        )
         return pb.ModelConfigResponse(config=config)
 
     # ---- inference -------------------------------------------------------------------------------------
@@ -304,8 +352,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         async def disconnected() -> bool:
             return context.cancelled()
 
-        return await self.core.infer(request.model_name, request.model_version or None, parse, encode, key,
-                                     disconnected)
+        return await self.core.infer(
+            request.model_name, request.model_version or None, parse, encode, key, disconnected
+        )
 
     # ---- repository ------------------------------------------------------------------------------------
     @_rpc()
@@ -313,9 +362,14 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         rows = self.repo.index()
         if request.ready:
             rows = [r for r in rows if r["state"] == "READY"]
-        return pb.RepositoryIndexResponse(models=[
-            pb.RepositoryIndexResponse.ModelIndex(name=r["name"], version=r.get("version", ""), state=r["state"],
-                                                  reason=r.get("reason", "")) for r in rows])
+        return pb.RepositoryIndexResponse(
+            models=[
+                pb.RepositoryIndexResponse.ModelIndex(
+                    name=r["name"], version=r.get("version", ""), state=r["state"], reason=r.get("reason", "")
+                )
+                for r in rows
+            ]
+        )
 
     @_rpc()
     async def RepositoryModelLoad(self, request, context, key):
@@ -327,7 +381,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         config = params.get("config")
         if config is not None:
             try:
-                config = json.loads(config)         # Triton sends the config as a JSON string
+                config = json.loads(config)  # Triton sends the config as a JSON string
             except (TypeError, ValueError) as e:
                 raise BadRequest(f"parameters.config is not valid JSON: {e}") from None
             if not isinstance(config, dict):
@@ -368,10 +422,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
 async def start_grpc_server(state: ServerState, host: str, port: int) -> tuple[grpc.aio.Server, int]:
     """Starts the service on the running event loop; returns the server and its bound port (port 0: any)."""
-    options = [("grpc.max_receive_message_length", state.limits.max_body_bytes),
-               ("grpc.max_send_message_length", -1),
-               # a second server on a taken port must fail, not silently share it (grpc's Linux default)
-               ("grpc.so_reuseport", 0)]
+    options = [
+        ("grpc.max_receive_message_length", state.limits.max_body_bytes),
+        ("grpc.max_send_message_length", -1),
+        # a second server on a taken port must fail, not silently share it (grpc's Linux default)
+        ("grpc.so_reuseport", 0),
+    ]
     server = grpc.aio.server(options=options)
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(state), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

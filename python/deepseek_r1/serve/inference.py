@@ -8,10 +8,12 @@ outputs)` builds the transport's response. Between them: model lookup, admission
 request finish on its version), priority and timeout from the request parameters, the batcher, and the
 metrics: every outcome is counted once, under a label the server chose.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from .._core import InputError, R1Error
 from .batcher import LEVELS
@@ -49,9 +51,15 @@ class InferenceCore:
     def __init__(self, repository: ModelRepository, metrics: ServerMetrics):
         self.repository, self.metrics = repository, metrics
 
-    async def infer(self, name: str, version: str | None, parse: Callable[[], Awaitable[InferRequest]],
-                    encode: Callable[..., T], key_settings: dict,
-                    disconnected: Callable[[], Awaitable[bool]] | None = None) -> T:
+    async def infer(
+        self,
+        name: str,
+        version: str | None,
+        parse: Callable[[], Awaitable[InferRequest]],
+        encode: Callable[..., T],
+        key_settings: dict,
+        disconnected: Callable[[], Awaitable[bool]] | None = None,
+    ) -> T:
         t0 = time.perf_counter()
         try:
             mv = self.repository.get(name, version or None)

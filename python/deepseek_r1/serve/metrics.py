@@ -10,10 +10,11 @@ Label values are only names the server chose (loaded model names, versions, prio
 from errors.REASONS): a client asking for an unknown model is counted under model="" so clients cannot grow
 the label set.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
@@ -26,7 +27,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 class VersionMetrics:
     """The metric children of one model version, plus plain counters the status page reads."""
 
-    def __init__(self, owner: "ServerMetrics", model: str, version: str):
+    def __init__(self, owner: ServerMetrics, model: str, version: str):
         self.model, self.version = model, version
         self._owner = owner
         self._success = owner.success.labels(model, version)
@@ -71,15 +72,20 @@ class _LiveCollector:
         self._live = live
 
     def collect(self):
-        depth = GaugeMetricFamily("r1_queue_depth", "Requests waiting, per model and priority level",
-                                  labels=["model", "priority"])
-        state = GaugeMetricFamily("r1_model_state", "1 for the state each model version is in",
-                                  labels=["model", "version", "state"])
-        inflight = GaugeMetricFamily("r1_inflight_requests", "Requests admitted and not yet answered",
-                                     labels=["model", "version"])
-        auto = GaugeMetricFamily("r1_auto_precision_active",
-                                 "1 while queue pressure routes batches to a lower-precision variant",
-                                 labels=["model", "version"])
+        depth = GaugeMetricFamily(
+            "r1_queue_depth", "Requests waiting, per model and priority level", labels=["model", "priority"]
+        )
+        state = GaugeMetricFamily(
+            "r1_model_state", "1 for the state each model version is in", labels=["model", "version", "state"]
+        )
+        inflight = GaugeMetricFamily(
+            "r1_inflight_requests", "Requests admitted and not yet answered", labels=["model", "version"]
+        )
+        auto = GaugeMetricFamily(
+            "r1_auto_precision_active",
+            "1 while queue pressure routes batches to a lower-precision variant",
+            labels=["model", "version"],
+        )
         for row in self._live():
             for level, n in row.get("queue", {}).items():
                 depth.add_metric([row["name"], level], n)
@@ -92,27 +98,38 @@ class _LiveCollector:
 class ServerMetrics:
     def __init__(self, live: Callable[[], list[dict]] = list):
         r = self.registry = CollectorRegistry()
-        ProcessCollector(registry=r)   # process_resident_memory_bytes, cpu seconds, open fds
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, cpu seconds, open fds
         PlatformCollector(registry=r)
-        self.success = Counter("r1_request_success", "Inference requests answered", ["model", "version"],
-                               registry=r)
-        self.failure = Counter("r1_request_failure", "Inference requests failed, by reason",
-                               ["model", "version", "reason"], registry=r)
-        self.inferences = Counter("r1_inference_count", "Samples inferred (a batch of n counts n)",
-                                  ["model", "version"], registry=r)
-        self.executions = Counter("r1_execution_count", "Engine runs (one per batch)", ["model", "version"],
-                                  registry=r)
-        self.request_seconds = Histogram("r1_request_duration_seconds", "Request time in the server",
-                                         ["model"], buckets=LATENCY_BUCKETS, registry=r)
-        self.queue_seconds = Histogram("r1_queue_duration_seconds", "Time a request waited in the queue",
-                                       ["model"], buckets=LATENCY_BUCKETS, registry=r)
-        self.compute_seconds = Histogram("r1_compute_duration_seconds", "Engine time per batch", ["model"],
-                                         buckets=LATENCY_BUCKETS, registry=r)
-        self.batch_size = Histogram("r1_batch_size", "Requests per executed batch", ["model"],
-                                    buckets=BATCH_BUCKETS, registry=r)
-        self.precision_batches = Counter("r1_batches_by_precision",
-                                         "Batches per precision (auto precision routes under pressure)",
-                                         ["model", "precision"], registry=r)
+        self.success = Counter("r1_request_success", "Inference requests answered", ["model", "version"], registry=r)
+        self.failure = Counter(
+            "r1_request_failure", "Inference requests failed, by reason", ["model", "version", "reason"], registry=r
+        )
+        self.inferences = Counter(
+            "r1_inference_count", "Samples inferred (a batch of n counts n)", ["model", "version"], registry=r
+        )
+        self.executions = Counter("r1_execution_count", "Engine runs (one per batch)", ["model", "version"], registry=r)
+        self.request_seconds = Histogram(
+            "r1_request_duration_seconds", "Request time in the server", ["model"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.queue_seconds = Histogram(
+            "r1_queue_duration_seconds",
+            "Time a request waited in the queue",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.compute_seconds = Histogram(
+            "r1_compute_duration_seconds", "Engine time per batch", ["model"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.batch_size = Histogram(
+            "r1_batch_size", "Requests per executed batch", ["model"], buckets=BATCH_BUCKETS, registry=r
+        )
+        self.precision_batches = Counter(
+            "r1_batches_by_precision",
+            "Batches per precision (auto precision routes under pressure)",
+            ["model", "precision"],
+            registry=r,
+        )
         r.register(_LiveCollector(live))
 
     def for_version(self, model: str, version: str) -> VersionMetrics:

@@ -8,6 +8,7 @@
 A retired version keeps its batcher open until its in-flight count reaches zero, so requests admitted before a
 reload finish on the version they started on; only then are its engines dropped (their arenas freed).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,16 @@ from .metrics import VersionMetrics
 from .text_inputs import TextInput
 
 # KServe v2 datatype names of the engine's dtypes.
-KSERVE_DTYPES = {"float32": "FP32", "float16": "FP16", "bfloat16": "BF16", "int8": "INT8", "uint8": "UINT8",
-                 "int32": "INT32", "int64": "INT64", "bool": "BOOL"}
+KSERVE_DTYPES = {
+    "float32": "FP32",
+    "float16": "FP16",
+    "bfloat16": "BF16",
+    "int8": "INT8",
+    "uint8": "UINT8",
+    "int32": "INT32",
+    "int64": "INT64",
+    "bool": "BOOL",
+}
 
 
 def tensor_metadata(t: TensorInfo) -> dict:
@@ -35,10 +44,17 @@ def tensor_metadata(t: TensorInfo) -> dict:
 
 
 class ModelVersion:
-    def __init__(self, name: str, version: str, path: Path, config: ModelConfig,
-                 engines: dict[str, InferenceEngine], metrics: VersionMetrics):
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        path: Path,
+        config: ModelConfig,
+        engines: dict[str, InferenceEngine],
+        metrics: VersionMetrics,
+    ):
         self.name, self.version, self.path, self.config = name, version, path, config
-        self.engines = engines                      # precision -> engine; config.precision is the primary
+        self.engines = engines  # precision -> engine; config.precision is the primary
         self.primary = engines[config.precision]
         # The variant auto precision switches to: bf16 under an fp32 primary (the only lower precision we build).
         self.low = "bf16" if config.precision == "fp32" and "bf16" in engines else None
@@ -46,22 +62,22 @@ class ModelVersion:
         self.state = "READY"
         self.inflight = 0
         self.retired = False
-        self.auto_threshold: float | None = None    # queue pressure (queued / max batch) that routes to a variant
+        self.auto_threshold: float | None = None  # queue pressure (queued / max batch) that routes to a variant
         self.auto_active = False
         self.batcher: DynamicBatcher | None = None
-        self.text: TextInput | None = None          # a BYTES text input tokenized here (config "tokenizer")
+        self.text: TextInput | None = None  # a BYTES text input tokenized here (config "tokenizer")
         self._closed: asyncio.Event | None = None
 
     # ---- construction (runs in the loader thread: compiling may take seconds) -------------------------
     @classmethod
-    def load(cls, name: str, version: str, path: Path, config: ModelConfig, metrics: VersionMetrics) -> "ModelVersion":
+    def load(cls, name: str, version: str, path: Path, config: ModelConfig, metrics: VersionMetrics) -> ModelVersion:
         model = load_model(path) if path.suffix != ".onnx" else path
         engines = {config.precision: InferenceEngine(model, precision=config.precision, num_threads=config.num_threads)}
         for p in config.variants:
             if p not in engines:
                 engines[p] = InferenceEngine(model, precision=p, num_threads=config.num_threads)
-        for f in sorted(path.parent.glob(f"{path.stem}.*.r1")):   # model.bf16.r1: a prebuilt variant
-            p = f.name[len(path.stem) + 1:-3]
+        for f in sorted(path.parent.glob(f"{path.stem}.*.r1")):  # model.bf16.r1: a prebuilt variant
+            p = f.name[len(path.stem) + 1 : -3]
             if p not in engines and p in PRECISIONS:
                 engines[p] = InferenceEngine(f, precision=p, num_threads=config.num_threads)
         mv = cls(name, version, path, config, engines, metrics)
@@ -75,13 +91,19 @@ class ModelVersion:
         """Creates the batcher; must run on the event loop thread."""
         c = self.config
         pad_values = c.pad_values
-        if pad_values is None and self.text is not None:   # token tensors pad with 0 (masked out)
+        if pad_values is None and self.text is not None:  # token tensors pad with 0 (masked out)
             pad_values = {n: 0 for n in self.text.feeds}
-        bc = BatcherConfig(max_batch_size=c.max_batch_size, preferred_batch_sizes=tuple(c.preferred_batch_sizes),
-                           max_queue_delay_ms=c.max_queue_delay_ms, dynamic_batching=c.dynamic_batching,
-                           priorities=dict(priorities), pad_values=pad_values)
-        self.batcher = DynamicBatcher(self._run, self.primary.inputs, self.primary.outputs,
-                                      bc, executor, observer=self.metrics)
+        bc = BatcherConfig(
+            max_batch_size=c.max_batch_size,
+            preferred_batch_sizes=tuple(c.preferred_batch_sizes),
+            max_queue_delay_ms=c.max_queue_delay_ms,
+            dynamic_batching=c.dynamic_batching,
+            priorities=dict(priorities),
+            pad_values=pad_values,
+        )
+        self.batcher = DynamicBatcher(
+            self._run, self.primary.inputs, self.primary.outputs, bc, executor, observer=self.metrics
+        )
         self._closed = asyncio.Event()
 
     # ---- serving --------------------------------------------------------------------------------------
@@ -126,7 +148,7 @@ class ModelVersion:
         if self.batcher is not None:
             await self.batcher.close(drain=True)
         self.batcher = None
-        self.engines.clear()        # the last references: arenas and mapped weights go with them
+        self.engines.clear()  # the last references: arenas and mapped weights go with them
         self.primary = None
         self.state = "UNAVAILABLE"
         if self._closed is not None:
@@ -138,16 +160,28 @@ class ModelVersion:
 
     # ---- descriptions ---------------------------------------------------------------------------------
     def metadata(self, versions: list[str]) -> dict:
-        return {"name": self.name, "versions": versions, "platform": "deepseek_r1",
-                "inputs": [tensor_metadata(t) for t in self.primary.inputs]
-                + ([self.text.metadata()] if self.text is not None else []),
-                "outputs": [tensor_metadata(t) for t in self.primary.outputs]}
+        return {
+            "name": self.name,
+            "versions": versions,
+            "platform": "deepseek_r1",
+            "inputs": [tensor_metadata(t) for t in self.primary.inputs]
+            + ([self.text.metadata()] if self.text is not None else []),
+            "outputs": [tensor_metadata(t) for t in self.primary.outputs],
+        }
 
     def live(self) -> dict:
-        return {"name": self.name, "version": self.version, "state": self.state, "inflight": self.inflight,
-                "queue": self.batcher.queue_depths() if self.batcher is not None else {},
-                "auto_precision_active": self.auto_active, "precisions": sorted(self.engines),
-                "successes": self.metrics.successes, "failures": self.metrics.failures,
-                "batches": self.metrics.batches, "samples": self.metrics.samples,
-                "last_batch_size": self.metrics.last_batch_size,
-                "uptime_s": round(time.monotonic() - self.metrics.started, 1)}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "state": self.state,
+            "inflight": self.inflight,
+            "queue": self.batcher.queue_depths() if self.batcher is not None else {},
+            "auto_precision_active": self.auto_active,
+            "precisions": sorted(self.engines),
+            "successes": self.metrics.successes,
+            "failures": self.metrics.failures,
+            "batches": self.metrics.batches,
+            "samples": self.metrics.samples,
+            "last_batch_size": self.metrics.last_batch_size,
+            "uptime_s": round(time.monotonic() - self.metrics.started, 1),
+        }

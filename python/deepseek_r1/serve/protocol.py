@@ -12,6 +12,7 @@ carry `parameters.binary_data_size`, their raw bytes back to back in the order t
 the header's byte length in the `Inference-Header-Content-Length` HTTP header. Per-tensor work (datatypes,
 BYTES, range checks) lives in protocol_tensors.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,9 +71,9 @@ class RequestedOutput:
 @dataclass
 class InferRequest:
     id: str | None
-    inputs: dict[str, np.ndarray]           # BYTES -> object array of `bytes`; binary inputs are read-only views
-    parameters: dict                         # request-level ("priority", "timeout", "binary_data_output", ...)
-    outputs: list[RequestedOutput] | None    # None (or []) = all outputs
+    inputs: dict[str, np.ndarray]  # BYTES -> object array of `bytes`; binary inputs are read-only views
+    parameters: dict  # request-level ("priority", "timeout", "binary_data_output", ...)
+    outputs: list[RequestedOutput] | None  # None (or []) = all outputs
 
     @property
     def binary_output(self) -> bool:
@@ -85,6 +86,7 @@ def error_body(message: str) -> bytes:
 
 
 # ---------------------------------------------------------------- decoding
+
 
 def _header_length(value, body_len: int) -> int | None:
     if value is None:
@@ -151,8 +153,9 @@ def _decode_tensors(role: str, entries, mv: memoryview, hlen: int | None, limits
         count = element_count(role, name, t["shape"], limits.max_elements)
         total += count
         if total > limits.max_elements:
-            raise PayloadTooLarge(f"{role} '{name}': {key} hold {total} elements in all, over the limit of "
-                                  f"{limits.max_elements}")
+            raise PayloadTooLarge(
+                f"{role} '{name}': {key} hold {total} elements in all, over the limit of {limits.max_elements}"
+            )
         shape, params = t["shape"], _params(t, f"{role} '{name}'")
         if "shared_memory_region" in params:
             raise BadRequest(f"{role} '{name}': the shared-memory extension is not supported; send the data")
@@ -161,21 +164,27 @@ def _decode_tensors(role: str, entries, mv: memoryview, hlen: int | None, limits
             if "data" in t:
                 raise BadRequest(f"{role} '{name}' has both 'data' and parameters.binary_data_size")
             if hlen is None:
-                raise BadRequest(f"{role} '{name}' declares binary_data_size but there is no {HEADER_LENGTH} "
-                                 f"header saying where the JSON ends")
+                raise BadRequest(
+                    f"{role} '{name}' declares binary_data_size but there is no {HEADER_LENGTH} "
+                    f"header saying where the JSON ends"
+                )
             size = binary_size_of(role, name, datatype, count, size)
             if offset + size > len(mv):
-                raise BadRequest(f"{role} '{name}': binary data truncated: needs {size} bytes at offset "
-                                 f"{offset - hlen} of the binary section, only {len(mv) - offset} remain")
-            tensors[name] = decode_binary(role, name, datatype, shape, count, mv[offset:offset + size], limits)
+                raise BadRequest(
+                    f"{role} '{name}': binary data truncated: needs {size} bytes at offset "
+                    f"{offset - hlen} of the binary section, only {len(mv) - offset} remain"
+                )
+            tensors[name] = decode_binary(role, name, datatype, shape, count, mv[offset : offset + size], limits)
             offset += size
         elif "data" in t:
             tensors[name] = decode_json(role, name, datatype, shape, count, t["data"], limits)
         else:
             raise BadRequest(f"{role} '{name}' has neither 'data' nor parameters.binary_data_size")
     if hlen is not None and offset != len(mv):
-        raise BadRequest(f"{len(mv) - offset} trailing bytes after the binary data of all {key} "
-                         f"(body {len(mv)} bytes, JSON header {hlen}, binary tensors {offset - hlen})")
+        raise BadRequest(
+            f"{len(mv) - offset} trailing bytes after the binary data of all {key} "
+            f"(body {len(mv)} bytes, JSON header {hlen}, binary tensors {offset - hlen})"
+        )
     return tensors
 
 
@@ -198,8 +207,7 @@ def _requested_outputs(doc: dict, limits: Limits) -> list[RequestedOutput] | Non
         params = _params(o, f"requested output '{name}'")
         for k in _UNSUPPORTED_PARAMS:
             if params.get(k):
-                raise BadRequest(f"requested output '{name}': parameter '{k}' (a Triton extension) is not "
-                                 f"supported")
+                raise BadRequest(f"requested output '{name}': parameter '{k}' (a Triton extension) is not supported")
         binary = params.get("binary_data")
         if binary is not None and not isinstance(binary, bool):
             raise BadRequest(f"requested output '{name}': binary_data must be true or false, got {binary!r:.40}")
@@ -216,8 +224,9 @@ def parse_infer_request(body: bytes, header_length: int | str | None, limits: Li
         raise BadRequest(f"request 'id' must be a string, got {json_type(req_id)}")
     params = _params(doc, "request")
     if not isinstance(params.get("binary_data_output", False), bool):
-        raise BadRequest(f"request parameter binary_data_output must be true or false, "
-                         f"got {params['binary_data_output']!r:.40}")
+        raise BadRequest(
+            f"request parameter binary_data_output must be true or false, got {params['binary_data_output']!r:.40}"
+        )
     if "inputs" not in doc:
         raise BadRequest("request has no 'inputs'")
     outputs = _requested_outputs(doc, limits)  # before the tensors: cheap checks first
@@ -225,8 +234,9 @@ def parse_infer_request(body: bytes, header_length: int | str | None, limits: Li
     return InferRequest(req_id, inputs, params, outputs)
 
 
-def parse_infer_response(body: bytes, header_length: int | str | None,
-                         limits: Limits = CLIENT_LIMITS) -> tuple[dict[str, np.ndarray], dict]:
+def parse_infer_response(
+    body: bytes, header_length: int | str | None, limits: Limits = CLIENT_LIMITS
+) -> tuple[dict[str, np.ndarray], dict]:
     """Client side: a server's response -> (name -> array, response JSON with outputs' `data` removed).
 
     A response we can't decode is the server's fault, so it raises ServeError with status 502, not 400.
@@ -242,6 +252,7 @@ def parse_infer_response(body: bytes, header_length: int | str | None,
 
 
 # ---------------------------------------------------------------- encoding
+
 
 def _encode(head: dict, key: str, items) -> tuple[bytes, dict[str, str]]:
     """head + key: [tensor entries]; binary tensors' bytes follow the (padded) JSON header."""
@@ -267,9 +278,14 @@ def _encode(head: dict, key: str, items) -> tuple[bytes, dict[str, str]]:
     return b"".join([header, *raws]), {"Content-Type": "application/octet-stream", HEADER_LENGTH: str(len(header))}
 
 
-def encode_infer_response(model_name: str, model_version: str | None, request_id: str | None,
-                          outputs: Mapping[str, np.ndarray], requested: list[RequestedOutput] | None,
-                          binary_default: bool) -> tuple[bytes, dict[str, str]]:
+def encode_infer_response(
+    model_name: str,
+    model_version: str | None,
+    request_id: str | None,
+    outputs: Mapping[str, np.ndarray],
+    requested: list[RequestedOutput] | None,
+    binary_default: bool,
+) -> tuple[bytes, dict[str, str]]:
     """Body and headers (Content-Type, plus Inference-Header-Content-Length when any output is binary)."""
     if requested is None:
         items = [(name, arr, binary_default) for name, arr in outputs.items()]
@@ -287,9 +303,13 @@ def encode_infer_response(model_name: str, model_version: str | None, request_id
     return _encode(head, "outputs", items)
 
 
-def encode_infer_request(inputs: Mapping[str, np.ndarray], outputs: Sequence[str | RequestedOutput] | None = None,
-                         request_id: str | None = None, parameters: Mapping | None = None,
-                         binary: bool = True) -> tuple[bytes, dict[str, str]]:
+def encode_infer_request(
+    inputs: Mapping[str, np.ndarray],
+    outputs: Sequence[str | RequestedOutput] | None = None,
+    request_id: str | None = None,
+    parameters: Mapping | None = None,
+    binary: bool = True,
+) -> tuple[bytes, dict[str, str]]:
     """Client side: body and headers for POST .../infer. `binary` picks the inputs' encoding and the
     default for outputs (a RequestedOutput's own `binary` wins)."""
     head: dict = {}

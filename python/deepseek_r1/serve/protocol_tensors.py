@@ -7,6 +7,7 @@ raises errors.BadRequest / PayloadTooLarge with a message that starts with the t
 Wire facts (as tritonclient.http 2.73 speaks them): raw tensors are little-endian, row-major, no padding;
 BF16 travels as raw 2-byte values; BYTES binary is repeated (uint32 LE length, bytes).
 """
+
 from __future__ import annotations
 
 import struct
@@ -22,11 +23,20 @@ from .errors import BadRequest, PayloadTooLarge
 assert sys.byteorder == "little", "the KServe binary codec assumes a little-endian host"
 
 KSERVE_TO_NUMPY: dict[str, np.dtype] = {
-    "BOOL": np.dtype(np.bool_), "UINT8": np.dtype(np.uint8), "INT8": np.dtype(np.int8),
-    "INT16": np.dtype(np.int16), "UINT16": np.dtype(np.uint16), "INT32": np.dtype(np.int32),
-    "UINT32": np.dtype(np.uint32), "INT64": np.dtype(np.int64), "UINT64": np.dtype(np.uint64),
-    "FP16": np.dtype(np.float16), "FP32": np.dtype(np.float32), "FP64": np.dtype(np.float64),
-    "BF16": np.dtype(ml_dtypes.bfloat16), "BYTES": np.dtype(object),
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype(np.uint8),
+    "INT8": np.dtype(np.int8),
+    "INT16": np.dtype(np.int16),
+    "UINT16": np.dtype(np.uint16),
+    "INT32": np.dtype(np.int32),
+    "UINT32": np.dtype(np.uint32),
+    "INT64": np.dtype(np.int64),
+    "UINT64": np.dtype(np.uint64),
+    "FP16": np.dtype(np.float16),
+    "FP32": np.dtype(np.float32),
+    "FP64": np.dtype(np.float64),
+    "BF16": np.dtype(ml_dtypes.bfloat16),
+    "BYTES": np.dtype(object),
 }
 _NUMPY_TO_KSERVE = {dt: name for name, dt in KSERVE_TO_NUMPY.items()}
 _U32 = struct.Struct("<I")
@@ -36,15 +46,16 @@ HEADER_ALIGN = 64  # our encoders pad the JSON header so the first raw tensor st
 @dataclass
 class Limits:
     max_body_bytes: int = 64 << 20
-    max_tensors: int = 64          # inputs per request, and requested outputs per request
-    max_elements: int = 64 << 20   # total elements over all inputs of one request
-    max_json_depth: int = 64       # rank-8 nested data needs ~12; deeper is a parser attack
+    max_tensors: int = 64  # inputs per request, and requested outputs per request
+    max_elements: int = 64 << 20  # total elements over all inputs of one request
+    max_json_depth: int = 64  # rank-8 nested data needs ~12; deeper is a parser attack
     max_bytes_element: int = 16 << 20
 
 
 # Clients trust the server they talk to more than servers trust clients; still bounded, never unlimited.
-CLIENT_LIMITS = Limits(max_body_bytes=1 << 40, max_tensors=1 << 16, max_elements=1 << 40, max_json_depth=256,
-                       max_bytes_element=1 << 40)
+CLIENT_LIMITS = Limits(
+    max_body_bytes=1 << 40, max_tensors=1 << 16, max_elements=1 << 40, max_json_depth=256, max_bytes_element=1 << 40
+)
 
 
 def numpy_to_kserve(dtype) -> str:
@@ -54,14 +65,16 @@ def numpy_to_kserve(dtype) -> str:
     try:
         return _NUMPY_TO_KSERVE[dt]
     except KeyError:
-        raise BadRequest(f"numpy dtype {dt} has no KServe datatype; supported: "
-                         f"{', '.join(str(d) for d in _NUMPY_TO_KSERVE)}") from None
+        raise BadRequest(
+            f"numpy dtype {dt} has no KServe datatype; supported: {', '.join(str(d) for d in _NUMPY_TO_KSERVE)}"
+        ) from None
 
 
 def datatype_of(role: str, name: str, datatype) -> np.dtype:
     if not isinstance(datatype, str) or datatype not in KSERVE_TO_NUMPY:
-        raise BadRequest(f"{role} '{name}': unknown datatype {datatype!r}; expected one of "
-                         f"{', '.join(KSERVE_TO_NUMPY)}")
+        raise BadRequest(
+            f"{role} '{name}': unknown datatype {datatype!r}; expected one of {', '.join(KSERVE_TO_NUMPY)}"
+        )
     return KSERVE_TO_NUMPY[datatype]
 
 
@@ -101,7 +114,7 @@ def check_json_depth(buf: bytes, max_depth: int) -> None:
     a = np.frombuffer(buf, np.uint8)
     in_string, depth = False, 0
     for start in range(0, a.size, _CHUNK):
-        c = a[start:start + _CHUNK]
+        c = a[start : start + _CHUNK]
         inside = np.logical_xor.accumulate(c == ord('"')) ^ in_string
         steps = _STEP[c]
         steps[inside] = 0
@@ -112,11 +125,19 @@ def check_json_depth(buf: bytes, max_depth: int) -> None:
 
 
 def json_type(v) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number",
-            type(None): "null"}.get(type(v), type(v).__name__)
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        type(None): "null",
+    }.get(type(v), type(v).__name__)
 
 
 # ---------------------------------------------------------------- BYTES
+
 
 def encode_bytes_tensor(arr) -> bytes:
     """Elements (bytes/str, row-major) as repeated uint32-LE length + data, like tritonclient."""
@@ -131,25 +152,30 @@ def encode_bytes_tensor(arr) -> bytes:
     return b"".join(parts)
 
 
-def decode_bytes_tensor(buf, count: int, *, role: str = "tensor", name: str = "",
-                        max_element: int = 16 << 20) -> np.ndarray:
+def decode_bytes_tensor(
+    buf, count: int, *, role: str = "tensor", name: str = "", max_element: int = 16 << 20
+) -> np.ndarray:
     """Exactly `count` length-prefixed elements filling all of `buf` -> 1-D object array of bytes."""
     mv = memoryview(buf).cast("B")
     n, off = len(mv), 0
     out = np.empty(count, dtype=object)
     for i in range(count):
         if off + 4 > n:
-            raise BadRequest(f"{role} '{name}': BYTES data truncated: element {i} of {count} has no 4-byte "
-                             f"length prefix ({n - off} bytes left)")
+            raise BadRequest(
+                f"{role} '{name}': BYTES data truncated: element {i} of {count} has no 4-byte "
+                f"length prefix ({n - off} bytes left)"
+            )
         (length,) = _U32.unpack_from(mv, off)
         off += 4
         if length > max_element:
-            raise PayloadTooLarge(f"{role} '{name}': BYTES element {i} is {length} bytes, over the limit of "
-                                  f"{max_element}")
+            raise PayloadTooLarge(
+                f"{role} '{name}': BYTES element {i} is {length} bytes, over the limit of {max_element}"
+            )
         if off + length > n:
-            raise BadRequest(f"{role} '{name}': BYTES data truncated: element {i} declares {length} bytes "
-                             f"but only {n - off} remain")
-        out[i] = bytes(mv[off:off + length])
+            raise BadRequest(
+                f"{role} '{name}': BYTES data truncated: element {i} declares {length} bytes but only {n - off} remain"
+            )
+        out[i] = bytes(mv[off : off + length])
         off += length
     if off != n:
         raise BadRequest(f"{role} '{name}': BYTES data has {n - off} trailing bytes after {count} elements")
@@ -158,25 +184,32 @@ def decode_bytes_tensor(buf, count: int, *, role: str = "tensor", name: str = ""
 
 # ---------------------------------------------------------------- decode one tensor
 
+
 def binary_size_of(role: str, name: str, datatype: str, count: int, size) -> int:
     """Validate a declared binary_data_size against shape x datatype before touching the body."""
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise BadRequest(f"{role} '{name}': binary_data_size must be a non-negative integer, got {size!r}")
     if datatype == "BYTES":
         if size < 4 * count:
-            raise BadRequest(f"{role} '{name}': binary_data_size {size} is too small for {count} BYTES elements "
-                             f"(each needs a 4-byte length prefix)")
+            raise BadRequest(
+                f"{role} '{name}': binary_data_size {size} is too small for {count} BYTES elements "
+                f"(each needs a 4-byte length prefix)"
+            )
     elif size != count * KSERVE_TO_NUMPY[datatype].itemsize:
-        raise BadRequest(f"{role} '{name}': binary_data_size is {size} bytes but {count} {datatype} elements "
-                         f"need {count * KSERVE_TO_NUMPY[datatype].itemsize}")
+        raise BadRequest(
+            f"{role} '{name}': binary_data_size is {size} bytes but {count} {datatype} elements "
+            f"need {count * KSERVE_TO_NUMPY[datatype].itemsize}"
+        )
     return size
 
 
-def decode_binary(role: str, name: str, datatype: str, shape: list, count: int, raw: memoryview,
-                  limits: Limits) -> np.ndarray:
+def decode_binary(
+    role: str, name: str, datatype: str, shape: list, count: int, raw: memoryview, limits: Limits
+) -> np.ndarray:
     if datatype == "BYTES":
-        return decode_bytes_tensor(raw, count, role=role, name=name,
-                                   max_element=limits.max_bytes_element).reshape(shape)
+        return decode_bytes_tensor(raw, count, role=role, name=name, max_element=limits.max_bytes_element).reshape(
+            shape
+        )
     dt = KSERVE_TO_NUMPY[datatype]
     arr = np.frombuffer(raw, dtype=dt).reshape(shape)  # zero-copy, read-only view of the body
     if not arr.flags.aligned:
@@ -195,8 +228,9 @@ def _flatten_strings(role: str, name: str, data: list, out: list, max_element: i
         elif isinstance(v, str):
             b = v.encode("utf-8", "surrogatepass")
             if len(b) > max_element:
-                raise PayloadTooLarge(f"{role} '{name}': BYTES element {len(out)} is {len(b)} bytes, over the "
-                                      f"limit of {max_element}")
+                raise PayloadTooLarge(
+                    f"{role} '{name}': BYTES element {len(out)} is {len(b)} bytes, over the limit of {max_element}"
+                )
             out.append(b)
         else:
             raise BadRequest(f"{role} '{name}': BYTES data must hold strings, got a {json_type(v)} ({v!r:.40})")
@@ -238,15 +272,15 @@ def decode_json(role: str, name: str, datatype: str, shape: list, count: int, da
         lo, hi = src.min(), src.max()
         if lo < info.min or hi > info.max:
             bad = lo if lo < info.min else hi
-            raise BadRequest(f"{role} '{name}': value {int(bad)} is out of range for {datatype} "
-                             f"[{info.min}, {info.max}]")
+            raise BadRequest(
+                f"{role} '{name}': value {int(bad)} is out of range for {datatype} [{info.min}, {info.max}]"
+            )
     elif kind not in "iuf":
         raise BadRequest(f"{role} '{name}': {datatype} data must be numbers, got {_describe(src)}")
     with np.errstate(over="ignore", invalid="ignore"):
         arr = src.astype(dt)
         if dt.kind == "f" and (np.isinf(arr.astype(np.float64)) & np.isfinite(src)).any():
-            raise BadRequest(f"{role} '{name}': a finite value overflows {datatype} (max "
-                             f"{float(np.finfo(dt).max)})")
+            raise BadRequest(f"{role} '{name}': a finite value overflows {datatype} (max {float(np.finfo(dt).max)})")
     return arr.reshape(shape)
 
 
@@ -274,11 +308,17 @@ def _describe(src: np.ndarray) -> str:
             if not isinstance(v, (int, float)) or isinstance(v, bool):
                 return f"a {json_type(v)} ({v!r:.40})"
         return "integers outside the 64-bit range"
-    return {"b": "booleans", "f": "non-integers (or integers no single 64-bit type holds)", "U": "strings", "i": "integers", "u": "integers"}.get(
-        src.dtype.kind, str(src.dtype))
+    return {
+        "b": "booleans",
+        "f": "non-integers (or integers no single 64-bit type holds)",
+        "U": "strings",
+        "i": "integers",
+        "u": "integers",
+    }.get(src.dtype.kind, str(src.dtype))
 
 
 # ---------------------------------------------------------------- encode one tensor
+
 
 def json_data(arr: np.ndarray) -> list | None:
     """Flat JSON list for `data` (tolist is the fast path), or None when BYTES aren't UTF-8 text."""
@@ -298,7 +338,7 @@ def raw_data(arr: np.ndarray):
     if arr.dtype == object or arr.dtype.kind in "SU":
         return encode_bytes_tensor(arr)
     # viewing as uint8 also sidesteps memoryview's refusal of bfloat16 ("cannot include dtype 'E'")
-    return memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data
 
 
 def pad_header(header: bytes) -> bytes:

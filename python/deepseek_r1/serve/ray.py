@@ -12,6 +12,7 @@ the app's lifespan inside each replica (uvicorn's LifespanOn, in ray.serve's ASG
 its models before it reports ready, and polls its repository for hot reload on its own. /metrics and the
 status page describe whichever replica answered; scrape replicas through Ray's metrics for a cluster view.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ from typing import Any
 
 try:
     from ray import serve
-except ImportError as e:     # name the extra: "No module named 'ray'" alone does not say what to install
+except ImportError as e:  # name the extra: "No module named 'ray'" alone does not say what to install
     raise ImportError("deepseek_r1.serve.ray needs Ray Serve: pip install 'deepseek_r1[ray]'") from e
 
 from .server import InferenceServer
@@ -27,8 +28,10 @@ from .server import InferenceServer
 DEFAULT_NAME = "deepseek_r1"
 # Arguments of InferenceServer that belong to its own uvicorn/gRPC listeners, which a replica does not open:
 # Ray's proxy owns the HTTP port (run(host=, port=)), and a gRPC port per replica would collide on one node.
-_NOT_IN_RAY = {"host": "pass host= and port= to run() (Ray's HTTP proxy owns the listening socket)",
-               "grpc_port": "the gRPC endpoint is not served by Ray replicas; use InferenceServer for gRPC"}
+_NOT_IN_RAY = {
+    "host": "pass host= and port= to run() (Ray's HTTP proxy owns the listening socket)",
+    "grpc_port": "the gRPC endpoint is not served by Ray replicas; use InferenceServer for gRPC",
+}
 
 # The server a replica's constructor built, for _build_app below. Ray runs each replica in its own actor
 # process, so there is exactly one. (serve.ingress takes a builder *function* called right after the
@@ -58,17 +61,28 @@ def _threads(ray_actor_options: dict) -> int:
     return max(1, int(cpus))
 
 
-def deployment_options(*, num_replicas: int | str | None = None, autoscaling_config: dict | None = None,
-                       ray_actor_options: dict | None = None, max_ongoing_requests: int | None = None,
-                       batch_size: int = 32, name: str = DEFAULT_NAME) -> dict[str, Any]:
+def deployment_options(
+    *,
+    num_replicas: int | str | None = None,
+    autoscaling_config: dict | None = None,
+    ray_actor_options: dict | None = None,
+    max_ongoing_requests: int | None = None,
+    batch_size: int = 32,
+    name: str = DEFAULT_NAME,
+) -> dict[str, Any]:
     """The keyword arguments of serve.deployment() for these settings (see deployment())."""
-    if num_replicas is not None and num_replicas != "auto" and (
-            isinstance(num_replicas, bool) or not isinstance(num_replicas, int) or num_replicas < 1):
+    if (
+        num_replicas is not None
+        and num_replicas != "auto"
+        and (isinstance(num_replicas, bool) or not isinstance(num_replicas, int) or num_replicas < 1)
+    ):
         raise ValueError(f"num_replicas must be an int >= 1 or 'auto', got {num_replicas!r}")
     if autoscaling_config is not None:
         if num_replicas not in (None, "auto"):
-            raise ValueError(f"num_replicas={num_replicas!r} and autoscaling_config are exclusive: "
-                             "autoscaling chooses the replica count (use its min_replicas / max_replicas)")
+            raise ValueError(
+                f"num_replicas={num_replicas!r} and autoscaling_config are exclusive: "
+                "autoscaling chooses the replica count (use its min_replicas / max_replicas)"
+            )
         if not isinstance(autoscaling_config, dict):
             raise ValueError(f"autoscaling_config must be a dict, got {type(autoscaling_config).__name__}")
     opts: dict[str, Any] = {"name": name, "ray_actor_options": dict(ray_actor_options or {})}
@@ -78,18 +92,28 @@ def deployment_options(*, num_replicas: int | str | None = None, autoscaling_con
     if num_replicas == "auto" or autoscaling_config is not None:
         # One full batch per replica is the load a replica is built for: scale out when replicas hold more.
         # Fields the caller gives override these; Ray fills the rest (min 1, max 100, its delays).
-        opts["autoscaling_config"] = {"target_ongoing_requests": batch_size, "min_replicas": 1,
-                                      **(autoscaling_config or {})}
+        opts["autoscaling_config"] = {
+            "target_ongoing_requests": batch_size,
+            "min_replicas": 1,
+            **(autoscaling_config or {}),
+        }
         opts["num_replicas"] = "auto"
     else:
         opts["num_replicas"] = num_replicas or 1
     return opts
 
 
-def deployment(model_path: str | os.PathLike | None = None, *, repository: str | os.PathLike | None = None,
-               num_replicas: int | str | None = None, autoscaling_config: dict | None = None,
-               ray_actor_options: dict | None = None, max_ongoing_requests: int | None = None,
-               name: str = DEFAULT_NAME, **server_kwargs) -> serve.Application:
+def deployment(
+    model_path: str | os.PathLike | None = None,
+    *,
+    repository: str | os.PathLike | None = None,
+    num_replicas: int | str | None = None,
+    autoscaling_config: dict | None = None,
+    ray_actor_options: dict | None = None,
+    max_ongoing_requests: int | None = None,
+    name: str = DEFAULT_NAME,
+    **server_kwargs,
+) -> serve.Application:
     """A Ray Serve application running InferenceServer(model_path, repository=..., **server_kwargs) per replica.
 
     num_replicas: an int (fixed), "auto" (autoscaling), or None (1, or autoscaling when autoscaling_config is
@@ -103,9 +127,14 @@ def deployment(model_path: str | os.PathLike | None = None, *, repository: str |
             raise ValueError(f"{key}= is not an option of the Ray deployment: {why}")
     if (model_path is None) == (repository is None):
         raise ValueError("pass exactly one of model_path or repository=")
-    opts = deployment_options(num_replicas=num_replicas, autoscaling_config=autoscaling_config,
-                              ray_actor_options=ray_actor_options, max_ongoing_requests=max_ongoing_requests,
-                              batch_size=server_kwargs.get("batch_size", 32), name=name)
+    opts = deployment_options(
+        num_replicas=num_replicas,
+        autoscaling_config=autoscaling_config,
+        ray_actor_options=ray_actor_options,
+        max_ongoing_requests=max_ongoing_requests,
+        batch_size=server_kwargs.get("batch_size", 32),
+        name=name,
+    )
     if server_kwargs.get("num_threads") is None:
         server_kwargs["num_threads"] = _threads(opts["ray_actor_options"])
     # Absolute paths: replicas' working directories are not the driver's.
@@ -114,8 +143,16 @@ def deployment(model_path: str | os.PathLike | None = None, *, repository: str |
     return serve.deployment(InferenceReplica, **opts).bind(server_kwargs)
 
 
-def run(model_path: str | os.PathLike | None = None, *, host: str = "127.0.0.1", port: int = 8000,
-        route_prefix: str = "/", app_name: str = DEFAULT_NAME, blocking: bool = False, **deployment_kwargs):
+def run(
+    model_path: str | os.PathLike | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    route_prefix: str = "/",
+    app_name: str = DEFAULT_NAME,
+    blocking: bool = False,
+    **deployment_kwargs,
+):
     """Deploys deployment(model_path, **deployment_kwargs) and returns its DeploymentHandle once every replica
     has loaded its models; blocking=True serves until interrupted. Starts Ray (ray.init()) and Serve when they
     are not running; host/port configure Serve's HTTP proxy, which is cluster-wide and set by whoever starts

@@ -14,6 +14,7 @@ Hot reload: the new version is compiled in the loader thread while the old one k
 assignment on the event loop; the old version is retired (ModelVersion.retire) and closes when its in-flight
 requests have finished. A version that fails to load leaves the serving one in place and records the reason.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,18 +50,25 @@ def check_version(version: str) -> str:
 @dataclass
 class ModelEntry:
     name: str
-    versions: dict[str, ModelVersion] = field(default_factory=dict)   # loaded and serving
+    versions: dict[str, ModelVersion] = field(default_factory=dict)  # loaded and serving
     state: str = "UNAVAILABLE"
     reason: str = ""
-    fingerprints: dict[str, tuple] = field(default_factory=dict)       # version -> file identity when loaded
-    failed: dict[str, tuple] = field(default_factory=dict)             # the files of the last failed load
+    fingerprints: dict[str, tuple] = field(default_factory=dict)  # version -> file identity when loaded
+    failed: dict[str, tuple] = field(default_factory=dict)  # the files of the last failed load
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class ModelRepository:
-    def __init__(self, root: str | Path | None = None, model_path: str | Path | None = None, *,
-                 defaults: ModelConfig, metrics: ServerMetrics, executor: Executor,
-                 priorities: dict[str, PriorityPolicy]):
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        model_path: str | Path | None = None,
+        *,
+        defaults: ModelConfig,
+        metrics: ServerMetrics,
+        executor: Executor,
+        priorities: dict[str, PriorityPolicy],
+    ):
         if (root is None) == (model_path is None):
             raise ValueError("give exactly one of model_path= or repository=")
         self.root = Path(root) if root is not None else None
@@ -72,7 +80,7 @@ class ModelRepository:
         self.defaults, self.metrics, self.executor, self.priorities = defaults, metrics, executor, priorities
         self.entries: dict[str, ModelEntry] = {}
         self.auto_threshold: float | None = None
-        self._loader = ThreadPoolExecutor(1, thread_name_prefix="r1-loader")   # compiles off the event loop
+        self._loader = ThreadPoolExecutor(1, thread_name_prefix="r1-loader")  # compiles off the event loop
 
     # ---- discovery ------------------------------------------------------------------------------------
     def model_names(self) -> list[str]:
@@ -108,7 +116,7 @@ class ModelRepository:
             try:
                 await self.load(name)
             except ServeError:
-                pass   # recorded in the entry's reason; the other models still serve
+                pass  # recorded in the entry's reason; the other models still serve
 
     async def load(self, name: str, overrides: dict | None = None, force: bool = False) -> ModelEntry:
         """(Re)loads the newest `versions` versions of `name`; unchanged versions are kept as they are."""
@@ -122,9 +130,11 @@ class ModelRepository:
                     config = config.merged(overrides)
                 on_disk = self._versions_on_disk(name)
                 if not on_disk:
-                    raise NotFound(f"model '{name}' has no version with a model file "
-                                   f"({' or '.join(MODEL_FILES)}) in the repository")
-                wanted = sorted(on_disk, key=int)[-config.versions:]
+                    raise NotFound(
+                        f"model '{name}' has no version with a model file "
+                        f"({' or '.join(MODEL_FILES)}) in the repository"
+                    )
+                wanted = sorted(on_disk, key=int)[-config.versions :]
                 loop = asyncio.get_running_loop()
                 fresh: dict[str, ModelVersion] = {}
                 for v in wanted:
@@ -143,11 +153,11 @@ class ModelRepository:
             except ServeError as e:
                 self._failed(entry, e.message, on_disk)
                 raise
-            except Exception as e:   # R1Error (corrupt file), OSError: the model is named in the reason
+            except Exception as e:  # R1Error (corrupt file), OSError: the model is named in the reason
                 self._failed(entry, f"{type(e).__name__}: {e}", on_disk)
                 raise Unavailable(f"model '{name}' failed to load: {entry.reason}") from None
             retired = [mv for v, mv in entry.versions.items() if fresh.get(v) is not mv]
-            entry.versions = fresh           # the swap: new requests see only the fresh versions
+            entry.versions = fresh  # the swap: new requests see only the fresh versions
             entry.state, entry.reason, entry.failed = "READY", "", {}
             for mv in retired:
                 mv.retire()
@@ -157,8 +167,11 @@ class ModelRepository:
     def _failed(self, entry: ModelEntry, reason: str, on_disk: dict[str, Path]) -> None:
         entry.reason = reason
         try:
-            entry.failed = {v: self._fingerprint(p) for v, p in on_disk.items()
-                            if v in sorted(on_disk, key=int)[-self._config(entry.name).versions:]}
+            entry.failed = {
+                v: self._fingerprint(p)
+                for v, p in on_disk.items()
+                if v in sorted(on_disk, key=int)[-self._config(entry.name).versions :]
+            }
         except (OSError, ServeError):
             entry.failed = {}
         if not entry.versions:
@@ -181,22 +194,23 @@ class ModelRepository:
         for name in self.model_names():
             entry = self.entries.get(name)
             if entry is not None and entry.reason == "unloaded":
-                continue     # explicitly unloaded: stays so until a load request
+                continue  # explicitly unloaded: stays so until a load request
             try:
                 on_disk = self._versions_on_disk(name)
-                wanted = sorted(on_disk, key=int)[-self._config(name).versions:]
+                wanted = sorted(on_disk, key=int)[-self._config(name).versions :]
                 current = {v: self._fingerprint(on_disk[v]) for v in wanted}
-                changed = entry is None or current != {v: entry.fingerprints.get(v) for v in set(entry.fingerprints)
-                                                       | set(current)}
+                changed = entry is None or current != {
+                    v: entry.fingerprints.get(v) for v in set(entry.fingerprints) | set(current)
+                }
                 if entry is not None and current == entry.failed:
-                    continue     # the same files failed to load last time: wait until they change
+                    continue  # the same files failed to load last time: wait until they change
             except (OSError, ServeError):
-                continue     # a file vanished mid-scan or a bad config: next scan
+                continue  # a file vanished mid-scan or a bad config: next scan
             if changed and on_disk:
                 try:
                     await self.load(name)
                 except ServeError:
-                    pass     # keeps serving the old version; the reason shows in the index
+                    pass  # keeps serving the old version; the reason shows in the index
 
     def set_auto_precision(self, threshold: float | None) -> None:
         self.auto_threshold = threshold
@@ -224,15 +238,17 @@ class ModelRepository:
             check_name(name)
             raise NotFound(f"unknown model '{name}'; available: {sorted(self.entries)}")
         if not entry.versions:
-            raise Unavailable(f"model '{name}' is not ready ({entry.state.lower()}"
-                              f"{': ' + entry.reason if entry.reason else ''})")
+            raise Unavailable(
+                f"model '{name}' is not ready ({entry.state.lower()}{': ' + entry.reason if entry.reason else ''})"
+            )
         if version is None or version == "":
             return entry.versions[max(entry.versions, key=int)]
         check_version(version)
         mv = entry.versions.get(version)
         if mv is None:
-            raise NotFound(f"model '{name}' has no ready version '{version}'; ready versions: "
-                           f"{sorted(entry.versions, key=int)}")
+            raise NotFound(
+                f"model '{name}' has no ready version '{version}'; ready versions: {sorted(entry.versions, key=int)}"
+            )
         return mv
 
     def index(self) -> list[dict]:
@@ -245,8 +261,13 @@ class ModelRepository:
         for name in sorted(names):
             entry = self.entries.get(name)
             if entry is None or not entry.versions:
-                rows.append({"name": name, "state": entry.state if entry else "UNAVAILABLE",
-                             "reason": entry.reason if entry else "not loaded"})
+                rows.append(
+                    {
+                        "name": name,
+                        "state": entry.state if entry else "UNAVAILABLE",
+                        "reason": entry.reason if entry else "not loaded",
+                    }
+                )
             for v in sorted(entry.versions if entry else (), key=int):
                 rows.append({"name": name, "version": v, "state": entry.versions[v].state, "reason": ""})
         return rows

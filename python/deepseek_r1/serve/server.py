@@ -11,6 +11,7 @@
 Starlette on uvicorn with uvloop and httptools (ARCHITECTURE.md: ~80 us of CPU a request). Binds 127.0.0.1
 unless told otherwise: exposing a model server is a decision, not a default.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping
 
 import uvicorn
 
@@ -74,30 +75,59 @@ def _keys(api_keys) -> dict[str, dict] | None:
 
 
 class InferenceServer:
-    def __init__(self, model_path: str | os.PathLike | None = None, *, repository: str | os.PathLike | None = None,
-                 batch_size: int = 32, dynamic_batching: bool = True, max_queue_delay_ms: float | None = None,
-                 preferred_batch_sizes: tuple[int, ...] = (), priorities: Mapping | None = None,
-                 api_keys=None, host: str = "127.0.0.1", precision: str = "fp32", variants: tuple[str, ...] = (),
-                 num_threads: int | None = None, pad_values: dict | None = None,
-                 max_request_bytes: int = 64 << 20, poll_interval_s: float | None = 2.0, versions: int = 1,
-                 grpc_port: int | None = None, tokenizer: dict | None = None):
+    def __init__(
+        self,
+        model_path: str | os.PathLike | None = None,
+        *,
+        repository: str | os.PathLike | None = None,
+        batch_size: int = 32,
+        dynamic_batching: bool = True,
+        max_queue_delay_ms: float | None = None,
+        preferred_batch_sizes: tuple[int, ...] = (),
+        priorities: Mapping | None = None,
+        api_keys=None,
+        host: str = "127.0.0.1",
+        precision: str = "fp32",
+        variants: tuple[str, ...] = (),
+        num_threads: int | None = None,
+        pad_values: dict | None = None,
+        max_request_bytes: int = 64 << 20,
+        poll_interval_s: float | None = 2.0,
+        versions: int = 1,
+        grpc_port: int | None = None,
+        tokenizer: dict | None = None,
+    ):
         self.host = host
-        self.defaults = ModelConfig(max_batch_size=batch_size, preferred_batch_sizes=tuple(preferred_batch_sizes),
-                                    max_queue_delay_ms=max_queue_delay_ms, dynamic_batching=dynamic_batching,
-                                    pad_values=pad_values, precision=precision, variants=tuple(variants),
-                                    num_threads=num_threads, versions=versions,
-                                    tokenizer=tokenizer)
+        self.defaults = ModelConfig(
+            max_batch_size=batch_size,
+            preferred_batch_sizes=tuple(preferred_batch_sizes),
+            max_queue_delay_ms=max_queue_delay_ms,
+            dynamic_batching=dynamic_batching,
+            pad_values=pad_values,
+            precision=precision,
+            variants=tuple(variants),
+            num_threads=num_threads,
+            versions=versions,
+            tokenizer=tokenizer,
+        )
         self.poll_interval_s = poll_interval_s
-        self.grpc_port = grpc_port      # None: no gRPC; 0: any free port (read .grpc_port after start)
+        self.grpc_port = grpc_port  # None: no gRPC; 0: any free port (read .grpc_port after start)
         # Batches of one model run one at a time (the engine uses every core); a few workers let other
         # models' batches and the GIL-free copies overlap.
         self._executor = ThreadPoolExecutor(4, thread_name_prefix="r1-infer")
         self.metrics = ServerMetrics(live=lambda: self.repository.live_stats())
-        self.repository = ModelRepository(repository, model_path, defaults=self.defaults, metrics=self.metrics,
-                                          executor=self._executor, priorities=_policies(priorities))
+        self.repository = ModelRepository(
+            repository,
+            model_path,
+            defaults=self.defaults,
+            metrics=self.metrics,
+            executor=self._executor,
+            priorities=_policies(priorities),
+        )
         self._single = model_path is not None
-        self.state = ServerState(self.repository, self.metrics, Limits(max_body_bytes=max_request_bytes),
-                                 _keys(api_keys))
+        self.state = ServerState(
+            self.repository, self.metrics, Limits(max_body_bytes=max_request_bytes), _keys(api_keys)
+        )
         self.app = build_app(self.state, lifespan=self._lifespan)
         self._uvicorn: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -116,12 +146,11 @@ class InferenceServer:
         if self._single:
             name = self.repository.model_names()[0]
             if not self.repository.entries[name].versions:
-                raise RuntimeError(f"cannot serve {self.repository.model_path}: "
-                                   f"{self.repository.entries[name].reason}")
+                raise RuntimeError(f"cannot serve {self.repository.model_path}: {self.repository.entries[name].reason}")
         poller = asyncio.create_task(self._poll_loop()) if self.poll_interval_s else None
         grpc_server = None
         if self.grpc_port is not None:
-            from .grpc_server import start_grpc_server   # the [grpc] extra: imported only when asked for
+            from .grpc_server import start_grpc_server  # the [grpc] extra: imported only when asked for
 
             grpc_server, self.grpc_port = await start_grpc_server(self.state, self.host, self.grpc_port)
         try:
@@ -138,21 +167,31 @@ class InferenceServer:
             await asyncio.sleep(self.poll_interval_s)
             try:
                 await self.repository.poll()
-            except Exception:     # a scan must never stop the watcher
+            except Exception:  # a scan must never stop the watcher
                 log.exception("repository scan failed")
 
     def _config(self, port: int, log_level: str) -> uvicorn.Config:
-        return uvicorn.Config(self.app, host=self.host, port=port, loop="uvloop", http="httptools",
-                              lifespan="on", access_log=False, log_level=log_level, backlog=2048,
-                              proxy_headers=False,
-                              timeout_keep_alive=30, timeout_graceful_shutdown=30)
+        return uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_level=log_level,
+            backlog=2048,
+            proxy_headers=False,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=30,
+        )
 
     def run(self, port: int = 8080, log_level: str = "warning") -> None:
         """Serves until interrupted (Ctrl-C / SIGTERM drain in-flight requests, then exit)."""
         print(f"deepseek_r1 serving on http://{self.host}:{port} (KServe v2; status page at /)", flush=True)
         uvicorn.Server(self._config(port, log_level)).run()
 
-    def start(self, port: int = 0, log_level: str = "warning", timeout_s: float = 120.0) -> "InferenceServer":
+    def start(self, port: int = 0, log_level: str = "warning", timeout_s: float = 120.0) -> InferenceServer:
         """Serves in a background thread; returns once models are loaded and the port is bound."""
         self._uvicorn = uvicorn.Server(self._config(port, log_level))
         self._thread = threading.Thread(target=self._uvicorn.run, name="r1-server", daemon=True)

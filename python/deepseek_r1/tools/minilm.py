@@ -3,10 +3,12 @@
 Used by `r1 demo` and by the test fixtures, so the README's first command runs the same export the
 end-to-end tests check against onnxruntime.
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 
 def minilm_dir() -> Path:
@@ -34,8 +36,9 @@ def text_encoder_cls():
             self.mean_pool = mean_pool
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             return_dict=True)
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, return_dict=True
+            )
             h = out.last_hidden_state
             if not self.mean_pool:
                 return h, out.pooler_output
@@ -51,8 +54,10 @@ def build_minilm():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import BertModel
 
-    model, info = BertModel.from_pretrained(str(minilm_dir()), add_pooling_layer=False, local_files_only=True,
-                                            output_loading_info=True)
+    loaded: Any = BertModel.from_pretrained(
+        str(minilm_dir()), add_pooling_layer=False, local_files_only=True, output_loading_info=True
+    )
+    model, info = loaded  # (model, loading info): output_loading_info=True
     if info.get("missing_keys"):  # would silently leave random weights in place
         raise RuntimeError(f"all-MiniLM-L6-v2 weights are missing keys: {sorted(info['missing_keys'])[:10]}")
     return text_encoder_cls()(model.eval(), mean_pool=True).eval()

@@ -1,4 +1,5 @@
 """ModelConverter(framework="pytorch"): an nn.Module exported through torch.onnx, both exporters."""
+
 import numpy as np
 import pytest
 
@@ -23,8 +24,14 @@ def test_pytorch_module_converts_and_matches_torch(tmp_path, dynamo):
     torch.manual_seed(0)
     net = SmallNet().eval()
     x = torch.randn(2, 3, 16, 16)
-    out = r1.ModelConverter(input_model=net, framework="pytorch", example_inputs=(x,), input_names=["x"],
-                            output_path=tmp_path / "net.r1", dynamo=dynamo).convert()
+    out = r1.ModelConverter(
+        input_model=net,
+        framework="pytorch",
+        example_inputs=(x,),
+        input_names=["x"],
+        output_path=tmp_path / "net.r1",
+        dynamo=dynamo,
+    ).convert()
     engine = r1.InferenceEngine(out)
     with torch.no_grad():
         want = net(x).numpy()
@@ -33,8 +40,9 @@ def test_pytorch_module_converts_and_matches_torch(tmp_path, dynamo):
     if not dynamo:  # the legacy exporter marks batch dynamic by default
         x5 = torch.randn(5, 3, 16, 16)
         with torch.no_grad():
-            np.testing.assert_allclose(next(iter(engine.run({"x": x5.numpy()}).values())), net(x5).numpy(),
-                                       rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(
+                next(iter(engine.run({"x": x5.numpy()}).values())), net(x5).numpy(), rtol=1e-4, atol=1e-6
+            )
 
 
 def test_pytorch_needs_example_inputs():

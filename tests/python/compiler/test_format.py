@@ -1,5 +1,5 @@
 """The .r1 file: round trip, mmap'd weights, and every kind of damage raising ModelError."""
-import os
+
 import struct
 
 import numpy as np
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import deepseek_r1 as r1
-from small_models import add_relu_model, reference_add_relu
+from helpers.small_models import add_relu_model, reference_add_relu
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +126,13 @@ def test_load_is_fast_and_does_not_copy_weights(tmp_path):
     w = np.random.default_rng(0).standard_normal(16 * 1024 * 1024).astype(np.float32)
     from onnx import TensorProto, helper, numpy_helper
 
-    g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "big",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [w.size])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [w.size])],
-                          [numpy_helper.from_array(w, "w")])
+    g = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "big",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [w.size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [w.size])],
+        [numpy_helper.from_array(w, "w")],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     path = tmp_path / "big.r1"
     r1.save_model(r1.Model(r1.load_onnx(m)), path)
@@ -159,10 +162,13 @@ def test_prepacked_weights_do_not_stay_resident_twice(tmp_path):
     from onnx import TensorProto, helper, numpy_helper
 
     w = rng.standard_normal((2048, 4096)).astype(np.float32)  # 32 MB
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "mm",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2048])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4096])],
-                          [numpy_helper.from_array(w, "w")])
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "mm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2048])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4096])],
+        [numpy_helper.from_array(w, "w")],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     path = tmp_path / "mm.r1"
     r1.save_model(r1.Model(r1.load_onnx(m)), path)

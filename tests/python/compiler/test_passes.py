@@ -1,5 +1,6 @@
 """Every compiler pass, tested twice: the IR it produces on a small graph, and optimized vs
 unoptimized outputs on random inputs (hypothesis)."""
+
 from __future__ import annotations
 
 import io
@@ -10,13 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deepseek_r1 as r1
-import graph_builders as gb
-from graph_builders import F, I64, node
+from helpers import graph_builders as gb
+from helpers.graph_builders import F, node
 
 SEEDS = st.integers(0, 2**31 - 1)
 
 
 # ---------------------------------------------------------------- pipeline and levels
+
 
 def test_levels_and_names():
     assert r1.pass_names(0) == ["float_conversion"]  # a precision choice (GPUs), not an optimization
@@ -29,8 +31,12 @@ def test_levels_and_names():
 
 def _mlp():
     rng = np.random.default_rng(0)
-    return gb.model([node("MatMul", ["x", "w"], ["h"]), node("Add", ["h", "b"], ["z"]), node("Relu", ["z"], ["y"])],
-                    [("x", F, ["batch", 8])], ["y"], {"w": gb.rand(rng, 8, 4), "b": gb.rand(rng, 4)})
+    return gb.model(
+        [node("MatMul", ["x", "w"], ["h"]), node("Add", ["h", "b"], ["z"]), node("Relu", ["z"], ["y"])],
+        [("x", F, ["batch", 8])],
+        ["y"],
+        {"w": gb.rand(rng, 8, 4), "b": gb.rand(rng, 4)},
+    )
 
 
 def test_engine_rejects_bad_level_and_pass_names():
@@ -64,10 +70,18 @@ def test_disabled_pass_is_skipped():
 
 # ---------------------------------------------------------------- level 1
 
+
 def _identity_model():
-    return gb.model([node("Identity", ["x"], ["a"]), node("Dropout", ["a"], ["b"]),
-                     node("Cast", ["b"], ["c"], to=F), node("Relu", ["c"], ["y"])],
-                    [("x", F, ["n", 5])], ["y"])
+    return gb.model(
+        [
+            node("Identity", ["x"], ["a"]),
+            node("Dropout", ["a"], ["b"]),
+            node("Cast", ["b"], ["c"], to=F),
+            node("Relu", ["c"], ["y"]),
+        ],
+        [("x", F, ["n", 5])],
+        ["y"],
+    )
 
 
 def test_identity_elimination_ir():
@@ -82,12 +96,23 @@ def test_identity_elimination_outputs(seed, n):
 
 def _shape_chain_model():
     # y = Reshape(x, [Shape(x)[0], 3, -1]): the exporters' way of writing "keep the batch".
-    return gb.model([node("Shape", ["x"], ["s"]), node("Gather", ["s", "zero"], ["b"], axis=0),
-                     node("Unsqueeze", ["b", "axes"], ["b1"]), node("Concat", ["b1", "three", "minus1"], ["t"], axis=0),
-                     node("Reshape", ["x", "t"], ["y"])],
-                    [("x", F, ["batch", 12])], ["y"],
-                    {"zero": np.array(0, np.int64), "axes": np.array([0], np.int64), "three": np.array([3], np.int64),
-                     "minus1": np.array([-1], np.int64)})
+    return gb.model(
+        [
+            node("Shape", ["x"], ["s"]),
+            node("Gather", ["s", "zero"], ["b"], axis=0),
+            node("Unsqueeze", ["b", "axes"], ["b1"]),
+            node("Concat", ["b1", "three", "minus1"], ["t"], axis=0),
+            node("Reshape", ["x", "t"], ["y"]),
+        ],
+        [("x", F, ["batch", 12])],
+        ["y"],
+        {
+            "zero": np.array(0, np.int64),
+            "axes": np.array([0], np.int64),
+            "three": np.array([3], np.int64),
+            "minus1": np.array([-1], np.int64),
+        },
+    )
 
 
 def test_shape_folding_ir():
@@ -102,9 +127,16 @@ def test_shape_folding_outputs(seed, batch):
 
 def _const_fold_model(rng):
     # The weight reaches MatMul through a Transpose and a Reshape the exporter left behind.
-    return gb.model([node("Transpose", ["w"], ["wt"], perm=[1, 0]), node("Reshape", ["wt", "shape"], ["wr"]),
-                     node("MatMul", ["x", "wr"], ["y"])],
-                    [("x", F, ["n", 6])], ["y"], {"w": gb.rand(rng, 4, 6), "shape": np.array([6, 4], np.int64)})
+    return gb.model(
+        [
+            node("Transpose", ["w"], ["wt"], perm=[1, 0]),
+            node("Reshape", ["wt", "shape"], ["wr"]),
+            node("MatMul", ["x", "wr"], ["y"]),
+        ],
+        [("x", F, ["n", 6])],
+        ["y"],
+        {"w": gb.rand(rng, 4, 6), "shape": np.array([6, 4], np.int64)},
+    )
 
 
 def test_constant_folding_ir():
@@ -118,8 +150,11 @@ def test_constant_folding_outputs(seed, n):
 
 
 def _cse_model():
-    return gb.model([node("Relu", ["x"], ["a"]), node("Relu", ["x"], ["b"]), node("Add", ["a", "b"], ["y"])],
-                    [("x", F, ["n"])], ["y"])
+    return gb.model(
+        [node("Relu", ["x"], ["a"]), node("Relu", ["x"], ["b"]), node("Add", ["a", "b"], ["y"])],
+        [("x", F, ["n"])],
+        ["y"],
+    )
 
 
 def test_cse_ir():
@@ -142,15 +177,27 @@ def test_dead_code_removed_and_outputs_kept():
 
 # ---------------------------------------------------------------- level 2: fusions
 
+
 def _conv_bn_model(rng, c, co, k, bias):
     ins = ["x", "w", "b"] if bias else ["x", "w"]
-    inits = {"w": gb.rand(rng, co, c, k, k), "scale": gb.rand(rng, co), "beta": gb.rand(rng, co),
-             "mean": gb.rand(rng, co), "var": (rng.random(co) + 0.5).astype(np.float32)}
+    inits = {
+        "w": gb.rand(rng, co, c, k, k),
+        "scale": gb.rand(rng, co),
+        "beta": gb.rand(rng, co),
+        "mean": gb.rand(rng, co),
+        "var": (rng.random(co) + 0.5).astype(np.float32),
+    }
     if bias:
         inits["b"] = gb.rand(rng, co)
-    return gb.model([node("Conv", ins, ["c"], pads=[k // 2] * 4),
-                     node("BatchNormalization", ["c", "scale", "beta", "mean", "var"], ["y"], epsilon=1e-3)],
-                    [("x", F, ["n", c, 9, 9])], ["y"], inits)
+    return gb.model(
+        [
+            node("Conv", ins, ["c"], pads=[k // 2] * 4),
+            node("BatchNormalization", ["c", "scale", "beta", "mean", "var"], ["y"], epsilon=1e-3),
+        ],
+        [("x", F, ["n", c, 9, 9])],
+        ["y"],
+        inits,
+    )
 
 
 def test_conv_bn_folding_ir():
@@ -173,13 +220,25 @@ ACTS = {
     "HardSwish": ([node("HardSwish", ["z"], ["y"])], "HardSwish"),
     "Clip": ([node("Clip", ["z", "lo", "hi"], ["y"])], "Clip"),
     "Silu": ([node("Sigmoid", ["z"], ["s"]), node("Mul", ["z", "s"], ["y"])], "Silu"),
-    "GeluErf": ([node("Div", ["z", "sqrt2"], ["g1"]), node("Erf", ["g1"], ["g2"]), node("Add", ["g2", "one"], ["g3"]),
-                 node("Mul", ["z", "g3"], ["g4"]), node("Mul", ["g4", "half"], ["y"])], "Gelu"),
+    "GeluErf": (
+        [
+            node("Div", ["z", "sqrt2"], ["g1"]),
+            node("Erf", ["g1"], ["g2"]),
+            node("Add", ["g2", "one"], ["g3"]),
+            node("Mul", ["z", "g3"], ["g4"]),
+            node("Mul", ["g4", "half"], ["y"]),
+        ],
+        "Gelu",
+    ),
     "None": ([node("Identity", ["z"], ["y"])], None),
 }
-ACT_CONSTS = {"lo": np.array(-0.5, np.float32), "hi": np.array(0.7, np.float32),
-              "sqrt2": np.array(np.sqrt(2), np.float32), "one": np.array(1, np.float32),
-              "half": np.array(0.5, np.float32)}
+ACT_CONSTS = {
+    "lo": np.array(-0.5, np.float32),
+    "hi": np.array(0.7, np.float32),
+    "sqrt2": np.array(np.sqrt(2), np.float32),
+    "one": np.array(1, np.float32),
+    "half": np.array(0.5, np.float32),
+}
 
 
 def _matmul_model(rng, k, n, act, gemm=False, trans_b=False):
@@ -189,8 +248,12 @@ def _matmul_model(rng, k, n, act, gemm=False, trans_b=False):
         head = [node("Gemm", ["x", "w", "b"], ["z"], transB=int(trans_b), alpha=0.5, beta=2.0)]
     else:
         head = [node("MatMul", ["x", "w"], ["h"]), node("Add", ["b", "h"], ["z"])]
-    return gb.model(head + nodes, [("x", F, ["m", k] if gemm else ["batch", "m", k])], ["y"],
-                    {"w": w, "b": gb.rand(rng, n), **ACT_CONSTS})
+    return gb.model(
+        head + nodes,
+        [("x", F, ["m", k] if gemm else ["batch", "m", k])],
+        ["y"],
+        {"w": w, "b": gb.rand(rng, n), **ACT_CONSTS},
+    )
 
 
 @pytest.mark.parametrize("act", sorted(ACTS))
@@ -199,8 +262,15 @@ def test_matmul_fusion_ir(act):
     assert ops == ["FusedMatMul"], ops
 
 
-@given(SEEDS, st.sampled_from(sorted(ACTS)), st.integers(1, 40), st.integers(1, 40), st.integers(1, 7),
-       st.booleans(), st.booleans())
+@given(
+    SEEDS,
+    st.sampled_from(sorted(ACTS)),
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.integers(1, 7),
+    st.booleans(),
+    st.booleans(),
+)
 def test_matmul_fusion_outputs(seed, act, k, n, m, gemm, trans_b):
     rng = np.random.default_rng(seed)
     model = _matmul_model(rng, k, n, act, gemm, trans_b and gemm)
@@ -210,12 +280,27 @@ def test_matmul_fusion_outputs(seed, act, k, n, m, gemm, trans_b):
 
 def _gelu_tanh_model():
     c = np.sqrt(2 / np.pi)
-    return gb.model([node("Pow", ["x", "three"], ["p"]), node("Mul", ["p", "k"], ["pk"]), node("Add", ["x", "pk"], ["s"]),
-                     node("Mul", ["s", "c"], ["sc"]), node("Tanh", ["sc"], ["t"]), node("Add", ["t", "one"], ["t1"]),
-                     node("Mul", ["x", "half"], ["xh"]), node("Mul", ["xh", "t1"], ["y"])],
-                    [("x", F, ["n", 7])], ["y"],
-                    {"three": np.array(3, np.float32), "k": np.array(0.044715, np.float32),
-                     "c": np.array(c, np.float32), "one": np.array(1, np.float32), "half": np.array(0.5, np.float32)})
+    return gb.model(
+        [
+            node("Pow", ["x", "three"], ["p"]),
+            node("Mul", ["p", "k"], ["pk"]),
+            node("Add", ["x", "pk"], ["s"]),
+            node("Mul", ["s", "c"], ["sc"]),
+            node("Tanh", ["sc"], ["t"]),
+            node("Add", ["t", "one"], ["t1"]),
+            node("Mul", ["x", "half"], ["xh"]),
+            node("Mul", ["xh", "t1"], ["y"]),
+        ],
+        [("x", F, ["n", 7])],
+        ["y"],
+        {
+            "three": np.array(3, np.float32),
+            "k": np.array(0.044715, np.float32),
+            "c": np.array(c, np.float32),
+            "one": np.array(1, np.float32),
+            "half": np.array(0.5, np.float32),
+        },
+    )
 
 
 def test_gelu_fusion_ir():
@@ -233,13 +318,28 @@ def test_gelu_fusion_outputs(seed, n):
 
 
 def _layernorm_model(rng, h, opset=13):
-    return gb.model([node("ReduceMean", ["x"], ["m"], axes=[-1]), node("Sub", ["x", "m"], ["d"]),
-                     node("Pow", ["d", "two"], ["d2"]), node("ReduceMean", ["d2"], ["v"], axes=[-1]),
-                     node("Add", ["v", "eps"], ["ve"]), node("Sqrt", ["ve"], ["sd"]), node("Div", ["d", "sd"], ["n"]),
-                     node("Mul", ["n", "gamma"], ["ng"]), node("Add", ["ng", "beta"], ["y"])],
-                    [("x", F, ["b", "s", h])], ["y"],
-                    {"two": np.array(2, np.float32), "eps": np.array(1e-5, np.float32),
-                     "gamma": gb.rand(rng, h), "beta": gb.rand(rng, h)}, opset=opset)
+    return gb.model(
+        [
+            node("ReduceMean", ["x"], ["m"], axes=[-1]),
+            node("Sub", ["x", "m"], ["d"]),
+            node("Pow", ["d", "two"], ["d2"]),
+            node("ReduceMean", ["d2"], ["v"], axes=[-1]),
+            node("Add", ["v", "eps"], ["ve"]),
+            node("Sqrt", ["ve"], ["sd"]),
+            node("Div", ["d", "sd"], ["n"]),
+            node("Mul", ["n", "gamma"], ["ng"]),
+            node("Add", ["ng", "beta"], ["y"]),
+        ],
+        [("x", F, ["b", "s", h])],
+        ["y"],
+        {
+            "two": np.array(2, np.float32),
+            "eps": np.array(1e-5, np.float32),
+            "gamma": gb.rand(rng, h),
+            "beta": gb.rand(rng, h),
+        },
+        opset=opset,
+    )
 
 
 def test_layernorm_fusion_ir():
@@ -259,8 +359,12 @@ def _skip_ln_model(rng, h, sum_used):
     if sum_used:
         nodes.append(node("Relu", ["s"], ["r"]))
         outs.append("r")
-    return gb.model(nodes, [("x", F, ["b", "s", h]), ("skip", F, ["b", "s", h])], outs,
-                    {"gamma": gb.rand(rng, h), "beta": gb.rand(rng, h)})
+    return gb.model(
+        nodes,
+        [("x", F, ["b", "s", h]), ("skip", F, ["b", "s", h])],
+        outs,
+        {"gamma": gb.rand(rng, h), "beta": gb.rand(rng, h)},
+    )
 
 
 def test_skip_layernorm_fusion_ir():
@@ -280,17 +384,28 @@ def test_skip_layernorm_fusion_outputs(seed, h, s, sum_used):
 def _attention_model(heads, d, nan_guard, scale_style):
     nodes = [node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2])]
     if scale_style == "split":  # legacy exporter: sqrt(scale) on both Q and Kᵀ
-        nodes += [node("Mul", ["q", "c"], ["qs"]), node("Mul", ["kt", "c"], ["ks"]), node("MatMul", ["qs", "ks"], ["s0"])]
+        nodes += [
+            node("Mul", ["q", "c"], ["qs"]),
+            node("Mul", ["kt", "c"], ["ks"]),
+            node("MatMul", ["qs", "ks"], ["s0"]),
+        ]
     else:  # scores divided by sqrt(d)
         nodes += [node("MatMul", ["q", "kt"], ["qk"]), node("Div", ["qk", "sd"], ["s0"])]
     nodes += [node("Add", ["s0", "mask"], ["s1"]), node("Softmax", ["s1"], ["p"], axis=-1)]
     if nan_guard:
         nodes += [node("IsNaN", ["p"], ["isn"]), node("Where", ["isn", "zero", "p"], ["pg"])]
     nodes += [node("MatMul", ["pg" if nan_guard else "p", "v"], ["y"])]
-    return gb.model(nodes, [("q", F, ["b", heads, "sq", d]), ("k", F, ["b", heads, "sk", d]),
-                            ("v", F, ["b", heads, "sk", d]), ("mask", F, ["b", 1, 1, "sk"])], ["y"],
-                    {"c": np.array(d ** -0.25, np.float32), "sd": np.array(np.sqrt(d), np.float32),
-                     "zero": np.array(0, np.float32)})
+    return gb.model(
+        nodes,
+        [
+            ("q", F, ["b", heads, "sq", d]),
+            ("k", F, ["b", heads, "sk", d]),
+            ("v", F, ["b", heads, "sk", d]),
+            ("mask", F, ["b", 1, 1, "sk"]),
+        ],
+        ["y"],
+        {"c": np.array(d**-0.25, np.float32), "sd": np.array(np.sqrt(d), np.float32), "zero": np.array(0, np.float32)},
+    )
 
 
 def test_attention_fusion_ir():
@@ -299,14 +414,25 @@ def test_attention_fusion_ir():
 
 
 @settings(max_examples=25)
-@given(SEEDS, st.integers(1, 3), st.sampled_from([4, 8, 16]), st.integers(1, 40), st.integers(1, 150),
-       st.booleans(), st.sampled_from(["split", "div"]))
+@given(
+    SEEDS,
+    st.integers(1, 3),
+    st.sampled_from([4, 8, 16]),
+    st.integers(1, 40),
+    st.integers(1, 150),
+    st.booleans(),
+    st.sampled_from(["split", "div"]),
+)
 def test_attention_fusion_outputs(seed, heads, d, sq, sk, nan_guard, style):
     rng = np.random.default_rng(seed)
     m = _attention_model(heads, d, nan_guard, style)
     mask = np.where(rng.random((2, 1, 1, sk)) < 0.2, np.float32(-3.4e38), np.float32(0)).astype(np.float32)
-    feeds = {"q": gb.rand(rng, 2, heads, sq, d), "k": gb.rand(rng, 2, heads, sk, d), "v": gb.rand(rng, 2, heads, sk, d),
-             "mask": mask}
+    feeds = {
+        "q": gb.rand(rng, 2, heads, sq, d),
+        "k": gb.rand(rng, 2, heads, sk, d),
+        "v": gb.rand(rng, 2, heads, sk, d),
+        "mask": mask,
+    }
     gb.assert_close(*gb.compare(m, feeds, level=2), rtol=1e-4, atol=1e-5)
 
 
@@ -314,33 +440,62 @@ def _attention_heads_model(heads, d, nan_guard, out_style):
     """An exporter's multi-head attention on [b, s, heads * d] projections: Reshape to [b, s, H, D],
     Transposes to [b, H, s, D] (Kᵀ: perm [0, 2, 3, 1]) and back, Shape readers of the head-split
     Transposes, and optionally the legacy exporter's no-op Reshape of O sized from those Shapes."""
-    nodes = [node("Reshape", ["xq", "split"], ["q4"]), node("Reshape", ["xk", "split"], ["k4"]),
-             node("Reshape", ["xv", "split"], ["v4"]), node("Transpose", ["q4"], ["qh"], perm=[0, 2, 1, 3]),
-             node("Transpose", ["k4"], ["kt"], perm=[0, 2, 3, 1]), node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3]),
-             node("Mul", ["qh", "c"], ["qs"]), node("Mul", ["kt", "c"], ["ks"]), node("MatMul", ["qs", "ks"], ["s0"]),
-             node("Add", ["s0", "mask"], ["s1"]), node("Softmax", ["s1"], ["p"], axis=-1)]
+    nodes = [
+        node("Reshape", ["xq", "split"], ["q4"]),
+        node("Reshape", ["xk", "split"], ["k4"]),
+        node("Reshape", ["xv", "split"], ["v4"]),
+        node("Transpose", ["q4"], ["qh"], perm=[0, 2, 1, 3]),
+        node("Transpose", ["k4"], ["kt"], perm=[0, 2, 3, 1]),
+        node("Transpose", ["v4"], ["vh"], perm=[0, 2, 1, 3]),
+        node("Mul", ["qh", "c"], ["qs"]),
+        node("Mul", ["kt", "c"], ["ks"]),
+        node("MatMul", ["qs", "ks"], ["s0"]),
+        node("Add", ["s0", "mask"], ["s1"]),
+        node("Softmax", ["s1"], ["p"], axis=-1),
+    ]
     if nan_guard:
         nodes += [node("IsNaN", ["p"], ["isn"]), node("Where", ["isn", "zero", "p"], ["pg"])]
     nodes += [node("MatMul", ["pg" if nan_guard else "p", "vh"], ["o"])]
     o = "o"
     if out_style == "shape_reshape":  # [Shape(O)[0], -1, Shape(Q)[2], Shape(V)[3]], as the legacy export
         for name, src, i in [("e0", "o", "i0"), ("e2", "qh", "i2"), ("e3", "vh", "i3")]:
-            nodes += [node("Shape", [src], [name + "s"]), node("Gather", [name + "s", i], [name + "g"], axis=0),
-                      node("Unsqueeze", [name + "g", "ax0"], [name])]
-        nodes += [node("Concat", ["e0", "minus1", "e2", "e3"], ["oshape"], axis=0), node("Reshape", ["o", "oshape"], ["o2"])]
+            nodes += [
+                node("Shape", [src], [name + "s"]),
+                node("Gather", [name + "s", i], [name + "g"], axis=0),
+                node("Unsqueeze", [name + "g", "ax0"], [name]),
+            ]
+        nodes += [
+            node("Concat", ["e0", "minus1", "e2", "e3"], ["oshape"], axis=0),
+            node("Reshape", ["o", "oshape"], ["o2"]),
+        ]
         o = "o2"
     elif out_style == "other_reshape":  # not a no-op: [b, H, s, D] -> [b, H, s * D, 1]
         nodes += [node("Reshape", ["o", "flat"], ["o2"])]
         o = "o2"
     nodes += [node("Transpose", [o], ["ot"], perm=[0, 2, 1, 3]), node("Reshape", ["ot", "merge"], ["y"])]
     hd = heads * d
-    return gb.model(nodes, [("xq", F, ["b", "s", hd]), ("xk", F, ["b", "s", hd]), ("xv", F, ["b", "s", hd]),
-                            ("mask", F, ["b", 1, 1, "s"])], ["y"],
-                    {"c": np.array(d ** -0.25, np.float32), "zero": np.array(0, np.float32),
-                     "split": np.array([0, 0, heads, d], np.int64), "merge": np.array([0, -1, hd], np.int64),
-                     "flat": np.array([0, 0, -1, 1], np.int64),
-                     "i0": np.array(0, np.int64), "i2": np.array(2, np.int64), "i3": np.array(3, np.int64),
-                     "ax0": np.array([0], np.int64), "minus1": np.array([-1], np.int64)})
+    return gb.model(
+        nodes,
+        [
+            ("xq", F, ["b", "s", hd]),
+            ("xk", F, ["b", "s", hd]),
+            ("xv", F, ["b", "s", hd]),
+            ("mask", F, ["b", 1, 1, "s"]),
+        ],
+        ["y"],
+        {
+            "c": np.array(d**-0.25, np.float32),
+            "zero": np.array(0, np.float32),
+            "split": np.array([0, 0, heads, d], np.int64),
+            "merge": np.array([0, -1, hd], np.int64),
+            "flat": np.array([0, 0, -1, 1], np.int64),
+            "i0": np.array(0, np.int64),
+            "i2": np.array(2, np.int64),
+            "i3": np.array(3, np.int64),
+            "ax0": np.array([0], np.int64),
+            "minus1": np.array([-1], np.int64),
+        },
+    )
 
 
 def test_attention_fusion_absorbs_head_transposes_ir():
@@ -357,8 +512,16 @@ def test_attention_fusion_absorbs_head_transposes_ir():
 
 
 @settings(max_examples=25)
-@given(SEEDS, st.integers(1, 3), st.sampled_from([4, 8, 16]), st.integers(1, 2), st.integers(1, 70), st.booleans(),
-       st.sampled_from(["direct", "shape_reshape", "other_reshape"]), st.sampled_from([2, 3]))
+@given(
+    SEEDS,
+    st.integers(1, 3),
+    st.sampled_from([4, 8, 16]),
+    st.integers(1, 2),
+    st.integers(1, 70),
+    st.booleans(),
+    st.sampled_from(["direct", "shape_reshape", "other_reshape"]),
+    st.sampled_from([2, 3]),
+)
 def test_attention_fusion_absorbs_head_transposes_outputs(seed, heads, d, b, s, nan_guard, style, level):
     rng = np.random.default_rng(seed)
     m = _attention_heads_model(heads, d, nan_guard, style)
@@ -376,8 +539,12 @@ def _conv_act_model(rng, c, co, act, residual):
         nodes = [node("Conv", ["x", "w", "b"], ["z0"], pads=[1, 1, 1, 1]), node("Add", ["z0", "x"], ["z"])]
     else:
         nodes = [node("Conv", ["x", "w", "b"], ["z"], pads=[1, 1, 1, 1])]
-    return gb.model(nodes + ACTS[act][0], [("x", F, ["n", c, 6, 6])], ["y"],
-                    {"w": gb.rand(rng, co, c, 3, 3), "b": gb.rand(rng, co), **ACT_CONSTS})
+    return gb.model(
+        nodes + ACTS[act][0],
+        [("x", F, ["n", c, 6, 6])],
+        ["y"],
+        {"w": gb.rand(rng, co, c, 3, 3), "b": gb.rand(rng, co), **ACT_CONSTS},
+    )
 
 
 @pytest.mark.parametrize("act", ["Relu", "Clip", "HardSwish", "HardSigmoid", "Silu"])
@@ -387,8 +554,12 @@ def test_conv_fusion_ir(act):
     assert gb.op_types(_conv_act_model(rng, 4, 4, act, True), 2) == ["FusedConv"]
 
 
-@given(SEEDS, st.integers(1, 4), st.sampled_from(["Relu", "Clip", "HardSwish", "HardSigmoid", "Silu", "None"]),
-       st.booleans())
+@given(
+    SEEDS,
+    st.integers(1, 4),
+    st.sampled_from(["Relu", "Clip", "HardSwish", "HardSigmoid", "Silu", "None"]),
+    st.booleans(),
+)
 def test_conv_fusion_outputs(seed, c, act, residual):
     rng = np.random.default_rng(seed)
     m = _conv_act_model(rng, c, c, act, residual)
@@ -400,8 +571,12 @@ def _conv_residual_dynamic_model(rng, c, k):
     # residual's shape, so the fused kernel must accept any residual the Add would have broadcast,
     # including one larger than the conv output (k = 1 with a 1x1 input map below).
     nodes = [node("Conv", ["x", "w", "b"], ["z0"]), node("Add", ["z0", "r"], ["z"]), node("Relu", ["z"], ["y"])]
-    return gb.model(nodes, [("x", F, ["n", c, "h", "w"]), ("r", F, ["n", c, "h2", "w2"])], ["y"],
-                    {"w": gb.rand(rng, c, c, k, k), "b": gb.rand(rng, c)})
+    return gb.model(
+        nodes,
+        [("x", F, ["n", c, "h", "w"]), ("r", F, ["n", c, "h2", "w2"])],
+        ["y"],
+        {"w": gb.rand(rng, c, c, k, k), "b": gb.rand(rng, c)},
+    )
 
 
 def test_conv_fusion_residual_with_unknown_spatial_dims_ir():
@@ -425,11 +600,20 @@ def test_conv_fusion_residual_with_unknown_spatial_dims_outputs(seed, c, k, case
 
 # ---------------------------------------------------------------- level 3
 
+
 def _transpose_model():
-    return gb.model([node("Transpose", ["x"], ["a"], perm=[0, 2, 1]), node("Transpose", ["a"], ["b"], perm=[0, 2, 1]),
-                     node("Relu", ["b"], ["c"]), node("Reshape", ["c", "s1"], ["d"]), node("Reshape", ["d", "s2"], ["y"])],
-                    [("x", F, ["n", 3, 4])], ["y"],
-                    {"s1": np.array([-1, 12], np.int64), "s2": np.array([-1, 2, 6], np.int64)})
+    return gb.model(
+        [
+            node("Transpose", ["x"], ["a"], perm=[0, 2, 1]),
+            node("Transpose", ["a"], ["b"], perm=[0, 2, 1]),
+            node("Relu", ["b"], ["c"]),
+            node("Reshape", ["c", "s1"], ["d"]),
+            node("Reshape", ["d", "s2"], ["y"]),
+        ],
+        [("x", F, ["n", 3, 4])],
+        ["y"],
+        {"s1": np.array([-1, 12], np.int64), "s2": np.array([-1, 2, 6], np.int64)},
+    )
 
 
 def test_transpose_elimination_ir():

@@ -4,6 +4,7 @@ The benchmark itself needs an NVIDIA GPU; here it runs only as far as its device
 with rc 0, one message, and no heavy import. CUDA_VISIBLE_DEVICES="" makes that path the one taken on a
 GPU machine too.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "bench" / "gpu.py"
 NO_GPU_ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
 
@@ -33,8 +34,9 @@ g = _load()
 
 
 def _run(*args, env=NO_GPU_ENV, timeout=120):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -50,38 +52,60 @@ def test_quick_without_cuda_device_exits_cleanly():
 
 def test_without_cuda_device_every_flag_still_exits_cleanly(tmp_path):
     out = tmp_path / "gpu.md"
-    p = _run("--models", "gpt2", "--batch", "1", "--precisions", "fp16", "--iters", "3", "--warmup", "0",
-             "--skip-peers", "--no-micro", "--out", str(out), "--json", str(tmp_path / "gpu.json"))
+    p = _run(
+        "--models",
+        "gpt2",
+        "--batch",
+        "1",
+        "--precisions",
+        "fp16",
+        "--iters",
+        "3",
+        "--warmup",
+        "0",
+        "--skip-peers",
+        "--no-micro",
+        "--out",
+        str(out),
+        "--json",
+        str(tmp_path / "gpu.json"),
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith(g.NO_DEVICE_MESSAGE)
     assert not out.exists()  # nothing was measured, so nothing is written
 
 
 def test_without_cuda_device_nothing_heavy_is_imported():
-    code = ("import runpy, sys\n"
-            f"sys.argv = [{str(SCRIPT)!r}, '--quick']\n"
-            "try:\n"
-            f"    runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
-            "except SystemExit as e:\n"
-            "    print('rc', e.code)\n"
-            "heavy = ('torch', 'numpy', 'onnx', 'onnxruntime', 'transformers', 'torchvision', 'deepseek_r1')\n"
-            "print('heavy', sorted(m for m in heavy if m in sys.modules))\n")
-    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=NO_GPU_ENV, capture_output=True, text=True,
-                       timeout=120)
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = [{str(SCRIPT)!r}, '--quick']\n"
+        "try:\n"
+        f"    runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    print('rc', e.code)\n"
+        "heavy = ('torch', 'numpy', 'onnx', 'onnxruntime', 'transformers', 'torchvision', 'deepseek_r1')\n"
+        "print('heavy', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=NO_GPU_ENV, capture_output=True, text=True, timeout=120
+    )
     assert p.returncode == 0, p.stderr
     assert "rc 0" in p.stdout
     assert "heavy []" in p.stdout, p.stdout
 
 
-@pytest.mark.parametrize("args, msg", [
-    (["--precisions", "fp8"], "unknown precision"),
-    (["--models", "bert-large"], "unknown model"),
-    (["--peers", "tensorrt"], "unknown peer"),
-    (["--chain", "1"], "--chain >= 2"),
-    (["--iters", "0"], "--iters >= 1"),
-    (["--batch", "0"], "batch sizes >= 1"),
-    (["--json", "x.json"], "--json needs --out"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["--precisions", "fp8"], "unknown precision"),
+        (["--models", "bert-large"], "unknown model"),
+        (["--peers", "tensorrt"], "unknown peer"),
+        (["--chain", "1"], "--chain >= 2"),
+        (["--iters", "0"], "--iters >= 1"),
+        (["--batch", "0"], "batch sizes >= 1"),
+        (["--json", "x.json"], "--json needs --out"),
+    ],
+)
 def test_bad_arguments_are_refused_before_the_probe(args, msg):
     p = _run(*args)
     assert p.returncode == 2
@@ -101,8 +125,12 @@ def test_probe_honours_cuda_visible_devices():
 
 def test_quick_sets_tiny_counts_unless_given():
     a = g.parse_args(["--quick"])
-    assert (a.iters, a.warmup, a.rounds, a.chain) == (g.QUICK["iters"], g.QUICK["warmup"], g.QUICK["rounds"],
-                                                      g.QUICK["chain"])
+    assert (a.iters, a.warmup, a.rounds, a.chain) == (
+        g.QUICK["iters"],
+        g.QUICK["warmup"],
+        g.QUICK["rounds"],
+        g.QUICK["chain"],
+    )
     a = g.parse_args(["--quick", "--iters", "7"])
     assert a.iters == 7 and a.warmup == g.QUICK["warmup"]
     a = g.parse_args([])
@@ -131,8 +159,10 @@ def test_parse_list():
 
 
 def test_command_line_records_the_invocation():
-    cmd = g.command_line(["--models", "bert-base", "--out", "my results.md"],
-                         env={"PYTHONPATH": "python", "HOME": "/root", "R1_BENCH_CACHE": "/tmp/c"})
+    cmd = g.command_line(
+        ["--models", "bert-base", "--out", "my results.md"],
+        env={"PYTHONPATH": "python", "HOME": "/root", "R1_BENCH_CACHE": "/tmp/c"},
+    )
     assert cmd == "PYTHONPATH=python R1_BENCH_CACHE=/tmp/c python bench/gpu.py --models bert-base --out 'my results.md'"
     assert g.command_line([], env={}) == "python bench/gpu.py"
 
@@ -158,7 +188,7 @@ def test_tflops():
 
 def test_chain_per_op():
     assert g.chain_per_op_ms(5.0, 12.0, 8) == pytest.approx(1.0)
-    assert g.chain_per_op_ms(5.0, 4.0, 8) is None       # noise larger than the ops: no number, not a negative one
+    assert g.chain_per_op_ms(5.0, 4.0, 8) is None  # noise larger than the ops: no number, not a negative one
     assert g.chain_per_op_ms(None, 4.0, 8) is None
     assert g.chain_per_op_ms(1.0, 4.0, 1) is None
 
@@ -194,16 +224,20 @@ def test_max_rel_err():
     assert g.max_rel_err({"a": np.array([1.0, -4.0]), "b": np.array([[2.0]])}, ref) == 0.0
     err = g.max_rel_err({"a": np.array([1.0, -3.9], np.float16), "b": np.array([[2.0]])}, ref)
     assert err == pytest.approx(abs(np.float16(-3.9) + 4.0) / 4.0)
-    assert g.max_rel_err({"a": np.array([1.0, -4.0])}, ref) == math.inf                  # an output missing
-    assert g.max_rel_err({"a": np.zeros(3), "b": np.array([[2.0]])}, ref) == math.inf    # shape differs
+    assert g.max_rel_err({"a": np.array([1.0, -4.0])}, ref) == math.inf  # an output missing
+    assert g.max_rel_err({"a": np.zeros(3), "b": np.array([[2.0]])}, ref) == math.inf  # shape differs
     assert math.isnan(g.max_rel_err({"a": np.array([np.nan, 0.0]), "b": np.array([[2.0]])}, ref))
     assert g.fmt_err(math.inf) == "mismatch" and g.fmt_err(float("nan")) == "NaN" and g.fmt_err(None) == "-"
     assert g.fmt_err(3.2e-3) == "3.2e-03"
 
 
 def test_rotate():
-    assert [g.rotate(["a", "b", "c"], r) for r in range(4)] == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"],
-                                                                ["a", "b", "c"]]
+    assert [g.rotate(["a", "b", "c"], r) for r in range(4)] == [
+        ["a", "b", "c"],
+        ["b", "c", "a"],
+        ["c", "a", "b"],
+        ["a", "b", "c"],
+    ]
     assert g.rotate([], 3) == []
 
 
@@ -223,8 +257,11 @@ def test_time_host_splits_runs_into_rounds_and_isolates_failures():
     st = g.result(ok)
     assert st["runs"] == 10 and "median_ms" in st
     assert "error" in g.result(bad) and "median_ms" not in g.result(bad)
-    assert g.result(g.Engine("ort-cuda", skipped="no CUDA provider")) == {"engine": "ort-cuda", "note": "",
-                                                                          "skipped": "no CUDA provider"}
+    assert g.result(g.Engine("ort-cuda", skipped="no CUDA provider")) == {
+        "engine": "ort-cuda",
+        "note": "",
+        "skipped": "no CUDA provider",
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -253,23 +290,52 @@ def test_cells():
 
 def _fake_report():
     a = g.parse_args(["--quick", "--precisions", "fp16"])
-    ctx = {"command": "python bench/gpu.py --quick --precisions fp16", "date": "2026-01-01 00:00 UTC",
-           "device": {"name": "NVIDIA H100 80GB HBM3", "capability": "9.0", "multiprocessors": 132,
-                      "memory_gib": 79.1, "driver": "580.159.04", "cuda_driver_api": "13.0"},
-           "versions": {"python": "3.12.3", "torch": "2.11.0"},
-           "skips": ["ort-cuda skipped: onnxruntime 1.30.0 has no CUDAExecutionProvider"]}
-    stats = lambda m: {"median_ms": m, "p90_ms": m * 1.1, "runs": 5}  # noqa: E731
-    rows = [{"model": "bert-base", "batch": 32, "precision": "fp16", "reference": "r1 fp32 CPU",
-             "r1_attention_nodes": 12, "r1_cpu_nodes": 0,
-             "engines": {"r1": stats(4.0), "torch-eager": stats(8.0), "torch-compile": stats(5.0),
-                         "ort-cuda": {"skipped": "no CUDA provider"}},
-             "device_only": {"torch-eager": stats(6.0)},
-             "max_rel_err": {"r1": 3e-3, "torch-eager": 2e-3}},
-            {"model": "gpt2", "batch": 1, "precision": "fp16", "setup_error": "ONNX export failed: x"}]
-    micro = [{"what": "torch matmul (measured peak)", "shape": "8192^3", "precision": "fp16", "ms": 1.4,
-              "tflops": 785.4, "frac": 1.0, "how": "device, CUDA events"},
-             {"what": "r1 attention", "shape": "b16 h16 s1024 d64", "precision": "fp16",
-              "error": "DeviceError: not built"}]
+    ctx = {
+        "command": "python bench/gpu.py --quick --precisions fp16",
+        "date": "2026-01-01 00:00 UTC",
+        "device": {
+            "name": "NVIDIA H100 80GB HBM3",
+            "capability": "9.0",
+            "multiprocessors": 132,
+            "memory_gib": 79.1,
+            "driver": "580.159.04",
+            "cuda_driver_api": "13.0",
+        },
+        "versions": {"python": "3.12.3", "torch": "2.11.0"},
+        "skips": ["ort-cuda skipped: onnxruntime 1.30.0 has no CUDAExecutionProvider"],
+    }
+    stats = lambda m: {"median_ms": m, "p90_ms": m * 1.1, "runs": 5}
+    rows = [
+        {
+            "model": "bert-base",
+            "batch": 32,
+            "precision": "fp16",
+            "reference": "r1 fp32 CPU",
+            "r1_attention_nodes": 12,
+            "r1_cpu_nodes": 0,
+            "engines": {
+                "r1": stats(4.0),
+                "torch-eager": stats(8.0),
+                "torch-compile": stats(5.0),
+                "ort-cuda": {"skipped": "no CUDA provider"},
+            },
+            "device_only": {"torch-eager": stats(6.0)},
+            "max_rel_err": {"r1": 3e-3, "torch-eager": 2e-3},
+        },
+        {"model": "gpt2", "batch": 1, "precision": "fp16", "setup_error": "ONNX export failed: x"},
+    ]
+    micro = [
+        {
+            "what": "torch matmul (measured peak)",
+            "shape": "8192^3",
+            "precision": "fp16",
+            "ms": 1.4,
+            "tflops": 785.4,
+            "frac": 1.0,
+            "how": "device, CUDA events",
+        },
+        {"what": "r1 attention", "shape": "b16 h16 s1024 d64", "precision": "fp16", "error": "DeviceError: not built"},
+    ]
     return g.build_report(a, ctx, rows, micro, ["bert-base: random weights"])
 
 
@@ -292,12 +358,30 @@ def test_report_names_device_command_and_ratios():
 
 def test_report_marks_missed_fp16_target():
     a = g.parse_args([])
-    ctx = {"command": "c", "date": "d", "device": {"name": "n", "capability": "9.0", "multiprocessors": 1,
-                                                  "memory_gib": 1, "driver": "?", "cuda_driver_api": "?"},
-           "versions": {}, "skips": []}
-    row = {"model": "resnet50", "batch": 1, "precision": "fp16", "reference": "r1 fp32 CPU",
-           "r1_attention_nodes": 0, "engines": {"r1": {"median_ms": 1.0, "p90_ms": 1.0}}, "device_only": {},
-           "max_rel_err": {"r1": 0.05}}
+    ctx = {
+        "command": "c",
+        "date": "d",
+        "device": {
+            "name": "n",
+            "capability": "9.0",
+            "multiprocessors": 1,
+            "memory_gib": 1,
+            "driver": "?",
+            "cuda_driver_api": "?",
+        },
+        "versions": {},
+        "skips": [],
+    }
+    row = {
+        "model": "resnet50",
+        "batch": 1,
+        "precision": "fp16",
+        "reference": "r1 fp32 CPU",
+        "r1_attention_nodes": 0,
+        "engines": {"r1": {"median_ms": 1.0, "p90_ms": 1.0}},
+        "device_only": {},
+        "max_rel_err": {"r1": 0.05},
+    }
     md = g.build_report(a, ctx, [row], [], [])
     assert "| NO |" in md and "Smoke run" not in md
 

@@ -9,6 +9,7 @@ test_cuda_gemm.py: |got - want| <= rtol * (|want| + |alpha| |A| @ |B| + |bias| +
 float32 1e-5 (1e-4 for K >= 256), float16 / bfloat16 1e-2.
 The tests without the gpu marker check the import on a machine without a GPU.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -23,9 +24,19 @@ from hypothesis import strategies as st
 
 import deepseek_r1 as r1
 from deepseek_r1 import _core, gpu
+from helpers.gemm_reference import (
+    DTYPE_IDS,
+    DTYPES,
+    F32,
+    assert_gemm_close,
+    c_shapes,
+    erf,
+    f64,
+    gemm_ref,
+    rand,
+    sigmoid,
+)
 
-from gemm_reference import (BF16, DTYPE_IDS, DTYPES, F16, F32, assert_gemm_close, c_shapes, erf, f64, gemm_ref, rand,  # noqa: E402,F401
-                            rtol_for, sigmoid)
 seeds = st.integers(0, 2**31 - 1)
 dtypes = st.sampled_from(DTYPES)
 gpu_only = pytest.mark.gpu
@@ -54,6 +65,7 @@ def run_counted(lt, dev, op, inputs, attrs=None, opset=17, domain=""):
 
 # ---- without a GPU --------------------------------------------------------------------------------
 
+
 def test_import_records_no_cublas_error():
     # Importing the package never fails for _cublas, and where it is present it loads (or is absent).
     assert "cublas" not in gpu.load_errors(), gpu.load_errors()
@@ -64,14 +76,16 @@ def test_cublas_active_follows_cuda():
     if "cuda" not in gpu.modules():
         assert not gpu.cublas_active()  # _cublas is only tried after _cuda loaded
     elif importlib.util.find_spec("deepseek_r1._cublas") is not None and os.environ.get("R1_DISABLE_CUBLAS", "") in (
-        "", "0"
+        "",
+        "0",
     ):
         assert gpu.cublas_active()
 
 
 def test_preload_finds_the_wheel():
-    wheel = any(os.path.isfile(os.path.join(p or os.curdir, "nvidia", "cu13", "lib", "libcublasLt.so.13"))
-                for p in sys.path)
+    wheel = any(
+        os.path.isfile(os.path.join(p or os.curdir, "nvidia", "cu13", "lib", "libcublasLt.so.13")) for p in sys.path
+    )
     if not wheel:
         pytest.skip("nvidia-cublas 13 is not installed")
     assert gpu._preload_cublaslt()
@@ -94,15 +108,15 @@ def test_module_api(lt):
 MATMUL_CASES = [
     ((64, 128), (128, 32), True),
     ((3, 4), (4, 5), None),
-    ((4,), (4, 5), None),                 # 1-D A
-    ((3, 4), (4,), None),                 # 1-D B
-    ((2, 3, 16, 32), (32, 24), True),     # B without batch: A's batch folds into M
+    ((4,), (4, 5), None),  # 1-D A
+    ((3, 4), (4,), None),  # 1-D B
+    ((2, 3, 16, 32), (32, 24), True),  # B without batch: A's batch folds into M
     ((2, 3, 16, 32), (2, 3, 32, 24), True),  # equal batches: strided batch
     ((1, 3, 16, 32), (3, 32, 24), True),  # equal up to leading 1s
     ((2, 1, 16, 32), (1, 1, 32, 24), True),
-    ((16, 32), (2, 32, 24), False),       # A broadcast over B's batch: the tiled kernel
+    ((16, 32), (2, 32, 24), False),  # A broadcast over B's batch: the tiled kernel
     ((2, 1, 8, 16), (1, 3, 16, 8), False),  # batch broadcast both ways
-    ((5, 300), (300, 7), None),           # long K
+    ((5, 300), (300, 7), None),  # long K
 ]
 
 
@@ -119,8 +133,15 @@ def test_matmul(dev, lt, a_shape, b_shape, lt_path, dtype):
 
 
 @gpu_only
-@given(batch=st.sampled_from([(), (1,), (3,), (2, 2)]), m=st.integers(1, 70), n=st.integers(1, 70),
-       k=st.integers(1, 300), b_batched=st.booleans(), dtype=dtypes, seed=seeds)
+@given(
+    batch=st.sampled_from([(), (1,), (3,), (2, 2)]),
+    m=st.integers(1, 70),
+    n=st.integers(1, 70),
+    k=st.integers(1, 300),
+    b_batched=st.booleans(),
+    dtype=dtypes,
+    seed=seeds,
+)
 @settings(deadline=None)
 def test_matmul_property(dev, lt, batch, m, n, k, b_batched, dtype, seed):
     rng = np.random.default_rng(seed)
@@ -175,6 +196,7 @@ def test_plan_cache_is_bounded(dev, lt):
 
 # ---- Gemm -----------------------------------------------------------------------------------------
 
+
 def gemm_lt_path(m, n, c_shape, alpha, beta):
     """Whether _cublas runs it (given an algorithm): C as a matrix, or a row with beta 1 (bias)."""
     if alpha == 0:
@@ -226,9 +248,18 @@ def test_gemm_odd_sizes(dev, lt, dtype, ta, tb, ci):
 
 
 @gpu_only
-@given(m=st.integers(1, 150), n=st.integers(1, 150), k=st.integers(0, 300), ta=st.integers(0, 1),
-       tb=st.integers(0, 1), alpha=st.floats(-2, 2), beta=st.sampled_from([0.0, 1.0, -0.5, 2.0]),
-       ci=st.integers(0, 7), dtype=dtypes, seed=seeds)
+@given(
+    m=st.integers(1, 150),
+    n=st.integers(1, 150),
+    k=st.integers(0, 300),
+    ta=st.integers(0, 1),
+    tb=st.integers(0, 1),
+    alpha=st.floats(-2, 2),
+    beta=st.sampled_from([0.0, 1.0, -0.5, 2.0]),
+    ci=st.integers(0, 7),
+    dtype=dtypes,
+    seed=seeds,
+)
 @settings(deadline=None)
 def test_gemm_property(dev, lt, m, n, k, ta, tb, alpha, beta, ci, dtype, seed):
     check_gemm(dev, lt, m, n, k, ta, tb, alpha, beta, c_shapes(m, n)[ci], dtype, seed)
@@ -271,8 +302,21 @@ ACTS = {
 LT_ACTS = ("", "Relu", "GeluTanh")
 
 
-def check_fused(dev, lt, a_shape, n, dtype, act="", bias=False, res_shape=None, trans_b=0, alpha=None, seed=0,
-                scale=1.0, expect_path=None):
+def check_fused(
+    dev,
+    lt,
+    a_shape,
+    n,
+    dtype,
+    act="",
+    bias=False,
+    res_shape=None,
+    trans_b=0,
+    alpha=None,
+    seed=0,
+    scale=1.0,
+    expect_path=None,
+):
     rng = np.random.default_rng(seed)
     k = a_shape[-1]
     a = rand(rng, a_shape, dtype, -scale, scale)
@@ -306,30 +350,82 @@ def check_fused(dev, lt, a_shape, n, dtype, act="", bias=False, res_shape=None, 
 @pytest.mark.parametrize("res", [False, True])
 def test_fused_epilogues(dev, lt, dtype, act, bias, res):
     # Pre-activations spread over about [-4, 4]; a residual of Y's shape rides in cuBLASLt's C.
-    check_fused(dev, lt, (2, 24, 64), 32, dtype, act=act, bias=bias, res_shape=(2, 24, 32) if res else None,
-                alpha=0.8, scale=2.0, expect_path="cublas" if act in LT_ACTS else "fallback")
+    check_fused(
+        dev,
+        lt,
+        (2, 24, 64),
+        32,
+        dtype,
+        act=act,
+        bias=bias,
+        res_shape=(2, 24, 32) if res else None,
+        alpha=0.8,
+        scale=2.0,
+        expect_path="cublas" if act in LT_ACTS else "fallback",
+    )
 
 
 @gpu_only
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize("res_shape,lt_ok", [((32,), False), ((1, 32), False), ((24, 1), False),
-                                             ((24, 32), False), ((1, 24, 32), False), ((3, 1, 32), False),
-                                             ((3, 24, 32), True)])
+@pytest.mark.parametrize(
+    "res_shape,lt_ok",
+    [
+        ((32,), False),
+        ((1, 32), False),
+        ((24, 1), False),
+        ((24, 32), False),
+        ((1, 24, 32), False),
+        ((3, 1, 32), False),
+        ((3, 24, 32), True),
+    ],
+)
 @pytest.mark.parametrize("trans_b", [0, 1])
 def test_fused_residual_shapes(dev, lt, dtype, res_shape, lt_ok, trans_b):
     # Y is [3, 24, 32]: only a residual laid out as Y goes to cuBLASLt; broadcasts fall back.
-    check_fused(dev, lt, (3, 24, 16), 32, dtype, act="Relu", bias=True, res_shape=res_shape, trans_b=trans_b,
-                expect_path="cublas" if lt_ok else "fallback")
+    check_fused(
+        dev,
+        lt,
+        (3, 24, 16),
+        32,
+        dtype,
+        act="Relu",
+        bias=True,
+        res_shape=res_shape,
+        trans_b=trans_b,
+        expect_path="cublas" if lt_ok else "fallback",
+    )
 
 
 @gpu_only
-@given(lead=st.sampled_from([(), (2,), (2, 3)]), m=st.integers(1, 40), n=st.integers(1, 70), k=st.integers(1, 300),
-       act=st.sampled_from(list(ACTS)), bias=st.booleans(), res=st.booleans(), trans_b=st.integers(0, 1),
-       alpha=st.sampled_from([None, 0.5, -1.5]), dtype=dtypes, seed=seeds)
+@given(
+    lead=st.sampled_from([(), (2,), (2, 3)]),
+    m=st.integers(1, 40),
+    n=st.integers(1, 70),
+    k=st.integers(1, 300),
+    act=st.sampled_from(list(ACTS)),
+    bias=st.booleans(),
+    res=st.booleans(),
+    trans_b=st.integers(0, 1),
+    alpha=st.sampled_from([None, 0.5, -1.5]),
+    dtype=dtypes,
+    seed=seeds,
+)
 @settings(deadline=None)
 def test_fused_property(dev, lt, lead, m, n, k, act, bias, res, trans_b, alpha, dtype, seed):
-    check_fused(dev, lt, lead + (m, k), n, dtype, act=act, bias=bias, res_shape=lead + (m, n) if res else None,
-                trans_b=trans_b, alpha=alpha, seed=seed, scale=2.0)
+    check_fused(
+        dev,
+        lt,
+        lead + (m, k),
+        n,
+        dtype,
+        act=act,
+        bias=bias,
+        res_shape=lead + (m, n) if res else None,
+        trans_b=trans_b,
+        alpha=alpha,
+        seed=seed,
+        scale=2.0,
+    )
 
 
 @gpu_only
@@ -341,13 +437,15 @@ def test_fused_1d_a(dev, lt):
 def test_fused_k_zero(dev, lt):
     a, b = np.zeros((3, 0), np.float32), np.zeros((0, 4), np.float32)
     bias = np.array([-1.0, 0.5, 2.0, -3.0], np.float32)
-    got, path = run_counted(lt, dev, "FusedMatMul", [a, b, bias], {"activation": ("string", "Relu")}, opset=1,
-                            domain="r1")
+    got, path = run_counted(
+        lt, dev, "FusedMatMul", [a, b, bias], {"activation": ("string", "Relu")}, opset=1, domain="r1"
+    )
     assert path == "fallback"
     np.testing.assert_array_equal(got, np.broadcast_to(np.maximum(bias, 0), (3, 4)))
 
 
 # ---- errors still come from the replaced kernel ----------------------------------------------------
+
 
 @gpu_only
 def test_errors_fall_through(dev, lt):
@@ -361,8 +459,19 @@ def test_errors_fall_through(dev, lt):
     with pytest.raises(r1.InputError):
         run(dev, "FusedMatMul", [f, np.ones((4, 6), np.float32), np.ones(5, np.float32)], opset=1, domain="r1")
     with pytest.raises(r1.InputError):
-        run(dev, "FusedMatMul", [f, np.ones((4, 6), np.float32), None, np.ones((2, 6), np.float32)], opset=1,
-            domain="r1")
+        run(
+            dev,
+            "FusedMatMul",
+            [f, np.ones((4, 6), np.float32), None, np.ones((2, 6), np.float32)],
+            opset=1,
+            domain="r1",
+        )
     with pytest.raises(r1.ModelError):
-        run(dev, "FusedMatMul", [f, np.ones((4, 6), np.float32)], {"activation": ("string", "Swish")}, opset=1,
-            domain="r1")
+        run(
+            dev,
+            "FusedMatMul",
+            [f, np.ones((4, 6), np.float32)],
+            {"activation": ("string", "Swish")},
+            opset=1,
+            domain="r1",
+        )

@@ -6,6 +6,7 @@ none. References are computed in float64 from the inputs already rounded to thei
 kernel's own error is measured. Tolerances: float32 1e-5 relative (attention with Sk >= 256: 1e-4),
 float16 / bfloat16 1e-2.
 """
+
 from __future__ import annotations
 
 from math import erfc
@@ -160,8 +161,9 @@ def make_mask(rng, kind, b, h, sq, sk, mdtype, with_minus_inf=True):
     explicit_scale=st.booleans(),
     seed=seeds,
 )
-def test_attention_random(dev, b, h, sq, sk, d, dv_same, dtype, layout, out_bshd, bcast, mask_kind, mdtype, causal,
-                          explicit_scale, seed):
+def test_attention_random(
+    dev, b, h, sq, sk, d, dv_same, dtype, layout, out_bshd, bcast, mask_kind, mdtype, causal, explicit_scale, seed
+):
     rng = np.random.default_rng(seed)
     dv = d if dv_same else int(rng.integers(1, 100))
     in_bshd, kt = layout == "bshd", layout == "kt"
@@ -331,7 +333,7 @@ def skip_shapes(draw):
     if kind == "same":
         ss = list(xs)
     elif kind == "trailing":
-        ss = xs[draw(st.integers(0, len(xs) - 1)):]
+        ss = xs[draw(st.integers(0, len(xs) - 1)) :]
     elif kind == "ones":
         ss = [d if draw(st.booleans()) else 1 for d in xs]
     else:
@@ -407,8 +409,9 @@ def ref_gelu(x, approximate):
             # 0.5 x (1 + tanh u) = x / (1 + exp(-2u)), without the cancellation for negative x.
             y = np.maximum(x, -np.finfo(np.float32).max) / (1 + np.exp(-2 * u))
         return np.where(np.isnan(x), np.nan, y)
-    e = np.vectorize(lambda t: erfc(-t / np.sqrt(2.0)) if np.isfinite(t) else (2.0 if t > 0 else 0.0),
-                     otypes=[np.float64])(x)
+    e = np.vectorize(
+        lambda t: erfc(-t / np.sqrt(2.0)) if np.isfinite(t) else (2.0 if t > 0 else 0.0), otypes=[np.float64]
+    )(x)
     with np.errstate(invalid="ignore"):
         y = 0.5 * np.where(np.isinf(x) & (x < 0), 0.0, x) * e
     return np.where(np.isnan(x), np.nan, y)

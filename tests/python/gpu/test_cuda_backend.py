@@ -6,6 +6,7 @@ the package imports and lists its devices on a machine without a GPU or a driver
 Tolerances: float32 1e-5 relative; float16 / bfloat16 1e-2 (references are computed in float64
 from the already-rounded inputs, so only the kernel's own error is measured).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -155,8 +156,16 @@ def test_binary_broadcast(dev, name, ref, ra, rb, attrs, shapes, dtype, seed):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("name,ref", [("Equal", np.equal), ("Less", np.less), ("Greater", np.greater),
-                                      ("LessOrEqual", np.less_equal), ("GreaterOrEqual", np.greater_equal)])
+@pytest.mark.parametrize(
+    "name,ref",
+    [
+        ("Equal", np.equal),
+        ("Less", np.less),
+        ("Greater", np.greater),
+        ("LessOrEqual", np.less_equal),
+        ("GreaterOrEqual", np.greater_equal),
+    ],
+)
 @settings(max_examples=10)
 @given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=6), dtype=dtypes, seed=seeds)
 def test_compare(dev, name, ref, shapes, dtype, seed):
@@ -170,9 +179,15 @@ def test_compare(dev, name, ref, shapes, dtype, seed):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("name,ref", [("Sum", lambda xs: sum(xs)), ("Mean", lambda xs: sum(xs) / len(xs)),
-                                      ("Max", lambda xs: np.maximum.reduce(np.broadcast_arrays(*xs))),
-                                      ("Min", lambda xs: np.minimum.reduce(np.broadcast_arrays(*xs)))])
+@pytest.mark.parametrize(
+    "name,ref",
+    [
+        ("Sum", lambda xs: sum(xs)),
+        ("Mean", lambda xs: sum(xs) / len(xs)),
+        ("Max", lambda xs: np.maximum.reduce(np.broadcast_arrays(*xs))),
+        ("Min", lambda xs: np.minimum.reduce(np.broadcast_arrays(*xs))),
+    ],
+)
 @settings(max_examples=10)
 @given(n=st.integers(1, 4), data=st.data(), dtype=dtypes, seed=seeds)
 def test_variadic(dev, name, ref, n, data, dtype, seed):
@@ -191,7 +206,9 @@ def test_clip(dev, shape, dtype, seed, lo, hi):
     x = rand(np.random.default_rng(seed), shape, dtype)
     lo_t, hi_t = np.array(lo, dtype), np.array(hi, dtype)
     (y,) = run(dev, "Clip", [x, lo_t, hi_t], opset=13)
-    assert_close(y, np.clip(x.astype(np.float64), lo_t.astype(np.float64), hi_t.astype(np.float64)).astype(dtype), dtype)
+    assert_close(
+        y, np.clip(x.astype(np.float64), lo_t.astype(np.float64), hi_t.astype(np.float64)).astype(dtype), dtype
+    )
     (y,) = run(dev, "Clip", [x, None, hi_t], opset=13)
     assert_close(y, np.minimum(x.astype(np.float64), hi_t.astype(np.float64)).astype(dtype), dtype)
     (y,) = run(dev, "Clip", [x], {"min": ("float", lo), "max": ("float", hi)}, opset=6)
@@ -229,8 +246,14 @@ def test_softmax_long_rows(dev, n):
 
 @pytest.mark.gpu
 @settings(max_examples=20)
-@given(shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=30), data=st.data(), dtype=dtypes, seed=seeds,
-       with_bias=st.booleans(), stats=st.booleans())
+@given(
+    shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=30),
+    data=st.data(),
+    dtype=dtypes,
+    seed=seeds,
+    with_bias=st.booleans(),
+    stats=st.booleans(),
+)
 def test_layernorm(dev, shape, data, dtype, seed, with_bias, stats):
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     a = axis % len(shape)
@@ -238,16 +261,26 @@ def test_layernorm(dev, shape, data, dtype, seed, with_bias, stats):
     x = rand(rng, shape, dtype, -4, 4) + np.asarray(rng.uniform(-50, 50), dtype)  # a large mean
     scale = rand(rng, shape[a:], dtype, 0.5, 2)
     bias = rand(rng, shape[a:], dtype) if with_bias else None
-    outs = run(dev, "LayerNormalization", [x, scale, bias], {"axis": ("int", axis), "epsilon": ("float", 1e-5)},
-               opset=17, num_outputs=3 if stats else 1)
+    outs = run(
+        dev,
+        "LayerNormalization",
+        [x, scale, bias],
+        {"axis": ("int", axis), "epsilon": ("float", 1e-5)},
+        opset=17,
+        num_outputs=3 if stats else 1,
+    )
     xd = x.astype(np.float64)
     axes = tuple(range(a, len(shape)))
     mean = xd.mean(axis=axes, keepdims=True)
     rstd = 1 / np.sqrt(((xd - mean) ** 2).mean(axis=axes, keepdims=True) + 1e-5)
     want = (xd - mean) * rstd * scale.astype(np.float64) + (bias.astype(np.float64) if with_bias else 0)
     rtol, atol = TOL[np.dtype(dtype)]
-    np.testing.assert_allclose(outs[0].astype(np.float64), want.astype(dtype).astype(np.float64), rtol=rtol,
-                               atol=max(atol, 1e-4 if dtype == np.float32 else atol))
+    np.testing.assert_allclose(
+        outs[0].astype(np.float64),
+        want.astype(dtype).astype(np.float64),
+        rtol=rtol,
+        atol=max(atol, 1e-4 if dtype == np.float32 else atol),
+    )
     if stats:
         np.testing.assert_allclose(outs[1], mean, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(outs[2], rstd, rtol=1e-4)

@@ -6,6 +6,7 @@ already rounded to the tested dtype, so only the kernel's own error is measured.
 with the sum of |x| * |w| of each output (the bound of an fp32 accumulation): 1e-5 for float32 (1e-4 when
 the reduction is >= 256 deep), 1e-2 for float16 / bfloat16.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -196,13 +197,30 @@ def conv_cases(draw):
         in_sp.append(draw(st.integers(lo, max(lo, max_in))))
     bias = draw(st.booleans())
     explicit_kernel_shape = draw(st.booleans())
-    return dict(nd=nd, group=group, cg=cg, mg=mg, n=n, auto_pad=auto_pad, ks=ks, strides=strides, dils=dils,
-                pads=pads, in_sp=in_sp, bias=bias, explicit_kernel_shape=explicit_kernel_shape)
+    return dict(
+        nd=nd,
+        group=group,
+        cg=cg,
+        mg=mg,
+        n=n,
+        auto_pad=auto_pad,
+        ks=ks,
+        strides=strides,
+        dils=dils,
+        pads=pads,
+        in_sp=in_sp,
+        bias=bias,
+        explicit_kernel_shape=explicit_kernel_shape,
+    )
 
 
 def conv_attrs(case, group=None):
-    a = {"group": ("int", group if group is not None else case["group"]), "strides": ints(case["strides"]),
-         "dilations": ints(case["dils"]), "auto_pad": ("string", case["auto_pad"])}
+    a = {
+        "group": ("int", group if group is not None else case["group"]),
+        "strides": ints(case["strides"]),
+        "dilations": ints(case["dils"]),
+        "auto_pad": ("string", case["auto_pad"]),
+    }
     if case["auto_pad"] == "NOTSET":
         a["pads"] = ints(case["pads"])
     if case["explicit_kernel_shape"]:
@@ -221,8 +239,7 @@ def check_conv(dev, case, dtype, seed, op="Conv", activation=None, residual=Fals
     x = rand(rng, [case["n"], g * cg] + case["in_sp"], dtype)
     w = rand(rng, [g * mg, cg] + case["ks"], dtype)
     b = rand(rng, [g * mg], dtype) if case["bias"] else None
-    pb, pe, out = resolve_pads(case["in_sp"], case["ks"], case["strides"], case["dils"], case["pads"],
-                               case["auto_pad"])
+    pb, pe, out = resolve_pads(case["in_sp"], case["ks"], case["strides"], case["dils"], case["pads"], case["auto_pad"])
     attrs = conv_attrs(case)
     xr, wr = f64(x), f64(w)
     if precision == "bf16":
@@ -278,28 +295,74 @@ def test_conv_random(dev, case, dtype, seed):
 )
 def test_conv_tiles(dev, shape, dtype):
     n, g, cg, mg, in_sp, ks, strides, dils, pads = shape
-    case = dict(nd=len(in_sp), group=g, cg=cg, mg=mg, n=n, auto_pad="NOTSET", ks=ks, strides=strides, dils=dils,
-                pads=pads, in_sp=in_sp, bias=True, explicit_kernel_shape=False)
+    case = dict(
+        nd=len(in_sp),
+        group=g,
+        cg=cg,
+        mg=mg,
+        n=n,
+        auto_pad="NOTSET",
+        ks=ks,
+        strides=strides,
+        dils=dils,
+        pads=pads,
+        in_sp=in_sp,
+        bias=True,
+        explicit_kernel_shape=False,
+    )
     check_conv(dev, case, dtype, 7)
 
 
 @given(
-    nd=st.integers(1, 3), c=st.integers(1, 12), mult=st.integers(1, 3), stride=st.integers(1, 3),
-    dil=st.integers(1, 2), k=st.integers(1, 5), pad=st.integers(0, 2), auto_pad=st.sampled_from(AUTO_PADS),
-    dtype=dtypes, seed=seeds,
+    nd=st.integers(1, 3),
+    c=st.integers(1, 12),
+    mult=st.integers(1, 3),
+    stride=st.integers(1, 3),
+    dil=st.integers(1, 2),
+    k=st.integers(1, 5),
+    pad=st.integers(0, 2),
+    auto_pad=st.sampled_from(AUTO_PADS),
+    dtype=dtypes,
+    seed=seeds,
 )
 def test_conv_depthwise(dev, nd, c, mult, stride, dil, k, pad, auto_pad, dtype, seed):
     ek = (k - 1) * dil + 1
     in_sp = [max(ek, {1: 13, 2: 9, 3: 5}[nd] - i) for i in range(nd)]
-    case = dict(nd=nd, group=c, cg=1, mg=mult, n=2, auto_pad=auto_pad, ks=[k] * nd, strides=[stride] * nd,
-                dils=[dil] * nd, pads=[pad] * (2 * nd), in_sp=in_sp, bias=True, explicit_kernel_shape=False)
+    case = dict(
+        nd=nd,
+        group=c,
+        cg=1,
+        mg=mult,
+        n=2,
+        auto_pad=auto_pad,
+        ks=[k] * nd,
+        strides=[stride] * nd,
+        dils=[dil] * nd,
+        pads=[pad] * (2 * nd),
+        in_sp=in_sp,
+        bias=True,
+        explicit_kernel_shape=False,
+    )
     check_conv(dev, case, dtype, seed)
 
 
 def test_conv_no_bias_single_channel(dev):
     # group 1 with one input channel takes the depthwise kernel (one channel per group).
-    case = dict(nd=2, group=1, cg=1, mg=5, n=2, auto_pad="SAME_LOWER", ks=[4, 3], strides=[2, 3], dils=[1, 1],
-                pads=[0] * 4, in_sp=[9, 10], bias=False, explicit_kernel_shape=True)
+    case = dict(
+        nd=2,
+        group=1,
+        cg=1,
+        mg=5,
+        n=2,
+        auto_pad="SAME_LOWER",
+        ks=[4, 3],
+        strides=[2, 3],
+        dils=[1, 1],
+        pads=[0] * 4,
+        in_sp=[9, 10],
+        bias=False,
+        explicit_kernel_shape=True,
+    )
     for dtype in DTYPES:
         check_conv(dev, case, dtype, 3)
 
@@ -322,8 +385,21 @@ def test_fused_conv_random(dev, case, dtype, act, residual, seed):
 @pytest.mark.parametrize("act", sorted(ACTS), ids=lambda a: a or "none")
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_fused_conv_activations(dev, act, dtype):
-    case = dict(nd=2, group=2, cg=12, mg=40, n=2, auto_pad="NOTSET", ks=[3, 3], strides=[1, 2], dils=[1, 1],
-                pads=[1, 1, 1, 1], in_sp=[8, 9], bias=True, explicit_kernel_shape=False)
+    case = dict(
+        nd=2,
+        group=2,
+        cg=12,
+        mg=40,
+        n=2,
+        auto_pad="NOTSET",
+        ks=[3, 3],
+        strides=[1, 2],
+        dils=[1, 1],
+        pads=[1, 1, 1, 1],
+        in_sp=[8, 9],
+        bias=True,
+        explicit_kernel_shape=False,
+    )
     check_conv(dev, case, dtype, 11, op="FusedConv", activation=act, residual=True)
     dw = dict(case, group=6, cg=1, mg=2)  # depthwise path, same epilogue
     check_conv(dev, dw, dtype, 12, op="FusedConv", activation=act, residual=True)
@@ -412,8 +488,7 @@ def test_conv_errors(dev):
     with pytest.raises(r1.InputError, match="channels"):
         run(dev, "FusedConv", [x, w], domain="r1")
     with pytest.raises(r1.InputError):  # output channels not divisible by group
-        run(dev, "Conv", [np.ones((1, 4, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)],
-            {"group": ("int", 2)})
+        run(dev, "Conv", [np.ones((1, 4, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)], {"group": ("int", 2)})
     with pytest.raises(r1.InputError):  # bias of the wrong length
         run(dev, "Conv", [x, np.ones((4, 3, 3, 3), np.float32), np.ones(5, np.float32)])
     with pytest.raises(r1.InputError):  # kernel larger than the input
@@ -442,13 +517,27 @@ def pool_cases(draw):
     pads = [draw(st.integers(0, ks[i % nd] - 1)) for i in range(2 * nd)]
     max_in = {1: 12, 2: 8, 3: 5}[nd]
     in_sp = [draw(st.integers((ks[i] - 1) * dils[i] + 1, max(max_in, (ks[i] - 1) * dils[i] + 1))) for i in range(nd)]
-    return dict(nd=nd, ks=ks, strides=strides, dils=dils, auto_pad=auto_pad, ceil_mode=ceil_mode, pads=pads,
-                in_sp=in_sp, n=draw(st.integers(1, 2)), c=draw(st.integers(1, 4)))
+    return dict(
+        nd=nd,
+        ks=ks,
+        strides=strides,
+        dils=dils,
+        auto_pad=auto_pad,
+        ceil_mode=ceil_mode,
+        pads=pads,
+        in_sp=in_sp,
+        n=draw(st.integers(1, 2)),
+        c=draw(st.integers(1, 4)),
+    )
 
 
 def pool_attrs(case):
-    a = {"kernel_shape": ints(case["ks"]), "strides": ints(case["strides"]), "auto_pad": ("string", case["auto_pad"]),
-         "ceil_mode": ("int", int(case["ceil_mode"]))}
+    a = {
+        "kernel_shape": ints(case["ks"]),
+        "strides": ints(case["strides"]),
+        "auto_pad": ("string", case["auto_pad"]),
+        "ceil_mode": ("int", int(case["ceil_mode"])),
+    }
     if any(d != 1 for d in case["dils"]):
         a["dilations"] = ints(case["dils"])
     if case["auto_pad"] == "NOTSET":
@@ -460,8 +549,9 @@ def pool_attrs(case):
 def test_max_pool(dev, case, dtype, indices, seed):
     rng = np.random.default_rng(seed)
     x = rand(rng, [case["n"], case["c"]] + case["in_sp"], dtype)
-    pb, pe, out = resolve_pads(case["in_sp"], case["ks"], case["strides"], case["dils"], case["pads"],
-                               case["auto_pad"], case["ceil_mode"])
+    pb, pe, out = resolve_pads(
+        case["in_sp"], case["ks"], case["strides"], case["dils"], case["pads"], case["auto_pad"], case["ceil_mode"]
+    )
     want, want_ind = pool_ref(x, "max", case["ks"], case["strides"], case["dils"], pb, pe, out)
     res = run(dev, "MaxPool", [x], pool_attrs(case), opset=12, num_outputs=2 if indices else 1)
     assert_close(res[0], want, dtype, tol=0.0)  # a max is exact
@@ -474,8 +564,12 @@ def test_max_pool(dev, case, dtype, indices, seed):
 def test_max_pool_storage_order(dev, dtype):
     rng = np.random.default_rng(2)
     x = rand(rng, [2, 3, 7, 6], dtype)
-    attrs = {"kernel_shape": ints([3, 2]), "strides": ints([2, 2]), "pads": ints([1, 0, 1, 1]),
-             "storage_order": ("int", 1)}
+    attrs = {
+        "kernel_shape": ints([3, 2]),
+        "strides": ints([2, 2]),
+        "pads": ints([1, 0, 1, 1]),
+        "storage_order": ("int", 1),
+    }
     pb, pe, out = resolve_pads([7, 6], [3, 2], [2, 2], [1, 1], [1, 0, 1, 1], "NOTSET")
     want, want_ind = pool_ref(x, "max", [3, 2], [2, 2], [1, 1], pb, pe, out, storage_order=1)
     y, ind = run(dev, "MaxPool", [x], attrs, opset=12, num_outputs=2)
@@ -488,8 +582,9 @@ def test_average_pool(dev, case, dtype, count_include_pad, seed):
     rng = np.random.default_rng(seed)
     x = rand(rng, [case["n"], case["c"]] + case["in_sp"], dtype)
     case = dict(case, dils=[1] * case["nd"])  # AveragePool dilations need opset 19; kept at 1 here
-    pb, pe, out = resolve_pads(case["in_sp"], case["ks"], case["strides"], case["dils"], case["pads"],
-                               case["auto_pad"], case["ceil_mode"])
+    pb, pe, out = resolve_pads(
+        case["in_sp"], case["ks"], case["strides"], case["dils"], case["pads"], case["auto_pad"], case["ceil_mode"]
+    )
     want, _ = pool_ref(x, "avg", case["ks"], case["strides"], case["dils"], pb, pe, out, count_include_pad)
     attrs = pool_attrs(case)
     attrs["count_include_pad"] = ("int", int(count_include_pad))
@@ -503,8 +598,13 @@ def test_average_pool_ceil_mode_count_include_pad(dev, dtype):
     rng = np.random.default_rng(4)
     x = rand(rng, [1, 2, 6, 7], dtype)
     for cip in (0, 1):
-        attrs = {"kernel_shape": ints([3, 3]), "strides": ints([2, 2]), "pads": ints([1, 1, 0, 0]),
-                 "ceil_mode": ("int", 1), "count_include_pad": ("int", cip)}
+        attrs = {
+            "kernel_shape": ints([3, 3]),
+            "strides": ints([2, 2]),
+            "pads": ints([1, 1, 0, 0]),
+            "ceil_mode": ("int", 1),
+            "count_include_pad": ("int", cip),
+        }
         pb, pe, out = resolve_pads([6, 7], [3, 3], [2, 2], [1, 1], [1, 1, 0, 0], "NOTSET", True)
         want, _ = pool_ref(x, "avg", [3, 3], [2, 2], [1, 1], pb, pe, out, bool(cip))
         (y,) = run(dev, "AveragePool", [x], attrs, opset=11)

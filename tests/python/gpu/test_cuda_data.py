@@ -6,6 +6,7 @@ module skips where there is none. Byte-moving ops are checked bit-exactly over e
 arithmetic (scatter reductions, Reduce*, Cast) against float64 references computed from the
 inputs already rounded to their dtype: float32 1e-5 relative, float16 / bfloat16 1e-2.
 """
+
 from __future__ import annotations
 
 import ml_dtypes
@@ -158,7 +159,7 @@ def test_slice_defaults(dev):
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     (y,) = run(dev, "Slice", [x, i64(1, 0), i64(2, 3)], opset=13)  # axes 0, 1; step 1
     assert_same(y, x[1:2, 0:3])
-    (y,) = run(dev, "Slice", [x, i64(-1), i64(-2**62), i64(2), i64(-1)], opset=13)
+    (y,) = run(dev, "Slice", [x, i64(-1), i64(-(2**62)), i64(2), i64(-1)], opset=13)
     assert_same(y, x[:, :, ::-1])
 
 
@@ -203,8 +204,11 @@ def test_pad_axes_and_default_value(dev):
     assert_same(y, np.pad(x, [(0, 0), (1, 2)]))
 
 
-@given(shapes=mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4, max_side=5), seed=seeds,
-       dtype=st.sampled_from(ALL))
+@given(
+    shapes=mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4, max_side=5),
+    seed=seeds,
+    dtype=st.sampled_from(ALL),
+)
 def test_where_broadcast(dev, shapes, seed, dtype):
     rng = np.random.default_rng(seed)
     sc, sa, sb = shapes.input_shapes
@@ -255,8 +259,16 @@ def test_cast(dev, src, to):
         x[0, :4] = [0.0, -0.0, 0.49, -0.99]
     else:
         x = rand(rng, (4, 33), src)
-    code = {F32: 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3, np.dtype(np.int32): 6, np.dtype(np.int64): 7,
-            np.dtype(np.bool_): 9, F16: 10, BF16: 16}[to]
+    code = {
+        F32: 1,
+        np.dtype(np.uint8): 2,
+        np.dtype(np.int8): 3,
+        np.dtype(np.int32): 6,
+        np.dtype(np.int64): 7,
+        np.dtype(np.bool_): 9,
+        F16: 10,
+        BF16: 16,
+    }[to]
     (y,) = run(dev, "Cast", [x], {"to": ("int", code)}, opset=19)
     assert_same(y, cast_ref(x, to))
     (y,) = run(dev, "CastLike", [x, np.zeros(1, to)], opset=19)
@@ -266,7 +278,7 @@ def test_cast(dev, src, to):
 def test_cast_saturates(dev):
     x = np.array([1e10, -1e10, np.nan, 300.7, -300.7, np.inf, -np.inf], np.float32)
     (y,) = run(dev, "Cast", [x], {"to": ("int", 6)}, opset=19)
-    assert_same(y, np.array([2**31 - 1, -2**31, 0, 300, -300, 2**31 - 1, -2**31], np.int32))
+    assert_same(y, np.array([2**31 - 1, -(2**31), 0, 300, -300, 2**31 - 1, -(2**31)], np.int32))
     (y,) = run(dev, "Cast", [x], {"to": ("int", 3)}, opset=19)
     assert_same(y, np.array([127, -128, 0, 127, -128, 127, -128], np.int8))
     (y,) = run(dev, "Cast", [x], {"to": ("int", 2)}, opset=19)
@@ -318,7 +330,7 @@ def gather_nd_ref(x, ind, b):
     outs = []
     for xb, ib in zip(xs, inds):
         flat = ib.reshape(-1, ib.shape[-1])
-        outs.append(np.stack([xb[tuple(t)] for t in flat]).reshape(ib.shape[:-1] + xb.shape[ib.shape[-1]:]))
+        outs.append(np.stack([xb[tuple(t)] for t in flat]).reshape(ib.shape[:-1] + xb.shape[ib.shape[-1] :]))
     return np.stack(outs).reshape(bshape + outs[0].shape)
 
 
@@ -328,7 +340,7 @@ def test_gather_nd(dev, b, dtype):
     rng = np.random.default_rng(5)
     x = rand(rng, (3, 4, 5, 2), dtype)
     for k in range(1, 4 - b):
-        dims = x.shape[b:b + k]
+        dims = x.shape[b : b + k]
         ind = np.stack([rng.integers(-d, d, size=(3, 2)) for d in dims], axis=-1).astype(np.int32)
         (y,) = run(dev, "GatherND", [x, ind], {"batch_dims": ("int", b)}, opset=13)
         assert_same(y, gather_nd_ref(x, np.where(ind < 0, ind + np.array(dims), ind), b))
@@ -423,14 +435,18 @@ REDUCE = {
     "ReduceL1": (lambda x, axis, keepdims: np.sum(np.abs(x), axis=axis, keepdims=keepdims), (-2.0, 2.0)),
     "ReduceL2": (lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)), (-2.0, 2.0)),
     "ReduceLogSum": (lambda x, axis, keepdims: np.log(np.sum(x, axis=axis, keepdims=keepdims)), (0.5, 2.0)),
-    "ReduceLogSumExp": (
-        lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)), (-3.0, 3.0)),
+    "ReduceLogSumExp": (lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)), (-3.0, 3.0)),
 }
 
 
-@given(shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=9), seed=seeds,
-       dtype=st.sampled_from(FLOATS), op=st.sampled_from(sorted(REDUCE)), keepdims=st.booleans(),
-       axes_input=st.booleans())
+@given(
+    shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=9),
+    seed=seeds,
+    dtype=st.sampled_from(FLOATS),
+    op=st.sampled_from(sorted(REDUCE)),
+    keepdims=st.booleans(),
+    axes_input=st.booleans(),
+)
 def test_reduce(dev, shape, seed, dtype, op, keepdims, axes_input):
     rng = np.random.default_rng(seed)
     ref, (lo, hi) = REDUCE[op]
@@ -470,15 +486,26 @@ def test_reduce_noop_and_empty(dev):
     (y,) = run(dev, "ReduceMean", [x, np.zeros(0, np.int64)], {"keepdims": ("int", 0)}, opset=18)
     np.testing.assert_allclose(y, x.astype(np.float64).mean(), rtol=1e-5)
     e = np.zeros((3, 0, 2), np.float32)
-    for op, val in [("ReduceSum", 0.0), ("ReduceProd", 1.0), ("ReduceMax", -np.inf), ("ReduceMin", np.inf),
-                    ("ReduceSumSquare", 0.0), ("ReduceLogSumExp", -np.inf)]:
+    for op, val in [
+        ("ReduceSum", 0.0),
+        ("ReduceProd", 1.0),
+        ("ReduceMax", -np.inf),
+        ("ReduceMin", np.inf),
+        ("ReduceSumSquare", 0.0),
+        ("ReduceLogSumExp", -np.inf),
+    ]:
         (y,) = run(dev, op, [e, i64(1)], {"keepdims": ("int", 0)}, opset=18)
         assert_same(y, np.full((3, 2), val, np.float32))
 
 
-@given(shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=9), seed=seeds,
-       dtype=st.sampled_from(FLOATS), op=st.sampled_from(["ArgMax", "ArgMin"]), keepdims=st.booleans(),
-       last=st.booleans())
+@given(
+    shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=9),
+    seed=seeds,
+    dtype=st.sampled_from(FLOATS),
+    op=st.sampled_from(["ArgMax", "ArgMin"]),
+    keepdims=st.booleans(),
+    last=st.booleans(),
+)
 def test_argmax_argmin(dev, shape, seed, dtype, op, keepdims, last):
     rng = np.random.default_rng(seed)
     x = rng.integers(-3, 4, size=shape).astype(dtype)  # few distinct values: many ties
@@ -524,7 +551,12 @@ def test_errors(dev):
     with pytest.raises((r1.InputError, r1.ModelError)):
         run(dev, "ArgMax", [np.zeros((2, 0), np.float32)], {"axis": ("int", 1)}, opset=13)
     with pytest.raises((r1.InputError, r1.ModelError)):
-        run(dev, "ScatterElements", [np.ones((3,), np.int32), i64(0), np.ones((1,), np.int32)],
-            {"reduction": ("string", "add")}, opset=18)
+        run(
+            dev,
+            "ScatterElements",
+            [np.ones((3,), np.int32), i64(0), np.ones((1,), np.int32)],
+            {"reduction": ("string", "add")},
+            opset=18,
+        )
     with pytest.raises((r1.InputError, r1.ModelError)):
         run(dev, "Pad", [x, i64(0, 1, 0, 1), np.array(1, np.int32)], opset=13)

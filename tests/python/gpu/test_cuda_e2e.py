@@ -8,18 +8,14 @@
 The same executor paths (placement, constant upload, copies, device arena) run without a GPU in
 test_device_placement.py on the sim device; these tests skip where no GPU is present.
 """
-from __future__ import annotations
 
-import os
-import sys
+from __future__ import annotations
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import deepseek_r1 as r1  # noqa: E402
-from deepseek_r1 import gpu  # noqa: E402
+import deepseek_r1 as r1
+from deepseek_r1 import gpu
 
 pytestmark = pytest.mark.gpu
 ort = pytest.importorskip("onnxruntime")
@@ -32,12 +28,9 @@ def rel_err(a, b):
 
 def _export(name):
     pytest.importorskip("torch")
-    from models import ExportFailed, export_model
+    from helpers.models import export_for_test
 
-    try:
-        return export_model(name, "legacy")
-    except ExportFailed as e:
-        pytest.skip(f"exporter failed: {e}")
+    return export_for_test(name, "legacy")
 
 
 MODELS = ["minilm", "mobilenet", "lstm", "bert-base", "gpt2", "resnet50"]
@@ -45,7 +38,7 @@ MODELS = ["minilm", "mobilenet", "lstm", "bert-base", "gpt2", "resnet50"]
 
 @pytest.mark.parametrize("name", MODELS)
 def test_model_on_gpu_matches_onnxruntime(dev, name):
-    from models import SPECS
+    from helpers.models import SPECS
 
     spec = SPECS[name]
     path = _export(name)
@@ -79,7 +72,7 @@ def test_model_on_gpu_matches_onnxruntime(dev, name):
 
 def test_memory_pool_returns_to_baseline_after_1000_runs(dev):
     path = _export("minilm")
-    from models import SPECS
+    from helpers.models import SPECS
 
     spec = SPECS["minilm"]
     mod, index = gpu.module(dev), int(dev.split(":")[1])
@@ -102,7 +95,7 @@ def test_memory_pool_returns_to_baseline_after_1000_runs(dev):
 @pytest.mark.parametrize("name,precision", [("minilm", "fp16"), ("minilm", "fp32"), ("bert-base", "fp16")])
 def test_cuda_graph_replay_equals_eager(dev, name, precision):
     """A captured graph gives the eager run's outputs bit for bit, for every input of the same shape."""
-    from models import SPECS
+    from helpers.models import SPECS
 
     spec = SPECS[name]
     path = _export(name)

@@ -6,8 +6,8 @@ Tolerance: |got - want| <= rtol * (|want| + mag), mag being the same expression 
 (alpha |A| @ |B| + |bias| + |residual|), so cancellation in a long dot product is measured against the
 size of its terms. rtol: float32 1e-5 (1e-4 for K >= 256), float16 / bfloat16 1e-2.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pytest
@@ -20,8 +20,20 @@ from deepseek_r1 import _core
 
 pytestmark = pytest.mark.gpu
 
-from gemm_reference import (BF16, DTYPE_IDS, DTYPES, F16, F32, assert_gemm_close, c_shapes, erf, f64, gemm_ref, rand,  # noqa: E402,F401
-                            rtol_for, sigmoid)
+from helpers.gemm_reference import (
+    BF16,
+    DTYPE_IDS,
+    DTYPES,
+    F16,
+    assert_gemm_close,
+    c_shapes,
+    erf,
+    f64,
+    gemm_ref,
+    rand,
+    sigmoid,
+)
+
 seeds = st.integers(0, 2**31 - 1)
 dtypes = st.sampled_from(DTYPES)
 
@@ -31,6 +43,7 @@ def run(dev, op, inputs, attrs=None, opset=17, domain=""):
 
 
 # ---- MatMul ---------------------------------------------------------------------------------------
+
 
 def check_matmul(dev, a_shape, b_shape, dtype, seed=0):
     rng = np.random.default_rng(seed)
@@ -43,11 +56,11 @@ def check_matmul(dev, a_shape, b_shape, dtype, seed=0):
 
 MATMUL_SHAPES = [
     ((3, 4), (4, 5)),
-    ((4,), (4, 5)),        # 1-D A: [N]
-    ((3, 4), (4,)),        # 1-D B: [M]
-    ((7,), (7,)),          # both 1-D: a scalar
-    ((2, 3, 4), (4, 5)),   # B without batch: A's batch folds into M
-    ((4,), (2, 4, 5)),     # 1-D A against a batched B
+    ((4,), (4, 5)),  # 1-D A: [N]
+    ((3, 4), (4,)),  # 1-D B: [M]
+    ((7,), (7,)),  # both 1-D: a scalar
+    ((2, 3, 4), (4, 5)),  # B without batch: A's batch folds into M
+    ((4,), (2, 4, 5)),  # 1-D A against a batched B
     ((2, 3, 4), (4,)),
     ((2, 3, 4), (2, 4, 5)),
     ((1, 3, 4), (2, 4, 5)),  # broadcast A
@@ -56,11 +69,11 @@ MATMUL_SHAPES = [
     ((3, 1, 2, 17, 33), (1, 4, 1, 33, 19)),
     ((3, 4), (2, 2, 4, 5)),
     ((1, 1, 3, 4), (4, 5)),
-    ((3, 0), (0, 5)),      # K = 0: zeros
+    ((3, 0), (0, 5)),  # K = 0: zeros
     ((2, 3, 0), (2, 0, 4)),
-    ((0, 4), (4, 5)),      # M = 0
-    ((3, 4), (4, 0)),      # N = 0
-    ((0, 3, 4), (4, 5)),   # empty batch
+    ((0, 4), (4, 5)),  # M = 0
+    ((3, 4), (4, 0)),  # N = 0
+    ((0, 3, 4), (4, 5)),  # empty batch
     ((1, 1), (1, 1)),
     ((17, 33), (33, 65)),
     ((130, 300), (300, 257)),
@@ -111,8 +124,18 @@ def test_matmul_values_not_tiles(dev):
 # (|sum| <= 16 K <= 2048 stays exact in fp16 too), so a lane writing the wrong row or column of its
 # block shows as an exact mismatch rather than hiding inside a tolerance.
 TILE_EDGE_SIZES = [
-    (32, 32, 8), (31, 33, 7), (33, 31, 9), (32, 64, 32), (64, 32, 31), (64, 64, 33),
-    (63, 65, 40), (65, 63, 64), (96, 97, 96), (1, 64, 16), (64, 1, 8), (128, 96, 72),
+    (32, 32, 8),
+    (31, 33, 7),
+    (33, 31, 9),
+    (32, 64, 32),
+    (64, 32, 31),
+    (64, 64, 33),
+    (63, 65, 40),
+    (65, 63, 64),
+    (96, 97, 96),
+    (1, 64, 16),
+    (64, 1, 8),
+    (128, 96, 72),
 ]
 
 
@@ -135,6 +158,7 @@ def test_gemm_exact_tile_edges(dev, m, n, k, dtype):
 
 
 # ---- Gemm -----------------------------------------------------------------------------------------
+
 
 def check_gemm(dev, m, n, k, ta, tb, alpha, beta, c_shape, dtype, seed=0):
     rng = np.random.default_rng(seed)
@@ -235,8 +259,9 @@ def fused_ref(a, b, bias, res, trans_b, alpha, act, pa, pb):
     return ACTS[act][0](z, pa, pb), np.broadcast_to(mag, z.shape)
 
 
-def check_fused(dev, a_shape, n, dtype, act="", bias=False, res_shape=None, trans_b=0, alpha=None,
-                act_attrs=None, seed=0, scale=1.0):
+def check_fused(
+    dev, a_shape, n, dtype, act="", bias=False, res_shape=None, trans_b=0, alpha=None, act_attrs=None, seed=0, scale=1.0
+):
     rng = np.random.default_rng(seed)
     k = a_shape[-1]
     a = rand(rng, a_shape, dtype, -scale, scale)
@@ -270,10 +295,16 @@ def test_fused_activations(dev, dtype, act):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize("act,attrs", [("HardSigmoid", {"act_alpha": 0.3, "act_beta": 0.4}),
-                                       ("LeakyRelu", {"act_alpha": 0.2}),
-                                       ("Clip", {"act_alpha": -0.5}),
-                                       ("HardSigmoid", {}), ("LeakyRelu", {})])
+@pytest.mark.parametrize(
+    "act,attrs",
+    [
+        ("HardSigmoid", {"act_alpha": 0.3, "act_beta": 0.4}),
+        ("LeakyRelu", {"act_alpha": 0.2}),
+        ("Clip", {"act_alpha": -0.5}),
+        ("HardSigmoid", {}),
+        ("LeakyRelu", {}),
+    ],
+)
 def test_fused_activation_attrs(dev, dtype, act, attrs):
     check_fused(dev, (33, 20), 17, dtype, act=act, act_attrs=attrs, scale=2.0)
 
@@ -306,8 +337,9 @@ A_SHAPES = [(24,), (5, 24), (2, 7, 24), (2, 1, 3, 24), (1, 24)]
 def test_fused_bias_residual(dev, dtype, a_shape, res, trans_b, bias):
     n = 29
     y_shape = tuple(a_shape[:-1]) + (n,)
-    check_fused(dev, a_shape, n, dtype, act="Relu", bias=bias, res_shape=res_shape_for(y_shape, res),
-                trans_b=trans_b, alpha=1.5)
+    check_fused(
+        dev, a_shape, n, dtype, act="Relu", bias=bias, res_shape=res_shape_for(y_shape, res), trans_b=trans_b, alpha=1.5
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
@@ -342,8 +374,18 @@ def test_fused_large(dev, dtype, trans_b):
 def test_fused_property(dev, lead, m, n, k, act, bias, res, trans_b, alpha, dtype, seed):
     a_shape = tuple(lead) + (m, k)
     y_shape = tuple(lead) + (m, n)
-    check_fused(dev, a_shape, n, dtype, act=act, bias=bias, res_shape=res_shape_for(y_shape, res),
-                trans_b=trans_b, alpha=alpha, seed=seed)
+    check_fused(
+        dev,
+        a_shape,
+        n,
+        dtype,
+        act=act,
+        bias=bias,
+        res_shape=res_shape_for(y_shape, res),
+        trans_b=trans_b,
+        alpha=alpha,
+        seed=seed,
+    )
 
 
 def test_fused_k_zero(dev):
@@ -354,6 +396,7 @@ def test_fused_k_zero(dev):
 
 
 # ---- errors ---------------------------------------------------------------------------------------
+
 
 def test_matmul_inner_mismatch(dev):
     with pytest.raises(r1.InputError, match="(?i)inner|mismatch|differ"):
@@ -366,8 +409,12 @@ def test_gemm_inner_mismatch(dev):
     with pytest.raises(r1.InputError, match="(?i)inner|mismatch|differ"):
         run(dev, "Gemm", [np.ones((3, 4), np.float32), np.ones((3, 5), np.float32)], {"transB": ("int", 1)}, opset=13)
     with pytest.raises(r1.InputError):
-        run(dev, "Gemm", [np.ones((3, 4), np.float32), np.ones((4, 5), np.float32), np.ones((2, 5), np.float32)],
-            opset=13)
+        run(
+            dev,
+            "Gemm",
+            [np.ones((3, 4), np.float32), np.ones((4, 5), np.float32), np.ones((2, 5), np.float32)],
+            opset=13,
+        )
 
 
 def test_fused_errors(dev):
@@ -377,11 +424,22 @@ def test_fused_errors(dev):
     with pytest.raises(r1.InputError):
         run(dev, "FusedMatMul", [a, np.ones((4, 6), np.float32), np.ones(5, np.float32)], opset=1, domain="r1")
     with pytest.raises(r1.InputError):
-        run(dev, "FusedMatMul", [a, np.ones((4, 6), np.float32), None, np.ones((2, 6), np.float32)],
-            opset=1, domain="r1")
+        run(
+            dev,
+            "FusedMatMul",
+            [a, np.ones((4, 6), np.float32), None, np.ones((2, 6), np.float32)],
+            opset=1,
+            domain="r1",
+        )
     with pytest.raises(r1.ModelError):
-        run(dev, "FusedMatMul", [a, np.ones((4, 6), np.float32)], {"activation": ("string", "Swish")},
-            opset=1, domain="r1")
+        run(
+            dev,
+            "FusedMatMul",
+            [a, np.ones((4, 6), np.float32)],
+            {"activation": ("string", "Swish")},
+            opset=1,
+            domain="r1",
+        )
     # packed_b=1 is a CPU layout: the GPU kernel refuses it (the predicate keeps such nodes on the CPU).
     blob = _core.pack_weights(np.ones((4, 6), np.float32), False, "fp32") if hasattr(_core, "pack_weights") else None
     if blob is not None:

@@ -7,6 +7,7 @@ there is none. Byte-moving and integer results are compared exactly; float resul
 references computed from the inputs already rounded to their dtype: float32 1e-5 relative,
 float16 / bfloat16 1e-2.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,16 @@ F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
 FLOATS = [F32, F16, BF16]
 INTS = [np.dtype(t) for t in (np.int8, np.uint8, np.int32, np.int64)]
 ALL = FLOATS + INTS + [np.dtype(np.bool_)]
-CODES = {F32: 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3, np.dtype(np.int32): 6, np.dtype(np.int64): 7,
-         np.dtype(np.bool_): 9, F16: 10, BF16: 16}
+CODES = {
+    F32: 1,
+    np.dtype(np.uint8): 2,
+    np.dtype(np.int8): 3,
+    np.dtype(np.int32): 6,
+    np.dtype(np.int64): 7,
+    np.dtype(np.bool_): 9,
+    F16: 10,
+    BF16: 16,
+}
 TOL = {F32: (1e-5, 1e-6), F16: (1e-2, 1e-2), BF16: (1e-2, 1e-2)}
 seeds = st.integers(0, 2**31 - 1)
 shapes = array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=7)
@@ -60,16 +69,31 @@ def assert_close(got, want, dtype, atol=None):
     rtol, a = TOL[np.dtype(dtype)]
     assert got.dtype == np.dtype(dtype), (got.dtype, dtype)
     assert got.shape == np.shape(want), (got.shape, np.shape(want))
-    np.testing.assert_allclose(got.astype(np.float64), np.asarray(want, np.float64), rtol=rtol,
-                               atol=a if atol is None else max(a, atol))
+    np.testing.assert_allclose(
+        got.astype(np.float64), np.asarray(want, np.float64), rtol=rtol, atol=a if atol is None else max(a, atol)
+    )
 
 
 def test_registered(dev):
     from deepseek_r1 import gpu
 
     ops = set(gpu.module(dev.split(":")[0]).kernel_ops())
-    assert {"And", "Or", "Xor", "Not", "BitShift", "Hardmax", "CumSum", "TopK", "OneHot", "EyeLike",
-            "ConstantOfShape", "Range", "DepthToSpace", "SpaceToDepth"} <= ops
+    assert {
+        "And",
+        "Or",
+        "Xor",
+        "Not",
+        "BitShift",
+        "Hardmax",
+        "CumSum",
+        "TopK",
+        "OneHot",
+        "EyeLike",
+        "ConstantOfShape",
+        "Range",
+        "DepthToSpace",
+        "SpaceToDepth",
+    } <= ops
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,8 +168,13 @@ def test_bitshift_errors(dev):
     with pytest.raises(r1.ModelError, match="direction"):
         run(dev, "BitShift", [np.ones(3, np.uint8), np.ones(3, np.uint8)], {"direction": ("string", "UP")}, opset=11)
     with pytest.raises((r1.ModelError, r1.InputError)):
-        run(dev, "BitShift", [np.ones(3, np.float32), np.ones(3, np.float32)], {"direction": ("string", "LEFT")},
-            opset=11)
+        run(
+            dev,
+            "BitShift",
+            [np.ones(3, np.float32), np.ones(3, np.float32)],
+            {"direction": ("string", "LEFT")},
+            opset=11,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,8 +198,13 @@ def hardmax_ref(x, axis, opset):
 
 @pytest.mark.parametrize("opset", [11, 13])
 @settings(max_examples=20)
-@given(shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=12), data=st.data(),
-       dtype=st.sampled_from(FLOATS), seed=seeds, ties=st.booleans())
+@given(
+    shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=12),
+    data=st.data(),
+    dtype=st.sampled_from(FLOATS),
+    seed=seeds,
+    ties=st.booleans(),
+)
 def test_hardmax(dev, opset, shape, data, dtype, seed, ties):
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     rng = np.random.default_rng(seed)
@@ -207,16 +241,27 @@ def test_hardmax_errors(dev):
 
 
 @settings(max_examples=25)
-@given(shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=12), data=st.data(),
-       dtype=st.sampled_from(FLOATS + [np.dtype(np.int32), np.dtype(np.int64)]), seed=seeds,
-       exclusive=st.booleans(), reverse=st.booleans(), axis_dtype=st.sampled_from([np.int32, np.int64]))
+@given(
+    shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=12),
+    data=st.data(),
+    dtype=st.sampled_from(FLOATS + [np.dtype(np.int32), np.dtype(np.int64)]),
+    seed=seeds,
+    exclusive=st.booleans(),
+    reverse=st.booleans(),
+    axis_dtype=st.sampled_from([np.int32, np.int64]),
+)
 def test_cumsum(dev, shape, data, dtype, seed, exclusive, reverse, axis_dtype):
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     rng = np.random.default_rng(seed)
     # positive float terms: no cancellation, so the float accumulation stays within 1e-5 relative
     x = rand(rng, shape, dtype, 0.5, 2.0)
-    (y,) = run(dev, "CumSum", [x, np.array(axis, axis_dtype)],
-               {"exclusive": ("int", int(exclusive)), "reverse": ("int", int(reverse))}, opset=14)
+    (y,) = run(
+        dev,
+        "CumSum",
+        [x, np.array(axis, axis_dtype)],
+        {"exclusive": ("int", int(exclusive)), "reverse": ("int", int(reverse))},
+        opset=14,
+    )
     acc = np.int64 if dtype.kind == "i" else np.float64
     xd = x.astype(acc)
     if reverse:
@@ -258,16 +303,27 @@ def topk_ref(x, k, axis, largest):
 
 
 @settings(max_examples=30)
-@given(shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=12), data=st.data(),
-       dtype=st.sampled_from(FLOATS), seed=seeds, largest=st.booleans(), ties=st.booleans())
+@given(
+    shape=array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=12),
+    data=st.data(),
+    dtype=st.sampled_from(FLOATS),
+    seed=seeds,
+    largest=st.booleans(),
+    ties=st.booleans(),
+)
 def test_topk(dev, shape, data, dtype, seed, largest, ties):
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     k = data.draw(st.integers(0, shape[axis]))
     rng = np.random.default_rng(seed)
     x = (rng.integers(-3, 4, size=shape) if ties else rng.uniform(-10, 10, size=shape)).astype(dtype)
-    v, i = run(dev, "TopK", [x, np.array([k], np.int64)],
-               {"axis": ("int", axis), "largest": ("int", int(largest)), "sorted": ("int", 1)}, opset=11,
-               num_outputs=2)
+    v, i = run(
+        dev,
+        "TopK",
+        [x, np.array([k], np.int64)],
+        {"axis": ("int", axis), "largest": ("int", int(largest)), "sorted": ("int", 1)},
+        opset=11,
+        num_outputs=2,
+    )
     wv, wi = topk_ref(x, k, axis, largest)
     assert_same(i, wi)
     assert_same(v, wv)
@@ -278,15 +334,20 @@ def test_topk(dev, shape, data, dtype, seed, largest, ties):
 def test_topk_long_rows(dev, n, k, largest):
     rng = np.random.default_rng(n + k)
     x = rng.integers(-500, 500, size=(3, n)).astype(np.float32)  # many ties
-    v, i = run(dev, "TopK", [x, np.array([k], np.int64)], {"largest": ("int", int(largest))}, opset=11,
-               num_outputs=2)
+    v, i = run(dev, "TopK", [x, np.array([k], np.int64)], {"largest": ("int", int(largest))}, opset=11, num_outputs=2)
     wv, wi = topk_ref(x, k, 1, largest)
     assert_same(i, wi)
     assert_same(v, wv)
     # a strided axis through the global-memory path
     xt = np.ascontiguousarray(x.T)
-    v, i = run(dev, "TopK", [xt, np.array([k], np.int64)], {"axis": ("int", 0), "largest": ("int", int(largest))},
-               opset=11, num_outputs=2)
+    v, i = run(
+        dev,
+        "TopK",
+        [xt, np.array([k], np.int64)],
+        {"axis": ("int", 0), "largest": ("int", int(largest))},
+        opset=11,
+        num_outputs=2,
+    )
     wv, wi = topk_ref(xt, k, 0, largest)
     assert_same(i, wi)
     assert_same(v, wv)
@@ -318,9 +379,15 @@ def one_hot_ref(ind, depth, values, axis):
 
 
 @settings(max_examples=30)
-@given(shape=array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=6), data=st.data(), seed=seeds,
-       idt=st.sampled_from([np.int32, np.int64, np.int8, np.float32, np.float16]),
-       vdt=st.sampled_from(ALL), depth=st.integers(1, 9), ddt=st.sampled_from([np.int64, np.float32, np.int32]))
+@given(
+    shape=array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=6),
+    data=st.data(),
+    seed=seeds,
+    idt=st.sampled_from([np.int32, np.int64, np.int8, np.float32, np.float16]),
+    vdt=st.sampled_from(ALL),
+    depth=st.integers(1, 9),
+    ddt=st.sampled_from([np.int64, np.float32, np.int32]),
+)
 def test_one_hot(dev, shape, data, seed, idt, vdt, depth, ddt):
     axis = data.draw(st.integers(-len(shape) - 1, len(shape)))
     rng = np.random.default_rng(seed)
@@ -341,8 +408,7 @@ def test_one_hot_errors(dev):
     with pytest.raises(r1.InputError, match="depth"):
         run(dev, "OneHot", [ind, np.array(0, np.int64), np.array([0, 1], np.float32)], opset=11)
     with pytest.raises(r1.InputError, match="axis"):
-        run(dev, "OneHot", [ind, np.array(3, np.int64), np.array([0, 1], np.float32)], {"axis": ("int", 2)},
-            opset=11)
+        run(dev, "OneHot", [ind, np.array(3, np.int64), np.array([0, 1], np.float32)], {"axis": ("int", 2)}, opset=11)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,8 +416,13 @@ def test_one_hot_errors(dev):
 
 
 @settings(max_examples=30)
-@given(n=st.integers(0, 9), m=st.integers(0, 9), data=st.data(), in_dt=st.sampled_from(ALL),
-       out_dt=st.sampled_from(ALL + [None]))
+@given(
+    n=st.integers(0, 9),
+    m=st.integers(0, 9),
+    data=st.data(),
+    in_dt=st.sampled_from(ALL),
+    out_dt=st.sampled_from(ALL + [None]),
+)
 def test_eye_like(dev, n, m, data, in_dt, out_dt):
     k = data.draw(st.integers(-m - 2, m + 2))
     x = np.zeros((n, m), in_dt)
@@ -368,8 +439,9 @@ def test_eye_like_errors(dev):
 
 
 @settings(max_examples=30)
-@given(shape=array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=9), dtype=st.sampled_from(ALL + [None]),
-       seed=seeds)
+@given(
+    shape=array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=9), dtype=st.sampled_from(ALL + [None]), seed=seeds
+)
 def test_constant_of_shape(dev, shape, dtype, seed):
     spec = np.array(shape, np.int64)
     if dtype is None:
@@ -382,12 +454,22 @@ def test_constant_of_shape(dev, shape, dtype, seed):
 
 
 def test_constant_of_shape_large_and_errors(dev):
-    (y,) = run(dev, "ConstantOfShape", [np.array([1000, 333], np.int64)],
-               {"value": ("tensor", np.array([-7], np.int64))}, opset=9)
+    (y,) = run(
+        dev,
+        "ConstantOfShape",
+        [np.array([1000, 333], np.int64)],
+        {"value": ("tensor", np.array([-7], np.int64))},
+        opset=9,
+    )
     assert_same(y, np.full((1000, 333), -7, np.int64))
     with pytest.raises(r1.ModelError, match="one element"):
-        run(dev, "ConstantOfShape", [np.array([2], np.int64)], {"value": ("tensor", np.array([1, 2], np.float32))},
-            opset=9)
+        run(
+            dev,
+            "ConstantOfShape",
+            [np.array([2], np.int64)],
+            {"value": ("tensor", np.array([1, 2], np.float32))},
+            opset=9,
+        )
     with pytest.raises(r1.InputError, match="negative"):
         run(dev, "ConstantOfShape", [np.array([2, -1], np.int64)], opset=9)
 
@@ -445,8 +527,15 @@ def s2d_ref(x, b, mode):
 
 @pytest.mark.parametrize("mode", ["DCR", "CRD"])
 @settings(max_examples=25)
-@given(b=st.integers(1, 3), n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 4), w=st.integers(1, 4),
-       dtype=st.sampled_from(ALL), seed=seeds)
+@given(
+    b=st.integers(1, 3),
+    n=st.integers(1, 3),
+    c=st.integers(1, 3),
+    h=st.integers(1, 4),
+    w=st.integers(1, 4),
+    dtype=st.sampled_from(ALL),
+    seed=seeds,
+)
 def test_depth_space(dev, mode, b, n, c, h, w, dtype, seed):
     rng = np.random.default_rng(seed)
     x = rand(rng, (n, c * b * b, h, w), dtype)

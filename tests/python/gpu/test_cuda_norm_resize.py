@@ -8,14 +8,13 @@ ConvTranspose with auto_pad or output_shape) the CPU kernel (cpp/r1/cpu/kernels/
 Tolerances: float32 1e-5 relative, float16 / bfloat16 1e-2 (of the output's magnitude or of the sum of
 absolute terms for sums).
 """
-from __future__ import annotations
 
-import itertools
+from __future__ import annotations
 
 import ml_dtypes
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import deepseek_r1 as r1
@@ -67,7 +66,9 @@ def assert_close(got, want, dtype, scale=None):
     bound = rtol * (ref + 1.0) if dtype != F32 else rtol * ref + 1e-6
     err = np.abs(f64(got) - want)
     bad = ~(err <= bound)
-    assert not bad.any(), f"{bad.sum()} of {bad.size} differ; worst {err.max()} (got {f64(got)[bad][:5]}, want {want[bad][:5]})"
+    assert not bad.any(), (
+        f"{bad.sum()} of {bad.size} differ; worst {err.max()} (got {f64(got)[bad][:5]}, want {want[bad][:5]})"
+    )
 
 
 # ---------------------------------------------------------------- Group / Instance normalization
@@ -241,22 +242,39 @@ def lp_pool_case(draw):
     pads = [draw(st.integers(0, ks[i % nd] - 1)) for i in range(2 * nd)]
     ceil_mode = auto_pad == "NOTSET" and draw(st.booleans())
     in_sp = [draw(st.integers((ks[i] - 1) * dils[i] + 1, (ks[i] - 1) * dils[i] + 6)) for i in range(nd)]
-    return dict(nd=nd, ks=ks, strides=strides, dils=dils, auto_pad=auto_pad, pads=pads, ceil_mode=ceil_mode,
-                in_sp=in_sp, n=draw(st.integers(1, 2)), c=draw(st.integers(1, 3)), p=draw(st.sampled_from([1, 2, 3])))
+    return dict(
+        nd=nd,
+        ks=ks,
+        strides=strides,
+        dils=dils,
+        auto_pad=auto_pad,
+        pads=pads,
+        ceil_mode=ceil_mode,
+        in_sp=in_sp,
+        n=draw(st.integers(1, 2)),
+        c=draw(st.integers(1, 3)),
+        p=draw(st.sampled_from([1, 2, 3])),
+    )
 
 
 @given(lp_pool_case(), dtypes, seeds)
 def test_lp_pool(dev, case, dt, seed):
     rng = np.random.default_rng(seed)
     x = rand(rng, (case["n"], case["c"], *case["in_sp"]), dt)
-    attrs = {"kernel_shape": case["ks"], "strides": case["strides"], "dilations": case["dils"],
-             "auto_pad": case["auto_pad"], "p": case["p"]}
+    attrs = {
+        "kernel_shape": case["ks"],
+        "strides": case["strides"],
+        "dilations": case["dils"],
+        "auto_pad": case["auto_pad"],
+        "p": case["p"],
+    }
     if case["auto_pad"] == "NOTSET":
         attrs["pads"] = case["pads"]
         attrs["ceil_mode"] = int(case["ceil_mode"])
     (y,) = run(dev, "LpPool", [x], attrs, 18)
-    pb, out = resolve_pads(case["in_sp"], case["ks"], case["strides"], case["dils"], case["pads"], case["auto_pad"],
-                           case["ceil_mode"])
+    pb, out = resolve_pads(
+        case["in_sp"], case["ks"], case["strides"], case["dils"], case["pads"], case["auto_pad"], case["ceil_mode"]
+    )
     want = lp_pool_ref(x, case["ks"], case["strides"], case["dils"], pb, out, case["p"])
     assert_close(y, want, dt)
     (cpu,) = run("cpu", "LpPool", [x], attrs, 18)
@@ -304,8 +322,9 @@ def axis_matrix(mode, ctm, nearest_mode, scale, in_len, out_len, legacy=False):
                 k = int(x)
             else:
                 frac = x - fl
-                up = {"round_prefer_floor": frac > 0.5, "round_prefer_ceil": frac >= 0.5, "floor": False,
-                      "ceil": True}[nearest_mode]
+                up = {"round_prefer_floor": frac > 0.5, "round_prefer_ceil": frac >= 0.5, "floor": False, "ceil": True}[
+                    nearest_mode
+                ]
                 k = int(fl) + int(up)
             m[i, min(max(k, 0), in_len - 1)] = 1.0
         else:
@@ -328,16 +347,18 @@ def simple_resize_case(draw):
     rank = draw(st.integers(1, 4))
     shape = tuple(draw(st.integers(1, 6)) for _ in range(rank))
     mode = draw(st.sampled_from(["nearest", "linear"]))
-    ctm = draw(st.sampled_from(["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                                "half_pixel_symmetric"]))
+    ctm = draw(
+        st.sampled_from(["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "half_pixel_symmetric"])
+    )
     nearest_mode = draw(st.sampled_from(["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]))
     nres = draw(st.integers(1, min(rank, 3)))  # resize the trailing axes (bilinear / trilinear)
     if draw(st.booleans()):
         sizes = list(shape[: rank - nres]) + [draw(st.integers(1, 9)) for _ in range(nres)]
         scales = None
     else:
-        scales = [1.0] * (rank - nres) + [draw(st.sampled_from([0.5, 0.6, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0]))
-                                           for _ in range(nres)]
+        scales = [1.0] * (rank - nres) + [
+            draw(st.sampled_from([0.5, 0.6, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0])) for _ in range(nres)
+        ]
         sizes = None
     return shape, mode, ctm, nearest_mode, scales, sizes
 
@@ -375,8 +396,19 @@ def resize_case(draw):
     rank = draw(st.integers(1, 4))
     shape = tuple(draw(st.integers(1, 6)) for _ in range(rank))
     mode = draw(st.sampled_from(["nearest", "linear", "cubic"]))
-    ctm = draw(st.sampled_from(["half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
-                                "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"]))
+    ctm = draw(
+        st.sampled_from(
+            [
+                "half_pixel",
+                "half_pixel_symmetric",
+                "pytorch_half_pixel",
+                "align_corners",
+                "asymmetric",
+                "tf_half_pixel_for_nn",
+                "tf_crop_and_resize",
+            ]
+        )
+    )
     attrs = {"mode": mode, "coordinate_transformation_mode": ctm}
     attrs["nearest_mode"] = draw(st.sampled_from(["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]))
     if mode == "cubic":
@@ -484,12 +516,13 @@ def conv_transpose_ref(x, w, b, group, strides, dils, pb, out):
     full = [max(pb[i] + out[i], (in_sp[i] - 1) * strides[i] + (ks[i] - 1) * dils[i] + 1) for i in range(nd)]
     yf = np.zeros((n, mg * group, *full))
     for g in range(group):
-        xg = x[:, g * cg:(g + 1) * cg]
-        wg = w[g * cg:(g + 1) * cg]
+        xg = x[:, g * cg : (g + 1) * cg]
+        wg = w[g * cg : (g + 1) * cg]
         for k in np.ndindex(*ks):
             contrib = np.einsum("nc...,cm->nm...", xg, wg[(slice(None), slice(None)) + k])
-            sl = tuple(slice(k[i] * dils[i], k[i] * dils[i] + (in_sp[i] - 1) * strides[i] + 1, strides[i])
-                       for i in range(nd))
+            sl = tuple(
+                slice(k[i] * dils[i], k[i] * dils[i] + (in_sp[i] - 1) * strides[i] + 1, strides[i]) for i in range(nd)
+            )
             yf[(slice(None), slice(g * mg, (g + 1) * mg)) + sl] += contrib
     y = yf[(slice(None), slice(None)) + tuple(slice(pb[i], pb[i] + out[i]) for i in range(nd))]
     if b is not None:
@@ -501,11 +534,20 @@ def conv_transpose_ref(x, w, b, group, strides, dils, pb, out):
 def conv_t_case(draw):
     nd = draw(st.integers(1, 3))
     group = draw(st.integers(1, 3))
-    return dict(nd=nd, group=group, cg=draw(st.integers(1, 3)), mg=draw(st.integers(1, 3)),
-                n=draw(st.integers(1, 2)), in_sp=[draw(st.integers(1, 5)) for _ in range(nd)],
-                ks=[draw(st.integers(1, 3)) for _ in range(nd)], strides=[draw(st.integers(1, 3)) for _ in range(nd)],
-                dils=[draw(st.integers(1, 2)) for _ in range(nd)], pads=[draw(st.integers(0, 2)) for _ in range(2 * nd)],
-                opad=[draw(st.integers(0, 1)) for _ in range(nd)], bias=draw(st.booleans()))
+    return dict(
+        nd=nd,
+        group=group,
+        cg=draw(st.integers(1, 3)),
+        mg=draw(st.integers(1, 3)),
+        n=draw(st.integers(1, 2)),
+        in_sp=[draw(st.integers(1, 5)) for _ in range(nd)],
+        ks=[draw(st.integers(1, 3)) for _ in range(nd)],
+        strides=[draw(st.integers(1, 3)) for _ in range(nd)],
+        dils=[draw(st.integers(1, 2)) for _ in range(nd)],
+        pads=[draw(st.integers(0, 2)) for _ in range(2 * nd)],
+        opad=[draw(st.integers(0, 1)) for _ in range(nd)],
+        bias=draw(st.booleans()),
+    )
 
 
 @given(conv_t_case(), dtypes, seeds)
@@ -517,24 +559,44 @@ def test_conv_transpose(dev, case, dt, seed):
     w = rand(rng, (c, mg, *case["ks"]), dt)
     b = rand(rng, (mg * group,), dt) if case["bias"] else None
     opad = [min(op, s - 1) for op, s in zip(case["opad"], case["strides"])]
-    out = [case["strides"][i] * (case["in_sp"][i] - 1) + opad[i] + (case["ks"][i] - 1) * case["dils"][i] + 1
-           - case["pads"][i] - case["pads"][nd + i] for i in range(nd)]
+    out = [
+        case["strides"][i] * (case["in_sp"][i] - 1)
+        + opad[i]
+        + (case["ks"][i] - 1) * case["dils"][i]
+        + 1
+        - case["pads"][i]
+        - case["pads"][nd + i]
+        for i in range(nd)
+    ]
     if min(out) <= 0:
         return
-    attrs = {"group": group, "strides": case["strides"], "dilations": case["dils"], "pads": case["pads"],
-             "output_padding": opad}
+    attrs = {
+        "group": group,
+        "strides": case["strides"],
+        "dilations": case["dils"],
+        "pads": case["pads"],
+        "output_padding": opad,
+    }
     inputs = [x, w] + ([b] if b is not None else [])
     (y,) = run(dev, "ConvTranspose", inputs, attrs, 11)
     want = conv_transpose_ref(x, w, b, group, case["strides"], case["dils"], case["pads"][:nd], out)
-    scale = conv_transpose_ref(np.abs(f64(x)), np.abs(f64(w)), None if b is None else np.abs(f64(b)), group,
-                               case["strides"], case["dils"], case["pads"][:nd], out)
+    scale = conv_transpose_ref(
+        np.abs(f64(x)),
+        np.abs(f64(w)),
+        None if b is None else np.abs(f64(b)),
+        group,
+        case["strides"],
+        case["dils"],
+        case["pads"][:nd],
+        out,
+    )
     assert_close(y, want, dt, scale=scale + 1e-3)
 
 
 @given(conv_t_case(), st.sampled_from(["SAME_UPPER", "SAME_LOWER", "VALID", "output_shape"]), dtypes, seeds)
 def test_conv_transpose_auto_pad_vs_cpu(dev, case, how, dt, seed):
     rng = np.random.default_rng(seed)
-    nd, group = case["nd"], case["group"]
+    group = case["group"]
     c, mg = case["cg"] * group, case["mg"]
     x = rand(rng, (case["n"], c, *case["in_sp"]), dt)
     w = rand(rng, (c, mg, *case["ks"]), dt)
@@ -570,11 +632,21 @@ def test_errors(dev):
     with pytest.raises(r1.ModelError, match="not supported"):
         run(dev, "Resize", [x, None, np.array([1, 1, 2, 2], np.float32)], {"mode": "bogus"}, 13)
     with pytest.raises(r1.ModelError, match="not supported"):
-        run(dev, "Resize", [x, None, np.array([1, 1, 2, 2], np.float32)],
-            {"coordinate_transformation_mode": "bogus"}, 13)
+        run(
+            dev,
+            "Resize",
+            [x, None, np.array([1, 1, 2, 2], np.float32)],
+            {"coordinate_transformation_mode": "bogus"},
+            13,
+        )
     with pytest.raises(r1.InputError, match="roi"):
-        run(dev, "Resize", [x, None, np.array([1, 1, 2, 2], np.float32)],
-            {"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize"}, 13)
+        run(
+            dev,
+            "Resize",
+            [x, None, np.array([1, 1, 2, 2], np.float32)],
+            {"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize"},
+            13,
+        )
     with pytest.raises(r1.InputError, match="scales"):
         run(dev, "Resize", [x, None, np.array([1, 2, 2], np.float32)], {"mode": "linear"}, 13)
     with pytest.raises(r1.ModelError, match="not supported"):

@@ -6,15 +6,17 @@ Einsum is compared with numpy.einsum in float64, MatMulInteger exactly with an i
 Tolerances: float32 1e-5 relative (1e-4 for contractions of >= 256 terms), float16 / bfloat16 1e-2.
 Skipped without a GPU (conftest's `dev` fixture and `gpu` marker).
 """
+
 from __future__ import annotations
 
-import deepseek_r1 as r1
 import ml_dtypes
 import numpy as np
 import pytest
-from deepseek_r1 import _core
 from hypothesis import given
 from hypothesis import strategies as st
+
+import deepseek_r1 as r1
+from deepseek_r1 import _core
 
 pytestmark = pytest.mark.gpu
 
@@ -45,9 +47,17 @@ NUM_ACTS = {"RNN": 1, "GRU": 2, "LSTM": 3}
 NUM_OUT = {"RNN": 2, "GRU": 2, "LSTM": 3}
 # Activations with their alpha / beta counts (the CPU's set); bounded ones keep the recurrence tame.
 ACTS = {
-    "Sigmoid": (0, 0), "Tanh": (0, 0), "Relu": (0, 0), "HardSigmoid": (1, 1), "Affine": (1, 1),
-    "LeakyRelu": (1, 0), "ThresholdedRelu": (1, 0), "ScaledTanh": (1, 1), "Elu": (1, 0),
-    "Softsign": (0, 0), "Softplus": (0, 0),
+    "Sigmoid": (0, 0),
+    "Tanh": (0, 0),
+    "Relu": (0, 0),
+    "HardSigmoid": (1, 1),
+    "Affine": (1, 1),
+    "LeakyRelu": (1, 0),
+    "ThresholdedRelu": (1, 0),
+    "ScaledTanh": (1, 1),
+    "Elu": (1, 0),
+    "Softsign": (0, 0),
+    "Softplus": (0, 0),
 }
 
 
@@ -93,8 +103,9 @@ def compare_with_cpu(dev, op, ins, attrs, dtype, opset=17):
     lbr=st.sampled_from([0, 1]),
     input_forget=st.sampled_from([0, 1]),
 )
-def test_recurrent_default_activations(dev, op, dtype, seed, seq, batch, isz, hid, direction, layout, flags, clip, lbr,
-                                       input_forget):
+def test_recurrent_default_activations(
+    dev, op, dtype, seed, seq, batch, isz, hid, direction, layout, flags, clip, lbr, input_forget
+):
     rng = np.random.default_rng(seed)
     dirs = 2 if direction == "bidirectional" else 1
     ins = rnn_inputs(rng, op, dtype, seq, batch, isz, hid, dirs, layout, *flags)
@@ -228,7 +239,7 @@ def einsum_shapes(eq, sizes, ell, rng):
         while i < len(term):
             if term.startswith("...", i):
                 k = int(rng.integers(0, len(ell) + 1))
-                sub = list(ell[len(ell) - k:])
+                sub = list(ell[len(ell) - k :])
                 shape += [1 if rng.random() < 0.3 else d for d in sub]
                 i += 3
             else:
@@ -238,9 +249,13 @@ def einsum_shapes(eq, sizes, ell, rng):
     return shapes
 
 
-@given(eq=st.sampled_from(EINSUM_CASES), dtype=dtypes, seed=seeds,
-       sizes=st.lists(st.integers(1, 5), min_size=10, max_size=10),
-       ell=st.lists(st.integers(1, 4), min_size=0, max_size=3))
+@given(
+    eq=st.sampled_from(EINSUM_CASES),
+    dtype=dtypes,
+    seed=seeds,
+    sizes=st.lists(st.integers(1, 5), min_size=10, max_size=10),
+    ell=st.lists(st.integers(1, 4), min_size=0, max_size=3),
+)
 def test_einsum(dev, eq, dtype, seed, sizes, ell):
     rng = np.random.default_rng(seed)
     size_of = dict(zip("abcdehijkq", sizes))
@@ -310,7 +325,7 @@ def zp_shape(kind, x_shape, per_row, rng):
         return (xs[-2],) if per_row else (xs[-1],)
     # "full": a random numpy-broadcastable shape against xs
     k = int(rng.integers(2, len(xs) + 1))  # rank >= 2: a 1-D zero point of A would mean per row
-    return tuple(1 if rng.random() < 0.4 else d for d in xs[len(xs) - k:])
+    return tuple(1 if rng.random() < 0.4 else d for d in xs[len(xs) - k :])
 
 
 def zp_broadcast(zp, x_shape, per_row):
@@ -327,16 +342,27 @@ def zp_broadcast(zp, x_shape, per_row):
 batch_dims = st.lists(st.integers(1, 3), min_size=0, max_size=3)
 
 
-@given(ta=st.sampled_from(INT8), tb=st.sampled_from(INT8), seed=seeds, m=st.integers(1, 80), k=st.integers(1, 70),
-       n=st.integers(1, 80), ba=batch_dims, bb=batch_dims, a_vec=st.booleans(), b_vec=st.booleans(),
-       za=st.sampled_from(["none", "scalar", "one", "vector", "full"]),
-       zb=st.sampled_from(["none", "scalar", "one", "vector", "full"]), data=st.data())
+@given(
+    ta=st.sampled_from(INT8),
+    tb=st.sampled_from(INT8),
+    seed=seeds,
+    m=st.integers(1, 80),
+    k=st.integers(1, 70),
+    n=st.integers(1, 80),
+    ba=batch_dims,
+    bb=batch_dims,
+    a_vec=st.booleans(),
+    b_vec=st.booleans(),
+    za=st.sampled_from(["none", "scalar", "one", "vector", "full"]),
+    zb=st.sampled_from(["none", "scalar", "one", "vector", "full"]),
+    data=st.data(),
+)
 def test_matmul_integer(dev, ta, tb, seed, m, k, n, ba, bb, a_vec, b_vec, za, zb, data):
     rng = np.random.default_rng(seed)
     # Broadcast-compatible batch dims: suffixes of common dims, some set to 1.
     common = ba if len(ba) >= len(bb) else bb
-    ba = [1 if rng.random() < 0.3 else d for d in common[len(common) - len(ba):]]
-    bb = [1 if rng.random() < 0.3 else d for d in common[len(common) - len(bb):]]
+    ba = [1 if rng.random() < 0.3 else d for d in common[len(common) - len(ba) :]]
+    bb = [1 if rng.random() < 0.3 else d for d in common[len(common) - len(bb) :]]
     a_shape = (k,) if a_vec else tuple(ba) + (m, k)
     b_shape = (k,) if b_vec else tuple(bb) + (k, n)
     A, B = rand_int(rng, a_shape, ta), rand_int(rng, b_shape, tb)

@@ -1,5 +1,6 @@
 """GEMM references shared by the GPU GEMM tests (test_cuda_gemm.py: our kernels; test_cublas.py: cuBLASLt):
 float64 results with the magnitude |alpha|*|A|@|B| (+ |beta*C|) each element's error is bounded by."""
+
 from __future__ import annotations
 
 from math import erf as _erf

@@ -1,8 +1,9 @@
 """Small ONNX graphs that hold exactly one pattern each, for the compiler-pass tests.
 
-    model = gb.model(nodes, inputs=[("x", F, ["batch", 16])], outputs=["y"], inits={"w": w})
-    base, opt = gb.compare(model, feeds, level=2)   # outputs at level 0 and at `level`
+model = gb.model(nodes, inputs=[("x", F, ["batch", 16])], outputs=["y"], inits={"w": w})
+base, opt = gb.compare(model, feeds, level=2)   # outputs at level 0 and at `level`
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,10 +22,12 @@ def node(op, inputs, outputs, domain="", **attrs):
 
 def model(nodes, inputs, outputs, inits=None, opset=17):
     g = helper.make_graph(
-        nodes, "pattern",
+        nodes,
+        "pattern",
         [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
         [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs],
-        [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()])
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in (inits or {}).items()],
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
 

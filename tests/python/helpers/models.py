@@ -1,6 +1,6 @@
 """Real-model fixtures: PyTorch models exported to ONNX by both torch exporters, cached on disk.
 
-    from models import SPECS, export_model, ExportFailed
+    from helpers.models import SPECS, export_model, ExportFailed
     path = export_model("bert-base", "legacy")     # -> .../bert-base-legacy-torch2.13.0-v1/model.onnx
     feeds = SPECS["bert-base"].feeds(np.random.default_rng(0), batch=2, seq=16)
 
@@ -17,9 +17,10 @@ in its own directory named by model, exporter, torch version and FIXTURE_VERSION
 temporary directory and renamed, so a reader never sees half an export. An export that fails is
 recorded as `<key>.failed` holding the exporter's error; export_model raises ExportFailed with it.
 
-Run `python tests/python/models.py [--models a,b] [--exporters legacy,dynamo]` to export and print
+Run `python tests/python/helpers/models.py [--models a,b] [--exporters legacy,dynamo]` to export and print
 the ONNX op types (domain, opset) each model uses.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,9 +28,9 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -115,8 +116,15 @@ def build_bert_base():
     from transformers import BertConfig, BertModel
 
     _seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                     intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2)
+    cfg = BertConfig(
+        vocab_size=30522,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+    )
     return _text_wrapper_cls()(BertModel(cfg).eval(), mean_pool=False).eval()
 
 
@@ -158,8 +166,15 @@ def build_vit_base():
     from transformers import ViTConfig, ViTModel
 
     _seed(0)
-    cfg = ViTConfig(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-                    image_size=224, patch_size=16, num_channels=3)
+    cfg = ViTConfig(
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        image_size=224,
+        patch_size=16,
+        num_channels=3,
+    )
     return _image_wrapper(ViTModel(cfg).eval())
 
 
@@ -167,8 +182,15 @@ def build_resnet50():
     from transformers import ResNetConfig, ResNetModel
 
     _seed(0)
-    cfg = ResNetConfig(num_channels=3, embedding_size=64, hidden_sizes=[256, 512, 1024, 2048], depths=[3, 4, 6, 3],
-                       layer_type="bottleneck", hidden_act="relu", downsample_in_first_stage=False)
+    cfg = ResNetConfig(
+        num_channels=3,
+        embedding_size=64,
+        hidden_sizes=[256, 512, 1024, 2048],
+        depths=[3, 4, 6, 3],
+        layer_type="bottleneck",
+        hidden_act="relu",
+        downsample_in_first_stage=False,
+    )
     model = ResNetModel(cfg).eval()
     _randomize_batchnorm(model, seed=1)
     return _image_wrapper(model)
@@ -254,9 +276,9 @@ def build_mobilenet():
         def forward(self, x):
             f = self.head_conv(self.blocks(self.stem(x)))
             logits = self.classifier(torch.flatten(F.adaptive_avg_pool2d(f, 1), 1))
-            u = F.hardswish(self.up_bn(self.up1(f)))                       # stride 8
-            u = F.interpolate(u, scale_factor=2.0, mode="bilinear", align_corners=False)   # stride 4
-            seg = F.interpolate(self.seg(u), scale_factor=4.0, mode="nearest")            # full size
+            u = F.hardswish(self.up_bn(self.up1(f)))  # stride 8
+            u = F.interpolate(u, scale_factor=2.0, mode="bilinear", align_corners=False)  # stride 4
+            seg = F.interpolate(self.seg(u), scale_factor=4.0, mode="nearest")  # full size
             return logits, seg
 
     model = MobileNetish().eval()
@@ -273,19 +295,20 @@ def _text_feeds(names, vocab, with_types=True):
         ids = rng.integers(0, vocab, size=(batch, seq), dtype=np.int64)
         mask = np.ones((batch, seq), dtype=np.int64)
         for b in range(1, batch):  # later rows are padded at the end
-            mask[b, max(1, seq - 3 * b):] = 0
+            mask[b, max(1, seq - 3 * b) :] = 0
         out = {"input_ids": ids, "attention_mask": mask}
         if with_types:
             tt = np.zeros((batch, seq), dtype=np.int64)
-            tt[:, seq // 2:] = 1
+            tt[:, seq // 2 :] = 1
             out["token_type_ids"] = tt
         return {n: out[n] for n in names}
 
     return feeds
 
 
-def _image_feeds(rng: np.random.Generator, batch: int = 2, size: int = 224, height: int | None = None,
-                 width: int | None = None, **_):
+def _image_feeds(
+    rng: np.random.Generator, batch: int = 2, size: int = 224, height: int | None = None, width: int | None = None, **_
+):
     h, w = height or size, width or size
     return {"pixel_values": rng.standard_normal((batch, 3, h, w)).astype(np.float32)}
 
@@ -305,12 +328,12 @@ class ModelSpec:
     build: Callable
     input_names: list[str]
     output_names: list[str]
-    dynamic_axes: dict[str, dict[int, str]]     # input name -> {axis: dim name}
-    dim_ranges: dict[str, tuple[int, int]]      # dim name -> (min, max) for torch.export.Dim
-    feeds: Callable                             # (rng, **size) -> {name: np.ndarray}
-    export_size: dict                           # example-input size for the export
-    test_sizes: list[dict]                      # sizes the e2e tests run (the 2nd differs from the 1st)
-    bench_size: dict                            # size the benchmark runs
+    dynamic_axes: dict[str, dict[int, str]]  # input name -> {axis: dim name}
+    dim_ranges: dict[str, tuple[int, int]]  # dim name -> (min, max) for torch.export.Dim
+    feeds: Callable  # (rng, **size) -> {name: np.ndarray}
+    export_size: dict  # example-input size for the export
+    test_sizes: list[dict]  # sizes the e2e tests run (the 2nd differs from the 1st)
+    bench_size: dict  # size the benchmark runs
     heavy: bool = False
     notes: str = ""
     extra: dict = field(default_factory=dict)
@@ -329,34 +352,95 @@ _TEXT_AXES = {n: {0: "batch", 1: "seq"} for n in _BERT_IN}
 SPECS: dict[str, ModelSpec] = {
     s.name: s
     for s in [
-        ModelSpec("minilm", build_minilm, _BERT_IN, ["last_hidden_state", "sentence_embedding"], _TEXT_AXES,
-                  _TEXT_DIMS, _text_feeds(_BERT_IN, 30522), dict(batch=2, seq=16),
-                  [dict(batch=2, seq=16), dict(batch=3, seq=9)], dict(batch=1, seq=128),
-                  notes="all-MiniLM-L6-v2, trained weights"),
-        ModelSpec("bert-base", build_bert_base, _BERT_IN, ["last_hidden_state", "pooler_output"], _TEXT_AXES,
-                  _TEXT_DIMS, _text_feeds(_BERT_IN, 30522), dict(batch=2, seq=16),
-                  [dict(batch=2, seq=16), dict(batch=1, seq=11)], dict(batch=1, seq=128), heavy=True),
-        ModelSpec("gpt2", build_gpt2, ["input_ids", "attention_mask"], ["last_hidden_state"],
-                  {n: {0: "batch", 1: "seq"} for n in ["input_ids", "attention_mask"]},
-                  {"batch": (1, 64), "seq": (1, 1024)}, _text_feeds(["input_ids", "attention_mask"], 50257, False),
-                  dict(batch=2, seq=16), [dict(batch=2, seq=16), dict(batch=1, seq=11)], dict(batch=1, seq=128),
-                  heavy=True),
-        ModelSpec("vit-base", build_vit_base, ["pixel_values"], ["last_hidden_state", "pooler_output"],
-                  {"pixel_values": {0: "batch"}}, {"batch": (1, 64)}, _image_feeds, dict(batch=2, size=224),
-                  [dict(batch=1, size=224), dict(batch=2, size=224)], dict(batch=1, size=224), heavy=True),
-        ModelSpec("resnet50", build_resnet50, ["pixel_values"], ["last_hidden_state", "pooler_output"],
-                  {"pixel_values": {0: "batch", 2: "height", 3: "width"}},
-                  {"batch": (1, 64), "height": (32, 1024), "width": (32, 1024)}, _image_feeds,
-                  dict(batch=2, size=64), [dict(batch=2, size=64), dict(batch=1, height=96, width=64)],
-                  dict(batch=1, size=224), heavy=True),
-        ModelSpec("lstm", build_lstm, ["x"], ["y"], {"x": {0: "batch", 1: "seq"}}, {"batch": (1, 64), "seq": (1, 4096)},
-                  _lstm_feeds, dict(batch=2, seq=16), [dict(batch=2, seq=16), dict(batch=3, seq=7)],
-                  dict(batch=1, seq=128)),
-        ModelSpec("mobilenet", build_mobilenet, ["image"], ["logits", "seg"],
-                  {"image": {0: "batch", 2: "height", 3: "width"}},
-                  {"batch": (1, 64), "height": (32, 2048), "width": (32, 2048)}, _mobilenet_feeds,
-                  dict(batch=2, size=64), [dict(batch=2, size=64), dict(batch=1, height=96, width=64)],
-                  dict(batch=1, size=224)),
+        ModelSpec(
+            "minilm",
+            build_minilm,
+            _BERT_IN,
+            ["last_hidden_state", "sentence_embedding"],
+            _TEXT_AXES,
+            _TEXT_DIMS,
+            _text_feeds(_BERT_IN, 30522),
+            dict(batch=2, seq=16),
+            [dict(batch=2, seq=16), dict(batch=3, seq=9)],
+            dict(batch=1, seq=128),
+            notes="all-MiniLM-L6-v2, trained weights",
+        ),
+        ModelSpec(
+            "bert-base",
+            build_bert_base,
+            _BERT_IN,
+            ["last_hidden_state", "pooler_output"],
+            _TEXT_AXES,
+            _TEXT_DIMS,
+            _text_feeds(_BERT_IN, 30522),
+            dict(batch=2, seq=16),
+            [dict(batch=2, seq=16), dict(batch=1, seq=11)],
+            dict(batch=1, seq=128),
+            heavy=True,
+        ),
+        ModelSpec(
+            "gpt2",
+            build_gpt2,
+            ["input_ids", "attention_mask"],
+            ["last_hidden_state"],
+            {n: {0: "batch", 1: "seq"} for n in ["input_ids", "attention_mask"]},
+            {"batch": (1, 64), "seq": (1, 1024)},
+            _text_feeds(["input_ids", "attention_mask"], 50257, False),
+            dict(batch=2, seq=16),
+            [dict(batch=2, seq=16), dict(batch=1, seq=11)],
+            dict(batch=1, seq=128),
+            heavy=True,
+        ),
+        ModelSpec(
+            "vit-base",
+            build_vit_base,
+            ["pixel_values"],
+            ["last_hidden_state", "pooler_output"],
+            {"pixel_values": {0: "batch"}},
+            {"batch": (1, 64)},
+            _image_feeds,
+            dict(batch=2, size=224),
+            [dict(batch=1, size=224), dict(batch=2, size=224)],
+            dict(batch=1, size=224),
+            heavy=True,
+        ),
+        ModelSpec(
+            "resnet50",
+            build_resnet50,
+            ["pixel_values"],
+            ["last_hidden_state", "pooler_output"],
+            {"pixel_values": {0: "batch", 2: "height", 3: "width"}},
+            {"batch": (1, 64), "height": (32, 1024), "width": (32, 1024)},
+            _image_feeds,
+            dict(batch=2, size=64),
+            [dict(batch=2, size=64), dict(batch=1, height=96, width=64)],
+            dict(batch=1, size=224),
+            heavy=True,
+        ),
+        ModelSpec(
+            "lstm",
+            build_lstm,
+            ["x"],
+            ["y"],
+            {"x": {0: "batch", 1: "seq"}},
+            {"batch": (1, 64), "seq": (1, 4096)},
+            _lstm_feeds,
+            dict(batch=2, seq=16),
+            [dict(batch=2, seq=16), dict(batch=3, seq=7)],
+            dict(batch=1, seq=128),
+        ),
+        ModelSpec(
+            "mobilenet",
+            build_mobilenet,
+            ["image"],
+            ["logits", "seg"],
+            {"image": {0: "batch", 2: "height", 3: "width"}},
+            {"batch": (1, 64), "height": (32, 2048), "width": (32, 2048)},
+            _mobilenet_feeds,
+            dict(batch=2, size=64),
+            [dict(batch=2, size=64), dict(batch=1, height=96, width=64)],
+            dict(batch=1, size=224),
+        ),
     ]
 }
 
@@ -373,23 +457,51 @@ def _export(spec: ModelSpec, exporter: str, path: Path) -> None:
     outs = [n for n in spec.output_names]
     with torch.no_grad():
         if exporter == "legacy":
-            torch.onnx.export(module, args, str(path), dynamo=False, opset_version=LEGACY_OPSET,
-                              input_names=spec.input_names, output_names=outs,
-                              dynamic_axes=spec.dynamic_axes, do_constant_folding=True)
+            torch.onnx.export(
+                module,
+                args,
+                str(path),
+                dynamo=False,
+                opset_version=LEGACY_OPSET,
+                input_names=spec.input_names,
+                output_names=outs,
+                dynamic_axes=spec.dynamic_axes,
+                do_constant_folding=True,
+            )
         elif exporter == "dynamo":
             dims = {}
             for dname, (lo, hi) in spec.dim_ranges.items():
                 dims[dname] = torch.export.Dim(dname, min=lo, max=hi)
             # Positional (the forward's arg names need not match the ONNX input names).
-            shapes = tuple({ax: dims[d] for ax, d in spec.dynamic_axes.get(n, {}).items()} or None
-                           for n in spec.input_names)
-            prog = torch.onnx.export(module, args, None, dynamo=True, input_names=spec.input_names,
-                                     output_names=outs, dynamic_shapes=shapes, optimize=True)
+            shapes = tuple(
+                {ax: dims[d] for ax, d in spec.dynamic_axes.get(n, {}).items()} or None for n in spec.input_names
+            )
+            prog = torch.onnx.export(
+                module,
+                args,
+                None,
+                dynamo=True,
+                input_names=spec.input_names,
+                output_names=outs,
+                dynamic_shapes=shapes,
+                optimize=True,
+            )
             prog.save(str(path), external_data=True)
         else:
             raise ValueError(f"unknown exporter {exporter!r}; expected one of {EXPORTERS}")
     if not path.is_file():
         raise ExportFailed(f"{exporter} exporter wrote no file for {spec.name}")
+
+
+def export_for_test(name: str, exporter: str = "legacy") -> Path:
+    """export_model for tests: an export that fails fails the test (a fixture that cannot be built is a
+    failure, never a skip)."""
+    import pytest
+
+    try:
+        return export_model(name, exporter)
+    except ExportFailed as e:
+        pytest.fail(str(e))
 
 
 def _summarize_error(e: BaseException) -> str:
@@ -403,8 +515,8 @@ def _summarize_error(e: BaseException) -> str:
 def export_model(name: str, exporter: str, verbose: bool = False) -> Path:
     """Exports SPECS[name] with `exporter` into the cache (once) and returns the .onnx path.
 
-    Raises ExportFailed (with the exporter's error) when the exporter cannot export the model; the
-    failure is cached too, so delete `<key>.failed` in the cache directory to retry.
+    Raises ExportFailed (with the exporter's error) when the exporter cannot export the model. A failure
+    is not cached: the next call tries again.
     """
     if name not in SPECS:
         raise KeyError(f"unknown model {name!r}; known: {sorted(SPECS)}")
@@ -416,9 +528,6 @@ def export_model(name: str, exporter: str, verbose: bool = False) -> Path:
     path = final / "model.onnx"
     if path.is_file():
         return path
-    failed = root / f"{key}.failed"
-    if failed.is_file():
-        raise ExportFailed(failed.read_text())
     tmp = root / f"{key}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -430,7 +539,6 @@ def export_model(name: str, exporter: str, verbose: bool = False) -> Path:
         msg = f"{exporter} export of {name} failed: {_summarize_error(e)}"
         if verbose:
             traceback.print_exc()
-        failed.write_text(msg)
         raise ExportFailed(msg) from None
     try:
         os.rename(tmp, final)

@@ -1,12 +1,13 @@
 """Runs a single ONNX op through the engine, for property tests against numpy references.
 
-    (y,) = run_op("Add", [a, b])
-    (y,) = run_op("Transpose", [x], attrs={"perm": [1, 0]})
-    (y,) = run_op("Reshape", [x], constants=[np.array([2, -1])], opset=13)   # constants become initializers
+(y,) = run_op("Add", [a, b])
+(y,) = run_op("Transpose", [x], attrs={"perm": [1, 0]})
+(y,) = run_op("Reshape", [x], constants=[np.array([2, -1])], opset=13)   # constants become initializers
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import onnx
@@ -34,9 +35,15 @@ def onnx_type(dt) -> int:
     return _ONNX_TYPES[dt]
 
 
-def make_op_model(op_type: str, inputs: Sequence[np.ndarray | None], attrs: dict | None = None,
-                  constants: Sequence[np.ndarray | None] = (), n_outputs: int = 1, opset: int = 17,
-                  domain: str = ""):
+def make_op_model(
+    op_type: str,
+    inputs: Sequence[np.ndarray | None],
+    attrs: dict | None = None,
+    constants: Sequence[np.ndarray | None] = (),
+    n_outputs: int = 1,
+    opset: int = 17,
+    domain: str = "",
+):
     """A one-node model: `inputs` are graph inputs (None = omitted optional), then `constants`
     are initializers appended as further node inputs (None = omitted)."""
     node_inputs, graph_inputs, inits = [], [], []
@@ -56,8 +63,13 @@ def make_op_model(op_type: str, inputs: Sequence[np.ndarray | None], attrs: dict
         inits.append(numpy_helper.from_array(np.asarray(c), name))
     outs = [f"out{k}" for k in range(n_outputs)]
     node = helper.make_node(op_type, node_inputs, outs, domain=domain, **(attrs or {}))
-    graph = helper.make_graph([node], f"{op_type}_test", graph_inputs,
-                              [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outs], inits)
+    graph = helper.make_graph(
+        [node],
+        f"{op_type}_test",
+        graph_inputs,
+        [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outs],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(domain, opset)])
     # Type the outputs where onnx can infer them (onnxruntime rejects UNDEFINED outputs).
     try:
@@ -73,9 +85,15 @@ def make_op_model(op_type: str, inputs: Sequence[np.ndarray | None], attrs: dict
     return model
 
 
-def run_op(op_type: str, inputs: Sequence[np.ndarray | None], attrs: dict | None = None,
-           constants: Sequence[np.ndarray | None] = (), n_outputs: int = 1, opset: int = 17,
-           num_threads: int | None = None) -> list[np.ndarray]:
+def run_op(
+    op_type: str,
+    inputs: Sequence[np.ndarray | None],
+    attrs: dict | None = None,
+    constants: Sequence[np.ndarray | None] = (),
+    n_outputs: int = 1,
+    opset: int = 17,
+    num_threads: int | None = None,
+) -> list[np.ndarray]:
     model = make_op_model(op_type, inputs, attrs, constants, n_outputs, opset)
     # Level 0: the kernel itself is under test, not what the compiler would turn it into.
     engine = r1.InferenceEngine(r1.Model(r1.load_onnx(model)), num_threads=num_threads, optimization_level=0)

@@ -1,4 +1,5 @@
 """Model files and repositories for the server tests (tiny models built with onnx.helper, compiled to .r1)."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import deepseek_r1 as r1
-from small_models import add_relu_model
+from helpers.small_models import add_relu_model
 
 
 def matmul_model(width: int = 256, seed: int = 0) -> onnx.ModelProto:
@@ -19,16 +20,30 @@ def matmul_model(width: int = 256, seed: int = 0) -> onnx.ModelProto:
     b = rng.standard_normal(width).astype(np.float32)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", width])
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "b"], ["a"]),
-                           helper.make_node("Relu", ["a"], ["y"])], "mm", [x], [y],
-                          [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "b")])
+    g = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["m"]),
+            helper.make_node("Add", ["m", "b"], ["a"]),
+            helper.make_node("Relu", ["a"], ["y"]),
+        ],
+        "mm",
+        [x],
+        [y],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "b")],
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
 def multi_dtype_model() -> onnx.ModelProto:
     """Identity on each of several dtypes: f32 [batch, 3], i64 [batch, 2], u8 [batch, 5], bool [batch, 1]."""
-    specs = [("f", TensorProto.FLOAT, 3), ("i", TensorProto.INT64, 2), ("u", TensorProto.UINT8, 5),
-             ("b", TensorProto.BOOL, 1), ("h", TensorProto.FLOAT16, 2), ("k", TensorProto.INT32, 2)]
+    specs = [
+        ("f", TensorProto.FLOAT, 3),
+        ("i", TensorProto.INT64, 2),
+        ("u", TensorProto.UINT8, 5),
+        ("b", TensorProto.BOOL, 1),
+        ("h", TensorProto.FLOAT16, 2),
+        ("k", TensorProto.INT32, 2),
+    ]
     ins = [helper.make_tensor_value_info(n, t, ["batch", w]) for n, t, w in specs]
     outs = [helper.make_tensor_value_info(n + "_out", t, ["batch", w]) for n, t, w in specs]
     nodes = [helper.make_node("Identity", [n], [n + "_out"]) for n, _, _ in specs]
@@ -39,7 +54,7 @@ def save_r1(model: onnx.ModelProto, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     r1.save_model(r1.Model(r1.load_onnx(model)), tmp)
-    os.replace(tmp, path)          # atomic: a scanning server never sees half a file
+    os.replace(tmp, path)  # atomic: a scanning server never sees half a file
     return path
 
 
@@ -64,5 +79,12 @@ def reference_add_relu(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     return np.maximum(x + w, 0)
 
 
-__all__ = ["add_relu_model", "matmul_model", "multi_dtype_model", "save_r1", "add_version", "reference_add_relu",
-           "make_test_repository"]
+__all__ = [
+    "add_relu_model",
+    "add_version",
+    "make_test_repository",
+    "matmul_model",
+    "multi_dtype_model",
+    "reference_add_relu",
+    "save_r1",
+]

@@ -1,4 +1,5 @@
 """Tiny ONNX models built with onnx.helper, for API, format and error tests."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,11 @@ def add_relu_model(width: int = 4, opset: int = 17, seed: int = 0) -> onnx.Model
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", width])
     g = helper.make_graph(
         [helper.make_node("Add", ["x", "w"], ["t"], name="add0"), helper.make_node("Relu", ["t"], ["y"], name="relu0")],
-        "add_relu", [x], [y], [numpy_helper.from_array(w, "w")])
+        "add_relu",
+        [x],
+        [y],
+        [numpy_helper.from_array(w, "w")],
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
 
@@ -22,8 +27,9 @@ def two_input_model() -> onnx.ModelProto:
     a = helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch", "seq"])
     b = helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch", "seq"])
     z = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", "seq"])
-    g = helper.make_graph([helper.make_node("Add", ["a", "b"], ["s"]), helper.make_node("Relu", ["s"], ["z"])],
-                          "two_in", [a, b], [z])
+    g = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["s"]), helper.make_node("Relu", ["s"], ["z"])], "two_in", [a, b], [z]
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 

@@ -1,9 +1,7 @@
 """Property tests of r1::Attention (cpp/r1/cpu/kernels/attention.cc) against a float64 numpy reference,
 and of its fully-masked rows against onnxruntime running the unfused MatMul/Softmax/MatMul graph."""
-from __future__ import annotations
 
-import os
-import sys
+from __future__ import annotations
 
 import ml_dtypes
 import numpy as np
@@ -13,9 +11,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
 import deepseek_r1 as r1
-
-sys.path.insert(0, os.path.dirname(__file__))
-from op_harness import make_op_model, onnx_type  # noqa: E402
+from helpers.op_harness import make_op_model, onnx_type
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 LOWEST = np.finfo(np.float32).min
@@ -79,20 +75,37 @@ def rel_err(got, want):
     return float(np.abs(got.astype(np.float64) - want).max() / max(np.abs(want).max(), 1e-30))
 
 
-dims = st.tuples(st.integers(1, 2), st.integers(1, 3), st.sampled_from([1, 2, 5, 17, 64, 70, 129]),
-                 st.sampled_from([1, 3, 16, 33, 128, 130, 300]), st.sampled_from([1, 7, 16, 64]),
-                 st.sampled_from([1, 16, 64]))
+dims = st.tuples(
+    st.integers(1, 2),
+    st.integers(1, 3),
+    st.sampled_from([1, 2, 5, 17, 64, 70, 129]),
+    st.sampled_from([1, 3, 16, 33, 128, 130, 300]),
+    st.sampled_from([1, 7, 16, 64]),
+    st.sampled_from([1, 16, 64]),
+)
 
 
 @settings(max_examples=80, deadline=None)
-@given(dims=dims, mask_shape=st.sampled_from(["none", "b11k", "b1qk", "11qk", "k", "bhqk"]),
-       kind=st.sampled_from(["inf", "lowest"]), causal=st.booleans(), kt=st.booleans(),
-       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
+@given(
+    dims=dims,
+    mask_shape=st.sampled_from(["none", "b11k", "b1qk", "11qk", "k", "bhqk"]),
+    kind=st.sampled_from(["inf", "lowest"]),
+    causal=st.booleans(),
+    kt=st.booleans(),
+    threads=st.sampled_from([1, 2]),
+    seed=st.integers(0, 2**16),
+)
 def test_attention_fp32(dims, mask_shape, kind, causal, kt, threads, seed):
     B, H, Sq, Sk, D, Dv = dims
     q, k, v = arrays(seed, B, H, Sq, Sk, D, Dv)
-    shapes = {"none": None, "b11k": (B, 1, 1, Sk), "b1qk": (B, 1, Sq, Sk), "11qk": (1, 1, Sq, Sk), "k": (Sk,),
-              "bhqk": (B, H, Sq, Sk)}
+    shapes = {
+        "none": None,
+        "b11k": (B, 1, 1, Sk),
+        "b1qk": (B, 1, Sq, Sk),
+        "11qk": (1, 1, Sq, Sk),
+        "k": (Sk,),
+        "bhqk": (B, H, Sq, Sk),
+    }
     mask = None if shapes[mask_shape] is None else make_mask(seed, shapes[mask_shape], kind)
     kin = np.ascontiguousarray(np.swapaxes(k, -1, -2)) if kt else k
     attrs = {"causal": int(causal), "k_transposed": int(kt)}
@@ -151,10 +164,14 @@ def unfused_ort(q, k, v, mask, scale):
     t = onnx_type(q.dtype)
     names = ["q", "k", "v", "mask"]
     ins = [helper.make_tensor_value_info(n, t, list(a.shape)) for n, a in zip(names, (q, k, v, mask))]
-    nodes = [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
-             helper.make_node("MatMul", ["q", "kt"], ["s"]), helper.make_node("Mul", ["s", "scale"], ["ss"]),
-             helper.make_node("Add", ["ss", "mask"], ["sm"]), helper.make_node("Softmax", ["sm"], ["p"], axis=-1),
-             helper.make_node("MatMul", ["p", "v"], ["o"])]
+    nodes = [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["q", "kt"], ["s"]),
+        helper.make_node("Mul", ["s", "scale"], ["ss"]),
+        helper.make_node("Add", ["ss", "mask"], ["sm"]),
+        helper.make_node("Softmax", ["sm"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["o"]),
+    ]
     init = [helper.make_tensor("scale", t, [], [scale])]
     g = helper.make_graph(nodes, "unfused", ins, [helper.make_tensor_value_info("o", t, None)], init)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
@@ -169,7 +186,7 @@ def test_attention_fully_masked_rows_match_unfused_graph(fill, Sk):
     mask = make_mask(7, (2, 1, 6, Sk), "inf")
     if fill == "mixed":  # -inf in one key block, the float lowest in the rest
         mask[0, 0, 1, :] = -np.inf
-        mask[0, 0, 1, Sk // 2:] = LOWEST
+        mask[0, 0, 1, Sk // 2 :] = LOWEST
     else:
         mask[0, 0, 1, :] = fill
     mask[1, 0, 4, :] = LOWEST
@@ -215,8 +232,12 @@ def test_attention_schema_errors_and_symbolic_shapes():
         run_r1("Attention", [q, k, v], {"precision": "int8"})
     # Symbolic batch / sequence dims: the graph compiles, shapes resolve at run time.
     f = TensorProto.FLOAT
-    ins = [helper.make_tensor_value_info("q", f, ["b", 2, "s", 8]), helper.make_tensor_value_info("k", f, ["b", 2, "t", 8]),
-           helper.make_tensor_value_info("v", f, ["b", 2, "t", 8]), helper.make_tensor_value_info("m", f, ["b", 1, 1, "t"])]
+    ins = [
+        helper.make_tensor_value_info("q", f, ["b", 2, "s", 8]),
+        helper.make_tensor_value_info("k", f, ["b", 2, "t", 8]),
+        helper.make_tensor_value_info("v", f, ["b", 2, "t", 8]),
+        helper.make_tensor_value_info("m", f, ["b", 1, 1, "t"]),
+    ]
     node = helper.make_node("Attention", ["q", "k", "v", "m"], ["o"], domain="r1")
     g = helper.make_graph([node], "sym", ins, [helper.make_tensor_value_info("o", f, None)])
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("r1", 1)])
@@ -233,10 +254,18 @@ def to_bshd(a):
 
 
 @settings(max_examples=60, deadline=None)
-@given(dims=dims, kv=st.sampled_from(["bh", "1h", "b1", "11"]),
-       mask_shape=st.sampled_from(["none", "b11k", "b1qk", "bhqk"]), kind=st.sampled_from(["inf", "lowest"]),
-       causal=st.booleans(), in_bshd=st.booleans(), out_bshd=st.booleans(), bf16=st.booleans(),
-       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
+@given(
+    dims=dims,
+    kv=st.sampled_from(["bh", "1h", "b1", "11"]),
+    mask_shape=st.sampled_from(["none", "b11k", "b1qk", "bhqk"]),
+    kind=st.sampled_from(["inf", "lowest"]),
+    causal=st.booleans(),
+    in_bshd=st.booleans(),
+    out_bshd=st.booleans(),
+    bf16=st.booleans(),
+    threads=st.sampled_from([1, 2]),
+    seed=st.integers(0, 2**16),
+)
 def test_attention_bshd_layouts(dims, kv, mask_shape, kind, causal, in_bshd, out_bshd, bf16, threads, seed):
     B, H, Sq, Sk, D, Dv = dims
     kb = {"bh": (B, H), "1h": (1, H), "b1": (B, 1), "11": (1, 1)}[kv]  # GQA-style broadcast K/V
@@ -265,8 +294,11 @@ def test_attention_bshd_layouts(dims, kv, mask_shape, kind, causal, in_bshd, out
 
 def test_attention_bshd_symbolic_shapes_and_errors():
     f = TensorProto.FLOAT
-    ins = [helper.make_tensor_value_info("q", f, ["b", "s", 2, 8]), helper.make_tensor_value_info("k", f, ["b", "t", 2, 8]),
-           helper.make_tensor_value_info("v", f, ["b", "t", 2, 4])]
+    ins = [
+        helper.make_tensor_value_info("q", f, ["b", "s", 2, 8]),
+        helper.make_tensor_value_info("k", f, ["b", "t", 2, 8]),
+        helper.make_tensor_value_info("v", f, ["b", "t", 2, 4]),
+    ]
     node = helper.make_node("Attention", ["q", "k", "v"], ["o"], domain="r1", qkv_layout="bshd", out_layout="bshd")
     g = helper.make_graph([node], "sym", ins, [helper.make_tensor_value_info("o", f, None)])
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("r1", 1)])
@@ -280,6 +312,8 @@ def test_attention_bshd_symbolic_shapes_and_errors():
     with pytest.raises(r1.ModelError):
         run_r1("Attention", [q, k, v], {"qkv_layout": "bhds"})
     with pytest.raises(r1.ModelError):  # a transposed K exists only in the bhsd layout
-        run_r1("Attention", [q, np.ascontiguousarray(np.swapaxes(k, 1, 3)), v], {"qkv_layout": "bshd", "k_transposed": 1})
+        run_r1(
+            "Attention", [q, np.ascontiguousarray(np.swapaxes(k, 1, 3)), v], {"qkv_layout": "bshd", "k_transposed": 1}
+        )
     with pytest.raises(r1.ModelError):
         run_r1("Attention", [q, k[:, :5], v], {"qkv_layout": "bshd"})  # key counts of K and V differ

@@ -1,11 +1,10 @@
 """Property tests of the conv family (Conv, ConvTranspose, MaxPool/AveragePool/LpPool, the global
 pools, Resize, Upsample) against numpy references computed in float64 (onnx's numpy reference
 evaluator for Resize's many coordinate modes)."""
+
 from __future__ import annotations
 
 import itertools
-import os
-import sys
 import warnings
 
 import ml_dtypes
@@ -14,9 +13,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(__file__))
-import deepseek_r1 as r1  # noqa: E402
-from op_harness import make_op_model, run_op  # noqa: E402
+import deepseek_r1 as r1
+from helpers.op_harness import make_op_model, run_op
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 FLOATS = [np.dtype(np.float32), np.dtype(np.float16), BF16]
@@ -92,12 +90,12 @@ def conv_ref(x, w, b, s, d, pb, pe, outs, group):
     y = np.zeros((n, m, *outs))
     cg, mg = c // group, m // group
     for g in range(group):
-        xg = xp[:, g * cg:(g + 1) * cg]
-        wg = w[g * mg:(g + 1) * mg]
+        xg = xp[:, g * cg : (g + 1) * cg]
+        wg = w[g * mg : (g + 1) * mg]
         for off in itertools.product(*[range(kk) for kk in k]):
             sl = tuple(slice(off[i] * d[i], off[i] * d[i] + s[i] * (outs[i] - 1) + 1, s[i]) for i in range(nd))
             patch = xg[(slice(None), slice(None)) + sl]
-            y[:, g * mg:(g + 1) * mg] += np.einsum("nc...,mc->nm...", patch, wg[(slice(None), slice(None)) + off])
+            y[:, g * mg : (g + 1) * mg] += np.einsum("nc...,mc->nm...", patch, wg[(slice(None), slice(None)) + off])
     if b is not None:
         y += f64(b).reshape((1, m) + (1,) * nd)
     return y
@@ -139,7 +137,7 @@ def conv_case(draw):
 
 @given(conv_case())
 def test_conv(case):
-    nd, n, group, cg, mg, ins, k, s, d, pads, auto_pad, outs, pb, pe, bias, dt, seed = case
+    _nd, n, group, cg, mg, ins, k, s, d, pads, auto_pad, outs, pb, pe, bias, dt, seed = case
     x = arr(seed, (n, cg * group, *ins), dt)
     w = arr(seed + 1, (mg * group, cg, *k), dt)
     b = arr(seed + 2, (mg * group,), dt) if bias else None
@@ -154,15 +152,18 @@ def test_conv(case):
     check(y, want, dt)
 
 
-@pytest.mark.parametrize("shape,wshape,group,attrs", [
-    ((2, 64, 14, 14), (128, 64, 1, 1), 1, {}),                              # pointwise GEMM
-    ((1, 32, 17, 19), (32, 1, 3, 3), 32, dict(pads=[1, 1, 1, 1])),          # depthwise
-    ((1, 24, 16, 16), (24, 1, 3, 3), 24, dict(pads=[1, 1, 1, 1], strides=[2, 2])),
-    ((1, 16, 9, 9), (48, 1, 5, 5), 16, dict(pads=[2, 2, 2, 2])),            # depthwise multiplier 3
-    ((1, 3, 33, 35), (16, 3, 7, 7), 1, dict(pads=[3, 3, 3, 3], strides=[2, 2])),
-    ((2, 20, 12, 12), (40, 10, 3, 3), 2, dict(pads=[1, 0, 1, 2])),
-    ((1, 300, 6, 6), (70, 300, 3, 3), 1, dict(pads=[1, 1, 1, 1])),          # K > GEMM block
-])
+@pytest.mark.parametrize(
+    "shape,wshape,group,attrs",
+    [
+        ((2, 64, 14, 14), (128, 64, 1, 1), 1, {}),  # pointwise GEMM
+        ((1, 32, 17, 19), (32, 1, 3, 3), 32, dict(pads=[1, 1, 1, 1])),  # depthwise
+        ((1, 24, 16, 16), (24, 1, 3, 3), 24, dict(pads=[1, 1, 1, 1], strides=[2, 2])),
+        ((1, 16, 9, 9), (48, 1, 5, 5), 16, dict(pads=[2, 2, 2, 2])),  # depthwise multiplier 3
+        ((1, 3, 33, 35), (16, 3, 7, 7), 1, dict(pads=[3, 3, 3, 3], strides=[2, 2])),
+        ((2, 20, 12, 12), (40, 10, 3, 3), 2, dict(pads=[1, 0, 1, 2])),
+        ((1, 300, 6, 6), (70, 300, 3, 3), 1, dict(pads=[1, 1, 1, 1])),  # K > GEMM block
+    ],
+)
 def test_conv_shapes(shape, wshape, group, attrs):
     x = arr(1, shape, np.float32)
     w = arr(2, wshape, np.float32)
@@ -212,8 +213,8 @@ def conv_transpose_ref(x, w, b, s, d, pb, outs, group):
     y = np.zeros((n, mg * group, *full))
     cg = c // group
     for g in range(group):
-        xg = x[:, g * cg:(g + 1) * cg]
-        wg = w[g * cg:(g + 1) * cg]
+        xg = x[:, g * cg : (g + 1) * cg]
+        wg = w[g * cg : (g + 1) * cg]
         for off in itertools.product(*[range(kk) for kk in k]):
             sl = tuple(slice(off[i] * d[i], off[i] * d[i] + s[i] * (ins[i] - 1) + 1, s[i]) for i in range(nd))
             contrib = np.einsum("nc...,cm->nm...", xg, wg[(slice(None), slice(None)) + off])
@@ -224,9 +225,18 @@ def conv_transpose_ref(x, w, b, s, d, pb, outs, group):
     return y
 
 
-@given(st.integers(1, 3), st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
-       st.sampled_from(["pads", "output_padding", "output_shape", "SAME_UPPER", "SAME_LOWER", "none"]),
-       st.booleans(), st.sampled_from(FLOATS), st.integers(0, 2**16), st.data())
+@given(
+    st.integers(1, 3),
+    st.integers(1, 2),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.sampled_from(["pads", "output_padding", "output_shape", "SAME_UPPER", "SAME_LOWER", "none"]),
+    st.booleans(),
+    st.sampled_from(FLOATS),
+    st.integers(0, 2**16),
+    st.data(),
+)
 def test_conv_transpose(nd, n, group, cg, mg, variant, bias, dt, seed, data):
     maxsp = {1: 8, 2: 5, 3: 3}[nd]
     ins = [data.draw(st.integers(1, maxsp)) for _ in range(nd)]
@@ -364,8 +374,9 @@ def test_averagepool(case, dt, count_include_pad):
 def test_lppool(case, dt, p):
     shape, attrs, k, s, d, pb, pe, outs, seed = case
     attrs.pop("ceil_mode", None)
-    outs, pb, pe = out_and_pads(shape[2:], k, s, d, attrs.get("pads", [0] * 2 * len(k)),
-                                attrs.get("auto_pad", "NOTSET"))
+    outs, pb, pe = out_and_pads(
+        shape[2:], k, s, d, attrs.get("pads", [0] * 2 * len(k)), attrs.get("auto_pad", "NOTSET")
+    )
     assume(all(o >= 1 for o in outs))
     x = arr(seed, shape, dt)
     (y,) = run_op("LpPool", [x], attrs=dict(attrs, p=p), opset=18)
@@ -374,8 +385,11 @@ def test_lppool(case, dt, p):
 
 @given(st.integers(1, 3), st.sampled_from(FLOATS), st.integers(0, 2**16), st.data())
 def test_global_pools(nd, dt, seed, data):
-    shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 4)),
-             *[data.draw(st.integers(1, 9)) for _ in range(nd)])
+    shape = (
+        data.draw(st.integers(1, 2)),
+        data.draw(st.integers(1, 4)),
+        *[data.draw(st.integers(1, 9)) for _ in range(nd)],
+    )
     x = arr(seed, shape, dt)
     axes = tuple(range(2, 2 + nd))
     (ya,) = run_op("GlobalAveragePool", [x])
@@ -402,8 +416,7 @@ def reference_run(op, inputs, attrs, constants, opset):
     return ReferenceEvaluator(model).run(None, feeds)[0]
 
 
-CTMS = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "half_pixel_symmetric",
-        "tf_crop_and_resize"]
+CTMS = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "half_pixel_symmetric", "tf_crop_and_resize"]
 
 
 @st.composite
@@ -492,8 +505,11 @@ def ort_run(op, inputs, attrs, constants, opset):
     return sess.run(None, {f"in{i}": a for i, a in enumerate(inputs) if a is not None})[0]
 
 
-@given(st.sampled_from([np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.int32), np.dtype(np.float32)]),
-       st.sampled_from(["round_prefer_floor", "floor", "ceil"]), st.integers(0, 2**16))
+@given(
+    st.sampled_from([np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.int32), np.dtype(np.float32)]),
+    st.sampled_from(["round_prefer_floor", "floor", "ceil"]),
+    st.integers(0, 2**16),
+)
 def test_resize_nearest_dtypes(dt, nearest_mode, seed):
     x = arr(seed, (1, 2, 3, 5), dt)
     scales = np.array([1, 1, 2.0, 0.6], np.float32)
@@ -525,12 +541,16 @@ def test_resize_scales_as_input():
 def test_resize_bad_mode():
     x = arr(3, (1, 2, 4, 4), np.float32)
     with pytest.raises(r1.ModelError, match="not supported"):
-        run_op("Resize", [x], attrs=dict(mode="bogus"), constants=[None, np.array([1, 1, 2, 2], np.float32)],
-               opset=13)
+        run_op("Resize", [x], attrs=dict(mode="bogus"), constants=[None, np.array([1, 1, 2, 2], np.float32)], opset=13)
 
 
-@given(st.sampled_from([7, 9]), st.sampled_from(["nearest", "linear"]), st.sampled_from(FLOATS + [np.dtype(np.uint8)]),
-       st.integers(0, 2**16), st.data())
+@given(
+    st.sampled_from([7, 9]),
+    st.sampled_from(["nearest", "linear"]),
+    st.sampled_from(FLOATS + [np.dtype(np.uint8)]),
+    st.integers(0, 2**16),
+    st.data(),
+)
 def test_upsample(opset, mode, dt, seed, data):
     if dt == np.uint8 and mode == "linear":
         mode = "nearest"
@@ -547,8 +567,11 @@ def test_upsample(opset, mode, dt, seed, data):
     hi = np.arange(oh) / scales[2]
     wi = np.arange(ow) / scales[3]
     if mode == "nearest":
-        want = xf[:, :, np.minimum(np.floor(hi).astype(int), shape[2] - 1)][..., np.minimum(np.floor(wi).astype(int), shape[3] - 1)]
+        want = xf[:, :, np.minimum(np.floor(hi).astype(int), shape[2] - 1)][
+            ..., np.minimum(np.floor(wi).astype(int), shape[3] - 1)
+        ]
     else:
+
         def lin(a, pos, axis, n):
             i0 = np.minimum(np.floor(pos).astype(int), n - 1)
             i1 = np.minimum(i0 + 1, n - 1)
@@ -556,5 +579,6 @@ def test_upsample(opset, mode, dt, seed, data):
             sh = [1] * a.ndim
             sh[axis] = -1
             return np.take(a, i0, axis) * (1 - f).reshape(sh) + np.take(a, i1, axis) * f.reshape(sh)
+
         want = lin(lin(xf, hi, 2, shape[2]), wi, 3, shape[3])
     check(y, want.astype(dt) if dt.kind in "iu" else want, dt)

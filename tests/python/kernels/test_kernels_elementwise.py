@@ -1,11 +1,10 @@
 """Property tests of the elementwise family (unary math, activations, broadcasting binary ops,
 variadic Max/Min/Sum/Mean, comparisons, logic, Where, Cast/CastLike) against numpy references
 computed in float64."""
+
 from __future__ import annotations
 
 import math
-import os
-import sys
 import warnings
 
 import ml_dtypes
@@ -14,8 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(__file__))
-from op_harness import run_op  # noqa: E402
+from helpers.op_harness import run_op
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
@@ -92,7 +90,7 @@ def bcast_shapes(draw, n=2):
     res = []
     for _ in range(n):
         r = draw(st.integers(1, len(out)))
-        s = [1 if draw(st.booleans()) else d for d in out[len(out) - r:]]
+        s = [1 if draw(st.booleans()) else d for d in out[len(out) - r :]]
         res.append(tuple(s))
     return res
 
@@ -177,9 +175,17 @@ def test_unary_special_values():
     with np.errstate(all="ignore"):
         for op in ["Exp", "Tanh", "Sigmoid", "Softplus", "Erf", "Relu", "Abs", "Sign", "Floor"]:
             (y,) = run_op(op, [x])
-            ref = {"Exp": np.exp, "Tanh": np.tanh, "Sigmoid": lambda v: 1 / (1 + np.exp(-v)),
-                   "Softplus": _softplus, "Erf": _erf, "Relu": lambda v: np.where(v > 0, v, 0),
-                   "Abs": np.abs, "Sign": np.sign, "Floor": np.floor}[op](f64(x))
+            ref = {
+                "Exp": np.exp,
+                "Tanh": np.tanh,
+                "Sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+                "Softplus": _softplus,
+                "Erf": _erf,
+                "Relu": lambda v: np.where(v > 0, v, 0),
+                "Abs": np.abs,
+                "Sign": np.sign,
+                "Floor": np.floor,
+            }[op](f64(x))
             if op == "Relu":
                 ref = np.where(np.isnan(f64(x)), np.nan, ref)
             np.testing.assert_allclose(f64(y), ref, rtol=1e-5, equal_nan=True, err_msg=op)
@@ -222,8 +228,14 @@ def test_unary_numeric(op, seed, shape, data):
     check(y, want, dt)
 
 
-@given(seed=seeds, shape=shapes, dt=st.sampled_from(NUMERIC), opset=st.sampled_from([7, 11, 13]),
-       has_min=st.booleans(), has_max=st.booleans())
+@given(
+    seed=seeds,
+    shape=shapes,
+    dt=st.sampled_from(NUMERIC),
+    opset=st.sampled_from([7, 11, 13]),
+    has_min=st.booleans(),
+    has_max=st.booleans(),
+)
 def test_clip(seed, shape, dt, opset, has_min, has_max):
     x = make_array(seed, shape, dt)
     lo, hi = (-1, 2) if dt.kind != "u" else (1, 3)
@@ -285,12 +297,7 @@ def _int_div(a, b):
     return (np.sign(a.astype(np.int64)) * np.sign(b.astype(np.int64)) * q).astype(a.dtype)
 
 
-BINARY = {
-    "Add": np.add,
-    "Sub": np.subtract,
-    "Mul": np.multiply,
-    "Div": None,
-}
+BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": None}
 
 
 @pytest.mark.parametrize("op", sorted(BINARY))
@@ -334,9 +341,18 @@ def test_int_division_semantics():
 
 @given(seed=seeds, shp=bcast_shapes(), data=st.data())
 def test_pow(seed, shp, data):
-    combos = [(F32, F32), (F16, F16), (BF16, BF16), (F32, np.dtype(np.int64)), (F32, np.dtype(np.int32)),
-              (F16, F32), (np.dtype(np.int64), np.dtype(np.int64)), (np.dtype(np.int32), np.dtype(np.int32)),
-              (np.dtype(np.int64), F32), (np.dtype(np.int32), F32)]
+    combos = [
+        (F32, F32),
+        (F16, F16),
+        (BF16, BF16),
+        (F32, np.dtype(np.int64)),
+        (F32, np.dtype(np.int32)),
+        (F16, F32),
+        (np.dtype(np.int64), np.dtype(np.int64)),
+        (np.dtype(np.int32), np.dtype(np.int32)),
+        (np.dtype(np.int64), F32),
+        (np.dtype(np.int32), F32),
+    ]
     ta, tb = data.draw(st.sampled_from(combos))
     if ta.kind == "f" or ta == BF16:
         a = make_array(seed, shp[0], ta, 0.2, 3.0)
@@ -397,11 +413,15 @@ def test_mod_edge_cases():
     np.testing.assert_array_equal(y, [0, 1, 5, 0, -1, 3, 0])
 
 
-@given(seed=seeds, shape=st.lists(st.integers(0, 5), min_size=1, max_size=4).map(tuple), data=st.data(),
-       dt=st.sampled_from(FLOATS + [np.dtype(np.int32), np.dtype(np.int64)]))
+@given(
+    seed=seeds,
+    shape=st.lists(st.integers(0, 5), min_size=1, max_size=4).map(tuple),
+    data=st.data(),
+    dt=st.sampled_from(FLOATS + [np.dtype(np.int32), np.dtype(np.int64)]),
+)
 def test_prelu(seed, shape, data, dt):
     r = data.draw(st.integers(1, len(shape)))
-    sshape = tuple(1 if data.draw(st.booleans()) else d for d in shape[len(shape) - r:])
+    sshape = tuple(1 if data.draw(st.booleans()) else d for d in shape[len(shape) - r :])
     x = make_array(seed, shape, dt)
     s = make_array(seed + 1, sshape, dt)
     (y,) = run_op("PRelu", [x, s], opset=16)
@@ -458,7 +478,7 @@ def test_variadic(op, seed, n, data):
         # 16-bit sums round after every add (as onnxruntime's do): with cancellation the result can be
         # far from the exact sum relative to itself, but never beyond the classic bound for summing
         # n terms, (n + 1) * eps * sum |x_i| (elementwise), which this checks.
-        eps = 2.0 ** -11 if dt == F16 else 2.0 ** -8
+        eps = 2.0**-11 if dt == F16 else 2.0**-8
         mag = sum(np.abs(f64(x)) for x in xs)
         bound = (n + 1) * eps * np.broadcast_to(mag, want.shape) / (n if op == "Mean" else 1)
         err = np.abs(f64(y) - want)
@@ -471,8 +491,13 @@ def test_variadic(op, seed, n, data):
 # Comparisons, logic, Where
 
 
-COMPARE = {"Equal": np.equal, "Less": np.less, "Greater": np.greater, "LessOrEqual": np.less_equal,
-           "GreaterOrEqual": np.greater_equal}
+COMPARE = {
+    "Equal": np.equal,
+    "Less": np.less,
+    "Greater": np.greater,
+    "LessOrEqual": np.less_equal,
+    "GreaterOrEqual": np.greater_equal,
+}
 
 
 @pytest.mark.parametrize("op", sorted(COMPARE))
@@ -515,8 +540,16 @@ def test_where(seed, shp, dt):
 # ---------------------------------------------------------------------------------------------
 # Cast / CastLike
 
-ONNX_CODE = {F32: 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3, np.dtype(np.int32): 6, np.dtype(np.int64): 7,
-             np.dtype(np.bool_): 9, F16: 10, BF16: 16}
+ONNX_CODE = {
+    F32: 1,
+    np.dtype(np.uint8): 2,
+    np.dtype(np.int8): 3,
+    np.dtype(np.int32): 6,
+    np.dtype(np.int64): 7,
+    np.dtype(np.bool_): 9,
+    F16: 10,
+    BF16: 16,
+}
 
 
 def _cast_source(seed, shape, src, dst):

@@ -3,6 +3,7 @@ reference: random shapes, kernel sizes 1/3/5/7, strides, pads (asymmetric and au
 groups (depthwise included), every activation, with and without bias and residual. Deterministic cases
 cover what small random shapes never reach: several K blocks, several column/row tasks, the unrolled
 depthwise kernels, and 1 vs 2 threads. Errors are bounded relative to the output scale."""
+
 from __future__ import annotations
 
 import itertools
@@ -18,8 +19,11 @@ from onnx import TensorProto, helper, numpy_helper
 import deepseek_r1 as r1
 
 ACTS = ["", "Relu", "LeakyRelu", "Clip", "HardSigmoid", "HardSwish", "Sigmoid", "Silu", "Tanh", "Gelu", "GeluTanh"]
-_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float16): TensorProto.FLOAT16,
-          np.dtype(ml_dtypes.bfloat16): TensorProto.BFLOAT16}
+_TYPES = {
+    np.dtype(np.float32): TensorProto.FLOAT,
+    np.dtype(np.float16): TensorProto.FLOAT16,
+    np.dtype(ml_dtypes.bfloat16): TensorProto.BFLOAT16,
+}
 
 
 # ------------------------------------------------------------------------------------ reference
@@ -49,18 +53,18 @@ def conv_ref(x, w, b, s, d, pb, pe, outs, group):
     y = np.zeros((n, m, *outs))
     cg, mg = c // group, m // group
     for g in range(group):
-        xg, wg = xp[:, g * cg:(g + 1) * cg], w[g * mg:(g + 1) * mg]
+        xg, wg = xp[:, g * cg : (g + 1) * cg], w[g * mg : (g + 1) * mg]
         for off in itertools.product(*[range(kk) for kk in k]):
             sl = tuple(slice(off[i] * d[i], off[i] * d[i] + s[i] * (outs[i] - 1) + 1, s[i]) for i in range(nd))
             patch = xg[(slice(None), slice(None)) + sl]
-            y[:, g * mg:(g + 1) * mg] += np.einsum("nc...,mc->nm...", patch, wg[(slice(None), slice(None)) + off])
+            y[:, g * mg : (g + 1) * mg] += np.einsum("nc...,mc->nm...", patch, wg[(slice(None), slice(None)) + off])
     if b is not None:
         y += np.asarray(b, np.float64).reshape((1, m) + (1,) * nd)
     return y
 
 
 def act_ref(v, act, alpha, beta):
-    sig = lambda t: 1.0 / (1.0 + np.exp(-t))  # noqa: E731
+    sig = lambda t: 1.0 / (1.0 + np.exp(-t))
     if act == "":
         return v
     if act == "Relu":
@@ -82,7 +86,7 @@ def act_ref(v, act, alpha, beta):
     if act == "Gelu":
         return 0.5 * v * (1 + np.vectorize(math.erf)(v / math.sqrt(2)))
     if act == "GeluTanh":
-        return 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
+        return 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3)))
     raise ValueError(act)
 
 
@@ -211,23 +215,23 @@ def test_fused_conv_matches_reference(case):
 # ------------------------------------------------------------------------------------ fixed shapes
 # (x shape, w shape, group, strides, pads): each reaches a path random small shapes do not.
 SHAPES = [
-    ((1, 256, 14, 14), (48, 256, 3, 3), 1, [1, 1], [1, 1, 1, 1]),     # K = 2304: several K blocks
-    ((1, 600, 7, 7), (70, 600, 1, 1), 1, [1, 1], [0, 0, 0, 0]),       # direct 1x1, 2 K blocks, 7x7 output
-    ((1, 16, 40, 45), (21, 16, 1, 1), 1, [1, 1], [0, 0, 0, 0]),       # direct 1x1, odd row/column tails
-    ((1, 64, 30, 30), (40, 64, 3, 3), 1, [1, 1], [1, 1, 1, 1]),       # several column tasks
-    ((1, 32, 29, 31), (24, 32, 1, 1), 1, [2, 2], [0, 0, 0, 0]),       # 1x1 stride 2 (im2col)
-    ((1, 3, 45, 47), (17, 3, 7, 7), 1, [2, 2], [3, 3, 3, 3]),         # 7x7 stem-like, stride 2
-    ((2, 24, 33, 35), (24, 1, 3, 3), 24, [1, 1], [1, 1, 1, 1]),       # depthwise 3x3 s1
-    ((1, 40, 34, 37), (40, 1, 3, 3), 40, [2, 2], [0, 1, 1, 0]),       # depthwise 3x3 s2, asymmetric pads
-    ((1, 16, 23, 50), (32, 1, 5, 5), 16, [2, 2], [2, 2, 2, 2]),       # depthwise 5x5 s2, multiplier 2
-    ((1, 8, 19, 70), (8, 1, 7, 7), 8, [1, 1], [3, 3, 3, 3]),          # depthwise 7x7
-    ((1, 12, 20, 20), (12, 1, 3, 3), 12, [3, 3], [1, 1, 1, 1]),       # depthwise stride 3 (gathers)
-    ((1, 48, 12, 12), (96, 6, 3, 3), 8, [1, 1], [1, 1, 1, 1]),        # grouped
-    ((1, 2048, 3, 3), (520, 2048, 1, 1), 1, [1, 1], [0, 0, 0, 0]),    # many rows split over threads
-    ((1, 136, 14, 14), (200, 136, 3, 3), 1, [1, 1], [1, 1, 1, 1]),    # Winograd split over channel chunks (2 thr)
-    ((1, 8, 50, 52), (12, 8, 5, 5), 1, [1, 1], [2, 1, 2, 3]),         # im2col stride 1: full and edge vectors
-    ((1, 6, 31, 40), (10, 6, 3, 3), 1, [3, 3], [1, 1, 1, 1]),         # im2col stride 3 (gathered taps)
-    ((2, 37, 9, 9), (20, 37, 3, 3), 1, [1, 1], [0, 0, 0, 0]),         # inner product: K = 333, 3 channel blocks
+    ((1, 256, 14, 14), (48, 256, 3, 3), 1, [1, 1], [1, 1, 1, 1]),  # K = 2304: several K blocks
+    ((1, 600, 7, 7), (70, 600, 1, 1), 1, [1, 1], [0, 0, 0, 0]),  # direct 1x1, 2 K blocks, 7x7 output
+    ((1, 16, 40, 45), (21, 16, 1, 1), 1, [1, 1], [0, 0, 0, 0]),  # direct 1x1, odd row/column tails
+    ((1, 64, 30, 30), (40, 64, 3, 3), 1, [1, 1], [1, 1, 1, 1]),  # several column tasks
+    ((1, 32, 29, 31), (24, 32, 1, 1), 1, [2, 2], [0, 0, 0, 0]),  # 1x1 stride 2 (im2col)
+    ((1, 3, 45, 47), (17, 3, 7, 7), 1, [2, 2], [3, 3, 3, 3]),  # 7x7 stem-like, stride 2
+    ((2, 24, 33, 35), (24, 1, 3, 3), 24, [1, 1], [1, 1, 1, 1]),  # depthwise 3x3 s1
+    ((1, 40, 34, 37), (40, 1, 3, 3), 40, [2, 2], [0, 1, 1, 0]),  # depthwise 3x3 s2, asymmetric pads
+    ((1, 16, 23, 50), (32, 1, 5, 5), 16, [2, 2], [2, 2, 2, 2]),  # depthwise 5x5 s2, multiplier 2
+    ((1, 8, 19, 70), (8, 1, 7, 7), 8, [1, 1], [3, 3, 3, 3]),  # depthwise 7x7
+    ((1, 12, 20, 20), (12, 1, 3, 3), 12, [3, 3], [1, 1, 1, 1]),  # depthwise stride 3 (gathers)
+    ((1, 48, 12, 12), (96, 6, 3, 3), 8, [1, 1], [1, 1, 1, 1]),  # grouped
+    ((1, 2048, 3, 3), (520, 2048, 1, 1), 1, [1, 1], [0, 0, 0, 0]),  # many rows split over threads
+    ((1, 136, 14, 14), (200, 136, 3, 3), 1, [1, 1], [1, 1, 1, 1]),  # Winograd split over channel chunks (2 thr)
+    ((1, 8, 50, 52), (12, 8, 5, 5), 1, [1, 1], [2, 1, 2, 3]),  # im2col stride 1: full and edge vectors
+    ((1, 6, 31, 40), (10, 6, 3, 3), 1, [3, 3], [1, 1, 1, 1]),  # im2col stride 3 (gathered taps)
+    ((2, 37, 9, 9), (20, 37, 3, 3), 1, [1, 1], [0, 0, 0, 0]),  # inner product: K = 333, 3 channel blocks
 ]
 
 
@@ -260,9 +264,13 @@ def test_plain_conv_equals_fused_without_epilogue():
     w = rng.standard_normal((24, 32, 3, 3)).astype(np.float32)
     b = rng.standard_normal(24).astype(np.float32)
     node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])
-    g = helper.make_graph([node], "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    g = helper.make_graph(
+        [node],
+        "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     plain = r1.InferenceEngine(r1.Model(r1.load_onnx(m))).run([x])["y"]
     fused = run_fused(x, w, b, attrs=dict(pads=[1, 1, 1, 1]))
@@ -316,8 +324,16 @@ def bf16_round(a):
 
 def winograd_path(c, m, group, k, s, d, outs):
     """Mirrors winograd_applies (conv_winograd.cc): 3x3, stride 1, undilated 2-D, >= 32 channels and tiles."""
-    return (len(k) == 2 and group == 1 and list(k) == [3, 3] and list(s) == [1, 1] and list(d) == [1, 1]
-            and c >= 32 and m >= 32 and ((outs[0] + 1) // 2) * ((outs[1] + 1) // 2) >= 32)
+    return (
+        len(k) == 2
+        and group == 1
+        and list(k) == [3, 3]
+        and list(s) == [1, 1]
+        and list(d) == [1, 1]
+        and c >= 32
+        and m >= 32
+        and ((outs[0] + 1) // 2) * ((outs[1] + 1) // 2) >= 32
+    )
 
 
 def check_bf16(x, w, b, res, k, s, d, pads, auto_pad, group, act, alpha, beta, threads, w_const=True):
@@ -339,8 +355,9 @@ def check_bf16(x, w, b, res, k, s, d, pads, auto_pad, group, act, alpha, beta, t
         # Exactly bf16(x) * bf16(w) summed in fp32: tight against a reference on the rounded operands
         # (fails if any operand escaped the rounding or the accumulation were not fp32), and within
         # bf16 tolerance of the exact conv.
-        want_r, scale_r = expected(bf16_round(x), bf16_round(w), b, res, k, s, d, pads, auto_pad, group, act,
-                                   alpha, beta)
+        want_r, scale_r = expected(
+            bf16_round(x), bf16_round(w), b, res, k, s, d, pads, auto_pad, group, act, alpha, beta
+        )
         check(y, want_r, scale_r, rtol=5e-5)
         check(y, want, scale, rtol=1e-2)
     return y, y32
@@ -398,23 +415,23 @@ def test_fused_conv_bf16_matches_reference(case):
 
 # Each reaches a bf16 path (or a bf16 tiling case) that small random shapes do not.
 BF16_SHAPES = [
-    ((1, 64, 16, 18), (40, 64, 3, 3), 1, [1, 1], [1, 1, 1, 1]),       # Winograd
-    ((2, 33, 17, 15), (35, 33, 3, 3), 1, [1, 1], [1, 0, 1, 2]),       # Winograd, odd C, 2 images
-    ((1, 256, 7, 7), (70, 256, 3, 3), 1, [1, 1], [1, 1, 1, 1]),       # 7x7 output: inner product, K = 2304
-    ((1, 600, 7, 7), (70, 600, 1, 1), 1, [1, 1], [0, 0, 0, 0]),       # inner product, K not a multiple of 32
-    ((1, 1100, 9, 9), (24, 1100, 1, 1), 1, [1, 1], [0, 0, 0, 0]),     # direct 1x1, 2 K slices
-    ((1, 16, 40, 45), (21, 16, 1, 1), 1, [1, 1], [0, 0, 0, 0]),       # direct 1x1, odd row/column tails
-    ((1, 160, 20, 20), (36, 160, 3, 3), 1, [2, 2], [1, 1, 1, 1]),     # im2col, K = 1440: 2 K slices
-    ((1, 64, 30, 30), (40, 64, 3, 3), 1, [2, 2], [0, 1, 1, 0]),       # im2col stride 2, asymmetric pads
-    ((1, 3, 45, 47), (17, 3, 7, 7), 1, [2, 2], [3, 3, 3, 3]),         # stem: K = 147 (odd)
-    ((1, 48, 12, 12), (96, 6, 3, 3), 8, [1, 1], [1, 1, 1, 1]),        # grouped
-    ((1, 24, 20, 21), (24, 1, 3, 3), 24, [1, 1], [1, 1, 1, 1]),       # depthwise: fp32
-    ((1, 2048, 3, 3), (520, 2048, 1, 1), 1, [1, 1], [0, 0, 0, 0]),    # many rows split over threads
-    ((1, 8, 6, 7, 5), (12, 8, 3, 3, 3), 1, [1, 1, 1], [1] * 6),       # 3-D
-    ((1, 136, 14, 14), (200, 136, 3, 3), 1, [1, 1], [1, 1, 1, 1]),    # Winograd split over channel chunks (2 thr)
-    ((1, 8, 50, 52), (12, 8, 5, 5), 1, [1, 1], [2, 1, 2, 3]),         # im2col stride 1: full and edge vectors
-    ((1, 6, 31, 40), (10, 6, 3, 3), 1, [3, 3], [1, 1, 1, 1]),         # im2col stride 3 (gathered taps)
-    ((2, 37, 9, 9), (20, 37, 3, 3), 1, [1, 1], [0, 0, 0, 0]),         # inner product: K = 333, 3 channel blocks
+    ((1, 64, 16, 18), (40, 64, 3, 3), 1, [1, 1], [1, 1, 1, 1]),  # Winograd
+    ((2, 33, 17, 15), (35, 33, 3, 3), 1, [1, 1], [1, 0, 1, 2]),  # Winograd, odd C, 2 images
+    ((1, 256, 7, 7), (70, 256, 3, 3), 1, [1, 1], [1, 1, 1, 1]),  # 7x7 output: inner product, K = 2304
+    ((1, 600, 7, 7), (70, 600, 1, 1), 1, [1, 1], [0, 0, 0, 0]),  # inner product, K not a multiple of 32
+    ((1, 1100, 9, 9), (24, 1100, 1, 1), 1, [1, 1], [0, 0, 0, 0]),  # direct 1x1, 2 K slices
+    ((1, 16, 40, 45), (21, 16, 1, 1), 1, [1, 1], [0, 0, 0, 0]),  # direct 1x1, odd row/column tails
+    ((1, 160, 20, 20), (36, 160, 3, 3), 1, [2, 2], [1, 1, 1, 1]),  # im2col, K = 1440: 2 K slices
+    ((1, 64, 30, 30), (40, 64, 3, 3), 1, [2, 2], [0, 1, 1, 0]),  # im2col stride 2, asymmetric pads
+    ((1, 3, 45, 47), (17, 3, 7, 7), 1, [2, 2], [3, 3, 3, 3]),  # stem: K = 147 (odd)
+    ((1, 48, 12, 12), (96, 6, 3, 3), 8, [1, 1], [1, 1, 1, 1]),  # grouped
+    ((1, 24, 20, 21), (24, 1, 3, 3), 24, [1, 1], [1, 1, 1, 1]),  # depthwise: fp32
+    ((1, 2048, 3, 3), (520, 2048, 1, 1), 1, [1, 1], [0, 0, 0, 0]),  # many rows split over threads
+    ((1, 8, 6, 7, 5), (12, 8, 3, 3, 3), 1, [1, 1, 1], [1] * 6),  # 3-D
+    ((1, 136, 14, 14), (200, 136, 3, 3), 1, [1, 1], [1, 1, 1, 1]),  # Winograd split over channel chunks (2 thr)
+    ((1, 8, 50, 52), (12, 8, 5, 5), 1, [1, 1], [2, 1, 2, 3]),  # im2col stride 1: full and edge vectors
+    ((1, 6, 31, 40), (10, 6, 3, 3), 1, [3, 3], [1, 1, 1, 1]),  # im2col stride 3 (gathered taps)
+    ((2, 37, 9, 9), (20, 37, 3, 3), 1, [1, 1], [0, 0, 0, 0]),  # inner product: K = 333, 3 channel blocks
 ]
 
 
@@ -463,15 +480,26 @@ def test_fused_conv_bad_precision():
 
 def _conv_chain_model(rng):
     """Conv (plain: nothing to fuse) -> depthwise Conv -> Conv + Relu (fused by conv_fusion)."""
-    ws = {"w0": rng.standard_normal((32, 16, 3, 3)) / 12, "w1": rng.standard_normal((32, 1, 3, 3)) / 3,
-          "w2": rng.standard_normal((24, 32, 1, 1)) / 6, "b2": rng.standard_normal(24)}
+    ws = {
+        "w0": rng.standard_normal((32, 16, 3, 3)) / 12,
+        "w1": rng.standard_normal((32, 1, 3, 3)) / 3,
+        "w2": rng.standard_normal((24, 32, 1, 1)) / 6,
+        "b2": rng.standard_normal(24),
+    }
     inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in ws.items()]
-    nodes = [helper.make_node("Conv", ["x", "w0"], ["a"], pads=[1, 1, 1, 1]),
-             helper.make_node("Conv", ["a", "w1"], ["b"], pads=[1, 1, 1, 1], group=32),
-             helper.make_node("Conv", ["b", "w2", "b2"], ["c"]),
-             helper.make_node("Relu", ["c"], ["y"])]
-    g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 20, 20])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    nodes = [
+        helper.make_node("Conv", ["x", "w0"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["a", "w1"], ["b"], pads=[1, 1, 1, 1], group=32),
+        helper.make_node("Conv", ["b", "w2", "b2"], ["c"]),
+        helper.make_node("Relu", ["c"], ["y"]),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 20, 20])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 

@@ -1,10 +1,8 @@
 """Property tests of r1::FusedMatMul (cpp/r1/cpu/kernels/fused_linear.cc, cpp/r1/cpu/gemm/) against a
 float64 numpy reference: every activation, bias/residual, trans_b, packed and plain B, fp32 and bf16,
 and each GEMM path (AVX-512 bf16, AVX-512 fp32, OpenBLAS baseline) forced with _core.set_gemm_isa_limit."""
-from __future__ import annotations
 
-import os
-import sys
+from __future__ import annotations
 
 import ml_dtypes
 import numpy as np
@@ -16,9 +14,7 @@ from scipy.special import erfc
 
 import deepseek_r1 as r1
 from deepseek_r1 import _core
-
-sys.path.insert(0, os.path.dirname(__file__))
-from op_harness import make_op_model  # noqa: E402
+from helpers.op_harness import make_op_model
 
 ACTS = ["", "Relu", "Gelu", "GeluTanh", "Sigmoid", "Silu", "Tanh", "HardSigmoid", "HardSwish", "Clip", "LeakyRelu"]
 ISAS = ["auto", "avx512", "baseline"]
@@ -108,20 +104,28 @@ def make_case(seed, lead, m, k, n, trans_b, with_bias, res_kind, dtype=np.float3
     return a, b, bias, res
 
 
-case = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**31 - 1),
-    "lead": st.sampled_from([(), (2,), (3, 1), (1, 2)]),
-    "m": st.sampled_from([1, 2, 5, 7, 8, 9, 16, 33, 100]),
-    "k": st.sampled_from([1, 3, 16, 31, 64, 100, 257]),
-    "n": st.sampled_from([1, 5, 16, 17, 47, 48, 49, 96, 130]),
-    "trans_b": st.booleans(),
-    "with_bias": st.booleans(),
-    "res_kind": st.sampled_from(["none", "full", "row", "col"]),
-})
+case = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**31 - 1),
+        "lead": st.sampled_from([(), (2,), (3, 1), (1, 2)]),
+        "m": st.sampled_from([1, 2, 5, 7, 8, 9, 16, 33, 100]),
+        "k": st.sampled_from([1, 3, 16, 31, 64, 100, 257]),
+        "n": st.sampled_from([1, 5, 16, 17, 47, 48, 49, 96, 130]),
+        "trans_b": st.booleans(),
+        "with_bias": st.booleans(),
+        "res_kind": st.sampled_from(["none", "full", "row", "col"]),
+    }
+)
 
 
-@given(c=case, act=st.sampled_from(ACTS), packed=st.booleans(), alpha=st.sampled_from([1.0, 0.5]),
-       isa=st.sampled_from(ISAS), threads=st.sampled_from([1, 2]))
+@given(
+    c=case,
+    act=st.sampled_from(ACTS),
+    packed=st.booleans(),
+    alpha=st.sampled_from([1.0, 0.5]),
+    isa=st.sampled_from(ISAS),
+    threads=st.sampled_from([1, 2]),
+)
 def test_fp32_matches_float64(c, act, packed, alpha, isa, threads):
     a, b, bias, res = make_case(**c)
     _core.set_gemm_isa_limit(isa)
@@ -154,7 +158,7 @@ def test_bf16_within_bf16_tolerance(c, act, packed, isa):
     check_close(y, ref, scale, 1e-2)
     if _core.gemm_path("bf16") == "avx512-bf16":
         # the kernel multiplies exactly the bf16-rounded operands and accumulates in fp32
-        bf = lambda x: np.asarray(x).astype(ml_dtypes.bfloat16).astype(np.float64)  # noqa: E731
+        bf = lambda x: np.asarray(x).astype(ml_dtypes.bfloat16).astype(np.float64)
         ref16, scale16 = reference(bf(a), bf(b), c["trans_b"], bias, res, 1.0, act)
         check_close(y, ref16, scale16, 2e-5)
 
@@ -218,8 +222,13 @@ def test_symbolic_shapes_infer():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", k])
     node = helper.make_node("FusedMatMul", ["x", "w", "b"], ["y"], domain="r1", activation="Gelu")
     w = np.ones((k, n), np.float32)
-    g = helper.make_graph([node], "g", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.zeros(n, np.float32), "b")])
+    g = helper.make_graph(
+        [node],
+        "g",
+        [x],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.zeros(n, np.float32), "b")],
+    )
     graph = r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("r1", 1)]))
     assert graph.outputs[0][1:] == ("float32", ("batch", "seq", n))
     eng = r1.InferenceEngine(r1.Model(graph))
@@ -247,7 +256,7 @@ def test_mismatched_packed_blob_is_rejected():
 
 
 def test_invalid_nodes_are_rejected():
-    a, b, bias, _ = make_case(1, (), 4, 32, 20, False, True, "none")
+    a, b, _bias, _ = make_case(1, (), 4, 32, 20, False, True, "none")
     _raises("unknown activation", a, b, activation="Swish")
     _raises("precision", a, b, precision="fp8")
     _raises("inner dimension", a, b.T.copy())
@@ -277,7 +286,7 @@ def test_activation_accuracy(isa, act):
 @pytest.mark.parametrize("shape_a,n", [((1, 64), 50), ((2, 3, 100), 97), ((128, 768), 768), ((4, 33, 200), 48)])
 def test_matmul_and_gemm_route_through_fast_gemm(isa, shape_a, n):
     """Plain MatMul with a 2-D B and Gemm with a bias-row C take the same GEMM (where faster)."""
-    from op_harness import run_op
+    from helpers.op_harness import run_op
 
     _core.set_gemm_isa_limit(isa)
     rng = np.random.default_rng(11)

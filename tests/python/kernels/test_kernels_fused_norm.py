@@ -1,11 +1,10 @@
 """Property tests of r1::SkipLayerNorm and r1::Gelu (cpp/r1/cpu/kernels/fused_norm.cc, act_avx512.cc,
 norm_avx512.cc) and of the ONNX Softmax / LayerNormalization / Gelu kernels that share their vectorised
 rows, against float64 numpy references."""
+
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import ml_dtypes
 import numpy as np
@@ -14,9 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deepseek_r1 as r1
-
-sys.path.insert(0, os.path.dirname(__file__))
-from op_harness import make_op_model, run_op  # noqa: E402
+from helpers.op_harness import make_op_model, run_op
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 _erf = np.vectorize(math.erf, otypes=[np.float64])
@@ -60,9 +57,16 @@ shapes = st.tuples(st.sampled_from([(), (1,), (3,), (2, 5)]), st.sampled_from([1
 
 
 @settings(max_examples=50, deadline=None)
-@given(shape=shapes, skip_kind=st.sampled_from(["same", "hidden", "row", "lead1"]), has_beta=st.booleans(),
-       has_bias=st.booleans(), want_sum=st.booleans(), offset=st.sampled_from([0.0, 100.0]),
-       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
+@given(
+    shape=shapes,
+    skip_kind=st.sampled_from(["same", "hidden", "row", "lead1"]),
+    has_beta=st.booleans(),
+    has_bias=st.booleans(),
+    want_sum=st.booleans(),
+    offset=st.sampled_from([0.0, 100.0]),
+    threads=st.sampled_from([1, 2]),
+    seed=st.integers(0, 2**16),
+)
 def test_skip_layernorm_fp32(shape, skip_kind, has_beta, has_bias, want_sum, offset, threads, seed):
     lead, n = shape
     rng = np.random.default_rng(seed)
@@ -106,15 +110,35 @@ def test_skip_layernorm_schema_errors():
 
 # ---- GELU (r1::Gelu and ONNX Gelu run the same kernel)
 
-SPECIALS = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 1e-30, 3e38, -3e38, 0.921875 * math.sqrt(2),
-                     -0.921875 * math.sqrt(2), 14.2, -14.2, -15.0, -20.0], np.float32)
+SPECIALS = np.array(
+    [
+        0.0,
+        -0.0,
+        np.inf,
+        -np.inf,
+        np.nan,
+        1e-40,
+        -1e-40,
+        1e-30,
+        3e38,
+        -3e38,
+        0.921875 * math.sqrt(2),
+        -0.921875 * math.sqrt(2),
+        14.2,
+        -14.2,
+        -15.0,
+        -20.0,
+    ],
+    np.float32,
+)
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 @pytest.mark.parametrize("onnx", [False, True])
 def test_gelu_dense_grid(approximate, onnx):
-    x = np.concatenate([np.linspace(-16, 16, 40001), np.geomspace(1e-30, 16, 3001), -np.geomspace(1e-30, 16, 3001),
-                        SPECIALS]).astype(np.float32)
+    x = np.concatenate(
+        [np.linspace(-16, 16, 40001), np.geomspace(1e-30, 16, 3001), -np.geomspace(1e-30, 16, 3001), SPECIALS]
+    ).astype(np.float32)
     if onnx:
         (y,) = run_op("Gelu", [x], {"approximate": approximate}, opset=20, num_threads=2)
     else:
@@ -128,8 +152,12 @@ def test_gelu_dense_grid(approximate, onnx):
 
 
 @settings(max_examples=20, deadline=None)
-@given(n=st.integers(0, 300), approximate=st.sampled_from(["none", "tanh"]),
-       dtype=st.sampled_from([np.float32, np.float16, BF16]), seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(0, 300),
+    approximate=st.sampled_from(["none", "tanh"]),
+    dtype=st.sampled_from([np.float32, np.float16, BF16]),
+    seed=st.integers(0, 2**16),
+)
 def test_gelu_tails_and_dtypes(n, approximate, dtype, seed):
     x = (np.random.default_rng(seed).standard_normal((n,)) * 3).astype(dtype)
     (y,) = run_r1("Gelu", [x], {"approximate": approximate})
@@ -142,8 +170,13 @@ def test_gelu_tails_and_dtypes(n, approximate, dtype, seed):
 
 
 @settings(max_examples=30, deadline=None)
-@given(rows=st.sampled_from([1, 3, 64]), n=st.integers(1, 300), scale=st.sampled_from([1.0, 30.0]),
-       masked=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    rows=st.sampled_from([1, 3, 64]),
+    n=st.integers(1, 300),
+    scale=st.sampled_from([1.0, 30.0]),
+    masked=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_softmax_rows(rows, n, scale, masked, seed):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal((rows, n)) * scale).astype(np.float32)
@@ -168,8 +201,12 @@ def test_softmax_all_masked_row_is_nan_like_onnxruntime():
 
 
 @settings(max_examples=30, deadline=None)
-@given(n=st.sampled_from([1, 5, 16, 31, 384, 769]), offset=st.sampled_from([0.0, 1000.0]),
-       has_bias=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    n=st.sampled_from([1, 5, 16, 31, 384, 769]),
+    offset=st.sampled_from([0.0, 1000.0]),
+    has_bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_layernorm_rows(n, offset, has_bias, seed):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal((3, 4, n)) + offset).astype(np.float32)

@@ -2,10 +2,8 @@
 references computed in float64 / int64. Float results are checked against a bound scaled by
 |A| @ |B| (the magnitude the accumulation rounds against), so long dot products are not
 held to tolerances only short ones can meet."""
-from __future__ import annotations
 
-import os
-import sys
+from __future__ import annotations
 
 import ml_dtypes
 import numpy as np
@@ -13,9 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(__file__))
-import deepseek_r1 as r1  # noqa: E402
-from op_harness import run_op  # noqa: E402
+import deepseek_r1 as r1
+from helpers.op_harness import run_op
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
@@ -61,6 +58,7 @@ def f64(a):
 
 # ---------------------------------------------------------------- MatMul
 
+
 @st.composite
 def matmul_shapes(draw):
     M, K, N = draw(st.integers(0, 9)), draw(st.integers(0, 9)), draw(st.integers(0, 9))
@@ -72,7 +70,7 @@ def matmul_shapes(draw):
         nb = r - 2
         if nb <= 0:
             return []
-        return [d if draw(st.booleans()) else 1 for d in batch[len(batch) - nb:]]
+        return [d if draw(st.booleans()) else 1 for d in batch[len(batch) - nb :]]
 
     a = [K] if ra == 1 else bshape(ra) + [M, K]
     b = [K] if rb == 1 else bshape(rb) + [K, N]
@@ -98,17 +96,20 @@ def test_matmul(dt, shapes, seed, threads):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("sa,sb", [
-    ((128, 384), (384, 1536)),        # split by rows
-    ((1, 768), (768, 768)),           # GEMV split by columns
-    ((768,), (768, 300)),             # 1-D A
-    ((300, 257), (257,)),             # 1-D B (N == 1)
-    ((2, 64, 96), (96, 80)),          # batch folded into M
-    ((2, 3, 33, 16), (2, 3, 16, 33)),  # attention scores: many small products
-    ((3, 70, 64), (3, 64, 70)),       # few products, each split
-    ((1, 4, 50, 20), (3, 1, 20, 40)),  # broadcast batch both ways
-    ((40, 50), (5, 50, 60)),          # A shared across B's batch
-])
+@pytest.mark.parametrize(
+    "sa,sb",
+    [
+        ((128, 384), (384, 1536)),  # split by rows
+        ((1, 768), (768, 768)),  # GEMV split by columns
+        ((768,), (768, 300)),  # 1-D A
+        ((300, 257), (257,)),  # 1-D B (N == 1)
+        ((2, 64, 96), (96, 80)),  # batch folded into M
+        ((2, 3, 33, 16), (2, 3, 16, 33)),  # attention scores: many small products
+        ((3, 70, 64), (3, 64, 70)),  # few products, each split
+        ((1, 4, 50, 20), (3, 1, 20, 40)),  # broadcast batch both ways
+        ((40, 50), (5, 50, 60)),  # A shared across B's batch
+    ],
+)
 def test_matmul_large(threads, sa, sb):
     a, b = make(1, sa, F32), make(2, sb, F32)
     (y,) = run_op("MatMul", [a, b], opset=13, num_threads=threads)
@@ -132,11 +133,21 @@ def test_matmul_mismatch():
 
 # ---------------------------------------------------------------- Gemm
 
+
 @pytest.mark.parametrize("dt", FLOATS + [I32, I64], ids=str)
-@given(M=st.integers(0, 9), N=st.integers(0, 9), K=st.integers(0, 9), ta=st.booleans(), tb=st.booleans(),
-       cshape=st.sampled_from(["none", "scalar", "n", "1n", "m1", "mn", "11"]),
-       alpha=st.sampled_from([1.0, 0.5, -2.0]), beta=st.sampled_from([1.0, 0.0, 0.25]),
-       opset=st.sampled_from([7, 9, 11, 13]), seed=seeds, threads=st.sampled_from([1, 2]))
+@given(
+    M=st.integers(0, 9),
+    N=st.integers(0, 9),
+    K=st.integers(0, 9),
+    ta=st.booleans(),
+    tb=st.booleans(),
+    cshape=st.sampled_from(["none", "scalar", "n", "1n", "m1", "mn", "11"]),
+    alpha=st.sampled_from([1.0, 0.5, -2.0]),
+    beta=st.sampled_from([1.0, 0.0, 0.25]),
+    opset=st.sampled_from([7, 9, 11, 13]),
+    seed=seeds,
+    threads=st.sampled_from([1, 2]),
+)
 def test_gemm(dt, M, N, K, ta, tb, cshape, alpha, beta, opset, seed, threads):
     if dt.kind in "iu":
         alpha, beta = 1.0, 1.0
@@ -165,23 +176,29 @@ def test_gemm(dt, M, N, K, ta, tb, cshape, alpha, beta, opset, seed, threads):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_gemm_large(threads):
     a, b, c = make(1, (256, 200), F32), make(2, (300, 256), F32), make(3, (300,), F32)
-    (y,) = run_op("Gemm", [a, b, c], attrs={"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0}, opset=13,
-                  num_threads=threads)
+    (y,) = run_op(
+        "Gemm", [a, b, c], attrs={"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0}, opset=13, num_threads=threads
+    )
     want = 0.5 * f64(a).T @ f64(b).T + 2.0 * f64(c)
     check(y, want, 0.5 * np.abs(f64(a)).T @ np.abs(f64(b)).T + 2 * np.abs(f64(c)), F32, 256)
 
 
 def test_gemm_bad_c():
     with pytest.raises((r1.InputError, r1.ModelError)):
-        run_op("Gemm", [np.ones((2, 3), np.float32), np.ones((3, 4), np.float32), np.ones((3,), np.float32)],
-               opset=13)
+        run_op("Gemm", [np.ones((2, 3), np.float32), np.ones((3, 4), np.float32), np.ones((3,), np.float32)], opset=13)
 
 
 # ---------------------------------------------------------------- MatMulInteger
 
-@given(shapes=matmul_shapes(), seed=seeds, ta=st.sampled_from([np.uint8, np.int8]),
-       tb=st.sampled_from([np.uint8, np.int8]), zpa=st.sampled_from(["none", "scalar", "row"]),
-       zpb=st.sampled_from(["none", "scalar", "col"]))
+
+@given(
+    shapes=matmul_shapes(),
+    seed=seeds,
+    ta=st.sampled_from([np.uint8, np.int8]),
+    tb=st.sampled_from([np.uint8, np.int8]),
+    zpa=st.sampled_from(["none", "scalar", "row"]),
+    zpb=st.sampled_from(["none", "scalar", "col"]),
+)
 def test_matmul_integer(shapes, seed, ta, tb, zpa, zpb):
     sa, sb = shapes
     rng = np.random.default_rng(seed)
@@ -220,10 +237,31 @@ def test_matmul_integer(shapes, seed, ta, tb, zpa, zpb):
 # ---------------------------------------------------------------- Einsum
 
 EQUATIONS = [
-    "ij,jk->ik", "bij,bjk->bik", "bhqd,bhkd->bhqk", "bhqk,bhkd->bhqd", "ii->i", "ii", "ij->ji", "ij->",
-    "i,i", "i,j->ij", "...ij,...jk->...ik", "bij->bj", "ij,jk,kl->il", "bn,anm,bm->ba", "ijk->kji",
-    "bsd,hd->bsh", "ij,ij->ij", "ij", "ji", "i...->...", "...i,...i->...", "bii->bi", "ab,cd->abcd",
-    "BIJ,BJK->BKI", "ibh,hnd->ibnd",
+    "ij,jk->ik",
+    "bij,bjk->bik",
+    "bhqd,bhkd->bhqk",
+    "bhqk,bhkd->bhqd",
+    "ii->i",
+    "ii",
+    "ij->ji",
+    "ij->",
+    "i,i",
+    "i,j->ij",
+    "...ij,...jk->...ik",
+    "bij->bj",
+    "ij,jk,kl->il",
+    "bn,anm,bm->ba",
+    "ijk->kji",
+    "bsd,hd->bsh",
+    "ij,ij->ij",
+    "ij",
+    "ji",
+    "i...->...",
+    "...i,...i->...",
+    "bii->bi",
+    "ab,cd->abcd",
+    "BIJ,BJK->BKI",
+    "ibh,hnd->ibnd",
 ]
 
 
@@ -237,7 +275,7 @@ def einsum_shapes(eq, draw):
         if "..." in term:
             pre, post = term.split("...")
             k = draw(st.integers(0, len(ell)))
-            e = [d if draw(st.booleans()) else 1 for d in ell[len(ell) - k:]]
+            e = [d if draw(st.booleans()) else 1 for d in ell[len(ell) - k :]]
         else:
             pre, post, e = term, "", []
         for c in pre:
@@ -263,8 +301,13 @@ def test_einsum(eq, data, seed, dt):
 def test_einsum_large():
     q, k = make(1, (2, 4, 64, 32), F32), make(2, (2, 4, 64, 32), F32)
     (y,) = run_op("Einsum", [q, k], attrs={"equation": "bhqd,bhkd->bhqk"}, opset=12)
-    check(y, np.einsum("bhqd,bhkd->bhqk", f64(q), f64(k)),
-          np.einsum("bhqd,bhkd->bhqk", np.abs(f64(q)), np.abs(f64(k))), F32, 32)
+    check(
+        y,
+        np.einsum("bhqd,bhkd->bhqk", f64(q), f64(k)),
+        np.einsum("bhqd,bhkd->bhqk", np.abs(f64(q)), np.abs(f64(k))),
+        F32,
+        32,
+    )
 
 
 def test_einsum_empty_dim():

@@ -1,9 +1,8 @@
 """Property tests of the reduce family (Reduce*, ArgMax/ArgMin, Softmax/LogSoftmax/Hardmax,
 the normalizations and TopK) against numpy references computed in float64."""
+
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 
 import ml_dtypes
@@ -12,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, os.path.dirname(__file__))
-from op_harness import run_op  # noqa: E402
+from helpers.op_harness import run_op
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 FLOATS = [np.dtype(np.float32), np.dtype(np.float16), BF16]
@@ -56,7 +54,7 @@ def f64(a):
 def check(got, want, dt, **kw):
     t = tol(dt, **kw)
     assert got.shape == want.shape, f"shape {got.shape} != {want.shape}"
-    if np.dtype(dt).kind in "iu" or got.dtype == np.int64 and want.dtype.kind in "iu":
+    if np.dtype(dt).kind in "iu" or (got.dtype == np.int64 and want.dtype.kind in "iu"):
         np.testing.assert_array_equal(got, want)
     else:
         np.testing.assert_allclose(f64(got), f64(np.asarray(want).astype(dt)), equal_nan=True, **t)
@@ -105,8 +103,18 @@ def ref_reduce(op, x, axes, keepdims):
     return r
 
 
-REDUCE_OPS = ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-              "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"]
+REDUCE_OPS = [
+    "ReduceSum",
+    "ReduceMean",
+    "ReduceMax",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceL1",
+    "ReduceL2",
+    "ReduceLogSum",
+    "ReduceLogSumExp",
+    "ReduceSumSquare",
+]
 INT_REDUCE_OPS = {"ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceSumSquare"}
 
 
@@ -123,11 +131,17 @@ def test_reduce(op, data, shape, seed):
     x = make_array(seed, shape, dt, low, high, positive=positive)
     if op == "ReduceProd" and np.dtype(dt).kind == "f":
         x = (np.sign(f64(x)) * (0.5 + np.abs(f64(x)) % 1.0)).astype(dt)  # keep products tame
-    axes = data.draw(st.none() | st.lists(st.integers(-rank, rank - 1) if rank else st.nothing(),
-                                          unique_by=lambda a: a % rank if rank else a, max_size=rank))
+    axes = data.draw(
+        st.none()
+        | st.lists(
+            st.integers(-rank, rank - 1) if rank else st.nothing(),
+            unique_by=lambda a: a % rank if rank else a,
+            max_size=rank,
+        )
+    )
     keepdims = data.draw(st.sampled_from([0, 1]))
     new_style = data.draw(st.booleans())
-    opset = (13 if op == "ReduceSum" else 18) if new_style else (11 if op != "ReduceSum" else 11)
+    opset = (13 if op == "ReduceSum" else 18) if new_style else 11
     attrs = {"keepdims": keepdims}
     consts = []
     if new_style:
@@ -149,8 +163,8 @@ def test_reduce(op, data, shape, seed):
 
 def test_reduce_axes_as_graph_input():
     x = make_array(1, (3, 4, 5), np.float32)
-    from op_harness import make_op_model
     import deepseek_r1 as r1
+    from helpers.op_harness import make_op_model
 
     model = make_op_model("ReduceSum", [x, np.array([0, 2], dtype=np.int64)], attrs={"keepdims": 0}, opset=13)
     eng = r1.InferenceEngine(r1.Model(r1.load_onnx(model)))
@@ -168,8 +182,9 @@ def test_reduce_minmax_bool(op):
     np.testing.assert_array_equal(y, want)
 
 
-@pytest.mark.parametrize("shape,axes", [((1 << 18,), None), ((3, 70000), [1]), ((300, 129), [0]),
-                                        ((64, 33, 17), [0, 2]), ((1000, 512), [1])])
+@pytest.mark.parametrize(
+    "shape,axes", [((1 << 18,), None), ((3, 70000), [1]), ((300, 129), [0]), ((64, 33, 17), [0, 2]), ((1000, 512), [1])]
+)
 def test_reduce_large(shape, axes):
     x = make_array(7, shape, np.float32)
     for op in ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceLogSumExp", "ReduceL2"]:
@@ -283,8 +298,9 @@ def test_layer_norm(data, shape, seed):
     scale = make_array(seed + 1, ns, dt)
     bias = make_array(seed + 2, ns, dt) if data.draw(st.booleans()) else None
     eps = data.draw(st.sampled_from([1e-5, 1e-3]))
-    (y, mean, inv) = run_op("LayerNormalization", [x, scale, bias], attrs={"axis": axis, "epsilon": eps},
-                            n_outputs=3, opset=17)
+    (y, mean, inv) = run_op(
+        "LayerNormalization", [x, scale, bias], attrs={"axis": axis, "epsilon": eps}, n_outputs=3, opset=17
+    )
     a = f64(x)
     red = tuple(range(ax, rank))
     m = a.mean(axis=red, keepdims=True)
@@ -317,8 +333,9 @@ def test_batch_norm(data, shape, seed):
     eps = 1e-3
     (y,) = run_op("BatchNormalization", [x, scale, bias, mean, var], attrs={"epsilon": eps}, opset=opset)
     bs = (1, c) + (1,) * (len(shape) - 2)
-    want = (f64(x) - f64(mean).reshape(bs)) / np.sqrt(f64(var).reshape(bs) + eps) * f64(scale).reshape(bs) \
-        + f64(bias).reshape(bs)
+    want = (f64(x) - f64(mean).reshape(bs)) / np.sqrt(f64(var).reshape(bs) + eps) * f64(scale).reshape(bs) + f64(
+        bias
+    ).reshape(bs)
     check(y, want, dt, rtol32=1e-4, atol32=1e-4)
 
 
@@ -343,8 +360,14 @@ def test_instance_norm(data, shape, seed):
     check(y, ref_group_norm(x, c, scale, bias, 1e-4), dt, rtol32=1e-4, atol32=1e-4)
 
 
-@given(data=st.data(), n=st.integers(1, 3), groups=st.integers(1, 3), gs=st.integers(1, 3),
-       spatial=st.lists(st.integers(1, 4), max_size=2), seed=seeds)
+@given(
+    data=st.data(),
+    n=st.integers(1, 3),
+    groups=st.integers(1, 3),
+    gs=st.integers(1, 3),
+    spatial=st.lists(st.integers(1, 4), max_size=2),
+    seed=seeds,
+)
 def test_group_norm(data, n, groups, gs, spatial, seed):
     dt = data.draw(st.sampled_from(FLOATS))
     c = groups * gs
@@ -357,8 +380,7 @@ def test_group_norm(data, n, groups, gs, spatial, seed):
     else:
         scale, bias = make_array(seed + 1, (groups,), dt), make_array(seed + 2, (groups,), dt)
         sc, bi = np.repeat(scale, gs), np.repeat(bias, gs)
-    (y,) = run_op("GroupNormalization", [x, scale, bias], attrs={"num_groups": groups, "epsilon": 1e-3},
-                  opset=opset)
+    (y,) = run_op("GroupNormalization", [x, scale, bias], attrs={"num_groups": groups, "epsilon": 1e-3}, opset=opset)
     want = ref_group_norm(x, groups, sc, bi, 1e-3)
     check(y, want, dt, rtol32=1e-4, atol32=1e-4)
 
@@ -431,7 +453,7 @@ def test_topk(data, shape, seed):
 
 def test_topk_opset1_attr():
     x = make_array(2, (3, 10), np.float32)
-    v, i = run_op("TopK", [x], attrs={"k": 3, "axis": 1}, n_outputs=2, opset=9)
+    _v, i = run_op("TopK", [x], attrs={"k": 3, "axis": 1}, n_outputs=2, opset=9)
     idx = np.argsort(-x, axis=1, kind="stable")[:, :3]
     np.testing.assert_array_equal(i, idx)
 

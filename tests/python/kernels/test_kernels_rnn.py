@@ -1,8 +1,6 @@
 """Property tests of the rnn family (LSTM, GRU, RNN) against a numpy reference and onnxruntime."""
-from __future__ import annotations
 
-import os
-import sys
+from __future__ import annotations
 
 import numpy as np
 import pytest
@@ -10,10 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
-sys.path.insert(0, os.path.dirname(__file__))
-from op_harness import make_op_model, run_op  # noqa: E402
-
-import deepseek_r1 as r1  # noqa: E402
+import deepseek_r1 as r1
+from helpers.op_harness import make_op_model, run_op
 
 # ---------------------------------------------------------------------------------------------
 # numpy reference (float64), following the ONNX operator spec and onnxruntime for sequence_lens:
@@ -21,10 +17,17 @@ import deepseek_r1 as r1  # noqa: E402
 # of length 0 gets zero final states.
 
 ALPHA_BETA = {  # activation -> (uses alpha, uses beta, default alpha, default beta)
-    "sigmoid": (0, 0, 0, 0), "tanh": (0, 0, 0, 0), "relu": (0, 0, 0, 0),
-    "hardsigmoid": (1, 1, 0.2, 0.5), "affine": (1, 1, 1.0, 0.0), "leakyrelu": (1, 0, 0.01, 0),
-    "thresholdedrelu": (1, 0, 1.0, 0), "scaledtanh": (1, 1, 1.0, 1.0), "elu": (1, 0, 1.0, 0),
-    "softsign": (0, 0, 0, 0), "softplus": (0, 0, 0, 0),
+    "sigmoid": (0, 0, 0, 0),
+    "tanh": (0, 0, 0, 0),
+    "relu": (0, 0, 0, 0),
+    "hardsigmoid": (1, 1, 0.2, 0.5),
+    "affine": (1, 1, 1.0, 0.0),
+    "leakyrelu": (1, 0, 0.01, 0),
+    "thresholdedrelu": (1, 0, 1.0, 0),
+    "scaledtanh": (1, 1, 1.0, 1.0),
+    "elu": (1, 0, 1.0, 0),
+    "softsign": (0, 0, 0, 0),
+    "softplus": (0, 0, 0, 0),
 }
 
 
@@ -58,7 +61,7 @@ def _acts(attrs, defaults, dirs):
         b = betas.pop(0) if ub and betas else db
         out.append(_act(n, a, b))
     k = len(defaults)
-    return [out[d * k:(d + 1) * k] for d in range(dirs)]
+    return [out[d * k : (d + 1) * k] for d in range(dirs)]
 
 
 def rnn_reference(op, X, W, R, B=None, seq_lens=None, h0=None, c0=None, P=None, **attrs):
@@ -93,7 +96,7 @@ def rnn_reference(op, X, W, R, B=None, seq_lens=None, h0=None, c0=None, P=None, 
     for d in range(dirs):
         rev = direction == "reverse" or d == 1
         w, rr = W[d], R[d]
-        wb, rb = B[d][:G * H], B[d][G * H:]
+        wb, rb = B[d][: G * H], B[d][G * H :]
         f = acts[d]
         h = h0[d].copy()
         c = c0[d].copy()
@@ -155,8 +158,14 @@ def run_onnxruntime(op_type, inputs, attrs=None, n_outputs=1, opset=17):
 # random problems
 
 ACTS_POOL = {
-    "LSTM": [None, ["Sigmoid", "Tanh", "Tanh"], ["HardSigmoid", "Tanh", "Relu"], ["Sigmoid", "Softsign", "Tanh"],
-             ["Sigmoid", "Tanh", "ScaledTanh"], ["HardSigmoid", "Elu", "Affine"]],
+    "LSTM": [
+        None,
+        ["Sigmoid", "Tanh", "Tanh"],
+        ["HardSigmoid", "Tanh", "Relu"],
+        ["Sigmoid", "Softsign", "Tanh"],
+        ["Sigmoid", "Tanh", "ScaledTanh"],
+        ["HardSigmoid", "Elu", "Affine"],
+    ],
     "GRU": [None, ["Sigmoid", "Tanh"], ["HardSigmoid", "Relu"], ["Sigmoid", "Softplus"], ["Sigmoid", "LeakyRelu"]],
     "RNN": [None, ["Tanh"], ["Relu"], ["Sigmoid"], ["Affine"], ["Softsign"], ["ThresholdedRelu"]],
 }
@@ -187,8 +196,9 @@ def problems(draw, op, allow_seq_lens=True, exotic=True):
     state_shape = (batch, dirs, hid) if layout else (dirs, batch, hid)
     ins = {"X": X, "W": W, "R": R}
     ins["B"] = rnd(dirs, 2 * G * hid) if draw(st.booleans()) else None
-    ins["seq_lens"] = (rng.integers(0, seq + 1, size=batch).astype(np.int32)
-                       if allow_seq_lens and draw(st.booleans()) else None)
+    ins["seq_lens"] = (
+        rng.integers(0, seq + 1, size=batch).astype(np.int32) if allow_seq_lens and draw(st.booleans()) else None
+    )
     ins["h0"] = rnd(*state_shape) if draw(st.booleans()) else None
     if op == "LSTM":
         ins["c0"] = rnd(*state_shape) if draw(st.booleans()) else None
@@ -231,10 +241,20 @@ def run_ours(op, ins, attrs, dtype=np.float32):
 
 def check_vs_reference(op, ins, attrs, dtype=np.float32, rtol=1e-4, atol=1e-5):
     got = run_ours(op, ins, attrs, dtype)
-    cast = (lambda a: None if a is None or a.dtype == np.int32 else a.astype(dtype).astype(np.float32))
+    cast = lambda a: None if a is None or a.dtype == np.int32 else a.astype(dtype).astype(np.float32)
     ref_ins = {k: (v if k == "seq_lens" else cast(v)) for k, v in ins.items()}
-    want = rnn_reference(op, ref_ins["X"], ref_ins["W"], ref_ins["R"], ref_ins.get("B"), ref_ins.get("seq_lens"),
-                         ref_ins.get("h0"), ref_ins.get("c0"), ref_ins.get("P"), **attrs)
+    want = rnn_reference(
+        op,
+        ref_ins["X"],
+        ref_ins["W"],
+        ref_ins["R"],
+        ref_ins.get("B"),
+        ref_ins.get("seq_lens"),
+        ref_ins.get("h0"),
+        ref_ins.get("c0"),
+        ref_ins.get("P"),
+        **attrs,
+    )
     assert len(got) == len(want)
     for g, w, name in zip(got, want, ["Y", "Y_h", "Y_c"]):
         assert g.dtype == np.dtype(dtype), name
@@ -282,12 +302,14 @@ def test_larger_problem(op, rng):
     # Sizes past the blocking of the GEMM paths, bidirectional (directions run in parallel).
     G = {"LSTM": 4, "GRU": 3, "RNN": 1}[op]
     seq, batch, inp, hid = 7, 5, 37, 70
-    ins = {"X": rng.standard_normal((seq, batch, inp)).astype(np.float32),
-           "W": (rng.standard_normal((2, G * hid, inp)) * 0.2).astype(np.float32),
-           "R": (rng.standard_normal((2, G * hid, hid)) * 0.2).astype(np.float32),
-           "B": (rng.standard_normal((2, 2 * G * hid)) * 0.2).astype(np.float32),
-           "seq_lens": np.array([7, 3, 1, 6, 7], np.int32),
-           "h0": rng.standard_normal((2, batch, hid)).astype(np.float32)}
+    ins = {
+        "X": rng.standard_normal((seq, batch, inp)).astype(np.float32),
+        "W": (rng.standard_normal((2, G * hid, inp)) * 0.2).astype(np.float32),
+        "R": (rng.standard_normal((2, G * hid, hid)) * 0.2).astype(np.float32),
+        "B": (rng.standard_normal((2, 2 * G * hid)) * 0.2).astype(np.float32),
+        "seq_lens": np.array([7, 3, 1, 6, 7], np.int32),
+        "h0": rng.standard_normal((2, batch, hid)).astype(np.float32),
+    }
     check_vs_reference(op, ins, {"hidden_size": hid, "direction": "bidirectional"})
 
 
@@ -310,9 +332,11 @@ def _model(op, outputs, n_in=3, opset=13, **attrs):
     names = ["X", "W", "R"][:n_in]
     node = helper.make_node(op, names, outputs, **attrs)
     G = {"LSTM": 4, "GRU": 3, "RNN": 1}[op]
-    ins = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["s", "b", 3]),
-           helper.make_tensor_value_info("W", TensorProto.FLOAT, [1, G * 4, 3]),
-           helper.make_tensor_value_info("R", TensorProto.FLOAT, [1, G * 4, 4])]
+    ins = [
+        helper.make_tensor_value_info("X", TensorProto.FLOAT, ["s", "b", 3]),
+        helper.make_tensor_value_info("W", TensorProto.FLOAT, [1, G * 4, 3]),
+        helper.make_tensor_value_info("R", TensorProto.FLOAT, [1, G * 4, 4]),
+    ]
     outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs if o]
     g = helper.make_graph([node], "g", ins, outs)
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
@@ -337,7 +361,9 @@ def test_only_final_state_output(op, rng):
 @pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
 def test_bad_attributes(op):
     with pytest.raises(r1.ModelError, match="not supported"):
-        r1.InferenceEngine(r1.Model(r1.load_onnx(_model(op, ["y"], activations=["Bogus"] * {"LSTM": 3, "GRU": 2, "RNN": 1}[op]))))
+        r1.InferenceEngine(
+            r1.Model(r1.load_onnx(_model(op, ["y"], activations=["Bogus"] * {"LSTM": 3, "GRU": 2, "RNN": 1}[op])))
+        )
     with pytest.raises(r1.ModelError, match="not supported"):
         r1.InferenceEngine(r1.Model(r1.load_onnx(_model(op, ["y"], direction="sideways"))))
 
@@ -352,6 +378,7 @@ def test_bad_shapes():
 
 # ---------------------------------------------------------------------------------------------
 # nn.LSTM exported from PyTorch (two layers, batch_first): uses shape ops around the LSTM nodes.
+
 
 def test_pytorch_lstm_export(tmp_path):
     torch = pytest.importorskip("torch")
@@ -372,8 +399,15 @@ def test_pytorch_lstm_export(tmp_path):
     net = Net().eval()
     x = torch.randn(3, 11, 16)
     path = tmp_path / "lstm.onnx"
-    torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["x"], output_names=["y", "h", "c"],
-                      dynamic_axes={"x": {0: "batch", 1: "seq"}})
+    torch.onnx.export(
+        net,
+        (x,),
+        str(path),
+        dynamo=False,
+        input_names=["x"],
+        output_names=["y", "h", "c"],
+        dynamic_axes={"x": {0: "batch", 1: "seq"}},
+    )
     model = onnx.load(str(path))
     needed = {n.op_type for n in model.graph.node} - {"Constant"}
     missing = needed - set(r1.supported_ops())
@@ -418,8 +452,15 @@ def test_pytorch_lstm_nodes_chained(tmp_path):
             return y, h, c
 
     path = tmp_path / "lstm.onnx"
-    torch.onnx.export(Net().eval(), (torch.randn(2, 6, 16),), str(path), dynamo=False, input_names=["x"],
-                      output_names=["y", "h", "c"], dynamic_axes={"x": {0: "batch", 1: "seq"}})
+    torch.onnx.export(
+        Net().eval(),
+        (torch.randn(2, 6, 16),),
+        str(path),
+        dynamo=False,
+        input_names=["x"],
+        output_names=["y", "h", "c"],
+        dynamic_axes={"x": {0: "batch", 1: "seq"}},
+    )
     model = onnx.load(str(path))
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     for n in model.graph.node:  # the exporter may keep weights in Constant nodes
@@ -435,8 +476,9 @@ def test_pytorch_lstm_nodes_chained(tmp_path):
         for n in lstm_nodes:
             W, R, B = (inits[name] for name in n.input[1:4])
             zeros = np.zeros((1, shape[0], 32), np.float32)
-            y, h, c = run_op("LSTM", [cur, W, R, B, None, zeros, zeros], attrs={"hidden_size": 32}, n_outputs=3,
-                             opset=20)
+            y, h, c = run_op(
+                "LSTM", [cur, W, R, B, None, zeros, zeros], attrs={"hidden_size": 32}, n_outputs=3, opset=20
+            )
             cur = y[:, 0]
             hs.append(h[0])
             cs.append(c[0])

@@ -1,19 +1,16 @@
 """Property tests of the shape / data-movement family against numpy references."""
-from __future__ import annotations
 
-import os
-import sys
+from __future__ import annotations
 
 import ml_dtypes
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, os.path.dirname(__file__))
-from op_harness import run_op  # noqa: E402
-
-import deepseek_r1 as r1  # noqa: E402
+import deepseek_r1 as r1
+from helpers.op_harness import run_op
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 ALL_DTYPES = [np.dtype(t) for t in (np.float32, np.float16, np.int8, np.uint8, np.int32, np.int64, np.bool_)] + [BF16]
@@ -151,8 +148,16 @@ def test_transpose(shape, dt, seed, data):
         same(y, np.transpose(x, perm))
 
 
-@pytest.mark.parametrize("shape,perm", [((67, 129), (1, 0)), ((3, 40, 33), (0, 2, 1)), ((5, 17, 64, 8), (0, 2, 1, 3)),
-                                        ((4, 48, 36), (2, 0, 1)), ((2, 3, 130, 70), (3, 1, 0, 2))])
+@pytest.mark.parametrize(
+    "shape,perm",
+    [
+        ((67, 129), (1, 0)),
+        ((3, 40, 33), (0, 2, 1)),
+        ((5, 17, 64, 8), (0, 2, 1, 3)),
+        ((4, 48, 36), (2, 0, 1)),
+        ((2, 3, 130, 70), (3, 1, 0, 2)),
+    ],
+)
 @pytest.mark.parametrize("dt", [np.float32, np.float16, np.int64, np.int8])
 def test_transpose_large(shape, perm, dt):
     x = rand(np.random.default_rng(0), shape, dt)
@@ -187,8 +192,9 @@ def test_split(shape, dt, seed, data, opset):
         cuts = sorted(data.draw(st.lists(st.integers(0, dim), min_size=n - 1, max_size=n - 1)))
         sizes = np.diff([0] + cuts + [dim]).tolist()
         if opset >= 13:
-            ys = run_op("Split", [x], attrs={"axis": axis}, constants=[np.array(sizes, np.int64)], n_outputs=n,
-                        opset=opset)
+            ys = run_op(
+                "Split", [x], attrs={"axis": axis}, constants=[np.array(sizes, np.int64)], n_outputs=n, opset=opset
+            )
         else:
             ys = run_op("Split", [x], attrs={"axis": axis, "split": sizes}, n_outputs=n, opset=opset)
     else:
@@ -229,8 +235,12 @@ def test_slice(shape, dt, seed, data, opset):
     if opset < 10:
         (y,) = run_op("Slice", [x], attrs={"starts": starts, "ends": ends, "axes": neg_axes}, opset=opset)
     else:
-        consts = [np.array(starts, np.int64), np.array(ends, np.int64), np.array(neg_axes, np.int64),
-                  np.array(steps, np.int64)]
+        consts = [
+            np.array(starts, np.int64),
+            np.array(ends, np.int64),
+            np.array(neg_axes, np.int64),
+            np.array(steps, np.int64),
+        ]
         (y,) = run_op("Slice", [x], constants=consts, opset=opset)
     same(y, np.ascontiguousarray(want))
 
@@ -243,8 +253,12 @@ def test_expand(shape, dt, seed, data):
     # Expand is bidirectional: target dims of 1 keep the input dim.
     spec = [1 if (i >= len(extra) and data.draw(st.booleans())) else t for i, t in enumerate(tgt)]
     (y,) = run_op("Expand", [x], constants=[np.array(spec, np.int64)])
-    same(y, x * np.ones(spec, dtype=x.dtype) if dt == np.bool_ else np.broadcast_to(x, np.broadcast_shapes(
-        x.shape, tuple(spec))).copy())
+    same(
+        y,
+        x * np.ones(spec, dtype=x.dtype)
+        if dt == np.bool_
+        else np.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(spec))).copy(),
+    )
 
 
 @given(shapes(1, 4, 0, 4), dtypes, seeds(), st.data())
@@ -278,8 +292,13 @@ def test_pad(shape, dt, seed, data, opset):
     elif opset >= 18 and data.draw(st.booleans()):
         axes = [a for a in range(r) if any(pads[a])] or [0]
         fl = [pads[a][0] for a in axes] + [pads[a][1] for a in axes]
-        (y,) = run_op("Pad", [x], attrs={"mode": mode},
-                      constants=[np.array(fl, np.int64), cval, np.array([a - r for a in axes], np.int64)], opset=opset)
+        (y,) = run_op(
+            "Pad",
+            [x],
+            attrs={"mode": mode},
+            constants=[np.array(fl, np.int64), cval, np.array([a - r for a in axes], np.int64)],
+            opset=opset,
+        )
     else:
         (y,) = run_op("Pad", [x], attrs={"mode": mode}, constants=[np.array(flat, np.int64), cval], opset=opset)
     same(y, want)
@@ -340,8 +359,9 @@ def test_gather_elements(shape, dt, seed, data):
     x = rand(rng, shape, dt)
     r = len(shape)
     axis = data.draw(st.integers(-r, r - 1))
-    ishape = [data.draw(st.integers(1, d)) if i != axis % r else data.draw(st.integers(0, 4))
-              for i, d in enumerate(shape)]
+    ishape = [
+        data.draw(st.integers(1, d)) if i != axis % r else data.draw(st.integers(0, 4)) for i, d in enumerate(shape)
+    ]
     d = shape[axis]
     idx = rng.integers(-d, d, size=ishape).astype(np.int64)
     (y,) = run_op("GatherElements", [x, idx], attrs={"axis": axis})
@@ -356,10 +376,13 @@ def gather_nd_ref(x, idx, b):
     outs = []
     for k in range(xb.shape[0]):
         tuples = ib[k].reshape(-1, idx.shape[-1])
-        outs.append(np.stack([xb[k][tuple(t)] for t in tuples]) if len(tuples) else
-                    np.zeros((0,) + xb.shape[1 + idx.shape[-1]:], x.dtype))
+        outs.append(
+            np.stack([xb[k][tuple(t)] for t in tuples])
+            if len(tuples)
+            else np.zeros((0,) + xb.shape[1 + idx.shape[-1] :], x.dtype)
+        )
     out = np.stack(outs)
-    return out.reshape(bshape + idx.shape[b:-1] + x.shape[b + idx.shape[-1]:])
+    return out.reshape(bshape + idx.shape[b:-1] + x.shape[b + idx.shape[-1] :])
 
 
 @given(shapes(1, 4, 1, 4), dtypes, seeds(), st.data())
@@ -370,8 +393,9 @@ def test_gather_nd(shape, dt, seed, data):
     b = data.draw(st.integers(0, r - 1))
     k = data.draw(st.integers(1, r - b))
     mid = data.draw(shapes(0, 2, 1, 3))
-    idx = np.stack([rng.integers(-shape[b + j], shape[b + j], size=tuple(shape[:b]) + mid) for j in range(k)],
-                   axis=-1).astype(np.int64)
+    idx = np.stack(
+        [rng.integers(-shape[b + j], shape[b + j], size=tuple(shape[:b]) + mid) for j in range(k)], axis=-1
+    ).astype(np.int64)
     (y,) = run_op("GatherND", [x, idx], attrs={"batch_dims": b}, opset=13)
     same(y, gather_nd_ref(x, idx, b))
 
@@ -398,11 +422,17 @@ def test_scatter_nd(shape, dt, seed, data, red):
         if red == "none":
             want[pos] = u
         elif red == "add":
-            want[pos] = (want[pos].astype(np.float32) + u.astype(np.float32)).astype(dt) if dt.kind == "f" or \
-                dt == BF16 else want[pos] + u
+            want[pos] = (
+                (want[pos].astype(np.float32) + u.astype(np.float32)).astype(dt)
+                if dt.kind == "f" or dt == BF16
+                else want[pos] + u
+            )
         elif red == "mul":
-            want[pos] = (want[pos].astype(np.float32) * u.astype(np.float32)).astype(dt) if dt.kind == "f" or \
-                dt == BF16 else want[pos] * u
+            want[pos] = (
+                (want[pos].astype(np.float32) * u.astype(np.float32)).astype(dt)
+                if dt.kind == "f" or dt == BF16
+                else want[pos] * u
+            )
         elif red == "max":
             want[pos] = np.maximum(want[pos], u)
         else:
@@ -423,7 +453,7 @@ def test_scatter_elements(shape, dt, seed, data, red):
     if red == "none":
         ishape[a] = data.draw(st.integers(1, shape[a]))
         # unique targets along the axis
-        idx = np.stack([rng.permutation(shape[a])[:ishape[a]] for _ in range(int(np.prod(ishape)) // ishape[a])])
+        idx = np.stack([rng.permutation(shape[a])[: ishape[a]] for _ in range(int(np.prod(ishape)) // ishape[a])])
         idx = np.moveaxis(idx.reshape([s for i, s in enumerate(ishape) if i != a] + [ishape[a]]), -1, a)
     else:
         idx = rng.integers(0, shape[a], size=ishape)
@@ -437,8 +467,11 @@ def test_scatter_elements(shape, dt, seed, data, red):
         if red == "none":
             want[tgt] = upd[pos]
         elif red == "add":
-            want[tgt] = (np.float32(want[tgt]) + np.float32(upd[pos])).astype(dt) if dt.kind == "f" or dt == BF16 \
+            want[tgt] = (
+                (np.float32(want[tgt]) + np.float32(upd[pos])).astype(dt)
+                if dt.kind == "f" or dt == BF16
                 else want[tgt] + upd[pos]
+            )
         else:
             want[tgt] = max(want[tgt], upd[pos])
     neg_idx = np.where(rng.integers(0, 2, size=idx.shape) == 1, idx - shape[a], idx)
@@ -459,7 +492,7 @@ def test_one_hot(shape, seed, data, it):
     (y,) = run_op("OneHot", [idx], attrs={"axis": axis}, constants=[np.array(depth, np.int64), values])
     ii = idx.astype(np.int64)
     ii = np.where(ii < 0, ii + depth, ii)
-    hot = (ii[..., None] == np.arange(depth))
+    hot = ii[..., None] == np.arange(depth)
     hot = np.moveaxis(hot, -1, axis % r)
     same(y, np.where(hot, values[1], values[0]).astype(vdt))
 
@@ -482,8 +515,12 @@ def test_cumsum(shape, dt, seed, data):
         c = c - ref
     if rev:
         c = np.flip(c, axis)
-    (y,) = run_op("CumSum", [x], attrs={"exclusive": excl, "reverse": rev},
-                  constants=[np.array(axis, data.draw(st.sampled_from([np.int32, np.int64])))])
+    (y,) = run_op(
+        "CumSum",
+        [x],
+        attrs={"exclusive": excl, "reverse": rev},
+        constants=[np.array(axis, data.draw(st.sampled_from([np.int32, np.int64])))],
+    )
     tol = {np.dtype(np.float16): 1e-2, BF16: 3e-2}.get(np.dtype(dt), 1e-5)
     np.testing.assert_allclose(y.astype(np.float64), c.astype(dt).astype(np.float64), rtol=tol, atol=tol * 4)
 
@@ -506,8 +543,11 @@ def test_trilu(shape, dt, seed, k, upper):
 @given(st.integers(0, 5), st.integers(0, 5), st.integers(-6, 6), dtypes)
 def test_eye_like(n, m, k, dt):
     x = np.zeros((n, m), np.float32)
-    (y,) = run_op("EyeLike", [x], attrs={"k": k, "dtype": helper.np_dtype_to_tensor_dtype(dt)
-                                         if dt != BF16 else TensorProto.BFLOAT16})
+    (y,) = run_op(
+        "EyeLike",
+        [x],
+        attrs={"k": k, "dtype": helper.np_dtype_to_tensor_dtype(dt) if dt != BF16 else TensorProto.BFLOAT16},
+    )
     same(y, np.eye(n, m, k).astype(dt))
 
 
@@ -534,8 +574,12 @@ def test_constant_of_shape(shape, dt, seed):
     same(y, np.full(shape, v[0], dt))
 
 
-@given(st.sampled_from([np.int32, np.int64, np.float32, np.int8]), st.integers(-20, 20), st.integers(-20, 20),
-       st.integers(-5, 5).filter(lambda d: d != 0))
+@given(
+    st.sampled_from([np.int32, np.int64, np.float32, np.int8]),
+    st.integers(-20, 20),
+    st.integers(-20, 20),
+    st.integers(-5, 5).filter(lambda d: d != 0),
+)
 def test_range(dt, start, limit, delta):
     args = [np.array(v, dt) for v in (start, limit, delta)]
     (y,) = run_op("Range", args, opset=11)
@@ -565,12 +609,15 @@ def test_exporter_shape_chain_with_symbolic_dims():
         helper.make_node("Transpose", ["r"], ["t"], perm=[0, 2, 1, 3]),
         helper.make_node("Slice", ["t", "st", "en", "axs"], ["y"]),
     ]
-    inits = [numpy_helper.from_array(np.array(0, np.int64), "i0"), numpy_helper.from_array(np.array(1, np.int64), "i1"),
-             numpy_helper.from_array(np.array([0], np.int64), "ax0"),
-             numpy_helper.from_array(np.array([3, 4], np.int64), "c34"),
-             numpy_helper.from_array(np.array([1], np.int64), "st"),
-             numpy_helper.from_array(np.array([2**62], np.int64), "en"),
-             numpy_helper.from_array(np.array([-1], np.int64), "axs")]
+    inits = [
+        numpy_helper.from_array(np.array(0, np.int64), "i0"),
+        numpy_helper.from_array(np.array(1, np.int64), "i1"),
+        numpy_helper.from_array(np.array([0], np.int64), "ax0"),
+        numpy_helper.from_array(np.array([3, 4], np.int64), "c34"),
+        numpy_helper.from_array(np.array([1], np.int64), "st"),
+        numpy_helper.from_array(np.array([2**62], np.int64), "en"),
+        numpy_helper.from_array(np.array([-1], np.int64), "axs"),
+    ]
     g = helper.make_graph(nodes, "chain", [x], [y], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     e = r1.InferenceEngine(r1.Model(r1.load_onnx(m)))
@@ -583,9 +630,16 @@ def test_exporter_shape_chain_with_symbolic_dims():
 def test_symbolic_reshape_inference():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "seq", 768])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    g = helper.make_graph([helper.make_node("Reshape", ["x", "s"], ["r"]),
-                           helper.make_node("Transpose", ["r"], ["y"], perm=[0, 2, 1, 3])], "r", [x], [y],
-                          [numpy_helper.from_array(np.array([0, 0, 12, -1], np.int64), "s")])
+    g = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["x", "s"], ["r"]),
+            helper.make_node("Transpose", ["r"], ["y"], perm=[0, 2, 1, 3]),
+        ],
+        "r",
+        [x],
+        [y],
+        [numpy_helper.from_array(np.array([0, 0, 12, -1], np.int64), "s")],
+    )
     e = r1.InferenceEngine(r1.Model(r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))))
     assert tuple(e.outputs[0].shape) == ("batch", 12, "seq", 64)
     xv = rand(np.random.default_rng(0), (2, 3, 768), np.float32)
@@ -598,8 +652,9 @@ def test_errors():
     with pytest.raises((r1.InputError, r1.ModelError)):
         run_op("Concat", [np.ones((2, 3), np.float32), np.ones((2, 4), np.float32)], attrs={"axis": 0})
     with pytest.raises(r1.ModelError, match="not supported"):
-        run_op("Pad", [np.ones((2, 3), np.float32)], attrs={"mode": "mirror"},
-               constants=[np.array([0, 0, 0, 0], np.int64)])
+        run_op(
+            "Pad", [np.ones((2, 3), np.float32)], attrs={"mode": "mirror"}, constants=[np.array([0, 0, 0, 0], np.int64)]
+        )
 
 
 def test_range_constant_inputs_infer_at_compile_time():

@@ -5,6 +5,7 @@ every op in it is registered. Cases needing a dtype or feature the engine does n
 (float64, strings, sequences) skip with the engine's own error message; everything else must match
 the expected outputs within the case's tolerance.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -62,7 +63,12 @@ def test_node_case(case):
                 # 16-bit floats: fp16 at 1e-2 as for every kernel; bf16 keeps only 8 significant bits
                 # and the expanded cases round after every op, so 2 ulp (2e-2) is its honest bound.
                 rtol = {np.dtype(np.float16): 1e-2, BF16: 2e-2}.get(want.dtype, max(case.rtol, 1e-4))
-                np.testing.assert_allclose(have.astype(np.float64), want.astype(np.float64),
-                                           rtol=rtol, atol=max(case.atol, 1e-6), err_msg=info.name)
+                np.testing.assert_allclose(
+                    have.astype(np.float64),
+                    want.astype(np.float64),
+                    rtol=rtol,
+                    atol=max(case.atol, 1e-6),
+                    err_msg=info.name,
+                )
             else:
                 np.testing.assert_array_equal(have, want, err_msg=info.name)

@@ -6,12 +6,11 @@ CPU kernels for a subset of ops registered with the GPU backend's host-input mas
 falls back to the CPU as it does on a GPU. Also the float_conversion pass (precision fp16 / bf16 on
 a device): its IR and its outputs against fp32.
 
-The same engine code runs on cuda:N; tests/python/test_cuda_e2e.py repeats the model checks there.
+The same engine code runs on cuda:N; tests/python/gpu/test_cuda_e2e.py repeats the model checks there.
 """
+
 from __future__ import annotations
 
-import os
-import sys
 import threading
 
 import numpy as np
@@ -20,12 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import deepseek_r1 as r1  # noqa: E402
-import graph_builders as gb  # noqa: E402
-from deepseek_r1 import _core  # noqa: E402
-from graph_builders import F, I64, node  # noqa: E402
+import deepseek_r1 as r1
+from deepseek_r1 import _core
+from helpers import graph_builders as gb
+from helpers.graph_builders import I64, F, node
 
 SIM = "sim:0"
 
@@ -37,8 +34,9 @@ def sim_device():
 
 
 def engine(m, device=SIM, precision="fp32", level=3):
-    return r1.InferenceEngine(r1.Model(r1.load_onnx(m)), device=device, precision=precision, num_threads=1,
-                              optimization_level=level)
+    return r1.InferenceEngine(
+        r1.Model(r1.load_onnx(m)), device=device, precision=precision, num_threads=1, optimization_level=level
+    )
 
 
 def rel_err(a, b):
@@ -51,18 +49,28 @@ def mixed_model(seed=0, width=8, out=16):
     lacks (Softplus) in the middle, and a Cast of a CPU value that a device step reads."""
     rng = np.random.default_rng(seed)
     nodes = [
-        node("MatMul", ["x", "w"], ["h"]), node("Add", ["h", "b"], ["h2"]), node("Relu", ["h2"], ["h3"]),
-        node("Softplus", ["h3"], ["sp"]),                       # no sim kernel: CPU in the middle
-        node("Shape", ["sp"], ["s"]),                           # reads the shape only
-        node("Gather", ["s", "zero"], ["n"], axis=0),           # int64 arithmetic: CPU
+        node("MatMul", ["x", "w"], ["h"]),
+        node("Add", ["h", "b"], ["h2"]),
+        node("Relu", ["h2"], ["h3"]),
+        node("Softplus", ["h3"], ["sp"]),  # no sim kernel: CPU in the middle
+        node("Shape", ["sp"], ["s"]),  # reads the shape only
+        node("Gather", ["s", "zero"], ["n"], axis=0),  # int64 arithmetic: CPU
         node("Concat", ["n", "minus1"], ["shp"], axis=0),
-        node("Reshape", ["sp", "shp"], ["r"]),                  # device, shape read on the host
-        node("Cast", ["n"], ["nf"], to=F),                      # int64 -> float: the device reads a CPU value
+        node("Reshape", ["sp", "shp"], ["r"]),  # device, shape read on the host
+        node("Cast", ["n"], ["nf"], to=F),  # int64 -> float: the device reads a CPU value
         node("Mul", ["r", "nf"], ["y"]),
     ]
-    return gb.model(nodes, [("x", F, ["batch", width])], ["y", "shp"],
-                    {"w": gb.rand(rng, width, out), "b": gb.rand(rng, out), "zero": np.array([0], np.int64),
-                     "minus1": np.array([-1], np.int64)})
+    return gb.model(
+        nodes,
+        [("x", F, ["batch", width])],
+        ["y", "shp"],
+        {
+            "w": gb.rand(rng, width, out),
+            "b": gb.rand(rng, out),
+            "zero": np.array([0], np.int64),
+            "minus1": np.array([-1], np.int64),
+        },
+    )
 
 
 def test_placement_puts_float_work_on_the_device_and_shape_arithmetic_on_the_cpu():
@@ -70,7 +78,7 @@ def test_placement_puts_float_work_on_the_device_and_shape_arithmetic_on_the_cpu
     p = e.placement
     assert p["device"] >= 3 and p["cpu"] >= 3, p
     assert p["cpu_ops"].get("Softplus") == 1 and p["cpu_ops"].get("Shape") == 1, p
-    assert "Gather" in p["cpu_ops"] and "Concat" in p["cpu_ops"], p   # int64 chains stay on the host
+    assert "Gather" in p["cpu_ops"] and "Concat" in p["cpu_ops"], p  # int64 chains stay on the host
     assert "r1::FusedMatMul" not in p["cpu_ops"] and "Reshape" not in p["cpu_ops"], p
     assert p["device_constant_bytes"] > 0
     steps = e._executor.step_devices()
@@ -80,11 +88,18 @@ def test_placement_puts_float_work_on_the_device_and_shape_arithmetic_on_the_cpu
 def test_per_run_int_data_goes_to_the_device_shape_arithmetic_does_not():
     """An int64 mask from the caller changes every run: it is processed on the device (and a graph of it can be
     captured); the same op on shape values stays on the host, where those values are needed."""
-    m = gb.model([node("Unsqueeze", ["mask", "one"], ["m3"]), node("Cast", ["m3"], ["mf"], to=F),
-                  node("Mul", ["x", "mf"], ["y"]),
-                  node("Shape", ["x"], ["s"]), node("Unsqueeze", ["s", "zero"], ["s2"])],
-                 [("x", F, ["batch", 1, 4]), ("mask", I64, ["batch", 4])], ["y", "s2"],
-                 {"one": np.array([1], np.int64), "zero": np.array([0], np.int64)})
+    m = gb.model(
+        [
+            node("Unsqueeze", ["mask", "one"], ["m3"]),
+            node("Cast", ["m3"], ["mf"], to=F),
+            node("Mul", ["x", "mf"], ["y"]),
+            node("Shape", ["x"], ["s"]),
+            node("Unsqueeze", ["s", "zero"], ["s2"]),
+        ],
+        [("x", F, ["batch", 1, 4]), ("mask", I64, ["batch", 4])],
+        ["y", "s2"],
+        {"one": np.array([1], np.int64), "zero": np.array([0], np.int64)},
+    )
     e = engine(m)
     on_dev = {name: dev for name, op, _, dev in e._executor.step_devices() if op == "Unsqueeze"}
     assert sorted(on_dev.values()) == [False, True], on_dev
@@ -139,7 +154,7 @@ def test_concurrent_runs_on_one_engine():
             for _ in range(10):
                 for x, w in zip(xs[k:] + xs[:k], want[k:] + want[:k]):
                     np.testing.assert_array_equal(dev.run({"x": x})["y"], w)
-        except Exception as e:  # noqa: BLE001 - reported below
+        except Exception as e:
             errors.append(e)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
@@ -151,8 +166,12 @@ def test_concurrent_runs_on_one_engine():
 
 
 def test_graph_output_that_is_a_device_view_comes_back_as_host_memory():
-    m = gb.model([node("Relu", ["x"], ["h"]), node("Reshape", ["h", "shape"], ["y"]), node("Exp", ["h"], ["z"])],
-                 [("x", F, [2, 6])], ["y", "z", "h"], {"shape": np.array([3, 4], np.int64)})
+    m = gb.model(
+        [node("Relu", ["x"], ["h"]), node("Reshape", ["h", "shape"], ["y"]), node("Exp", ["h"], ["z"])],
+        [("x", F, [2, 6])],
+        ["y", "z", "h"],
+        {"shape": np.array([3, 4], np.int64)},
+    )
     x = np.random.default_rng(1).standard_normal((2, 6)).astype(np.float32)
     out = engine(m).run({"x": x})
     np.testing.assert_array_equal(out["y"], np.maximum(x, 0).reshape(3, 4))
@@ -176,22 +195,24 @@ def test_device_errors_name_the_problem():
 
 # ---------------------------------------------------------------- float_conversion (precision fp16 / bf16)
 
+
 def conversion_model():
     rng = np.random.default_rng(7)
     nodes = [
         node("MatMul", ["x", "w"], ["h"]),
-        node("Add", ["h", "mask"], ["hm"]),                              # a float32-lowest constant
+        node("Add", ["h", "mask"], ["hm"]),  # a float32-lowest constant
         node("Shape", ["hm"], ["s"]),
         node("ConstantOfShape", ["s"], ["ones"], value=helper.make_tensor("v", F, [1], [1.0])),
         node("Add", ["hm", "ones"], ["h1"]),
-        node("Cast", ["ids"], ["idf"], to=F),                            # int64 -> float inside the graph
+        node("Cast", ["ids"], ["idf"], to=F),  # int64 -> float inside the graph
         node("Mul", ["h1", "idf"], ["y"]),
         node("Softmax", ["y"], ["p"], axis=-1),
     ]
     mask = np.zeros(6, np.float32)
     mask[-1] = np.finfo(np.float32).min
-    return gb.model(nodes, [("x", F, ["batch", 4]), ("ids", I64, ["batch", 1])], ["y", "p"],
-                    {"w": gb.rand(rng, 4, 6), "mask": mask})
+    return gb.model(
+        nodes, [("x", F, ["batch", 4]), ("ids", I64, ["batch", 1])], ["y", "p"], {"w": gb.rand(rng, 4, 6), "mask": mask}
+    )
 
 
 @pytest.mark.parametrize("precision,dtype_name", [("fp16", "float16"), ("bf16", "bfloat16")])
@@ -229,8 +250,12 @@ def test_float_conversion_outputs_close_to_fp32(precision, tol):
 
 
 def test_float_conversion_keeps_resize_scales_float32():
-    m = gb.model([node("Resize", ["x", "", "scales"], ["y"], mode="nearest")], [("x", F, [1, 1, 2, 2])], ["y"],
-                 {"scales": np.array([1, 1, 2, 2], np.float32)})
+    m = gb.model(
+        [node("Resize", ["x", "", "scales"], ["y"], mode="nearest")],
+        [("x", F, [1, 1, 2, 2])],
+        ["y"],
+        {"scales": np.array([1, 1, 2, 2], np.float32)},
+    )
     x = np.arange(4, dtype=np.float32).reshape(1, 1, 2, 2)
     got = engine(m, precision="fp16").run({"x": x})["y"]
     np.testing.assert_array_equal(got, x.repeat(2, 2).repeat(2, 3))
@@ -240,8 +265,11 @@ def test_float_conversion_keeps_resize_scales_float32():
 def test_float_conversion_cast_to_float_output_also_read_inside(precision):
     """A Cast(to=float) that is a graph output stays float32 for the caller, but readers inside the graph
     must get the target type (they used to get float32 next to converted values: a dtype mismatch)."""
-    m = gb.model([node("Cast", ["ids"], ["p"], to=F), node("Mul", ["x", "p"], ["y"])],
-                 [("x", F, ["batch", 4]), ("ids", I64, ["batch", 1])], ["y", "p"])
+    m = gb.model(
+        [node("Cast", ["ids"], ["p"], to=F), node("Mul", ["x", "p"], ["y"])],
+        [("x", F, ["batch", 4]), ("ids", I64, ["batch", 1])],
+        ["y", "p"],
+    )
     feeds = {"x": np.arange(8, dtype=np.float32).reshape(2, 4), "ids": np.array([[2], [3]], np.int64)}
     ref = engine(m, device="cpu").run(feeds)
     got = engine(m, precision=precision).run(feeds)
@@ -257,13 +285,11 @@ def test_fp16_is_only_for_devices():
 
 # ---------------------------------------------------------------- real models
 
-def _real(name, exporter="legacy"):
-    from models import ExportFailed, export_model
 
-    try:
-        return export_model(name, exporter)
-    except ExportFailed as e:
-        pytest.skip(f"exporter failed: {e}")
+def _real(name, exporter="legacy"):
+    from helpers.models import export_for_test
+
+    return export_for_test(name, exporter)
 
 
 @pytest.mark.parametrize("name", ["minilm", "mobilenet", "lstm"])
@@ -271,7 +297,7 @@ def test_real_models_on_the_device_match_the_cpu(name):
     """fp32 on the device (with CPU fallback for what it lacks) equals the CPU engine; fp16 stays within 1e-2
     of it and bf16 keeps cosine similarity >= 0.999 (the issue's targets for GPU precisions)."""
     pytest.importorskip("torch")
-    from models import SPECS
+    from helpers.models import SPECS
 
     spec = SPECS[name]
     path = _real(name)
@@ -297,10 +323,16 @@ def test_real_models_on_the_device_match_the_cpu(name):
 
 # ---------------------------------------------------------------- graph capture (CUDA / HIP graphs)
 
+
 def device_only_model(seed=0):
     rng = np.random.default_rng(seed)
-    nodes = [node("MatMul", ["x", "w"], ["h"]), node("Add", ["h", "b"], ["h2"]), node("Tanh", ["h2"], ["t"]),
-             node("Shape", ["t"], ["s"]), node("Reshape", ["t", "s"], ["y"])]  # shape arithmetic: fixed per shape
+    nodes = [
+        node("MatMul", ["x", "w"], ["h"]),
+        node("Add", ["h", "b"], ["h2"]),
+        node("Tanh", ["h2"], ["t"]),
+        node("Shape", ["t"], ["s"]),
+        node("Reshape", ["t", "s"], ["y"]),
+    ]  # shape arithmetic: fixed per shape
     return gb.model(nodes, [("x", F, ["batch", 8])], ["y"], {"w": gb.rand(rng, 8, 5), "b": gb.rand(rng, 5)})
 
 

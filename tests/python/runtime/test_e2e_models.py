@@ -3,22 +3,18 @@
 For every model x exporter (see models.py): the engine's outputs match onnxruntime's
 (CPUExecutionProvider) to a max relative error of 1e-4 on every output, at two different input
 sizes on one engine (dynamic shapes, no re-conversion); and a ModelConverter round trip through a
-.r1 file gives bit-identical outputs. An exporter that cannot export a model is a skip carrying the
+.r1 file gives bit-identical outputs. An exporter that cannot export a model is a failure carrying the
 exporter's error. An op the engine lacks is a failure carrying the engine's "unsupported op" error.
 Exports are cached (models.py: $R1_TEST_CACHE), so only the first run pays for them.
 """
-from __future__ import annotations
 
-import os
-import sys
+from __future__ import annotations
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import deepseek_r1 as r1  # noqa: E402
-from models import EXPORTERS, SPECS, ExportFailed, export_model, minilm_dir  # noqa: E402
+import deepseek_r1 as r1
+from helpers.models import EXPORTERS, SPECS, export_for_test, minilm_dir
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
@@ -39,20 +35,14 @@ def max_rel_err(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="session")
 def exported():
-    """Exports on demand, once per session: exported(model, exporter) -> path (or a skip)."""
+    """Exports on demand, once per session: exported(model, exporter) -> path (a failed export fails)."""
     done: dict = {}
 
     def get(model: str, exporter: str):
         key = (model, exporter)
         if key not in done:
-            try:
-                done[key] = export_model(model, exporter)
-            except ExportFailed as e:
-                done[key] = e
-        v = done[key]
-        if isinstance(v, ExportFailed):
-            pytest.skip(f"exporter failed: {v}")
-        return v
+            done[key] = export_for_test(model, exporter)
+        return done[key]
 
     return get
 
@@ -105,8 +95,10 @@ def _compare(ours: dict, ref: dict, label: str) -> list[str]:
             problems.append(f"{label}: output '{name}' dtype {a.dtype} != onnxruntime {b.dtype}")
             continue
         if a.dtype.kind == "f" and not np.array_equal(np.isnan(a), np.isnan(b)):
-            problems.append(f"{label}: output '{name}' NaN pattern differs (r1 has {int(np.isnan(a).sum())} NaNs, "
-                            f"onnxruntime {int(np.isnan(b).sum())})")
+            problems.append(
+                f"{label}: output '{name}' NaN pattern differs (r1 has {int(np.isnan(a).sum())} NaNs, "
+                f"onnxruntime {int(np.isnan(b).sum())})"
+            )
             continue
         ok = ~np.isnan(b) if b.dtype.kind == "f" else np.ones(b.shape, bool)
         err = max_rel_err(a[ok], b[ok])
@@ -157,8 +149,9 @@ def test_r1_file_round_trip(model, exporter, exported, tmp_path):
     path = exported(model, exporter)
     msg = None
     try:
-        out = r1.ModelConverter(input_model=str(path), framework="onnx",
-                                output_path=tmp_path / f"{model}-{exporter}.r1").convert()
+        out = r1.ModelConverter(
+            input_model=str(path), framework="onnx", output_path=tmp_path / f"{model}-{exporter}.r1"
+        ).convert()
     except r1.ModelError as e:
         msg = f"r1 could not convert the model: {e}"
     if msg:
@@ -183,12 +176,17 @@ def test_minilm_real_sentences_match_pytorch(exported):
 
     tok = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
     tok.enable_padding(pad_id=0, pad_token="[PAD]")
-    sentences = ["A man is eating food.", "A man is eating a piece of bread.",
-                 "The stock market fell sharply on Tuesday amid inflation fears."]
+    sentences = [
+        "A man is eating food.",
+        "A man is eating a piece of bread.",
+        "The stock market fell sharply on Tuesday amid inflation fears.",
+    ]
     enc = tok.encode_batch(sentences)
-    feeds = {"input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-             "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-             "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+    feeds = {
+        "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+    }
     path = exported("minilm", "legacy")
     ours = _run(_engine(path), feeds)["sentence_embedding"]
     module = SPECS["minilm"].build()

@@ -1,4 +1,5 @@
 """InferenceEngine / ModelConverter API: inputs as dict or list, metadata, dynamic shapes, batching."""
+
 import threading
 
 import numpy as np
@@ -6,7 +7,7 @@ import onnx
 import pytest
 
 import deepseek_r1 as r1
-from small_models import add_relu_model, reference_add_relu, two_input_model
+from helpers.small_models import add_relu_model, reference_add_relu, two_input_model
 
 
 @pytest.fixture
@@ -114,8 +115,9 @@ def test_external_data_is_mapped(tmp_path):
     x = np.random.default_rng(0).standard_normal((2, 1024)).astype(np.float32)
     want = reference_add_relu(m, x)  # before saving: onnx.save moves the weights out of `m`
     path = tmp_path / "ext.onnx"
-    onnx.save(m, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin",
-              size_threshold=0)
+    onnx.save(
+        m, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0
+    )
     assert (tmp_path / "weights.bin").exists()
     np.testing.assert_allclose(r1.InferenceEngine(str(path)).run({"x": x})["y"], want, rtol=1e-6)
 
@@ -128,11 +130,17 @@ def test_outputs_viewing_weights_or_inputs_are_read_only():
     """An output that is a weight (or an Identity of an input) must not let callers change the model."""
     from onnx import TensorProto, helper, numpy_helper
 
-    g = helper.make_graph([helper.make_node("Identity", ["w"], ["wi"]), helper.make_node("Identity", ["x"], ["xi"]),
-                           helper.make_node("Add", ["x", "w"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("wi", "xi", "y")],
-                          [numpy_helper.from_array(np.ones(2, np.float32), "w")])
+    g = helper.make_graph(
+        [
+            helper.make_node("Identity", ["w"], ["wi"]),
+            helper.make_node("Identity", ["x"], ["xi"]),
+            helper.make_node("Add", ["x", "w"], ["y"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2]) for n in ("wi", "xi", "y")],
+        [numpy_helper.from_array(np.ones(2, np.float32), "w")],
+    )
     e = r1.InferenceEngine(r1.Model(r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))))
     out = e.run({"x": np.zeros(2, np.float32)})
     with pytest.raises(ValueError, match="read-only"):
@@ -150,18 +158,18 @@ def test_interpreter_exit_with_daemon_threads_running():
 
     code = """
 import threading, time, numpy as np, deepseek_r1 as r1, sys
-sys.path.insert(0, %r)
-from small_models import add_relu_model
+sys.path.insert(0, {!r})
+from helpers.small_models import add_relu_model
 e = r1.InferenceEngine(r1.Model(r1.load_onnx(add_relu_model(width=4096))), num_threads=2)
 x = np.ones((64, 4096), np.float32)
 def loop():
     while True:
-        e.run({"x": x})
+        e.run({{"x": x}})
 for _ in range(2):
     threading.Thread(target=loop, daemon=True).start()
 time.sleep(0.3)
 print("exit")
-""" % (str(__import__("pathlib").Path(__file__).parent),)
+""".format(str(__import__("pathlib").Path(__file__).parents[1]))
     for _ in range(3):
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, p.stderr[-2000:]

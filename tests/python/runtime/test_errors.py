@@ -1,11 +1,12 @@
 """Bad input of every kind gets a typed error that names the problem."""
+
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
 
 import deepseek_r1 as r1
-from small_models import add_relu_model, two_input_model
+from helpers.small_models import add_relu_model, two_input_model
 
 
 @pytest.fixture
@@ -14,9 +15,12 @@ def engine():
 
 
 def test_unsupported_op_names_op_node_and_opset():
-    g = helper.make_graph([helper.make_node("FancyOp", ["x"], ["y"], name="mystery_node")], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    g = helper.make_graph(
+        [helper.make_node("FancyOp", ["x"], ["y"], name="mystery_node")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(r1.ModelError) as e:
         r1.load_onnx(m)
@@ -45,9 +49,12 @@ def test_missing_model_file(tmp_path):
 
 
 def test_unsupported_dtype_in_model():
-    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [2])],
-                          [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [2])])
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [2])],
+    )
     with pytest.raises(r1.ModelError, match="DOUBLE"):
         r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
 
@@ -58,27 +65,36 @@ def test_unsupported_opset():
 
 
 def test_undefined_tensor_reference():
-    g = helper.make_graph([helper.make_node("Add", ["x", "ghost"], ["y"], name="n0")], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    g = helper.make_graph(
+        [helper.make_node("Add", ["x", "ghost"], ["y"], name="n0")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
     with pytest.raises(r1.ModelError, match="ghost"):
         r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
 
 
 def test_graph_cycle():
-    g = helper.make_graph([helper.make_node("Add", ["x", "b"], ["a"], name="n0"),
-                           helper.make_node("Relu", ["a"], ["b"], name="n1")], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-                          [helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])])
+    g = helper.make_graph(
+        [helper.make_node("Add", ["x", "b"], ["a"], name="n0"), helper.make_node("Relu", ["a"], ["b"], name="n1")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])],
+    )
     with pytest.raises(r1.ModelError, match="cycle"):
         r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
 
 
 def test_incompatible_static_shapes_at_compile_time():
     a = onnx.numpy_helper.from_array(np.ones((3,), np.float32), "w")
-    g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"], name="bad_add")], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], [a])
+    g = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"], name="bad_add")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+        [a],
+    )
     with pytest.raises(r1.ModelError, match="bad_add"):
         r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
 
@@ -150,10 +166,14 @@ def test_engine_keeps_working_after_errors(engine):
 
 # Regressions from the review of the core (each of these once crashed, hung or gave an untyped error).
 
+
 def test_negative_input_dim_is_a_model_error():
-    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-7, 3])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-7, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
     with pytest.raises(r1.ModelError, match="negative dim -7"):
         r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     b = r1._core.GraphBuilder()
@@ -175,10 +195,16 @@ def test_builder_cannot_be_reused_after_finish():
 
 @pytest.mark.parametrize("n", [2**61 + 1, 2**62])
 def test_huge_data_dependent_output_is_an_input_error(n):
-    g = helper.make_graph([helper.make_node("ConstantOfShape", ["s"], ["y"],
-                                            value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.5]))], "g",
-                          [helper.make_tensor_value_info("s", TensorProto.INT64, [1])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    g = helper.make_graph(
+        [
+            helper.make_node(
+                "ConstantOfShape", ["s"], ["y"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.5])
+            )
+        ],
+        "g",
+        [helper.make_tensor_value_info("s", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
     e = r1.InferenceEngine(r1.Model(r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))))
     with pytest.raises(r1.InputError, match="too large"):
         e.run({"s": np.array([n], np.int64)})
@@ -199,9 +225,13 @@ def _external_model(tmp_path, location, offset=0):
     for k, v in (("location", location), ("offset", str(offset)), ("length", "16")):
         entry = w.external_data.add()
         entry.key, entry.value = k, v
-    g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [w])
+    g = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        [w],
+    )
     d = tmp_path / "model"
     d.mkdir()
     p = d / "m.onnx"
@@ -225,9 +255,12 @@ def test_external_data_negative_offset(tmp_path):
 
 
 def test_batch_infer_rejects_scalar_inputs_with_a_message():
-    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])],
+    )
     e = r1.InferenceEngine(r1.Model(r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))))
     assert e.run({"x": np.array(-2.0, np.float32)})["y"] == 0
     with pytest.raises(r1.InputError, match="scalar input"):

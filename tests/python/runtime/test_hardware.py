@@ -1,4 +1,6 @@
 """Hardware profile table: schema, CPU row selection, R1_CPU_PROFILE, _core tile get/set, `r1 hw`."""
+
+import itertools
 import json
 import os
 import subprocess
@@ -16,20 +18,75 @@ TABLE = json.loads(resources.files("deepseek_r1").joinpath("data", "hardware_pro
 CPU_ROWS = {r["name"]: r for r in TABLE["cpu"]}
 GPU_ROWS = {r["name"]: r for r in TABLE["gpu"]}
 
-CPU_DESCRIPTIVE = ["name", "description", "requires", "examples", "vector_bits", "fp32_lanes",
-                   "fp32_flop_per_cycle_per_core", "bf16_flop_per_cycle_per_core", "matrix_unit", "bf16_path",
-                   "int8_dot", "tiles", "tile_notes", "sources"]
-GPU_FIELDS = ["name", "display_name", "vendor", "architecture", "target", "match", "unit_name", "compute_units",
-              "warp_size", "max_threads_per_block", "max_warps_per_unit", "shared_mem_per_unit_kb",
-              "shared_mem_per_block_kb", "registers_per_unit", "max_registers_per_thread", "l2_cache_mb",
-              "memory_gb", "memory_type", "memory_bandwidth_gbs", "boost_clock_mhz", "peak_tflops", "matrix_unit",
-              "tiles", "tile_notes", "notes", "sources"]
-GPU_NUMERIC = ["compute_units", "warp_size", "max_threads_per_block", "max_warps_per_unit", "shared_mem_per_unit_kb",
-               "shared_mem_per_block_kb", "registers_per_unit", "max_registers_per_thread", "l2_cache_mb",
-               "memory_gb", "memory_bandwidth_gbs", "boost_clock_mhz"]
+CPU_DESCRIPTIVE = [
+    "name",
+    "description",
+    "requires",
+    "examples",
+    "vector_bits",
+    "fp32_lanes",
+    "fp32_flop_per_cycle_per_core",
+    "bf16_flop_per_cycle_per_core",
+    "matrix_unit",
+    "bf16_path",
+    "int8_dot",
+    "tiles",
+    "tile_notes",
+    "sources",
+]
+GPU_FIELDS = [
+    "name",
+    "display_name",
+    "vendor",
+    "architecture",
+    "target",
+    "match",
+    "unit_name",
+    "compute_units",
+    "warp_size",
+    "max_threads_per_block",
+    "max_warps_per_unit",
+    "shared_mem_per_unit_kb",
+    "shared_mem_per_block_kb",
+    "registers_per_unit",
+    "max_registers_per_thread",
+    "l2_cache_mb",
+    "memory_gb",
+    "memory_type",
+    "memory_bandwidth_gbs",
+    "boost_clock_mhz",
+    "peak_tflops",
+    "matrix_unit",
+    "tiles",
+    "tile_notes",
+    "notes",
+    "sources",
+]
+GPU_NUMERIC = [
+    "compute_units",
+    "warp_size",
+    "max_threads_per_block",
+    "max_warps_per_unit",
+    "shared_mem_per_unit_kb",
+    "shared_mem_per_block_kb",
+    "registers_per_unit",
+    "max_registers_per_thread",
+    "l2_cache_mb",
+    "memory_gb",
+    "memory_bandwidth_gbs",
+    "boost_clock_mhz",
+]
 PEAKS = ["fp64", "fp64_matrix", "fp32", "fp32_matrix", "tf32", "fp16", "bf16", "fp8", "int8"]
-GPU_TILES = ["gemm_block_m", "gemm_block_n", "gemm_block_k", "gemm_stages", "gemm_warps", "attn_block_q",
-             "attn_block_k", "attn_head_dim"]
+GPU_TILES = [
+    "gemm_block_m",
+    "gemm_block_n",
+    "gemm_block_k",
+    "gemm_stages",
+    "gemm_warps",
+    "attn_block_q",
+    "attn_block_k",
+    "attn_head_dim",
+]
 ALL_FLAGS = {f: True for f in hardware.CPU_FLAGS}
 
 
@@ -83,7 +140,7 @@ def test_cpu_row_schema(name):
 def test_cpu_rows_form_a_chain():
     # Each row's requirements strictly include the previous row's: "most specific" is unambiguous.
     order = ["baseline", "avx2", "avx512", "avx512_bf16", "amx"]
-    for a, b in zip(order, order[1:]):
+    for a, b in itertools.pairwise(order):
         assert set(CPU_ROWS[a]["requires"]) < set(CPU_ROWS[b]["requires"]), (a, b)
     # The avx512 row needs what r1::CpuFeatures::has_avx512_kernels() checks (and avx2: the *_avx512.cc
     # files are compiled with -mavx2 too).
@@ -93,10 +150,12 @@ def test_cpu_rows_form_a_chain():
 def test_cpp_defaults_are_the_avx512_row():
     # cpp/r1/core/hw_profile.h documents its defaults as the avx512 row. Load the extension alone (the
     # package import would install this machine's row) and compare.
-    code = ("import importlib.util, json, sys\n"
-            "spec = importlib.util.spec_from_file_location('_core', sys.argv[1])\n"
-            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-            "print(json.dumps(m.cpu_tiles()))")
+    code = (
+        "import importlib.util, json, sys\n"
+        "spec = importlib.util.spec_from_file_location('_core', sys.argv[1])\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "print(json.dumps(m.cpu_tiles()))"
+    )
     proc = subprocess.run([sys.executable, "-c", code, _core.__file__], capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout) == {"profile": "avx512", **CPU_ROWS["avx512"]["tiles"]}
 
@@ -157,21 +216,45 @@ def test_broken_tables_are_reported():
 # Row selection
 
 
-@pytest.mark.parametrize("features, expected", [
-    ({}, "baseline"),
-    ({"avx2": True}, "baseline"),                       # AVX2 without FMA: no avx2 kernels
-    ({"avx2": True, "fma": True, "f16c": True}, "avx2"),
-    ({"avx2": True, "fma": True, "avx512f": True}, "avx2"),   # AVX-512F alone (Knights Landing-like)
-    ({"avx2": True, "fma": True, "avx512f": True, "avx512bw": True, "avx512vl": True, "avx512dq": True}, "avx512"),
-    ({"avx2": True, "fma": True, "avx512f": True, "avx512bw": True, "avx512vl": True, "avx512dq": True,
-      "avx512_vnni": True}, "avx512"),
-    ({"avx2": True, "fma": True, "avx512f": True, "avx512bw": True, "avx512vl": True, "avx512dq": True,
-      "avx512_vnni": True, "avx512_bf16": True}, "avx512_bf16"),
-    (ALL_FLAGS, "amx"),
-    ({**ALL_FLAGS, "amx_bf16": False}, "avx512_bf16"),        # AMX tiles without BF16 support
-    ({**ALL_FLAGS, "avx512_bf16": False}, "avx512"),
-    ({**ALL_FLAGS, "avx512dq": False}, "avx2"),
-])
+@pytest.mark.parametrize(
+    "features, expected",
+    [
+        ({}, "baseline"),
+        ({"avx2": True}, "baseline"),  # AVX2 without FMA: no avx2 kernels
+        ({"avx2": True, "fma": True, "f16c": True}, "avx2"),
+        ({"avx2": True, "fma": True, "avx512f": True}, "avx2"),  # AVX-512F alone (Knights Landing-like)
+        ({"avx2": True, "fma": True, "avx512f": True, "avx512bw": True, "avx512vl": True, "avx512dq": True}, "avx512"),
+        (
+            {
+                "avx2": True,
+                "fma": True,
+                "avx512f": True,
+                "avx512bw": True,
+                "avx512vl": True,
+                "avx512dq": True,
+                "avx512_vnni": True,
+            },
+            "avx512",
+        ),
+        (
+            {
+                "avx2": True,
+                "fma": True,
+                "avx512f": True,
+                "avx512bw": True,
+                "avx512vl": True,
+                "avx512dq": True,
+                "avx512_vnni": True,
+                "avx512_bf16": True,
+            },
+            "avx512_bf16",
+        ),
+        (ALL_FLAGS, "amx"),
+        ({**ALL_FLAGS, "amx_bf16": False}, "avx512_bf16"),  # AMX tiles without BF16 support
+        ({**ALL_FLAGS, "avx512_bf16": False}, "avx512"),
+        ({**ALL_FLAGS, "avx512dq": False}, "avx2"),
+    ],
+)
 def test_select_cpu_row(features, expected):
     assert hardware.select_cpu_row(features)["name"] == expected
 
@@ -195,14 +278,17 @@ def test_this_machine_gets_its_own_row():
     assert info["cpu"]["isa_family"] in ("baseline", "avx2", "avx512")
 
 
-@pytest.mark.parametrize("device, row", [
-    ("NVIDIA A100-SXM4-80GB", "nvidia-a100-sxm4-80gb"),
-    ("NVIDIA A100-SXM4-40GB", "nvidia-a100-sxm4-80gb"),
-    ("NVIDIA H100 80GB HBM3", "nvidia-h100-sxm5-80gb"),
-    ("AMD Instinct MI250X", "amd-mi250x-gcd"),
-    ("gfx90a:sramecc+:xnack-", "amd-mi250x-gcd"),
-    ("NVIDIA GeForce RTX 4090", None),
-])
+@pytest.mark.parametrize(
+    "device, row",
+    [
+        ("NVIDIA A100-SXM4-80GB", "nvidia-a100-sxm4-80gb"),
+        ("NVIDIA A100-SXM4-40GB", "nvidia-a100-sxm4-80gb"),
+        ("NVIDIA H100 80GB HBM3", "nvidia-h100-sxm5-80gb"),
+        ("AMD Instinct MI250X", "amd-mi250x-gcd"),
+        ("gfx90a:sramecc+:xnack-", "amd-mi250x-gcd"),
+        ("NVIDIA GeForce RTX 4090", None),
+    ],
+)
 def test_gpu_profile_lookup(device, row):
     got = hardware.gpu_profile(device)
     assert (got and got["name"]) == row
@@ -221,8 +307,17 @@ def test_install_named_row_and_round_trip(restore_tiles):
 
 
 def test_set_get_round_trip_and_partial_update(restore_tiles):
-    want = {"profile": "custom", "gemm_mc": 7, "gemm_kc": 9, "gemm_nc": 11, "gemm_small_m": 1, "attn_block_q": 3,
-            "attn_block_k": 5, "conv_direct_max_k": 1, "parallel_grain": 1 << 30}
+    want = {
+        "profile": "custom",
+        "gemm_mc": 7,
+        "gemm_kc": 9,
+        "gemm_nc": 11,
+        "gemm_small_m": 1,
+        "attn_block_q": 3,
+        "attn_block_k": 5,
+        "conv_direct_max_k": 1,
+        "parallel_grain": 1 << 30,
+    }
     _core.set_cpu_tiles(want)
     assert _core.cpu_tiles() == want
     _core.set_cpu_tiles({"gemm_kc": 64})
@@ -231,21 +326,24 @@ def test_set_get_round_trip_and_partial_update(restore_tiles):
     assert _core.cpu_tiles() == {**want, "gemm_kc": 64}
 
 
-@pytest.mark.parametrize("bad, field", [
-    ({"gemm_mc": 0}, "gemm_mc"),
-    ({"gemm_kc": -5}, "gemm_kc"),
-    ({"gemm_nc": 1.5}, "gemm_nc"),
-    ({"gemm_nc": 256.0}, "gemm_nc"),
-    ({"attn_block_q": "64"}, "attn_block_q"),
-    ({"attn_block_k": None}, "attn_block_k"),
-    ({"conv_direct_max_k": True}, "conv_direct_max_k"),
-    ({"parallel_grain": 2 ** 31}, "parallel_grain"),
-    ({"gemm_small_m": 2 ** 70}, "gemm_small_m"),
-    ({"gemm_mc": 1 << 17}, "gemm_mc"),
-    ({"gemm_blocksize": 8}, "gemm_blocksize"),
-    ({"profile": ""}, "profile"),
-    ({"profile": 3}, "profile"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"gemm_mc": 0}, "gemm_mc"),
+        ({"gemm_kc": -5}, "gemm_kc"),
+        ({"gemm_nc": 1.5}, "gemm_nc"),
+        ({"gemm_nc": 256.0}, "gemm_nc"),
+        ({"attn_block_q": "64"}, "attn_block_q"),
+        ({"attn_block_k": None}, "attn_block_k"),
+        ({"conv_direct_max_k": True}, "conv_direct_max_k"),
+        ({"parallel_grain": 2**31}, "parallel_grain"),
+        ({"gemm_small_m": 2**70}, "gemm_small_m"),
+        ({"gemm_mc": 1 << 17}, "gemm_mc"),
+        ({"gemm_blocksize": 8}, "gemm_blocksize"),
+        ({"profile": ""}, "profile"),
+        ({"profile": 3}, "profile"),
+    ],
+)
 def test_bad_values_are_rejected_and_change_nothing(restore_tiles, bad, field):
     before = _core.cpu_tiles()
     with pytest.raises(ValueError, match=f"'{field}'"):
@@ -270,9 +368,11 @@ def _import_in_subprocess(env_value):
     env.pop(hardware.PROFILE_ENV, None)
     if env_value is not None:
         env[hardware.PROFILE_ENV] = env_value
-    code = ("import json, warnings; warnings.simplefilter('always')\n"
-            "import deepseek_r1 as r1\n"
-            "i = r1.hardware_info(); print(json.dumps([i['cpu_profile'], i['cpu_profile_source'], i['tiles']]))")
+    code = (
+        "import json, warnings; warnings.simplefilter('always')\n"
+        "import deepseek_r1 as r1\n"
+        "i = r1.hardware_info(); print(json.dumps([i['cpu_profile'], i['cpu_profile_source'], i['tiles']]))"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(p.stdout.strip().splitlines()[-1]), p.stderr
 

@@ -1,6 +1,7 @@
 """Inter-op parallelism: branch_scheduling puts independent GEMMs side by side (the IR), the executor
 runs them concurrently, one per thread, and the results equal step-by-step execution, over many runs,
 shape changes and concurrent callers."""
+
 from __future__ import annotations
 
 import threading
@@ -11,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import deepseek_r1 as r1
-import graph_builders as gb
-from graph_builders import F, node
+from helpers import graph_builders as gb
+from helpers.graph_builders import F, node
 
 SEEDS = st.integers(0, 2**31 - 1)
 HID = 24
@@ -32,8 +33,11 @@ def _qkv_model(rng, branches=3, bias=True):
             nodes += [node("MatMul", [src, f"w{i}"], [f"p{i}"]), node("Add", [f"p{i}", f"b{i}"], [f"a{i}"])]
         else:
             nodes.append(node("MatMul", [src, f"w{i}"], [f"a{i}"]))
-        nodes += [node("Reshape", [f"a{i}", "shape"], [f"r{i}"]), node("Transpose", [f"r{i}"], [f"t{i}"], perm=[0, 2, 1, 3]),
-                  node("Relu", [f"t{i}"], [f"y{i}"])]
+        nodes += [
+            node("Reshape", [f"a{i}", "shape"], [f"r{i}"]),
+            node("Transpose", [f"r{i}"], [f"t{i}"], perm=[0, 2, 1, 3]),
+            node("Relu", [f"t{i}"], [f"y{i}"]),
+        ]
         inits[f"w{i}"] = gb.rand(rng, HID, HID)
         inits[f"b{i}"] = gb.rand(rng, HID)
         outs.append(f"y{i}")
@@ -44,8 +48,9 @@ def _qkv_model(rng, branches=3, bias=True):
 
 
 def _engine(m, threads, inter_op=True, level=3):
-    return r1.InferenceEngine(r1.Model(r1.load_onnx(m)), optimization_level=level, num_threads=threads,
-                              inter_op=inter_op)
+    return r1.InferenceEngine(
+        r1.Model(r1.load_onnx(m)), optimization_level=level, num_threads=threads, inter_op=inter_op
+    )
 
 
 def _projection_positions(ops):
@@ -57,7 +62,9 @@ def test_branch_scheduling_ir_puts_projections_side_by_side():
     pos = _projection_positions(_engine(m, 1).graph.op_types())
     assert len(pos) == 3 and pos == list(range(pos[0], pos[0] + 3)), _engine(m, 1).graph.op_types()
     # Without the pass the exporter's order stays: projections interleaved with their reshapes.
-    ops = r1.InferenceEngine(r1.Model(r1.load_onnx(m)), num_threads=1, disabled_passes=["branch_scheduling"]).graph.op_types()
+    ops = r1.InferenceEngine(
+        r1.Model(r1.load_onnx(m)), num_threads=1, disabled_passes=["branch_scheduling"]
+    ).graph.op_types()
     pos = _projection_positions(ops)
     assert len(pos) == 3 and pos != list(range(pos[0], pos[0] + 3)), ops
 
@@ -80,8 +87,12 @@ def test_groups_depend_on_threads():
 
 def test_dependent_ops_never_share_a_group():
     rng = np.random.default_rng(1)
-    m = gb.model([node("MatMul", ["x", "w0"], ["h"]), node("MatMul", ["h", "w1"], ["y"])], [("x", F, [3, 8])], ["y"],
-                 {"w0": gb.rand(rng, 8, 8), "w1": gb.rand(rng, 8, 8)})
+    m = gb.model(
+        [node("MatMul", ["x", "w0"], ["h"]), node("MatMul", ["h", "w1"], ["y"])],
+        [("x", F, [3, 8])],
+        ["y"],
+        {"w0": gb.rand(rng, 8, 8), "w1": gb.rand(rng, 8, 8)},
+    )
     assert _engine(m, 2).parallel_groups == 0
 
 
@@ -116,7 +127,7 @@ def test_concurrent_callers_with_groups():
                 got = eng.run({"x": xs[j]})
                 for k in wants[j]:
                     np.testing.assert_allclose(got[k], wants[j][k], rtol=1e-6, atol=1e-6)
-        except Exception as e:  # noqa: BLE001 - reported below with the thread's error
+        except Exception as e:
             errors.append(e)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]

@@ -6,10 +6,9 @@ arena lies between the largest live set and the sum of all buffers. The executor
 comparing planned runs with unplanned ones (memory_planning=False: infer and allocate per node)
 on small graphs built here, graphs whose shapes depend on data, and the cached real models.
 """
+
 from __future__ import annotations
 
-import os
-import sys
 import threading
 
 import numpy as np
@@ -18,10 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import deepseek_r1 as r1  # noqa: E402
-from deepseek_r1 import _core  # noqa: E402
+import deepseek_r1 as r1
+from deepseek_r1 import _core
 
 ALIGN = _core.PLAN_ALIGNMENT
 
@@ -165,18 +162,18 @@ def _elementwise_model(width=256):
     nodes = [
         helper.make_node("Sigmoid", ["x"], ["e2"]),
         helper.make_node("Neg", ["x"], ["a"]),
-        helper.make_node("Add", ["a", "w"], ["b"]),          # b over a (w broadcasts)
+        helper.make_node("Add", ["a", "w"], ["b"]),  # b over a (w broadcasts)
         helper.make_node("Sigmoid", ["b"], ["c"]),
-        helper.make_node("Mul", ["c", "c"], ["d"]),          # the same input twice
+        helper.make_node("Mul", ["c", "c"], ["d"]),  # the same input twice
         helper.make_node("Exp", ["d"], ["e"]),
-        helper.make_node("Sub", ["row", "e"], ["g"]),        # over e (the other operand broadcasts)
+        helper.make_node("Sub", ["row", "e"], ["g"]),  # over e (the other operand broadcasts)
         helper.make_node("Tanh", ["g"], ["h"]),
         helper.make_node("Div", ["h", "e2"], ["k"]),
         helper.make_node("Erf", ["k"], ["m"]),
         helper.make_node("Relu", ["m"], ["n"]),
-        helper.make_node("Add", ["n", "k"], ["p"]),          # k is read again here: not overwritten by Erf
+        helper.make_node("Add", ["n", "k"], ["p"]),  # k is read again here: not overwritten by Erf
         helper.make_node("Abs", ["p"], ["q"]),
-        helper.make_node("Reshape", ["q", "flat"], ["y"]),   # the output is a view of q's memory
+        helper.make_node("Reshape", ["q", "flat"], ["y"]),  # the output is a view of q's memory
     ]
     ins = [_vi("x", f, ["batch", width]), _vi("row", f, [1, width])]
     return _model(nodes, ins, [_vi("y", f, None), _vi("g", f, None)], [w, shape])
@@ -186,8 +183,10 @@ def test_elementwise_planned_matches_unplanned_and_runs_in_place():
     planned, plain = _pair(_elementwise_model())
     rng = np.random.default_rng(0)
     for batch in (4, 4, 4, 3, 4):
-        feeds = {"x": rng.standard_normal((batch, 256)).astype(np.float32),
-                 "row": rng.standard_normal((1, 256)).astype(np.float32)}
+        feeds = {
+            "x": rng.standard_normal((batch, 256)).astype(np.float32),
+            "row": rng.standard_normal((1, 256)).astype(np.float32),
+        }
         _same(planned.run(feeds), plain.run(feeds))
     rep = planned.memory_report()
     assert rep["plan_hits"] >= 3 and rep["plans_cached"] == 1 and rep["planned_allocations"] == 0
@@ -209,10 +208,45 @@ def test_unary_chain_runs_in_one_slot():
     assert rep["arena_bytes"] == 4096  # in place all along (without it, two slots alternate)
 
 
-INPLACE_UNARY = ["Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Sin", "Cos", "Tan", "Asin", "Acos",
-                 "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Tanh", "Sigmoid", "Erf", "Softsign", "Softplus",
-                 "Mish", "LeakyRelu", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "ThresholdedRelu", "Gelu",
-                 "Relu", "Abs", "Neg", "Sign", "Clip"]
+INPLACE_UNARY = [
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Reciprocal",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sin",
+    "Cos",
+    "Tan",
+    "Asin",
+    "Acos",
+    "Atan",
+    "Sinh",
+    "Cosh",
+    "Asinh",
+    "Acosh",
+    "Atanh",
+    "Tanh",
+    "Sigmoid",
+    "Erf",
+    "Softsign",
+    "Softplus",
+    "Mish",
+    "LeakyRelu",
+    "Elu",
+    "Selu",
+    "Celu",
+    "HardSigmoid",
+    "HardSwish",
+    "ThresholdedRelu",
+    "Gelu",
+    "Relu",
+    "Abs",
+    "Neg",
+    "Sign",
+    "Clip",
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
@@ -235,27 +269,37 @@ def test_every_inplace_unary_op_matches_unplanned(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64, np.float16])
 def test_inplace_binary_ops_match_unplanned(dtype):
     """Add/Sub/Mul/Div over either operand, with the other one broadcast, the same tensor, or full."""
-    elem = {np.float32: TensorProto.FLOAT, np.int32: TensorProto.INT32, np.int64: TensorProto.INT64,
-            np.float16: TensorProto.FLOAT16}[dtype]
+    elem = {
+        np.float32: TensorProto.FLOAT,
+        np.int32: TensorProto.INT32,
+        np.int64: TensorProto.INT64,
+        np.float16: TensorProto.FLOAT16,
+    }[dtype]
     nodes = [
         helper.make_node("Neg", ["x"], ["a"]),
-        helper.make_node("Add", ["a", "row"], ["b"]),      # over input 0, input 1 broadcasts
-        helper.make_node("Mul", ["b", "b"], ["c"]),        # the same tensor twice
-        helper.make_node("Sub", ["row", "c"], ["d"]),      # over input 1, input 0 broadcasts
+        helper.make_node("Add", ["a", "row"], ["b"]),  # over input 0, input 1 broadcasts
+        helper.make_node("Mul", ["b", "b"], ["c"]),  # the same tensor twice
+        helper.make_node("Sub", ["row", "c"], ["d"]),  # over input 1, input 0 broadcasts
         helper.make_node("Neg", ["x"], ["e"]),
-        helper.make_node("Div", ["d", "e"], ["f"]),        # both full: over either
-        helper.make_node("Mul", ["col", "f"], ["g"]),      # over input 1, input 0 broadcasts along rows
+        helper.make_node("Div", ["d", "e"], ["f"]),  # both full: over either
+        helper.make_node("Mul", ["col", "f"], ["g"]),  # over input 1, input 0 broadcasts along rows
         helper.make_node("Neg", ["g"], ["y"]),
     ]
-    model = _model(nodes, [_vi("x", elem, ["r", 32]), _vi("row", elem, [1, 32]), _vi("col", elem, ["r", 1])],
-                   [_vi("y", elem, None)])
+    model = _model(
+        nodes,
+        [_vi("x", elem, ["r", 32]), _vi("row", elem, [1, 32]), _vi("col", elem, ["r", 1])],
+        [_vi("y", elem, None)],
+    )
     planned, plain = _pair(model)
     rng = np.random.default_rng(7)
     for r in (8, 8, 5, 8):
         x = rng.integers(-20, 20, (r, 32)).astype(dtype)
         x[x == 0] = 3  # Div by -x
-        feeds = {"x": x, "row": rng.integers(-5, 5, (1, 32)).astype(dtype),
-                 "col": rng.integers(-5, 5, (r, 1)).astype(dtype)}
+        feeds = {
+            "x": x,
+            "row": rng.integers(-5, 5, (1, 32)).astype(dtype),
+            "col": rng.integers(-5, 5, (r, 1)).astype(dtype),
+        }
         _same(planned.run(feeds), plain.run(feeds))
     assert planned.memory_report()["inplace_steps"] >= 4
 
@@ -264,8 +308,10 @@ def test_outputs_survive_later_runs():
     """Outputs (including one that is a view of an intermediate) never live in the arena."""
     planned, plain = _pair(_elementwise_model())
     rng = np.random.default_rng(2)
-    feeds = [{"x": rng.standard_normal((4, 256)).astype(np.float32),
-              "row": rng.standard_normal((1, 256)).astype(np.float32)} for _ in range(3)]
+    feeds = [
+        {"x": rng.standard_normal((4, 256)).astype(np.float32), "row": rng.standard_normal((1, 256)).astype(np.float32)}
+        for _ in range(3)
+    ]
     kept = [planned.run(f) for f in feeds]
     for f, k in zip(feeds, kept):
         _same(k, plain.run(f))
@@ -276,8 +322,10 @@ def test_repeated_shapes_hit_the_plan_and_buckets_share_it():
     rng = np.random.default_rng(3)
 
     def run(batch):
-        feeds = {"x": rng.standard_normal((batch, 64)).astype(np.float32),
-                 "row": rng.standard_normal((1, 64)).astype(np.float32)}
+        feeds = {
+            "x": rng.standard_normal((batch, 64)).astype(np.float32),
+            "row": rng.standard_normal((1, 64)).astype(np.float32),
+        }
         _same(planned.run(feeds), plain.run(feeds))
         return planned.memory_report()
 
@@ -313,8 +361,12 @@ def test_same_key_different_data_dependent_shapes():
         helper.make_node("Relu", ["xr"], ["xr2"]),
         helper.make_node("Add", ["xr2", "xr2"], ["y"]),
     ]
-    model = _model(nodes, [_vi("n", i64, []), _vi("x", f, [12]), _vi("s", i64, [2])],
-                   [_vi("er", f, None), _vi("y", f, None)], [zero, one])
+    model = _model(
+        nodes,
+        [_vi("n", i64, []), _vi("x", f, [12]), _vi("s", i64, [2])],
+        [_vi("er", f, None), _vi("y", f, None)],
+        [zero, one],
+    )
     planned, plain = _pair(model)
     x = np.arange(-6, 6, dtype=np.float32)
     for n, s in [(5, (3, 4)), (9, (2, 6)), (5, (3, 4)), (2, (12, 1)), (11, (4, 3))]:
@@ -336,8 +388,9 @@ def test_nonzero_and_topk_with_data_dependent_sizes():
         helper.make_node("TopK", ["x", "k"], ["tv", "ti"], axis=-1),
         helper.make_node("Sigmoid", ["tv"], ["ts"]),
     ]
-    model = _model(nodes, [_vi("x", f, [6, 8]), _vi("k", i64, [1])],
-                   [_vi("y", f, None), _vi("ts", f, None), _vi("ti", i64, None)])
+    model = _model(
+        nodes, [_vi("x", f, [6, 8]), _vi("k", i64, [1])], [_vi("y", f, None), _vi("ts", f, None), _vi("ti", i64, None)]
+    )
     planned, plain = _pair(model)
     rng = np.random.default_rng(4)
     for density, k in [(0.1, 2), (0.9, 7), (0.5, 1), (0.0, 3), (1.0, 8)]:
@@ -350,7 +403,7 @@ def test_nonzero_and_topk_with_data_dependent_sizes():
 
 def test_shape_derived_range_is_planned():
     """Range over Shape(x)[1] depends only on the input shape: planned without per-run inference."""
-    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    f = TensorProto.FLOAT
     inits = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in [("zero", 0), ("one", 1), ("idx", 1)]]
     nodes = [
         helper.make_node("Shape", ["x"], ["sh"]),
@@ -371,20 +424,19 @@ def test_shape_derived_range_is_planned():
 # --------------------------------------------------------------------------------------------------
 # Real models (exports cached by models.py)
 
+
 def _models():
-    return pytest.importorskip("models")  # imported here so the tests above run without it
+    return pytest.importorskip("helpers.models")  # imported here so the tests above run without it
 
 
 def _export(name, exporter):
     models = _models()
-    try:
-        return models.export_model(name, exporter)
-    except models.ExportFailed as e:
-        pytest.skip(f"exporter failed: {e}")
+    return models.export_for_test(name, exporter)
 
 
-@pytest.mark.parametrize("name,exporter", [("minilm", "legacy"), ("minilm", "dynamo"), ("lstm", "legacy"),
-                                           ("mobilenet", "legacy")])
+@pytest.mark.parametrize(
+    "name,exporter", [("minilm", "legacy"), ("minilm", "dynamo"), ("lstm", "legacy"), ("mobilenet", "legacy")]
+)
 def test_real_models_planned_match_unplanned(name, exporter):
     spec = _models().SPECS[name]
     planned, plain = _pair(_export(name, exporter), level=3, threads=2)
@@ -417,7 +469,7 @@ def test_concurrent_runs_from_four_threads():
                 out = engine.run(cases[c])
                 for k in expected[c]:
                     np.testing.assert_allclose(out[k], expected[c][k], rtol=1e-5, atol=1e-6, err_msg=k)
-        except Exception as e:  # noqa: BLE001 - reported below
+        except Exception as e:
             errors.append(e)
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]

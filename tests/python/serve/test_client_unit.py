@@ -5,6 +5,7 @@ KServe v2 codec from serve/protocol.py and echoes inputs back as outputs. It can
 statuses first, so retries, backoff, Retry-After and error messages go over real sockets. It is a test
 fixture for the client, not a stand-in for InferenceServer (integration tests cover that).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,15 @@ CTL = Control()
 
 async def _gate(request: Request) -> Response | None:
     """Record the request, then apply auth and queued failures (shared by every route)."""
-    CTL.seen.append({"path": request.scope["raw_path"], "headers": dict(request.headers),
-                     "t": time.monotonic(), "params": None, "method": request.method})
+    CTL.seen.append(
+        {
+            "path": request.scope["raw_path"],
+            "headers": dict(request.headers),
+            "t": time.monotonic(),
+            "params": None,
+            "method": request.method,
+        }
+    )
     if CTL.api_key is not None and request.headers.get("authorization") != f"Bearer {CTL.api_key}":
         return Response(protocol.error_body("missing or wrong API key"), 401, media_type="application/json")
     if CTL.failures:
@@ -81,8 +89,14 @@ async def infer(request: Request) -> Response:
     outputs = dict(req.inputs)
     if req.outputs is not None:
         outputs = {o.name: outputs[o.name] for o in req.outputs}
-    body, headers = protocol.encode_infer_response(request.path_params["model"], request.path_params.get("version"),
-                                                   req.id, outputs, req.outputs, req.binary_output)
+    body, headers = protocol.encode_infer_response(
+        request.path_params["model"],
+        request.path_params.get("version"),
+        req.id,
+        outputs,
+        req.outputs,
+        req.binary_output,
+    )
     return Response(body, 200, headers=headers)
 
 
@@ -101,24 +115,27 @@ async def plain(request: Request) -> Response:
         return JSONResponse([{"name": "echo", "version": "1", "state": "READY"}])
     if path.startswith("/v2/repository/models/"):
         return Response(status_code=200)
-    return JSONResponse({"name": request.path_params["model"], "versions": ["1"],
-                         "platform": "toy", "inputs": [], "outputs": []})
+    return JSONResponse(
+        {"name": request.path_params["model"], "versions": ["1"], "platform": "toy", "inputs": [], "outputs": []}
+    )
 
 
-APP = Starlette(routes=[
-    Route("/v2/models/{model}/infer", infer, methods=["POST"]),
-    Route("/v2/models/{model}/versions/{version}/infer", infer, methods=["POST"]),
-    Route("/v2/models/{model}/ready", plain),
-    Route("/v2/models/{model}/versions/{version}/ready", plain),
-    Route("/v2/models/{model}", plain),
-    Route("/v2/models/{model}/versions/{version}", plain),
-    Route("/v2/health/live", plain),
-    Route("/v2/health/ready", plain),
-    Route("/v2", plain),
-    Route("/v2/repository/index", plain, methods=["POST"]),
-    Route("/v2/repository/models/{model}/load", plain, methods=["POST"]),
-    Route("/v2/repository/models/{model}/unload", plain, methods=["POST"]),
-])
+APP = Starlette(
+    routes=[
+        Route("/v2/models/{model}/infer", infer, methods=["POST"]),
+        Route("/v2/models/{model}/versions/{version}/infer", infer, methods=["POST"]),
+        Route("/v2/models/{model}/ready", plain),
+        Route("/v2/models/{model}/versions/{version}/ready", plain),
+        Route("/v2/models/{model}", plain),
+        Route("/v2/models/{model}/versions/{version}", plain),
+        Route("/v2/health/live", plain),
+        Route("/v2/health/ready", plain),
+        Route("/v2", plain),
+        Route("/v2/repository/index", plain, methods=["POST"]),
+        Route("/v2/repository/models/{model}/load", plain, methods=["POST"]),
+        Route("/v2/repository/models/{model}/unload", plain, methods=["POST"]),
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +177,21 @@ def _refused_endpoint() -> str:
 
 # ------------------------------------------------------------------------------------- tensors round trip
 
-DTYPES = [np.bool_, np.uint8, np.int8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64,
-          np.float16, np.float32, np.float64, ml_dtypes.bfloat16]
+DTYPES = [
+    np.bool_,
+    np.uint8,
+    np.int8,
+    np.int16,
+    np.uint16,
+    np.int32,
+    np.uint32,
+    np.int64,
+    np.uint64,
+    np.float16,
+    np.float32,
+    np.float64,
+    ml_dtypes.bfloat16,
+]
 
 
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
@@ -179,8 +209,16 @@ def test_numeric_dtypes_round_trip(endpoint, ctl, dtype, binary):
 def test_bytes_inputs_become_bytes_tensors(endpoint, ctl, binary):
     image = bytes(range(256)) + b"\x00\xff"  # not valid UTF-8, NULs included
     with Client(endpoint, api_key=API_KEY, binary=binary) as c:
-        out = c.infer("echo", {"text": "héllo wörld", "image": image, "batch": ["a", b"\x00b", ""],
-                               "grid": np.array([["ab", "c"], ["", "de"]]), "blob": bytearray(b"xyz")})
+        out = c.infer(
+            "echo",
+            {
+                "text": "héllo wörld",
+                "image": image,
+                "batch": ["a", b"\x00b", ""],
+                "grid": np.array([["ab", "c"], ["", "de"]]),
+                "blob": bytearray(b"xyz"),
+            },
+        )
     assert out["text"].shape == (1,) and out["text"][0] == "héllo wörld".encode()
     assert out["image"][0] == image  # non-UTF-8 BYTES travel binary even in JSON mode
     assert list(out["batch"]) == [b"a", b"\x00b", b""]
@@ -319,7 +357,7 @@ def test_slow_server_raises_timeout_and_is_not_retried(endpoint, ctl):
 def test_backoff_is_full_jitter_under_the_cap(attempt, base, cap):
     c = Client(retries=1, backoff_s=base, max_backoff_s=cap)
     try:
-        assert 0.0 <= c._delay(attempt, None) <= min(cap, base * 2 ** attempt)
+        assert 0.0 <= c._delay(attempt, None) <= min(cap, base * 2**attempt)
     finally:
         c.close()
 

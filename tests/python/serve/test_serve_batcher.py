@@ -4,13 +4,15 @@
 queues fill deterministically while the engine is busy (blocking releases the GIL like a long native run).
 No test asserts wall-clock thresholds: only orders, counts, shapes and values.
 """
+
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 import deepseek_r1 as r1
@@ -28,21 +30,31 @@ def engine():
     """x [N,S,4] -> y = x*2+1 [N,S,4] (elementwise: padding-safe), z = ReduceSum(x, axis 2) [N,S]."""
     f = TensorProto.FLOAT
     return _engine(
-        [helper.make_node("Mul", ["x", "two"], ["t"]), helper.make_node("Add", ["t", "one"], ["y"]),
-         helper.make_node("ReduceSum", ["x", "axes"], ["z"], keepdims=0)],
+        [
+            helper.make_node("Mul", ["x", "two"], ["t"]),
+            helper.make_node("Add", ["t", "one"], ["y"]),
+            helper.make_node("ReduceSum", ["x", "axes"], ["z"], keepdims=0),
+        ],
         [helper.make_tensor_value_info("x", f, ["N", "S", 4])],
         [helper.make_tensor_value_info("y", f, ["N", "S", 4]), helper.make_tensor_value_info("z", f, ["N", "S"])],
-        [helper.make_tensor("two", f, [], [2.0]), helper.make_tensor("one", f, [], [1.0]),
-         helper.make_tensor("axes", TensorProto.INT64, [1], [2])])
+        [
+            helper.make_tensor("two", f, [], [2.0]),
+            helper.make_tensor("one", f, [], [1.0]),
+            helper.make_tensor("axes", TensorProto.INT64, [1], [2]),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
 def gather_engine():
     """idx int64 [N,S] -> table[idx]: an out-of-range index is a real engine InputError."""
     table = numpy_helper.from_array(np.arange(40, dtype=np.float32).reshape(10, 4), "table")
-    return _engine([helper.make_node("Gather", ["table", "idx"], ["out"], axis=0)],
-                   [helper.make_tensor_value_info("idx", TensorProto.INT64, ["N", "S"])],
-                   [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", "S", 4])], [table])
+    return _engine(
+        [helper.make_node("Gather", ["table", "idx"], ["out"], axis=0)],
+        [helper.make_tensor_value_info("idx", TensorProto.INT64, ["N", "S"])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", "S", 4])],
+        [table],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +129,7 @@ request = st.tuples(st.integers(1, 3), st.integers(1, 9), st.integers(0, 2**31 -
 @settings(max_examples=25)
 @given(reqs=st.lists(request, min_size=1, max_size=10), max_bs=st.integers(3, 8), pad=st.booleans())
 def test_results_equal_per_request_runs(engine, pool, reqs, max_bs, pad):
-    inputs = [{"x": np.random.default_rng(seed).standard_normal((n, s, 4)).astype(np.float32)}
-              for n, s, seed in reqs]
+    inputs = [{"x": np.random.default_rng(seed).standard_normal((n, s, 4)).astype(np.float32)} for n, s, seed in reqs]
     gated = Gated(engine)
     cfg = dict(max_batch_size=max_bs, pad_values={"x": 0.0}, seq_buckets=(4, 8)) if pad else dict(max_batch_size=max_bs)
     b = make(engine, gated, pool, **cfg)
@@ -202,10 +213,10 @@ def test_cheap_batches_run_on_the_loop_thread_and_costly_ones_in_the_pool(engine
     def run(inputs):
         threads.append(threading.current_thread())
         if slow:
-            threading.Event().wait(0.002)   # a 2 ms native run (GIL released)
+            threading.Event().wait(0.002)  # a 2 ms native run (GIL released)
         return engine.run(inputs)
 
-    engine.run(x_of())                          # warm: the first run of a shape also plans it
+    engine.run(x_of())  # warm: the first run of a shape also plans it
     b = make(engine, run, pool, max_batch_size=8)
 
     async def go():
@@ -215,8 +226,8 @@ def test_cheap_batches_run_on_the_loop_thread_and_costly_ones_in_the_pool(engine
 
     asyncio.run(go())
     loop_thread = threading.main_thread()
-    assert threads[0] is not loop_thread      # no compute estimate yet: the first batch takes the hop
-    on_loop = sum(t is loop_thread for t in threads[20:])   # after the estimate (an EWMA) has settled
+    assert threads[0] is not loop_thread  # no compute estimate yet: the first batch takes the hop
+    on_loop = sum(t is loop_thread for t in threads[20:])  # after the estimate (an EWMA) has settled
     if slow:
         assert on_loop == 0
     else:
@@ -256,6 +267,7 @@ def test_batching_off_runs_each_request_alone_one_at_a_time(engine, pool):
 
 
 # ---------- padding ----------
+
 
 def test_padding_shares_batches_and_trims(engine, pool):
     gated = Gated(engine, blocked=True)
@@ -305,6 +317,7 @@ def test_padding_config_is_checked(engine):
 
 # ---------- priorities and queue policy ----------
 
+
 def test_priority_order_critical_premium_standard(engine, pool):
     gated = Gated(engine, blocked=True)
     b = make(engine, gated, pool, max_batch_size=1)
@@ -312,8 +325,10 @@ def test_priority_order_critical_premium_standard(engine, pool):
     async def go():
         first = asyncio.ensure_future(b.submit(x_of(v=0)))
         await until(gated.entered.is_set)
-        rest = [asyncio.ensure_future(b.submit(x_of(v=v), priority=p))
-                for v, p in ((1, "standard"), (2, "premium"), (3, "critical"), (4, "standard"), (5, "critical"))]
+        rest = [
+            asyncio.ensure_future(b.submit(x_of(v=v), priority=p))
+            for v, p in ((1, "standard"), (2, "premium"), (3, "critical"), (4, "standard"), (5, "critical"))
+        ]
         await until(lambda: sum(b.queue_depths().values()) == 5)
         assert b.queue_depths() == {"critical": 2, "premium": 1, "standard": 2}
         gated.gate.set()
@@ -325,10 +340,16 @@ def test_priority_order_critical_premium_standard(engine, pool):
 
 def test_full_queue_rejects_at_once(engine, pool):
     gated = Gated(engine, blocked=True)
-    b = make(engine, gated, pool, priorities={
-        "standard": PriorityPolicy(max_queue_size=2),
-        "premium": PriorityPolicy(max_queue_size=1, on_full="unavailable"),
-        "critical": PriorityPolicy(max_queue_size=1, on_full="delay")})
+    b = make(
+        engine,
+        gated,
+        pool,
+        priorities={
+            "standard": PriorityPolicy(max_queue_size=2),
+            "premium": PriorityPolicy(max_queue_size=1, on_full="unavailable"),
+            "critical": PriorityPolicy(max_queue_size=1, on_full="delay"),
+        },
+    )
 
     async def go():
         first = asyncio.ensure_future(b.submit(x_of(v=0)))
@@ -390,6 +411,7 @@ def test_disconnected_client_is_dropped_before_run(engine, pool):
         async def disconnected():
             checks.append(gone)
             return gone
+
         return disconnected
 
     async def go():
@@ -410,14 +432,19 @@ def test_disconnected_client_is_dropped_before_run(engine, pool):
 
 # ---------- errors ----------
 
+
 def test_bad_inputs_are_400_naming_the_input(engine, pool):
     b = make(engine, pool=pool, max_batch_size=4)
 
     async def go():
-        cases = [({"x": np.zeros((1, 3, 4), np.float64)}, "float32"), ({"x": np.zeros((1, 3), np.float32)}, "rank"),
-                 ({"x": np.zeros((1, 3, 5), np.float32)}, "dim 2 must be 4"), ({}, "missing"),
-                 ({"x": np.zeros((1, 3, 4), np.float32), "w": np.zeros(1)}, "unknown"),
-                 ({"x": np.zeros((5, 3, 4), np.float32)}, "max_batch_size")]
+        cases = [
+            ({"x": np.zeros((1, 3, 4), np.float64)}, "float32"),
+            ({"x": np.zeros((1, 3), np.float32)}, "rank"),
+            ({"x": np.zeros((1, 3, 5), np.float32)}, "dim 2 must be 4"),
+            ({}, "missing"),
+            ({"x": np.zeros((1, 3, 4), np.float32), "w": np.zeros(1)}, "unknown"),
+            ({"x": np.zeros((5, 3, 4), np.float32)}, "max_batch_size"),
+        ]
         for inputs, words in cases:
             with pytest.raises(BadRequest, match=words):
                 await b.submit(inputs)
@@ -468,6 +495,7 @@ def test_non_input_engine_errors_are_500_and_serving_continues(engine, pool):
 
 
 # ---------- close ----------
+
 
 @pytest.mark.parametrize("drain", [True, False])
 def test_close(engine, pool, drain):

@@ -1,4 +1,5 @@
 """Server features beyond the protocol: auto precision, priorities from keys, our Client against the real server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,7 @@ import pytest
 import deepseek_r1 as r1
 from deepseek_r1.serve.errors import BadRequest
 from deepseek_r1.serve.inference import request_priority, request_timeout_s
-from serve_fixtures import add_relu_model, add_version, matmul_model, reference_add_relu, save_r1
+from helpers.serve_fixtures import add_relu_model, add_version, matmul_model, reference_add_relu, save_r1
 
 KEY = "feature-key-0123"
 
@@ -23,8 +24,13 @@ def test_request_priority_and_timeout_parameters():
     assert request_priority({}, {}) == "standard"
     assert request_priority({}, {"priority": "premium"}) == "premium"
     assert request_priority({"priority": "critical"}, {"priority": "premium"}) == "critical"
-    assert [request_priority({"priority": p}, {"priority": "premium"}) for p in (0, 1, 2, 3, 9)] == \
-        ["premium", "critical", "premium", "standard", "standard"]
+    assert [request_priority({"priority": p}, {"priority": "premium"}) for p in (0, 1, 2, 3, 9)] == [
+        "premium",
+        "critical",
+        "premium",
+        "standard",
+        "standard",
+    ]
     with pytest.raises(BadRequest, match="unknown priority"):
         request_priority({"priority": "gold"}, {})
     assert request_timeout_s({"timeout": 2_000_000}) == 2.0
@@ -47,7 +53,7 @@ def test_client_against_server(tmp_path):
                 c.infer("tiny", {"x": x.astype(np.float64)})
             assert e.value.status == 400 and "x" in e.value.message
             with pytest.raises(r1.ServerError) as e:
-                c.infer("tiny", {"x": b"some text"})        # BYTES into a float model: a clear 400
+                c.infer("tiny", {"x": b"some text"})  # BYTES into a float model: a clear 400
             assert e.value.status == 400
         with r1.Client(s.url, api_key="wrong-key-000") as c, pytest.raises(r1.ServerError) as e:
             c.infer("tiny", {"x": x})
@@ -55,10 +61,10 @@ def test_client_against_server(tmp_path):
 
         async def many():
             async with r1.AsyncClient(s.url, api_key=KEY) as c:
-                return await asyncio.gather(*(c.infer("tiny", {"x": x[i % 2:i % 2 + 1]}) for i in range(40)))
+                return await asyncio.gather(*(c.infer("tiny", {"x": x[i % 2 : i % 2 + 1]}) for i in range(40)))
 
         for i, out in enumerate(asyncio.run(many())):
-            np.testing.assert_allclose(out["y"], want[i % 2:i % 2 + 1], rtol=1e-6)
+            np.testing.assert_allclose(out["y"], want[i % 2 : i % 2 + 1], rtol=1e-6)
 
 
 @pytest.mark.parametrize("threshold", [None, 1e-6])
@@ -67,6 +73,7 @@ def test_auto_precision_routes_to_the_bf16_variant_under_pressure(tmp_path, thre
     add_version(tmp_path, "mm", 1, matmul_model(width, seed=3))
     (tmp_path / "mm" / "config.json").write_text(json.dumps({"variants": ["bf16"], "max_batch_size": 2}))
     import onnx.numpy_helper as nh
+
     w, b = (nh.to_array(t) for t in matmul_model(width, seed=3).graph.initializer)
     server = r1.InferenceServer(repository=tmp_path, poll_interval_s=None)
     if threshold is not None:
@@ -80,7 +87,7 @@ def test_auto_precision_routes_to_the_bf16_variant_under_pressure(tmp_path, thre
 
         for x, out in zip(xs, asyncio.run(many())):
             ref = np.maximum(x @ w + b, 0)
-            np.testing.assert_allclose(out["y"], ref, rtol=2e-2, atol=2e-2)   # bf16 tolerance
+            np.testing.assert_allclose(out["y"], ref, rtol=2e-2, atol=2e-2)  # bf16 tolerance
         with r1.Client(s.url) as c:
             text = c._http.get("/metrics").text
         bf16 = _metric(text, 'r1_batches_by_precision_total{model="mm",precision="bf16"}')
@@ -112,9 +119,16 @@ def _token_model():
     out = helper.make_tensor_value_info("ids_out", TensorProto.INT64, ["batch", "seq"])
     n = helper.make_tensor_value_info("n_tokens", TensorProto.INT64, ["batch"])
     axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
-    g = helper.make_graph([helper.make_node("Identity", ["input_ids"], ["ids_out"]),
-                           helper.make_node("ReduceSum", ["attention_mask", "axes"], ["n_tokens"], keepdims=0)],
-                          "tok", [ids, mask], [out, n], [axes])
+    g = helper.make_graph(
+        [
+            helper.make_node("Identity", ["input_ids"], ["ids_out"]),
+            helper.make_node("ReduceSum", ["attention_mask", "axes"], ["n_tokens"], keepdims=0),
+        ],
+        "tok",
+        [ids, mask],
+        [out, n],
+        [axes],
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -130,8 +144,9 @@ def test_text_input_is_tokenized_by_the_server(tmp_path):
     import shutil
 
     shutil.copy(tok_file, tmp_path / "tok" / "tokenizer.json")
-    (tmp_path / "tok" / "config.json").write_text(json.dumps({"tokenizer": {"file": "tokenizer.json",
-                                                                            "max_length": 16}}))
+    (tmp_path / "tok" / "config.json").write_text(
+        json.dumps({"tokenizer": {"file": "tokenizer.json", "max_length": 16}})
+    )
     add_version(tmp_path, "tokbad", 1, _token_model())
     (tmp_path / "tokbad" / "config.json").write_text(json.dumps({"tokenizer": {"file": "missing.json"}}))
     ref = tokenizers.Tokenizer.from_file(str(tok_file))
@@ -140,12 +155,12 @@ def test_text_input_is_tokenized_by_the_server(tmp_path):
     texts = ["A man is eating food.", "Stock markets fell sharply today, and then rose again at the close.", "hi"]
     with r1.InferenceServer(repository=tmp_path, poll_interval_s=None) as s, r1.Client(s.url) as c:
         assert {"name": "text", "datatype": "BYTES", "shape": [-1]} in c.model_metadata("tok")["inputs"]
-        for t in texts:                      # one sentence per request: exactly the tokenizer's ids
+        for t in texts:  # one sentence per request: exactly the tokenizer's ids
             out = c.infer("tok", {"text": t})
             want = ref.encode(t).ids
             assert out["ids_out"].tolist() == [want] and out["n_tokens"].tolist() == [len(want)]
 
-        async def many():                    # different lengths share batches (padded) and come back trimmed
+        async def many():  # different lengths share batches (padded) and come back trimmed
             async with r1.AsyncClient(s.url) as ac:
                 return await asyncio.gather(*(ac.infer("tok", {"text": texts[i % 3]}) for i in range(30)))
 
@@ -159,5 +174,5 @@ def test_text_input_is_tokenized_by_the_server(tmp_path):
             c.infer("tok", {"text": "x", "input_ids": np.zeros((1, 2), np.int64)})
         with pytest.raises(r1.ServerError, match=r"shape \[n\] or \[n, 1\]"):
             c.infer("tok", {"text": np.array([["two", "columns"]])})
-        bad = [r for r in c.repository_index() if r["name"] == "tokbad"][0]
+        bad = next(r for r in c.repository_index() if r["name"] == "tokbad")
         assert bad["state"] == "UNAVAILABLE" and "cannot load tokenizer" in bad["reason"]

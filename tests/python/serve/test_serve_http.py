@@ -1,4 +1,5 @@
 """The InferenceServer over real HTTP, driven by tritonclient.http (sync and aio), unmodified."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,11 +10,11 @@ import numpy as np
 import pytest
 
 tritonclient_http = pytest.importorskip("tritonclient.http")
-import tritonclient.http.aio as triton_aio  # noqa: E402
-from tritonclient.utils import InferenceServerException  # noqa: E402
+import tritonclient.http.aio as triton_aio
+from tritonclient.utils import InferenceServerException
 
-import deepseek_r1 as r1  # noqa: E402
-from serve_fixtures import make_test_repository, add_relu_model, reference_add_relu  # noqa: E402
+import deepseek_r1 as r1
+from helpers.serve_fixtures import add_relu_model, make_test_repository, reference_add_relu
 
 KEY = "test-key-0123456789"
 
@@ -38,16 +39,23 @@ def client(server):
 
 
 def _input(name, arr, binary=True):
-    dt = {np.float32: "FP32", np.int64: "INT64", np.uint8: "UINT8", np.bool_: "BOOL", np.float16: "FP16",
-          np.int32: "INT32"}[arr.dtype.type]
+    dt = {
+        np.float32: "FP32",
+        np.int64: "INT64",
+        np.uint8: "UINT8",
+        np.bool_: "BOOL",
+        np.float16: "FP16",
+        np.int32: "INT32",
+    }[arr.dtype.type]
     i = tritonclient_http.InferInput(name, list(arr.shape), dt)
     i.set_data_from_numpy(arr, binary_data=binary)
     return i
 
 
 def _raw(server, path, body=b"", headers=None, method="POST"):
-    req = urllib.request.Request(server.url + path, data=body if method == "POST" else None, method=method,
-                                 headers=headers or {})
+    req = urllib.request.Request(
+        server.url + path, data=body if method == "POST" else None, method=method, headers=headers or {}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, r.read()
@@ -81,10 +89,14 @@ def test_infer_matches_reference(client, binary, version):
 
 def test_every_engine_dtype_round_trips(client):
     rng = np.random.default_rng(0)
-    feeds = {"f": rng.standard_normal((2, 3)).astype(np.float32), "i": rng.integers(-2**40, 2**40, (2, 2)),
-             "u": rng.integers(0, 256, (2, 5)).astype(np.uint8), "b": rng.random((2, 1)) > 0.5,
-             "h": rng.standard_normal((2, 2)).astype(np.float16),
-             "k": rng.integers(-2**31, 2**31, (2, 2)).astype(np.int32)}
+    feeds = {
+        "f": rng.standard_normal((2, 3)).astype(np.float32),
+        "i": rng.integers(-(2**40), 2**40, (2, 2)),
+        "u": rng.integers(0, 256, (2, 5)).astype(np.uint8),
+        "b": rng.random((2, 1)) > 0.5,
+        "h": rng.standard_normal((2, 2)).astype(np.float16),
+        "k": rng.integers(-(2**31), 2**31, (2, 2)).astype(np.int32),
+    }
     for binary in (True, False):
         res = client.infer("dtypes", [_input(k, v, binary) for k, v in feeds.items()])
         for k, v in feeds.items():
@@ -113,34 +125,70 @@ def test_aio_client_concurrent_requests_batch(server):
     assert "r1_batch_size_bucket" in text and "process_resident_memory_bytes" in text
 
 
-@pytest.mark.parametrize("path,body,headers,status,needle", [
-    ("/v2/models/addrelu/infer", b"{not json", {}, 400, "JSON"),
-    ("/v2/models/addrelu/infer", json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4],
-                                                         "data": [1, 2, 3]}]}).encode(), {}, 400, "x"),
-    ("/v2/models/addrelu/infer", json.dumps({"inputs": [{"name": "x", "datatype": "INT64", "shape": [1, 4],
-                                                         "data": [1, 2, 3, 4]}]}).encode(), {}, 400, "float32"),
-    ("/v2/models/addrelu/infer", json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 5],
-                                                         "data": [1, 2, 3, 4, 5]}]}).encode(), {}, 400, "x"),
-    ("/v2/models/addrelu/infer", json.dumps({"inputs": [{"name": "q", "datatype": "FP32", "shape": [1, 4],
-                                                         "data": [1, 2, 3, 4]}]}).encode(), {}, 400, "q"),
-    ("/v2/models/addrelu/infer", json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4],
-                                                         "data": [1, 2, 3, 4]}],
-                                             "parameters": {"priority": "vip"}}).encode(), {}, 400, "priority"),
-    ("/v2/models/addrelu/infer", b'{"inputs": []}', {"Inference-Header-Content-Length": "999"}, 400, "header"),
-    ("/v2/models/nope/infer", b"{}", {}, 404, "nope"),
-    ("/v2/models/addrelu/versions/7/infer", b"{}", {}, 404, "7"),
-    ("/v2/models/addrelu/versions/x1/infer", b"{}", {}, 400, "version"),
-    ("/v2/models/..%2F..%2Fetc/infer", b"{}", {}, 404, "route"),      # %2F never reaches a model name
-    ("/v2/models/..hidden/infer", b"{}", {}, 400, "name"),
-    ("/v2/models/.env/infer", b"{}", {}, 400, "name"),
-    ("/v2/nothing", b"", {}, 404, "route"),
-])
+@pytest.mark.parametrize(
+    "path,body,headers,status,needle",
+    [
+        ("/v2/models/addrelu/infer", b"{not json", {}, 400, "JSON"),
+        (
+            "/v2/models/addrelu/infer",
+            json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3]}]}).encode(),
+            {},
+            400,
+            "x",
+        ),
+        (
+            "/v2/models/addrelu/infer",
+            json.dumps(
+                {"inputs": [{"name": "x", "datatype": "INT64", "shape": [1, 4], "data": [1, 2, 3, 4]}]}
+            ).encode(),
+            {},
+            400,
+            "float32",
+        ),
+        (
+            "/v2/models/addrelu/infer",
+            json.dumps(
+                {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 5], "data": [1, 2, 3, 4, 5]}]}
+            ).encode(),
+            {},
+            400,
+            "x",
+        ),
+        (
+            "/v2/models/addrelu/infer",
+            json.dumps({"inputs": [{"name": "q", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]}).encode(),
+            {},
+            400,
+            "q",
+        ),
+        (
+            "/v2/models/addrelu/infer",
+            json.dumps(
+                {
+                    "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}],
+                    "parameters": {"priority": "vip"},
+                }
+            ).encode(),
+            {},
+            400,
+            "priority",
+        ),
+        ("/v2/models/addrelu/infer", b'{"inputs": []}', {"Inference-Header-Content-Length": "999"}, 400, "header"),
+        ("/v2/models/nope/infer", b"{}", {}, 404, "nope"),
+        ("/v2/models/addrelu/versions/7/infer", b"{}", {}, 404, "7"),
+        ("/v2/models/addrelu/versions/x1/infer", b"{}", {}, 400, "version"),
+        ("/v2/models/..%2F..%2Fetc/infer", b"{}", {}, 404, "route"),  # %2F never reaches a model name
+        ("/v2/models/..hidden/infer", b"{}", {}, 400, "name"),
+        ("/v2/models/.env/infer", b"{}", {}, 400, "name"),
+        ("/v2/nothing", b"", {}, 404, "route"),
+    ],
+)
 def test_malformed_requests_get_4xx_with_message(server, client, path, body, headers, status, needle):
     got, payload = _raw(server, path, body, headers)
     assert got == status, payload
     msg = json.loads(payload)["error"]
     assert needle.lower() in msg.lower(), msg
-    assert client.is_server_live() and client.is_model_ready("addrelu")   # still serving
+    assert client.is_server_live() and client.is_model_ready("addrelu")  # still serving
 
 
 def test_oversized_body_is_413(repo):
@@ -149,7 +197,7 @@ def test_oversized_body_is_413(repo):
         c = tritonclient_http.InferenceServerClient(f"127.0.0.1:{s.port}")
         with pytest.raises(InferenceServerException, match="exceeds the limit"):
             c.infer("addrelu", [_input("x", x)])
-        y = c.infer("addrelu", [_input("x", x[:1])]).as_numpy("y")    # small requests still served
+        y = c.infer("addrelu", [_input("x", x[:1])]).as_numpy("y")  # small requests still served
         assert y.shape == (1, 4)
         c.close()
 
@@ -159,7 +207,7 @@ def test_api_keys(repo):
         x = np.ones((1, 4), np.float32)
         url = f"127.0.0.1:{s.port}"
         anon = tritonclient_http.InferenceServerClient(url)
-        assert anon.is_server_live()                       # health stays open for probes
+        assert anon.is_server_live()  # health stays open for probes
         with pytest.raises(InferenceServerException, match="missing API key"):
             anon.infer("addrelu", [_input("x", x)])
         with pytest.raises(InferenceServerException, match="invalid API key"):
@@ -176,14 +224,14 @@ def test_api_keys(repo):
 def test_timeout_parameter_gives_504(client):
     x = np.ones((1, 4), np.float32)
     with pytest.raises(InferenceServerException) as e:
-        client.infer("addrelu", [_input("x", x)], timeout=1)      # 1 microsecond: expires before it answers
+        client.infer("addrelu", [_input("x", x)], timeout=1)  # 1 microsecond: expires before it answers
     assert "504" in str(e.value) or "timed out" in str(e.value).lower()
     assert client.infer("addrelu", [_input("x", x)]).as_numpy("y").shape == (1, 4)
 
 
 def test_priority_parameter_accepted(client):
     x = np.ones((1, 4), np.float32)
-    for p in (1, 2, 3, 0):   # tritonclient's integer priorities
+    for p in (1, 2, 3, 0):  # tritonclient's integer priorities
         assert client.infer("addrelu", [_input("x", x)], priority=p).as_numpy("y").shape == (1, 4)
 
 
@@ -204,7 +252,7 @@ def test_unknown_model_is_not_a_metric_label(server):
 def test_infer_route_is_found_under_a_root_path(repo):
     """Mounted under a prefix (Ray Serve's route_prefix, a proxy's root_path), POST <root>/v2/models/m/infer
     still reaches the infer path, not the router's 404."""
-    server = r1.InferenceServer(repository=repo, poll_interval_s=None)   # not started: no model is loaded
+    server = r1.InferenceServer(repository=repo, poll_interval_s=None)  # not started: no model is loaded
 
     async def post(path, root):
         sent = []
@@ -215,9 +263,20 @@ def test_infer_route_is_found_under_a_root_path(repo):
         async def send(message):
             sent.append(message)
 
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": root, "query_string": b"",
-                 "headers": [(b"content-length", b"2")], "server": ("test", 80), "client": ("test", 1)}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": root,
+            "query_string": b"",
+            "headers": [(b"content-length", b"2")],
+            "server": ("test", 80),
+            "client": ("test", 1),
+        }
         await server.app(scope, receive, send)
         return sent[0]["status"], json.loads(sent[1]["body"])["error"]
 

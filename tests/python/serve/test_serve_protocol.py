@@ -1,4 +1,5 @@
 """KServe v2 codec (serve/protocol.py): round trips, byte-level interop with tritonclient.http, malformed input."""
+
 from __future__ import annotations
 
 import json
@@ -8,6 +9,10 @@ import ml_dtypes
 import numpy as np
 import pytest
 import tritonclient.http as th
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
 from deepseek_r1.serve.errors import BadRequest, PayloadTooLarge, ServeError
 from deepseek_r1.serve.protocol import (
     KSERVE_TO_NUMPY,
@@ -23,9 +28,6 @@ from deepseek_r1.serve.protocol import (
     parse_infer_request,
     parse_infer_response,
 )
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 DATATYPES = sorted(KSERVE_TO_NUMPY)
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)
@@ -75,6 +77,7 @@ def triton_inputs(arrays: dict, binary: bool):
 
 # ---------------------------------------------------------------- round trips
 
+
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.sampled_from("abcd"), tensors(), min_size=1, max_size=4), st.booleans())
 def test_request_round_trip_every_datatype(arrays, binary):
@@ -105,12 +108,14 @@ def test_response_round_trip_ours_and_tritonclient(arrays, binary):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.sampled_from("pqr"), tensors(utf8=True), min_size=1, max_size=3), st.booleans(),
-       st.booleans())
+@given(
+    st.dictionaries(st.sampled_from("pqr"), tensors(utf8=True), min_size=1, max_size=3), st.booleans(), st.booleans()
+)
 def test_tritonclient_requests_parse(arrays, binary, name_outputs):
     outputs = [th.InferRequestedOutput("out", binary_data=False)] if name_outputs else None
-    body, hl = th.InferenceServerClient.generate_request_body(triton_inputs(arrays, binary), outputs=outputs,
-                                                              request_id="t1", priority=3, timeout=1000)
+    body, hl = th.InferenceServerClient.generate_request_body(
+        triton_inputs(arrays, binary), outputs=outputs, request_id="t1", priority=3, timeout=1000
+    )
     req = parse_infer_request(body, hl, Limits())
     assert req.id == "t1" and req.parameters["priority"] == 3 and req.parameters["timeout"] == 1000
     if name_outputs:
@@ -129,15 +134,22 @@ def test_binary_inputs_are_read_only_views_and_our_header_is_aligned():
     assert not got.flags.writeable and got.flags.aligned and np.shares_memory(got, np.frombuffer(body, np.uint8))
     # tritonclient doesn't pad: a misaligned tensor is copied so the engine never gets a misaligned pointer
     i = th.InferInput("x", [3], "FP64").set_data_from_numpy(np.array([1.0, 2.5, -3.0]))
-    body, hl = next((b, h) for b, h in (th.InferenceServerClient.generate_request_body([i], request_id="a" * n)
-                                        for n in range(1, 9)) if h % 8)
+    body, hl = next(
+        (b, h)
+        for b, h in (th.InferenceServerClient.generate_request_body([i], request_id="a" * n) for n in range(1, 9))
+        if h % 8
+    )
     assert parse_infer_request(body, hl, Limits()).inputs["x"].flags.aligned
 
 
 def test_json_data_may_be_nested_and_bytes_json_is_utf8():
-    doc = {"inputs": [{"name": "a", "datatype": "INT16", "shape": [2, 2], "data": [[1, -2], [3, 300]]},
-                      {"name": "s", "datatype": "BYTES", "shape": [2], "data": ["héllo", ""]},
-                      {"name": "f", "datatype": "BF16", "shape": [1], "data": [1.5]}]}
+    doc = {
+        "inputs": [
+            {"name": "a", "datatype": "INT16", "shape": [2, 2], "data": [[1, -2], [3, 300]]},
+            {"name": "s", "datatype": "BYTES", "shape": [2], "data": ["héllo", ""]},
+            {"name": "f", "datatype": "BF16", "shape": [1], "data": [1.5]},
+        ]
+    }
     req = parse_infer_request(json.dumps(doc).encode(), None, Limits())
     assert req.inputs["a"].tolist() == [[1, -2], [3, 300]] and req.inputs["a"].dtype == np.int16
     assert req.inputs["s"].tolist() == ["héllo".encode(), b""]
@@ -154,12 +166,13 @@ def test_bytes_codec_round_trip_with_empty_and_non_utf8():
 
 def test_requested_outputs_select_order_and_encoding():
     outs = {"a": np.arange(3, dtype=np.int32) + 1, "b": np.array([b"\xff"], dtype=object), "c": np.ones(2)}
-    body, headers = encode_infer_request({"x": np.ones(1, np.float32)}, outputs=["c", RequestedOutput("a", True)],
-                                         binary=False)
+    body, headers = encode_infer_request(
+        {"x": np.ones(1, np.float32)}, outputs=["c", RequestedOutput("a", True)], binary=False
+    )
     req = parse_infer_request(body, headers.get(HL), Limits())
     assert [(r.name, r.binary) for r in req.outputs] == [("c", False), ("a", True)]
     body, headers = encode_infer_response("m", None, None, outs, req.outputs, req.binary_output)
-    header = json.loads(body[:int(headers[HL])])
+    header = json.loads(body[: int(headers[HL])])
     assert [o["name"] for o in header["outputs"]] == ["c", "a"] and "model_version" not in header
     assert header["outputs"][0]["data"] == [1.0, 1.0] and header["outputs"][1]["parameters"] == {"binary_data_size": 12}
     # non-UTF-8 BYTES can't be JSON strings: they go binary even when JSON was asked for
@@ -174,6 +187,7 @@ def test_error_body():
 
 
 # ---------------------------------------------------------------- malformed requests
+
 
 def _json(*inputs, **extra) -> bytes:
     return json.dumps({"inputs": list(inputs), **extra}).encode()
@@ -208,9 +222,9 @@ MALFORMED = [
     (_json(_inp(datatype="UINT8", data=[1, 300])), None, BadRequest, r"value 300 is out of range for UINT8"),
     (_json(_inp(datatype="INT8", data=[-129, 1])), None, BadRequest, r"value -129 is out of range for INT8"),
     (_json(_inp(datatype="INT32", data=[1, 2.5])), None, BadRequest, "INT32 data must be integers"),
-    (_json(_inp(datatype="UINT64", data=[2 ** 64, 1])), None, BadRequest, "value 18446744073709551616 is out of"),
-    (_json(_inp(datatype="UINT64", data=[2 ** 63, 0.5])), None, BadRequest, "UINT64 data must be integers"),
-    (_json(_inp(datatype="INT64", data=[2 ** 63, -1])), None, BadRequest, "INT64 data must be integers"),
+    (_json(_inp(datatype="UINT64", data=[2**64, 1])), None, BadRequest, "value 18446744073709551616 is out of"),
+    (_json(_inp(datatype="UINT64", data=[2**63, 0.5])), None, BadRequest, "UINT64 data must be integers"),
+    (_json(_inp(datatype="INT64", data=[2**63, -1])), None, BadRequest, "INT64 data must be integers"),
     (_json(_inp(data=["1", "2"])), None, BadRequest, "FP32 data must be numbers, got strings"),
     (_json(_inp(data=[1, None])), None, BadRequest, "FP32 data must be numbers, got a null"),
     (_json(_inp(datatype="FP16", data=[1, 1e6])), None, BadRequest, "overflows FP16"),
@@ -220,13 +234,21 @@ MALFORMED = [
     (_json(_inp(shape=(1 << 40,))), None, PayloadTooLarge, r"input 'x': shape \[1099511627776\] has more than"),
     (_json(_inp(parameters={"binary_data_size": 8})), None, BadRequest, "no Inference-Header-Content-Length"),
     (_json(_inp(parameters={"shared_memory_region": "r"})), None, BadRequest, "shared-memory extension"),
-    (_json(_inp(data=[1, 2]), outputs=[{"name": "y", "parameters": {"binary_data": "yes"}}]), None, BadRequest,
-     "requested output 'y': binary_data must be true or false"),
-    (_json(_inp(data=[1, 2]), outputs=[{"name": "y", "parameters": {"classification": 3}}]), None, BadRequest,
-     "'classification'"),
+    (
+        _json(_inp(data=[1, 2]), outputs=[{"name": "y", "parameters": {"binary_data": "yes"}}]),
+        None,
+        BadRequest,
+        "requested output 'y': binary_data must be true or false",
+    ),
+    (
+        _json(_inp(data=[1, 2]), outputs=[{"name": "y", "parameters": {"classification": 3}}]),
+        None,
+        BadRequest,
+        "'classification'",
+    ),
     (_json(_inp(data=[1, 2]), id=5), None, BadRequest, "request 'id' must be a string"),
     (_json(_inp(data=[1, 2]), parameters=[]), None, BadRequest, "'parameters' must be a JSON object"),
-    (_binary(_inp(parameters={"binary_data_size": 8}), F2)[0], 10 ** 6, BadRequest, "is 1000000 but the body has"),
+    (_binary(_inp(parameters={"binary_data_size": 8}), F2)[0], 10**6, BadRequest, "is 1000000 but the body has"),
     (_binary(_inp(parameters={"binary_data_size": 8}), F2)[0], "abc", BadRequest, "must be a positive integer"),
     (*_binary(_inp(parameters={"binary_data_size": 8}), F2[:6]), BadRequest, "input 'x': binary data truncated"),
     (*_binary(_inp(parameters={"binary_data_size": 8}), F2 + b"!"), BadRequest, "1 trailing bytes"),
@@ -235,10 +257,16 @@ MALFORMED = [
     (*_binary(_inp(data=[1, 2], parameters={"binary_data_size": 8}), F2), BadRequest, "both 'data' and"),
     (*_binary(_inp(datatype="BOOL", parameters={"binary_data_size": 2}), b"\x01\x07"), BadRequest, "BOOL data has"),
     (*_binary(_inp(datatype="BYTES", parameters={"binary_data_size": 4}), b"\0\0\0\0"), BadRequest, "too small for 2"),
-    (*_binary(_inp(datatype="BYTES", shape=(1,), parameters={"binary_data_size": 6}), b"\x05\0\0\0ab"), BadRequest,
-     "input 'x': BYTES data truncated: element 0 declares 5 bytes but only 2 remain"),
-    (*_binary(_inp(datatype="BYTES", shape=(1,), parameters={"binary_data_size": 7}), b"\x01\0\0\0abc"), BadRequest,
-     "input 'x': BYTES data has 2 trailing bytes"),
+    (
+        *_binary(_inp(datatype="BYTES", shape=(1,), parameters={"binary_data_size": 6}), b"\x05\0\0\0ab"),
+        BadRequest,
+        "input 'x': BYTES data truncated: element 0 declares 5 bytes but only 2 remain",
+    ),
+    (
+        *_binary(_inp(datatype="BYTES", shape=(1,), parameters={"binary_data_size": 7}), b"\x01\0\0\0abc"),
+        BadRequest,
+        "input 'x': BYTES data has 2 trailing bytes",
+    ),
     (b"[" * 100_000 + b"]" * 100_000, None, BadRequest, "nesting deeper than the limit of 64"),
     (b'{"inputs": [], "p": "' + b"[" * 100 + b'"}', None, None, None),  # brackets inside strings don't nest
     (b'{"inputs": [], "p": "\\"' + b"[" * 100 + b'\\\\"}', None, None, None),  # nor do ones after \"
@@ -265,8 +293,10 @@ def test_limits():
         parse_infer_request(body, None, Limits(max_elements=5))
     raw = encode_bytes_tensor(np.array([b"x" * 100], dtype=object))
     with pytest.raises(PayloadTooLarge, match="input 's': BYTES element 0 is 100 bytes"):
-        parse_infer_request(*_binary(_inp("s", "BYTES", (1,), parameters={"binary_data_size": len(raw)}), raw),
-                            Limits(max_bytes_element=99))
+        parse_infer_request(
+            *_binary(_inp("s", "BYTES", (1,), parameters={"binary_data_size": len(raw)}), raw),
+            Limits(max_bytes_element=99),
+        )
     deep = {"inputs": [_inp(shape=(1,) * 10, data=[[[[[[[[[[1.0]]]]]]]]]])]}
     assert parse_infer_request(json.dumps(deep).encode(), None, Limits()).inputs["x"].shape == (1,) * 10
     with pytest.raises(BadRequest, match="nesting deeper than the limit of 8"):

@@ -3,6 +3,7 @@
 The cluster test is slow-marked: a local Ray cluster costs ~17 s and ~1.3 GB. The option tests need Ray
 installed but no cluster.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,10 +16,11 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("ray.serve")
 tritonclient_http = pytest.importorskip("tritonclient.http")
+from tritonclient.utils import InferenceServerException
+
 import deepseek_r1
 from deepseek_r1.serve import ray as r1_ray
-from serve_fixtures import add_relu_model, add_version, reference_add_relu
-from tritonclient.utils import InferenceServerException
+from helpers.serve_fixtures import add_relu_model, add_version, reference_add_relu
 
 
 def test_fixed_replicas_and_batch_sized_queue():
@@ -86,8 +88,14 @@ def test_two_replicas_serve_kserve_v2_through_rays_proxy(tmp_path, monkeypatch):
     port = _free_port()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=80 << 20)
     try:
-        r1_ray.run(repository=tmp_path / "repo", num_replicas=2, port=port, batch_size=8, poll_interval_s=None,
-                   ray_actor_options={"num_cpus": 0.5})
+        r1_ray.run(
+            repository=tmp_path / "repo",
+            num_replicas=2,
+            port=port,
+            batch_size=8,
+            poll_interval_s=None,
+            ray_actor_options={"num_cpus": 0.5},
+        )
         deployment = serve.status().applications["deepseek_r1"].deployments["deepseek_r1"]
         assert deployment.replica_states == {"RUNNING": 2}
 

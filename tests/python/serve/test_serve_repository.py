@@ -1,4 +1,5 @@
 """Model repository endpoints and hot reload under load: no request fails, old versions are freed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,12 +12,12 @@ import numpy as np
 import pytest
 
 tritonclient_http = pytest.importorskip("tritonclient.http")
-import tritonclient.http.aio as triton_aio  # noqa: E402
-from tritonclient.utils import InferenceServerException  # noqa: E402
+import tritonclient.http.aio as triton_aio
+from tritonclient.utils import InferenceServerException
 
-import deepseek_r1 as r1  # noqa: E402
-from deepseek_r1.serve.model_version import ModelVersion  # noqa: E402
-from serve_fixtures import add_relu_model, add_version, matmul_model, reference_add_relu, save_r1  # noqa: E402
+import deepseek_r1 as r1
+from deepseek_r1.serve.model_version import ModelVersion
+from helpers.serve_fixtures import add_relu_model, add_version, matmul_model, reference_add_relu, save_r1
 
 
 def _x(rows=1, width=4, seed=0):
@@ -44,7 +45,7 @@ def test_repository_index_load_unload(tmp_path):
         index = {(m["name"], m.get("version")): m for m in c.get_model_repository_index()}
         assert index[("a", "1")]["state"] == "READY" and index[("b", "3")]["state"] == "READY"
         assert index[("broken", None)]["state"] == "UNAVAILABLE" and index[("broken", None)]["reason"]
-        assert not c.is_server_ready()          # a model failed to load
+        assert not c.is_server_ready()  # a model failed to load
         c.unload_model("b")
         assert not c.is_model_ready("b")
         with pytest.raises(InferenceServerException, match="not ready"):
@@ -55,11 +56,11 @@ def test_repository_index_load_unload(tmp_path):
             c.load_model("zzz")
         with pytest.raises(InferenceServerException, match="failed to load"):
             c.load_model("broken")
-        c.load_model("a", config=json.dumps({"max_batch_size": 4}))   # Triton's config override
+        c.load_model("a", config=json.dumps({"max_batch_size": 4}))  # Triton's config override
         assert c.get_model_config("a")["max_batch_size"] == 4
         with pytest.raises(InferenceServerException, match="unknown config key"):
             c.load_model("a", config=json.dumps({"max_batch": 4}))
-        assert c.is_model_ready("a")             # a bad override keeps the serving version
+        assert c.is_model_ready("a")  # a bad override keeps the serving version
         c.close()
 
 
@@ -68,8 +69,9 @@ def test_single_model_file_reload_by_replacing_it(tmp_path):
     with r1.InferenceServer(model_path=path, poll_interval_s=0.05) as s:
         c = tritonclient_http.InferenceServerClient(f"127.0.0.1:{s.port}")
         x = _x(2)
-        np.testing.assert_allclose(c.infer("tiny", [_input(x)]).as_numpy("y"),
-                                   reference_add_relu(add_relu_model(4, seed=1), x), rtol=1e-6)
+        np.testing.assert_allclose(
+            c.infer("tiny", [_input(x)]).as_numpy("y"), reference_add_relu(add_relu_model(4, seed=1), x), rtol=1e-6
+        )
         save_r1(add_relu_model(4, seed=9), path)
         deadline = time.monotonic() + 20
         want = reference_add_relu(add_relu_model(4, seed=9), x)
@@ -90,6 +92,7 @@ def test_hot_reload_under_load_fails_nothing_and_frees_old_versions(tmp_path):
     def reference(v, x):
         if v not in refs:
             import onnx.numpy_helper as nh
+
             w, b = (nh.to_array(t) for t in models[v].graph.initializer)
             refs[v] = (w, b)
         w, b = refs[v]
@@ -115,7 +118,7 @@ def test_hot_reload_under_load_fails_nothing_and_frees_old_versions(tmp_path):
                 try:
                     r = await c.infer("m", [_input(x)])
                     results.append((int(r.get_response()["model_version"]), x, r.as_numpy("y")))
-                except Exception as e:   # noqa: BLE001 - any failure is what this test counts
+                except Exception as e:
                     failures.append(repr(e))
 
         async def main():
@@ -136,13 +139,13 @@ def test_hot_reload_under_load_fails_nothing_and_frees_old_versions(tmp_path):
         for v, x, y in results[::7]:
             np.testing.assert_allclose(y, reference(v, x), rtol=1e-4, atol=1e-5)
         deadline = time.monotonic() + 10
-        while _live_versions() > 1:            # the old versions drain, then drop their engines
+        while _live_versions() > 1:  # the old versions drain, then drop their engines
             assert time.monotonic() < deadline, f"{_live_versions()} versions still hold engines"
             time.sleep(0.05)
 
 
 def test_broken_new_version_keeps_the_old_one_serving_until_fixed(tmp_path, monkeypatch):
-    loads = []                                   # versions ModelVersion.load was asked for (it still loads them)
+    loads = []  # versions ModelVersion.load was asked for (it still loads them)
     real_load = ModelVersion.load.__func__
 
     def counting_load(cls, name, version, *args):
@@ -159,14 +162,14 @@ def test_broken_new_version_keeps_the_old_one_serving_until_fixed(tmp_path, monk
         while not s.repository.entries["m"].failed:
             assert time.monotonic() < deadline, "the broken version was never tried"
             time.sleep(0.02)
-        row = [r for r in c.get_model_repository_index() if r["name"] == "m"][0]
+        row = next(r for r in c.get_model_repository_index() if r["name"] == "m")
         assert row["version"] == "1" and row["state"] == "READY"
         assert "failed" in s.repository.entries["m"].reason or s.repository.entries["m"].reason
         x = _x(1)
-        assert c.infer("m", [_input(x)]).get_response()["model_version"] == "1"   # still serving v1
-        time.sleep(0.3)                          # ~15 more scans of the unchanged broken file
+        assert c.infer("m", [_input(x)]).get_response()["model_version"] == "1"  # still serving v1
+        time.sleep(0.3)  # ~15 more scans of the unchanged broken file
         assert loads.count("2") == 1, f"the unchanged broken version was loaded {loads.count('2')} times"
-        add_version(tmp_path, "m", 2, add_relu_model(4, seed=2))                 # fixed: picked up
+        add_version(tmp_path, "m", 2, add_relu_model(4, seed=2))  # fixed: picked up
         while c.infer("m", [_input(x)]).get_response()["model_version"] != "2":
             assert time.monotonic() < deadline + 10, "the fixed version was not loaded"
             time.sleep(0.02)
