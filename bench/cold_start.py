@@ -103,7 +103,8 @@ def prepare(models: list[str], workdir: Path) -> dict[str, dict[str, str]]:
     for m in models:
         onnx_path = export_model(m, "legacy")
         r1_path = workdir / f"{m}.r1"
-        r1.ModelConverter(input_model=str(onnx_path), framework="onnx", output_path=r1_path).convert()
+        # Compiled for this machine's CPU profile, as a deployment does: weights stored packed.
+        r1.ModelConverter(str(onnx_path), target_hardware="native", output_path=r1_path).convert()
         feeds = workdir / f"{m}.npz"
         np.savez(feeds, **SPECS[m].feeds(np.random.default_rng(0), **MODELS[m]))
         out[m] = {"onnx": str(onnx_path), "r1": str(r1_path), "feeds": str(feeds)}

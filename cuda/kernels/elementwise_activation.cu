@@ -42,21 +42,22 @@ void clip(KernelContext& ctx) {
 
 }  // namespace
 
+// in_place(1u): unary_kernel's thread i reads x[i] before it writes y[i] (Clip's bounds are other inputs).
 void register_elementwise_activation_kernels(KernelTable& t) {
-  t.add("Relu", unary_entry<ops::Relu>);
-  t.add("Tanh", unary_entry<ops::Tanh>);
-  t.add("Sigmoid", unary_entry<ops::Sigmoid>);
-  t.add("Softsign", unary_entry<ops::Softsign>);
-  t.add("Softplus", unary_entry<ops::Softplus>);
-  t.add("Mish", unary_entry<ops::Mish>);
-  t.add("LeakyRelu", unary_entry<ops::LeakyRelu>);
-  t.add("Elu", unary_entry<ops::Elu>);
-  t.add("Selu", unary_entry<ops::Selu>);
-  t.add("Celu", unary_entry<ops::Celu>);
-  t.add("HardSigmoid", unary_entry<ops::HardSigmoid>);
-  t.add("HardSwish", unary_entry<ops::HardSwish>);
-  t.add("ThresholdedRelu", unary_entry<ops::ThresholdedRelu>);
-  t.add("Gelu", unary_entry<ops::Gelu>);
-  t.add("Clip", clip);
+  t.add("Relu", unary_entry<ops::Relu>).in_place(1u);
+  t.add("Tanh", unary_entry<ops::Tanh>).in_place(1u);
+  t.add("Sigmoid", unary_entry<ops::Sigmoid>).in_place(1u);
+  t.add("Softsign", unary_entry<ops::Softsign>).in_place(1u);
+  t.add("Softplus", unary_entry<ops::Softplus>).in_place(1u);
+  t.add("Mish", unary_entry<ops::Mish>).in_place(1u);
+  t.add("LeakyRelu", unary_entry<ops::LeakyRelu>).in_place(1u);
+  t.add("Elu", unary_entry<ops::Elu>).in_place(1u);
+  t.add("Selu", unary_entry<ops::Selu>).in_place(1u);
+  t.add("Celu", unary_entry<ops::Celu>).in_place(1u);
+  t.add("HardSigmoid", unary_entry<ops::HardSigmoid>).in_place(1u);
+  t.add("HardSwish", unary_entry<ops::HardSwish>).in_place(1u);
+  t.add("ThresholdedRelu", unary_entry<ops::ThresholdedRelu>).in_place(1u);
+  t.add("Gelu", unary_entry<ops::Gelu>).in_place(1u);
+  t.add("Clip", clip).in_place(1u);
 }
 }  // namespace r1::gpu

@@ -6,19 +6,20 @@ engine = r1.InferenceEngine(path)
 outputs = engine.run({"input_ids": ids, "attention_mask": mask})
 """
 
+__version__ = "0.1.0"  # before the imports: the converter stamps it into .r1 files
+
+
 from ._core import DeviceError, InputError, InternalError, ModelError, R1Error, supported_ops
 from .compiler import OptimizeReport, optimize, pass_names
 from .convert import ModelConverter, load_onnx
-from .engine import InferenceEngine, TensorInfo
+from .engine import CompileTargetWarning, InferenceEngine, TensorInfo
 from .gpu import devices
 from .hardware import hardware_info
 from .hardware import install_at_import as _install_hardware_profile
-from .model import Model, load_model, save_model
+from .model import CompileInfo, Model, load_model, save_model
 from .profiler import ProfileReport, profile
 
 _install_hardware_profile()  # CPU tile sizes for this machine (R1_CPU_PROFILE overrides)
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name):
@@ -37,6 +38,8 @@ def __getattr__(name):
 __all__ = [
     "AsyncClient",
     "Client",
+    "CompileInfo",
+    "CompileTargetWarning",
     "DeviceError",
     "InferenceEngine",
     "InferenceServer",

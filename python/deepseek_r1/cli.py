@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import InferenceEngine, ModelConverter, R1Error, load_model
+from .model import COMPILE_KEYS
 
 
 def _random_inputs(engine: InferenceEngine, dims: dict[str, int]) -> dict[str, np.ndarray]:
@@ -54,30 +55,54 @@ def _parse_dims(items: list[str]) -> dict[str, int]:
 
 def cmd_convert(a) -> int:
     t0 = time.perf_counter()
-    out = ModelConverter(input_model=a.model, framework="onnx", output_path=a.output).convert()
+    conv = ModelConverter(
+        input_model=a.model,
+        framework="onnx",
+        output_path=a.output,
+        target_hardware=a.target,
+        precision=a.precision,
+        optimization_level=a.level,
+        disabled_passes=a.disable or (),
+    )
+    out = conv.convert()
     m = load_model(out)
+    size_mb = Path(out).stat().st_size / 1e6
     print(
-        f"wrote {out} ({Path(out).stat().st_size / 1e6:.1f} MB, {m.graph.num_nodes} nodes) "
+        f"wrote {out} ({size_mb:.1f} MB, {m.graph.num_nodes} nodes, target {conv.target_hardware}) "
         f"in {time.perf_counter() - t0:.2f} s"
     )
     return 0
 
 
 def cmd_info(a) -> int:
-    engine = InferenceEngine(a.model)
+    from .engine import _as_model
+
+    model = _as_model(a.model)
     print(f"model: {a.model}")
-    for k, v in engine.model.metadata.items():
-        print(f"  {k}: {v}")
+    info = model.compile_info
+    if info is None:
+        print("compiled: no (the graph as imported: an engine runs every pass at load)")
+    else:
+        print(
+            f"compiled: by {info.compiler}, optimization level {info.level}, target {info.target}, "
+            f"precision {info.precision}"
+        )
+        print(f"  graph passes (ran at convert time): {', '.join(info.graph_passes) or '-'}")
+        print(f"  device passes (ran at convert time): {', '.join(info.device_passes) or '- (they run at load)'}")
+    for k, v in model.metadata.items():
+        if k not in COMPILE_KEYS:
+            print(f"  {k}: {v}")
+    g = model.graph
     print("inputs:")
-    for t in engine.inputs:
-        print(f"  {t.name}: {t.dtype}{list(t.shape or [])}")
+    for name, dtype, shape in g.inputs:
+        print(f"  {name}: {dtype}{list(shape or [])}")
     print("outputs:")
-    for t in engine.outputs:
-        print(f"  {t.name}: {t.dtype}{list(t.shape or [])}")
-    ops = Counter(engine.model.graph.op_types())
+    for name, dtype, shape in g.outputs:
+        print(f"  {name}: {dtype}{list(shape or [])}")
+    ops = Counter(g.op_types())
     print(f"ops ({sum(ops.values())} nodes): " + ", ".join(f"{k} x{v}" for k, v in ops.most_common()))
     if a.ir:
-        print(engine.model.graph)
+        print(g)
     return 0
 
 
@@ -208,6 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("convert", help="compile an ONNX model to .r1")
     c.add_argument("model")
     c.add_argument("-o", "--output")
+    c.add_argument(
+        "--target",
+        default="cpu",
+        help="cpu (portable, default), native (this CPU: weights stored packed), a CPU or GPU profile row (r1 hw)",
+    )
+    c.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="default precision")
+    c.add_argument("--level", type=int, default=3, help="graph optimization level 0-3 (default 3)")
+    c.add_argument("--disable", action="append", metavar="PASS", help="skip this pass (repeatable)")
     c.set_defaults(fn=cmd_convert)
     i = sub.add_parser("info", help="describe a model")
     i.add_argument("model")
@@ -221,9 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         r.add_argument("--level", type=int, default=3, help="graph optimization level 0-3 (default 3)")
         r.add_argument(
             "--precision",
-            default="fp32",
+            default=None,
             choices=["fp32", "bf16", "fp16"],
-            help="fp16 needs a GPU device; on a GPU fp16/bf16 convert the whole graph",
+            help="default: the one the .r1 was compiled with; fp16 needs a GPU device; on a GPU fp16/bf16 "
+            "convert the whole graph",
         )
         r.add_argument("--device", default="cpu", help="cpu (default), cuda:N or hip:N (see r1.devices())")
         if name == "run":

@@ -7,6 +7,10 @@
 
 Levels follow onnxruntime's graph_optimization_level: 0 none, 1 basic (folding, dead code, CSE),
 2 extended (fusions), 3 all (layout, weight packing, precision).
+
+Stages: the "graph" passes depend on the graph alone (ModelConverter runs them once and stores the
+result in the .r1 file); the "device" passes depend on the device, CPU and precision an engine opens
+(precision marking, weight packing, float conversion, scheduling) and run at load.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .model import Model
 
 LEVELS = (0, 1, 2, 3)
 DEFAULT_LEVEL = 3
+STAGES = ("all", "graph", "device")
 
 
 @dataclass
@@ -28,19 +33,37 @@ class OptimizeReport:
     level: int
     nodes_before: int
     nodes_after: int
-    passes: list = field(default_factory=list)  # dicts: name, changed, nodes_before, nodes_after, ms
+    passes: list = field(default_factory=list)  # dicts: name, stage, changed, nodes_before, nodes_after, ms
 
     def __str__(self) -> str:
         lines = [f"optimization level {self.level}: {self.nodes_before} -> {self.nodes_after} nodes"]
         for p in self.passes:
             mark = "*" if p["changed"] else " "
-            lines.append(f"  {mark} {p['name']:<24} {p['nodes_before']:>6} -> {p['nodes_after']:<6} {p['ms']:8.2f} ms")
+            lines.append(
+                f"  {mark} {p['name']:<24} {p['stage']:<6} {p['nodes_before']:>6} -> {p['nodes_after']:<6} "
+                f"{p['ms']:8.2f} ms"
+            )
         return "\n".join(lines)
 
+    @property
+    def pass_names(self) -> list[str]:
+        return [p["name"] for p in self.passes]
 
-def pass_names(level: int = DEFAULT_LEVEL) -> list[str]:
+    @property
+    def ms(self) -> float:
+        return sum(p["ms"] for p in self.passes)
+
+
+def pass_names(level: int = DEFAULT_LEVEL, stage: str = "all") -> list[str]:
+    """The passes of `level` in the order they run: every stage, or only "graph" or "device"."""
     _check_level(level)
-    return list(_core.pass_names(level))
+    _check_stage(stage)
+    return list(_core.pass_names(level, stage))
+
+
+def _check_stage(stage) -> None:
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
 
 
 def _check_level(level) -> None:
@@ -56,9 +79,16 @@ def optimize_graph(
     print_ir_after: str | Iterable[str] | Callable[[str, str], None] | None = None,
     stream: TextIO | None = None,
     device: str = "cpu",
+    stages: str = "all",
+    cpu_target: dict[str, bool] | None = None,
 ) -> OptimizeReport:
-    """Rewrites `graph` in place and returns what each pass did."""
+    """Rewrites `graph` in place and returns what each pass did.
+
+    stages: "all", or only the "graph" or the "device" passes. cpu_target: the CPU feature flags the
+    device passes compile for (a hardware profile row's); None for this machine's CPU.
+    """
     _check_level(level)
+    _check_stage(stages)
     disabled = set(disabled)
     known = set(_core.pass_names(3))
     unknown = disabled - known
@@ -83,7 +113,7 @@ def optimize_graph(
             if wanted is None or name in wanted:
                 out.write(f"// ----- IR after {name} -----\n{text}\n")
 
-    rep = _core.optimize(graph, level, precision, disabled, callback, device)
+    rep = _core.optimize(graph, level, precision, disabled, callback, device, stages, cpu_target)
     return OptimizeReport(level, rep["nodes_before"], rep["nodes_after"], list(rep["passes"]))
 
 

@@ -8,6 +8,7 @@ outs = engine.batch_infer([{"x": a}, {"x": b}, ...], batch_size=64)  # list of d
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,10 @@ import ml_dtypes
 import numpy as np
 
 from . import gpu
-from ._core import DeviceError, Executor, InputError
-from .compiler import DEFAULT_LEVEL, _check_level, optimize_graph
-from .model import Model, load_model
+from ._core import DeviceError, Executor, InputError, ModelError
+from .compiler import DEFAULT_LEVEL, _check_level, optimize_graph, pass_names
+from .convert.targets import target_mismatch
+from .model import CompileInfo, Model, load_model
 
 
 def _c_contiguous(a: np.ndarray) -> np.ndarray:
@@ -59,6 +61,45 @@ class TensorInfo:
 Inputs = Mapping[str, np.ndarray] | Sequence[np.ndarray]
 
 
+class CompileTargetWarning(UserWarning):
+    """A .r1 file compiled for another CPU profile or device: it runs, after redoing the device passes."""
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, CompileTargetWarning, stacklevel=3)
+
+
+def _check_precision(precision: str | None, info: CompileInfo | None, device: str) -> str:
+    """The precision to run at: the one asked for, else the file's. A file whose weights were packed in
+    bf16 cannot give fp32 results back: that is an error naming both."""
+    compiled = info.precision if info is not None else "fp32"
+    if precision is None:
+        precision = compiled if device != "cpu" or compiled in PRECISIONS else "fp32"
+    precisions = PRECISIONS if device == "cpu" else GPU_PRECISIONS
+    if precision not in precisions:
+        raise ValueError(f"precision '{precision}' is not available on {device}; supported: {', '.join(precisions)}")
+    if info is not None and "weight_prepack" in info.device_passes and compiled == "bf16" and precision == "fp32":
+        raise ModelError(
+            f"this .r1 file was compiled for {info.target} with precision bf16 (its weights are stored in bf16), "
+            "so it cannot run at fp32; convert the model again with precision='fp32'"
+        )
+    return precision
+
+
+def _check_disabled(disabled: Sequence[str]) -> None:
+    graph_only = set(disabled) - set(pass_names(3, "device"))
+    if graph_only:
+        raise ValueError(
+            f"disabled_passes {sorted(graph_only)} are graph passes, which ran when this .r1 file was compiled; "
+            "pass disabled_passes to ModelConverter instead"
+        )
+
+
 def _as_model(model: str | os.PathLike | Model) -> Model:
     if isinstance(model, Model):
         return model
@@ -75,18 +116,16 @@ class InferenceEngine:
         self,
         model_path: str | os.PathLike | Model,
         device: str = "cpu",
-        precision: str = "fp32",
+        precision: str | None = None,
         num_threads: int | None = None,
         optimization_level: int = DEFAULT_LEVEL,
         disabled_passes: Sequence[str] = (),
         inter_op: bool = True,
         cuda_graphs: bool = False,
     ):
-        precisions = PRECISIONS if device == "cpu" else GPU_PRECISIONS
-        if precision not in precisions:
-            raise ValueError(
-                f"precision '{precision}' is not available on {device}; supported: {', '.join(precisions)}"
-            )
+        """precision: None for the precision the .r1 file was compiled with (fp32 for a graph as imported).
+        optimization_level applies to the passes that run here: every pass for an .onnx file or a graph as
+        imported, only the device passes for a file ModelConverter compiled (its graph passes ran then)."""
         if num_threads is not None and (not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS):
             raise ValueError(f"num_threads must be an int from 1 to {MAX_THREADS}, or None; got {num_threads!r}")
         _check_level(optimization_level)
@@ -95,12 +134,28 @@ class InferenceEngine:
             if device not in gpu.devices():
                 raise DeviceError(f"device '{device}' is not available; available devices: {', '.join(gpu.devices())}")
         self.model = _as_model(model_path)
+        info = self.model.compile_info
+        precision = _check_precision(precision, info, device)
         self.device = device
         self.precision = precision
         self.optimization_level = optimization_level
+        stages = "all"
+        if info is not None:
+            # Compiled by ModelConverter: its graph passes ran then; only the device passes run here.
+            stages = "device"
+            _check_disabled(disabled_passes)
+            why = target_mismatch(info.target, device)
+            if why is not None:
+                where = os.fspath(model_path) if isinstance(model_path, (str, os.PathLike)) else "this model"
+                _warn_once(
+                    f"{where}: {why}; redoing the device passes "
+                    f"({', '.join(pass_names(optimization_level, 'device'))}) for this {device}"
+                )
         # The compiler rewrites a copy: the loaded model stays as it was (it may be shared or saved).
         graph = self.model.graph.clone() if optimization_level > 0 or precision != "fp32" else self.model.graph
-        self.optimize_report = optimize_graph(graph, optimization_level, precision, disabled_passes, device=device)
+        self.optimize_report = optimize_graph(
+            graph, optimization_level, precision, disabled_passes, device=device, stages=stages
+        )
         self.graph = graph
         self._executor = Executor(graph, device, num_threads or 0)
         # Independent GEMMs/convs (Q/K/V projections, parallel branches) run side by side, one per

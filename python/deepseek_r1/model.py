@@ -1,4 +1,8 @@
-"""A compiled model: an r1 graph plus metadata, saved to and loaded from `.r1` files."""
+"""A compiled model: an r1 graph plus metadata, saved to and loaded from `.r1` files.
+
+model = load_model("model.r1")
+model.compile_info         # CompileInfo(level=3, graph_passes=(...), target='avx512_bf16', ...) or None
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,62 @@ from dataclasses import dataclass, field
 
 from . import _core
 
+# Metadata keys ModelConverter writes (a file without them holds the graph as imported: engines run
+# every pass at load).
+COMPILE_KEYS = ("compiler", "optimization_level", "graph_passes", "device_passes", "target", "precision")
+
+
+@dataclass(frozen=True)
+class CompileInfo:
+    """What ModelConverter did to a .r1 file's graph."""
+
+    compiler: str  # "deepseek_r1 0.1.0"
+    level: int  # the optimization level of the graph passes
+    graph_passes: tuple[str, ...]  # the graph passes that ran, in order
+    device_passes: tuple[str, ...]  # device passes already run for `target` (empty for a portable file)
+    target: str  # "cpu" (portable), a CPU profile row or a GPU profile row
+    precision: str  # the precision engines open the file with by default
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "compiler": self.compiler,
+            "optimization_level": str(self.level),
+            "graph_passes": ",".join(self.graph_passes),
+            "device_passes": ",".join(self.device_passes),
+            "target": self.target,
+            "precision": self.precision,
+        }
+
+    @staticmethod
+    def from_metadata(meta: dict[str, str]) -> CompileInfo | None:
+        if "graph_passes" not in meta:
+            return None
+        try:
+            level = int(meta.get("optimization_level", "3"))
+        except ValueError:
+            raise _core.ModelError(
+                f"bad optimization_level {meta['optimization_level']!r} in the model's metadata"
+            ) from None
+        names = lambda key: tuple(p for p in meta.get(key, "").split(",") if p)
+        return CompileInfo(
+            meta.get("compiler", "?"),
+            level,
+            names("graph_passes"),
+            names("device_passes"),
+            meta.get("target", "cpu"),
+            meta.get("precision", "fp32"),
+        )
+
 
 @dataclass
 class Model:
     graph: _core.Graph
     metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def compile_info(self) -> CompileInfo | None:
+        """What ModelConverter compiled into the graph, or None for a graph as imported."""
+        return CompileInfo.from_metadata(self.metadata)
 
     def __str__(self) -> str:
         return str(self.graph)

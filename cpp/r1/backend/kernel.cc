@@ -46,9 +46,17 @@ static std::string op_key(const std::string& op, const std::string& domain) {
   return domain.empty() || domain == "ai.onnx" ? op : domain + "::" + op;
 }
 
-void KernelTable::add(const std::string& op_type, KernelFn fn, const std::string& domain, uint32_t host_inputs,
-                      KernelSupportsFn supports) {
-  map_[op_key(op_type, domain)] = KernelEntry{fn, host_inputs, supports};
+KernelEntry& KernelTable::add(const std::string& op_type, KernelFn fn, const std::string& domain, uint32_t host_inputs,
+                              KernelSupportsFn supports) {
+  KernelEntry e;
+  e.fn = fn;
+  e.host_inputs = host_inputs;
+  e.supports = supports;
+  return add(op_type, domain, e);
+}
+
+KernelEntry& KernelTable::add(const std::string& op_type, const std::string& domain, const KernelEntry& entry) {
+  return map_[op_key(op_type, domain)] = entry;
 }
 
 const KernelEntry* KernelTable::entry(const std::string& op_type, const std::string& domain) const {

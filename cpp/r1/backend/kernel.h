@@ -10,11 +10,13 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "r1/core/cpu_features.h"
 #include "r1/core/tensor.h"
 #include "r1/core/thread_pool.h"
 #include "r1/ir/graph.h"
@@ -102,21 +104,51 @@ bool supports_float_types(const Node& n, uint32_t host_inputs);
 // For kernels that move bytes whatever they mean (Transpose, Concat, Gather...).
 bool supports_any_dtype(const Node& n);
 
-// One kernel and what the executor must know to call it.
+// What a kernel's prepack hook may use: the graph it rewrites, the CPU it compiles for (this machine's,
+// or a hardware profile row's when ModelConverter compiles for another), and the constants already
+// rewritten for earlier nodes ((source value, layout) -> rewritten value), so a weight shared by
+// several nodes (tied embeddings) is rewritten once per layout.
+struct PrepackContext {
+  Graph& graph;
+  const CpuFeatures& target;
+  std::map<std::pair<const Value*, std::string>, Value*>& done;
+};
+// Rewrites a node's constant inputs once, at compile or load time, into the layout this kernel reads
+// (weight prepacking), or back to the plain layout where the target's kernels cannot read the packed
+// one. Returns true when it changed the node. Run by the weight_prepack pass.
+using KernelPrepackFn = bool (*)(Node& n, PrepackContext& ctx);
+
+// One kernel and the facts about it the compiler and the executor need.
 struct KernelEntry {
   KernelFn fn = nullptr;
   // Bit i set: input i is read on the host (shape-like inputs: Reshape's shape, Slice's starts...),
   // so a device kernel is handed a host copy of it. CPU kernels read every input on the host.
   uint32_t host_inputs = 0;
   KernelSupportsFn supports = nullptr;  // nullptr: supports_float_types
+  // Bit i set: output 0 may be written over input i when both have the same shape and dtype (the
+  // kernel reads each element of input i before it writes the same element of the output). The
+  // memory plan then lets them share one slot.
+  uint32_t inplace_inputs = 0;
+  KernelPrepackFn prepack = nullptr;  // weight prepacking (see above); nullptr: none
+
   bool supported(const Node& n) const { return supports ? supports(n) : supports_float_types(n, host_inputs); }
+  KernelEntry& in_place(uint32_t inputs) {
+    inplace_inputs = inputs;
+    return *this;
+  }
+  KernelEntry& with_prepack(KernelPrepackFn fn) {
+    prepack = fn;
+    return *this;
+  }
 };
 
 // Kernels of one device, by op key ("Relu", "com.microsoft::Gelu").
 class KernelTable {
  public:
-  void add(const std::string& op_type, KernelFn fn, const std::string& domain = "", uint32_t host_inputs = 0,
-           KernelSupportsFn supports = nullptr);
+  // Returns the new entry so a registration can declare more facts: t.add("Relu", relu).in_place(1);
+  KernelEntry& add(const std::string& op_type, KernelFn fn, const std::string& domain = "", uint32_t host_inputs = 0,
+                   KernelSupportsFn supports = nullptr);
+  KernelEntry& add(const std::string& op_type, const std::string& domain, const KernelEntry& entry);
   KernelFn find(const std::string& op_type, const std::string& domain) const;
   const KernelEntry* entry(const std::string& op_type, const std::string& domain) const;  // nullptr: none
   std::vector<std::string> op_names() const;

@@ -20,7 +20,7 @@
 #include "r1/core/tensor.h"
 
 #define R1_BACKEND_HOOK_CAPSULE "deepseek_r1._core.backend_hook"
-#define R1_BACKEND_HOOK_ABI 3u
+#define R1_BACKEND_HOOK_ABI 4u
 
 namespace r1 {
 class Device;
@@ -56,6 +56,7 @@ constexpr uint64_t backend_layout_fingerprint() {
   const uint64_t parts[] = {sizeof(Tensor),
                             sizeof(Shape),
                             sizeof(KernelContext),
+                            sizeof(KernelEntry),
                             sizeof(Node),
                             sizeof(Graph),
                             sizeof(AttributeMap),

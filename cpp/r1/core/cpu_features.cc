@@ -1,7 +1,11 @@
 #include "r1/core/cpu_features.h"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <sstream>
+
+#include "r1/core/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -117,6 +121,39 @@ std::string CpuFeatures::isa_family() const {
   if (has_avx512_kernels()) return "avx512";
   if (avx2 && fma) return "avx2";
   return "baseline";
+}
+
+namespace {
+using Flag = bool CpuFeatures::*;
+const std::pair<const char*, Flag> kFlags[] = {{"avx2", &CpuFeatures::avx2},
+                                               {"fma", &CpuFeatures::fma},
+                                               {"f16c", &CpuFeatures::f16c},
+                                               {"avx512f", &CpuFeatures::avx512f},
+                                               {"avx512bw", &CpuFeatures::avx512bw},
+                                               {"avx512vl", &CpuFeatures::avx512vl},
+                                               {"avx512dq", &CpuFeatures::avx512dq},
+                                               {"avx512_vnni", &CpuFeatures::avx512_vnni},
+                                               {"avx512_bf16", &CpuFeatures::avx512_bf16},
+                                               {"amx_tile", &CpuFeatures::amx_tile},
+                                               {"amx_bf16", &CpuFeatures::amx_bf16},
+                                               {"amx_int8", &CpuFeatures::amx_int8}};
+}  // namespace
+
+std::map<std::string, bool> CpuFeatures::flags() const {
+  std::map<std::string, bool> out;
+  for (const auto& [name, member] : kFlags) out[name] = this->*member;
+  return out;
+}
+
+CpuFeatures CpuFeatures::from_flags(const std::map<std::string, bool>& flags) {
+  CpuFeatures f;
+  for (const auto& [name, on] : flags) {
+    const auto* it =
+        std::find_if(std::begin(kFlags), std::end(kFlags), [&](const auto& kv) { return name == kv.first; });
+    R1_CHECK(it != std::end(kFlags), ModelError) << "unknown CPU feature flag '" << name << "'";
+    f.*(it->second) = on;
+  }
+  return f;
 }
 
 std::string CpuFeatures::summary() const {

@@ -4,6 +4,7 @@
 //   const CpuFeatures& f = cpu_features();
 //   if (f.avx512_bf16) gemm_bf16_avx512(...); else gemm_fp32(...);
 #pragma once
+#include <map>
 #include <string>
 
 namespace r1 {
@@ -19,6 +20,11 @@ struct CpuFeatures {
   std::string isa_family() const;
   bool has_avx512_kernels() const { return avx512f && avx512bw && avx512vl && avx512dq && fma; }
   std::string summary() const;  // "avx512 (avx512_vnni avx512_bf16) L1d 48K L2 2048K"
+  // The boolean flags by name ("avx2", "avx512_bf16", ...): the names hardware profile rows require.
+  std::map<std::string, bool> flags() const;
+  // A CPU described by such flags (a profile row's, to compile for a CPU other than this one); flags
+  // not named are false. ModelError for an unknown name.
+  static CpuFeatures from_flags(const std::map<std::string, bool>& flags);
 };
 
 const CpuFeatures& cpu_features();

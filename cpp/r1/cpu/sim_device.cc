@@ -92,7 +92,11 @@ class SimDevice final : public Device {
     for (const SimOp& o : kSimOps) {
       const KernelEntry* e = cpu.entry(o.op, o.domain);
       R1_CHECK(e != nullptr, InternalError) << "sim:0 lists " << o.op << " which has no CPU kernel";
-      kernels_.add(o.op, e->fn, o.domain, o.host_inputs, o.any_dtype ? supports_any_dtype : nullptr);
+      KernelEntry sim = *e;   // the CPU kernel with what it declares about in-place writes
+      sim.prepack = nullptr;  // a GPU reads weights as they are
+      sim.host_inputs = o.host_inputs;
+      sim.supports = o.any_dtype ? supports_any_dtype : nullptr;
+      kernels_.add(o.op, o.domain, sim);
     }
   }
   std::string name() const override { return "sim:0"; }

@@ -1,5 +1,8 @@
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "r1/format/byte_io.h"
 
@@ -42,6 +45,28 @@ uint64_t checksum64(const void* data, size_t n, uint64_t seed, size_t chunk,
 }
 
 uint64_t checksum64(const void* data, size_t n, uint64_t seed) { return checksum64(data, n, seed, 0, nullptr); }
+
+uint64_t segmented_checksum(const void* data, size_t n, uint64_t seed, int threads,
+                            const std::function<void(size_t, size_t)>& after_segment) {
+  const char* p = static_cast<const char*>(data);
+  const size_t segments = (n + kChecksumSegment - 1) / kChecksumSegment;
+  std::vector<uint64_t> hashes(segments);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t s = next++; s < segments; s = next++) {
+      const size_t off = s * kChecksumSegment, len = std::min(kChecksumSegment, n - off);
+      hashes[s] = checksum64(p + off, len, seed ^ (s * kP1));
+      if (after_segment) after_segment(off, len);
+    }
+  };
+  const size_t helpers = std::min<size_t>(segments, static_cast<size_t>(std::max(threads, 1))) - (segments > 0);
+  std::vector<std::thread> pool;
+  pool.reserve(helpers);
+  for (size_t t = 0; t < helpers; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  return checksum64(hashes.data(), hashes.size() * sizeof(uint64_t), seed ^ n);
+}
 
 bool valid_utf8(const std::string& s) {
   size_t i = 0, n = s.size();

@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <thread>
 #include <unordered_map>
 
 #include "r1/core/buffer.h"
@@ -32,19 +35,23 @@ struct Header {
 static_assert(sizeof(Header) == 64, "the .r1 header is 64 bytes");
 
 // The body hash is seeded with the hash of the header (checksum field zeroed), so the file is
-// verified in place without copying it.
-uint64_t file_checksum(Header h, const char* body, size_t n) {
+// verified in place without copying it. Version 1 hashed the body in one sequential pass; version 2
+// in segments (format::segmented_checksum) that verify on every core.
+uint64_t file_checksum(Header h, const char* body, size_t n, int threads,
+                       const std::function<void(size_t, size_t)>& after = nullptr) {
+  const uint32_t version = h.version;
   h.checksum = 0;
-  return format::checksum64(body, n, format::checksum64(&h, sizeof(h)));
+  const uint64_t seed = format::checksum64(&h, sizeof(h));
+  if (version == 1) return format::checksum64(body, n, seed, format::kChecksumSegment, after);
+  return format::segmented_checksum(body, n, seed, threads, after);
 }
 
-// The same over a mapped file, dropping each verified 8 MB from memory: verifying a model reads all
-// of it, and without this every weight would stay resident (and count in the process's RSS) even
-// when the compiler then repacks it and never reads the mapped copy again.
-uint64_t mapped_file_checksum(Header h, const char* body, size_t n) {
-  h.checksum = 0;
-  return format::checksum64(body, n, format::checksum64(&h, sizeof(h)), size_t{8} << 20,
-                            [body](size_t off, size_t len) { drop_file_pages(body + off, len); });
+// Verifying a mapped file reads all of it: each verified segment is dropped from memory again, or
+// every weight would stay resident (and count in the process's RSS) even when the compiler then
+// repacks it and never reads the mapped copy again.
+uint64_t mapped_file_checksum(const Header& h, const char* body, size_t n) {
+  const int threads = static_cast<int>(std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
+  return file_checksum(h, body, n, threads, [body](size_t off, size_t len) { drop_file_pages(body + off, len); });
 }
 
 size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
@@ -198,7 +205,7 @@ void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata,
       std::memcpy(file.data() + h.weights_offset + off, v->constant.raw(), v->constant.nbytes());
     off = align_up(off + v->constant.nbytes());
   }
-  h.checksum = file_checksum(h, file.data() + sizeof(Header), file.size() - sizeof(Header));
+  h.checksum = file_checksum(h, file.data() + sizeof(Header), file.size() - sizeof(Header), 1);
   std::memcpy(file.data(), &h, sizeof(h));
 
   // Write to a temporary name unique to this save and rename, so a reader never sees a
@@ -228,9 +235,9 @@ LoadedModel load_r1(const std::string& path, bool verify_checksum) {
   Header h;
   std::memcpy(&h, file->data(), sizeof(h));
   R1_CHECK(std::memcmp(h.magic, kMagic, 8) == 0, ModelError) << what << " is not a .r1 model (bad magic)";
-  R1_CHECK(h.version == kR1FormatVersion, ModelError)
-      << what << " is a .r1 model of format version " << h.version << "; this build reads version " << kR1FormatVersion
-      << " (re-convert the model)";
+  R1_CHECK(h.version >= kR1OldestFormatVersion && h.version <= kR1FormatVersion, ModelError)
+      << what << " is a .r1 model of format version " << h.version << "; this build reads versions "
+      << kR1OldestFormatVersion << " to " << kR1FormatVersion << " (re-convert the model)";
   R1_CHECK(h.file_size == file->size(), ModelError)
       << what << " is truncated or padded: header says " << h.file_size << " bytes, file has " << file->size();
   R1_CHECK(h.ir_offset == sizeof(Header) && h.ir_size <= h.file_size - h.ir_offset &&

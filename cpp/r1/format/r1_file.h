@@ -9,7 +9,7 @@
 //   [64, ...)    IR: metadata, opsets, symbols, inputs, constants (offsets into the weights
 //                section), nodes with attributes, outputs
 //   weights      64-byte aligned blobs, one per constant
-// A file that is truncated, corrupted, or from another format version raises ModelError.
+// A file that is truncated, corrupted, or of a format version this build does not read raises ModelError.
 #pragma once
 #include <map>
 #include <memory>
@@ -19,7 +19,10 @@
 
 namespace r1 {
 
-constexpr uint32_t kR1FormatVersion = 1;
+// Written: version 2. Read: 1 and 2 (they differ only in the checksum: version 2 hashes the file in
+// 8 MB segments that verify in parallel).
+constexpr uint32_t kR1FormatVersion = 2;
+constexpr uint32_t kR1OldestFormatVersion = 1;
 
 struct LoadedModel {
   std::shared_ptr<Graph> graph;

@@ -66,6 +66,8 @@ std::vector<std::string> OpRegistry::op_names() const {
   return names;
 }
 
+bool is_heavy(const Node& n) { return n.schema != nullptr && n.schema->heavy; }
+
 void run_infer(InferContext& ctx) {
   const Node& n = ctx.node();
   try {

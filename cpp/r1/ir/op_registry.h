@@ -73,6 +73,9 @@ struct OpSchema {
   InferFn infer;
   int since_opset = 1;   // oldest opset of this op whose semantics we implement
   int max_opset = 1000;  // newest
+  // Cost class: one kernel call does enough work to keep a core busy on its own (GEMMs, convolutions,
+  // recurrences, attention), so independent ones are worth running side by side (inter-op slots).
+  bool heavy = false;
 };
 
 class OpRegistry {
@@ -88,6 +91,9 @@ class OpRegistry {
 
 // Defined in op_list.cc: registers every family in one explicit list.
 void register_all_ops(OpRegistry& reg);
+
+// Whether the node's schema puts it in the heavy cost class (false for a node without a schema).
+bool is_heavy(const Node& n);
 
 // Shape inference over a whole graph (compile time): fills dtype/shape of every value it can.
 void infer_shapes(Graph& g);

@@ -10,7 +10,7 @@
 #include <unordered_map>
 
 #include "r1/passes/pass.h"
-#include "r1/runtime/schedule.h"
+#include "r1/ir/op_registry.h"
 
 namespace r1 {
 namespace {
@@ -30,7 +30,7 @@ class BranchScheduling : public Pass {
     // Min-heaps of node indices: the earliest ready node of each kind first.
     using Heap = std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>>;
     Heap light, heavy;
-    auto push = [&](size_t i) { (is_heavy_op(*nodes[i]) ? heavy : light).push(i); };
+    auto push = [&](size_t i) { (is_heavy(*nodes[i]) ? heavy : light).push(i); };
     for (size_t i = 0; i < n; ++i)
       if (pending[i] == 0) push(i);
     std::vector<Node*> order;

@@ -9,13 +9,21 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "r1/core/cpu_features.h"
 #include "r1/ir/graph.h"
 
 namespace r1 {
+
+// Graph passes depend on the graph alone: ModelConverter runs them once, when it writes a .r1, so an
+// engine loading that file skips them. Device passes depend on the device, CPU and precision the engine
+// opens (precision marking, weight packing, float conversion, scheduling) and run at load (or at
+// convert time too, when ModelConverter compiles for a known CPU profile row).
+enum class PassStage { Graph, Device };
 
 struct PassOptions {
   int level = 3;  // 0: none, 1: basic, 2: extended (fusions), 3: layout/packing/precision
@@ -24,6 +32,11 @@ struct PassOptions {
   std::string precision = "fp32";
   std::set<std::string> disabled;  // pass names to skip (debugging, A/B measurements)
   std::string device = "cpu";      // fusions only create ops this device has kernels for
+  bool graph_passes = true;        // run the PassStage::Graph passes
+  bool device_passes = true;       // run the PassStage::Device passes
+  // The CPU the device passes compile for (weight packing): unset for this machine; a hardware
+  // profile row's flags when ModelConverter compiles a .r1 for another CPU.
+  std::optional<CpuFeatures> cpu_target;
   // Called after every pass that ran, with its name and the graph (`r1 convert --print-ir-after-all`).
   std::function<void(const std::string&, const Graph&)> after_pass;
 };

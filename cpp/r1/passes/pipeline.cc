@@ -1,5 +1,7 @@
 // The pass order, and why each pass sits where it does.
 //
+// Graph stage (PassStage::Graph): depends on the graph alone. ModelConverter runs it once and stores
+// the result in the .r1 file; an engine loading that file skips it.
 // Level 1 (basic) cleans the graph the exporter wrote:
 //   identity_elimination  first: Identity/Dropout/no-op Cast hide patterns from every later pass.
 //   shape_folding         turns Shape→Gather→Concat chains into constants (or Reshape's 0/-1 forms)
@@ -23,19 +25,24 @@
 //                         gelu_fusion (activations) and skip_layernorm_fusion (which takes the
 //                         residual Adds that belong to LayerNorms).
 //   conv_fusion           Conv + activation (+ residual) → r1::FusedConv, after conv_bn_folding.
-//   precision             marks the fused ops for bf16 compute when precision="bf16" (the fused
-//                         kernels are the ones with bf16 paths, so bf16 needs level >= 2).
-// Level 3 (layout) changes how data is laid out, on the final op set:
+// Level 3 (layout):
 //   transpose_elimination merges Transpose/Reshape chains and drops identity permutations.
-//   weight_prepack        packs constant GEMM weights for this CPU's kernels (needs the final
-//                         precision and the final consumers of each weight).
-//   float_conversion      on GPUs only, precision fp16/bf16: every float32 tensor becomes that type
-//                         (at every level: it is a precision choice, not an optimization); after
-//                         the fusions, whose patterns are written for float32 graphs.
-//   branch_scheduling     orders nodes so independent GEMMs/convs/attention sit side by side for
-//                         the executor's inter-op groups (last: every rewrite before it would
-//                         move nodes again; retyping keeps an order that is already topological).
 // dead_code runs again at the end of levels 2 and 3 to drop what fusions orphaned.
+//
+// Device stage (PassStage::Device): depends on the device, CPU and precision the engine opens; runs
+// at load, on the final op set:
+//   precision             (level 2) marks the fused ops for bf16 compute when precision="bf16" on the
+//                         CPU (the fused kernels are the ones with bf16 paths).
+//   weight_prepack        (level 3) rewrites constant weights into the layout the device's kernels
+//                         read (KernelEntry::prepack); after precision, which picks the layout.
+//   float_conversion      (every level: a precision choice, not an optimization) on GPUs only,
+//                         precision fp16/bf16: every float32 tensor becomes that type; after the
+//                         fusions, whose patterns are written for float32 graphs.
+//   branch_scheduling     (level 3) orders nodes so independent GEMMs/convs/attention sit side by
+//                         side for the executor's inter-op groups (last: every rewrite before it
+//                         would move nodes again; retyping keeps an order that is already topological).
+// A pass that changed the graph is followed by retype_graph, which also drops dead values (the
+// weights packing replaced).
 #include "r1/passes/pipeline.h"
 
 #include <chrono>
@@ -51,30 +58,33 @@ constexpr int kMaxRounds = 4;
 
 struct Entry {
   int level;
+  PassStage stage;
   std::unique_ptr<Pass> (*make)();
 };
 
+constexpr PassStage G = PassStage::Graph, D = PassStage::Device;
+
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> e = {
-      {1, make_identity_elimination},
-      {1, make_shape_folding},
-      {1, make_constant_folding},
-      {1, make_cse},
-      {1, make_dead_code},
-      {2, make_conv_bn_folding},
-      {2, make_attention_fusion},
-      {2, make_layernorm_fusion},
-      {2, make_skip_layernorm_fusion},
-      {2, make_gelu_fusion},
-      {2, make_matmul_fusion},
-      {2, make_conv_fusion},
-      {2, make_precision},
-      {2, make_dead_code},
-      {3, make_transpose_elimination},
-      {3, make_weight_prepack},
-      {3, make_dead_code},
-      {0, make_float_conversion},
-      {3, make_branch_scheduling},
+      {1, G, make_identity_elimination},
+      {1, G, make_shape_folding},
+      {1, G, make_constant_folding},
+      {1, G, make_cse},
+      {1, G, make_dead_code},
+      {2, G, make_conv_bn_folding},
+      {2, G, make_attention_fusion},
+      {2, G, make_layernorm_fusion},
+      {2, G, make_skip_layernorm_fusion},
+      {2, G, make_gelu_fusion},
+      {2, G, make_matmul_fusion},
+      {2, G, make_conv_fusion},
+      {2, G, make_dead_code},
+      {3, G, make_transpose_elimination},
+      {3, G, make_dead_code},
+      {2, D, make_precision},
+      {3, D, make_weight_prepack},
+      {0, D, make_float_conversion},
+      {3, D, make_branch_scheduling},
   };
   return e;
 }
@@ -96,6 +106,13 @@ std::vector<std::string> pass_names(int level) {
   return names;
 }
 
+std::vector<std::string> pass_names(int level, PassStage stage) {
+  std::vector<std::string> names;
+  for (const Entry& e : entries())
+    if (e.level <= level && e.stage == stage) names.push_back(e.make()->name());
+  return names;
+}
+
 OptimizeReport optimize(Graph& g, const PassOptions& opts) {
   R1_CHECK(opts.level >= 0 && opts.level <= 3, ModelError) << "optimization level must be 0 to 3, got " << opts.level;
   const bool gpu = opts.device != "cpu";
@@ -106,10 +123,12 @@ OptimizeReport optimize(Graph& g, const PassOptions& opts) {
   rep.nodes_before = static_cast<int>(g.nodes().size());
   for (const Entry& e : entries()) {
     if (e.level > opts.level) continue;
+    if (!(e.stage == PassStage::Graph ? opts.graph_passes : opts.device_passes)) continue;
     std::unique_ptr<Pass> pass = e.make();
     if (opts.disabled.count(pass->name())) continue;
     PassRecord rec;
     rec.name = pass->name();
+    rec.stage = e.stage;
     rec.nodes_before = static_cast<int>(g.nodes().size());
     auto t0 = std::chrono::steady_clock::now();
     // A pass sees the values it created as untyped until the graph is re-typed, so a pattern that

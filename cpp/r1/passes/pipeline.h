@@ -13,6 +13,7 @@ namespace r1 {
 
 struct PassRecord {
   std::string name;
+  PassStage stage = PassStage::Graph;
   bool changed = false;
   int nodes_before = 0, nodes_after = 0;
   double ms = 0;
@@ -24,8 +25,9 @@ struct OptimizeReport {
 };
 
 OptimizeReport optimize(Graph& g, const PassOptions& opts);
-// The pass names of each level, in order (for docs, tests and --disable).
+// The pass names of each level, in order (for docs, tests and --disable); all stages, or one.
 std::vector<std::string> pass_names(int level);
+std::vector<std::string> pass_names(int level, PassStage stage);
 // Re-types a rewritten graph: topological order, schemas, verification, shape inference.
 void retype_graph(Graph& g);
 

@@ -438,7 +438,8 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
     if (n.outputs[i] && !lane.outs[i].defined()) kctx.output(i);  // a kernel that wrote nothing still yields a tensor
   lane.ins = kctx.take_inputs();
   if (rc.rec)
-    rc.rec->record_step(s, n, lane.ins, lane.outs, kctx.allocated_mask(), shp->dtypes, shp->shapes, shp->known);
+    rc.rec->record_step(s, n, lane.ins, lane.outs, kctx.allocated_mask(), shp->dtypes, shp->shapes, shp->known,
+                        step.place.inplace_inputs);
   if (rc.plan)
     check_outputs(s, lane, rc, planned_shapes, in_arena ? kctx.allocated_mask() : 0, shp->dtypes, shp->shapes);
   for (size_t i = 0; i < nout; ++i)

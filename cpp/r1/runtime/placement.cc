@@ -39,6 +39,7 @@ Placement place_steps(const Graph& g, Device& device, Device& cpu) {
         if (worth) {
           p.on_device = true;
           p.kernel = e->fn;
+          p.inplace_inputs = e->inplace_inputs;
           p.host_inputs = e->host_inputs;
         }
       }
@@ -49,6 +50,7 @@ Placement place_steps(const Graph& g, Device& device, Device& cpu) {
                                          << "' has no kernel on device " << device.name()
                                          << (gpu ? " or on the cpu" : "");
       p.kernel = e->fn;
+      p.inplace_inputs = e->inplace_inputs;
       p.host_inputs = ~0u;
       p.metadata_only = gpu && reads_metadata_only(n);
     }

@@ -22,8 +22,9 @@ namespace r1 {
 struct StepPlacement {
   bool on_device = false;  // runs on the executor's device (false: on the CPU)
   KernelFn kernel = nullptr;
-  uint32_t host_inputs = 0;    // device steps: inputs the kernel reads on the host
-  bool metadata_only = false;  // reads only its inputs' shapes (Shape, Size): no copy either way
+  uint32_t inplace_inputs = 0;  // the chosen kernel's KernelEntry::inplace_inputs
+  uint32_t host_inputs = 0;     // device steps: inputs the kernel reads on the host
+  bool metadata_only = false;   // reads only its inputs' shapes (Shape, Size): no copy either way
 
   // Whether input i must be in device memory when the kernel runs.
   bool input_on_device(size_t i) const { return on_device && !(i < 32 && ((host_inputs >> i) & 1)); }

@@ -1,68 +1,11 @@
 #include "r1/runtime/plan.h"
 
-#include <string>
-#include <unordered_set>
 #include <utility>
 
 #include "r1/ir/op_registry.h"
 #include "r1/memory/planner.h"
 
 namespace r1 {
-
-unsigned inplace_inputs(const Node& n) {
-  // The CPU kernels of these ops may write their output over an input of the same shape and
-  // dtype. Checked in cpu/kernels: the unary ones run ew::map_unary (y[i] = f(x[i]); each element
-  // is read before the same index is written), Gelu's AVX-512 loop loads a 16-lane block of x
-  // before storing the same block of y, and Clip reads its min/max inputs before the loop. Add,
-  // Sub, Mul and Div run ew::binary_apply: an operand with the output's shape is read at the very
-  // index (flat loop) or row (broadcast loop) being written, and the other operand is a scalar or
-  // a broadcast row read before the write, or lives in other memory (the recorder checks that).
-  // Not here: Pow (may cast its exponent into a temporary, fine, but unverified for ints), the
-  // variadic Sum/Max/Min/Mean (they accumulate into the output and read input k >= 2 after the
-  // first write), and everything that is not elementwise.
-  static const std::unordered_set<std::string> unary = {"Exp",
-                                                        "Log",
-                                                        "Sqrt",
-                                                        "Reciprocal",
-                                                        "Floor",
-                                                        "Ceil",
-                                                        "Round",
-                                                        "Sin",
-                                                        "Cos",
-                                                        "Tan",
-                                                        "Asin",
-                                                        "Acos",
-                                                        "Atan",
-                                                        "Sinh",
-                                                        "Cosh",
-                                                        "Asinh",
-                                                        "Acosh",
-                                                        "Atanh",
-                                                        "Tanh",
-                                                        "Sigmoid",
-                                                        "Erf",
-                                                        "Softsign",
-                                                        "Softplus",
-                                                        "Mish",
-                                                        "LeakyRelu",
-                                                        "Elu",
-                                                        "Selu",
-                                                        "Celu",
-                                                        "HardSigmoid",
-                                                        "HardSwish",
-                                                        "ThresholdedRelu",
-                                                        "Gelu",
-                                                        "Relu",
-                                                        "Abs",
-                                                        "Neg",
-                                                        "Sign",
-                                                        "Clip"};
-  static const std::unordered_set<std::string> binary = {"Add", "Sub", "Mul", "Div"};
-  if (!n.domain.empty() && n.domain != "ai.onnx") return 0;
-  if (unary.count(n.op_type)) return 1u;
-  if (binary.count(n.op_type)) return 3u;
-  return 0;
-}
 
 std::vector<int> output_bases(const Graph& g) {
   std::vector<int> base;
@@ -194,7 +137,8 @@ bool PlanRecorder::shapes_depend_on_data(const Node& n, const std::vector<const 
 
 void PlanRecorder::record_step(size_t s, const Node& n, const std::vector<const Tensor*>& ins,
                                const std::vector<Tensor>& outs, uint64_t allocated, const std::vector<DType>& dtypes,
-                               const std::vector<Shape>& shapes, const std::vector<bool>& known) {
+                               const std::vector<Shape>& shapes, const std::vector<bool>& known,
+                               uint32_t inplace_inputs) {
   const size_t nout = n.outputs.size();
   const int base = base_[s];
   StepShapes& ss = steps_[s];
@@ -267,7 +211,7 @@ void PlanRecorder::record_step(size_t s, const Node& n, const std::vector<const 
   // In-place candidates: output 0 may take over input k's storage when k starts that storage with
   // the output's exact shape and dtype, and every other input in the same storage is that very
   // tensor (read at the index being written). finish() keeps those whose storage dies here.
-  const unsigned mask = inplace_inputs(n);
+  const uint32_t mask = inplace_inputs;
   if (!mask || nout == 0 || !n.outputs[0] || !s_.out_fresh[base]) return;
   const Tensor& o = outs[0];
   for (size_t k = 0; k < ins.size() && k < 32; ++k) {

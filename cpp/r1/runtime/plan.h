@@ -4,7 +4,8 @@
 // arena; later runs hand kernels views into a checked-out arena instead of allocating.
 //
 //   PlanRecorder rec(graph, last_reader, /*layout=*/nullptr, /*arena=*/nullptr);
-//   ... after each step: rec.record_step(s, node, ins, outs, ctx.allocated_mask(), dtypes, shapes, known);
+//   ... after each step: rec.record_step(s, node, ins, outs, ctx.allocated_mask(), dtypes, shapes, known,
+//                                        entry.inplace_inputs);
 //   PlanRecorder::Result r = rec.finish(key);
 //   auto plan = std::make_shared<Plan>(graph, r.structure, r.shapes->need, bucket);
 //   std::shared_ptr<Buffer> arena = plan->checkout(allocator);   ... plan->checkin(arena);
@@ -22,10 +23,6 @@
 #include "r1/ir/graph.h"
 
 namespace r1 {
-
-// Bit k set: the CPU kernel of `n` may write output 0 over input k when that input has exactly the
-// output's shape and dtype (elementwise, every element read before it is written at the same index).
-unsigned inplace_inputs(const Node& n);
 
 // One step's output types in the form KernelContext takes.
 struct StepShapes {
@@ -104,10 +101,11 @@ class PlanRecorder {
   PlanRecorder(const Graph& g, const std::vector<int>& last_reader, const Plan* layout, const Buffer* arena);
 
   // After step s ran: its inputs (nullptr for omitted), its outputs, which outputs the kernel
-  // allocated (KernelContext::allocated_mask), and what inference said about them.
+  // allocated (KernelContext::allocated_mask), what inference said about them, and the inputs its
+  // kernel may write output 0 over (KernelEntry::inplace_inputs).
   void record_step(size_t s, const Node& n, const std::vector<const Tensor*>& ins, const std::vector<Tensor>& outs,
                    uint64_t allocated, const std::vector<DType>& dtypes, const std::vector<Shape>& shapes,
-                   const std::vector<bool>& known);
+                   const std::vector<bool>& known, uint32_t inplace_inputs);
 
   struct Result {
     Structure structure;

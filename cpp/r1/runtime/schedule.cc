@@ -1,19 +1,10 @@
 #include "r1/runtime/schedule.h"
 
-#include <string>
 #include <unordered_set>
 
-namespace r1 {
+#include "r1/ir/op_registry.h"
 
-bool is_heavy_op(const Node& n) {
-  static const std::unordered_set<std::string> onnx = {"MatMul",      "Gemm",          "Conv",       "ConvTranspose",
-                                                       "LSTM",        "GRU",           "RNN",        "MatMulInteger",
-                                                       "ConvInteger", "QLinearMatMul", "QLinearConv"};
-  static const std::unordered_set<std::string> r1_ops = {"FusedMatMul", "FusedConv", "Attention"};
-  if (n.domain.empty() || n.domain == "ai.onnx") return onnx.count(n.op_type) > 0;
-  if (n.domain == "r1") return r1_ops.count(n.op_type) > 0;
-  return false;
-}
+namespace r1 {
 
 std::vector<StepGroup> group_steps(const Graph& g, int threads) {
   const auto& nodes = g.nodes();
@@ -22,10 +13,10 @@ std::vector<StepGroup> group_steps(const Graph& g, int threads) {
   for (size_t s = 0; s < nodes.size(); ++s) {
     const Node& n = *nodes[s];
     bool join = false;
-    if (threads > 1 && !groups.empty() && is_heavy_op(n)) {
+    if (threads > 1 && !groups.empty() && is_heavy(n)) {
       const StepGroup& last = groups.back();
       const Node& head = *nodes[last.first];
-      join = is_heavy_op(head) && last.size < threads;
+      join = is_heavy(head) && last.size < threads;
       for (const Value* in : n.inputs)
         if (join && in && in->producer && members.count(in->producer)) join = false;
     }

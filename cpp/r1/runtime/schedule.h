@@ -1,5 +1,5 @@
 // Inter-op parallelism: which steps of a graph may run at the same time. A group is a run of
-// consecutive heavy steps (GEMMs, convolutions, attention: each worth a core to itself) none of
+// consecutive heavy steps (OpSchema::heavy: GEMMs, convolutions, attention, each worth a core to itself) none of
 // which reads another's output, at most one per thread. The executor runs a group's steps
 // concurrently, each on one thread (their kernels' own parallel_for then runs serially), and the
 // memory plan treats a group as one step, so no two of its tensors share memory.
@@ -13,9 +13,6 @@
 #include "r1/ir/graph.h"
 
 namespace r1 {
-
-// Ops whose kernels do enough work per call to keep a core busy on their own.
-bool is_heavy_op(const Node& n);
 
 struct StepGroup {
   int first = 0;  // step index

@@ -1,8 +1,15 @@
 """ModelConverter: ONNX files or PyTorch modules -> a compiled `.r1` file.
 
-ModelConverter(input_model="model.onnx", framework="onnx").convert()            # -> "model.r1"
-ModelConverter(input_model=net, framework="pytorch", example_inputs=(x,),
-               output_path="net.r1").convert()
+    ModelConverter(input_model="model.onnx", framework="onnx").convert()            # -> "model.r1"
+    ModelConverter(input_model=net, framework="pytorch", example_inputs=(x,),
+                   output_path="net.r1").convert()
+    ModelConverter("model.onnx", target_hardware="native").convert()   # packed for this CPU too
+
+Compiling happens here, once: the graph passes (folding, fusions, layout: levels 1-3, see
+compiler.py) run and the optimized graph is written, with the level, the passes and the compiler
+version in the file's metadata. An engine loading the file runs only the device passes. For a CPU
+profile row as target_hardware the device passes run here too, so the GEMM weights are stored packed
+for that CPU and loading packs nothing (see targets.py).
 """
 
 from __future__ import annotations
@@ -13,12 +20,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from .._core import ModelError
-from ..model import Model, save_model
+from ..compiler import DEFAULT_LEVEL, OptimizeReport, _check_level, optimize_graph
+from ..model import CompileInfo, Model, save_model
 from .onnx_import import load_onnx
+from .targets import resolve_target
 
 FRAMEWORKS = ("onnx", "pytorch")
-TARGETS = ("cpu",)
+CPU_PRECISIONS = ("fp32", "bf16")
+GPU_PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 class ModelConverter:
@@ -34,14 +45,31 @@ class ModelConverter:
         dynamic_axes: dict | None = None,
         opset: int = 17,
         dynamo: bool = False,
+        optimization_level: int = DEFAULT_LEVEL,
+        precision: str = "fp32",
+        disabled_passes: Sequence[str] = (),
     ):
+        """target_hardware: "cpu" (portable: the graph passes only), "native" (this machine's CPU profile
+        row), a CPU profile row ("avx512_bf16", ...: weights stored packed for it) or a GPU profile row.
+        precision: what engines open the file with by default ("bf16" on a CPU row also packs bf16
+        weights; "fp16" needs a GPU row). optimization_level 0-3 as in InferenceEngine."""
         if framework not in FRAMEWORKS:
             raise ValueError(f"framework must be one of {FRAMEWORKS}, got {framework!r}")
-        if target_hardware not in TARGETS:
-            raise ValueError(f"target_hardware must be one of {TARGETS}, got {target_hardware!r}")
+        self.target = resolve_target(target_hardware)
+        precisions = GPU_PRECISIONS if self.target.kind == "gpu" else CPU_PRECISIONS
+        if precision not in precisions:
+            raise ValueError(
+                f"precision {precision!r} is not available for target_hardware {self.target.name!r}; "
+                f"supported: {', '.join(precisions)}"
+            )
+        _check_level(optimization_level)
         self.input_model = input_model
         self.framework = framework
-        self.target_hardware = target_hardware
+        self.target_hardware = self.target.name
+        self.optimization_level = optimization_level
+        self.precision = precision
+        self.disabled_passes = tuple(disabled_passes)
+        self.report: OptimizeReport | None = None  # what the passes did, after compile()
         self.output_path = output_path
         self.example_inputs = example_inputs
         self.input_names = input_names
@@ -63,7 +91,23 @@ class ModelConverter:
         else:
             graph = self._from_pytorch()
             source = f"pytorch:{type(self.input_model).__name__}"
-        return Model(graph, {"source": source, "framework": self.framework, "target": self.target_hardware})
+        level, precision, disabled = self.optimization_level, self.precision, self.disabled_passes
+        report = optimize_graph(graph, level, precision, disabled, stages="graph")
+        device_passes: tuple[str, ...] = ()
+        if self.target.kind == "cpu":
+            dev = optimize_graph(graph, level, precision, disabled, stages="device", cpu_target=self.target.flags)
+            device_passes = tuple(dev.pass_names)
+            report = OptimizeReport(level, report.nodes_before, dev.nodes_after, report.passes + dev.passes)
+        self.report = report
+        info = CompileInfo(
+            f"deepseek_r1 {__version__}",
+            level,
+            tuple(p["name"] for p in report.passes if p["stage"] == "graph"),
+            device_passes,
+            self.target.name,
+            precision,
+        )
+        return Model(graph, {"source": source, "framework": self.framework, **info.metadata()})
 
     def convert(self) -> str:
         """Compiles and writes the `.r1` file; returns its path."""

@@ -69,8 +69,9 @@ def reference(a, b, trans_b, bias, res, alpha, act):
     return act_ref(y, act, pa, pb), np.broadcast_to(scale, y.shape)
 
 
-def run_fused(a, b, bias=None, res=None, threads=1, **attrs):
-    """One FusedMatMul node: A (and the residual) are graph inputs, B and bias initializers."""
+def run_fused(a, b, bias=None, res=None, threads=1, level=3, **attrs):
+    """One FusedMatMul node: A (and the residual) are graph inputs, B and bias initializers. Level 3 lets
+    the weight_prepack pass pack B first (as every engine does); level 0 hands the kernel B as given."""
     act = attrs.get("activation", "")
     if act in ACT_PARAMS and "act_alpha" not in attrs:
         attrs["act_alpha"], attrs["act_beta"] = ACT_PARAMS[act]
@@ -81,7 +82,7 @@ def run_fused(a, b, bias=None, res=None, threads=1, **attrs):
     model.graph.initializer.append(numpy_helper.from_array(np.asarray(b), "w"))
     if bias is not None:
         model.graph.initializer.append(numpy_helper.from_array(np.asarray(bias), "bias"))
-    eng = r1.InferenceEngine(r1.Model(r1.load_onnx(model)), num_threads=threads)
+    eng = r1.InferenceEngine(r1.Model(r1.load_onnx(model)), num_threads=threads, optimization_level=level)
     return eng.run([x for x in (a, res) if x is not None])["out0"]
 
 
@@ -238,12 +239,13 @@ def test_symbolic_shapes_infer():
         check_close(y, *reference(xv, w, False, None, None, 1.0, "Gelu"), 1e-5)
 
 
-def _raises(match, a, b, bias=None, res=None, **attrs):
+def _raises(match, a, b, bias=None, res=None, level=0, **attrs):
     with pytest.raises((r1.ModelError, r1.InputError), match=match):
-        run_fused(a, b, bias, res, 1, **attrs)
+        run_fused(a, b, bias, res, 1, level=level, **attrs)
 
 
 def test_mismatched_packed_blob_is_rejected():
+    """The kernel itself (level 0: no pass touches B) refuses a blob that does not fit the node."""
     a, b, _, _ = make_case(1, (), 4, 32, 20, False, False, "none")
     blob = _core.pack_weights(b, False, "fp32")
     _raises("precision is bf16", a, blob, packed_b=1, k=32, n=20, precision="bf16")
@@ -253,6 +255,20 @@ def test_mismatched_packed_blob_is_rejected():
     _raises("not a packed weight blob", a, bad, packed_b=1, k=32, n=20)
     _raises("truncated|too short", a, blob[:100].copy(), packed_b=1, k=32, n=20)
     _raises("uint8", a, b, packed_b=1, k=32, n=20)
+
+
+def test_the_compiler_repacks_a_blob_of_another_precision_and_rejects_a_broken_one():
+    """Level 3: weight_prepack packs an fp32 blob again for a bf16 node (a .r1 compiled at fp32 opened at
+    bf16); a blob whose header is no packed blob is a ModelError at load, naming the problem."""
+    a, b, _, _ = make_case(1, (), 4, 32, 20, False, False, "none")
+    blob = _core.pack_weights(b, False, "fp32")
+    repacked = run_fused(a, blob, packed_b=1, k=32, n=20, precision="bf16")
+    want = run_fused(a, b, precision="bf16")
+    np.testing.assert_array_equal(repacked, want)
+    bad = blob.copy()
+    bad[0] ^= 0xFF
+    _raises("not a packed weight blob", a, bad, level=3, packed_b=1, k=32, n=20)
+    _raises("uint8", a, b, level=3, packed_b=1, k=32, n=20)
 
 
 def test_invalid_nodes_are_rejected():

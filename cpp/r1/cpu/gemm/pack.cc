@@ -175,6 +175,34 @@ PackedB packed_view(const void* blob, size_t bytes, int64_t k, int64_t n, Packed
   return v;
 }
 
+PackedLayout packed_layout(const Tensor& blob) {
+  R1_CHECK(blob.dtype() == DType::UInt8 && blob.rank() == 1 && blob.nbytes() >= kHeaderBytes, ModelError)
+      << "FusedMatMul: a packed B must be a 1-D uint8 blob with a header, got " << blob.describe();
+  Header h;
+  std::memcpy(&h, blob.raw(), sizeof(h));
+  R1_CHECK(std::memcmp(h.magic, kMagic, sizeof(kMagic)) == 0 && h.version == kVersion, ModelError)
+      << "FusedMatMul: B is not a packed weight blob of this engine version";
+  R1_CHECK(
+      h.layout == static_cast<uint32_t>(PackedLayout::F32) || h.layout == static_cast<uint32_t>(PackedLayout::BF16),
+      ModelError)
+      << "FusedMatMul: packed B has an unknown layout " << h.layout;
+  return static_cast<PackedLayout>(h.layout);
+}
+
+Tensor unpack_weights(const Tensor& blob, int64_t k, int64_t n) {
+  const PackedB v = packed_view(blob, k, n, packed_layout(blob));
+  Tensor out = Tensor::empty(DType::Float32, {k, n});
+  float* d = out.data<float>();
+  std::vector<float> panel(static_cast<size_t>(k * kNR));
+  for (int64_t p = 0; p < num_panels(n); ++p) {
+    unpack_panel_f32(v, p, panel.data());
+    const int64_t j0 = p * kNR, nr = std::min<int64_t>(kNR, n - j0);
+    for (int64_t kk = 0; kk < k; ++kk)
+      std::memcpy(d + kk * n + j0, panel.data() + kk * kNR, static_cast<size_t>(nr) * sizeof(float));
+  }
+  return out;
+}
+
 void unpack_panel_f32(const PackedB& v, int64_t p, float* dst) {
   if (v.layout == PackedLayout::F32) {
     std::memcpy(dst, static_cast<const float*>(v.panels) + p * v.panel_stride,

@@ -53,6 +53,13 @@ Tensor pack_weights(const Tensor& b, bool trans_b, const std::string& precision)
 PackedB packed_view(const Tensor& blob, int64_t k, int64_t n, PackedLayout expected);
 PackedB packed_view(const void* blob, size_t bytes, int64_t k, int64_t n, PackedLayout expected);
 
+// The layout a blob's header names; ModelError when it is no packed blob of this engine version.
+PackedLayout packed_layout(const Tensor& blob);
+
+// The inverse of pack_weights: a packed K x N operand back to a plain fp32 [K, N] tensor (bf16 panels
+// give their bf16 values). For targets whose kernels read plain B (CPUs without AVX-512).
+Tensor unpack_weights(const Tensor& blob, int64_t k, int64_t n);
+
 // Panel `p` of a packed view as fp32 K x 48 (ldb 48) into dst: bf16 weights on a CPU without
 // AVX512-BF16, or for the OpenBLAS fallback.
 void unpack_panel_f32(const PackedB& v, int64_t p, float* dst);

@@ -319,11 +319,17 @@ void xor_k(KernelContext& ctx) {
 
 }  // namespace
 
+// in_place(3u) for Add, Sub, Mul and Div: they run ew::binary_apply, where an operand with the output's
+// shape is read at the very index (flat loop) or row (broadcast loop) being written, and the other
+// operand is a scalar or a broadcast row read before the write, or lives in other memory (the plan
+// recorder checks that). Not Pow (it may cast its exponent into a temporary: fine, but unverified for
+// ints), nor the variadic Sum/Max/Min/Mean (they accumulate into the output and read input k >= 2
+// after the first write).
 void register_elementwise_binary_kernels(KernelTable& t) {
-  t.add("Add", add);
-  t.add("Sub", sub);
-  t.add("Mul", mul);
-  t.add("Div", div);
+  t.add("Add", add).in_place(3u);
+  t.add("Sub", sub).in_place(3u);
+  t.add("Mul", mul).in_place(3u);
+  t.add("Div", div).in_place(3u);
   t.add("Mod", mod);
   t.add("Pow", pow_k);
   t.add("PRelu", prelu);

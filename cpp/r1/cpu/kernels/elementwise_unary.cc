@@ -212,44 +212,48 @@ void not_k(KernelContext& ctx) {
 
 }  // namespace
 
+// in_place(1u): output 0 may overwrite input 0. The float_unary ops run ew::map_unary (y[i] = f(x[i]):
+// each element is read before the same index is written); Gelu's AVX-512 loop loads a 16-lane block of
+// x before it stores the same block of y; Clip reads its min/max inputs before the loop. Not IsNaN /
+// IsInf / Not (their output has another dtype).
 void register_elementwise_unary_kernels(KernelTable& t) {
-  t.add("Exp", float_unary<ExpOp>);
-  t.add("Log", float_unary<LogOp>);
-  t.add("Sqrt", float_unary<SqrtOp>);
-  t.add("Reciprocal", float_unary<ReciprocalOp>);
-  t.add("Floor", float_unary<FloorOp>);
-  t.add("Ceil", float_unary<CeilOp>);
-  t.add("Round", float_unary<RoundOp>);
-  t.add("Sin", float_unary<SinOp>);
-  t.add("Cos", float_unary<CosOp>);
-  t.add("Tan", float_unary<TanOp>);
-  t.add("Asin", float_unary<AsinOp>);
-  t.add("Acos", float_unary<AcosOp>);
-  t.add("Atan", float_unary<AtanOp>);
-  t.add("Sinh", float_unary<SinhOp>);
-  t.add("Cosh", float_unary<CoshOp>);
-  t.add("Asinh", float_unary<AsinhOp>);
-  t.add("Acosh", float_unary<AcoshOp>);
-  t.add("Atanh", float_unary<AtanhOp>);
-  t.add("Tanh", float_unary<TanhOp>);
-  t.add("Sigmoid", float_unary<SigmoidOp>);
-  t.add("Erf", float_unary<ErfOp>);
-  t.add("Softsign", float_unary<SoftsignOp>);
-  t.add("Softplus", float_unary<SoftplusOp>);
-  t.add("Mish", float_unary<MishOp>);
-  t.add("LeakyRelu", float_unary<LeakyReluOp>);
-  t.add("Elu", float_unary<EluOp>);
-  t.add("Selu", float_unary<SeluOp>);
-  t.add("Celu", float_unary<CeluOp>);
-  t.add("HardSigmoid", float_unary<HardSigmoidOp>);
-  t.add("HardSwish", float_unary<HardSwishOp>);
-  t.add("ThresholdedRelu", float_unary<ThresholdedReluOp>);
-  t.add("Gelu", gelu_kernel);  // vectorised erf/tanh forms, shared with r1::Gelu
-  t.add("Relu", relu);
-  t.add("Abs", abs_k);
-  t.add("Neg", neg);
-  t.add("Sign", sign);
-  t.add("Clip", clip);
+  t.add("Exp", float_unary<ExpOp>).in_place(1u);
+  t.add("Log", float_unary<LogOp>).in_place(1u);
+  t.add("Sqrt", float_unary<SqrtOp>).in_place(1u);
+  t.add("Reciprocal", float_unary<ReciprocalOp>).in_place(1u);
+  t.add("Floor", float_unary<FloorOp>).in_place(1u);
+  t.add("Ceil", float_unary<CeilOp>).in_place(1u);
+  t.add("Round", float_unary<RoundOp>).in_place(1u);
+  t.add("Sin", float_unary<SinOp>).in_place(1u);
+  t.add("Cos", float_unary<CosOp>).in_place(1u);
+  t.add("Tan", float_unary<TanOp>).in_place(1u);
+  t.add("Asin", float_unary<AsinOp>).in_place(1u);
+  t.add("Acos", float_unary<AcosOp>).in_place(1u);
+  t.add("Atan", float_unary<AtanOp>).in_place(1u);
+  t.add("Sinh", float_unary<SinhOp>).in_place(1u);
+  t.add("Cosh", float_unary<CoshOp>).in_place(1u);
+  t.add("Asinh", float_unary<AsinhOp>).in_place(1u);
+  t.add("Acosh", float_unary<AcoshOp>).in_place(1u);
+  t.add("Atanh", float_unary<AtanhOp>).in_place(1u);
+  t.add("Tanh", float_unary<TanhOp>).in_place(1u);
+  t.add("Sigmoid", float_unary<SigmoidOp>).in_place(1u);
+  t.add("Erf", float_unary<ErfOp>).in_place(1u);
+  t.add("Softsign", float_unary<SoftsignOp>).in_place(1u);
+  t.add("Softplus", float_unary<SoftplusOp>).in_place(1u);
+  t.add("Mish", float_unary<MishOp>).in_place(1u);
+  t.add("LeakyRelu", float_unary<LeakyReluOp>).in_place(1u);
+  t.add("Elu", float_unary<EluOp>).in_place(1u);
+  t.add("Selu", float_unary<SeluOp>).in_place(1u);
+  t.add("Celu", float_unary<CeluOp>).in_place(1u);
+  t.add("HardSigmoid", float_unary<HardSigmoidOp>).in_place(1u);
+  t.add("HardSwish", float_unary<HardSwishOp>).in_place(1u);
+  t.add("ThresholdedRelu", float_unary<ThresholdedReluOp>).in_place(1u);
+  t.add("Gelu", gelu_kernel).in_place(1u);  // vectorised erf/tanh forms, shared with r1::Gelu
+  t.add("Relu", relu).in_place(1u);
+  t.add("Abs", abs_k).in_place(1u);
+  t.add("Neg", neg).in_place(1u);
+  t.add("Sign", sign).in_place(1u);
+  t.add("Clip", clip).in_place(1u);
   t.add("IsNaN", isnan_k);
   t.add("IsInf", isinf_k);
   t.add("Not", not_k);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "r1/cpu/gemm/gemm.h"
+#include "r1/cpu/gemm/prepack.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/families.h"
 
@@ -113,6 +114,8 @@ void fused_matmul_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_fused_linear_kernels(KernelTable& t) { t.add("FusedMatMul", fused_matmul_kernel, "r1"); }
+void register_fused_linear_kernels(KernelTable& t) {
+  t.add("FusedMatMul", fused_matmul_kernel, "r1").with_prepack(gemm::prepack_fused_matmul);
+}
 
 }  // namespace r1::cpu

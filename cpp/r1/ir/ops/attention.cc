@@ -79,7 +79,7 @@ void infer_attention(InferContext& c) {
 }  // namespace
 
 void register_attention_ops(OpRegistry& reg) {
-  OpSchema s = schema("Attention", 3, 4, infer_attention);
+  OpSchema s = heavy(schema("Attention", 3, 4, infer_attention));
   s.domain = "r1";
   reg.add(std::move(s));
 }

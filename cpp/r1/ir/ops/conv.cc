@@ -167,8 +167,8 @@ void infer_upsample(InferContext& c) {
 }  // namespace
 
 void register_conv_ops(OpRegistry& reg) {
-  reg.add(schema("Conv", 2, 3, infer_conv));
-  reg.add(schema("ConvTranspose", 2, 3, infer_conv_transpose));
+  reg.add(heavy(schema("Conv", 2, 3, infer_conv)));
+  reg.add(heavy(schema("ConvTranspose", 2, 3, infer_conv_transpose)));
   reg.add(schema("MaxPool", 1, 1, [](InferContext& c) { infer_pool(c, "MaxPool", true); }, 1, 2));
   reg.add(schema("AveragePool", 1, 1, [](InferContext& c) { infer_pool(c, "AveragePool", false); }));
   reg.add(schema("LpPool", 1, 1, [](InferContext& c) { infer_pool(c, "LpPool", false); }));

@@ -71,7 +71,7 @@ void infer_fused_conv(InferContext& c) {
 }  // namespace
 
 void register_fused_conv_ops(OpRegistry& reg) {
-  OpSchema s = schema("FusedConv", 2, 4, infer_fused_conv);
+  OpSchema s = heavy(schema("FusedConv", 2, 4, infer_fused_conv));
   s.domain = "r1";
   reg.add(std::move(s));
 }

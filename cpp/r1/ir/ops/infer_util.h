@@ -34,4 +34,10 @@ inline OpSchema schema(const char* op, int min_in, int max_in, InferFn fn, int m
   return s;
 }
 
+// Marks a schema as heavy (OpSchema::heavy): its kernel is worth an inter-op slot of its own.
+inline OpSchema heavy(OpSchema s) {
+  s.heavy = true;
+  return s;
+}
+
 }  // namespace r1

@@ -135,9 +135,9 @@ void infer_einsum(InferContext& c) {
 }  // namespace
 
 void register_linalg_ops(OpRegistry& reg) {
-  reg.add(schema("MatMul", 2, 2, infer_matmul));
-  reg.add(schema("MatMulInteger", 2, 4, infer_matmul_integer));
-  OpSchema gemm = schema("Gemm", 2, 3, infer_gemm);
+  reg.add(heavy(schema("MatMul", 2, 2, infer_matmul)));
+  reg.add(heavy(schema("MatMulInteger", 2, 4, infer_matmul_integer)));
+  OpSchema gemm = heavy(schema("Gemm", 2, 3, infer_gemm));
   gemm.since_opset = 7;
   reg.add(gemm);
   OpSchema einsum = schema("Einsum", 1, 1000, infer_einsum);

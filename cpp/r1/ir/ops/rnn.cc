@@ -99,7 +99,7 @@ void infer_recurrent(InferContext& ctx, int num_gates, int num_acts, bool lstm) 
 }
 
 OpSchema rnn_schema(const char* op, int max_in, int max_out, InferFn fn) {
-  OpSchema s = schema(op, 3, max_in, std::move(fn), 0, max_out);
+  OpSchema s = heavy(schema(op, 3, max_in, std::move(fn), 0, max_out));
   s.since_opset = 7;
   return s;
 }
