@@ -12,12 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 
 from . import gpu
 from ._core import DeviceError, Executor, InputError
 from .compiler import DEFAULT_LEVEL, _check_level, optimize_graph
+from .dtypes import R1_TO_NUMPY
 from .model import Model, load_model
 
 
@@ -27,16 +27,6 @@ def _c_contiguous(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
-_NP_DTYPES = {
-    "float32": np.dtype(np.float32),
-    "float16": np.dtype(np.float16),
-    "bfloat16": np.dtype(ml_dtypes.bfloat16),
-    "int8": np.dtype(np.int8),
-    "uint8": np.dtype(np.uint8),
-    "int32": np.dtype(np.int32),
-    "int64": np.dtype(np.int64),
-    "bool": np.dtype(np.bool_),
-}
 PRECISIONS = ("fp32", "bf16")
 # On a GPU, fp16 / bf16 convert the whole graph (float32 inputs and outputs are cast at the edges).
 GPU_PRECISIONS = ("fp32", "fp16", "bf16")
@@ -53,7 +43,7 @@ class TensorInfo:
 
     @property
     def numpy_dtype(self) -> np.dtype:
-        return _NP_DTYPES[self.dtype]
+        return R1_TO_NUMPY[self.dtype]
 
 
 Inputs = Mapping[str, np.ndarray] | Sequence[np.ndarray]
