@@ -18,6 +18,7 @@ from . import gpu
 from ._core import DeviceError, Executor, InputError
 from .compiler import DEFAULT_LEVEL, _check_level, optimize_graph
 from .dtypes import R1_TO_NUMPY
+from .input_check import arrange
 from .model import Model, load_model
 
 
@@ -152,33 +153,8 @@ class InferenceEngine:
         return self._executor.parallel_groups
 
     def _arrange(self, inputs: Inputs) -> list[np.ndarray]:
-        if isinstance(inputs, Mapping):
-            unknown = [k for k in inputs if k not in self._input_index]
-            if unknown:
-                raise InputError(
-                    f"unknown input name(s) {unknown}; the model's inputs are {[t.name for t in self.inputs]}"
-                )
-            missing = [t.name for t in self.inputs if t.name not in inputs]
-            if missing:
-                raise InputError(f"missing input(s) {missing}; the model's inputs are {[t.name for t in self.inputs]}")
-            values = [inputs[t.name] for t in self.inputs]
-        elif isinstance(inputs, (list, tuple)):
-            if len(inputs) != len(self.inputs):
-                raise InputError(
-                    f"the model takes {len(self.inputs)} inputs {[t.name for t in self.inputs]}, got {len(inputs)}"
-                )
-            values = list(inputs)
-        elif isinstance(inputs, np.ndarray) and len(self.inputs) == 1:
-            values = [inputs]
-        else:
-            raise InputError(f"inputs must be a dict of name -> array or a list of arrays, got {type(inputs).__name__}")
-        arrays = []
-        for info, v in zip(self.inputs, values):
-            a = np.asarray(v)
-            if a.dtype != info.numpy_dtype:
-                raise InputError(f"input '{info.name}' must be {info.dtype}, got {a.dtype}")
-            arrays.append(_c_contiguous(a))
-        return arrays
+        # Names and dtypes here (input_check, shared with the server); shapes in the executor, on every run.
+        return [_c_contiguous(a) for a in arrange(self.inputs, inputs)]
 
     def run(self, inputs: Inputs) -> dict[str, np.ndarray]:
         """Runs the model once; returns a dict output name -> array. The GIL is released while it runs."""
