@@ -25,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 
+from ..kserve import Limits
 from .app import ServerState, build_app
 from .batcher import LEVELS, PriorityPolicy
 from .config import ModelConfig
 from .metrics import ServerMetrics
-from .protocol import Limits
 from .repository import ModelRepository
 
 log = logging.getLogger("deepseek_r1.serve")

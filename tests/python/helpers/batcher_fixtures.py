@@ -1,6 +1,6 @@
 """DynamicBatcher test pieces: two tiny real engines, a run function that can hold a batch, and small helpers.
 
-    engine = elementwise_engine()                    # x [N,S,4] -> y = x*2+1, z = ReduceSum(x, axis 2)
+    engine = build_elementwise_engine()                    # x [N,S,4] -> y = x*2+1, z = ReduceSum(x, axis 2)
     gated = Gated(engine, blocked=True)              # the batch run blocks until gated.gate.set()
     b = make(engine, gated, pool, max_batch_size=4)  # DynamicBatcher over it
     await until(lambda: b.queue_depths()["standard"] == 3)
@@ -27,7 +27,7 @@ def _engine(nodes, inputs, outputs, inits=()):
     return r1.InferenceEngine(r1.Model(r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))))
 
 
-def elementwise_engine() -> r1.InferenceEngine:
+def build_elementwise_engine() -> r1.InferenceEngine:
     """x [N,S,4] -> y = x*2+1 [N,S,4] (elementwise: padding-safe), z = ReduceSum(x, axis 2) [N,S]."""
     f = TensorProto.FLOAT
     return _engine(
@@ -46,7 +46,7 @@ def elementwise_engine() -> r1.InferenceEngine:
     )
 
 
-def gather_engine() -> r1.InferenceEngine:
+def build_gather_engine() -> r1.InferenceEngine:
     """idx int64 [N,S] -> table[idx]: an out-of-range index is a real engine InputError."""
     table = numpy_helper.from_array(np.arange(40, dtype=np.float32).reshape(10, 4), "table")
     return _engine(

@@ -10,17 +10,17 @@ import pytest
 import deepseek_r1 as r1
 from deepseek_r1.serve.batcher import BatcherConfig, DynamicBatcher, PriorityPolicy
 from deepseek_r1.serve.errors import BadRequest, ClientGone, QueueFull, RequestTimeout, ServeError, Unavailable
-from helpers.batcher_fixtures import Gated, elementwise_engine, gather_engine, make, until, x_of
+from helpers.batcher_fixtures import Gated, build_elementwise_engine, build_gather_engine, make, until, x_of
 
 
 @pytest.fixture(scope="module")
 def engine():
-    return elementwise_engine()
+    return build_elementwise_engine()
 
 
-@pytest.fixture(scope="module", name="gather_engine")
-def _gather_engine():
-    return gather_engine()
+@pytest.fixture(scope="module")
+def gather_engine():
+    return build_gather_engine()
 
 
 @pytest.fixture(scope="module")

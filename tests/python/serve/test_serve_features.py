@@ -10,7 +10,7 @@ import pytest
 
 import deepseek_r1 as r1
 from deepseek_r1.serve.errors import BadRequest
-from deepseek_r1.serve.inference import request_priority, request_timeout_s
+from deepseek_r1.serve.infer_handler import request_priority, request_timeout_s
 from helpers.serve_fixtures import add_relu_model, add_version, matmul_model, reference_add_relu, save_r1
 
 KEY = "feature-key-0123"
