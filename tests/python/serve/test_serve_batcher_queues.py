@@ -273,3 +273,24 @@ def test_adaptive_hold_decision(engine):
     assert b._hold_s(Head, 3, 100.01) == 0  # the head already waited longer than the hold
     b._ia_ewma = 0.01  # arrivals slower than compute: waiting would not grow the batch
     assert b._hold_s(Head, 3, 100.0) == 0
+
+
+# ---------- the queue depth handed to each run ----------
+
+
+def test_each_run_is_handed_the_requests_still_queued(engine, pool):
+    gated = Gated(engine, blocked=True)
+    b = make(engine, gated, pool, max_batch_size=2)
+
+    async def go():
+        first = asyncio.ensure_future(b.submit(x_of(v=0)))
+        await until(gated.entered.is_set)
+        rest = [asyncio.ensure_future(b.submit(x_of(v=v))) for v in range(1, 6)]
+        await until(lambda: b.queue_depths()["standard"] == 5)
+        gated.gate.set()
+        await asyncio.gather(first, *rest)
+
+    asyncio.run(go())
+    # a lone first request; then 5 queued, taken two at a time: 3 left, then 1, then none
+    assert gated.sizes == [1, 2, 2, 1]
+    assert gated.queued == [0, 3, 1, 0]
