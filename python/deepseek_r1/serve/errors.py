@@ -35,10 +35,6 @@ class Unauthorized(ServeError):
     status, reason = 401, "unauthorized"
 
 
-class Forbidden(ServeError):
-    status, reason = 403, "forbidden"
-
-
 class NotFound(ServeError):
     status, reason = 404, "not_found"
 
@@ -76,7 +72,6 @@ class RequestTimeout(ServeError):
 REASONS = (
     "bad_request",
     "unauthorized",
-    "forbidden",
     "not_found",
     "too_large",
     "queue_full",
@@ -91,7 +86,6 @@ REASONS = (
 _GRPC_CODES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     405: "UNIMPLEMENTED",
     # 413 like the transport's own "message larger than max": both mean "send less"

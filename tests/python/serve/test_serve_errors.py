@@ -9,7 +9,6 @@ from deepseek_r1.serve.errors import (
     REASONS,
     BadRequest,
     ClientGone,
-    Forbidden,
     ModelFailed,
     NotFound,
     PayloadTooLarge,
@@ -39,7 +38,6 @@ CODEC_ERRORS = [
 SERVE_ERRORS = [
     (BadRequest("bad"), BadRequest, 400, "INVALID_ARGUMENT", "bad_request"),
     (Unauthorized("key"), Unauthorized, 401, "UNAUTHENTICATED", "unauthorized"),
-    (Forbidden("no"), Forbidden, 403, "PERMISSION_DENIED", "forbidden"),
     (NotFound("nope"), NotFound, 404, "NOT_FOUND", "not_found"),
     (PayloadTooLarge("big"), PayloadTooLarge, 413, "RESOURCE_EXHAUSTED", "too_large"),
     (QueueFull("full"), QueueFull, 429, "RESOURCE_EXHAUSTED", "queue_full"),
