@@ -35,7 +35,7 @@ from _paths import ROOT, use_test_helpers
 use_test_helpers()
 
 import deepseek_r1 as r1  # noqa: E402
-from deepseek_r1.serve.protocol import encode_infer_request, parse_infer_response  # noqa: E402
+from deepseek_r1.kserve import encode_infer_request, parse_infer_response  # noqa: E402
 from helpers.serve_fixtures import matmul_model  # noqa: E402
 
 WIDTH = 1024

@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from . import kserve
+
 InputValue = np.ndarray | bytes | bytearray | str | Sequence[bytes | str]
 
 RETRY_STATUSES = frozenset({429, 503})
@@ -182,8 +184,6 @@ class _Base:
         return dict(base_url=self.endpoint, headers=self._headers, timeout=httpx.Timeout(self.timeout))
 
     def _build_infer(self, model, inputs, version, outputs, priority, request_id, parameters):
-        from .serve import protocol  # lazy: keeps `import deepseek_r1.client` light
-
         if not isinstance(inputs, Mapping) or not inputs:
             raise ValueError("inputs must be a non-empty dict of name -> array/bytes/str")
         tensors = {str(k): _to_tensor(str(k), v) for k, v in inputs.items()}
@@ -191,10 +191,10 @@ class _Base:
         params = {"priority": priority or self.priority} if (priority or self.priority) else {}
         if self.timeout is not None:
             # Lets the server drop work the client will not wait for. Microseconds (an int), as tritonclient
-            # sends it and as serve/app.py reads it.
+            # sends it and as the server reads it (serve/infer_handler.py).
             params["timeout"] = max(1, int(self.timeout * 1e6))
         params.update(parameters or {})
-        body, headers = protocol.encode_infer_request(
+        body, headers = kserve.encode_infer_request(
             tensors,
             outputs=list(outputs) if outputs else None,
             request_id=request_id,
@@ -205,12 +205,9 @@ class _Base:
 
     @staticmethod
     def _parse_infer(resp: httpx.Response) -> dict[str, np.ndarray]:
-        from .serve import protocol
-        from .serve.errors import ServeError
-
         try:
-            outputs, _ = protocol.parse_infer_response(resp.content, resp.headers.get(protocol.HEADER_LENGTH))
-        except ServeError as e:  # 502: the codec names the field the server got wrong
+            outputs, _ = kserve.parse_infer_response(resp.content, resp.headers.get(kserve.HEADER_LENGTH))
+        except kserve.CodecError as e:  # 502: the codec names the field the server got wrong
             raise ServerError(e.status, e.message) from e
         return outputs
 

@@ -13,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 
 from . import gpu
 from ._core import DeviceError, Executor, InputError, ModelError
 from .compiler import DEFAULT_LEVEL, _check_level, optimize_graph, pass_names
 from .convert.targets import target_mismatch
+from .dtypes import R1_TO_NUMPY
+from .input_check import arrange
 from .model import CompileInfo, Model, load_model
 
 
@@ -29,16 +30,6 @@ def _c_contiguous(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
-_NP_DTYPES = {
-    "float32": np.dtype(np.float32),
-    "float16": np.dtype(np.float16),
-    "bfloat16": np.dtype(ml_dtypes.bfloat16),
-    "int8": np.dtype(np.int8),
-    "uint8": np.dtype(np.uint8),
-    "int32": np.dtype(np.int32),
-    "int64": np.dtype(np.int64),
-    "bool": np.dtype(np.bool_),
-}
 PRECISIONS = ("fp32", "bf16")
 # On a GPU, fp16 / bf16 convert the whole graph (float32 inputs and outputs are cast at the edges).
 GPU_PRECISIONS = ("fp32", "fp16", "bf16")
@@ -55,7 +46,7 @@ class TensorInfo:
 
     @property
     def numpy_dtype(self) -> np.dtype:
-        return _NP_DTYPES[self.dtype]
+        return R1_TO_NUMPY[self.dtype]
 
 
 Inputs = Mapping[str, np.ndarray] | Sequence[np.ndarray]
@@ -166,7 +157,6 @@ class InferenceEngine:
         self._executor.graph_capture = bool(cuda_graphs)
         self.inputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.inputs]
         self.outputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.outputs]
-        self._input_index = {t.name: i for i, t in enumerate(self.inputs)}
 
     @property
     def graph_capture_status(self) -> dict:
@@ -217,33 +207,8 @@ class InferenceEngine:
         return self._executor.parallel_groups
 
     def _arrange(self, inputs: Inputs) -> list[np.ndarray]:
-        if isinstance(inputs, Mapping):
-            unknown = [k for k in inputs if k not in self._input_index]
-            if unknown:
-                raise InputError(
-                    f"unknown input name(s) {unknown}; the model's inputs are {[t.name for t in self.inputs]}"
-                )
-            missing = [t.name for t in self.inputs if t.name not in inputs]
-            if missing:
-                raise InputError(f"missing input(s) {missing}; the model's inputs are {[t.name for t in self.inputs]}")
-            values = [inputs[t.name] for t in self.inputs]
-        elif isinstance(inputs, (list, tuple)):
-            if len(inputs) != len(self.inputs):
-                raise InputError(
-                    f"the model takes {len(self.inputs)} inputs {[t.name for t in self.inputs]}, got {len(inputs)}"
-                )
-            values = list(inputs)
-        elif isinstance(inputs, np.ndarray) and len(self.inputs) == 1:
-            values = [inputs]
-        else:
-            raise InputError(f"inputs must be a dict of name -> array or a list of arrays, got {type(inputs).__name__}")
-        arrays = []
-        for info, v in zip(self.inputs, values):
-            a = np.asarray(v)
-            if a.dtype != info.numpy_dtype:
-                raise InputError(f"input '{info.name}' must be {info.dtype}, got {a.dtype}")
-            arrays.append(_c_contiguous(a))
-        return arrays
+        # Names and dtypes here (input_check, shared with the server); shapes in the executor, on every run.
+        return [_c_contiguous(a) for a in arrange(self.inputs, inputs)]
 
     def run(self, inputs: Inputs) -> dict[str, np.ndarray]:
         """Runs the model once; returns a dict output name -> array. The GIL is released while it runs."""

@@ -12,15 +12,13 @@ import mmap
 import os
 from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 import onnx
 from onnx import AttributeProto, TensorProto, numpy_helper
 
 from .. import _core
 from .._core import ModelError
-
-# ONNX element type -> numpy dtype, for the types the engine supports.
+from ..dtypes import ONNX_TO_NUMPY, ONNX_TO_R1
 
 
 def _c_contiguous(a: np.ndarray) -> np.ndarray:
@@ -29,26 +27,6 @@ def _c_contiguous(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
-_NP_DTYPES: dict[int, np.dtype] = {
-    TensorProto.FLOAT: np.dtype(np.float32),
-    TensorProto.FLOAT16: np.dtype(np.float16),
-    TensorProto.BFLOAT16: np.dtype(ml_dtypes.bfloat16),
-    TensorProto.INT8: np.dtype(np.int8),
-    TensorProto.UINT8: np.dtype(np.uint8),
-    TensorProto.INT32: np.dtype(np.int32),
-    TensorProto.INT64: np.dtype(np.int64),
-    TensorProto.BOOL: np.dtype(np.bool_),
-}
-_R1_NAMES = {
-    TensorProto.FLOAT: "float32",
-    TensorProto.FLOAT16: "float16",
-    TensorProto.BFLOAT16: "bfloat16",
-    TensorProto.INT8: "int8",
-    TensorProto.UINT8: "uint8",
-    TensorProto.INT32: "int32",
-    TensorProto.INT64: "int64",
-    TensorProto.BOOL: "bool",
-}
 # The ONNX default-domain opsets whose semantics the kernels implement.
 # The newest opset is what the pinned onnx package defines; per-op schemas bound the semantics.
 MIN_OPSET, MAX_OPSET = 7, onnx.defs.onnx_opset_version()
@@ -64,7 +42,7 @@ def _type_name(elem_type: int) -> str:
 
 
 def _np_dtype(elem_type: int, what: str) -> np.dtype:
-    dt = _NP_DTYPES.get(elem_type)
+    dt = ONNX_TO_NUMPY.get(elem_type)
     if dt is None:
         raise ModelError(
             f"{what} has element type {_type_name(elem_type)}, which the engine does not support "
@@ -231,7 +209,7 @@ def load_onnx(source: ModelSource) -> _core.Graph:
         tt = inp.type.tensor_type
         if not inp.type.HasField("tensor_type"):
             raise ModelError(f"input '{inp.name}' is not a tensor (sequences and maps are not supported)")
-        dtype = _R1_NAMES.get(tt.elem_type)
+        dtype = ONNX_TO_R1.get(tt.elem_type)
         if dtype is None:
             raise ModelError(
                 f"input '{inp.name}' has element type {_type_name(tt.elem_type)}, which the engine does not support"

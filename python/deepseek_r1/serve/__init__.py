@@ -5,7 +5,7 @@ from deepseek_r1.serve import InferenceServer
 
 
 def __getattr__(name):
-    # Lazy: the client imports serve.protocol without pulling in uvicorn and starlette.
+    # Lazy: the serving pieces (errors, batcher, ...) import without pulling in uvicorn and starlette.
     if name == "InferenceServer":
         from .server import InferenceServer
 

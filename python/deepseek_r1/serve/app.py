@@ -21,12 +21,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
+from ..kserve import Limits, error_body
 from .auth import check_api_key
-from .errors import BadRequest, NotFound, ServeError, Unauthorized
-from .fast_infer import InferFastPath, read_body
-from .inference import InferenceCore
+from .errors import BadRequest, NotFound, ServeError, Unauthorized, to_serve_error
+from .infer_handler import InferHandler
+from .infer_route import InferRoute, read_body
 from .metrics import ServerMetrics
-from .protocol import Limits, error_body
 from .repository import ModelRepository, check_name
 from .status_page import STATUS_HTML
 
@@ -48,9 +48,8 @@ def _error(e: ServeError) -> Response:
     return Response(error_body(e.message), status_code=e.status, media_type="application/json")
 
 
-def build_app(state: ServerState, lifespan=None) -> InferFastPath:
+def build_app(state: ServerState, lifespan=None) -> InferRoute:
     repo, metrics = state.repository, state.metrics
-    core = InferenceCore(repo, metrics)
 
     def guarded(handler):
         async def endpoint(request: Request) -> Response:
@@ -65,7 +64,7 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
                 return _error(e)
             except Exception as e:  # a bug must not take the server down; say what happened
                 log.exception("unhandled error on %s", request.url.path)
-                return _error(ServeError(f"internal error: {type(e).__name__}: {e}"))
+                return _error(to_serve_error(e))
 
         return endpoint
 
@@ -188,7 +187,7 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
             Route(prefix + "/ready", g(model_ready), methods=["GET"]),
             Route(prefix + "/config", g(model_config), methods=["GET"]),
         ]
-    # POST .../infer is served by InferFastPath in front of these routes (fast_infer.py).
+    # POST .../infer is served by InferRoute in front of these routes (infer_route.py).
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_exception_handler(404, lambda request, exc: _error(NotFound(f"no route for {request.url.path[:200]}")))
     app.add_exception_handler(
@@ -198,7 +197,7 @@ def build_app(state: ServerState, lifespan=None) -> InferFastPath:
         ),
     )
     app.state.r1 = state
-    return InferFastPath(app, state, core)
+    return InferRoute(app, state, InferHandler(repo, metrics))
 
 
 __all__ = ["ServerState", "build_app"]

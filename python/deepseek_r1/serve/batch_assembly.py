@@ -1,4 +1,4 @@
-"""Batch assembly for the dynamic batcher: validate one request, bucket it, stack a batch, split results back.
+"""Batch assembly for the dynamic batcher: check one request, bucket it, stack a batch, split results back.
 
 Everything here is plain numpy and runs either in the event loop (`prepare`, cheap checks) or inside the
 single executor call made per batch (`execute`: pad + concatenate + run + split), so the event loop never
@@ -28,30 +28,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import BadRequest, ServeError
+from .._core import InputError
+from ..input_check import InputSpec, check_inputs
+from .errors import ServeError, to_serve_error
 
-RunFn = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
-
-
-def to_serve_error(exc: BaseException) -> ServeError:
-    """Engine exception -> ServeError: the engine's InputError is the client's fault (400), anything else 500."""
-    if isinstance(exc, ServeError):
-        return type(exc)(exc.message, exc.status)  # a fresh instance per request: tracebacks are per raise
-    from .._core import InputError
-
-    if isinstance(exc, InputError):
-        return BadRequest(str(exc))
-    return ServeError(f"{type(exc).__name__}: {exc}")
-
-
-def _spec_dtype(spec) -> np.dtype | None:
-    try:
-        return spec.numpy_dtype
-    except (KeyError, AttributeError):
-        try:
-            return np.dtype(spec.dtype)
-        except TypeError:
-            return None  # a dtype numpy cannot name: the engine checks it
+# run(inputs, queued): one batch through the model; `queued` is how many requests were still waiting in the
+# batcher's queues when the batch was taken (ModelVersion picks its precision variant by it).
+RunFn = Callable[[dict[str, np.ndarray], int], Mapping[str, np.ndarray]]
 
 
 @dataclass
@@ -68,7 +51,7 @@ class Prepared:
 class Assembler:
     def __init__(
         self,
-        input_specs: Sequence,
+        input_specs: Sequence[InputSpec],
         output_specs: Sequence,
         max_batch_size: int,
         pad_values: Mapping[str, float | int] | None = None,
@@ -115,58 +98,32 @@ class Assembler:
         return length  # above the largest bucket: exact length
 
     def prepare(self, inputs: Mapping[str, np.ndarray]) -> Prepared:
-        """Validates inputs against the specs; raises BadRequest naming the input, expected and got."""
-        if not isinstance(inputs, Mapping):
-            raise BadRequest(f"inputs must be a dict of name -> array, got {type(inputs).__name__}")
-        unknown = [k for k in inputs if k not in self.names]
-        missing = [n for n in self.names if n not in inputs]
-        if unknown or missing:
-            raise BadRequest(
-                f"unknown input(s) {unknown} / missing input(s) {missing}; the model's inputs are {self.names}"
-            )
-        arrays: dict[str, np.ndarray] = {}
-        n = None
-        for s in self.specs:
-            a = np.asarray(inputs[s.name])
-            want = _spec_dtype(s)
-            if want is not None and a.dtype != want:
-                raise BadRequest(f"input '{s.name}' must be {s.dtype}, got {a.dtype}")
-            if s.shape is not None:
-                if a.ndim != len(s.shape):
-                    raise BadRequest(
-                        f"input '{s.name}' must have rank {len(s.shape)} (shape {list(s.shape)}), "
-                        f"got shape {list(a.shape)}"
-                    )
-                for i, d in enumerate(s.shape):
-                    if isinstance(d, int) and d >= 0 and a.shape[i] != d:
-                        raise BadRequest(
-                            f"input '{s.name}' must have shape {list(s.shape)}, got {list(a.shape)} "
-                            f"(dim {i} must be {d})"
-                        )
-            if self.can_batch:
+        """Checks one request's inputs (input_check, then what batching needs); raises InputError naming the input,
+        the expected and the given."""
+        arrays = check_inputs(self.specs, inputs)
+        n = 1
+        if self.can_batch:
+            first = self.names[0]
+            for name, a in arrays.items():
                 if a.ndim == 0:
-                    raise BadRequest(f"input '{s.name}' needs a leading batch dim, got a scalar")
-                if n is not None and a.shape[0] != n:
-                    raise BadRequest(
-                        f"all inputs must share the leading batch dim; input '{s.name}' has {a.shape[0]}, others {n}"
+                    raise InputError(f"input '{name}' needs a leading batch dim, got a scalar")
+                if a.shape[0] != arrays[first].shape[0]:
+                    raise InputError(
+                        f"all inputs must share the leading batch dim; input '{name}' has {a.shape[0]}, "
+                        f"others {arrays[first].shape[0]}"
                     )
-                n = a.shape[0]
-            arrays[s.name] = a if a.flags.c_contiguous else np.ascontiguousarray(a)
-        n = n if self.can_batch else 1
-        if self.can_batch and not 1 <= n <= self.max_batch_size:
-            raise BadRequest(
-                f"the request's batch dim is {n}; it must be from 1 to max_batch_size {self.max_batch_size}"
-            )
+            n = arrays[first].shape[0]
+            if not 1 <= n <= self.max_batch_size:
+                raise InputError(
+                    f"the request's batch dim is {n}; it must be from 1 to max_batch_size {self.max_batch_size}"
+                )
+        arrays = {k: a if a.flags.c_contiguous else np.ascontiguousarray(a) for k, a in arrays.items()}
         p = Prepared(arrays, n, ())
+        # check_inputs bound each symbolic dim to one size, so inputs sharing a padded symbol agree on its length.
         for name, dims in self.ragged.items():
             for i, sym in dims:
-                length = arrays[name].shape[i]
-                if p.orig.setdefault(sym, length) != length:
-                    raise BadRequest(
-                        f"input '{name}' dim {i} ('{sym}') is {length} but another input has "
-                        f"{p.orig[sym]} for the same dim"
-                    )
-                p.padded[sym] = self._bucket(length)
+                p.orig[sym] = arrays[name].shape[i]
+                p.padded[sym] = self._bucket(p.orig[sym])
         p.key = tuple(self._shape(nm, arrays[nm], p.padded) for nm in self.names)
         return p
 
@@ -228,22 +185,20 @@ class Assembler:
                 res[k][name] = self._trim(name, part, it, lengths)
         return res
 
-    def _run(self, run: RunFn, items: Sequence[Prepared]) -> list[dict[str, np.ndarray]]:
+    def _run(self, run: RunFn, items: Sequence[Prepared], queued: int) -> list[dict[str, np.ndarray]]:
         # Pad only up to the longest request of this batch: same bucket, less work than the bucket size.
         lengths = {s: max(it.orig[s] for it in items) for s in items[0].orig}
-        return self._split(run(self._stack(items, lengths)), items, lengths)
+        return self._split(run(self._stack(items, lengths), queued), items, lengths)
 
-    def execute(self, run: RunFn, items: Sequence[Prepared]) -> tuple[list, float]:
+    def execute(self, run: RunFn, items: Sequence[Prepared], queued: int) -> tuple[list, float]:
         """Stacks, runs once, splits. Returns (per-item result dict or ServeError, compute seconds).
 
         An InputError on a batch of several requests is retried one request at a time (same worker call),
         so one malformed request fails alone instead of taking its neighbours down.
         """
-        from .._core import InputError
-
         t0 = time.perf_counter()
         try:
-            results: list = self._run(run, items)
+            results: list = self._run(run, items, queued)
         except InputError as e:
             if len(items) == 1:
                 results = [to_serve_error(e)]
@@ -251,7 +206,7 @@ class Assembler:
                 results = []
                 for it in items:
                     try:
-                        results.append(self._run(run, [it])[0])
+                        results.append(self._run(run, [it], queued)[0])
                     except Exception as e:
                         results.append(to_serve_error(e))
         except Exception as e:

@@ -1,6 +1,7 @@
 """DynamicBatcher: priority queues + one scheduler task that forms batches and runs them in an executor.
 
-    batcher = DynamicBatcher(engine.run, engine.inputs, engine.outputs, BatcherConfig(max_batch_size=64), pool)
+    run = lambda inputs, queued: engine.run(inputs)     # `queued`: requests still waiting when the batch was taken
+    batcher = DynamicBatcher(run, engine.inputs, engine.outputs, BatcherConfig(max_batch_size=64), pool)
     out = await batcher.submit({"x": x}, priority="premium", timeout_s=2.0, disconnected=request.is_disconnected)
 
 Why it looks like this:
@@ -28,8 +29,10 @@ from typing import Protocol
 
 import numpy as np
 
+from .._core import InputError
+from ..input_check import InputSpec
 from .batch_assembly import Assembler, Prepared, RunFn
-from .errors import BadRequest, ClientGone, QueueFull, RequestTimeout, ServeError, Unavailable
+from .errors import BadRequest, ClientGone, QueueFull, RequestTimeout, ServeError, Unavailable, to_serve_error
 
 LEVELS = ("critical", "premium", "standard")  # served strictly in this order
 ON_FULL = ("reject", "unavailable", "delay")
@@ -103,13 +106,14 @@ class DynamicBatcher:
     def __init__(
         self,
         run: RunFn,
-        input_specs: Sequence,
+        input_specs: Sequence[InputSpec],
         output_names: Sequence,
         config: BatcherConfig | None = None,
         executor: concurrent.futures.Executor | None = None,
         observer: BatchObserver | None = None,
     ):
-        """run: engine.run-like callable (dict -> dict), called in `executor` once per batch.
+        """run(inputs, queued): engine.run-like (dict -> dict), called in `executor` once per batch with the number
+        of requests still queued when the batch was taken.
         output_names: output names or TensorInfo (their symbolic shapes make trimming of padded dims exact)."""
         self.config = config or BatcherConfig()
         self._run = run
@@ -121,7 +125,8 @@ class DynamicBatcher:
         self._policies = {lv: self.config.priorities.get(lv, PriorityPolicy()) for lv in LEVELS}
         self._queues: dict[str, collections.deque[_Request]] = {lv: collections.deque() for lv in LEVELS}
         self._seq = itertools.count()
-        self._wakeup: asyncio.Event | None = None
+        # Binds to the running loop at its first wait (Python >= 3.10), so it can be made before there is one.
+        self._wakeup = asyncio.Event()
         self._room_waiters: dict[str, collections.deque[asyncio.Future]] = {lv: collections.deque() for lv in LEVELS}
         self._task: asyncio.Task | None = None
         self._inflight: set[asyncio.Task] = set()
@@ -150,7 +155,10 @@ class DynamicBatcher:
             raise BadRequest(f"priority must be one of {list(LEVELS)}, got {priority!r}")
         if timeout_s is not None and timeout_s <= 0:
             raise BadRequest(f"timeout must be > 0 seconds, got {timeout_s}")
-        prep = self._asm.prepare(inputs)
+        try:
+            prep = self._asm.prepare(inputs)
+        except InputError as e:
+            raise to_serve_error(e) from None
         self._start()
         loop = asyncio.get_running_loop()
         policy = self._policies[priority]
@@ -163,7 +171,8 @@ class DynamicBatcher:
                 raise QueueFull(f"the '{priority}' queue is full ({policy.max_queue_size} requests)", status)
             await self._wait_for_room(priority, deadline)
         req = _Request(prep, priority, loop.create_future(), disconnected, next(self._seq))
-        if deadline is not None:
+        if timeout is not None:
+            assert deadline is not None  # set with timeout above: the wait for room counts against it too
             req.timer = loop.call_at(deadline, self._expire, req, timeout)
         self._note_arrival(req.enqueued)
         queue.append(req)
@@ -198,7 +207,6 @@ class DynamicBatcher:
 
     def _start(self) -> None:
         if self._task is None:
-            self._wakeup = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._schedule(), name="r1-batcher")
 
     def _note_arrival(self, now: float) -> None:
@@ -352,14 +360,18 @@ class DynamicBatcher:
     async def _run_batch(self, batch: list[_Request]) -> None:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
+        # Read here, on the loop thread that owns the queues, and handed to the run (which may be in a worker).
+        queued = sum(len(q) for q in self._queues.values())
         try:
             preps = [r.prep for r in batch]
             if self._compute_ewma is not None and self._compute_ewma < _INLINE_BELOW_S:
                 # A batch this cheap costs less than the thread hop itself (waking a worker and the loop
                 # again: ~100-250 us of CPU): run it on the loop thread.
-                results, compute_s = self._asm.execute(self._run, preps)
+                results, compute_s = self._asm.execute(self._run, preps, queued)
             else:
-                results, compute_s = await loop.run_in_executor(self._executor, self._asm.execute, self._run, preps)
+                results, compute_s = await loop.run_in_executor(
+                    self._executor, self._asm.execute, self._run, preps, queued
+                )
         except Exception as e:
             results, compute_s = [ServeError(f"the batch could not run: {e!r}") for _ in batch], 0.0
         finally:

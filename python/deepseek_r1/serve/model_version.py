@@ -17,6 +17,9 @@ import time
 from concurrent.futures import Executor
 from pathlib import Path
 
+import numpy as np
+
+from ..dtypes import R1_TO_KSERVE
 from ..engine import PRECISIONS, InferenceEngine, TensorInfo
 from ..model import load_model
 from .batcher import BatcherConfig, DynamicBatcher, PriorityPolicy
@@ -25,22 +28,10 @@ from .errors import Unavailable
 from .metrics import VersionMetrics
 from .text_inputs import TextInput
 
-# KServe v2 datatype names of the engine's dtypes.
-KSERVE_DTYPES = {
-    "float32": "FP32",
-    "float16": "FP16",
-    "bfloat16": "BF16",
-    "int8": "INT8",
-    "uint8": "UINT8",
-    "int32": "INT32",
-    "int64": "INT64",
-    "bool": "BOOL",
-}
-
 
 def tensor_metadata(t: TensorInfo) -> dict:
     shape = [d if isinstance(d, int) else -1 for d in (t.shape or ())]
-    return {"name": t.name, "datatype": KSERVE_DTYPES.get(t.dtype, t.dtype.upper()), "shape": shape}
+    return {"name": t.name, "datatype": R1_TO_KSERVE.get(t.dtype, t.dtype.upper()), "shape": shape}
 
 
 class ModelVersion:
@@ -55,7 +46,8 @@ class ModelVersion:
     ):
         self.name, self.version, self.path, self.config = name, version, path, config
         self.engines = engines  # precision -> engine; config.precision is the primary
-        self.primary = engines[config.precision]
+        # The primary's signature (every variant has the same): what requests are checked against and described by.
+        self.inputs, self.outputs = engines[config.precision].inputs, engines[config.precision].outputs
         # The variant auto precision switches to: bf16 under an fp32 primary (the only lower precision we build).
         self.low = "bf16" if config.precision == "fp32" and "bf16" in engines else None
         self.metrics = metrics
@@ -84,7 +76,7 @@ class ModelVersion:
         if config.tokenizer is not None:
             # repo/<model>/<version>/model.r1 -> repo/<model>; a single model file -> its directory
             model_dir = path.parent.parent if path.parent.name == version else path.parent
-            mv.text = TextInput(config.tokenizer, model_dir, mv.primary.inputs)
+            mv.text = TextInput(config.tokenizer, model_dir, mv.inputs)
         return mv
 
     def start(self, executor: Executor, priorities: dict[str, PriorityPolicy]) -> None:
@@ -101,17 +93,17 @@ class ModelVersion:
             priorities=dict(priorities),
             pad_values=pad_values,
         )
-        self.batcher = DynamicBatcher(
-            self._run, self.primary.inputs, self.primary.outputs, bc, executor, observer=self.metrics
-        )
+        self.batcher = DynamicBatcher(self.run_batch, self.inputs, self.outputs, bc, executor, observer=self.metrics)
         self._closed = asyncio.Event()
 
     # ---- serving --------------------------------------------------------------------------------------
-    def _run(self, inputs):
-        """One batch, in the executor thread (the engine releases the GIL). Picks the variant under pressure."""
+    def run_batch(self, inputs: dict[str, np.ndarray], queued: int) -> dict[str, np.ndarray]:
+        """One batch, in the executor thread (the engine releases the GIL). `queued`: requests the batcher still
+        held when it took this batch; under pressure (queued / max batch >= auto_threshold) the batch runs on the
+        lower-precision variant."""
         precision = self.config.precision
         if self.auto_threshold is not None and self.low is not None:
-            pressure = sum(self.batcher.queue_depths().values()) / self.config.max_batch_size
+            pressure = queued / self.config.max_batch_size
             self.auto_active = pressure >= self.auto_threshold
             if self.auto_active:
                 precision = self.low
@@ -131,6 +123,8 @@ class ModelVersion:
                 asyncio.get_running_loop().create_task(self._close())
 
     async def infer(self, inputs, priority: str, timeout_s: float | None, disconnected=None):
+        # Inside admit(): the batcher is dropped only once the last admitted request has left.
+        assert self.batcher is not None, "infer() runs inside admit()"
         if self.text is not None:
             inputs = self.text(inputs)
         return await self.batcher.submit(inputs, priority=priority, timeout_s=timeout_s, disconnected=disconnected)
@@ -149,7 +143,6 @@ class ModelVersion:
             await self.batcher.close(drain=True)
         self.batcher = None
         self.engines.clear()  # the last references: arenas and mapped weights go with them
-        self.primary = None
         self.state = "UNAVAILABLE"
         if self._closed is not None:
             self._closed.set()
@@ -164,9 +157,9 @@ class ModelVersion:
             "name": self.name,
             "versions": versions,
             "platform": "deepseek_r1",
-            "inputs": [tensor_metadata(t) for t in self.primary.inputs]
+            "inputs": [tensor_metadata(t) for t in self.inputs]
             + ([self.text.metadata()] if self.text is not None else []),
-            "outputs": [tensor_metadata(t) for t in self.primary.outputs],
+            "outputs": [tensor_metadata(t) for t in self.outputs],
         }
 
     def live(self) -> dict:

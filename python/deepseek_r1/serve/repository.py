@@ -18,6 +18,7 @@ requests have finished. A version that fails to load leaves the serving one in p
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,8 +62,8 @@ class ModelEntry:
 class ModelRepository:
     def __init__(
         self,
-        root: str | Path | None = None,
-        model_path: str | Path | None = None,
+        root: str | os.PathLike | None = None,
+        model_path: str | os.PathLike | None = None,
         *,
         defaults: ModelConfig,
         metrics: ServerMetrics,
@@ -83,15 +84,19 @@ class ModelRepository:
         self._loader = ThreadPoolExecutor(1, thread_name_prefix="r1-loader")  # compiles off the event loop
 
     # ---- discovery ------------------------------------------------------------------------------------
+    def _repository_root(self) -> Path:
+        assert self.root is not None, "a single-model repository has no root"  # __init__: one of the two is set
+        return self.root
+
     def model_names(self) -> list[str]:
         if self.model_path is not None:
             return [self.model_path.stem]
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.fullmatch(p.name))
+        return sorted(p.name for p in self._repository_root().iterdir() if p.is_dir() and _NAME.fullmatch(p.name))
 
     def _versions_on_disk(self, name: str) -> dict[str, Path]:
         if self.model_path is not None:
             return {"1": self.model_path} if name == self.model_path.stem else {}
-        d = self.root / name
+        d = self._repository_root() / name
         found = {}
         if d.is_dir():
             for v in d.iterdir():
@@ -260,15 +265,12 @@ class ModelRepository:
             pass
         for name in sorted(names):
             entry = self.entries.get(name)
-            if entry is None or not entry.versions:
-                rows.append(
-                    {
-                        "name": name,
-                        "state": entry.state if entry else "UNAVAILABLE",
-                        "reason": entry.reason if entry else "not loaded",
-                    }
-                )
-            for v in sorted(entry.versions if entry else (), key=int):
+            if entry is None:
+                rows.append({"name": name, "state": "UNAVAILABLE", "reason": "not loaded"})
+                continue
+            if not entry.versions:
+                rows.append({"name": name, "state": entry.state, "reason": entry.reason})
+            for v in sorted(entry.versions, key=int):
                 rows.append({"name": name, "version": v, "state": entry.versions[v].state, "reason": ""})
         return rows
 

@@ -25,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 
+from ..kserve import Limits
 from .app import ServerState, build_app
 from .batcher import LEVELS, PriorityPolicy
 from .config import ModelConfig
 from .metrics import ServerMetrics
-from .protocol import Limits
 from .repository import ModelRepository
 
 log = logging.getLogger("deepseek_r1.serve")
@@ -147,7 +147,7 @@ class InferenceServer:
             name = self.repository.model_names()[0]
             if not self.repository.entries[name].versions:
                 raise RuntimeError(f"cannot serve {self.repository.model_path}: {self.repository.entries[name].reason}")
-        poller = asyncio.create_task(self._poll_loop()) if self.poll_interval_s else None
+        poller = asyncio.create_task(self._poll_loop(self.poll_interval_s)) if self.poll_interval_s else None
         grpc_server = None
         if self.grpc_port is not None:
             from .grpc_server import start_grpc_server  # the [grpc] extra: imported only when asked for
@@ -162,9 +162,9 @@ class InferenceServer:
                 poller.cancel()
             await self.repository.close()
 
-    async def _poll_loop(self) -> None:
+    async def _poll_loop(self, interval_s: float) -> None:
         while True:
-            await asyncio.sleep(self.poll_interval_s)
+            await asyncio.sleep(interval_s)
             try:
                 await self.repository.poll()
             except Exception:  # a scan must never stop the watcher
@@ -214,8 +214,9 @@ class InferenceServer:
     def stop(self, timeout_s: float = 30.0) -> None:
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
+        if self._thread is not None:  # start() sets both; run() neither
             self._thread.join(timeout_s)
-            self._uvicorn = self._thread = None
+        self._uvicorn = self._thread = None
 
     def __enter__(self):
         return self if self._uvicorn is not None else self.start()

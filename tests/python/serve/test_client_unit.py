@@ -1,7 +1,7 @@
 """deepseek_r1.client against a real HTTP server started in this process.
 
 The fixture server is a tiny Starlette app (uvicorn, background thread, random port) that speaks the real
-KServe v2 codec from serve/protocol.py and echoes inputs back as outputs. It can be told to answer error
+KServe v2 codec from deepseek_r1.kserve and echoes inputs back as outputs. It can be told to answer error
 statuses first, so retries, backoff, Retry-After and error messages go over real sockets. It is a test
 fixture for the client, not a stand-in for InferenceServer (integration tests cover that).
 """
@@ -26,8 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from deepseek_r1 import kserve
 from deepseek_r1.client import AsyncClient, Client, ServerError, ServerTimeout, ServerUnreachable
-from deepseek_r1.serve import protocol
 
 API_KEY = "test-key-123"
 
@@ -45,7 +45,7 @@ class Control:
         self.seen: list[dict] = []  # one per request: raw path, headers, params, arrival time
 
     def fail(self, status: int, times: int = 1, message: str = "busy", headers: dict | None = None):
-        self.failures += [(status, headers or {}, protocol.error_body(message))] * times
+        self.failures += [(status, headers or {}, kserve.error_body(message))] * times
 
     def infer_attempts(self) -> list[dict]:
         return [s for s in self.seen if s["path"].endswith(b"/infer")]
@@ -66,7 +66,7 @@ async def _gate(request: Request) -> Response | None:
         }
     )
     if CTL.api_key is not None and request.headers.get("authorization") != f"Bearer {CTL.api_key}":
-        return Response(protocol.error_body("missing or wrong API key"), 401, media_type="application/json")
+        return Response(kserve.error_body("missing or wrong API key"), 401, media_type="application/json")
     if CTL.failures:
         status, headers, body = CTL.failures.pop(0)
         return Response(body, status, headers=headers, media_type="application/json")
@@ -79,17 +79,17 @@ async def infer(request: Request) -> Response:
     if request.path_params["model"] == "garbled":  # a broken server: 200 with a body that isn't v2
         return Response(b'{"outputs": [{"name": "y", "datatype": "FP32", "shape": [4], "data": [1]}]}', 200)
     if request.path_params["model"] == "missing":
-        return Response(protocol.error_body("model 'missing' is not in the repository"), 404)
+        return Response(kserve.error_body("model 'missing' is not in the repository"), 404)
     if CTL.delay_s:
         await asyncio.sleep(CTL.delay_s)
     length = request.headers.get("inference-header-content-length")
-    req = protocol.parse_infer_request(await request.body(), int(length) if length else None, protocol.Limits())
+    req = kserve.parse_infer_request(await request.body(), int(length) if length else None, kserve.Limits())
     CTL.seen[-1]["params"] = req.parameters
     CTL.seen[-1]["request_id"] = req.id
     outputs = dict(req.inputs)
     if req.outputs is not None:
         outputs = {o.name: outputs[o.name] for o in req.outputs}
-    body, headers = protocol.encode_infer_response(
+    body, headers = kserve.encode_infer_response(
         request.path_params["model"],
         request.path_params.get("version"),
         req.id,

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 import deepseek_r1 as r1
+from deepseek_r1.serve.config import ModelConfig
 from deepseek_r1.serve.errors import BadRequest
-from deepseek_r1.serve.inference import request_priority, request_timeout_s
+from deepseek_r1.serve.infer_handler import request_priority, request_timeout_s
+from deepseek_r1.serve.metrics import ServerMetrics
+from deepseek_r1.serve.model_version import ModelVersion
 from helpers.serve_fixtures import add_relu_model, add_version, matmul_model, reference_add_relu, save_r1
 
 KEY = "feature-key-0123"
@@ -37,6 +40,30 @@ def test_request_priority_and_timeout_parameters():
     for bad in (0, -5, "10", True):
         with pytest.raises(BadRequest, match="timeout"):
             request_timeout_s({"timeout": bad})
+
+
+def test_run_batch_picks_the_variant_by_the_queue_depth_it_is_handed(tmp_path):
+    model = r1.Model(r1.load_onnx(add_relu_model(4, seed=5)))
+    engines = {p: r1.InferenceEngine(model, precision=p) for p in ("fp32", "bf16")}
+    metrics = ServerMetrics()
+    mv = ModelVersion(
+        "m", "1", tmp_path / "m.r1", ModelConfig(max_batch_size=4), engines, metrics.for_version("m", "1")
+    )
+    mv.auto_threshold = 1.0  # the variant once as many requests wait as one batch holds
+    x = {"x": np.ones((1, 4), np.float32)}
+
+    def batches(precision):
+        return metrics.registry.get_sample_value(
+            "r1_batches_by_precision_total", {"model": "m", "precision": precision}
+        )
+
+    mv.run_batch(x, 3)
+    assert (mv.auto_active, batches("fp32"), batches("bf16")) == (False, 1.0, None)
+    mv.run_batch(x, 4)
+    assert (mv.auto_active, batches("fp32"), batches("bf16")) == (True, 1.0, 1.0)
+    mv.auto_threshold = None  # off: the primary whatever the queue
+    mv.run_batch(x, 100)
+    assert batches("fp32") == 2.0
 
 
 def test_client_against_server(tmp_path):

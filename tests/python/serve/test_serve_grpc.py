@@ -20,9 +20,8 @@ from tritonclient.grpc import service_pb2_grpc as pb_grpc
 from tritonclient.utils import InferenceServerException
 
 import deepseek_r1 as r1
-from deepseek_r1.serve.errors import BadRequest, PayloadTooLarge
-from deepseek_r1.serve.grpc_server import encode_model_infer_response, parse_model_infer_request
-from deepseek_r1.serve.protocol import Limits
+from deepseek_r1.kserve import InvalidMessage, LimitExceeded, Limits
+from deepseek_r1.kserve.grpc_codec import encode_model_infer_response, parse_model_infer_request
 from helpers.serve_fixtures import add_relu_model, make_test_repository, reference_add_relu
 
 KEY = "grpc-test-key-0123456789"
@@ -367,19 +366,19 @@ def test_bytes_tensors_raw_and_typed():
         assert resp.outputs[0].datatype == "BYTES" and resp.raw_output_contents[0] == raw
     truncated = pb.ModelInferRequest(model_name="m", raw_input_contents=[raw[:-1]])
     truncated.inputs.add(name="s", datatype="BYTES", shape=[3])
-    with pytest.raises(BadRequest, match="'s'"):
+    with pytest.raises(InvalidMessage, match="'s'"):
         parse_model_infer_request(truncated, Limits())
 
 
 def test_limits_and_ranges():
     req = pb.ModelInferRequest(model_name="m")
     req.inputs.add(name="a", datatype="INT8", shape=[2]).contents.int_contents.extend([1, 300])
-    with pytest.raises(BadRequest, match="'a'.*300.*INT8"):
+    with pytest.raises(InvalidMessage, match="'a'.*300.*INT8"):
         parse_model_infer_request(req, Limits())
     req = pb.ModelInferRequest(model_name="m")
     for i in range(3):
         req.inputs.add(name=f"t{i}", datatype="FP32", shape=[1]).contents.fp32_contents.append(1.0)
-    with pytest.raises(PayloadTooLarge, match="3 inputs"):
+    with pytest.raises(LimitExceeded, match="3 inputs"):
         parse_model_infer_request(req, Limits(max_tensors=2))
-    with pytest.raises(PayloadTooLarge, match="elements"):
+    with pytest.raises(LimitExceeded, match="elements"):
         parse_model_infer_request(req, Limits(max_elements=2))

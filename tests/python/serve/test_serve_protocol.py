@@ -1,4 +1,4 @@
-"""KServe v2 codec (serve/protocol.py): round trips, byte-level interop with tritonclient.http, malformed input."""
+"""KServe v2 HTTP codec (kserve/http_codec.py): round trips, byte-level interop with tritonclient.http, malformed input."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from deepseek_r1.serve.errors import BadRequest, PayloadTooLarge, ServeError
-from deepseek_r1.serve.protocol import (
+from deepseek_r1.kserve import (
     KSERVE_TO_NUMPY,
+    CodecError,
     InferRequest,
+    InvalidMessage,
+    LimitExceeded,
     Limits,
     RequestedOutput,
     decode_bytes_tensor,
@@ -178,7 +180,7 @@ def test_requested_outputs_select_order_and_encoding():
     # non-UTF-8 BYTES can't be JSON strings: they go binary even when JSON was asked for
     body, headers = encode_infer_response("m", "1", None, outs, [RequestedOutput("b", False)], False)
     assert parse_infer_response(body, headers[HL])[0]["b"].tolist() == [b"\xff"]
-    with pytest.raises(BadRequest, match=r"requested output 'nope' does not exist; available: \['a', 'b', 'c'\]"):
+    with pytest.raises(InvalidMessage, match=r"requested output 'nope' does not exist; available: \['a', 'b', 'c'\]"):
         encode_infer_response("m", "1", None, outs, [RequestedOutput("nope")], True)
 
 
@@ -204,73 +206,86 @@ def _binary(tensor: dict, raw: bytes) -> tuple[bytes, int]:
 
 F2 = struct.pack("<2f", 1.0, 2.0)
 MALFORMED = [
-    (b"{not json", None, BadRequest, "not valid JSON"),
-    (b"[1, 2]", None, BadRequest, "must be an object, got array"),
-    (b"{}", None, BadRequest, "no 'inputs'"),
-    (json.dumps({"inputs": {}}).encode(), None, BadRequest, "'inputs' must be a JSON array"),
-    (_json("x"), None, BadRequest, r"inputs\[0\] must be a JSON object"),
-    (_json({"datatype": "FP32", "shape": [1], "data": [1]}), None, BadRequest, r"inputs\[0\]: 'name'"),
-    (_json(_inp(data=[1, 2]), _inp(data=[1, 2])), None, BadRequest, "input 'x' appears more than once"),
-    (_json({"name": "x", "shape": [1], "data": [1]}), None, BadRequest, "input 'x': missing 'datatype'"),
-    (_json(_inp(datatype="FLOAT32", data=[1, 2])), None, BadRequest, "input 'x': unknown datatype 'FLOAT32'"),
-    (_json(_inp(shape=(2, -1), data=[])), None, BadRequest, "input 'x': shape .* negative dimension -1"),
-    (_json(_inp(shape=(2.5,), data=[])), None, BadRequest, "non-integer dimension"),
-    (_json({**_inp(data=[1, 2]), "shape": "2"}), None, BadRequest, "'shape' must be a JSON array"),
-    (_json(_inp(shape=(3,), data=[1, 2])), None, BadRequest, r"input 'x': shape \[3\] needs 3 elements, 'data' has 2"),
-    (_json(_inp(data={"a": 1})), None, BadRequest, "input 'x': 'data' must be a JSON array, got object"),
-    (_json(_inp(data=[[1, 2], [3]])), None, BadRequest, "input 'x': 'data' is ragged"),
-    (_json(_inp(datatype="UINT8", data=[1, 300])), None, BadRequest, r"value 300 is out of range for UINT8"),
-    (_json(_inp(datatype="INT8", data=[-129, 1])), None, BadRequest, r"value -129 is out of range for INT8"),
-    (_json(_inp(datatype="INT32", data=[1, 2.5])), None, BadRequest, "INT32 data must be integers"),
-    (_json(_inp(datatype="UINT64", data=[2**64, 1])), None, BadRequest, "value 18446744073709551616 is out of"),
-    (_json(_inp(datatype="UINT64", data=[2**63, 0.5])), None, BadRequest, "UINT64 data must be integers"),
-    (_json(_inp(datatype="INT64", data=[2**63, -1])), None, BadRequest, "INT64 data must be integers"),
-    (_json(_inp(data=["1", "2"])), None, BadRequest, "FP32 data must be numbers, got strings"),
-    (_json(_inp(data=[1, None])), None, BadRequest, "FP32 data must be numbers, got a null"),
-    (_json(_inp(datatype="FP16", data=[1, 1e6])), None, BadRequest, "overflows FP16"),
-    (_json(_inp(datatype="BOOL", data=[1, 0])), None, BadRequest, "BOOL data must be true/false"),
-    (_json(_inp(datatype="BYTES", data=["a", 3])), None, BadRequest, "BYTES data must hold strings, got a number"),
-    (_json(_inp()), None, BadRequest, "input 'x' has neither 'data' nor parameters.binary_data_size"),
-    (_json(_inp(shape=(1 << 40,))), None, PayloadTooLarge, r"input 'x': shape \[1099511627776\] has more than"),
-    (_json(_inp(parameters={"binary_data_size": 8})), None, BadRequest, "no Inference-Header-Content-Length"),
-    (_json(_inp(parameters={"shared_memory_region": "r"})), None, BadRequest, "shared-memory extension"),
+    (b"{not json", None, InvalidMessage, "not valid JSON"),
+    (b"[1, 2]", None, InvalidMessage, "must be an object, got array"),
+    (b"{}", None, InvalidMessage, "no 'inputs'"),
+    (json.dumps({"inputs": {}}).encode(), None, InvalidMessage, "'inputs' must be a JSON array"),
+    (_json("x"), None, InvalidMessage, r"inputs\[0\] must be a JSON object"),
+    (_json({"datatype": "FP32", "shape": [1], "data": [1]}), None, InvalidMessage, r"inputs\[0\]: 'name'"),
+    (_json(_inp(data=[1, 2]), _inp(data=[1, 2])), None, InvalidMessage, "input 'x' appears more than once"),
+    (_json({"name": "x", "shape": [1], "data": [1]}), None, InvalidMessage, "input 'x': missing 'datatype'"),
+    (_json(_inp(datatype="FLOAT32", data=[1, 2])), None, InvalidMessage, "input 'x': unknown datatype 'FLOAT32'"),
+    (_json(_inp(shape=(2, -1), data=[])), None, InvalidMessage, "input 'x': shape .* negative dimension -1"),
+    (_json(_inp(shape=(2.5,), data=[])), None, InvalidMessage, "non-integer dimension"),
+    (_json({**_inp(data=[1, 2]), "shape": "2"}), None, InvalidMessage, "'shape' must be a JSON array"),
+    (
+        _json(_inp(shape=(3,), data=[1, 2])),
+        None,
+        InvalidMessage,
+        r"input 'x': shape \[3\] needs 3 elements, 'data' has 2",
+    ),
+    (_json(_inp(data={"a": 1})), None, InvalidMessage, "input 'x': 'data' must be a JSON array, got object"),
+    (_json(_inp(data=[[1, 2], [3]])), None, InvalidMessage, "input 'x': 'data' is ragged"),
+    (_json(_inp(datatype="UINT8", data=[1, 300])), None, InvalidMessage, r"value 300 is out of range for UINT8"),
+    (_json(_inp(datatype="INT8", data=[-129, 1])), None, InvalidMessage, r"value -129 is out of range for INT8"),
+    (_json(_inp(datatype="INT32", data=[1, 2.5])), None, InvalidMessage, "INT32 data must be integers"),
+    (_json(_inp(datatype="UINT64", data=[2**64, 1])), None, InvalidMessage, "value 18446744073709551616 is out of"),
+    (_json(_inp(datatype="UINT64", data=[2**63, 0.5])), None, InvalidMessage, "UINT64 data must be integers"),
+    (_json(_inp(datatype="INT64", data=[2**63, -1])), None, InvalidMessage, "INT64 data must be integers"),
+    (_json(_inp(data=["1", "2"])), None, InvalidMessage, "FP32 data must be numbers, got strings"),
+    (_json(_inp(data=[1, None])), None, InvalidMessage, "FP32 data must be numbers, got a null"),
+    (_json(_inp(datatype="FP16", data=[1, 1e6])), None, InvalidMessage, "overflows FP16"),
+    (_json(_inp(datatype="BOOL", data=[1, 0])), None, InvalidMessage, "BOOL data must be true/false"),
+    (_json(_inp(datatype="BYTES", data=["a", 3])), None, InvalidMessage, "BYTES data must hold strings, got a number"),
+    (_json(_inp()), None, InvalidMessage, "input 'x' has neither 'data' nor parameters.binary_data_size"),
+    (_json(_inp(shape=(1 << 40,))), None, LimitExceeded, r"input 'x': shape \[1099511627776\] has more than"),
+    (_json(_inp(parameters={"binary_data_size": 8})), None, InvalidMessage, "no Inference-Header-Content-Length"),
+    (_json(_inp(parameters={"shared_memory_region": "r"})), None, InvalidMessage, "shared-memory extension"),
     (
         _json(_inp(data=[1, 2]), outputs=[{"name": "y", "parameters": {"binary_data": "yes"}}]),
         None,
-        BadRequest,
+        InvalidMessage,
         "requested output 'y': binary_data must be true or false",
     ),
     (
         _json(_inp(data=[1, 2]), outputs=[{"name": "y", "parameters": {"classification": 3}}]),
         None,
-        BadRequest,
+        InvalidMessage,
         "'classification'",
     ),
-    (_json(_inp(data=[1, 2]), id=5), None, BadRequest, "request 'id' must be a string"),
-    (_json(_inp(data=[1, 2]), parameters=[]), None, BadRequest, "'parameters' must be a JSON object"),
-    (_binary(_inp(parameters={"binary_data_size": 8}), F2)[0], 10**6, BadRequest, "is 1000000 but the body has"),
-    (_binary(_inp(parameters={"binary_data_size": 8}), F2)[0], "abc", BadRequest, "must be a positive integer"),
-    (*_binary(_inp(parameters={"binary_data_size": 8}), F2[:6]), BadRequest, "input 'x': binary data truncated"),
-    (*_binary(_inp(parameters={"binary_data_size": 8}), F2 + b"!"), BadRequest, "1 trailing bytes"),
-    (*_binary(_inp(parameters={"binary_data_size": 6}), F2[:6]), BadRequest, "binary_data_size is 6 bytes but 2 FP32"),
-    (*_binary(_inp(parameters={"binary_data_size": -1}), b""), BadRequest, "non-negative integer"),
-    (*_binary(_inp(data=[1, 2], parameters={"binary_data_size": 8}), F2), BadRequest, "both 'data' and"),
-    (*_binary(_inp(datatype="BOOL", parameters={"binary_data_size": 2}), b"\x01\x07"), BadRequest, "BOOL data has"),
-    (*_binary(_inp(datatype="BYTES", parameters={"binary_data_size": 4}), b"\0\0\0\0"), BadRequest, "too small for 2"),
+    (_json(_inp(data=[1, 2]), id=5), None, InvalidMessage, "request 'id' must be a string"),
+    (_json(_inp(data=[1, 2]), parameters=[]), None, InvalidMessage, "'parameters' must be a JSON object"),
+    (_binary(_inp(parameters={"binary_data_size": 8}), F2)[0], 10**6, InvalidMessage, "is 1000000 but the body has"),
+    (_binary(_inp(parameters={"binary_data_size": 8}), F2)[0], "abc", InvalidMessage, "must be a positive integer"),
+    (*_binary(_inp(parameters={"binary_data_size": 8}), F2[:6]), InvalidMessage, "input 'x': binary data truncated"),
+    (*_binary(_inp(parameters={"binary_data_size": 8}), F2 + b"!"), InvalidMessage, "1 trailing bytes"),
+    (
+        *_binary(_inp(parameters={"binary_data_size": 6}), F2[:6]),
+        InvalidMessage,
+        "binary_data_size is 6 bytes but 2 FP32",
+    ),
+    (*_binary(_inp(parameters={"binary_data_size": -1}), b""), InvalidMessage, "non-negative integer"),
+    (*_binary(_inp(data=[1, 2], parameters={"binary_data_size": 8}), F2), InvalidMessage, "both 'data' and"),
+    (*_binary(_inp(datatype="BOOL", parameters={"binary_data_size": 2}), b"\x01\x07"), InvalidMessage, "BOOL data has"),
+    (
+        *_binary(_inp(datatype="BYTES", parameters={"binary_data_size": 4}), b"\0\0\0\0"),
+        InvalidMessage,
+        "too small for 2",
+    ),
     (
         *_binary(_inp(datatype="BYTES", shape=(1,), parameters={"binary_data_size": 6}), b"\x05\0\0\0ab"),
-        BadRequest,
+        InvalidMessage,
         "input 'x': BYTES data truncated: element 0 declares 5 bytes but only 2 remain",
     ),
     (
         *_binary(_inp(datatype="BYTES", shape=(1,), parameters={"binary_data_size": 7}), b"\x01\0\0\0abc"),
-        BadRequest,
+        InvalidMessage,
         "input 'x': BYTES data has 2 trailing bytes",
     ),
-    (b"[" * 100_000 + b"]" * 100_000, None, BadRequest, "nesting deeper than the limit of 64"),
+    (b"[" * 100_000 + b"]" * 100_000, None, InvalidMessage, "nesting deeper than the limit of 64"),
     (b'{"inputs": [], "p": "' + b"[" * 100 + b'"}', None, None, None),  # brackets inside strings don't nest
     (b'{"inputs": [], "p": "\\"' + b"[" * 100 + b'\\\\"}', None, None, None),  # nor do ones after \"
-    (b'{"inputs": [], "p": "\\\\", "q": ' + b"[" * 70 + b"]" * 70 + b"}", None, BadRequest, "deeper than"),
+    (b'{"inputs": [], "p": "\\\\", "q": ' + b"[" * 70 + b"]" * 70 + b"}", None, InvalidMessage, "deeper than"),
 ]
 
 
@@ -284,34 +299,34 @@ def test_malformed_requests_name_the_problem(body, header_length, error, message
 
 
 def test_limits():
-    with pytest.raises(PayloadTooLarge, match="body is 2000 bytes, over the limit of 1000"):
+    with pytest.raises(LimitExceeded, match="body is 2000 bytes, over the limit of 1000"):
         parse_infer_request(b" " * 2000, None, Limits(max_body_bytes=1000))
     body = _json(*[_inp(f"x{i}", data=[1, 2]) for i in range(5)])
-    with pytest.raises(PayloadTooLarge, match="5 inputs, over the limit of 4"):
+    with pytest.raises(LimitExceeded, match="5 inputs, over the limit of 4"):
         parse_infer_request(body, None, Limits(max_tensors=4))
-    with pytest.raises(PayloadTooLarge, match="input 'x2': inputs hold 6 elements in all, over the limit of 5"):
+    with pytest.raises(LimitExceeded, match="input 'x2': inputs hold 6 elements in all, over the limit of 5"):
         parse_infer_request(body, None, Limits(max_elements=5))
     raw = encode_bytes_tensor(np.array([b"x" * 100], dtype=object))
-    with pytest.raises(PayloadTooLarge, match="input 's': BYTES element 0 is 100 bytes"):
+    with pytest.raises(LimitExceeded, match="input 's': BYTES element 0 is 100 bytes"):
         parse_infer_request(
             *_binary(_inp("s", "BYTES", (1,), parameters={"binary_data_size": len(raw)}), raw),
             Limits(max_bytes_element=99),
         )
     deep = {"inputs": [_inp(shape=(1,) * 10, data=[[[[[[[[[[1.0]]]]]]]]]])]}
     assert parse_infer_request(json.dumps(deep).encode(), None, Limits()).inputs["x"].shape == (1,) * 10
-    with pytest.raises(BadRequest, match="nesting deeper than the limit of 8"):
+    with pytest.raises(InvalidMessage, match="nesting deeper than the limit of 8"):
         parse_infer_request(json.dumps(deep).encode(), None, Limits(max_json_depth=8))
 
 
 def test_malformed_response_is_a_502_naming_the_output():
     body, headers = encode_infer_response("m", "1", None, {"y": np.ones(4, np.float32)}, None, True)
-    with pytest.raises(ServeError, match="malformed inference response: output 'y': binary data truncated") as e:
+    with pytest.raises(CodecError, match="malformed inference response: output 'y': binary data truncated") as e:
         parse_infer_response(body[:-1], headers[HL])
     assert e.value.status == 502
 
 
 def test_numpy_to_kserve_rejects_unknown_dtypes():
     assert numpy_to_kserve(np.dtype("S3")) == "BYTES" and numpy_to_kserve(ml_dtypes.bfloat16) == "BF16"
-    with pytest.raises(BadRequest, match="complex128 has no KServe datatype"):
+    with pytest.raises(InvalidMessage, match="complex128 has no KServe datatype"):
         numpy_to_kserve(np.complex128)
     assert isinstance(InferRequest(None, {}, {}, None).binary_output, bool)

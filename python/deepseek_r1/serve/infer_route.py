@@ -1,6 +1,6 @@
-"""The infer route as raw ASGI, in front of the Starlette app: the one path that runs per request.
+"""InferRoute: the HTTP infer route as raw ASGI, in front of the Starlette app: the one path that runs per request.
 
-    app = InferFastPath(starlette_app, state, core)     # POST /v2/models/{m}[/versions/{v}]/infer here,
+    app = InferRoute(starlette_app, state, handler)     # POST /v2/models/{m}[/versions/{v}]/infer here,
                                                          # everything else (and lifespan) to Starlette
 
 Why: with a tiny model, the server's CPU per request is the product. Starlette's middleware stack, its linear
@@ -15,10 +15,10 @@ import logging
 
 from starlette.requests import Request
 
+from ..kserve import encode_infer_response, error_body, parse_infer_request
 from .auth import check_api_key
-from .errors import BadRequest, ClientGone, PayloadTooLarge, ServeError, Unauthorized
-from .inference import InferenceCore
-from .protocol import encode_infer_response, error_body, parse_infer_request
+from .errors import BadRequest, ClientGone, PayloadTooLarge, ServeError, Unauthorized, to_serve_error
+from .infer_handler import InferHandler
 
 log = logging.getLogger("deepseek_r1.serve")
 _PREFIX, _SUFFIX = "/v2/models/", "/infer"
@@ -61,9 +61,9 @@ async def read_body(scope, receive, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-class InferFastPath:
-    def __init__(self, app, state, core: InferenceCore):
-        self.app, self.state, self.core = app, state, core
+class InferRoute:
+    def __init__(self, app, state, handler: InferHandler):
+        self.app, self.state, self.handler = app, state, handler
 
     def __getattr__(self, name):  # .state, .routes, ... of the wrapped Starlette app
         return getattr(self.app, name)
@@ -107,17 +107,14 @@ class InferFastPath:
             except Unauthorized as e:
                 state.metrics.request_failed_unknown(e.reason)
                 raise
-            body, headers = await self.core.infer(name, version, parse, encode, key, disconnected)
+            body, headers = await self.handler.infer(name, version, parse, encode, key, disconnected)
         except ClientGone:
             await _send(send, 499, b"", {})
             return
-        except ServeError as e:
-            await _send(send, e.status, error_body(e.message), {"content-type": "application/json"})
-            return
-        except Exception as e:  # a bug must not take the server down; say what happened
-            log.exception("unhandled error in infer")
-            await _send(
-                send, 500, error_body(f"internal error: {type(e).__name__}: {e}"), {"content-type": "application/json"}
-            )
+        except Exception as e:
+            if not isinstance(e, ServeError):  # a bug must not take the server down; say what happened
+                log.exception("unhandled error in infer")
+            err = to_serve_error(e)
+            await _send(send, err.status, error_body(err.message), {"content-type": "application/json"})
             return
         await _send(send, 200, body, headers)

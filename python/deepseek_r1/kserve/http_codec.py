@@ -1,4 +1,4 @@
-"""KServe v2 inference request/response codec (HTTP/REST, incl. the binary tensor extension).
+"""KServe v2 inference request/response over HTTP/REST: JSON, plus the binary tensor extension.
 
 Server side:
     req = parse_infer_request(body, request.headers.get("Inference-Header-Content-Length"), limits)
@@ -10,30 +10,26 @@ Client side (client.py):
 Wire format matches tritonclient.http 2.73 (tested against it): the JSON header, then, when some tensors
 carry `parameters.binary_data_size`, their raw bytes back to back in the order the tensors are listed, with
 the header's byte length in the `Inference-Header-Content-Length` HTTP header. Per-tensor work (datatypes,
-BYTES, range checks) lives in protocol_tensors.py.
+BYTES, range checks) lives in tensors.py.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import BadRequest, PayloadTooLarge, ServeError
-from .protocol_tensors import (
-    CLIENT_LIMITS,
-    KSERVE_TO_NUMPY,
-    Limits,
+from .errors import CodecError, InvalidMessage, InvalidResponse, LimitExceeded
+from .infer_request import InferRequest, RequestedOutput, check_output_parameters, select_outputs
+from .json_depth import check_json_depth
+from .limits import CLIENT_LIMITS, Limits
+from .tensors import (
     binary_size_of,
-    check_json_depth,
     datatype_of,
     decode_binary,
-    decode_bytes_tensor,
     decode_json,
     element_count,
-    encode_bytes_tensor,
     json_data,
     json_type,
     numpy_to_kserve,
@@ -41,44 +37,7 @@ from .protocol_tensors import (
     raw_data,
 )
 
-__all__ = [
-    "HEADER_LENGTH",
-    "KSERVE_TO_NUMPY",
-    "InferRequest",
-    "Limits",
-    "RequestedOutput",
-    "decode_bytes_tensor",
-    "encode_bytes_tensor",
-    "encode_infer_request",
-    "encode_infer_response",
-    "error_body",
-    "numpy_to_kserve",
-    "parse_infer_request",
-    "parse_infer_response",
-]
-
 HEADER_LENGTH = "Inference-Header-Content-Length"
-_UNSUPPORTED_PARAMS = ("shared_memory_region", "classification")  # Triton extensions we don't serve
-
-
-@dataclass
-class RequestedOutput:
-    name: str
-    binary: bool | None = None  # None: follow the request's binary_data_output
-    parameters: dict = field(default_factory=dict)
-
-
-@dataclass
-class InferRequest:
-    id: str | None
-    inputs: dict[str, np.ndarray]  # BYTES -> object array of `bytes`; binary inputs are read-only views
-    parameters: dict  # request-level ("priority", "timeout", "binary_data_output", ...)
-    outputs: list[RequestedOutput] | None  # None (or []) = all outputs
-
-    @property
-    def binary_output(self) -> bool:
-        """Default encoding for outputs that don't say (tritonclient sets it when it names no outputs)."""
-        return self.parameters.get("binary_data_output", False)
 
 
 def error_body(message: str) -> bytes:
@@ -96,15 +55,15 @@ def _header_length(value, body_len: int) -> int | None:
     except (TypeError, ValueError):
         n = -1
     if n <= 0:
-        raise BadRequest(f"{HEADER_LENGTH} must be a positive integer, got {value!r}")
+        raise InvalidMessage(f"{HEADER_LENGTH} must be a positive integer, got {value!r}")
     if n > body_len:
-        raise BadRequest(f"{HEADER_LENGTH} is {n} but the body has only {body_len} bytes")
+        raise InvalidMessage(f"{HEADER_LENGTH} is {n} but the body has only {body_len} bytes")
     return n
 
 
 def _load_header(body, header_length, limits: Limits, what: str) -> tuple[dict, int | None, memoryview]:
     if len(body) > limits.max_body_bytes:
-        raise PayloadTooLarge(f"{what} body is {len(body)} bytes, over the limit of {limits.max_body_bytes}")
+        raise LimitExceeded(f"{what} body is {len(body)} bytes, over the limit of {limits.max_body_bytes}")
     mv = memoryview(body).cast("B")
     hlen = _header_length(header_length, len(mv))
     header = mv[:hlen].tobytes() if hlen is not None else (body if isinstance(body, bytes) else mv.tobytes())
@@ -112,19 +71,19 @@ def _load_header(body, header_length, limits: Limits, what: str) -> tuple[dict, 
     try:
         doc = json.loads(header)
     except RecursionError:  # belt and braces: check_json_depth should have caught it
-        raise BadRequest(f"{what} JSON nests too deeply") from None
+        raise InvalidMessage(f"{what} JSON nests too deeply") from None
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
         where = f"JSON header ({hlen} bytes)" if hlen is not None else "JSON body"
-        raise BadRequest(f"{what} {where} is not valid JSON: {e}") from None
+        raise InvalidMessage(f"{what} {where} is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
-        raise BadRequest(f"{what} JSON must be an object, got {json_type(doc)}")
+        raise InvalidMessage(f"{what} JSON must be an object, got {json_type(doc)}")
     return doc, hlen, mv
 
 
 def _params(obj: dict, where: str) -> dict:
     p = obj.get("parameters", {})
     if not isinstance(p, dict):
-        raise BadRequest(f"{where}: 'parameters' must be a JSON object, got {json_type(p)}")
+        raise InvalidMessage(f"{where}: 'parameters' must be a JSON object, got {json_type(p)}")
     return p
 
 
@@ -132,45 +91,45 @@ def _decode_tensors(role: str, entries, mv: memoryview, hlen: int | None, limits
     """Each entry's tensor from its `data` or from the next binary_data_size bytes after the header."""
     key = role + "s"
     if not isinstance(entries, list):
-        raise BadRequest(f"'{key}' must be a JSON array, got {json_type(entries)}")
+        raise InvalidMessage(f"'{key}' must be a JSON array, got {json_type(entries)}")
     if len(entries) > limits.max_tensors:
-        raise PayloadTooLarge(f"{len(entries)} {key}, over the limit of {limits.max_tensors}")
+        raise LimitExceeded(f"{len(entries)} {key}, over the limit of {limits.max_tensors}")
     tensors: dict[str, np.ndarray] = {}
     offset, total = (hlen or 0), 0
     for i, t in enumerate(entries):
         if not isinstance(t, dict):
-            raise BadRequest(f"{key}[{i}] must be a JSON object, got {json_type(t)}")
+            raise InvalidMessage(f"{key}[{i}] must be a JSON object, got {json_type(t)}")
         name = t.get("name")
         if not isinstance(name, str) or not name:
-            raise BadRequest(f"{key}[{i}]: 'name' must be a non-empty string, got {name!r:.60}")
+            raise InvalidMessage(f"{key}[{i}]: 'name' must be a non-empty string, got {name!r:.60}")
         if name in tensors:
-            raise BadRequest(f"{role} '{name}' appears more than once")
+            raise InvalidMessage(f"{role} '{name}' appears more than once")
         for k in ("datatype", "shape"):
             if k not in t:
-                raise BadRequest(f"{role} '{name}': missing '{k}'")
+                raise InvalidMessage(f"{role} '{name}': missing '{k}'")
         datatype = t["datatype"]
         datatype_of(role, name, datatype)
         count = element_count(role, name, t["shape"], limits.max_elements)
         total += count
         if total > limits.max_elements:
-            raise PayloadTooLarge(
+            raise LimitExceeded(
                 f"{role} '{name}': {key} hold {total} elements in all, over the limit of {limits.max_elements}"
             )
         shape, params = t["shape"], _params(t, f"{role} '{name}'")
         if "shared_memory_region" in params:
-            raise BadRequest(f"{role} '{name}': the shared-memory extension is not supported; send the data")
+            raise InvalidMessage(f"{role} '{name}': the shared-memory extension is not supported; send the data")
         size = params.get("binary_data_size")
         if size is not None:
             if "data" in t:
-                raise BadRequest(f"{role} '{name}' has both 'data' and parameters.binary_data_size")
+                raise InvalidMessage(f"{role} '{name}' has both 'data' and parameters.binary_data_size")
             if hlen is None:
-                raise BadRequest(
+                raise InvalidMessage(
                     f"{role} '{name}' declares binary_data_size but there is no {HEADER_LENGTH} "
                     f"header saying where the JSON ends"
                 )
             size = binary_size_of(role, name, datatype, count, size)
             if offset + size > len(mv):
-                raise BadRequest(
+                raise InvalidMessage(
                     f"{role} '{name}': binary data truncated: needs {size} bytes at offset "
                     f"{offset - hlen} of the binary section, only {len(mv) - offset} remain"
                 )
@@ -179,9 +138,9 @@ def _decode_tensors(role: str, entries, mv: memoryview, hlen: int | None, limits
         elif "data" in t:
             tensors[name] = decode_json(role, name, datatype, shape, count, t["data"], limits)
         else:
-            raise BadRequest(f"{role} '{name}' has neither 'data' nor parameters.binary_data_size")
+            raise InvalidMessage(f"{role} '{name}' has neither 'data' nor parameters.binary_data_size")
     if hlen is not None and offset != len(mv):
-        raise BadRequest(
+        raise InvalidMessage(
             f"{len(mv) - offset} trailing bytes after the binary data of all {key} "
             f"(body {len(mv)} bytes, JSON header {hlen}, binary tensors {offset - hlen})"
         )
@@ -193,42 +152,40 @@ def _requested_outputs(doc: dict, limits: Limits) -> list[RequestedOutput] | Non
     if outs is None or outs == []:
         return None
     if not isinstance(outs, list):
-        raise BadRequest(f"'outputs' must be a JSON array, got {json_type(outs)}")
+        raise InvalidMessage(f"'outputs' must be a JSON array, got {json_type(outs)}")
     if len(outs) > limits.max_tensors:
-        raise PayloadTooLarge(f"{len(outs)} requested outputs, over the limit of {limits.max_tensors}")
+        raise LimitExceeded(f"{len(outs)} requested outputs, over the limit of {limits.max_tensors}")
     result, seen = [], set()
     for i, o in enumerate(outs):
         if not isinstance(o, dict) or not isinstance(o.get("name"), str):
-            raise BadRequest(f"outputs[{i}] must be a JSON object with a string 'name', got {o!r:.60}")
+            raise InvalidMessage(f"outputs[{i}] must be a JSON object with a string 'name', got {o!r:.60}")
         name = o["name"]
         if name in seen:
-            raise BadRequest(f"output '{name}' is requested more than once")
+            raise InvalidMessage(f"output '{name}' is requested more than once")
         seen.add(name)
         params = _params(o, f"requested output '{name}'")
-        for k in _UNSUPPORTED_PARAMS:
-            if params.get(k):
-                raise BadRequest(f"requested output '{name}': parameter '{k}' (a Triton extension) is not supported")
+        check_output_parameters(name, params)
         binary = params.get("binary_data")
         if binary is not None and not isinstance(binary, bool):
-            raise BadRequest(f"requested output '{name}': binary_data must be true or false, got {binary!r:.40}")
+            raise InvalidMessage(f"requested output '{name}': binary_data must be true or false, got {binary!r:.40}")
         result.append(RequestedOutput(name, binary, params))
     return result
 
 
 def parse_infer_request(body: bytes, header_length: int | str | None, limits: Limits | None = None) -> InferRequest:
-    """Decode a POST .../infer body. Raises BadRequest / PayloadTooLarge naming the field or tensor."""
+    """Decode a POST .../infer body. Raises InvalidMessage / LimitExceeded naming the field or tensor."""
     limits = limits or Limits()
     doc, hlen, mv = _load_header(body, header_length, limits, "request")
     req_id = doc.get("id")
     if req_id is not None and not isinstance(req_id, str):
-        raise BadRequest(f"request 'id' must be a string, got {json_type(req_id)}")
+        raise InvalidMessage(f"request 'id' must be a string, got {json_type(req_id)}")
     params = _params(doc, "request")
     if not isinstance(params.get("binary_data_output", False), bool):
-        raise BadRequest(
+        raise InvalidMessage(
             f"request parameter binary_data_output must be true or false, got {params['binary_data_output']!r:.40}"
         )
     if "inputs" not in doc:
-        raise BadRequest("request has no 'inputs'")
+        raise InvalidMessage("request has no 'inputs'")
     outputs = _requested_outputs(doc, limits)  # before the tensors: cheap checks first
     inputs = _decode_tensors("input", doc["inputs"], mv, hlen, limits)
     return InferRequest(req_id, inputs, params, outputs)
@@ -239,13 +196,13 @@ def parse_infer_response(
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Client side: a server's response -> (name -> array, response JSON with outputs' `data` removed).
 
-    A response we can't decode is the server's fault, so it raises ServeError with status 502, not 400.
+    A response we can't decode is the server's fault, so it raises InvalidResponse (status 502), not 400.
     """
     try:
         doc, hlen, mv = _load_header(body, header_length, limits, "response")
         tensors = _decode_tensors("output", doc.get("outputs", []), mv, hlen, limits)
-    except ServeError as e:
-        raise ServeError(f"malformed inference response: {e.message}", status=502) from None
+    except CodecError as e:
+        raise InvalidResponse(f"malformed inference response: {e.message}") from None
     meta = dict(doc)
     meta["outputs"] = [{k: v for k, v in o.items() if k != "data"} for o in doc.get("outputs", [])]
     return tensors, meta
@@ -287,14 +244,9 @@ def encode_infer_response(
     binary_default: bool,
 ) -> tuple[bytes, dict[str, str]]:
     """Body and headers (Content-Type, plus Inference-Header-Content-Length when any output is binary)."""
-    if requested is None:
-        items = [(name, arr, binary_default) for name, arr in outputs.items()]
-    else:
-        items = []
-        for r in requested:
-            if r.name not in outputs:
-                raise BadRequest(f"requested output '{r.name}' does not exist; available: {sorted(outputs)}")
-            items.append((r.name, outputs[r.name], binary_default if r.binary is None else r.binary))
+    items = [
+        (r.name, arr, binary_default if r.binary is None else r.binary) for r, arr in select_outputs(outputs, requested)
+    ]
     head: dict = {"model_name": model_name}
     if model_version is not None:
         head["model_version"] = model_version

@@ -1,12 +1,14 @@
-"""The transport-independent inference path shared by HTTP (app.py) and gRPC (grpc_server.py).
+"""InferHandler: one inference request from model lookup to encoded answer, whatever transport it came by.
 
-    core = InferenceCore(repository, metrics)
-    result = await core.infer(name, version, parse, encode, key_settings, disconnected)
+    handler = InferHandler(repository, metrics)
+    result = await handler.infer(name, version, parse, encode, key_settings, disconnected)
 
-`parse()` (async) reads and decodes the transport's request into a protocol.InferRequest; `encode(mv, request,
-outputs)` builds the transport's response. Between them: model lookup, admission (so a hot reload lets this
-request finish on its version), priority and timeout from the request parameters, the batcher, and the
-metrics: every outcome is counted once, under a label the server chose.
+HTTP (infer_route.py) and gRPC (grpc_server.py) each wrap it: `parse()` (async) reads and decodes the
+transport's request into a kserve.InferRequest; `encode(mv, request, outputs)` builds the transport's response.
+Between them: model lookup, admission (so a hot reload lets this request finish on its version), priority and
+timeout from the request parameters, the batcher, and the metrics: every outcome is counted once, under a label
+the server chose. Every failure leaves as a ServeError (errors.to_serve_error) except a bug, which the transport
+logs with its traceback before answering with the same mapping.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from .._core import InputError, R1Error
+from ..kserve import InferRequest
 from .batcher import LEVELS
-from .errors import BadRequest, ServeError
+from .errors import BadRequest, ServeError, is_expected, to_serve_error
 from .metrics import ServerMetrics
-from .protocol import InferRequest
 from .repository import ModelRepository
 
 T = TypeVar("T")
@@ -47,7 +48,7 @@ def request_timeout_s(parameters: dict) -> float | None:
     return t / 1e6
 
 
-class InferenceCore:
+class InferHandler:
     def __init__(self, repository: ModelRepository, metrics: ServerMetrics):
         self.repository, self.metrics = repository, metrics
 
@@ -72,14 +73,11 @@ class InferenceCore:
                 priority = request_priority(req.parameters, key_settings)
                 outputs = await mv.infer(req.inputs, priority, request_timeout_s(req.parameters), disconnected)
                 result = encode(mv, req, outputs)
-        except ServeError as e:
-            mv.metrics.on_request_failed(e.reason)
-            raise
-        except InputError as e:
-            mv.metrics.on_request_failed("bad_request")
-            raise BadRequest(str(e)) from None
-        except R1Error as e:
-            mv.metrics.on_request_failed("model_error")
-            raise ServeError(f"model '{mv.name}' failed: {e}") from None
+        except Exception as e:
+            err = to_serve_error(e)
+            mv.metrics.on_request_failed(err.reason)
+            if isinstance(e, ServeError) or not is_expected(e):
+                raise  # as it is: a ServeError already says what to answer; a bug is logged by the transport
+            raise err from None
         mv.metrics.on_request_done(time.perf_counter() - t0)
         return result

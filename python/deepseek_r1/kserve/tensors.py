@@ -1,7 +1,7 @@
-"""KServe v2 tensor codec: datatype table, limits, and one tensor to/from JSON data or raw binary bytes.
+"""One KServe v2 tensor to and from JSON `data` or raw binary bytes: datatypes, element counts, BYTES, ranges.
 
-protocol.py builds whole requests/responses out of these; everything here works on a single tensor and
-raises errors.BadRequest / PayloadTooLarge with a message that starts with the tensor's role and name
+http_codec.py and grpc_codec.py build whole messages out of these. Everything here works on a single tensor and
+raises InvalidMessage / LimitExceeded with a message that starts with the tensor's role and name
 ("input 'x': ..."), so a client can tell which of its tensors is wrong.
 
 Wire facts (as tritonclient.http 2.73 speaks them): raw tensors are little-endian, row-major, no padding;
@@ -12,50 +12,18 @@ from __future__ import annotations
 
 import struct
 import sys
-from dataclasses import dataclass
 
-import ml_dtypes
 import numpy as np
 
-from .errors import BadRequest, PayloadTooLarge
+from ..dtypes import KSERVE_TO_NUMPY, NUMPY_TO_KSERVE
+from .errors import InvalidMessage, LimitExceeded
+from .limits import Limits
 
 # np.frombuffer with native dtypes is only the wire's little-endian layout on little-endian hosts.
 assert sys.byteorder == "little", "the KServe binary codec assumes a little-endian host"
 
-KSERVE_TO_NUMPY: dict[str, np.dtype] = {
-    "BOOL": np.dtype(np.bool_),
-    "UINT8": np.dtype(np.uint8),
-    "INT8": np.dtype(np.int8),
-    "INT16": np.dtype(np.int16),
-    "UINT16": np.dtype(np.uint16),
-    "INT32": np.dtype(np.int32),
-    "UINT32": np.dtype(np.uint32),
-    "INT64": np.dtype(np.int64),
-    "UINT64": np.dtype(np.uint64),
-    "FP16": np.dtype(np.float16),
-    "FP32": np.dtype(np.float32),
-    "FP64": np.dtype(np.float64),
-    "BF16": np.dtype(ml_dtypes.bfloat16),
-    "BYTES": np.dtype(object),
-}
-_NUMPY_TO_KSERVE = {dt: name for name, dt in KSERVE_TO_NUMPY.items()}
 _U32 = struct.Struct("<I")
 HEADER_ALIGN = 64  # our encoders pad the JSON header so the first raw tensor starts aligned
-
-
-@dataclass
-class Limits:
-    max_body_bytes: int = 64 << 20
-    max_tensors: int = 64  # inputs per request, and requested outputs per request
-    max_elements: int = 64 << 20  # total elements over all inputs of one request
-    max_json_depth: int = 64  # rank-8 nested data needs ~12; deeper is a parser attack
-    max_bytes_element: int = 16 << 20
-
-
-# Clients trust the server they talk to more than servers trust clients; still bounded, never unlimited.
-CLIENT_LIMITS = Limits(
-    max_body_bytes=1 << 40, max_tensors=1 << 16, max_elements=1 << 40, max_json_depth=256, max_bytes_element=1 << 40
-)
 
 
 def numpy_to_kserve(dtype) -> str:
@@ -63,16 +31,16 @@ def numpy_to_kserve(dtype) -> str:
     if dt.kind in "SU":  # fixed-width numpy strings are sent as BYTES, like tritonclient does for 'S'
         return "BYTES"
     try:
-        return _NUMPY_TO_KSERVE[dt]
+        return NUMPY_TO_KSERVE[dt]
     except KeyError:
-        raise BadRequest(
-            f"numpy dtype {dt} has no KServe datatype; supported: {', '.join(str(d) for d in _NUMPY_TO_KSERVE)}"
+        raise InvalidMessage(
+            f"numpy dtype {dt} has no KServe datatype; supported: {', '.join(str(d) for d in NUMPY_TO_KSERVE)}"
         ) from None
 
 
 def datatype_of(role: str, name: str, datatype) -> np.dtype:
     if not isinstance(datatype, str) or datatype not in KSERVE_TO_NUMPY:
-        raise BadRequest(
+        raise InvalidMessage(
             f"{role} '{name}': unknown datatype {datatype!r}; expected one of {', '.join(KSERVE_TO_NUMPY)}"
         )
     return KSERVE_TO_NUMPY[datatype]
@@ -81,47 +49,18 @@ def datatype_of(role: str, name: str, datatype) -> np.dtype:
 def element_count(role: str, name: str, shape, limit: int) -> int:
     """prod(shape), checked before anything is allocated so a declared [2**40] can't cost memory."""
     if not isinstance(shape, list):
-        raise BadRequest(f"{role} '{name}': 'shape' must be a JSON array of integers, got {json_type(shape)}")
+        raise InvalidMessage(f"{role} '{name}': 'shape' must be a JSON array of integers, got {json_type(shape)}")
     count = 1
     for d in shape:
         # bool is an int subclass in Python, but `true` is not a dimension
         if not isinstance(d, int) or isinstance(d, bool):
-            raise BadRequest(f"{role} '{name}': shape {shape} has a non-integer dimension {d!r}")
+            raise InvalidMessage(f"{role} '{name}': shape {shape} has a non-integer dimension {d!r}")
         if d < 0:
-            raise BadRequest(f"{role} '{name}': shape {shape} has a negative dimension {d}")
+            raise InvalidMessage(f"{role} '{name}': shape {shape} has a negative dimension {d}")
         count *= d
         if count > limit:  # Python ints don't overflow, but checking per dim keeps the product small
-            raise PayloadTooLarge(f"{role} '{name}': shape {shape} has more than the limit of {limit} elements")
+            raise LimitExceeded(f"{role} '{name}': shape {shape} has more than the limit of {limit} elements")
     return count
-
-
-_STEP = np.zeros(256, np.int8)
-_STEP[list(b"[{")] = 1
-_STEP[list(b"]}")] = -1
-_CHUNK = 4 << 20  # bounds the scan's scratch memory (~7 bytes per body byte per chunk)
-
-
-def check_json_depth(buf: bytes, max_depth: int) -> None:
-    """Reject nesting deeper than max_depth before json.loads recurses into it.
-
-    Vectorised, no per-token Python work (a regex over strings was ~7 s on 60 MB of escapes): drop escaped
-    backslashes and quotes, mark bytes inside strings by quote parity, running sum of the brackets outside.
-    """
-    if buf.count(b"[") + buf.count(b"{") <= max_depth:
-        return  # can't nest deeper than the number of openers: the common, free case
-    if b"\\" in buf:  # pairs first, left to right like the JSON lexer, so \\\" is a backslash then a quote
-        buf = buf.replace(b"\\\\", b"").replace(b'\\"', b"")
-    a = np.frombuffer(buf, np.uint8)
-    in_string, depth = False, 0
-    for start in range(0, a.size, _CHUNK):
-        c = a[start : start + _CHUNK]
-        inside = np.logical_xor.accumulate(c == ord('"')) ^ in_string
-        steps = _STEP[c]
-        steps[inside] = 0
-        run = np.cumsum(steps, dtype=np.int32) + depth
-        if run.max() > max_depth:
-            raise BadRequest(f"JSON nesting deeper than the limit of {max_depth} levels")
-        depth, in_string = int(run[-1]), bool(inside[-1])
 
 
 def json_type(v) -> str:
@@ -146,7 +85,7 @@ def encode_bytes_tensor(arr) -> bytes:
         if isinstance(v, (str, np.str_)):
             v = v.encode("utf-8")
         elif not isinstance(v, (bytes, bytearray, memoryview)):
-            raise BadRequest(f"BYTES element {i} is {type(v).__name__}; expected bytes or str")
+            raise InvalidMessage(f"BYTES element {i} is {type(v).__name__}; expected bytes or str")
         parts.append(_U32.pack(len(v)))
         parts.append(v)
     return b"".join(parts)
@@ -161,24 +100,24 @@ def decode_bytes_tensor(
     out = np.empty(count, dtype=object)
     for i in range(count):
         if off + 4 > n:
-            raise BadRequest(
+            raise InvalidMessage(
                 f"{role} '{name}': BYTES data truncated: element {i} of {count} has no 4-byte "
                 f"length prefix ({n - off} bytes left)"
             )
         (length,) = _U32.unpack_from(mv, off)
         off += 4
         if length > max_element:
-            raise PayloadTooLarge(
+            raise LimitExceeded(
                 f"{role} '{name}': BYTES element {i} is {length} bytes, over the limit of {max_element}"
             )
         if off + length > n:
-            raise BadRequest(
+            raise InvalidMessage(
                 f"{role} '{name}': BYTES data truncated: element {i} declares {length} bytes but only {n - off} remain"
             )
         out[i] = bytes(mv[off : off + length])
         off += length
     if off != n:
-        raise BadRequest(f"{role} '{name}': BYTES data has {n - off} trailing bytes after {count} elements")
+        raise InvalidMessage(f"{role} '{name}': BYTES data has {n - off} trailing bytes after {count} elements")
     return out
 
 
@@ -188,15 +127,15 @@ def decode_bytes_tensor(
 def binary_size_of(role: str, name: str, datatype: str, count: int, size) -> int:
     """Validate a declared binary_data_size against shape x datatype before touching the body."""
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise BadRequest(f"{role} '{name}': binary_data_size must be a non-negative integer, got {size!r}")
+        raise InvalidMessage(f"{role} '{name}': binary_data_size must be a non-negative integer, got {size!r}")
     if datatype == "BYTES":
         if size < 4 * count:
-            raise BadRequest(
+            raise InvalidMessage(
                 f"{role} '{name}': binary_data_size {size} is too small for {count} BYTES elements "
                 f"(each needs a 4-byte length prefix)"
             )
     elif size != count * KSERVE_TO_NUMPY[datatype].itemsize:
-        raise BadRequest(
+        raise InvalidMessage(
             f"{role} '{name}': binary_data_size is {size} bytes but {count} {datatype} elements "
             f"need {count * KSERVE_TO_NUMPY[datatype].itemsize}"
         )
@@ -217,7 +156,7 @@ def decode_binary(
         # is UB in C++ and faults under aligned SIMD loads. Our encoders align the first tensor; others copy.
         arr = arr.copy()
     if datatype == "BOOL" and arr.size and arr.view(np.uint8).max() > 1:
-        raise BadRequest(f"{role} '{name}': BOOL data has bytes other than 0 and 1")
+        raise InvalidMessage(f"{role} '{name}': BOOL data has bytes other than 0 and 1")
     return arr
 
 
@@ -228,23 +167,23 @@ def _flatten_strings(role: str, name: str, data: list, out: list, max_element: i
         elif isinstance(v, str):
             b = v.encode("utf-8", "surrogatepass")
             if len(b) > max_element:
-                raise PayloadTooLarge(
+                raise LimitExceeded(
                     f"{role} '{name}': BYTES element {len(out)} is {len(b)} bytes, over the limit of {max_element}"
                 )
             out.append(b)
         else:
-            raise BadRequest(f"{role} '{name}': BYTES data must hold strings, got a {json_type(v)} ({v!r:.40})")
+            raise InvalidMessage(f"{role} '{name}': BYTES data must hold strings, got a {json_type(v)} ({v!r:.40})")
 
 
 def decode_json(role: str, name: str, datatype: str, shape: list, count: int, data, limits: Limits) -> np.ndarray:
     """`data` as flat or nested JSON lists -> array; integer ranges and float overflow are checked."""
     if not isinstance(data, list):
-        raise BadRequest(f"{role} '{name}': 'data' must be a JSON array, got {json_type(data)}")
+        raise InvalidMessage(f"{role} '{name}': 'data' must be a JSON array, got {json_type(data)}")
     if datatype == "BYTES":
         flat: list = []
         _flatten_strings(role, name, data, flat, limits.max_bytes_element)
         if len(flat) != count:
-            raise BadRequest(f"{role} '{name}': shape {shape} needs {count} elements, 'data' has {len(flat)}")
+            raise InvalidMessage(f"{role} '{name}': shape {shape} needs {count} elements, 'data' has {len(flat)}")
         arr = np.empty(count, dtype=object)
         arr[:] = flat
         return arr.reshape(shape)
@@ -252,35 +191,37 @@ def decode_json(role: str, name: str, datatype: str, shape: list, count: int, da
         # numpy does the flattening at C speed and refuses ragged nesting (numpy >= 1.24)
         src = np.asarray(data)
     except (ValueError, OverflowError) as e:
-        raise BadRequest(f"{role} '{name}': 'data' is ragged or not numeric ({e})") from None
+        raise InvalidMessage(f"{role} '{name}': 'data' is ragged or not numeric ({e})") from None
     if src.size != count:
-        raise BadRequest(f"{role} '{name}': shape {shape} needs {count} elements, 'data' has {src.size}")
+        raise InvalidMessage(f"{role} '{name}': shape {shape} needs {count} elements, 'data' has {src.size}")
     dt = KSERVE_TO_NUMPY[datatype]
     if count == 0:
         return np.empty(shape, dtype=dt)
     kind = src.dtype.kind
     if datatype == "BOOL":
         if kind != "b":
-            raise BadRequest(f"{role} '{name}': BOOL data must be true/false, got {_describe(src)}")
+            raise InvalidMessage(f"{role} '{name}': BOOL data must be true/false, got {_describe(src)}")
     elif dt.kind in "iu":
         # float kind also covers ints mixed with floats and int64/uint64 mixes numpy widened to float64
         if kind in "fO" and datatype == "UINT64":
             src = _uint64_from_json(role, name, data)  # numpy widens [2**63, 0] to float64 (lossy)
         elif kind not in "iu":
-            raise BadRequest(f"{role} '{name}': {datatype} data must be integers, got {_describe(src)}")
+            raise InvalidMessage(f"{role} '{name}': {datatype} data must be integers, got {_describe(src)}")
         info = np.iinfo(dt)
         lo, hi = src.min(), src.max()
         if lo < info.min or hi > info.max:
             bad = lo if lo < info.min else hi
-            raise BadRequest(
+            raise InvalidMessage(
                 f"{role} '{name}': value {int(bad)} is out of range for {datatype} [{info.min}, {info.max}]"
             )
     elif kind not in "iuf":
-        raise BadRequest(f"{role} '{name}': {datatype} data must be numbers, got {_describe(src)}")
+        raise InvalidMessage(f"{role} '{name}': {datatype} data must be numbers, got {_describe(src)}")
     with np.errstate(over="ignore", invalid="ignore"):
         arr = src.astype(dt)
         if dt.kind == "f" and (np.isinf(arr.astype(np.float64)) & np.isfinite(src)).any():
-            raise BadRequest(f"{role} '{name}': a finite value overflows {datatype} (max {float(np.finfo(dt).max)})")
+            raise InvalidMessage(
+                f"{role} '{name}': a finite value overflows {datatype} (max {float(np.finfo(dt).max)})"
+            )
     return arr.reshape(shape)
 
 
@@ -294,12 +235,14 @@ def _uint64_from_json(role: str, name: str, data: list) -> np.ndarray:
 
     walk(data)
     if not all(type(v) is int for v in flat):
-        raise BadRequest(f"{role} '{name}': UINT64 data must be integers, got {_describe(np.asarray(flat, object))}")
+        raise InvalidMessage(
+            f"{role} '{name}': UINT64 data must be integers, got {_describe(np.asarray(flat, object))}"
+        )
     try:
         return np.array(flat, dtype=np.uint64)
     except OverflowError:
         bad = next(v for v in flat if not 0 <= v < 1 << 64)
-        raise BadRequest(f"{role} '{name}': value {bad} is out of range for UINT64 [0, {(1 << 64) - 1}]") from None
+        raise InvalidMessage(f"{role} '{name}': value {bad} is out of range for UINT64 [0, {(1 << 64) - 1}]") from None
 
 
 def _describe(src: np.ndarray) -> str:
