@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--no-batching", action="store_true", help="run each request alone")
     s.add_argument("--max-delay-ms", type=float, default=None, help="fixed queue delay (default: adaptive)")
     s.add_argument("--threads", type=int, default=None)
-    s.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    s.add_argument("--precision", default=None, choices=["fp32", "bf16"], help="default: the .r1 file's")
     s.add_argument("--variant", action="append", choices=["bf16"], help="lower-precision variant to compile")
     s.add_argument(
         "--auto-precision",

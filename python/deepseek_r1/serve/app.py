@@ -110,7 +110,7 @@ def build_app(state: ServerState, lifespan=None) -> InferRoute:
                     "preferred_batch_size": list(c.preferred_batch_sizes),
                     "max_queue_delay_ms": c.max_queue_delay_ms,
                 },
-                "precision": c.precision,
+                "precision": mv.precision,  # the primary engine's (config, else the .r1 file's)
                 "variants": sorted(mv.engines),
             }
         )

@@ -29,7 +29,7 @@ class ModelConfig:
     max_queue_delay_ms: float | None = None  # None: adaptive (a lone request never waits)
     dynamic_batching: bool = True
     pad_values: dict | None = None  # input name -> pad value: ragged dims share a batch
-    precision: str = "fp32"
+    precision: str | None = None  # None: the one the .r1 file was compiled with (fp32 for an .onnx)
     variants: tuple[str, ...] = ()
     num_threads: int | None = None
     versions: int = 1
@@ -48,7 +48,7 @@ class ModelConfig:
         ):
             raise BadRequest(f"max_queue_delay_ms must be null or 0..10000, got {self.max_queue_delay_ms!r}")
         for p in (self.precision, *self.variants):
-            if p not in PRECISIONS:
+            if p is not None and p not in PRECISIONS:
                 raise BadRequest(f"precision '{p}' is not supported; supported: {', '.join(PRECISIONS)}")
         if self.num_threads is not None and not (isinstance(self.num_threads, int) and 1 <= self.num_threads <= 1024):
             raise BadRequest(f"num_threads must be null or an int from 1 to 1024, got {self.num_threads!r}")

@@ -45,11 +45,12 @@ class ModelVersion:
         metrics: VersionMetrics,
     ):
         self.name, self.version, self.path, self.config = name, version, path, config
-        self.engines = engines  # precision -> engine; config.precision is the primary
+        self.engines = engines  # precision -> engine; the first is the primary (config.precision or the file's)
+        self.precision = next(iter(engines))
         # The primary's signature (every variant has the same): what requests are checked against and described by.
-        self.inputs, self.outputs = engines[config.precision].inputs, engines[config.precision].outputs
+        self.inputs, self.outputs = engines[self.precision].inputs, engines[self.precision].outputs
         # The variant auto precision switches to: bf16 under an fp32 primary (the only lower precision we build).
-        self.low = "bf16" if config.precision == "fp32" and "bf16" in engines else None
+        self.low = "bf16" if self.precision == "fp32" and "bf16" in engines else None
         self.metrics = metrics
         self.state = "READY"
         self.inflight = 0
@@ -64,7 +65,8 @@ class ModelVersion:
     @classmethod
     def load(cls, name: str, version: str, path: Path, config: ModelConfig, metrics: VersionMetrics) -> ModelVersion:
         model = load_model(path) if path.suffix != ".onnx" else path
-        engines = {config.precision: InferenceEngine(model, precision=config.precision, num_threads=config.num_threads)}
+        primary = InferenceEngine(model, precision=config.precision, num_threads=config.num_threads)
+        engines = {primary.precision: primary}
         for p in config.variants:
             if p not in engines:
                 engines[p] = InferenceEngine(model, precision=p, num_threads=config.num_threads)
@@ -101,7 +103,7 @@ class ModelVersion:
         """One batch, in the executor thread (the engine releases the GIL). `queued`: requests the batcher still
         held when it took this batch; under pressure (queued / max batch >= auto_threshold) the batch runs on the
         lower-precision variant."""
-        precision = self.config.precision
+        precision = self.precision
         if self.auto_threshold is not None and self.low is not None:
             pressure = queued / self.config.max_batch_size
             self.auto_active = pressure >= self.auto_threshold

@@ -87,7 +87,7 @@ class InferenceServer:
         priorities: Mapping | None = None,
         api_keys=None,
         host: str = "127.0.0.1",
-        precision: str = "fp32",
+        precision: str | None = None,
         variants: tuple[str, ...] = (),
         num_threads: int | None = None,
         pad_values: dict | None = None,
