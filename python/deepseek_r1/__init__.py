@@ -9,7 +9,22 @@ outputs = engine.run({"input_ids": ids, "attention_mask": mask})
 __version__ = "0.1.0"  # before the imports: the converter stamps it into .r1 files
 
 
-from ._core import DeviceError, InputError, InternalError, ModelError, R1Error, supported_ops
+import os as _os
+
+import numpy as _np  # noqa: F401  (first: its own OpenBLAS must start with the caller's environment)
+
+# Our bundled OpenBLAS runs single-threaded (the engine's pool does the threading: cpu/blas.cc), yet at
+# load it would start a thread per core and spin them up: ~10-20 ms of every `import deepseek_r1`.
+# Saying so in the environment while _core loads skips that; the caller's setting is restored after.
+_blas_env = _os.environ.get("OPENBLAS_NUM_THREADS")
+_os.environ["OPENBLAS_NUM_THREADS"] = "1"
+try:
+    from ._core import DeviceError, InputError, InternalError, ModelError, R1Error, supported_ops
+finally:
+    if _blas_env is None:
+        del _os.environ["OPENBLAS_NUM_THREADS"]
+    else:
+        _os.environ["OPENBLAS_NUM_THREADS"] = _blas_env
 from .compiler import OptimizeReport, optimize, pass_names
 from .convert import ModelConverter, load_onnx
 from .engine import CompileTargetWarning, InferenceEngine, TensorInfo

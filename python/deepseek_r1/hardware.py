@@ -20,7 +20,7 @@ import json
 import os
 import warnings
 from collections.abc import Mapping
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from . import _core
@@ -61,7 +61,7 @@ def load_table() -> dict:
     """The parsed table (read once; callers get a copy they may change)."""
     global _table
     if _table is None:
-        text = resources.files(__package__).joinpath("data").joinpath(TABLE_FILE).read_text(encoding="utf-8")
+        text = (Path(__file__).parent / "data" / TABLE_FILE).read_text(encoding="utf-8")  # in the wheel next to us
         table = json.loads(text)
         problems = validate_table(table)
         if problems:

@@ -24,7 +24,6 @@ from .. import __version__
 from .._core import ModelError
 from ..compiler import DEFAULT_LEVEL, OptimizeReport, _check_level, optimize_graph
 from ..model import CompileInfo, Model, save_model
-from .onnx_import import load_onnx
 from .targets import resolve_target
 
 FRAMEWORKS = ("onnx", "pytorch")
@@ -85,6 +84,8 @@ class ModelConverter:
 
     def compile(self) -> Model:
         """Builds the compiled model in memory without writing it."""
+        from .onnx_import import load_onnx  # the onnx package: imported when a model is converted, not at import
+
         if self.framework == "onnx":
             graph = load_onnx(self.input_model)
             source = os.fspath(self.input_model) if isinstance(self.input_model, (str, os.PathLike)) else "<onnx>"
@@ -116,6 +117,7 @@ class ModelConverter:
         return str(out)
 
     def _from_pytorch(self):
+        from .onnx_import import load_onnx
         from .pytorch_export import export_to_onnx
 
         if self.example_inputs is None:
