@@ -46,9 +46,9 @@ uint64_t file_checksum(Header h, const char* body, size_t n, int threads,
   return format::segmented_checksum(body, n, seed, threads, after);
 }
 
-// Verifying a mapped file reads all of it: each verified segment is dropped from memory again, or
-// every weight would stay resident (and count in the process's RSS) even when the compiler then
-// repacks it and never reads the mapped copy again.
+// Verifying a mapped file reads all of it, on every core: each verified segment is dropped from memory
+// again, or every weight would stay resident (and count in the process's RSS) from load on, even those
+// the compiler then repacks and never reads in their mapped form again.
 uint64_t mapped_file_checksum(const Header& h, const char* body, size_t n) {
   const int threads = static_cast<int>(std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
   return file_checksum(h, body, n, threads, [body](size_t off, size_t len) { drop_file_pages(body + off, len); });
