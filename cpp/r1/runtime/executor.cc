@@ -23,11 +23,7 @@ struct Executor::Scratch {
   std::vector<Tensor> alt;  // per value id: its copy in the other memory (GPU executors), made once a run
   std::vector<Lane> lanes;
   std::vector<int64_t> key, bucket;
-  struct Bound {
-    int64_t symbol, value;
-    const Value* input;
-  };
-  std::vector<Bound> bound;  // check_inputs' symbol bindings
+  std::vector<SymbolBinding> bound;  // check_inputs' scratch
 };
 
 struct Executor::RunCtx {
@@ -38,15 +34,6 @@ struct Executor::RunCtx {
   std::atomic<bool> diverged{false};               // a kernel contradicted the planned shapes: infer from here on
   Allocator* device_alloc = nullptr;               // device steps' allocator when not the device's own (graph capture)
   bool capturing = false;
-};
-
-struct Executor::Captured {
-  std::shared_ptr<Plan> plan;
-  std::shared_ptr<Buffer> arena;  // the graph's for good (never checked back in)
-  std::vector<Tensor> inputs;     // device buffers the graph reads the graph inputs from
-  std::vector<Tensor> outputs;    // where the graph leaves the graph outputs
-  std::unique_ptr<CapturedWork> work;
-  std::mutex mu;  // one replay at a time: the buffers above are fixed
 };
 
 // Checks a Scratch out for one run (concurrent runs each get their own) and back in afterwards.
@@ -91,13 +78,23 @@ struct ArenaLease {
 };
 }  // namespace
 
+namespace {
+Device& cpu_for(Device& device) {
+  return device.kind() == DeviceKind::CPU ? device : BackendRegistry::instance().device("cpu");
+}
+}  // namespace
+
 Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads)
+    : Executor(graph, device, num_threads, place_steps(*graph, device, cpu_for(device))) {}
+
+Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Placement& places)
     : graph_(std::move(graph)),
       device_(device),
-      cpu_(device.kind() == DeviceKind::CPU ? device : BackendRegistry::instance().device("cpu")),
+      cpu_(cpu_for(device)),
       hetero_(device.kind() != DeviceKind::CPU),
+      residency_(device_, cpu_),
+      capture_(device_, cpu_, hetero_ ? capture_obstacle(*graph_, places) : "graph capture needs a GPU device"),
       pool_(std::make_unique<ThreadPool>(num_threads)) {
-  Placement places = place_steps(*graph_, device_, cpu_);
   last_reader_.assign(graph_->values().size(), -1);
   size_t i = 0;
   for (auto& n : graph_->nodes()) {
@@ -118,91 +115,30 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
   prof_ns_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
   prof_calls_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
   reset_profile();
-  if (hetero_) upload_constants();
-  not_capturable_ = hetero_ ? capture_obstacle(*graph_, places) : "graph capture needs a GPU device";
+  if (hetero_) residency_.upload_constants(*graph_, places);
 }
 
-bool Executor::capturable(std::string* why) const {
-  if (why) *why = not_capturable_;
-  return not_capturable_.empty();
-}
-
-int Executor::captured_graphs() const {
-  std::lock_guard<std::mutex> lk(capture_mu_);
-  int n = 0;
-  for (auto& kv : captures_) n += kv.second != nullptr;
-  return n;
-}
-
-std::shared_ptr<Executor::Captured> Executor::captured_for(Scratch& sc, const PlanCache::Found& found,
-                                                           const std::vector<Tensor>& inputs) {
-  std::lock_guard<std::mutex> lk(capture_mu_);
-  auto it = captures_.find(sc.key);
-  if (it != captures_.end()) return it->second;
-  auto cap = std::make_shared<Captured>();
-  cap->plan = found.plan;
-  cap->arena = found.plan->checkout(device_.allocator());
-  const auto& gin = graph_->inputs();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    cap->inputs.push_back(copy_tensor(device_, device_.allocator(), inputs[i]));
-    sc.env[gin[i]->id] = cap->inputs.back();
-  }
-  RunCtx rc;
-  rc.plan = found.plan.get();
-  rc.shapes = found.shapes.get();
-  rc.arena = &cap->arena;
-  rc.capturing = true;
-  try {
-    cap->work = device_.capture([&](Allocator& a) {
-      rc.device_alloc = &a;
-      for (size_t s = 0; s < steps_.size(); ++s) run_step(s, sc, sc.lanes[0], rc, true);
-      R1_CHECK(!rc.diverged.load(), DeviceError) << "the kernels contradicted the plan's shapes";
-      for (const Value* v : graph_->outputs()) cap->outputs.push_back(v->is_constant() ? v->constant : sc.env[v->id]);
-    });
-  } catch (const Error&) {
-    cap->work.reset();  // the eager path reports any real error of this run
-  }
-  for (Tensor& t : sc.env) t = Tensor();
+std::shared_ptr<CapturedRun> Executor::captured_for(Scratch& sc, const PlanCache::Found& found,
+                                                    const std::vector<Tensor>& inputs) {
+  auto record = [&](const std::vector<Tensor>& dev_inputs, const std::shared_ptr<Buffer>& arena, Allocator& alloc) {
+    const auto& gin = graph_->inputs();
+    for (size_t i = 0; i < dev_inputs.size(); ++i) sc.env[gin[i]->id] = dev_inputs[i];
+    RunCtx rc;
+    rc.plan = found.plan.get();
+    rc.shapes = found.shapes.get();
+    rc.arena = &arena;
+    rc.capturing = true;
+    rc.device_alloc = &alloc;
+    for (size_t s = 0; s < steps_.size(); ++s) run_step(s, sc, sc.lanes[0], rc, true);
+    R1_CHECK(!rc.diverged.load(), DeviceError) << "the kernels contradicted the plan's shapes";
+    std::vector<Tensor> outs;
+    for (const Value* v : graph_->outputs()) outs.push_back(v->is_constant() ? v->constant : sc.env[v->id]);
+    return outs;
+  };
+  std::shared_ptr<CapturedRun> run = capture_.find_or_record(sc.key, found.plan, inputs, record);
+  for (Tensor& t : sc.env) t = Tensor();  // a recording leaves nothing behind in the run's scratch
   for (Tensor& t : sc.alt) t = Tensor();
-  if (!cap->work) {
-    found.plan->checkin(std::move(cap->arena));
-    cap.reset();
-  }
-  captures_[sc.key] = cap;
-  return cap;
-}
-
-std::vector<Tensor> Executor::replay(Captured& c, const std::vector<Tensor>& inputs) {
-  std::lock_guard<std::mutex> lk(c.mu);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Tensor& t = inputs[i];
-    if (t.nbytes())
-      device_.copy(*t.buffer(), t.byte_offset(), *c.inputs[i].buffer(), c.inputs[i].byte_offset(), t.nbytes(), nullptr);
-  }
-  c.work->replay();
-  std::vector<Tensor> outs;
-  outs.reserve(c.outputs.size());
-  for (const Tensor& t : c.outputs) {
-    // Device results come back after the replay (same stream); host ones (shape arithmetic run at
-    // capture time) are copied too, so a caller writing into an output cannot change later replays.
-    const bool constant = t.buffer() && !t.buffer()->writable();
-    outs.push_back(t.buffer() && !constant ? copy_tensor(device_, cpu_.allocator(), t) : t);
-  }
-  ++graph_replays_;
-  return outs;
-}
-
-void Executor::upload_constants() {
-  dev_const_.resize(graph_->values().size());
-  for (const Step& st : steps_) {
-    if (!st.place.on_device) continue;
-    for (size_t i = 0; i < st.node->inputs.size(); ++i) {
-      const Value* v = st.node->inputs[i];
-      if (!v || !v->is_constant() || !st.place.input_on_device(i) || dev_const_[v->id].defined()) continue;
-      dev_const_[v->id] = copy_tensor(device_, device_.allocator(), v->constant);
-      device_constant_bytes_ += v->constant.nbytes();
-    }
-  }
+  return run;
 }
 
 int Executor::device_steps() const {
@@ -215,16 +151,6 @@ std::vector<std::pair<const Node*, bool>> Executor::step_devices() const {
   std::vector<std::pair<const Node*, bool>> out;
   for (const Step& st : steps_) out.emplace_back(st.node, !hetero_ || st.place.on_device);
   return out;
-}
-
-const Tensor* Executor::resident(const Value* v, const Tensor* t, bool want_device, Scratch& sc, Allocator* dev_alloc) {
-  const bool is_dev = t->buffer() && t->buffer()->kind() == MemoryKind::Device;
-  if (is_dev == want_device || !t->buffer()) return t;
-  if (v->is_constant() && want_device && dev_const_[v->id].defined()) return &dev_const_[v->id];
-  Tensor& alt = sc.alt[v->id];
-  if (!alt.defined())
-    alt = copy_tensor(device_, want_device ? (dev_alloc ? *dev_alloc : device_.allocator()) : cpu_.allocator(), *t);
-  return &alt;
 }
 
 void Executor::reset_profile() {
@@ -262,41 +188,6 @@ PlanCache::Stats Executor::memory_stats() const {
   PlanCache::Stats s = cache_.stats();
   s.planned_allocations = planned_allocations_.load();
   return s;
-}
-
-void Executor::check_inputs(const std::vector<Tensor>& inputs, Scratch& sc) const {
-  const auto& decl = graph_->inputs();
-  R1_CHECK(inputs.size() == decl.size(), InputError)
-      << "the model takes " << decl.size() << " inputs, got " << inputs.size();
-  // Symbol -> (value, the input that bound it). Models have a handful of symbols: a linear scan.
-  auto& bound = sc.bound;
-  bound.clear();
-  for (size_t i = 0; i < decl.size(); ++i) {
-    const Value* v = decl[i];
-    const Tensor& t = inputs[i];
-    R1_CHECK(t.dtype() == v->dtype, InputError)
-        << "input '" << v->name << "' must be " << dtype_name(v->dtype) << ", got " << dtype_name(t.dtype());
-    R1_CHECK(t.rank() == static_cast<int>(v->shape.size()), InputError)
-        << "input '" << v->name << "' must have shape " << shape_str(v->shape, &graph_->symbols()) << " (rank "
-        << v->shape.size() << "), got " << shape_str(t.shape()) << " (rank " << t.rank() << ")";
-    for (int d = 0; d < t.rank(); ++d) {
-      int64_t want = v->shape[d], got = t.shape()[d];
-      if (is_known(want)) {
-        R1_CHECK(want == got, InputError)
-            << "input '" << v->name << "' must have shape " << shape_str(v->shape, &graph_->symbols()) << ", got "
-            << shape_str(t.shape()) << " (dim " << d << " must be " << want << ")";
-      } else if (is_sym_dim(want)) {
-        auto it = std::find_if(bound.begin(), bound.end(), [&](const auto& b) { return b.symbol == want; });
-        if (it == bound.end()) {
-          bound.push_back({want, got, v});
-        } else {
-          R1_CHECK(it->value == got, InputError)
-              << "dim '" << graph_->symbols()[sym_index(want)] << "' is " << it->value << " in input '"
-              << it->input->name << "' but " << got << " in input '" << v->name << "'";
-        }
-      }
-    }
-  }
 }
 
 Tensor Executor::copy_out(const Tensor& t) const { return copy_tensor(device_, device_.allocator(), t); }
@@ -371,7 +262,7 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
       R1_CHECK(t->defined(), InternalError) << "node " << n.label() << ": input '" << v->name << "' was not computed";
       if (hetero_ && !step.place.metadata_only) {
         const bool want_device = step.place.input_on_device(i);
-        t = resident(v, t, want_device, sc, rc.device_alloc);
+        t = residency_.resident(v, t, want_device, sc.alt, rc.device_alloc);
         // A kernel handed memory of the wrong side would read garbage or fault: refuse instead.
         R1_CHECK(!t->buffer() || (t->buffer()->kind() == MemoryKind::Device) == want_device, InternalError)
             << "node " << n.label() << ": input '" << v->name << "' is in " << memory_kind_name(t->buffer()->kind())
@@ -470,7 +361,7 @@ void Executor::run_group(const StepGroup& g, Scratch& sc, RunCtx& rc) {
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   ScratchLease lease(*this, graph_->values().size(), static_cast<size_t>(max_group_));
   Scratch& sc = lease.get();
-  check_inputs(inputs, sc);
+  check_inputs(*graph_, inputs, &sc.bound);
   RunCtx rc;
   ArenaLease arena;
   PlanCache::Found found;
@@ -480,9 +371,9 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     bucket_of(sc.key, &sc.bucket);
     found = cache_.find(sc.key, sc.bucket);
     // A key planned before, whose shapes the plan fixes everywhere: replay its graph.
-    if (graph_capture_ && not_capturable_.empty() && found.plan && found.shapes &&
+    if (graph_capture_ && capture_.possible() && found.plan && found.shapes &&
         std::none_of(found.shapes->dynamic.begin(), found.shapes->dynamic.end(), [](char d) { return d != 0; })) {
-      if (std::shared_ptr<Captured> cap = captured_for(sc, found, inputs)) return replay(*cap, inputs);
+      if (std::shared_ptr<CapturedRun> cap = captured_for(sc, found, inputs)) return capture_.replay(*cap, inputs);
     }
     if (found.plan) {
       arena.plan = found.plan;

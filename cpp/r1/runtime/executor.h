@@ -12,24 +12,19 @@
 // scratch state; the thread pool runs one parallel region at a time.
 //
 // On a GPU (device "cuda:N" / "hip:N") each node runs where runtime/placement.h puts it: the GPU,
-// or the CPU for what the GPU has no kernel for (shape arithmetic, rare ops). Constants that GPU
-// kernels read are uploaded once when the executor is made; graph inputs, and values that cross
-// between a CPU step and a GPU step, are copied once per run; run() returns host tensors. The
-// memory plan's arena is device memory and holds the GPU steps' intermediates.
+// or the CPU for what the GPU has no kernel for (shape arithmetic, rare ops). Where values live is
+// runtime/residency.h's job: constants uploaded once, values that cross copied once per run; run()
+// returns host tensors. The memory plan's arena is device memory and holds the GPU steps' intermediates.
 //
-// CUDA / HIP graphs (set_graph_capture(true), off by default): the second run of an exact input-shape
-// key records the plan's kernels into a graph (Device::capture) and later runs of that key replay
-// it: inputs are copied into the graph's own device buffers, one launch runs every kernel, outputs
-// are copied back. Only graphs where that is exact can be captured (capturable()): every node runs
-// on the device except shape arithmetic, which the fixed shapes fix, and every input a kernel reads
-// on the host is such a value. Replays of one key run one at a time (the graph's buffers are fixed).
+// CUDA / HIP graphs (set_graph_capture(true), off by default; runtime/graph_capture.h): the second run
+// of an exact input-shape key records the plan's kernels and later runs of that key replay them, where
+// that is exact (capturable()). Inputs are checked by runtime/input_check.h.
 //
 // Inter-op parallelism: consecutive independent heavy steps (runtime/schedule.h; the
 // branch_scheduling pass puts Q/K/V projections side by side) run concurrently, one per thread,
 // on runs that follow a plan. Recording runs go step by step. set_inter_op(false) turns it off.
 #pragma once
 #include <atomic>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,8 +33,11 @@
 #include "r1/backend/device.h"
 #include "r1/core/thread_pool.h"
 #include "r1/ir/graph.h"
+#include "r1/runtime/graph_capture.h"
+#include "r1/runtime/input_check.h"
 #include "r1/runtime/placement.h"
 #include "r1/runtime/plan_cache.h"
+#include "r1/runtime/residency.h"
 #include "r1/runtime/schedule.h"
 
 namespace r1 {
@@ -87,11 +85,11 @@ class Executor {
   // Graph capture (see above). capturable(): false with the reason when this graph cannot be.
   void set_graph_capture(bool on) { graph_capture_ = on; }
   bool graph_capture() const { return graph_capture_; }
-  bool capturable(std::string* why = nullptr) const;
-  int captured_graphs() const;
-  int64_t graph_replays() const { return graph_replays_.load(); }
+  bool capturable(std::string* why = nullptr) const { return capture_.possible(why); }
+  int captured_graphs() const { return capture_.graphs(); }
+  int64_t graph_replays() const { return capture_.replays(); }
   // Bytes of constants uploaded to the device (0 on the CPU).
-  size_t device_constant_bytes() const { return device_constant_bytes_; }
+  size_t device_constant_bytes() const { return residency_.constant_bytes(); }
 
  private:
   struct Step {
@@ -104,8 +102,7 @@ class Executor {
   struct Scratch;  // per-run vectors, reused across runs
   struct RunCtx;   // what one run plans with
   class ScratchLease;
-  struct Captured;  // a key's recorded graph and the fixed buffers it reads and writes
-  void check_inputs(const std::vector<Tensor>& inputs, Scratch& sc) const;
+  Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Placement& places);
   void run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool release);
   void run_group(const StepGroup& g, Scratch& sc, RunCtx& rc);
   void place_outputs(size_t s, Lane& lane, const RunCtx& rc, const std::vector<DType>& dtypes,
@@ -115,25 +112,18 @@ class Executor {
   // Widens a recorded plan's lifetimes to whole groups: steps of a group run at once.
   void widen_to_groups(Structure& st) const;
   Tensor copy_out(const Tensor& t) const;  // into memory of its own (out of the arena)
-  // Value v (tensor t) where step s's input i must be: t itself, an uploaded constant, or a copy
-  // made once per run (GPU executors only).
-  const Tensor* resident(const Value* v, const Tensor* t, bool want_device, Scratch& sc, Allocator* dev_alloc);
-  // The key's graph (recorded now if it has none yet); nullptr when it cannot be captured.
-  std::shared_ptr<Captured> captured_for(Scratch& sc, const PlanCache::Found& found, const std::vector<Tensor>& inputs);
-  std::vector<Tensor> replay(Captured& c, const std::vector<Tensor>& inputs);
-  void upload_constants();
+  // The key's graph capture (recorded now, running the plan's steps, if it has none yet); nullptr when
+  // it cannot be captured.
+  std::shared_ptr<CapturedRun> captured_for(Scratch& sc, const PlanCache::Found& found,
+                                            const std::vector<Tensor>& inputs);
 
   std::shared_ptr<const Graph> graph_;
   Device& device_;
   Device& cpu_;
-  bool hetero_ = false;            // device_ is not the CPU: steps are placed, values cross
-  std::vector<Tensor> dev_const_;  // per value id: the device copy of a constant a GPU step reads
-  std::string not_capturable_;     // why graph capture is impossible here ("" when it is possible)
+  bool hetero_ = false;  // device_ is not the CPU: steps are placed, values cross
+  DeviceResidency residency_;
+  GraphCapture capture_;
   std::atomic<bool> graph_capture_{false};
-  std::atomic<int64_t> graph_replays_{0};
-  mutable std::mutex capture_mu_;
-  std::map<std::vector<int64_t>, std::shared_ptr<Captured>> captures_;  // by exact key; nullptr: failed
-  size_t device_constant_bytes_ = 0;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<Step> steps_;
   std::vector<int> last_reader_;  // per value id: the last step reading it, or -1
