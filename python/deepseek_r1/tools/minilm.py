@@ -53,10 +53,20 @@ def build_minilm():
     """The trained model wrapped to output (last_hidden_state, sentence_embedding)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import BertModel
+    from transformers.utils import logging as hf_logging
 
-    loaded: Any = BertModel.from_pretrained(
-        str(minilm_dir()), add_pooling_layer=False, local_files_only=True, output_loading_info=True
-    )
+    # The pooler weights the checkpoint carries and this model drops would otherwise print a load report
+    # and a progress bar on a new user's first screen; missing weights are checked below instead.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        loaded: Any = BertModel.from_pretrained(
+            str(minilm_dir()), add_pooling_layer=False, local_files_only=True, output_loading_info=True
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
     model, info = loaded  # (model, loading info): output_loading_info=True
     if info.get("missing_keys"):  # would silently leave random weights in place
         raise RuntimeError(f"all-MiniLM-L6-v2 weights are missing keys: {sorted(info['missing_keys'])[:10]}")
