@@ -93,7 +93,8 @@ class ModelConverter:
             graph = self._from_pytorch()
             source = f"pytorch:{type(self.input_model).__name__}"
         level, precision, disabled = self.optimization_level, self.precision, self.disabled_passes
-        report = optimize_graph(graph, level, precision, disabled, stages="graph")
+        # The graph passes do not depend on the precision (a device choice: precision marking, float conversion).
+        report = optimize_graph(graph, level, "fp32", disabled, stages="graph")
         device_passes: tuple[str, ...] = ()
         if self.target.kind == "cpu":
             dev = optimize_graph(graph, level, precision, disabled, stages="device", cpu_target=self.target.flags)

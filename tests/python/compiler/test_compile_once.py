@@ -239,3 +239,30 @@ def test_compiled_files_match_the_graph_as_imported(tmp_path_factory, width, hid
         warnings.simplefilter("ignore", r1.CompileTargetWarning)
         e = r1.InferenceEngine(convert(model, tmp_path_factory.mktemp("c"), target_hardware=target))
     assert_close(e.run(feeds), reference(model, feeds))
+
+
+def test_a_gpu_target_records_the_row_and_runs_on_the_cpu_with_a_warning(tmp_path):
+    feeds = {"x": np.random.default_rng(6).standard_normal((2, 64)).astype(np.float32)}
+    gpu_row = hardware.gpu_rows()[0]["name"]
+    path = convert(mlp_model(), tmp_path, target_hardware=gpu_row, precision="fp16")
+    info = r1.load_model(path).compile_info
+    assert info.target == gpu_row and info.precision == "fp16" and info.device_passes == ()
+    with pytest.warns(r1.CompileTargetWarning, match=f"GPU profile '{gpu_row}'.*'{HERE}'"):
+        e = r1.InferenceEngine(path)
+    assert e.precision == "fp32"  # fp16 is a GPU precision: the CPU runs the file at fp32
+    assert_close(e.run(feeds), reference(mlp_model(), feeds))
+
+
+@pytest.mark.skipif(not AVX512_HERE, reason="needs packed weights, which only AVX-512 CPUs compile")
+def test_weights_packed_for_a_cpu_go_back_to_plain_on_a_device_that_reads_them_plain(tmp_path):
+    """sim:0 plays a GPU: its FusedMatMul declares no packing, so a file packed for this CPU is unpacked
+    at load and the node runs on the device instead of falling back to the CPU."""
+    r1._core._register_sim_device()
+    feeds = {"x": np.random.default_rng(7).standard_normal((3, 64)).astype(np.float32)}
+    path = convert(mlp_model(), tmp_path, target_hardware="native")
+    with pytest.warns(r1.CompileTargetWarning, match=f"CPU profile '{HERE}'.*sim:0"):
+        e = r1.InferenceEngine(path, device="sim:0")
+    lines = fused_lines(e.graph)
+    assert lines and all("packed_b=0" in ln for ln in lines)
+    assert "r1::FusedMatMul" not in e.placement["cpu_ops"]
+    assert_close(e.run(feeds), reference(mlp_model(), feeds))
