@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Fused r1::Attention vs the unfused MatMul/Mul/Softmax/MatMul graph, in deepseek_r1 and in onnxruntime.
 
-    PYTHONPATH=python python bench/attention_micro.py                       # seq 128..2048, 1 and 2 threads
-    PYTHONPATH=python python bench/attention_micro.py --seqs 128 --threads 1 --runs 20
-    PYTHONPATH=python python bench/attention_micro.py --causal               # GPT-2 style: skips masked blocks
+    python bench/attention_micro.py                       # seq 128..2048, 1 and 2 threads
+    python bench/attention_micro.py --seqs 128 --threads 1 --runs 20
+    python bench/attention_micro.py --causal               # GPT-2 style: skips masked blocks
 
 Batch 1, 12 heads, head dim 64, Sq = Sk = seq, K given transposed ([B, H, D, Sk], as BERT exports it).
 Engines (each gets exactly n intra-op threads):

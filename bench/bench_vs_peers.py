@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Latency of deepseek_r1 vs onnxruntime vs OpenVINO on real models, CPU, 1 and 2 threads.
 
-    PYTHONPATH=python python bench/bench_vs_peers.py                         # all models, 1 and 2 threads
-    PYTHONPATH=python python bench/bench_vs_peers.py --models minilm --runs 3 --threads 1
-    PYTHONPATH=python python bench/bench_vs_peers.py --output bench/RESULTS.md
+    python bench/bench_vs_peers.py                         # all models, 1 and 2 threads
+    python bench/bench_vs_peers.py --models minilm --runs 3 --threads 1
+    python bench/bench_vs_peers.py --output bench/RESULTS.md
 
 Models come from tests/python/helpers/models.py (exported once into $R1_TEST_CACHE). Every engine runs the
 same ONNX file on the same inputs, in this process, one after the other: warm-up runs, then --runs

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """r1::FusedMatMul (fp32 and bf16) vs numpy/OpenBLAS, onnxruntime (MLAS) and OpenVINO on transformer GEMMs.
 
-    PYTHONPATH=python python bench/gemm_micro.py                        # every shape, 1 and 2 threads
-    PYTHONPATH=python python bench/gemm_micro.py --shapes bert --threads 1 --runs 30
+    python bench/gemm_micro.py                        # every shape, 1 and 2 threads
+    python bench/gemm_micro.py --shapes bert --threads 1 --runs 30
 
 Each row is one layer's Y = epilogue(X @ W + b) with X [M, K] and a constant W [K, N]:
   the FFN up-projection (N = 4K) has a GELU (erf) epilogue, the others only the bias.

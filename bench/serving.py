@@ -3,9 +3,9 @@
 PyTriton serving the same ONNX model through onnxruntime, under a closed-loop HTTP load over loopback.
 
     python bench/serving.py --setup-peers                       # once: peers into bench/.venv-peers
-    PYTHONPATH=python python bench/serving.py                   # full run -> table + bench/serving_results.json
-    PYTHONPATH=python python bench/serving.py --quick           # smoke run (2 s windows, 1 repeat)
-    PYTHONPATH=python python bench/serving.py --servers litserve,kserve --concurrency 1,64 --duration 5
+    python bench/serving.py                   # full run -> table + bench/serving_results.json
+    python bench/serving.py --quick           # smoke run (2 s windows, 1 repeat)
+    python bench/serving.py --servers litserve,kserve --concurrency 1,64 --duration 5
 
 Workload: all-MiniLM-L6-v2 (sentence_embedding output only), one 128-token sequence per request, at each
 --concurrency (default 1,8,64; at most 128); then the echo model (y = x + 1 on [1, 4]) at

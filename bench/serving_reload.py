@@ -1,7 +1,7 @@
 """Hot reload under load: >= 20,000 requests while a new model version lands every few seconds.
 
-    PYTHONPATH=python python bench/serving_reload.py                      # 20,000 requests, reload every 2 s
-    PYTHONPATH=python python bench/serving_reload.py --requests 50000 --reload-every 1 --concurrency 64
+    python bench/serving_reload.py                      # 20,000 requests, reload every 2 s
+    python bench/serving_reload.py --requests 50000 --reload-every 1 --concurrency 64
 
 The server (a subprocess, repository mode, scanning every 0.2 s) serves y = relu(x @ W_v + b_v) with a 1024 x 1024
 weight (4 MB) per version v. A writer thread adds version v+1 (written to a temp name, then renamed, as a
