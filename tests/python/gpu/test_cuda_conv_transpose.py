@@ -1,9 +1,9 @@
 """GPU kernel of cuda/kernels/conv_transpose.cu against numpy (and the CPU kernel).
 
 ConvTranspose in float32 / float16 / bfloat16, through _core.run_kernel on the first GPU (skipped without one).
-References are float64 numpy from the inputs already rounded to the dtype; tolerances
-(helpers/cuda_norm_resize_harness.py): float32 1e-5 relative, float16 / bfloat16 1e-2 (of the output's magnitude or of
-the sum of absolute terms for sums). With auto_pad or output_shape the CPU kernel (cpp/r1/cpu/kernels/) is the reference.
+References are float64 numpy from the inputs already rounded to the dtype; with auto_pad or output_shape the CPU
+kernel (cpp/r1/cpu/kernels/) is the reference. Tolerances (helpers/cuda_norm_resize_harness.py): float32 1e-5
+relative, float16 / bfloat16 1e-2 (of the output's magnitude or of the sum of absolute terms for sums).
 """
 
 from __future__ import annotations
