@@ -60,14 +60,12 @@ from pathlib import Path
 
 # The gpu_*.py modules next to this script: importable however it is loaded (as a script, `import gpu`, or by
 # path with importlib, as tests/python/gpu/test_bench_gpu_script.py does).
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpu_config import DEFAULTS, MODELS, NO_DEVICE_MESSAGE, PEERS, PRECISIONS, QUICK  # noqa: E402
-from gpu_device import device_info, probe_cuda  # noqa: E402
-from gpu_engines import Engine, ort_status, result, time_host  # noqa: E402
-from gpu_helpers import (  # noqa: E402
+from gpu_config import DEFAULTS, MODELS, NO_DEVICE_MESSAGE, PEERS, PRECISIONS, QUICK
+from gpu_device import device_info, probe_cuda
+from gpu_engines import Engine, ort_status, result, time_host
+from gpu_helpers import (
     attention_flops,
     batches_for,
     chain_per_op_ms,
@@ -88,10 +86,10 @@ from gpu_helpers import (  # noqa: E402
     tflops,
     throughput,
 )
-from gpu_micro import attention_model, bench_micro, gemm_model  # noqa: E402
-from gpu_model_bench import bench_model  # noqa: E402
-from gpu_models import cache_dir, import_r1  # noqa: E402
-from gpu_report import build_report, versions, write_report  # noqa: E402
+from gpu_micro import attention_model, bench_micro, gemm_model
+from gpu_model_bench import bench_model
+from gpu_models import cache_dir, import_r1
+from gpu_report import build_report, versions, write_report
 
 # main and parse_args, and the helpers tests/python/gpu/test_bench_gpu_script.py reaches through this script
 __all__ = [
