@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 import deepseek_r1 as r1
 
 F = TensorProto.FLOAT
 I64 = TensorProto.INT64
+SEEDS = st.integers(0, 2**31 - 1)  # hypothesis: seeds of the random inputs
 
 
 def node(op, inputs, outputs, domain="", **attrs):
