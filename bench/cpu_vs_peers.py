@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """deepseek_r1 vs onnxruntime vs OpenVINO on CPU: latency, peak RSS, bf16 accuracy, 1 vs 2 threads.
 
-    PYTHONPATH=python python bench/cpu_vs_peers.py                        # full run -> bench/RESULTS.md + .json
-    PYTHONPATH=python python bench/cpu_vs_peers.py --quick                # smoke test: 2 models, 5 runs
-    PYTHONPATH=python python bench/cpu_vs_peers.py --models minilm-b1,gpt2 --threads 1 --runs 50
+    python bench/cpu_vs_peers.py                        # full run -> bench/RESULTS.md + .json
+    python bench/cpu_vs_peers.py --quick                # smoke test: 2 models, 5 runs
+    python bench/cpu_vs_peers.py --models minilm-b1,gpt2 --threads 1 --runs 50
 
 Cases: MiniLM b1 s128, MiniLM b32 s128, BERT-base b1 s128, GPT-2 b1 s128, ResNet-50 b1 224, ViT-base b1 224
 (tests/python/helpers/models.py exports, legacy exporter by default). Engines: r1-fp32 and r1-bf16 (ours; the

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """deepseek_r1 on an NVIDIA GPU vs PyTorch eager, torch.compile and onnxruntime-gpu (issue 5).
 
-    PYTHONPATH=python python bench/gpu.py                                # everything, fp16 and bf16
-    PYTHONPATH=python python bench/gpu.py --quick                        # smoke test: few iterations
-    PYTHONPATH=python python bench/gpu.py --models bert-base --batch 32 --precisions fp16 --iters 200 --out x.md
-    PYTHONPATH=python python bench/gpu.py --models none                  # the micro section alone
+    python bench/gpu.py                                # everything, fp16 and bf16
+    python bench/gpu.py --quick                        # smoke test: few iterations
+    python bench/gpu.py --models bert-base --batch 32 --precisions fp16 --iters 200 --out x.md
+    python bench/gpu.py --models none                  # the micro section alone
 
 Models (random, seeded weights built from architecture configs: nothing is downloaded):
   bert-base  transformers BertModel(BertConfig()) -> (last_hidden_state, pooler_output), seq 128, batch 1 and 32
