@@ -1,7 +1,11 @@
 #include <pybind11/stl.h>
 
+#include <array>
+#include <string_view>
+
 #include "bind.h"
 #include "gil.h"
+#include "r1/format/crc32c.h"
 #include "r1/format/r1_file.h"
 
 namespace r1::bindings {
@@ -20,5 +24,14 @@ void bind_format(py::module_& m) {
       },
       py::arg("path"), py::arg("verify_checksum") = true);
   m.attr("R1_FORMAT_VERSION") = kR1FormatVersion;
+  // The checksum's segment hash, hardware or table path: tests hold one to the other.
+  m.def(
+      "_crc32c_lanes",
+      [](py::bytes data, std::array<uint32_t, 4> lanes, bool portable) {
+        std::string_view v = data;
+        (portable ? format::crc32c_lanes_portable : format::crc32c_lanes)(v.data(), v.size(), lanes.data());
+        return lanes;
+      },
+      py::arg("data"), py::arg("lanes"), py::arg("portable"));
 }
 }  // namespace r1::bindings

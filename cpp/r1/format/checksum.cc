@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "r1/format/byte_io.h"
+#include "r1/format/crc32c.h"
 
 namespace r1::format {
 
@@ -46,6 +47,19 @@ uint64_t checksum64(const void* data, size_t n, uint64_t seed, size_t chunk,
 
 uint64_t checksum64(const void* data, size_t n, uint64_t seed) { return checksum64(data, n, seed, 0, nullptr); }
 
+namespace {
+// One segment: 4 CRC-32C lanes (crc32c.h: ~25 GB/s a core with SSE4.2) seeded from `seed`, then mixed
+// with the segment's length into 64 bits.
+uint64_t segment_hash(const char* p, size_t len, uint64_t seed) {
+  const uint64_t s2 = seed * kP1;
+  uint32_t lanes[4] = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(s2),
+                       static_cast<uint32_t>(s2 >> 32)};
+  crc32c_lanes(p, len, lanes);
+  const uint64_t words[3] = {lanes[0] | uint64_t{lanes[1]} << 32, lanes[2] | uint64_t{lanes[3]} << 32, len};
+  return checksum64(words, sizeof words, seed);
+}
+}  // namespace
+
 uint64_t segmented_checksum(const void* data, size_t n, uint64_t seed, int threads,
                             const std::function<void(size_t, size_t)>& after_segment) {
   const char* p = static_cast<const char*>(data);
@@ -55,7 +69,7 @@ uint64_t segmented_checksum(const void* data, size_t n, uint64_t seed, int threa
   auto work = [&] {
     for (size_t s = next++; s < segments; s = next++) {
       const size_t off = s * kChecksumSegment, len = std::min(kChecksumSegment, n - off);
-      hashes[s] = checksum64(p + off, len, seed ^ (s * kP1));
+      hashes[s] = segment_hash(p + off, len, seed ^ (s * kP1));
       if (after_segment) after_segment(off, len);
     }
   };
