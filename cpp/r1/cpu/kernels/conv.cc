@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "r1/cpu/blas.h"
+#include "r1/cpu/gemm/blas.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/conv_kernels.h"
 #include "r1/ir/ops/conv_util.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "r1/cpu/blas.h"
+#include "r1/cpu/gemm/blas.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/elementwise_math.h"
 #include "r1/cpu/kernels/families.h"

@@ -8,7 +8,7 @@
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/families.h"
 #include "r1/ir/ops/shape_infer.h"
-#include "r1/cpu/kernels/shape_kernels.h"
+#include "r1/cpu/kernels/copy_util.h"
 
 namespace r1::cpu {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "r1/cpu/blas.h"
+#include "r1/cpu/gemm/blas.h"
 #include "r1/cpu/gemm/gemm.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/families.h"

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "r1/cpu/kernels/common.h"
-#include "r1/cpu/kernels/shape_kernels.h"
+#include "r1/cpu/kernels/copy_util.h"
 
 namespace r1::cpu {
 namespace {

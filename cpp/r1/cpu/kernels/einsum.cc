@@ -8,9 +8,9 @@
 #include <set>
 #include <vector>
 
-#include "r1/cpu/blas.h"
+#include "r1/cpu/gemm/blas.h"
 #include "r1/cpu/kernels/common.h"
-#include "r1/ir/ops/linalg_einsum.h"
+#include "r1/ir/ops/einsum.h"
 
 namespace r1::cpu {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "r1/ir/ops/families.h"
 #include "r1/ir/ops/infer_util.h"
-#include "r1/ir/ops/linalg_einsum.h"
+#include "r1/ir/ops/einsum.h"
 
 namespace r1 {
 namespace {

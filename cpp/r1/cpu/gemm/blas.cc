@@ -1,5 +1,5 @@
 // GEMM for CPU kernels: OpenBLAS (single-threaded, split across our pool) or a built-in packed kernel.
-#include "r1/cpu/blas.h"
+#include "r1/cpu/gemm/blas.h"
 
 #include <algorithm>
 #include <cstring>
