@@ -1,4 +1,6 @@
-// Internal helpers of the shape family's CPU kernels (cpu/kernels/shape*.cc).
+// Copy helpers shared by the CPU kernels that move data (transpose, slice, expand_tile, pad, space_depth,
+// concat_split, gather_scatter, one_hot, constant_of_shape, ...): a strided copy engine (copy_util.cc)
+// and element-size dispatch, so one instantiation per element size serves every dtype.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -6,6 +8,9 @@
 #include "r1/backend/kernel.h"
 
 namespace r1::cpu {
+
+// Bytes per element of t.
+inline size_t esize(const Tensor& t) { return dtype_size(t.dtype()); }
 
 // Copies src into contiguous dst of shape `out`, reading element (i0, i1, ...) at
 // src + sum(ik * strides[k]) (element strides; may be 0 or negative). Merges contiguous dims,
@@ -41,7 +46,5 @@ inline int64_t index_at(const Tensor& t, int64_t i) {
   if (t.dtype() == DType::Int64) return t.data<int64_t>()[i];
   return t.data<int32_t>()[i];
 }
-
-void register_shape_index_kernels(KernelTable& t);
 
 }  // namespace r1::cpu

@@ -10,6 +10,7 @@
 
 #include "r1/cpu/gemm/blas.h"
 #include "r1/cpu/kernels/common.h"
+#include "r1/cpu/kernels/families.h"
 #include "r1/ir/ops/einsum.h"
 
 namespace r1::cpu {
@@ -229,6 +230,6 @@ void einsum_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_linalg_einsum_kernels(KernelTable& t) { t.add("Einsum", einsum_kernel); }
+void register_einsum_kernels(KernelTable& t) { t.add("Einsum", einsum_kernel); }
 
 }  // namespace r1::cpu

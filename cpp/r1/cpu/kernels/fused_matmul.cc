@@ -114,7 +114,7 @@ void fused_matmul_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_fused_linear_kernels(KernelTable& t) {
+void register_fused_matmul_kernels(KernelTable& t) {
   t.add("FusedMatMul", fused_matmul_kernel, "r1").with_prepack(gemm::prepack_fused_matmul);
 }
 

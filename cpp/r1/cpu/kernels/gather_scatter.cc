@@ -1,16 +1,16 @@
-// CPU kernels of the shape family that index with data: Gather, GatherElements, GatherND,
-// ScatterND, ScatterElements, OneHot, CumSum, NonZero.
+// CPU kernels of the index ops: Gather, GatherElements, GatherND, ScatterND, ScatterElements and the
+// deprecated Scatter.
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/copy_util.h"
+#include "r1/cpu/kernels/families.h"
 
 namespace r1::cpu {
 namespace {
-
-size_t esize(const Tensor& t) { return dtype_size(t.dtype()); }
 
 int64_t norm_index(int64_t v, int64_t n, const char* op) {
   R1_CHECK(v >= -n && v < n, InputError) << op << ": index " << v << " is out of range for a dim of size " << n;
@@ -245,115 +245,14 @@ void scatter_elements(KernelContext& ctx) {
   });
 }
 
-void one_hot(KernelContext& ctx) {
-  const Tensor& ind = ctx.input(0);
-  const Tensor& vals = ctx.input(2);
-  Tensor& y = ctx.output(0);
-  R1_CHECK(vals.numel() == 2, InputError) << "OneHot: values must hold 2 elements";
-  int64_t depth = static_cast<int64_t>(ctx.input(1).scalar_as_double(0));
-  int r = y.rank();
-  int ax = normalize_axis(ctx.attrs().get_int("axis", -1), r, "OneHot axis");
-  int64_t outer = 1, inner = 1;
-  for (int i = 0; i < ax; ++i) outer *= ind.shape()[i];
-  for (int i = ax; i < ind.rank(); ++i) inner *= ind.shape()[i];
-  std::vector<int64_t> idx(ind.numel());
-  dispatch_numeric(ind.dtype(), [&](auto tag) {
-    using I = decltype(tag);
-    const I* p = ind.data<I>();
-    for (int64_t i = 0; i < ind.numel(); ++i) idx[i] = static_cast<int64_t>(static_cast<compute_t<I>>(p[i]));
-  });
-  dispatch_size(esize(vals), [&](auto tag) {
-    using U = decltype(tag);
-    const U* v = static_cast<const U*>(vals.raw());
-    U off = v[0], on = v[1];
-    U* d = static_cast<U*>(y.raw());
-    for (int64_t i = 0; i < y.numel(); ++i) d[i] = off;
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t i = 0; i < inner; ++i) {
-        int64_t k = idx[o * inner + i];
-        if (k < 0) k += depth;
-        if (k >= 0 && k < depth) d[(o * depth + k) * inner + i] = on;
-      }
-  });
-}
-
-void cumsum(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  Tensor& y = ctx.output(0);
-  std::vector<int64_t> av = ctx.input(1).to_int64_vector();
-  R1_CHECK(av.size() == 1, InputError) << "CumSum: axis must be a scalar";
-  int r = x.rank();
-  int ax = normalize_axis(av[0], r, "CumSum axis");
-  bool exclusive = ctx.attrs().get_int("exclusive", 0) != 0;
-  bool reverse = ctx.attrs().get_int("reverse", 0) != 0;
-  int64_t outer = 1, inner = 1, A = x.shape()[ax];
-  for (int i = 0; i < ax; ++i) outer *= x.shape()[i];
-  for (int i = ax + 1; i < r; ++i) inner *= x.shape()[i];
-  if (y.numel() == 0) return;
-  dispatch_numeric(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    using C = std::conditional_t<std::is_same_v<T, bool>, int64_t, compute_t<T>>;
-    const T* s = x.data<T>();
-    T* d = y.data<T>();
-    ctx.pool().parallel_for(0, outer, std::max<int64_t>(1, kGrainElementwise / (A * inner)), [&](int64_t b, int64_t e) {
-      std::vector<C> acc(inner);
-      for (int64_t o = b; o < e; ++o) {
-        std::fill(acc.begin(), acc.end(), C(0));
-        for (int64_t kk = 0; kk < A; ++kk) {
-          int64_t k = reverse ? A - 1 - kk : kk;
-          const T* srow = s + (o * A + k) * inner;
-          T* drow = d + (o * A + k) * inner;
-          if (exclusive) {
-            for (int64_t i = 0; i < inner; ++i) {
-              drow[i] = convert<T>(acc[i]);
-              acc[i] += static_cast<C>(srow[i]);
-            }
-          } else {
-            for (int64_t i = 0; i < inner; ++i) {
-              acc[i] += static_cast<C>(srow[i]);
-              drow[i] = convert<T>(acc[i]);
-            }
-          }
-        }
-      }
-    });
-  });
-}
-
-void nonzero(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  int r = x.rank();
-  int64_t n = x.numel();
-  std::vector<int64_t> pos;
-  dispatch_all(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = x.data<T>();
-    for (int64_t i = 0; i < n; ++i)
-      if (static_cast<compute_t<T>>(p[i]) != compute_t<T>(0)) pos.push_back(i);
-  });
-  int64_t nnz = static_cast<int64_t>(pos.size());
-  Tensor& y = ctx.allocate_output(0, {r, nnz}, DType::Int64);
-  int64_t* o = y.data<int64_t>();
-  for (int64_t t = 0; t < nnz; ++t) {
-    int64_t rem = pos[t];
-    for (int k = r - 1; k >= 0; --k) {
-      o[k * nnz + t] = rem % x.shape()[k];
-      rem /= x.shape()[k];
-    }
-  }
-}
-
 }  // namespace
 
-void register_shape_index_kernels(KernelTable& t) {
+void register_gather_scatter_kernels(KernelTable& t) {
   t.add("Gather", gather);
   t.add("GatherElements", gather_elements);
   t.add("GatherND", gather_nd);
   t.add("ScatterND", scatter_nd);
   t.add("ScatterElements", scatter_elements);
   t.add("Scatter", scatter_elements);
-  t.add("OneHot", one_hot);
-  t.add("CumSum", cumsum);
-  t.add("NonZero", nonzero);
 }
 }  // namespace r1::cpu

@@ -1,167 +1,15 @@
-// CPU kernels of the normalizations: LayerNormalization, BatchNormalization (inference),
-// InstanceNormalization, GroupNormalization, LpNormalization, MeanVarianceNormalization.
+// CPU kernels of InstanceNormalization, GroupNormalization, LpNormalization and
+// MeanVarianceNormalization (LayerNormalization and BatchNormalization have files of their own).
 // Statistics are computed in double from float rows (two passes); rows are parallel.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
-#include "r1/core/cpu_features.h"
-#include "r1/cpu/kernels/common.h"
-#include "r1/cpu/kernels/reduce_simd.h"
+#include "r1/cpu/kernels/families.h"
+#include "r1/cpu/kernels/norm_util.h"
 
 namespace r1::cpu {
 namespace {
-
-// Any float tensor as a float vector.
-std::vector<float> to_floats(const Tensor& t) {
-  std::vector<float> v(t.numel());
-  dispatch_float(t.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) v[i] = static_cast<float>(p[i]);
-  });
-  return v;
-}
-
-// t (unidirectionally broadcastable to `shape`) expanded to numel(shape) floats.
-std::vector<float> expand_to(const Tensor& t, const Shape& shape, const char* what) {
-  std::vector<float> src = to_floats(t);
-  int64_t n = numel(shape);
-  if (static_cast<int64_t>(src.size()) == n) return src;
-  const Shape& ts = t.shape();
-  R1_CHECK(ts.size() <= shape.size(), InputError)
-      << what << " of shape " << shape_str(ts) << " does not broadcast to " << shape_str(shape);
-  size_t off = shape.size() - ts.size();
-  std::vector<int64_t> st(shape.size(), 0);
-  int64_t stride = 1;
-  for (size_t d = ts.size(); d-- > 0;) {
-    R1_CHECK(ts[d] == shape[d + off] || ts[d] == 1, InputError)
-        << what << " of shape " << shape_str(ts) << " does not broadcast to " << shape_str(shape);
-    st[d + off] = ts[d] == 1 ? 0 : stride;
-    stride *= ts[d];
-  }
-  std::vector<float> out(n);
-  std::vector<int64_t> idx(shape.size(), 0);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t o = 0;
-    for (size_t d = 0; d < shape.size(); ++d) o += idx[d] * st[d];
-    out[i] = src[o];
-    for (size_t d = shape.size(); d-- > 0;) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-  return out;
-}
-
-bool use_avx512() {
-  static const bool v = cpu_features().has_avx512_kernels();
-  return v;
-}
-
-// Mean and variance of a row, accumulated in double (AVX-512 in norm_avx512.cc where available).
-inline void mean_var(const float* x, int64_t n, double* mean, double* var) {
-  if (use_avx512() && n > 0) {
-    *mean = row_sum_avx512(x, n) / static_cast<double>(n);
-    *var = row_sq_dev_avx512(x, n, *mean) / static_cast<double>(n);
-  } else {
-    simd::row_mean_var_fast(x, n, mean, var);
-  }
-}
-
-// y = (x - mean) * inv * scale + bias over one row (scale/bias may be null = 1/0).
-template <class T>
-inline void normalize_row(const float* x, T* y, int64_t n, float mean, float inv, const float* scale,
-                          const float* bias) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (use_avx512())
-      normalize_row_avx512(x, y, n, mean, inv, scale, bias);
-    else
-      simd::normalize_row_f(x, y, n, mean, inv, scale, bias);
-  } else {
-    for (int64_t j = 0; j < n; ++j) {
-      float v = (x[j] - mean) * inv;
-      if (scale) v *= scale[j];
-      if (bias) v += bias[j];
-      y[j] = convert<T>(v);
-    }
-  }
-}
-
-void layernorm_kernel(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  int rank = x.rank();
-  int axis = normalize_axis(ctx.attrs().get_int("axis", -1), rank, "axis");
-  float eps = ctx.attrs().get_float("epsilon", 1e-5f);
-  const Shape& s = x.shape();
-  Shape ns(s.begin() + axis, s.end());
-  int64_t rows = 1, n = numel(ns);
-  for (int i = 0; i < axis; ++i) rows *= s[i];
-  Tensor& y = ctx.output(0);
-  std::vector<float> scale = expand_to(ctx.input(1), ns, "LayerNormalization scale");
-  std::vector<float> bias;
-  if (ctx.has_input(2)) bias = expand_to(ctx.input(2), ns, "LayerNormalization bias");
-  float* pm = ctx.has_output(1) ? ctx.output(1).data<float>() : nullptr;
-  float* pi = ctx.has_output(2) ? ctx.output(2).data<float>() : nullptr;
-  if (y.numel() == 0 && n == 0) {
-    for (int64_t r = 0; r < rows; ++r) {
-      if (pm) pm[r] = 0;
-      if (pi) pi[r] = 1.0f / std::sqrt(eps);
-    }
-    return;
-  }
-  dispatch_float(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    const float* sc = scale.data();
-    const float* bi = bias.empty() ? nullptr : bias.data();
-    ctx.pool().parallel_for(0, rows, grain_for(n * 4), [&](int64_t b, int64_t e) {
-      std::vector<float> tmp;
-      for (int64_t r = b; r < e; ++r) {
-        const float* xr = row_as_float(px + r * n, n, tmp);
-        double mean, var;
-        mean_var(xr, n, &mean, &var);
-        float inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
-        normalize_row<T>(xr, py + r * n, n, static_cast<float>(mean), inv, sc, bi);
-        if (pm) pm[r] = static_cast<float>(mean);
-        if (pi) pi[r] = inv;
-      }
-    });
-  });
-}
-
-void batchnorm_kernel(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  Tensor& y = ctx.output(0);
-  float eps = ctx.attrs().get_float("epsilon", 1e-5f);
-  const Shape& s = x.shape();
-  int64_t N = s[0], C = s[1], S = 1;
-  for (int i = 2; i < x.rank(); ++i) S *= s[i];
-  std::vector<float> sc = to_floats(ctx.input(1)), bi = to_floats(ctx.input(2)), mu = to_floats(ctx.input(3)),
-                     va = to_floats(ctx.input(4));
-  for (int i = 1; i < 5; ++i)
-    R1_CHECK(ctx.input(i).numel() == C, InputError)
-        << "BatchNormalization parameter " << i << " has " << ctx.input(i).numel() << " elements, expected " << C;
-  std::vector<float> a(C), c(C);
-  for (int64_t k = 0; k < C; ++k) {
-    double inv = 1.0 / std::sqrt(static_cast<double>(va[k]) + eps);
-    a[k] = static_cast<float>(sc[k] * inv);
-    c[k] = static_cast<float>(bi[k] - mu[k] * sc[k] * inv);
-  }
-  if (y.numel() == 0) return;
-  dispatch_float(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    ctx.pool().parallel_for(0, N * C, grain_for(S), [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        float ak = a[r % C], ck = c[r % C];
-        const T* xr = px + r * S;
-        T* yr = py + r * S;
-        for (int64_t j = 0; j < S; ++j) yr[j] = convert<T>(static_cast<float>(xr[j]) * ak + ck);
-      }
-    });
-  });
-}
 
 // Instance (groups == C) and group normalization: statistics over each (n, group) block of
 // `gs` channels times S spatial elements; per-channel scale/bias.
@@ -330,9 +178,7 @@ void mvn_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_reduce_norm_kernels(KernelTable& t) {
-  t.add("LayerNormalization", layernorm_kernel);
-  t.add("BatchNormalization", batchnorm_kernel);
+void register_normalization_kernels(KernelTable& t) {
   t.add("InstanceNormalization", instancenorm_kernel);
   t.add("GroupNormalization", groupnorm_kernel);
   t.add("LpNormalization", lpnorm_kernel);

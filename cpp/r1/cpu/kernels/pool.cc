@@ -7,6 +7,7 @@
 #include "r1/core/cpu_features.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/conv_kernels.h"
+#include "r1/cpu/kernels/families.h"
 #include "r1/ir/ops/conv_util.h"
 
 namespace r1::cpu {
@@ -219,7 +220,7 @@ void global_lp_pool(KernelContext& ctx) { global_pool(ctx, PoolKind::Lp); }
 
 }  // namespace
 
-void register_conv_pool_kernels(KernelTable& t) {
+void register_pool_kernels(KernelTable& t) {
   t.add("MaxPool", max_pool);
   t.add("AveragePool", avg_pool);
   t.add("LpPool", lp_pool);

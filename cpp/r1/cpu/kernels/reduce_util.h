@@ -19,10 +19,6 @@
 
 namespace r1::cpu {
 
-void register_reduce_axis_kernels(KernelTable& t);     // ReduceX, ArgMax, ArgMin (reduce.cc)
-void register_reduce_softmax_kernels(KernelTable& t);  // Softmax, LogSoftmax, Hardmax, TopK
-void register_reduce_norm_kernels(KernelTable& t);     // Layer/Batch/Instance/Group/Lp/MVN norms
-
 // Reduction of x over a set of axes, as: for each kept leading position p (P of them, at input
 // offset base[p]) and each trailing kept position i (inner of them, contiguous), reduce over the
 // reduced positions: offsets roff[q] (Q of them) times a last contiguous reduced block of L

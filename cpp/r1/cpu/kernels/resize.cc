@@ -9,7 +9,7 @@
 #include <string>
 
 #include "r1/cpu/kernels/common.h"
-#include "r1/cpu/kernels/conv_kernels.h"
+#include "r1/cpu/kernels/families.h"
 #include "r1/ir/ops/conv_util.h"
 
 namespace r1::cpu {
@@ -453,7 +453,7 @@ void upsample(KernelContext& ctx) {
 
 }  // namespace
 
-void register_conv_resize_kernels(KernelTable& t) {
+void register_resize_kernels(KernelTable& t) {
   t.add("Resize", resize);
   t.add("Upsample", upsample);
 }

@@ -1,4 +1,4 @@
-// Einsum equation parsing, shared by shape inference (ir/ops/linalg.cc) and the CPU kernel.
+// Einsum equation parsing, shared by shape inference (ir/ops/einsum.cc) and the CPU and GPU kernels.
 //
 //   EinsumSpec s = parse_einsum("bij,bjk->bik", {3, 3});
 //   s.inputs[0] == {'b','i','j'};  s.output == {'b','i','k'}

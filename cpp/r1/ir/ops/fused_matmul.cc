@@ -83,7 +83,7 @@ void infer_fused_matmul(InferContext& c) {
 
 }  // namespace
 
-void register_fused_linear_ops(OpRegistry& reg) {
+void register_fused_matmul_ops(OpRegistry& reg) {
   OpSchema s = heavy(schema("FusedMatMul", 2, 4, infer_fused_matmul));
   s.domain = "r1";
   reg.add(s);

@@ -1,19 +1,10 @@
-// Schemas of r1::SkipLayerNorm and r1::Gelu (contract: cpp/r1/passes/README.md).
+// Schema of r1::SkipLayerNorm (contract: cpp/r1/passes/README.md).
 //   SkipLayerNorm(X, skip, gamma, beta?, bias?) -> (Y, sum?)   sum = X + skip (+ bias), Y = LN(sum)
-//   Gelu(X) -> Y                                               ONNX Gelu (opset 20) in the r1 domain
-#include <string>
-
 #include "r1/ir/ops/families.h"
 #include "r1/ir/ops/infer_util.h"
 
 namespace r1 {
 namespace {
-
-void check_float(const InferContext& c, size_t i, const char* op, const char* what) {
-  DType t = c.input_dtype(i);
-  R1_CHECK(is_float(t), ModelError) << op << ": " << what << " of dtype " << dtype_name(t)
-                                    << " is not supported (needs float32, float16 or bfloat16)";
-}
 
 void infer_skip_layernorm(InferContext& c) {
   static const char* kNames[] = {"X", "skip", "gamma", "beta", "bias"};
@@ -45,21 +36,11 @@ void infer_skip_layernorm(InferContext& c) {
   if (c.has_output(1)) c.set_output(1, c.input_dtype(0), x);
 }
 
-void infer_gelu(InferContext& c) {
-  check_float(c, 0, "Gelu", "input");
-  std::string a = c.attrs().get_string("approximate", "none");
-  R1_CHECK(a == "none" || a == "tanh", ModelError) << "Gelu: approximate='" << a << "' is not supported";
-  infer_like_input0(c);
-}
-
 }  // namespace
 
-void register_fused_norm_ops(OpRegistry& reg) {
+void register_skip_layernorm_ops(OpRegistry& reg) {
   OpSchema sln = schema("SkipLayerNorm", 3, 5, infer_skip_layernorm, 1, 2);
   sln.domain = "r1";
   reg.add(std::move(sln));
-  OpSchema gelu = schema("Gelu", 1, 1, infer_gelu);
-  gelu.domain = "r1";
-  reg.add(std::move(gelu));
 }
 }  // namespace r1
