@@ -1,4 +1,4 @@
-// Activations and Clip (float32 / float16 / bfloat16), from the template in elementwise.cuh.
+// Activations and Clip (float32 / float16 / bfloat16), from the template in elementwise.cuh (Gelu: gelu.cu).
 #include "elementwise.cuh"
 #include "families.h"
 
@@ -43,7 +43,7 @@ void clip(KernelContext& ctx) {
 }  // namespace
 
 // in_place(1u): unary_kernel's thread i reads x[i] before it writes y[i] (Clip's bounds are other inputs).
-void register_elementwise_activation_kernels(KernelTable& t) {
+void register_activation_kernels(KernelTable& t) {
   t.add("Relu", unary_entry<ops::Relu>).in_place(1u);
   t.add("Tanh", unary_entry<ops::Tanh>).in_place(1u);
   t.add("Sigmoid", unary_entry<ops::Sigmoid>).in_place(1u);
@@ -57,7 +57,6 @@ void register_elementwise_activation_kernels(KernelTable& t) {
   t.add("HardSigmoid", unary_entry<ops::HardSigmoid>).in_place(1u);
   t.add("HardSwish", unary_entry<ops::HardSwish>).in_place(1u);
   t.add("ThresholdedRelu", unary_entry<ops::ThresholdedRelu>).in_place(1u);
-  t.add("Gelu", unary_entry<ops::Gelu>).in_place(1u);
   t.add("Clip", clip).in_place(1u);
 }
 }  // namespace r1::gpu

@@ -1,10 +1,11 @@
-// Elementwise math functions (float32 / float16 / bfloat16), from the template in elementwise.cuh.
+// Unary elementwise math (float32 / float16 / bfloat16; IsNaN / IsInf give bool), from the template in
+// elementwise.cuh.
 #include "elementwise.cuh"
 #include "families.h"
 
 namespace r1::gpu {
-// in_place(1u): unary_kernel's thread i reads x[i] before it writes y[i] (Clip's bounds are other inputs).
-void register_elementwise_math_kernels(KernelTable& t) {
+// in_place(1u): unary_kernel's thread i reads x[i] before it writes y[i].
+void register_elementwise_unary_kernels(KernelTable& t) {
   t.add("Exp", unary_entry<ops::Exp>).in_place(1u);
   t.add("Log", unary_entry<ops::Log>).in_place(1u);
   t.add("Sqrt", unary_entry<ops::Sqrt>).in_place(1u);

@@ -453,7 +453,7 @@ bool scatter_supported(const Node& n) {
 
 }  // namespace
 
-void register_index_kernels(KernelTable& t) {
+void register_gather_scatter_kernels(KernelTable& t) {
   t.add("Gather", gather, "", 0, gather_supported);
   t.add("GatherElements", gather_elements, "", 0, gather_supported);
   t.add("GatherND", gather_nd, "", 0, gather_supported);

@@ -1,4 +1,4 @@
-"""GPU Conv, r1::FusedConv, BatchNormalization and pooling (cuda/kernels/conv.cu, pool.cu) against numpy.
+"""GPU Conv, r1::FusedConv, BatchNorm, pools (cuda/kernels/{conv,fused_conv,batchnorm,pool}.cu) against numpy.
 
 Each kernel runs through _core.run_kernel on the first GPU device; the module skips where there is none.
 References are straightforward float64 numpy loops over kernel taps / windows, computed from the inputs

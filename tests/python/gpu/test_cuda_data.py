@@ -1,5 +1,5 @@
-"""GPU views, data movement, index ops and reductions (cuda/kernels/views.cc, data_movement.cu,
-gather.cu, reduce.cu) against numpy.
+"""GPU views, data movement, index ops and reductions (cuda/kernels/views.cc, {transpose,concat_split,
+slice,expand_tile,pad,where,trilu,cast,gather_scatter,reduce}.cu) against numpy.
 
 Each kernel runs through _core.run_kernel on the first GPU device (host arrays in and out) and the
 module skips where there is none. Byte-moving ops are checked bit-exactly over every dtype;

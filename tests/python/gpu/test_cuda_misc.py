@@ -1,4 +1,4 @@
-"""GPU logic and miscellaneous kernels (cuda/kernels/logic.cu, misc.cu) against numpy.
+"""GPU kernels of cuda/kernels/{logic,hardmax,cumsum,topk,one_hot,eye_like,constant_of_shape,range,space_depth}.cu.
 
 And / Or / Xor / Not / BitShift; Hardmax, CumSum, TopK, OneHot, EyeLike, ConstantOfShape, Range,
 DepthToSpace and SpaceToDepth. Each kernel runs through _core.run_kernel on the first GPU device

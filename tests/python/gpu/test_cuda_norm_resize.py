@@ -1,4 +1,4 @@
-"""GPU kernels of cuda/kernels/{norm_extra,resize,conv_transpose}.cu against numpy (and the CPU kernel).
+"""GPU kernels of cuda/kernels/{normalization,pool,resize,conv_transpose}.cu against numpy (and the CPU kernel).
 
 GroupNormalization, InstanceNormalization, LpNormalization, MeanVarianceNormalization, LpPool,
 GlobalLpPool, Resize, Upsample and ConvTranspose, in float32 / float16 / bfloat16, through

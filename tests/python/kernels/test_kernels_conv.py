@@ -1,5 +1,5 @@
-"""Property tests of the conv family (Conv, ConvTranspose, MaxPool/AveragePool/LpPool, the global
-pools, Resize, Upsample) against numpy references computed in float64 (onnx's numpy reference
+"""Property tests of Conv, ConvTranspose, the pools (MaxPool/AveragePool/LpPool, the global pools), Resize
+and Upsample (cpu/kernels/{conv,conv_transpose,pool,resize}.cc) against numpy references computed in float64 (onnx's numpy reference
 evaluator for Resize's many coordinate modes)."""
 
 from __future__ import annotations

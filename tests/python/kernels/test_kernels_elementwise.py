@@ -1,5 +1,5 @@
-"""Property tests of the elementwise family (unary math, activations, broadcasting binary ops,
-variadic Max/Min/Sum/Mean, comparisons, logic, Where, Cast/CastLike) against numpy references
+"""Property tests of the elementwise ops (unary math, activations, binary ops, Max/Min/Sum/Mean, comparisons,
+logic, Where, Cast/CastLike: cpu/kernels/{elementwise_unary,activation,elementwise_binary,logic,where,cast}.cc) against numpy references
 computed in float64."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Property tests of the shape / data-movement family against numpy references."""
+"""Property tests of the shape and data-movement ops (cpu/kernels/{views,transpose,slice,pad,...}.cc) vs numpy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-// Internal declarations of the conv family's CPU kernels (split over conv*.cc).
+// Internal declarations of the conv family's CPU kernels (split over conv*.cc; fused_conv.cc and pool.cc
+// use them too).
 //
 //   ConvArgs a;  a.x = X; a.w = W; a.y = Y; a.n = N; a.c = C; a.m = M; a.group = G; a.geom = g;
 //   a.ep.bias = B; a.ep.act = ConvAct::kRelu; a.residual = R;   // optional fused epilogue

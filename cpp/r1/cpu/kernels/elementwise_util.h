@@ -1,4 +1,5 @@
-// Loop skeletons shared by the elementwise CPU kernels (private to the elementwise family).
+// Loop skeletons shared by the elementwise CPU kernels (elementwise_unary, activation, gelu,
+// elementwise_binary, logic, cast, where).
 //
 //   map_unary(pool, x.data<T>(), y.data<T>(), n, [](auto v) { return v > 0 ? v : decltype(v)(0); });
 //   binary_apply<T, T, bool>(pool, a, b, y, [](auto u, auto v) { return u < v; });

@@ -5,10 +5,11 @@
 #include "r1/backend/kernel.h"
 
 namespace r1::cpu {
-// Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Round, trig/hyperbolic, Erf, Abs, Neg, Sign, IsNaN, IsInf
+// Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Round, Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh,
+// Acosh, Atanh, Erf, Abs, Neg, Sign, IsNaN, IsInf
 void register_elementwise_unary_kernels(KernelTable& t);
-// Relu, LeakyRelu, ThresholdedRelu, Tanh, Sigmoid, HardSigmoid, HardSwish, Elu, Selu, Celu, Softplus, Softsign, Mish,
-// Clip
+// Relu, LeakyRelu, ThresholdedRelu, Tanh, Sigmoid, HardSigmoid, HardSwish, Elu, Selu, Celu, Softplus,
+// Softsign, Mish, Clip
 void register_activation_kernels(KernelTable& t);
 // Gelu, r1::Gelu
 void register_gelu_kernels(KernelTable& t);
@@ -52,7 +53,8 @@ void register_cumsum_kernels(KernelTable& t);
 void register_nonzero_kernels(KernelTable& t);
 // DepthToSpace, SpaceToDepth
 void register_space_depth_kernels(KernelTable& t);
-// ReduceSum/Mean/Max/Min/Prod/L1/L2/LogSum/LogSumExp/SumSquare, ArgMax, ArgMin
+// ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp,
+// ReduceSumSquare, ArgMax, ArgMin
 void register_reduce_kernels(KernelTable& t);
 // Softmax, LogSoftmax
 void register_softmax_kernels(KernelTable& t);

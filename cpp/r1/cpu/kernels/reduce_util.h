@@ -1,5 +1,5 @@
-// Shared pieces of the reduce-family CPU kernels: a reduction plan (outer / reduce / inner
-// decomposition of an arbitrary axis set), a vectorizable exp, and row statistics helpers.
+// Shared pieces of the CPU kernels that reduce (reduce.cc, softmax.h, topk.cc, the normalizations): a reduction plan
+// (outer / reduce / inner decomposition of an arbitrary axis set), a vectorizable exp, and row statistics helpers.
 //
 //   ReducePlan plan = make_reduce_plan(x.shape(), reduced_mask);
 //   reduce_plan<T, SumPolicy<T>>(px, plan, pool, nullptr, [&](int64_t o, double acc) { py[o] = ...; });

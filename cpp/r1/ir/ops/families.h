@@ -6,10 +6,11 @@
 #include "r1/ir/op_registry.h"
 
 namespace r1 {
-// Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Round, trig/hyperbolic, Erf, Abs, Neg, Sign, IsNaN, IsInf
+// Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Round, Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh,
+// Acosh, Atanh, Erf, Abs, Neg, Sign, IsNaN, IsInf
 void register_elementwise_unary_ops(OpRegistry& reg);
-// Relu, LeakyRelu, ThresholdedRelu, Tanh, Sigmoid, HardSigmoid, HardSwish, Elu, Selu, Celu, Softplus, Softsign, Mish,
-// Clip
+// Relu, LeakyRelu, ThresholdedRelu, Tanh, Sigmoid, HardSigmoid, HardSwish, Elu, Selu, Celu, Softplus,
+// Softsign, Mish, Clip
 void register_activation_ops(OpRegistry& reg);
 // Gelu, r1::Gelu
 void register_gelu_ops(OpRegistry& reg);
@@ -53,7 +54,8 @@ void register_cumsum_ops(OpRegistry& reg);
 void register_nonzero_ops(OpRegistry& reg);
 // DepthToSpace, SpaceToDepth
 void register_space_depth_ops(OpRegistry& reg);
-// ReduceSum/Mean/Max/Min/Prod/L1/L2/LogSum/LogSumExp/SumSquare, ArgMax, ArgMin
+// ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp,
+// ReduceSumSquare, ArgMax, ArgMin
 void register_reduce_ops(OpRegistry& reg);
 // Softmax, LogSoftmax
 void register_softmax_ops(OpRegistry& reg);
