@@ -1,5 +1,5 @@
 # Locates OpenBLAS from the scipy-openblas32 wheel (a build requirement). Its symbols carry a
-# scipy_ prefix (scipy_cblas_sgemm), called through R1_CBLAS() in cpp/r1/cpu/blas.h. The shared
+# scipy_ prefix (scipy_cblas_sgemm), called through R1_CBLAS() in cpp/r1/cpu/gemm/blas.h. The shared
 # library is copied into the wheel under deepseek_r1/_libs: the wheel's maintainers ask other
 # projects not to depend on it at run time.
 set(R1_HAVE_OPENBLAS OFF)

@@ -1,5 +1,5 @@
 // ConvTranspose on the GPU (float32 / float16 / bfloat16, fp32 accumulation), 1 to 3 spatial dims.
-// CPU reference: cpp/r1/cpu/kernels/conv.cc; output geometry: conv_geom::transpose (strides,
+// CPU reference: cpp/r1/cpu/kernels/conv_transpose.cc; output geometry: conv_geom::transpose (strides,
 // dilations, pads, output_padding, output_shape, auto_pad), the same code shape inference runs.
 //
 // One thread per output element gathers its contributions (no atomics): input position i and kernel

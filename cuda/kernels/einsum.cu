@@ -2,7 +2,7 @@
 // within the limits below (integer Einsum stays on the CPU).
 //
 // The equation is parsed on the host by the same parser the CPU kernel and shape inference use
-// (r1/ir/ops/linalg_einsum.h: implicit output, ellipsis broadcasting, a label repeated on one
+// (r1/ir/ops/einsum.h: implicit output, ellipsis broadcasting, a label repeated on one
 // operand takes the diagonal). Every distinct label gets a size, and every operand an element
 // stride per label (0 where it lacks the label or broadcasts a size-1 dim; the sum of its dims'
 // strides where the label repeats). One generic kernel then runs one thread per output element,
@@ -18,7 +18,7 @@
 
 #include "elementwise.cuh"
 #include "families.h"
-#include "r1/ir/ops/linalg_einsum.h"
+#include "r1/ir/ops/einsum.h"
 
 namespace r1::gpu {
 namespace {

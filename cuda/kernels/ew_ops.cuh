@@ -1,6 +1,6 @@
-// The math of the elementwise family as device functors over float (the compute type of every
-// float dtype). One functor per ONNX op; `make` reads the node's attributes on the host. The
-// kernels that apply them (with broadcasting, for every dtype) are in elementwise.cuh.
+// The math of the elementwise ops (elementwise_unary, activation, gelu, elementwise_binary, logic) as device functors
+// over float (the compute type of every float dtype). One functor per ONNX op; `make` reads the node's attributes on
+// the host. The kernels that apply them (with broadcasting, for every dtype) are in elementwise.cuh.
 //
 //   LeakyRelu op = LeakyRelu::make(ctx.attrs());   float y = op(x);
 #pragma once

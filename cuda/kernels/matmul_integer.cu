@@ -1,7 +1,7 @@
 // MatMulInteger: Y[int32] = (A - a_zero_point) @ (B - b_zero_point), A and B int8 or uint8,
 // numpy matmul shapes (1-D operands promoted, batch dims broadcast).
 //
-// Zero points follow the CPU kernel (cpp/r1/cpu/kernels/linalg.cc): absent or empty -> 0; one
+// Zero points follow the CPU kernel (cpp/r1/cpu/kernels/matmul_integer.cc): absent or empty -> 0; one
 // element -> a scalar; otherwise a tensor broadcast (numpy, right-aligned) to the operand's shape,
 // a 1-D a_zero_point being per row of A ([M] -> [M, 1]) and a 1-D b_zero_point per column of B.
 // An operand with a zero point is first rewritten as int16 (x - zp) in device scratch by a

@@ -1,6 +1,6 @@
 // Pooling on the GPU (float32 / float16 / bfloat16, fp32 accumulation): MaxPool (with the optional
-// int64 Indices output), AveragePool, GlobalAveragePool, GlobalMaxPool. CPU reference:
-// cpp/r1/cpu/kernels/conv_pool.cc; output geometry: conv_geom::forward (pads, auto_pad, strides,
+// int64 Indices output), AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool. CPU
+// reference: cpp/r1/cpu/kernels/pool.cc; output geometry: conv_geom::forward (pads, auto_pad, strides,
 // dilations, ceil_mode), the same code shape inference runs.
 //
 // Windowed pools: one thread per output element, 1-D and 2-D pools run as 3-D with leading unit dims.
@@ -11,10 +11,12 @@
 // or with count_include_pad=1 by the taps inside the explicitly padded extent ([-pad_begin, in + pad_end)
 // per dim; ceil_mode's extra taps past it are not counted), as onnxruntime.
 // Global pools: one block per (n, c) plane, a block reduction in fp32.
+// LpPool: one thread per output element (1-3 spatial dims as 3-D); GlobalLpPool: one block per (n, c) plane.
 #include <string>
 
 #include "elementwise.cuh"
 #include "families.h"
+#include "kernel_util.cuh"
 #include "row_reduce.cuh"
 #include "conv_util.cuh"
 
@@ -138,8 +140,6 @@ __global__ void global_pool_kernel(const typename T::storage* __restrict__ x, ty
 
 // ---------------------------------------------------------------- host side
 
-bool float_dtype(DType t) { return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16; }
-
 // X and Y of one float dtype, X of rank rank_lo..rank_hi where known; MaxPool's Indices int64.
 bool pool_supported(const Node& n, bool indices_ok, size_t rank_lo, size_t rank_hi) {
   if (n.inputs.size() != 1 || !n.inputs[0]) return false;
@@ -254,6 +254,138 @@ void global_pool(KernelContext& ctx) {
   });
 }
 
+// ---------------------------------------------------------------- LpPool, GlobalLpPool
+
+__device__ __forceinline__ float lp_term(float v, int p) {
+  const float av = fabsf(v);
+  return p == 2 ? av * av : (p == 1 ? av : powf(av, static_cast<float>(p)));
+}
+__device__ __forceinline__ float lp_root(float acc, int p) {
+  return p == 2 ? sqrtf(acc) : (p == 1 ? acc : powf(acc, 1.0f / static_cast<float>(p)));
+}
+
+struct LpPoolDims {
+  int64_t ID, IH, IW, OD, OH, OW;
+  int64_t KD, KH, KW, sd, sh, sw, dd, dh, dw, pd, ph, pw;
+  int64_t IS, OS;
+};
+
+template <class T>
+__global__ void lp_pool_kernel(const typename T::storage* __restrict__ x, typename T::storage* __restrict__ y,
+                               LpPoolDims s, int p, int64_t total) {
+  for (int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; idx < total;
+       idx += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t pl = idx / s.OS;
+    int64_t r = idx - pl * s.OS;
+    const int64_t od = r / (s.OH * s.OW);
+    r -= od * (s.OH * s.OW);
+    const int64_t oh = r / s.OW;
+    const int64_t ow = r - oh * s.OW;
+    const typename T::storage* xp = x + pl * s.IS;
+    float acc = 0.f;
+    for (int64_t kd = 0; kd < s.KD; ++kd) {
+      const int64_t id = od * s.sd - s.pd + kd * s.dd;
+      if (id < 0 || id >= s.ID) continue;
+      for (int64_t kh = 0; kh < s.KH; ++kh) {
+        const int64_t ih = oh * s.sh - s.ph + kh * s.dh;
+        if (ih < 0 || ih >= s.IH) continue;
+        const int64_t row = (id * s.IH + ih) * s.IW;
+        for (int64_t kw = 0; kw < s.KW; ++kw) {
+          const int64_t iw = ow * s.sw - s.pw + kw * s.dw;
+          if (iw < 0 || iw >= s.IW) continue;
+          acc += lp_term(T::load(xp[row + iw]), p);
+        }
+      }
+    }
+    y[idx] = T::store(lp_root(acc, p));
+  }
+}
+
+template <class T>
+__global__ void global_lp_pool_kernel(const typename T::storage* __restrict__ x, typename T::storage* __restrict__ y,
+                                      int64_t planes, int64_t n, int p) {
+  __shared__ float scratch[kMaxWarps];
+  for (int64_t pl = blockIdx.x; pl < planes; pl += gridDim.x) {
+    const typename T::storage* xp = x + pl * n;
+    float v = 0.f;
+    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) v += lp_term(T::load(xp[j]), p);
+    const float r = block_reduce(v, SumOp{}, scratch);
+    if (threadIdx.x == 0) y[pl] = T::store(lp_root(r, p));
+  }
+}
+
+int lp_pool_p(KernelContext& ctx, const char* op) {
+  const int64_t p = ctx.attrs().get_int("p", 2);
+  R1_CHECK(p >= 1 && p <= 64, ModelError) << "node " << ctx.node().label() << ": " << op << " p=" << p
+                                          << " is not supported on " R1_GPU_BACKEND_NAME " (1 to 64)";
+  return static_cast<int>(p);
+}
+
+void lp_pool(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const std::string label = ctx.node().label();
+  const int nd = x.rank() - 2;
+  R1_CHECK(nd >= 1 && nd <= 3, ModelError)
+      << "node " << label << ": pooling over " << nd << " spatial dims is not supported";
+  const std::vector<int64_t> k = ctx.attrs().get_ints("kernel_shape");
+  R1_CHECK(!k.empty(), ModelError) << "node " << label << ": LpPool needs attribute kernel_shape";
+  const int p = lp_pool_p(ctx, "LpPool");
+  const Shape& xs = x.shape();
+  const conv_geom::Geom g = conv_geom::forward(ctx.attrs(), Shape(xs.begin() + 2, xs.end()), k, true);
+  const Geom3 g3 = as_3d(g, nd);
+  LpPoolDims s{};
+  s.ID = g3.in[0], s.IH = g3.in[1], s.IW = g3.in[2];
+  s.OD = g3.out[0], s.OH = g3.out[1], s.OW = g3.out[2];
+  s.KD = g3.k[0], s.KH = g3.k[1], s.KW = g3.k[2];
+  s.sd = g3.s[0], s.sh = g3.s[1], s.sw = g3.s[2];
+  s.dd = g3.d[0], s.dh = g3.d[1], s.dw = g3.d[2];
+  s.pd = g3.pb[0], s.ph = g3.pb[1], s.pw = g3.pb[2];
+  s.IS = s.ID * s.IH * s.IW;
+  s.OS = s.OD * s.OH * s.OW;
+  Tensor& y = ctx.output(0);
+  R1_CHECK(y.numel() == xs[0] * xs[1] * s.OS, InternalError)
+      << "node " << label << ": LpPool output " << y.describe() << " does not match the pooling geometry";
+  const int64_t total = y.numel();
+  if (total == 0) return;
+  KernelLaunch env(ctx);
+  dispatch_float_types(x.dtype(), "LpPool", [&](auto tag) {
+    using T = decltype(tag);
+    lp_pool_kernel<T><<<blocks_for(total, kThreads, int64_t{1} << 20), kThreads, 0, env.stream()>>>(
+        data_of<T>(x), data_of<T>(y), s, p, total);
+    R1_GPU_CHECK_LAUNCH();
+  });
+}
+
+void global_lp_pool(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  R1_CHECK(x.rank() >= 3, InputError) << "node " << ctx.node().label()
+                                      << ": GlobalLpPool input must have rank >= 3, got " << x.describe();
+  const int p = lp_pool_p(ctx, "GlobalLpPool");
+  Tensor& y = ctx.output(0);
+  const int64_t planes = x.shape()[0] * x.shape()[1];
+  if (planes == 0 || y.numel() == 0) return;
+  const int64_t n = x.numel() / planes;
+  KernelLaunch env(ctx);
+  dispatch_float_types(x.dtype(), "GlobalLpPool", [&](auto tag) {
+    using T = decltype(tag);
+    global_lp_pool_kernel<T>
+        <<<grid_for_rows(planes), row_threads(n), 0, env.stream()>>>(data_of<T>(x), data_of<T>(y), planes, n, p);
+    R1_GPU_CHECK_LAUNCH();
+  });
+}
+
+bool lp_pool_supports(const Node& n) {
+  if (n.inputs.size() == 1 && n.inputs[0] && n.inputs[0]->has_shape &&
+      (n.inputs[0]->shape.size() < 3 || n.inputs[0]->shape.size() > 5))
+    return false;
+  const int64_t p = n.attrs.get_int("p", 2);
+  return p >= 1 && p <= 64 && same_float_supports(n);
+}
+bool global_lp_pool_supports(const Node& n) {
+  const int64_t p = n.attrs.get_int("p", 2);
+  return p >= 1 && p <= 64 && same_float_supports(n);
+}
+
 }  // namespace
 
 void register_pool_kernels(KernelTable& t) {
@@ -261,5 +393,7 @@ void register_pool_kernels(KernelTable& t) {
   t.add("AveragePool", avg_pool, "", 0, avg_pool_supports);
   t.add("GlobalAveragePool", global_pool<false>, "", 0, global_pool_supports);
   t.add("GlobalMaxPool", global_pool<true>, "", 0, global_pool_supports);
+  t.add("LpPool", lp_pool, "", 0, lp_pool_supports);
+  t.add("GlobalLpPool", global_lp_pool, "", 0, global_lp_pool_supports);
 }
 }  // namespace r1::gpu

@@ -1,11 +1,12 @@
-// View kernels of the GPU backend: Reshape, Flatten, Squeeze, Unsqueeze and Identity. Their
-// output is the input's device memory under another shape, with no copy and no launch:
+// View kernels of the GPU backend: Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout (inference).
+// Their output is the input's device memory under another shape, with no copy and no launch:
 //
 //   ctx.set_output(0, Tensor(ctx.output_dtype(0), ctx.output_shape(0), in.buffer(), in.byte_offset()));
 //
 // Shape inference has run before the kernel, so the output shape is normally known; where it is not
 // (a shape that only the kernel's host inputs decide), it is computed here from the same shape_ops
-// functions the CPU kernels use. Host-only C++: nothing here touches device memory.
+// functions the CPU kernels use. Host-only C++: nothing here launches a kernel (Dropout's optional mask
+// is one memset).
 #include <vector>
 
 #include "../device.h"
@@ -78,15 +79,30 @@ void unsqueeze(KernelContext& ctx) {
 
 void identity(KernelContext& ctx) { set_view(ctx, ctx.input(0).shape()); }
 
+// Inference only (shape inference rejects training mode): output 0 is a view of the input, the
+// optional mask is all true.
+void dropout(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  ctx.set_output(0, x);
+  if (ctx.has_output(1)) {
+    Tensor& m = ctx.output(1);
+    if (m.nbytes()) {
+      KernelLaunch env(ctx);
+      R1_GPU_CHECK(gpuMemsetAsync(m.raw(), 1, m.nbytes(), env.stream()));
+    }
+  }
+}
+
 }  // namespace
 
-void register_view_kernels(KernelTable& t) {
+void register_views_kernels(KernelTable& t) {
   constexpr uint32_t kIn1Host = 1u << 1;
   t.add("Reshape", reshape, "", kIn1Host, supports_any_dtype);
   t.add("Flatten", flatten, "", 0, supports_any_dtype);
   t.add("Squeeze", squeeze, "", kIn1Host, supports_any_dtype);
   t.add("Unsqueeze", unsqueeze, "", kIn1Host, supports_any_dtype);
   t.add("Identity", identity, "", 0, supports_any_dtype);
+  t.add("Dropout", dropout, "", 0, supports_any_dtype);
 }
 
 }  // namespace r1::gpu

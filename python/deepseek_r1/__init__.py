@@ -13,7 +13,7 @@ import os as _os
 
 import numpy as _np  # noqa: F401  (first: its own OpenBLAS must start with the caller's environment)
 
-# Our bundled OpenBLAS runs single-threaded (the engine's pool does the threading: cpu/blas.cc), yet at
+# Our bundled OpenBLAS runs single-threaded (the engine's pool does the threading: cpu/gemm/blas.cc), yet at
 # load it would start a thread per core and spin them up: ~10-20 ms of every `import deepseek_r1`.
 # Saying so in the environment while _core loads skips that; the caller's setting is restored after.
 _blas_env = _os.environ.get("OPENBLAS_NUM_THREADS")

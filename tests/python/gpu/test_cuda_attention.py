@@ -1,5 +1,5 @@
-"""r1::Attention, r1::SkipLayerNorm and r1::Gelu on the GPU backend (cuda/kernels/attention.cu and
-fused_norm.cu) against float64 numpy references.
+"""r1::Attention, r1::SkipLayerNorm and r1::Gelu on the GPU backend (cuda/kernels/attention.cu,
+skip_layernorm.cu and gelu.cu) against float64 numpy references.
 
 Each kernel runs through _core.run_kernel on the first GPU device; the module skips where there is
 none. References are computed in float64 from the inputs already rounded to their dtype, so only the

@@ -1,4 +1,5 @@
-"""GPU views and data movement (cuda/kernels/views.cc, data_movement.cu) against numpy: the views (Reshape, Flatten,
+"""GPU views and data movement (cuda/kernels/views.cc, {transpose,concat_split,slice,
+expand_tile,pad,where,trilu,cast}.cu) against numpy: the views (Reshape, Flatten,
 Squeeze, Unsqueeze, Identity), Transpose, Concat, Split, Slice, Expand, Tile, Pad, Where, Trilu, Dropout, Cast.
 
 Each kernel runs through _core.run_kernel on the first GPU device (host arrays in and out) and the

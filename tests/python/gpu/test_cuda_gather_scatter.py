@@ -1,4 +1,4 @@
-"""GPU index ops (cuda/kernels/gather.cu: Gather, GatherElements, GatherND, ScatterElements, ScatterND) against numpy.
+"""GPU index ops (cuda/kernels/gather_scatter.cu: Gather, GatherElements, GatherND, ScatterElements, ScatterND) against numpy.
 
 Each kernel runs through _core.run_kernel on the first GPU device (host arrays in and out) and the
 module skips where there is none. Gathers and plain scatters are checked bit-exactly over every dtype;

@@ -1,4 +1,4 @@
-"""GPU GEMM kernels (cuda/kernels/gemm.cu, gemm_tile.cuh): MatMul, Gemm and r1::FusedMatMul against
+"""GPU GEMM kernels (cuda/kernels/matmul.cu, fused_matmul.cu, gemm_tile*.cuh): MatMul, Gemm and r1::FusedMatMul against
 float64 numpy references computed from the dtype-rounded inputs.
 
 Every test runs one kernel through _core.run_kernel on the first GPU and skips where there is none.

@@ -1,4 +1,4 @@
-"""GPU generator kernels (cuda/kernels/misc.cu) against numpy.
+"""GPU generator kernels (cuda/kernels/{one_hot,eye_like,constant_of_shape,range}.cu) against numpy.
 
 OneHot, EyeLike, ConstantOfShape and Range. Each kernel runs through _core.run_kernel on the first GPU device (the
 session `dev` fixture of conftest.py; host_inputs are honoured) and the module skips where there is none. Byte-moving

@@ -1,4 +1,5 @@
-"""GPU logic kernels (cuda/kernels/logic.cu) against numpy, and the registration of the logic.cu / misc.cu kernels.
+"""GPU logic kernels (cuda/kernels/logic.cu) against numpy, and the registration of these and the
+hardmax/cumsum/topk/space_depth/generator kernels.
 
 And / Or / Xor / Not / BitShift. Each kernel runs through _core.run_kernel on the first GPU device (the session `dev`
 fixture of conftest.py; host_inputs are honoured) and the module skips where there is none. Byte-moving and integer

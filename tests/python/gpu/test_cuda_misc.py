@@ -1,4 +1,4 @@
-"""GPU miscellaneous kernels (cuda/kernels/misc.cu) against numpy.
+"""GPU Hardmax, CumSum, TopK and the depth/space kernels (cuda/kernels/{hardmax,cumsum,topk,space_depth}.cu).
 
 Hardmax, CumSum, TopK, DepthToSpace and SpaceToDepth (the generators are in test_cuda_generators.py). Each kernel
 runs through _core.run_kernel on the first GPU device (the session `dev` fixture of conftest.py; host_inputs are

@@ -1,10 +1,10 @@
-"""GPU kernels of cuda/kernels/norm_extra.cu against numpy.
+"""GPU kernels of cuda/kernels/normalization.cu and the Lp pools of pool.cu against numpy.
 
 GroupNormalization, InstanceNormalization, LpNormalization, MeanVarianceNormalization, LpPool and GlobalLpPool, in
 float32 / float16 / bfloat16, through _core.run_kernel on the first GPU (skipped without one). References are float64
 numpy from the inputs already rounded to the dtype; tolerances (helpers/cuda_norm_resize_harness.py): float32 1e-5
 relative, float16 / bfloat16 1e-2 (of the output's magnitude or of the sum of absolute terms for sums).
-The errors of norm_extra.cu, resize.cu and conv_transpose.cu are checked here too.
+The errors of normalization.cu, resize.cu and conv_transpose.cu are checked here too.
 """
 
 from __future__ import annotations

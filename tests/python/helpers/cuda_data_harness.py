@@ -1,6 +1,7 @@
 """One GPU kernel run through _core.run_kernel (host arrays in and out), dtypes, random inputs of every dtype, the
 bit-exact and the tolerance checks, for gpu/test_cuda_data_movement.py, test_cuda_gather_scatter.py and
-test_cuda_reduce.py (cuda/kernels/views.cc, data_movement.cu, gather.cu, reduce.cu).
+test_cuda_reduce.py (cuda/kernels/views.cc, {transpose,concat_split,slice,expand_tile,pad,where,trilu,cast,
+gather_scatter,reduce}.cu).
 
 Tolerances against float64 references computed from the inputs already rounded to their dtype: float32 1e-5 relative,
 float16 / bfloat16 1e-2.

@@ -1,6 +1,6 @@
 """One GPU kernel run through _core.run_kernel, dtypes and their ONNX codes, random inputs of every dtype, the exact and
 the tolerance checks, for gpu/test_cuda_logic.py, test_cuda_misc.py and test_cuda_generators.py
-(cuda/kernels/logic.cu, misc.cu).
+(cuda/kernels/{logic,hardmax,cumsum,topk,space_depth,one_hot,eye_like,constant_of_shape,range}.cu).
 
 Float results are compared against float64 references computed from the inputs already rounded to their dtype:
 float32 1e-5 relative, float16 / bfloat16 1e-2.

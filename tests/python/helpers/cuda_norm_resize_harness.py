@@ -1,6 +1,6 @@
 """One GPU kernel run through _core.run_kernel with plain Python attribute values (typed here), the dtypes and
 relative tolerances, and the float64 comparison of gpu/test_cuda_norm_extra.py, test_cuda_resize.py and
-test_cuda_conv_transpose.py (cuda/kernels/{norm_extra,resize,conv_transpose}.cu).
+test_cuda_conv_transpose.py (cuda/kernels/{normalization,pool,resize,conv_transpose}.cu).
 
 Tolerances: float32 1e-5 relative, float16 / bfloat16 1e-2 (of the output's magnitude or of the sum of absolute
 terms for sums).

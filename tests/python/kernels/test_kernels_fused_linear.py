@@ -1,4 +1,4 @@
-"""Property tests of r1::FusedMatMul (cpp/r1/cpu/kernels/fused_linear.cc, cpp/r1/cpu/gemm/) against a
+"""Property tests of r1::FusedMatMul (cpp/r1/cpu/kernels/fused_matmul.cc, cpp/r1/cpu/gemm/) against a
 float64 numpy reference: every activation, bias/residual, trans_b, packed and plain B, fp32 and bf16,
 and each GEMM path (AVX-512 bf16, AVX-512 fp32, OpenBLAS baseline) forced with _core.set_gemm_isa_limit."""
 

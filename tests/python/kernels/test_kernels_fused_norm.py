@@ -1,5 +1,5 @@
-"""Property tests of r1::SkipLayerNorm and r1::Gelu (cpp/r1/cpu/kernels/fused_norm.cc, act_avx512.cc,
-norm_avx512.cc) and of the ONNX Softmax / LayerNormalization / Gelu kernels that share their vectorised
+"""Property tests of r1::SkipLayerNorm and r1::Gelu (cpp/r1/cpu/kernels/skip_layernorm.cc, gelu.cc,
+act_avx512.cc, norm_avx512.cc) and of the ONNX Softmax / LayerNormalization / Gelu kernels that share their vectorised
 rows, against float64 numpy references."""
 
 from __future__ import annotations

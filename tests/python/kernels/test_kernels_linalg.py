@@ -1,4 +1,4 @@
-"""Property tests of the linalg family (MatMul, Gemm, MatMulInteger, Einsum) against numpy
+"""Property tests of MatMul, Gemm, MatMulInteger and Einsum (cpu/kernels/{matmul,matmul_integer,einsum}.cc) against numpy
 references computed in float64 / int64. Float results are checked against a bound scaled by
 |A| @ |B| (the magnitude the accumulation rounds against), so long dot products are not
 held to tolerances only short ones can meet."""

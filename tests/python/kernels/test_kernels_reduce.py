@@ -1,5 +1,5 @@
-"""Property tests of the reduce family (Reduce*, ArgMax/ArgMin, Softmax/LogSoftmax/Hardmax,
-the normalizations and TopK) against numpy references computed in float64."""
+"""Property tests of the reductions (Reduce*, ArgMax/ArgMin), Softmax/LogSoftmax/Hardmax, the normalizations
+and TopK (cpu/kernels/{reduce,softmax,hardmax,layernorm,batchnorm,normalization,topk}.cc) against numpy references computed in float64."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@
 
 #include "r1/core/cpu_features.h"
 #include "r1/core/hw_profile.h"
-#include "r1/cpu/blas.h"
+#include "r1/cpu/gemm/blas.h"
 
 namespace r1::cpu::gemm {
 namespace {

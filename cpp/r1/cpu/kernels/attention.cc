@@ -15,7 +15,7 @@
 
 #include "r1/core/cpu_features.h"
 #include "r1/core/hw_profile.h"
-#include "r1/cpu/blas.h"
+#include "r1/cpu/gemm/blas.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/elementwise_math.h"
 #include "r1/cpu/kernels/families.h"

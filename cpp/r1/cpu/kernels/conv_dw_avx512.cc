@@ -1,4 +1,4 @@
-// AVX-512 plane kernels of the conv family: depthwise convolution (epilogue fused) and max pooling.
+// AVX-512 plane kernels: depthwise convolution (conv_depthwise.cc, epilogue fused) and max pooling (pool.cc).
 // A plane is first copied into a padded scratch plane (pads hold 0 for the conv, -inf for the pool),
 // so every kernel tap of 16 output columns is one plain unaligned load: no masks, no border cases.
 // For stride 2 the copy also splits even and odd columns, so stride-2 taps are plain loads too.

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "r1/core/cpu_features.h"
+#include "r1/cpu/gemm/conv_sgemm.h"
 #include "r1/cpu/kernels/conv_kernels.h"
 
 namespace r1::cpu {

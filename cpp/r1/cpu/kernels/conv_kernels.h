@@ -1,4 +1,5 @@
-// Internal declarations of the conv family's CPU kernels (split over conv*.cc).
+// Internal declarations of the conv family's CPU kernels (split over conv*.cc; fused_conv.cc and pool.cc
+// use them too).
 //
 //   ConvArgs a;  a.x = X; a.w = W; a.y = Y; a.n = N; a.c = C; a.m = M; a.group = G; a.geom = g;
 //   a.ep.bias = B; a.ep.act = ConvAct::kRelu; a.residual = R;   // optional fused epilogue
@@ -171,14 +172,6 @@ static inline __m512 act_vec(__m512 v, ConvAct act, float alpha, float beta) {
 #include "r1/ir/ops/conv_util.h"
 
 namespace r1::cpu {
-
-void register_conv_pool_kernels(KernelTable& t);    // conv_pool.cc
-void register_conv_resize_kernels(KernelTable& t);  // conv_resize.cc
-
-// Single-threaded C (M x N, row stride ldc) = [C +] A * B with A(i, k) = A[i * a_rs + k * a_cs]
-// and B(k, j) = B[k * ldb + j]. accumulate=false overwrites C.
-void conv_sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B,
-                int64_t ldb, float* C, int64_t ldc, bool accumulate);
 
 // A forward convolution in fp32, NCHW in and out, with the fused epilogue.
 struct ConvArgs {

@@ -1,11 +1,12 @@
-// CPU kernels of the broadcasting binary ops (Add, Sub, Mul, Div, Pow, Mod, PRelu, BitShift),
-// the variadic Max/Min/Sum/Mean, comparisons and logic. All share ew::binary_apply.
+// CPU kernels of the broadcasting binary ops (Add, Sub, Mul, Div, Pow, Mod, PRelu), the variadic
+// Max/Min/Sum/Mean and the comparisons. All share ew::binary_apply (so do And/Or/Xor/BitShift: logic.cc).
 // Selects over float arithmetic only vectorize without trapping math (see elementwise_math.h).
 #pragma GCC optimize("no-trapping-math")
 #include <cmath>
 #include <limits>
 
 #include "r1/cpu/kernels/elementwise_util.h"
+#include "r1/cpu/kernels/families.h"
 
 namespace r1::cpu {
 namespace {
@@ -101,35 +102,6 @@ void prelu(KernelContext& ctx) {
   numeric_binary(ctx, [](auto x, auto s) {
     using C = decltype(x);
     return x < C(0) ? ew::wrap_mul(x, s) : x;
-  });
-}
-
-// Shifts by an amount outside [0, bits) give 0 (LEFT) or the sign fill (RIGHT, arithmetic for
-// signed types), as the ONNX conformance cases define.
-void bitshift(KernelContext& ctx) {
-  const bool left = ctx.attrs().get_string("direction", "LEFT") == "LEFT";
-  const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
-  Tensor& y = ctx.output(0);
-  ew::dispatch_num(a.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_integral_v<T>) {
-      using U = std::make_unsigned_t<T>;
-      constexpr int64_t bits = 8 * sizeof(T);
-      if (left)
-        binary_apply<T, T, T>(ctx.pool(), a, b, y, [](T u, T v) {
-          const int64_t k = static_cast<int64_t>(v);
-          return (k < 0 || k >= bits) ? T(0) : static_cast<T>(static_cast<U>(static_cast<U>(u) << k));
-        });
-      else
-        binary_apply<T, T, T>(ctx.pool(), a, b, y, [](T u, T v) {
-          const int64_t k = static_cast<int64_t>(v);
-          if (k < 0 || k >= bits) return u < T(0) ? static_cast<T>(-1) : T(0);
-          return static_cast<T>(u >> k);
-        });
-    } else {
-      R1_THROW(InputError) << "BitShift needs integer tensors";
-    }
   });
 }
 
@@ -275,7 +247,7 @@ void mean_k(KernelContext& ctx) {
   variadic(ctx, [](auto u, auto v) { return ew::wrap_add(u, v); }, true);
 }
 
-// ---- comparisons (bool output) and logic.
+// ---- comparisons (bool output).
 template <class F>
 void compare(KernelContext& ctx, F f) {
   const Tensor& a = ctx.input(0);
@@ -303,20 +275,6 @@ void greater_equal(KernelContext& ctx) {
   compare(ctx, [](auto u, auto v) { return u >= v; });
 }
 
-template <class F>
-void logic(KernelContext& ctx, F f) {
-  binary_apply<bool, bool, bool>(ctx.pool(), ctx.input(0), ctx.input(1), ctx.output(0), f);
-}
-void and_k(KernelContext& ctx) {
-  logic(ctx, [](bool u, bool v) { return u && v; });
-}
-void or_k(KernelContext& ctx) {
-  logic(ctx, [](bool u, bool v) { return u || v; });
-}
-void xor_k(KernelContext& ctx) {
-  logic(ctx, [](bool u, bool v) { return u != v; });
-}
-
 }  // namespace
 
 // in_place(3u) for Add, Sub, Mul and Div: they run ew::binary_apply, where an operand with the output's
@@ -333,7 +291,6 @@ void register_elementwise_binary_kernels(KernelTable& t) {
   t.add("Mod", mod);
   t.add("Pow", pow_k);
   t.add("PRelu", prelu);
-  t.add("BitShift", bitshift);
   t.add("Max", max_k);
   t.add("Min", min_k);
   t.add("Sum", sum_k);
@@ -343,9 +300,6 @@ void register_elementwise_binary_kernels(KernelTable& t) {
   t.add("Greater", greater);
   t.add("LessOrEqual", less_equal);
   t.add("GreaterOrEqual", greater_equal);
-  t.add("And", and_k);
-  t.add("Or", or_k);
-  t.add("Xor", xor_k);
 }
 
 }  // namespace r1::cpu

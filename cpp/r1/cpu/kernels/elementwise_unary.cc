@@ -1,30 +1,22 @@
-// CPU kernels of the unary elementwise ops: float math, activations, numeric unary ops, Clip,
-// IsNaN/IsInf and Not. Each op is a small functor instantiated only for the dtypes ONNX allows
-// (transcendental ops: the three float types; numeric ops: every non-bool type).
+// CPU kernels of the unary elementwise math ops: Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Round, the
+// trigonometric and hyperbolic functions, Erf (the three float types), Abs, Neg, Sign (every non-bool
+// type), IsNaN and IsInf. Each op is a small functor instantiated only for the dtypes ONNX allows.
 // Selects over float arithmetic only vectorize without trapping math (see elementwise_math.h).
 #pragma GCC optimize("no-trapping-math")
 #include <cmath>
 #include <limits>
-#include <string>
 
 #include "r1/cpu/kernels/elementwise_util.h"
-#include "r1/ir/attribute.h"
+#include "r1/cpu/kernels/families.h"
 
 namespace r1::cpu {
-
-void gelu_kernel(KernelContext& ctx);  // fused_norm.cc
-
 namespace {
 
+using ew::float_unary;
 using ew::map_unary;
+using ew::numeric_unary;
 
 // ---- float ops: functors constructed from the node's attributes, called with float values.
-#define R1_SIMPLE_FLOAT_OP(Name, expr)                 \
-  struct Name {                                        \
-    explicit Name(const AttributeMap&) {}              \
-    float operator()(float x) const { return (expr); } \
-  };
-
 R1_SIMPLE_FLOAT_OP(ExpOp, ew::vexp(x))
 R1_SIMPLE_FLOAT_OP(LogOp, std::log(x))
 R1_SIMPLE_FLOAT_OP(SqrtOp, std::sqrt(x))
@@ -43,83 +35,7 @@ R1_SIMPLE_FLOAT_OP(CoshOp, std::cosh(x))
 R1_SIMPLE_FLOAT_OP(AsinhOp, std::asinh(x))
 R1_SIMPLE_FLOAT_OP(AcoshOp, std::acosh(x))
 R1_SIMPLE_FLOAT_OP(AtanhOp, std::atanh(x))
-R1_SIMPLE_FLOAT_OP(TanhOp, ew::vtanh(x))
-R1_SIMPLE_FLOAT_OP(SigmoidOp, ew::vsigmoid(x))
 R1_SIMPLE_FLOAT_OP(ErfOp, ew::verf(x))
-R1_SIMPLE_FLOAT_OP(SoftsignOp, x / (1.0f + std::fabs(x)))
-#undef R1_SIMPLE_FLOAT_OP
-
-inline float softplus(float x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
-
-struct SoftplusOp {
-  explicit SoftplusOp(const AttributeMap&) {}
-  float operator()(float x) const { return softplus(x); }
-};
-struct MishOp {
-  explicit MishOp(const AttributeMap&) {}
-  float operator()(float x) const { return x * ew::vtanh(softplus(x)); }
-};
-struct LeakyReluOp {
-  float alpha;
-  explicit LeakyReluOp(const AttributeMap& a) : alpha(a.get_float("alpha", 0.01f)) {}
-  float operator()(float x) const { return x >= 0 ? x : alpha * x; }
-};
-struct EluOp {
-  float alpha;
-  explicit EluOp(const AttributeMap& a) : alpha(a.get_float("alpha", 1.0f)) {}
-  float operator()(float x) const { return x >= 0 ? x : alpha * std::expm1(x); }
-};
-struct SeluOp {
-  float alpha, gamma;
-  explicit SeluOp(const AttributeMap& a)
-      : alpha(a.get_float("alpha", 1.67326319217681884765625f)),
-        gamma(a.get_float("gamma", 1.05070102214813232421875f)) {}
-  float operator()(float x) const { return x > 0 ? gamma * x : gamma * alpha * std::expm1(x); }
-};
-struct CeluOp {
-  float alpha;
-  explicit CeluOp(const AttributeMap& a) : alpha(a.get_float("alpha", 1.0f)) {}
-  float operator()(float x) const { return x > 0 ? x : alpha * std::expm1(x / alpha); }
-};
-struct HardSigmoidOp {
-  float alpha, beta;
-  explicit HardSigmoidOp(const AttributeMap& a) : alpha(a.get_float("alpha", 0.2f)), beta(a.get_float("beta", 0.5f)) {}
-  float operator()(float x) const { return std::min(1.0f, std::max(0.0f, alpha * x + beta)); }
-};
-struct HardSwishOp {
-  explicit HardSwishOp(const AttributeMap&) {}
-  float operator()(float x) const { return x * std::min(1.0f, std::max(0.0f, x * (1.0f / 6.0f) + 0.5f)); }
-};
-struct ThresholdedReluOp {
-  float alpha;
-  explicit ThresholdedReluOp(const AttributeMap& a) : alpha(a.get_float("alpha", 1.0f)) {}
-  float operator()(float x) const { return x > alpha ? x : 0.0f; }
-};
-template <class Op>
-void float_unary(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  Tensor& y = ctx.output(0);
-  Op op(ctx.attrs());
-  dispatch_float(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    map_unary(ctx.pool(), x.data<T>(), y.data<T>(), x.numel(), [op](float v) { return op(v); });
-  });
-}
-
-// ---- numeric ops: generic lambdas over compute_t<T>.
-template <class F>
-void numeric_unary(KernelContext& ctx, F f) {
-  const Tensor& x = ctx.input(0);
-  Tensor& y = ctx.output(0);
-  ew::dispatch_num(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    map_unary(ctx.pool(), x.data<T>(), y.data<T>(), x.numel(), f);
-  });
-}
-
-void relu(KernelContext& ctx) {
-  numeric_unary(ctx, [](auto v) { return v < 0 ? decltype(v)(0) : v; });  // NaN stays NaN
-}
 
 void abs_k(KernelContext& ctx) {
   numeric_unary(ctx, [](auto v) {
@@ -154,34 +70,6 @@ void sign(KernelContext& ctx) {
   });
 }
 
-void clip(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  Tensor& y = ctx.output(0);
-  ew::dispatch_num(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    using C = compute_t<T>;
-    C lo, hi;
-    if constexpr (std::is_floating_point_v<C>) {
-      lo = -std::numeric_limits<C>::infinity();
-      hi = std::numeric_limits<C>::infinity();
-    } else {
-      lo = std::numeric_limits<C>::lowest();
-      hi = std::numeric_limits<C>::max();
-    }
-    if (ctx.opset() < 11) {
-      if (ctx.attrs().has("min")) lo = static_cast<C>(ctx.attrs().get_float("min", 0));
-      if (ctx.attrs().has("max")) hi = static_cast<C>(ctx.attrs().get_float("max", 0));
-    } else {
-      if (ctx.has_input(1) && ctx.input(1).numel() > 0) lo = static_cast<C>(ctx.input(1).data<T>()[0]);
-      if (ctx.has_input(2) && ctx.input(2).numel() > 0) hi = static_cast<C>(ctx.input(2).data<T>()[0]);
-    }
-    map_unary(ctx.pool(), x.data<T>(), y.data<T>(), x.numel(), [lo, hi](C v) {
-      v = v < lo ? lo : v;
-      return v > hi ? hi : v;
-    });
-  });
-}
-
 void isnan_k(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   Tensor& y = ctx.output(0);
@@ -204,18 +92,11 @@ void isinf_k(KernelContext& ctx) {
   });
 }
 
-void not_k(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  Tensor& y = ctx.output(0);
-  map_unary(ctx.pool(), x.data<bool>(), y.data<bool>(), x.numel(), [](bool v) { return !v; });
-}
-
 }  // namespace
 
 // in_place(1u): output 0 may overwrite input 0. The float_unary ops run ew::map_unary (y[i] = f(x[i]):
-// each element is read before the same index is written); Gelu's AVX-512 loop loads a 16-lane block of
-// x before it stores the same block of y; Clip reads its min/max inputs before the loop. Not IsNaN /
-// IsInf / Not (their output has another dtype).
+// each element is read before the same index is written). Not IsNaN / IsInf (their output has another
+// dtype).
 void register_elementwise_unary_kernels(KernelTable& t) {
   t.add("Exp", float_unary<ExpOp>).in_place(1u);
   t.add("Log", float_unary<LogOp>).in_place(1u);
@@ -235,28 +116,11 @@ void register_elementwise_unary_kernels(KernelTable& t) {
   t.add("Asinh", float_unary<AsinhOp>).in_place(1u);
   t.add("Acosh", float_unary<AcoshOp>).in_place(1u);
   t.add("Atanh", float_unary<AtanhOp>).in_place(1u);
-  t.add("Tanh", float_unary<TanhOp>).in_place(1u);
-  t.add("Sigmoid", float_unary<SigmoidOp>).in_place(1u);
   t.add("Erf", float_unary<ErfOp>).in_place(1u);
-  t.add("Softsign", float_unary<SoftsignOp>).in_place(1u);
-  t.add("Softplus", float_unary<SoftplusOp>).in_place(1u);
-  t.add("Mish", float_unary<MishOp>).in_place(1u);
-  t.add("LeakyRelu", float_unary<LeakyReluOp>).in_place(1u);
-  t.add("Elu", float_unary<EluOp>).in_place(1u);
-  t.add("Selu", float_unary<SeluOp>).in_place(1u);
-  t.add("Celu", float_unary<CeluOp>).in_place(1u);
-  t.add("HardSigmoid", float_unary<HardSigmoidOp>).in_place(1u);
-  t.add("HardSwish", float_unary<HardSwishOp>).in_place(1u);
-  t.add("ThresholdedRelu", float_unary<ThresholdedReluOp>).in_place(1u);
-  t.add("Gelu", gelu_kernel).in_place(1u);  // vectorised erf/tanh forms, shared with r1::Gelu
-  t.add("Relu", relu).in_place(1u);
   t.add("Abs", abs_k).in_place(1u);
   t.add("Neg", neg).in_place(1u);
   t.add("Sign", sign).in_place(1u);
-  t.add("Clip", clip).in_place(1u);
   t.add("IsNaN", isnan_k);
   t.add("IsInf", isinf_k);
-  t.add("Not", not_k);
 }
-
 }  // namespace r1::cpu

@@ -1,4 +1,5 @@
-// Loop skeletons shared by the elementwise CPU kernels (private to the elementwise family).
+// Loop skeletons shared by the elementwise CPU kernels (elementwise_unary, activation, gelu,
+// elementwise_binary, logic, cast, where).
 //
 //   map_unary(pool, x.data<T>(), y.data<T>(), n, [](auto v) { return v > 0 ? v : decltype(v)(0); });
 //   binary_apply<T, T, bool>(pool, a, b, y, [](auto u, auto v) { return u < v; });
@@ -16,15 +17,11 @@
 
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/elementwise_math.h"
+#include "r1/ir/attribute.h"
 
 namespace r1::cpu {
 
-// Registration helpers of the elementwise family (elementwise_*.cc).
-void register_elementwise_unary_kernels(KernelTable& t);
-void register_elementwise_binary_kernels(KernelTable& t);
-void register_elementwise_cast_kernels(KernelTable& t);
-
-// A fresh tensor of dtype `to` holding x converted elementwise (ONNX Cast semantics).
+// A fresh tensor of dtype `to` holding x converted elementwise (ONNX Cast semantics; cast.cc).
 Tensor cast_tensor(const Tensor& x, DType to, ThreadPool& pool);
 
 namespace ew {
@@ -192,6 +189,36 @@ inline C wrap_mul(C a, C b) {
   } else {
     return a * b;
   }
+}
+
+// Unary kernels from functors (elementwise_unary.cc, activation.cc). Float ops: a functor built from the
+// node's attributes, called with float values.
+#define R1_SIMPLE_FLOAT_OP(Name, expr)                 \
+  struct Name {                                        \
+    explicit Name(const AttributeMap&) {}              \
+    float operator()(float x) const { return (expr); } \
+  };
+
+template <class Op>
+void float_unary(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  Op op(ctx.attrs());
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    map_unary(ctx.pool(), x.data<T>(), y.data<T>(), x.numel(), [op](float v) { return op(v); });
+  });
+}
+
+// Numeric ops: generic lambdas over compute_t<T>.
+template <class F>
+void numeric_unary(KernelContext& ctx, F f) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  ew::dispatch_num(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    map_unary(ctx.pool(), x.data<T>(), y.data<T>(), x.numel(), f);
+  });
 }
 
 }  // namespace ew

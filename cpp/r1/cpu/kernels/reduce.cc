@@ -1,6 +1,5 @@
 // CPU kernels of the reduce family: ReduceX over any axis set (outer / reduce / inner plan),
-// ArgMax and ArgMin. Softmax-like ops and TopK live in reduce_softmax.cc, normalizations in
-// reduce_norm.cc.
+// ArgMax and ArgMin.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -289,7 +288,7 @@ void arg_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_reduce_axis_kernels(KernelTable& t) {
+void register_reduce_kernels(KernelTable& t) {
   t.add("ReduceSum", reduce_kernel<kSum>);
   t.add("ReduceMean", reduce_kernel<kMean>);
   t.add("ReduceMax", reduce_kernel<kMax>);
@@ -302,11 +301,5 @@ void register_reduce_axis_kernels(KernelTable& t) {
   t.add("ReduceSumSquare", reduce_kernel<kSumSquare>);
   t.add("ArgMax", arg_kernel<true>);
   t.add("ArgMin", arg_kernel<false>);
-}
-
-void register_reduce_kernels(KernelTable& t) {
-  register_reduce_axis_kernels(t);
-  register_reduce_softmax_kernels(t);
-  register_reduce_norm_kernels(t);
 }
 }  // namespace r1::cpu

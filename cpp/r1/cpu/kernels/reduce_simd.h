@@ -1,4 +1,5 @@
-// Row primitives of the reduce family with an AVX2+FMA path chosen at run time (the build targets
+// Row primitives of the CPU kernels that reduce rows (reduce.cc, softmax.h, the normalizations,
+// skip_layernorm.cc) with an AVX2+FMA path chosen at run time (the build targets
 // baseline x86-64, where GCC cannot vectorize exp or if-convert the clamps) and portable fallbacks.
 //
 //   float m = simd::row_max(x, n);  float s = simd::row_exp_sum(x, y, n, m);

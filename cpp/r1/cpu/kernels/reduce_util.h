@@ -1,5 +1,5 @@
-// Shared pieces of the reduce-family CPU kernels: a reduction plan (outer / reduce / inner
-// decomposition of an arbitrary axis set), a vectorizable exp, and row statistics helpers.
+// Shared pieces of the CPU kernels that reduce (reduce.cc, softmax.h, topk.cc, the normalizations): a reduction plan
+// (outer / reduce / inner decomposition of an arbitrary axis set), a vectorizable exp, and row statistics helpers.
 //
 //   ReducePlan plan = make_reduce_plan(x.shape(), reduced_mask);
 //   reduce_plan<T, SumPolicy<T>>(px, plan, pool, nullptr, [&](int64_t o, double acc) { py[o] = ...; });
@@ -18,10 +18,6 @@
 #include "r1/cpu/kernels/common.h"
 
 namespace r1::cpu {
-
-void register_reduce_axis_kernels(KernelTable& t);     // ReduceX, ArgMax, ArgMin (reduce.cc)
-void register_reduce_softmax_kernels(KernelTable& t);  // Softmax, LogSoftmax, Hardmax, TopK
-void register_reduce_norm_kernels(KernelTable& t);     // Layer/Batch/Instance/Group/Lp/MVN norms
 
 // Reduction of x over a set of axes, as: for each kept leading position p (P of them, at input
 // offset base[p]) and each trailing kept position i (inner of them, contiguous), reduce over the

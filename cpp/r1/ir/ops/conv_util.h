@@ -1,4 +1,5 @@
-// Geometry shared by the conv family's shape inference (ir/ops/conv.cc) and CPU kernels:
+// Geometry shared by the shape inference of Conv, ConvTranspose, the pools, Resize and r1::FusedConv
+// (ir/ops/conv.cc, conv_transpose.cc, pool.cc, resize.cc, fused_conv.cc) and their CPU and GPU kernels:
 // output sizes and effective pads of Conv / pools (forward) and ConvTranspose, and Resize's
 // output size / scale computation. Header-only so that IR and kernels use one definition.
 //

@@ -1,17 +1,96 @@
-// Schema registration, one function per op family (ir/ops/<family>.cc). op_list.cc calls them all.
+// Schema registration, one function per op family: ir/ops/<family>.cc defines register_<family>_ops,
+// op_list.cc calls them all. A family has the same file name in cpu/kernels/ and cuda/kernels/
+// (where that backend has kernels for it); the comment above each names its ops. Ops in domain
+// "r1" are created by the compiler: cpp/r1/passes/README.md gives their contracts.
 #pragma once
 #include "r1/ir/op_registry.h"
 
 namespace r1 {
-void register_elementwise_ops(OpRegistry& reg);  // unary/binary math, activations, compare, logic, Cast, Where
-void register_shape_ops(OpRegistry& reg);        // Reshape, Transpose, Concat, Gather, Slice, Shape, ...
-void register_reduce_ops(OpRegistry& reg);       // Reduce*, ArgMax, Softmax, LayerNorm, BatchNorm, ...
-void register_linalg_ops(OpRegistry& reg);       // MatMul, Gemm
-void register_conv_ops(OpRegistry& reg);         // Conv, ConvTranspose, pools, Resize
-void register_rnn_ops(OpRegistry& reg);          // LSTM, GRU, RNN
-// Ops the compiler creates (domain "r1"); cpp/r1/passes/README.md gives their contracts.
-void register_fused_linear_ops(OpRegistry& reg);  // r1::FusedMatMul
-void register_fused_conv_ops(OpRegistry& reg);    // r1::FusedConv
-void register_fused_norm_ops(OpRegistry& reg);    // r1::SkipLayerNorm, r1::Gelu
-void register_attention_ops(OpRegistry& reg);     // r1::Attention
+// Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Round, Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh,
+// Acosh, Atanh, Erf, Abs, Neg, Sign, IsNaN, IsInf
+void register_elementwise_unary_ops(OpRegistry& reg);
+// Relu, LeakyRelu, ThresholdedRelu, Tanh, Sigmoid, HardSigmoid, HardSwish, Elu, Selu, Celu, Softplus,
+// Softsign, Mish, Clip
+void register_activation_ops(OpRegistry& reg);
+// Gelu, r1::Gelu
+void register_gelu_ops(OpRegistry& reg);
+// Add, Sub, Mul, Div, Pow, Mod, PRelu, Max, Min, Sum, Mean, Equal, Less, Greater, LessOrEqual, GreaterOrEqual
+void register_elementwise_binary_ops(OpRegistry& reg);
+// And, Or, Xor, Not, BitShift
+void register_logic_ops(OpRegistry& reg);
+// Where
+void register_where_ops(OpRegistry& reg);
+// Cast, CastLike
+void register_cast_ops(OpRegistry& reg);
+// Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout
+void register_views_ops(OpRegistry& reg);
+// Transpose
+void register_transpose_ops(OpRegistry& reg);
+// Concat, Split
+void register_concat_split_ops(OpRegistry& reg);
+// Slice
+void register_slice_ops(OpRegistry& reg);
+// Pad
+void register_pad_ops(OpRegistry& reg);
+// Expand, Tile
+void register_expand_tile_ops(OpRegistry& reg);
+// Gather, GatherElements, GatherND, ScatterND, ScatterElements, Scatter
+void register_gather_scatter_ops(OpRegistry& reg);
+// Shape, Size
+void register_shape_size_ops(OpRegistry& reg);
+// ConstantOfShape
+void register_constant_of_shape_ops(OpRegistry& reg);
+// Range
+void register_range_ops(OpRegistry& reg);
+// EyeLike
+void register_eye_like_ops(OpRegistry& reg);
+// Trilu
+void register_trilu_ops(OpRegistry& reg);
+// OneHot
+void register_one_hot_ops(OpRegistry& reg);
+// CumSum
+void register_cumsum_ops(OpRegistry& reg);
+// NonZero
+void register_nonzero_ops(OpRegistry& reg);
+// DepthToSpace, SpaceToDepth
+void register_space_depth_ops(OpRegistry& reg);
+// ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp,
+// ReduceSumSquare, ArgMax, ArgMin
+void register_reduce_ops(OpRegistry& reg);
+// Softmax, LogSoftmax
+void register_softmax_ops(OpRegistry& reg);
+// Hardmax
+void register_hardmax_ops(OpRegistry& reg);
+// TopK
+void register_topk_ops(OpRegistry& reg);
+// LayerNormalization
+void register_layernorm_ops(OpRegistry& reg);
+// BatchNormalization
+void register_batchnorm_ops(OpRegistry& reg);
+// InstanceNormalization, GroupNormalization, LpNormalization, MeanVarianceNormalization
+void register_normalization_ops(OpRegistry& reg);
+// r1::SkipLayerNorm
+void register_skip_layernorm_ops(OpRegistry& reg);
+// MatMul, Gemm
+void register_matmul_ops(OpRegistry& reg);
+// MatMulInteger
+void register_matmul_integer_ops(OpRegistry& reg);
+// Einsum
+void register_einsum_ops(OpRegistry& reg);
+// r1::FusedMatMul
+void register_fused_matmul_ops(OpRegistry& reg);
+// Conv
+void register_conv_ops(OpRegistry& reg);
+// ConvTranspose
+void register_conv_transpose_ops(OpRegistry& reg);
+// r1::FusedConv
+void register_fused_conv_ops(OpRegistry& reg);
+// MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool
+void register_pool_ops(OpRegistry& reg);
+// Resize, Upsample
+void register_resize_ops(OpRegistry& reg);
+// RNN, GRU, LSTM
+void register_rnn_ops(OpRegistry& reg);
+// r1::Attention
+void register_attention_ops(OpRegistry& reg);
 }  // namespace r1

@@ -1,5 +1,7 @@
 // Small building blocks for shape/type inference functions.
 #pragma once
+#include <algorithm>
+
 #include "r1/ir/op_registry.h"
 
 namespace r1 {
@@ -38,6 +40,71 @@ inline OpSchema schema(const char* op, int min_in, int max_in, InferFn fn, int m
 inline OpSchema heavy(OpSchema s) {
   s.heavy = true;
   return s;
+}
+
+// Schemas whose ops exist only from (or up to) an opset.
+inline OpSchema with_opsets(OpSchema s, int since, int max = 1000) {
+  s.since_opset = since;
+  s.max_opset = max;
+  return s;
+}
+
+// Float input checks with the wording of each family's messages.
+// "<op> of <dtype> is not supported" (conv_util.h geometry ops: Conv, ConvTranspose, pools).
+inline void check_float(DType t, const char* op) {
+  R1_CHECK(is_float(t), ModelError) << op << " of " << dtype_name(t) << " is not supported";
+}
+// "<what> of dtype <dtype> is not supported (needs ...)" (Softmax, the normalizations).
+inline void check_float(const InferContext& ctx, size_t i, const char* what) {
+  DType t = ctx.input_dtype(i);
+  R1_CHECK(is_float(t), ModelError) << what << " of dtype " << dtype_name(t)
+                                    << " is not supported (needs float32, float16 or bfloat16)";
+}
+// "<op>: <what> of dtype <dtype> is not supported (needs ...)" (the r1-domain ops).
+inline void check_float(const InferContext& c, size_t i, const char* op, const char* what) {
+  DType t = c.input_dtype(i);
+  R1_CHECK(is_float(t), ModelError) << op << ": " << what << " of dtype " << dtype_name(t)
+                                    << " is not supported (needs float32, float16 or bfloat16)";
+}
+
+// The spatial dims of an [N, C, spatial...] shape.
+inline Shape spatial(const Shape& x) { return Shape(x.begin() + 2, x.end()); }
+
+// Inference runs at compile time (symbolic dims, only constant inputs have values) and at run
+// time (everything known). Data-dependent outputs fall back to a known rank with unknown dims,
+// or to dtype only when even the rank depends on data: static_len and set_unknown_rank.
+
+// The static length of a 1-D input (e.g. a shape tensor), or -1.
+inline int64_t static_len(InferContext& c, size_t i) {
+  if (!c.input_has_shape(i)) return -1;
+  const Shape& s = c.input_shape(i);
+  if (s.size() == 0) return 1;
+  if (s.size() != 1 || !is_known(s[0])) return -1;
+  return s[0];
+}
+
+// Output `out` of dtype t with `rank` unknown dims, or with its dtype only when the rank is unknown (< 0).
+inline void set_unknown_rank(InferContext& c, size_t out, DType t, int64_t rank) {
+  if (rank < 0)
+    c.set_output_dtype(out, t);
+  else
+    c.set_output(out, t, Shape(rank, kUnknownDim));
+}
+
+// Softmax, LogSoftmax and Hardmax: the output is the input's shape; axis checked as the opset reads it.
+inline void infer_softmax(InferContext& ctx) {
+  check_float(ctx, 0, "input");
+  const Shape& s = ctx.input_shape(0);
+  int rank = static_cast<int>(s.size());
+  int64_t def = ctx.opset() >= 13 ? -1 : 1;
+  int64_t axis = ctx.attrs().get_int("axis", def);
+  if (ctx.opset() >= 13) {
+    normalize_axis(axis, std::max(rank, 1), "axis");
+  } else {
+    R1_CHECK(axis >= -rank && axis <= std::max(rank, 1), InputError)
+        << "axis " << axis << " out of range for rank " << rank;
+  }
+  ctx.set_output(0, ctx.input_dtype(0), s);
 }
 
 }  // namespace r1

@@ -1,5 +1,6 @@
-// Shape computations shared by the shape family's inference (ir/ops/shape.cc, where they are
-// defined) and its CPU kernels, so output shapes and kernel index plans have one source.
+// Shape computations shared by the inference of the data-movement ops (ir/ops/views.cc, transpose.cc,
+// concat_split.cc, slice.cc, pad.cc define them) and their CPU and GPU kernels, so output shapes and
+// kernel index plans have one source.
 #pragma once
 #include <cstdint>
 #include <vector>

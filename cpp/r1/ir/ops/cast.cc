@@ -1,0 +1,25 @@
+// Schemas of Cast and CastLike.
+#include "r1/ir/ops/families.h"
+#include "r1/ir/ops/infer_util.h"
+
+namespace r1 {
+namespace {
+
+void infer_cast(InferContext& c) {
+  R1_CHECK(c.attrs().has("to"), ModelError) << "Cast needs the attribute 'to'";
+  int64_t to = c.attrs().get_int("to", 0);
+  R1_CHECK(dtype_is_valid_code(static_cast<int>(to)), ModelError)
+      << "Cast to ONNX element type " << to
+      << " is not supported (supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)";
+  c.set_output(0, static_cast<DType>(to), c.input_shape(0));
+}
+
+void infer_castlike(InferContext& c) { c.set_output(0, c.input_dtype(1), c.input_shape(0)); }
+
+}  // namespace
+
+void register_cast_ops(OpRegistry& reg) {
+  reg.add(schema("Cast", 1, 1, infer_cast));
+  reg.add(schema("CastLike", 2, 2, infer_castlike));
+}
+}  // namespace r1

@@ -1,0 +1,25 @@
+// Schemas of the logic and bit ops: And, Or, Xor, Not (bool) and BitShift (integers).
+#include <string>
+
+#include "r1/ir/ops/elementwise_infer.h"
+#include "r1/ir/ops/families.h"
+
+namespace r1 {
+namespace {
+
+void infer_bitshift(InferContext& c) {
+  std::string dir = c.attrs().get_string("direction", "");
+  R1_CHECK(dir == "LEFT" || dir == "RIGHT", ModelError) << "BitShift: direction '" << dir << "' is not supported";
+  R1_CHECK(is_integer(c.input_dtype(0)), ModelError)
+      << "BitShift of dtype " << dtype_name(c.input_dtype(0)) << " is not supported (needs an integer dtype)";
+  infer_broadcast(c);
+}
+
+}  // namespace
+
+void register_logic_ops(OpRegistry& reg) {
+  for (const char* op : {"And", "Or", "Xor"}) reg.add(schema(op, 2, 2, broadcast(Kinds::Bool)));
+  reg.add(schema("Not", 1, 1, unary(Kinds::Bool)));
+  reg.add(schema("BitShift", 2, 2, infer_bitshift));
+}
+}  // namespace r1
