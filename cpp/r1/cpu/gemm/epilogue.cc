@@ -89,24 +89,11 @@ void epilogue_tile_ref(float* c, int64_t ldc, int64_t nrows, int64_t cols, int64
                        const Epilogue& ep) {
   if (ep.alpha == 1.f && !ep.bias && !ep.residual && ep.act == Act::None) return;
   switch (ep.act) {
-    // clang-format off: one case a line (the formatter cannot settle on a layout for these macros)
 #define R1_CASE(A)                                     \
   case Act::A:                                         \
     rows<Act::A>(c, ldc, nrows, cols, row0, col0, ep); \
     return;
-    R1_CASE(None)
-    R1_CASE(Relu)
-    R1_CASE(Gelu)
-    R1_CASE(GeluTanh)
-    R1_CASE(Sigmoid)
-    R1_CASE(Silu)
-    R1_CASE(Tanh)
-    R1_CASE(HardSigmoid)
-    R1_CASE(HardSwish)
-    R1_CASE(Clip)
-    R1_CASE(LeakyRelu)
-    R1_CASE(GeluFast)
-// clang-format on
+    R1_GEMM_ACTIVATIONS(R1_CASE)
 #undef R1_CASE
   }
 }

@@ -200,24 +200,11 @@ void gemm_block_bf16_avx512(const TileArgs& t) { run_block<true>(t); }
 void epilogue_tile_avx512(float* c, int64_t ldc, int64_t rows, int64_t cols, int64_t row0, int64_t col0,
                           const Epilogue& ep) {
   switch (ep.act) {
-    // clang-format off: one case a line (the formatter cannot settle on a layout for these macros)
 #define R1_CASE(A)                                             \
   case Act::A:                                                 \
     epilogue_rows<Act::A>(c, ldc, rows, cols, row0, col0, ep); \
     return;
-    R1_CASE(None)
-    R1_CASE(Relu)
-    R1_CASE(Gelu)
-    R1_CASE(GeluTanh)
-    R1_CASE(Sigmoid)
-    R1_CASE(Silu)
-    R1_CASE(Tanh)
-    R1_CASE(HardSigmoid)
-    R1_CASE(HardSwish)
-    R1_CASE(Clip)
-    R1_CASE(LeakyRelu)
-    R1_CASE(GeluFast)
-// clang-format on
+    R1_GEMM_ACTIVATIONS(R1_CASE)
 #undef R1_CASE
   }
 }

@@ -15,20 +15,15 @@ namespace r1::cpu::gemm {
 constexpr int64_t kNR = 48;
 constexpr int64_t kMR = 8;
 
-enum class Act : int32_t {
-  None,
-  Relu,
-  Gelu,
-  GeluTanh,
-  Sigmoid,
-  Silu,
-  Tanh,
-  HardSigmoid,
-  HardSwish,
-  Clip,
-  LeakyRelu,
-  GeluFast
-};  // GeluFast: erf to ~5e-7 absolute, for bf16 products only
+// Every epilogue activation, listed once: the enum below and each kernel's dispatch switch expand this
+// list, so no switch can miss an activation. GeluFast: erf to ~5e-7 absolute, for bf16 products only.
+#define R1_GEMM_ACTIVATIONS(X) \
+  X(None)                      \
+  X(Relu) X(Gelu) X(GeluTanh) X(Sigmoid) X(Silu) X(Tanh) X(HardSigmoid) X(HardSwish) X(Clip) X(LeakyRelu) X(GeluFast)
+
+#define R1_GEMM_ACT_ENUMERATOR(A) A,
+enum class Act : int32_t { R1_GEMM_ACTIVATIONS(R1_GEMM_ACT_ENUMERATOR) };
+#undef R1_GEMM_ACT_ENUMERATOR
 
 // Y = act(alpha * acc + bias + residual), applied per output tile right after its last K block.
 struct Epilogue {
