@@ -49,10 +49,6 @@ class OptimizeReport:
     def pass_names(self) -> list[str]:
         return [p["name"] for p in self.passes]
 
-    @property
-    def ms(self) -> float:
-        return sum(p["ms"] for p in self.passes)
-
 
 def pass_names(level: int = DEFAULT_LEVEL, stage: str = "all") -> list[str]:
     """The passes of `level` in the order they run: every stage, or only "graph" or "device"."""
