@@ -35,7 +35,6 @@ from _paths import ROOT, r1_pythonpath, use_test_helpers
 
 MODELS = {"minilm": dict(batch=1, seq=128), "bert-base": dict(batch=1, seq=128), "resnet50": dict(batch=1, size=224)}
 ENGINES = ("r1", "ort", "ov")
-BEGIN, END = "<!-- cold_start:begin -->", "<!-- cold_start:end -->"
 
 # The child: nothing imported before the clock starts but what the interpreter itself needs.
 CHILD = r"""
@@ -145,16 +144,22 @@ def versions() -> dict:
     return out
 
 
+def markers(threads: int) -> tuple[str, str]:
+    """The section of RESULTS.md a run at this thread count owns (a later run replaces it)."""
+    return f"<!-- cold_start:t{threads}:begin -->", f"<!-- cold_start:t{threads}:end -->"
+
+
 def markdown(res: dict, models: list[str], engines: list[str], command: str) -> str:
     med = res["medians"]
+    begin, end = markers(res["threads"])
     cpu = platform.processor() or platform.machine()
     try:
         cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
     except (OSError, StopIteration):
         pass
     lines = [
-        BEGIN,
-        "## Cold start (fresh process: import, load, first run)",
+        begin,
+        f"## Cold start, {res['threads']} thread(s) (fresh process: import, load, first run)",
         "",
         f"`{command}`  ",
         f"{_dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {cpu}, "
@@ -182,14 +187,15 @@ def markdown(res: dict, models: list[str], engines: list[str], command: str) -> 
             + ", ".join(f"{e} {v:.0f} ms" for e, v in imp.items())
             + f"; deepseek_r1 / onnxruntime = {imp['r1'] / imp['ort']:.2f}x.",
         ]
-    lines.append(END)
+    lines.append(end)
     return "\n".join(lines)
 
 
-def write_section(path: Path, md: str) -> None:
+def write_section(path: Path, md: str, threads: int) -> None:
+    begin, end = markers(threads)
     text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + md + text[text.index(END) + len(END) :]
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + md + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n" + md + "\n"
     path.write_text(text)
@@ -213,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(res, models, engines, command.strip())
     print(md)
     if a.output:
-        write_section(Path(a.output), md)
+        write_section(Path(a.output), md, a.threads)
     if a.json:
         Path(a.json).write_text(json.dumps({f"{m}/{e}": v for (m, e), v in res["medians"].items()}, indent=1))
     return 0
