@@ -20,6 +20,7 @@ from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import deepseek_r1 as r1
 from deepseek_r1 import _core, gpu
+from helpers.gpu_kernels import rand, run
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 DTYPES = [np.dtype(np.float32), np.dtype(np.float16), BF16]
@@ -27,14 +28,6 @@ TOL = {np.dtype(np.float32): (1e-5, 1e-6), np.dtype(np.float16): (1e-2, 1e-2), B
 dtypes = st.sampled_from(DTYPES)
 seeds = st.integers(0, 2**31 - 1)
 shapes = array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=9)
-
-
-def rand(rng, shape, dtype, lo=-3.0, hi=3.0):
-    return rng.uniform(lo, hi, size=shape).astype(dtype)
-
-
-def run(dev, op, inputs, attrs=None, opset=17, num_outputs=1):
-    return _core.run_kernel(dev, op, list(inputs), attrs or {}, opset, num_outputs)
 
 
 def assert_close(got, want, dtype):

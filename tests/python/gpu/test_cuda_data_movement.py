@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
-from helpers.cuda_data_harness import ALL, BF16, F16, F32, FLOATS, assert_same, i64, rand, run, seeds, shapes
+from helpers.cuda_data_harness import ALL, BF16, F16, F32, FLOATS, assert_same, i64, seeds, shapes
+from helpers.gpu_kernels import rand, run
 
 pytestmark = pytest.mark.gpu
 

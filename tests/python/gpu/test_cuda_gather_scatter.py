@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers.cuda_data_harness import ALL, BF16, F16, F32, FLOATS, assert_same, rand, run, seeds, shapes
+from helpers.cuda_data_harness import ALL, BF16, F16, F32, FLOATS, assert_same, seeds, shapes
+from helpers.gpu_kernels import rand, run
 
 pytestmark = pytest.mark.gpu
 

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
 import deepseek_r1 as r1
-from helpers.cuda_misc_harness import ALL, CODES, FLOATS, INTS, TOL, assert_close, assert_same, rand, run, seeds
+from helpers.cuda_misc_harness import ALL, CODES, FLOATS, INTS, TOL, assert_close, assert_same, seeds
+from helpers.gpu_kernels import rand, run
 
 pytestmark = pytest.mark.gpu
 

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import deepseek_r1 as r1
-from helpers.cuda_misc_harness import INTS, assert_same, run, seeds
+from helpers.cuda_misc_harness import INTS, assert_same, seeds
+from helpers.gpu_kernels import run
 
 pytestmark = pytest.mark.gpu
 

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
 import deepseek_r1 as r1
-from helpers.cuda_data_harness import F32, FLOATS, assert_close, assert_same, i64, rand, run, seeds
+from helpers.cuda_data_harness import F32, FLOATS, assert_close, assert_same, i64, seeds
+from helpers.gpu_kernels import rand, run
 
 pytestmark = pytest.mark.gpu
 

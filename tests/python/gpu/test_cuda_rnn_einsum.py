@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import deepseek_r1 as r1
-from deepseek_r1 import _core
+from helpers.gpu_kernels import run
 
 pytestmark = pytest.mark.gpu
 
@@ -25,10 +25,6 @@ DTYPES = [np.dtype(np.float32), np.dtype(np.float16), BF16]
 TOL = {np.dtype(np.float32): (1e-5, 1e-5), np.dtype(np.float16): (1e-2, 1e-2), BF16: (1e-2, 1e-2)}
 seeds = st.integers(0, 2**31 - 1)
 dtypes = st.sampled_from(DTYPES)
-
-
-def run(dev, op, inputs, attrs=None, opset=17, num_outputs=1):
-    return _core.run_kernel(dev, op, list(inputs), attrs or {}, opset, num_outputs)
 
 
 def assert_close(got, want, dtype, rtol=None, atol=None):

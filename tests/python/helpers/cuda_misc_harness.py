@@ -13,8 +13,6 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
 
-from deepseek_r1 import _core
-
 BF16 = np.dtype(ml_dtypes.bfloat16)
 F32, F16 = np.dtype(np.float32), np.dtype(np.float16)
 FLOATS = [F32, F16, BF16]
@@ -33,20 +31,6 @@ CODES = {
 TOL = {F32: (1e-5, 1e-6), F16: (1e-2, 1e-2), BF16: (1e-2, 1e-2)}
 seeds = st.integers(0, 2**31 - 1)
 shapes = array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=7)
-
-
-def run(dev, op, inputs, attrs=None, opset=17, num_outputs=1):
-    return _core.run_kernel(dev, op, list(inputs), attrs or {}, opset, num_outputs)
-
-
-def rand(rng, shape, dtype, lo=-3.0, hi=3.0):
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return rng.random(shape) < 0.5
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return rng.integers(max(info.min, -1000), min(info.max, 1000), size=shape, endpoint=True).astype(dtype)
-    return rng.uniform(lo, hi, size=shape).astype(dtype)
 
 
 def assert_same(got, want):
