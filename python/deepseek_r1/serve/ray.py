@@ -16,7 +16,7 @@ status page describe whichever replica answered; scrape replicas through Ray's m
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 try:
     from ray import serve
@@ -140,7 +140,9 @@ def deployment(
     # Absolute paths: replicas' working directories are not the driver's.
     server_kwargs["model_path"] = None if model_path is None else os.path.abspath(model_path)
     server_kwargs["repository"] = None if repository is None else os.path.abspath(repository)
-    return serve.deployment(InferenceReplica, **opts).bind(server_kwargs)
+    # serve.deployment(cls, **options) is a Deployment; its overloads cannot tell from a dict of options.
+    replica = cast(serve.Deployment, serve.deployment(InferenceReplica, **opts))
+    return replica.bind(server_kwargs)
 
 
 def run(
