@@ -151,6 +151,20 @@ def expected(x, w, b, res, k, s, d, pads, auto_pad, group, act, alpha, beta):
     return act_ref(pre, act, alpha, beta), float(np.max(np.abs(pre))) if pre.size else 0.0
 
 
+def case_arrays(rng, n, group, cg, mg, ins, k, outs, nd, bias, residual):
+    """X, W, bias (or None) and residual (None, "full": Y's shape, "channel": [M, 1, ...] broadcast) of a drawn case."""
+    m = mg * group
+    x = rng.standard_normal((n, cg * group, *ins)).astype(np.float32)
+    w = rng.standard_normal((m, cg, *k)).astype(np.float32)
+    b = rng.standard_normal(m).astype(np.float32) if bias else None
+    res = None
+    if residual == "full":
+        res = rng.standard_normal((n, m, *outs)).astype(np.float32)
+    elif residual == "channel":  # broadcast over batch and space
+        res = rng.standard_normal((m,) + (1,) * nd).astype(np.float32)
+    return x, w, b, res
+
+
 def fixed_case_arrays(xs, ws, s, pads):
     """Seeded x, w (scaled by fan-in), bias and residual for a fixed-shape case; also k and the rank."""
     rng = np.random.default_rng(sum(xs) + sum(ws))

@@ -19,6 +19,7 @@ import deepseek_r1 as r1
 from helpers.fused_conv_refs import (
     ACTS,
     act_params,
+    case_arrays,
     case_attrs,
     check,
     expected,
@@ -69,15 +70,7 @@ def fused_case(draw):
 def test_fused_conv_matches_reference(case):
     nd, n, group, cg, mg, ins, k, s, d, pads, auto_pad, outs, act, bias, residual, threads, seed = case
     rng = np.random.default_rng(seed)
-    m = mg * group
-    x = rng.standard_normal((n, cg * group, *ins)).astype(np.float32)
-    w = rng.standard_normal((m, cg, *k)).astype(np.float32)
-    b = rng.standard_normal(m).astype(np.float32) if bias else None
-    res = None
-    if residual == "full":
-        res = rng.standard_normal((n, m, *outs)).astype(np.float32)
-    elif residual == "channel":  # broadcast over batch and space
-        res = rng.standard_normal((m,) + (1,) * nd).astype(np.float32)
+    x, w, b, res = case_arrays(rng, n, group, cg, mg, ins, k, outs, nd, bias, residual)
     alpha, beta = act_params(act, rng)
     y = run_fused(x, w, b, res, case_attrs(k, s, d, pads, auto_pad, group, act, alpha, beta), threads=threads)
     want, scale = expected(x, w, b, res, k, s, d, pads, auto_pad, group, act, alpha, beta)

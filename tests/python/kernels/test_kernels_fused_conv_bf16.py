@@ -16,6 +16,7 @@ import deepseek_r1 as r1
 from helpers.fused_conv_refs import (
     ACTS,
     act_params,
+    case_arrays,
     case_attrs,
     check,
     expected,
@@ -114,15 +115,7 @@ def bf16_case(draw):
 def test_fused_conv_bf16_matches_reference(case):
     nd, n, group, cg, mg, ins, k, s, d, pads, auto_pad, outs, act, bias, residual, threads, seed = case
     rng = np.random.default_rng(seed)
-    m = mg * group
-    x = rng.standard_normal((n, cg * group, *ins)).astype(np.float32)
-    w = rng.standard_normal((m, cg, *k)).astype(np.float32)
-    b = rng.standard_normal(m).astype(np.float32) if bias else None
-    res = None
-    if residual == "full":
-        res = rng.standard_normal((n, m, *outs)).astype(np.float32)
-    elif residual == "channel":
-        res = rng.standard_normal((m,) + (1,) * nd).astype(np.float32)
+    x, w, b, res = case_arrays(rng, n, group, cg, mg, ins, k, outs, nd, bias, residual)
     alpha, beta = act_params(act, rng)
     check_bf16(x, w, b, res, k, s, [d[0]] * nd, pads, auto_pad, group, act, alpha, beta, threads)
 
