@@ -18,11 +18,11 @@ void bind_format(py::module_& m) {
       py::arg("graph"), py::arg("metadata"), py::arg("path"));
   m.def(
       "load_r1",
-      [](const std::string& path, bool verify) {
-        LoadedModel lm = without_gil([&] { return load_r1(path, verify); });
+      [](const std::string& path, bool verify, bool map) {
+        LoadedModel lm = without_gil([&] { return load_r1(path, verify, map); });
         return py::make_tuple(lm.graph, lm.metadata);
       },
-      py::arg("path"), py::arg("verify_checksum") = true);
+      py::arg("path"), py::arg("verify_checksum") = true, py::arg("mmap") = true);
   m.attr("R1_FORMAT_VERSION") = kR1FormatVersion;
   // The checksum's segment hash, hardware or table path: tests hold one to the other.
   m.def(

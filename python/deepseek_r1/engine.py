@@ -91,7 +91,7 @@ def _check_disabled(disabled: Sequence[str]) -> None:
         )
 
 
-def _as_model(model: str | os.PathLike | Model) -> Model:
+def _as_model(model: str | os.PathLike | Model, mmap: bool = True) -> Model:
     if isinstance(model, Model):
         return model
     path = Path(model)
@@ -99,7 +99,7 @@ def _as_model(model: str | os.PathLike | Model) -> Model:
         from .convert.onnx_import import load_onnx
 
         return Model(load_onnx(path), {"source": str(path)})
-    return load_model(path)
+    return load_model(path, mmap=mmap)
 
 
 class InferenceEngine:
@@ -113,8 +113,11 @@ class InferenceEngine:
         disabled_passes: Sequence[str] = (),
         inter_op: bool = True,
         cuda_graphs: bool = False,
+        mmap: bool = True,
     ):
         """precision: None for the precision the .r1 file was compiled with (fp32 for a graph as imported).
+        mmap: map a .r1 file's weights (shared page cache, millisecond start) or, False, read them into
+        private memory so that changing the file in place cannot affect this engine (load_model).
         optimization_level applies to the passes that run here: every pass for an .onnx file or a graph as
         imported, only the device passes for a file ModelConverter compiled (its graph passes ran then)."""
         if num_threads is not None and (not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS):
@@ -124,7 +127,7 @@ class InferenceEngine:
             gpu.load_backends()  # registers cuda:N / hip:N when their module is present
             if device not in gpu.devices():
                 raise DeviceError(f"device '{device}' is not available; available devices: {', '.join(gpu.devices())}")
-        self.model = _as_model(model_path)
+        self.model = _as_model(model_path, mmap)
         info = self.model.compile_info
         precision = _check_precision(precision, info, device)
         self.device = device

@@ -79,10 +79,14 @@ def save_model(model: Model, path: str | os.PathLike) -> str:
     return path
 
 
-def load_model(path: str | os.PathLike, verify_checksum: bool = True) -> Model:
+def load_model(path: str | os.PathLike, verify_checksum: bool = True, mmap: bool = True) -> Model:
     """Maps a .r1 file; weights stay in the page cache and are not copied.
 
+    mmap=False reads the file into private memory instead (one read, at page-cache speed): the model is
+    then immune to the file being changed afterwards. A mapped model whose file is overwritten in place
+    (`cp new.r1 model.r1`) fails its next run with ModelError naming the file, never crashes; replace
+    files atomically (write elsewhere, then rename) to update a model in use.
     Raises ModelError for a file that is missing, truncated, corrupt or of another format version.
     """
-    graph, meta = _core.load_r1(os.fspath(path), verify_checksum)
+    graph, meta = _core.load_r1(os.fspath(path), verify_checksum, mmap)
     return Model(graph, dict(meta))

@@ -46,11 +46,13 @@ uint64_t file_checksum(Header h, const char* body, size_t n, int threads,
   return format::segmented_checksum(body, n, seed, threads, after);
 }
 
-// Verifying a mapped file reads all of it, on every core: each verified segment is dropped from memory
-// again, or every weight would stay resident (and count in the process's RSS) from load on, even those
-// the compiler then repacks and never reads in their mapped form again.
-uint64_t mapped_file_checksum(const Header& h, const char* body, size_t n) {
+// Verifying a file reads all of it, on every core. For a mapping, each verified segment is dropped from
+// memory again, or every weight would stay resident (and count in the process's RSS) from load on, even
+// those the compiler then repacks and never reads in their mapped form again. A private copy must keep
+// its pages: dropped, they would read back as zeros.
+uint64_t loaded_file_checksum(const Header& h, const char* body, size_t n, bool mapped) {
   const int threads = static_cast<int>(std::min(8u, std::max(1u, std::thread::hardware_concurrency())));
+  if (!mapped) return file_checksum(h, body, n, threads);
   return file_checksum(h, body, n, threads, [body](size_t off, size_t len) { drop_file_pages(body + off, len); });
 }
 
@@ -227,8 +229,8 @@ void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata,
   }
 }
 
-LoadedModel load_r1(const std::string& path, bool verify_checksum) {
-  auto file = MappedFile::open(path);
+LoadedModel load_r1(const std::string& path, bool verify_checksum, bool map) {
+  auto file = map ? MappedFile::open(path) : MappedFile::read(path);
   const std::string what = "'" + path + "'";
   R1_CHECK(file->size() >= sizeof(Header), ModelError)
       << what << " is not a .r1 model (too short: " << file->size() << " bytes)";
@@ -247,9 +249,15 @@ LoadedModel load_r1(const std::string& path, bool verify_checksum) {
            ModelError)
       << what << " is corrupt: section bounds are inconsistent";
   if (verify_checksum) {
-    R1_CHECK(mapped_file_checksum(h, file->data() + sizeof(Header), file->size() - sizeof(Header)) == h.checksum,
-             ModelError)
-        << what << " is corrupt: checksum mismatch";
+    const bool mapped = file->mapped();
+    auto intact = [h, mapped](const char* p, size_t n) {
+      return n == h.file_size && loaded_file_checksum(h, p + sizeof(Header), n - sizeof(Header), mapped) == h.checksum;
+    };
+    const bool ok = intact(file->data(), file->size());
+    const std::string why = file->changed();  // truncated while we hashed it: say that, not "corrupt"
+    R1_CHECK(why.empty(), ModelError) << why;
+    R1_CHECK(ok, ModelError) << what << " is corrupt: checksum mismatch";
+    file->set_content_check(intact);
   }
 
   format::ByteReader r(file->data() + h.ir_offset, h.ir_size);
@@ -281,6 +289,9 @@ LoadedModel load_r1(const std::string& path, bool verify_checksum) {
   // Each constant views the mapping: the file stays mapped while any weight is in use.
   std::shared_ptr<void> keep = file;
   const char* weights = file->data() + h.weights_offset;
+  // A private copy is Host memory: its pages must never be dropped (they would read back as zeros, not
+  // fault back in from the file as a mapping's do).
+  const MemoryKind kind = file->mapped() ? MemoryKind::FileBacked : MemoryKind::Host;
   for (uint32_t i = 0, n = r.count(17); i < n; ++i) {
     std::string name = r.str();
     DType dt = read_dtype(r);
@@ -291,7 +302,7 @@ LoadedModel load_r1(const std::string& path, bool verify_checksum) {
         << what << " is corrupt: constant '" << name << "' has an invalid shape " << shape_str(s);
     R1_CHECK(off % kAlign == 0 && off <= h.weights_size && nbytes <= h.weights_size - off, ModelError)
         << what << " is corrupt: constant '" << name << "' lies outside the weights section";
-    auto buf = std::make_shared<ExternalBuffer>(const_cast<char*>(weights + off), nbytes, MemoryKind::FileBacked, keep);
+    auto buf = std::make_shared<ExternalBuffer>(const_cast<char*>(weights + off), nbytes, kind, keep);
     g.add_constant(name, Tensor(dt, s, std::move(buf)));
   }
   struct PendingInputs {
@@ -325,6 +336,7 @@ LoadedModel load_r1(const std::string& path, bool verify_checksum) {
   for (uint32_t i = 0, n = r.count(4); i < n; ++i) g.mark_output(g.get(r.str()));
   R1_CHECK(r.done(), ModelError) << what << " is corrupt: trailing bytes in the model section";
   finalize_graph(g);
+  if (file->mapped()) g.add_backing(file);
   return out;
 }
 }  // namespace r1

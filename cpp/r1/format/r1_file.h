@@ -2,6 +2,7 @@
 //
 //   save_r1(graph, {{"source", "model.onnx"}}, "model.r1");
 //   LoadedModel m = load_r1("model.r1");    // mmap; weights are views of the mapping, not copies
+//   LoadedModel m = load_r1("model.r1", true, /*map=*/false);   // a private copy of the file's bytes
 //
 // Layout (little-endian):
 //   [0, 64)      header: magic "R1MODEL\0", format version, flags, file size, IR offset/size,
@@ -33,6 +34,11 @@ void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata,
 // verify_checksum=false skips the checksum (a ~10 ms/100 MB hash); the header and every length and
 // offset in the IR are still bounds-checked, so a damaged file raises ModelError or loads a
 // well-formed (if altered) graph, never reads out of bounds.
-LoadedModel load_r1(const std::string& path, bool verify_checksum = true);
+//
+// map=true shares the page cache and starts in milliseconds; the graph's backing file (graph.h) tells the
+// executor if the file is then changed in place. map=false reads the file into private memory (one read
+// at page-cache speed): changing the file afterwards cannot affect the loaded model, which is what a
+// server that must keep serving while an operator copies a new model over the old one wants.
+LoadedModel load_r1(const std::string& path, bool verify_checksum = true, bool map = true);
 
 }  // namespace r1

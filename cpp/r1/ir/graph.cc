@@ -216,6 +216,7 @@ std::unique_ptr<Graph> Graph::clone() const {
   g->symbols_ = symbols_;
   g->symbol_ids_ = symbol_ids_;
   g->opsets_ = opsets_;
+  g->backings_ = backings_;
   std::unordered_map<const Value*, Value*> vmap;
   for (auto& v : values_) {
     Value* c = g->new_value(v->name);

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "r1/core/backing_file.h"
 #include "r1/core/tensor.h"
 #include "r1/ir/attribute.h"
 
@@ -97,6 +98,11 @@ class Graph {
   // Rewires one input of a node (keeps consumer lists right).
   void set_input(Node* n, size_t i, Value* v);
 
+  // Files whose bytes constants read in place (a mapped .r1): the executor checks them around every
+  // run (core/backing_file.h). clone() shares them with the copy.
+  void add_backing(std::shared_ptr<const BackingFile> f) { backings_.push_back(std::move(f)); }
+  const std::vector<std::shared_ptr<const BackingFile>>& backings() const { return backings_; }
+
   int opset(const std::string& domain) const;
   void set_opset(const std::string& domain, int version) { opsets_[domain] = version; }
   const std::unordered_map<std::string, int>& opsets() const { return opsets_; }
@@ -110,6 +116,7 @@ class Graph {
   std::vector<std::string> symbols_;
   std::unordered_map<std::string, int> symbol_ids_;
   std::unordered_map<std::string, int> opsets_;
+  std::vector<std::shared_ptr<const BackingFile>> backings_;
 };
 
 }  // namespace r1

@@ -358,7 +358,25 @@ void Executor::run_group(const StepGroup& g, Scratch& sc, RunCtx& rc) {
     for (int id : steps_[s].release) sc.env[id] = Tensor();
 }
 
+namespace {
+// A weights file changed in place under its mapping (core/backing_file.h): refuse to start a run, and
+// refuse to return what a run computed while it happened.
+void check_backing(const Graph& g) {
+  for (const auto& f : g.backings()) {
+    std::string why = f->changed();
+    R1_CHECK(why.empty(), ModelError) << why;
+  }
+}
+}  // namespace
+
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
+  check_backing(*graph_);
+  std::vector<Tensor> outs = run_unchecked(inputs);
+  check_backing(*graph_);
+  return outs;
+}
+
+std::vector<Tensor> Executor::run_unchecked(const std::vector<Tensor>& inputs) {
   ScratchLease lease(*this, graph_->values().size(), static_cast<size_t>(max_group_));
   Scratch& sc = lease.get();
   check_inputs(*graph_, inputs, &sc.bound);

@@ -92,6 +92,7 @@ class Executor {
   size_t device_constant_bytes() const { return residency_.constant_bytes(); }
 
  private:
+  std::vector<Tensor> run_unchecked(const std::vector<Tensor>& inputs);
   struct Step {
     const Node* node;
     KernelFn kernel;

@@ -64,7 +64,9 @@ class ModelVersion:
     # ---- construction (runs in the loader thread: compiling may take seconds) -------------------------
     @classmethod
     def load(cls, name: str, version: str, path: Path, config: ModelConfig, metrics: VersionMetrics) -> ModelVersion:
-        model = load_model(path) if path.suffix != ".onnx" else path
+        # Private copies of the weights, not mappings: an operator copying a new model over this file in
+        # place must not change what this version serves (the repository reloads it once it changes).
+        model = load_model(path, mmap=False) if path.suffix != ".onnx" else path
         primary = InferenceEngine(model, precision=config.precision, num_threads=config.num_threads)
         engines = {primary.precision: primary}
         for p in config.variants:
@@ -73,7 +75,7 @@ class ModelVersion:
         for f in sorted(path.parent.glob(f"{path.stem}.*.r1")):  # model.bf16.r1: a prebuilt variant
             p = f.name[len(path.stem) + 1 : -3]
             if p not in engines and p in PRECISIONS:
-                engines[p] = InferenceEngine(f, precision=p, num_threads=config.num_threads)
+                engines[p] = InferenceEngine(f, precision=p, num_threads=config.num_threads, mmap=False)
         mv = cls(name, version, path, config, engines, metrics)
         if config.tokenizer is not None:
             # repo/<model>/<version>/model.r1 -> repo/<model>; a single model file -> its directory
