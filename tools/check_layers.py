@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "cpu": {"core", "ir", "backend", "cpu"},
     "runtime": {"core", "ir", "memory", "backend", "runtime"},
     "format": {"core", "ir", "format"},
+    "wire": {"wire"},  # the serving wire format: plain text in, numbers out
     "cuda": {"core", "ir", "backend"},
 }
 # The one place a layer reaches up, and why.

@@ -14,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
   bind_hardware(m);
   bind_passes(m);
   bind_kernels(m);
+  bind_wire(m);
 }

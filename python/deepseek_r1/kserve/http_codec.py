@@ -23,6 +23,7 @@ import numpy as np
 from .errors import CodecError, InvalidMessage, InvalidResponse, LimitExceeded
 from .infer_request import InferRequest, RequestedOutput, check_output_parameters, select_outputs
 from .json_depth import check_json_depth
+from .json_numbers import loads_message
 from .limits import CLIENT_LIMITS, Limits
 from .tensors import (
     binary_size_of,
@@ -69,7 +70,7 @@ def _load_header(body, header_length, limits: Limits, what: str) -> tuple[dict, 
     header = mv[:hlen].tobytes() if hlen is not None else (body if isinstance(body, bytes) else mv.tobytes())
     check_json_depth(header, limits.max_json_depth)
     try:
-        doc = json.loads(header)
+        doc = loads_message(header)  # large `data` arrays are read by _core, not as Python objects
     except RecursionError:  # belt and braces: check_json_depth should have caught it
         raise InvalidMessage(f"{what} JSON nests too deeply") from None
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError

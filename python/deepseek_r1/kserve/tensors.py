@@ -17,6 +17,7 @@ import numpy as np
 
 from ..dtypes import KSERVE_TO_NUMPY, NUMPY_TO_KSERVE
 from .errors import InvalidMessage, LimitExceeded
+from .json_numbers import JsonData
 from .limits import Limits
 
 # np.frombuffer with native dtypes is only the wire's little-endian layout on little-endian hosts.
@@ -176,8 +177,18 @@ def _flatten_strings(role: str, name: str, data: list, out: list, max_element: i
 
 
 def decode_json(role: str, name: str, datatype: str, shape: list, count: int, data, limits: Limits) -> np.ndarray:
-    """`data` as flat or nested JSON lists -> array; integer ranges and float overflow are checked."""
-    if not isinstance(data, list):
+    """`data` as flat or nested JSON lists (or a JsonData of a large message) -> array; integer ranges and float
+    overflow are checked."""
+    src = None
+    if isinstance(data, JsonData):
+        parsed = data.numbers() if datatype != "BYTES" else None
+        if parsed is None:
+            data = data.load()  # strings (BYTES), integers past 64 bits: as json.loads reads them
+        else:
+            src, _ = parsed  # the nesting is not checked against the shape, as with a list: only the count
+            if datatype == "UINT64" and src.dtype.kind == "f":
+                data = data.load()
+    if src is None and not isinstance(data, list):
         raise InvalidMessage(f"{role} '{name}': 'data' must be a JSON array, got {json_type(data)}")
     if datatype == "BYTES":
         flat: list = []
@@ -187,11 +198,12 @@ def decode_json(role: str, name: str, datatype: str, shape: list, count: int, da
         arr = np.empty(count, dtype=object)
         arr[:] = flat
         return arr.reshape(shape)
-    try:
-        # numpy does the flattening at C speed and refuses ragged nesting (numpy >= 1.24)
-        src = np.asarray(data)
-    except (ValueError, OverflowError) as e:
-        raise InvalidMessage(f"{role} '{name}': 'data' is ragged or not numeric ({e})") from None
+    if src is None:
+        try:
+            # numpy does the flattening at C speed and refuses ragged nesting (numpy >= 1.24)
+            src = np.asarray(data)
+        except (ValueError, OverflowError) as e:
+            raise InvalidMessage(f"{role} '{name}': 'data' is ragged or not numeric ({e})") from None
     if src.size != count:
         raise InvalidMessage(f"{role} '{name}': shape {shape} needs {count} elements, 'data' has {src.size}")
     dt = KSERVE_TO_NUMPY[datatype]
@@ -217,7 +229,7 @@ def decode_json(role: str, name: str, datatype: str, shape: list, count: int, da
     elif kind not in "iuf":
         raise InvalidMessage(f"{role} '{name}': {datatype} data must be numbers, got {_describe(src)}")
     with np.errstate(over="ignore", invalid="ignore"):
-        arr = src.astype(dt)
+        arr = src.astype(dt, copy=False)  # no second copy when the wire type is already the model's
         if dt.kind == "f" and (np.isinf(arr.astype(np.float64)) & np.isfinite(src)).any():
             raise InvalidMessage(
                 f"{role} '{name}': a finite value overflows {datatype} (max {float(np.finfo(dt).max)})"

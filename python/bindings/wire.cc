@@ -1,0 +1,67 @@
+// The KServe JSON number reader (r1/wire/json_arrays.h) for kserve/json_numbers.py.
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string_view>
+
+#include "bind.h"
+#include "gil.h"
+#include "r1/wire/json_arrays.h"
+
+namespace r1::bindings {
+namespace {
+
+std::string_view view_of(const py::buffer_info& info) {
+  return {static_cast<const char*>(info.ptr), static_cast<size_t>(info.size * info.itemsize)};
+}
+
+// A numpy array that owns the vector's memory (no copy).
+template <class T>
+py::array hand_over(std::vector<T>&& v) {
+  auto owner = std::make_unique<std::vector<T>>(std::move(v));
+  const T* data = owner->data();
+  const auto n = static_cast<py::ssize_t>(owner->size());
+  py::capsule free(owner.get(), [](void* p) { std::unique_ptr<std::vector<T>>(static_cast<std::vector<T>*>(p)); });
+  owner.release();  // the capsule owns it now
+  return py::array_t<T>({n}, {static_cast<py::ssize_t>(sizeof(T))}, data, free);
+}
+
+}  // namespace
+
+void bind_wire(py::module_& m) {
+  m.def(
+      "json_data_spans",
+      [](const py::buffer& json) {
+        py::buffer_info info = json.request();
+        std::vector<wire::Span> spans = without_gil([&] { return wire::find_data_arrays(view_of(info)); });
+        py::list out;
+        for (const wire::Span& s : spans) out.append(py::make_tuple(s.begin, s.end));
+        return out;
+      },
+      py::arg("json"), "[(begin, end)] of each array that is the value of a \"data\" key (ValueError: unterminated)");
+  m.def(
+      "json_number_array",
+      [](const py::buffer& json, size_t begin, size_t end) -> py::tuple {
+        py::buffer_info info = json.request();
+        std::string_view all = view_of(info);
+        if (begin > end || end > all.size()) throw py::value_error("span outside the buffer");
+        wire::NumberArray a = without_gil([&] { return wire::parse_number_array(all.substr(begin, end - begin)); });
+        switch (a.kind) {
+          case wire::NumberArray::Int:
+            return py::make_tuple("int", hand_over(std::move(a.ints)), a.shape);
+          case wire::NumberArray::Float:
+            return py::make_tuple("float", hand_over(std::move(a.floats)), a.shape);
+          case wire::NumberArray::Bool:
+            return py::make_tuple("bool", hand_over(std::move(a.bools)), a.shape);
+          default:
+            return py::make_tuple("other", py::none(), py::none());
+        }
+      },
+      py::arg("json"), py::arg("begin"), py::arg("end"),
+      "(kind, flat array, nesting) of the JSON array json[begin:end]: kind 'int' (int64), 'float' (float64), "
+      "'bool' (uint8), or 'other' (strings, objects, integers past 64 bits: parse it with json.loads); "
+      "ValueError for ragged nesting or an invalid number");
+}
+
+}  // namespace r1::bindings
