@@ -1,33 +1,37 @@
 """The KServe v2 HTTP app (Starlette): routes, API keys, body limits, and the error shape `{"error": "..."}`.
 
-    state = ServerState(repository, metrics, limits, api_keys)
+    state = ServerState(repository, metrics, limits, api_keys, allowed_origins=allowed_origins(()))
     app = build_app(state)          # an ASGI app: uvicorn (server.py) or Ray Serve (ray.py) serve it
 
 No middleware: each handler does its own auth check, so a request costs only what it uses (Starlette's
-BaseHTTPMiddleware alone adds tens of microseconds). Every ServeError becomes its status and message; anything
-else is a 500 whose message names the exception, and the server keeps serving.
+BaseHTTPMiddleware alone adds tens of microseconds). Every ServeError becomes its status, message and headers
+(Retry-After); anything else is a 500 whose message names the exception, and the server keeps serving. The
+routes that change the server refuse cross-site requests (same_site.py), and load / unload need an admin key
+when keys are on (auth.py). JSON answers never hold NaN or Infinity, which JSON does not have: they say null.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
 from ..kserve import Limits, error_body
-from .auth import check_api_key
+from .auth import check_api_key, require_admin
 from .errors import BadRequest, NotFound, ServeError, Unauthorized, to_serve_error
 from .infer_handler import InferHandler
 from .infer_route import InferRoute, read_body
 from .metrics import ServerMetrics
 from .repository import ModelRepository, check_name
+from .same_site import Origin, check_same_site
 from .status_page import STATUS_HTML
 
 log = logging.getLogger("deepseek_r1.serve")
@@ -39,13 +43,33 @@ class ServerState:
     repository: ModelRepository
     metrics: ServerMetrics
     limits: Limits
-    api_keys: dict[str, dict] | None = None  # key -> {"priority": default level}
+    api_keys: dict[str, dict] | None = None  # key -> {"priority": default and highest level, "admin": bool}
+    allowed_origins: tuple[Origin | str, ...] = ()  # same_site.allowed_origins(): cross-site origins let in
     public_paths: tuple[str, ...] = ("/v2/health/live", "/v2/health/ready")
     started: float = field(default_factory=time.time)
 
 
 def _error(e: ServeError) -> Response:
-    return Response(error_body(e.message), status_code=e.status, media_type="application/json")
+    return Response(error_body(e.message), status_code=e.status, headers=e.headers(), media_type="application/json")
+
+
+def _finite(v):
+    """`v` with every NaN / Infinity float replaced by None (JSON has no such numbers; clients choke on them)."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
+
+
+def _json(content) -> Response:
+    try:
+        body = json.dumps(content, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # a non-finite float somewhere (the rare case: only then walk the content)
+        body = json.dumps(_finite(content), allow_nan=False, separators=(",", ":"))
+    return Response(body, media_type="application/json")
 
 
 def build_app(state: ServerState, lifespan=None) -> InferRoute:
@@ -69,7 +93,7 @@ def build_app(state: ServerState, lifespan=None) -> InferRoute:
         return endpoint
 
     async def server_metadata(request):
-        return JSONResponse({"name": "deepseek_r1", "version": __version__, "extensions": EXTENSIONS})
+        return _json({"name": "deepseek_r1", "version": __version__, "extensions": EXTENSIONS})
 
     async def live(request):
         return Response(status_code=200)
@@ -86,7 +110,7 @@ def build_app(state: ServerState, lifespan=None) -> InferRoute:
     async def model_metadata(request):
         mv = _lookup(request)
         versions = sorted(repo.entries[mv.name].versions, key=int)
-        return JSONResponse(mv.metadata(versions))
+        return _json(mv.metadata(versions))
 
     async def model_ready(request):
         try:
@@ -100,7 +124,7 @@ def build_app(state: ServerState, lifespan=None) -> InferRoute:
     async def model_config(request):
         mv = _lookup(request)
         c = mv.config
-        return JSONResponse(
+        return _json(
             {
                 "name": mv.name,
                 "max_batch_size": c.max_batch_size,
@@ -115,11 +139,18 @@ def build_app(state: ServerState, lifespan=None) -> InferRoute:
             }
         )
 
+    async def _same_site_body(request) -> bytes:
+        """The body of a request that changes the server, once it is known not to come from another site."""
+        body = await read_body(request.scope, request.receive, 64 * 1024)
+        check_same_site(request.headers, state.allowed_origins, body)
+        return body
+
     async def repo_index(request):
-        return JSONResponse(repo.index())
+        await _same_site_body(request)  # a POST: a page elsewhere must not learn the repository either
+        return _json(repo.index())
 
     async def _parameters(request) -> dict:
-        body = await read_body(request.scope, request.receive, 64 * 1024)
+        body = await _same_site_body(request)
         if not body:
             return {}
         try:
@@ -132,6 +163,7 @@ def build_app(state: ServerState, lifespan=None) -> InferRoute:
         return params
 
     async def repo_load(request):
+        require_admin(request.state.key, state.api_keys)
         name = check_name(request.path_params["model"])
         params = await _parameters(request)
         config = params.get("config")
@@ -148,6 +180,8 @@ def build_app(state: ServerState, lifespan=None) -> InferRoute:
         return Response(status_code=200)
 
     async def repo_unload(request):
+        require_admin(request.state.key, state.api_keys)
+        await _same_site_body(request)
         await repo.unload(check_name(request.path_params["model"]))
         return Response(status_code=200)
 
@@ -156,7 +190,7 @@ def build_app(state: ServerState, lifespan=None) -> InferRoute:
         return Response(body, media_type=content_type)
 
     async def status_json(request):
-        return JSONResponse(
+        return _json(
             {
                 "server": "deepseek_r1",
                 "version": __version__,

@@ -13,13 +13,26 @@ error: a typo in a config should not silently fall back to a default.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from ..engine import PRECISIONS
 from .errors import BadRequest
+from .model_files import check_relative, read_regular_file
 
 MAX_CONFIG_BYTES = 64 * 1024
+
+
+def _int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)  # True is an int to Python, not a count to anyone
+
+
+def _number(v) -> bool:
+    """A finite JSON number that fits a tensor element: 1e400 parses to inf, NaN is legal JSON in Python."""
+    if _int(v):
+        return -(2**63) <= v < 2**64
+    return isinstance(v, float) and math.isfinite(v)
 
 
 @dataclass(frozen=True)
@@ -36,23 +49,23 @@ class ModelConfig:
     tokenizer: dict | None = None  # {"file", "input", "max_length"}: a BYTES text input (text_inputs.py)
 
     def __post_init__(self):
-        if not isinstance(self.max_batch_size, int) or not 1 <= self.max_batch_size <= 4096:
+        if not _int(self.max_batch_size) or not 1 <= self.max_batch_size <= 4096:
             raise BadRequest(f"max_batch_size must be an int from 1 to 4096, got {self.max_batch_size!r}")
         for b in self.preferred_batch_sizes:
-            if not isinstance(b, int) or not 1 <= b <= self.max_batch_size:
+            if not _int(b) or not 1 <= b <= self.max_batch_size:
                 raise BadRequest(
                     f"preferred_batch_sizes must be ints from 1 to max_batch_size ({self.max_batch_size}), got {b!r}"
                 )
         if self.max_queue_delay_ms is not None and not (
-            isinstance(self.max_queue_delay_ms, (int, float)) and 0 <= self.max_queue_delay_ms <= 10_000
+            _number(self.max_queue_delay_ms) and 0 <= self.max_queue_delay_ms <= 10_000
         ):
             raise BadRequest(f"max_queue_delay_ms must be null or 0..10000, got {self.max_queue_delay_ms!r}")
         for p in (self.precision, *self.variants):
             if p is not None and p not in PRECISIONS:
                 raise BadRequest(f"precision '{p}' is not supported; supported: {', '.join(PRECISIONS)}")
-        if self.num_threads is not None and not (isinstance(self.num_threads, int) and 1 <= self.num_threads <= 1024):
+        if self.num_threads is not None and not (_int(self.num_threads) and 1 <= self.num_threads <= 1024):
             raise BadRequest(f"num_threads must be null or an int from 1 to 1024, got {self.num_threads!r}")
-        if not isinstance(self.versions, int) or not 1 <= self.versions <= 16:
+        if not _int(self.versions) or not 1 <= self.versions <= 16:
             raise BadRequest(f"versions (latest N to serve) must be an int from 1 to 16, got {self.versions!r}")
         if self.tokenizer is not None and not isinstance(self.tokenizer, dict):
             raise BadRequest(
@@ -60,12 +73,9 @@ class ModelConfig:
             )
         if self.pad_values is not None and not (
             isinstance(self.pad_values, dict)
-            and all(
-                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
-                for k, v in self.pad_values.items()
-            )
+            and all(isinstance(k, str) and _number(v) for k, v in self.pad_values.items())
         ):
-            raise BadRequest(f"pad_values must map input names to numbers, got {self.pad_values!r}")
+            raise BadRequest(f"pad_values must map input names to finite numbers, got {str(self.pad_values)[:200]}")
 
     def merged(self, overrides: dict) -> ModelConfig:
         """This config with `overrides` (parsed JSON) applied; unknown keys and bad types raise BadRequest."""
@@ -81,23 +91,27 @@ class ModelConfig:
                 values[key] = tuple(values[key])
         if "dynamic_batching" in values and not isinstance(values["dynamic_batching"], bool):
             raise BadRequest("config 'dynamic_batching' must be true or false")
+        tokenizer = values.get("tokenizer")
+        if isinstance(tokenizer, dict) and "file" in tokenizer:
+            # config.json and load overrides name files inside the model's directory only (model_files.py)
+            check_relative(tokenizer["file"], "tokenizer")
         return replace(self, **values)
 
 
-def read_config_file(path: Path, defaults: ModelConfig) -> ModelConfig:
-    """defaults + the JSON object in `path` (absent file: defaults). Bounded: a config is small."""
+def read_config_file(path: Path, defaults: ModelConfig, shown: str = "config.json") -> ModelConfig:
+    """defaults + the JSON object in `path` (absent file: defaults). Bounded: a config is small. Errors name the
+    file as `shown` (e.g. "bert/config.json"): load errors reach clients, and absolute server paths must not."""
     if not path.is_file():
         return defaults
-    size = path.stat().st_size
-    if size > MAX_CONFIG_BYTES:
-        raise BadRequest(f"{path}: config is {size} bytes; the limit is {MAX_CONFIG_BYTES}")
+    # resolved: a symlinked config.json (a Kubernetes ConfigMap mount) is read where it points
+    raw = read_regular_file(path.resolve(), MAX_CONFIG_BYTES, "config", shown)
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
-        raise BadRequest(f"{path}: not valid JSON ({e})") from None
+        raise BadRequest(f"{shown}: not valid JSON ({e})") from None
     if not isinstance(data, dict):
-        raise BadRequest(f"{path}: a config must be a JSON object, got {type(data).__name__}")
+        raise BadRequest(f"{shown}: a config must be a JSON object, got {type(data).__name__}")
     try:
         return defaults.merged(data)
     except BadRequest as e:
-        raise BadRequest(f"{path}: {e.message}") from None
+        raise BadRequest(f"{shown}: {e.message}") from None

@@ -5,12 +5,14 @@
     context.abort(grpc.StatusCode[grpc_code_name(err)], err.message)
 
 Each ServeError carries the HTTP status it maps to and a fixed `reason` used as a metrics label. HTTP answers
-`{"error": message}` with `status`; gRPC aborts with the code grpc_code_name gives and the same message; the
-batcher fails each request of a batch with its own instance. `reason` is a closed vocabulary so client-supplied
-strings never become Prometheus label values.
+`{"error": message}` with `status` and `headers()` (Retry-After for the transient 429 / 503); gRPC aborts with
+the code grpc_code_name gives and the same message; the batcher fails each request of a batch with its own
+instance. `reason` is a closed vocabulary so client-supplied strings never become Prometheus label values.
 """
 
 from __future__ import annotations
+
+import math
 
 from .._core import InputError, R1Error
 from ..kserve.errors import CodecError, InvalidMessage, LimitExceeded
@@ -19,12 +21,21 @@ from ..kserve.errors import CodecError, InvalidMessage, LimitExceeded
 class ServeError(Exception):
     status: int = 500
     reason: str = "internal"
+    retry_after_s: float | None = None  # set: the answer carries Retry-After (the condition is transient)
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, retry_after_s: float | None = None):
         super().__init__(message)
         self.message = message
         if status is not None:
             self.status = status
+        if retry_after_s is not None:
+            self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries: Retry-After (whole seconds, at least 1) when the error is transient."""
+        if self.retry_after_s is None:
+            return {}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after_s)))}
 
 
 class BadRequest(ServeError):
@@ -33,6 +44,12 @@ class BadRequest(ServeError):
 
 class Unauthorized(ServeError):
     status, reason = 401, "unauthorized"
+
+
+class Forbidden(ServeError):
+    """A valid key without the right it needs (admin, a priority above its level), or a cross-site request."""
+
+    status, reason = 403, "forbidden"
 
 
 class NotFound(ServeError):
@@ -47,6 +64,7 @@ class QueueFull(ServeError):
     """A priority level's queue is full: 429 (retry later) or 503 when its policy says so."""
 
     status, reason = 429, "queue_full"
+    retry_after_s = 1.0
 
 
 class ClientGone(ServeError):
@@ -63,6 +81,7 @@ class ModelFailed(ServeError):
 
 class Unavailable(ServeError):
     status, reason = 503, "unavailable"
+    retry_after_s = 1.0
 
 
 class RequestTimeout(ServeError):
@@ -72,6 +91,7 @@ class RequestTimeout(ServeError):
 REASONS = (
     "bad_request",
     "unauthorized",
+    "forbidden",
     "not_found",
     "too_large",
     "queue_full",
@@ -86,6 +106,7 @@ REASONS = (
 _GRPC_CODES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     405: "UNIMPLEMENTED",
     # 413 like the transport's own "message larger than max": both mean "send less"
@@ -104,7 +125,7 @@ def to_serve_error(exc: BaseException) -> ServeError:
     Always a fresh instance (a batch fails each of its requests with its own, so tracebacks stay per request).
     """
     if isinstance(exc, ServeError):
-        return type(exc)(exc.message, exc.status)
+        return type(exc)(exc.message, exc.status, exc.retry_after_s)
     if isinstance(exc, CodecError):
         return _CODEC_ERRORS.get(type(exc), ServeError)(exc.message, exc.status)
     if isinstance(exc, InputError):

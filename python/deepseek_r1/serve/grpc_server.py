@@ -8,9 +8,10 @@ classes tritonclient ships; kserve/grpc_codec.py decodes and encodes the message
 module only when a gRPC port is asked for.
 
 Same path as HTTP: ModelInfer goes through InferHandler (admission for hot reload, priority and timeout
-parameters, the batcher, metrics), the same API keys (metadata `authorization: Bearer <key>`; health RPCs are
-public) and the same limits (message size = Limits.max_body_bytes, tensor/element counts). Failures become gRPC
-status codes through the same mapping as HTTP statuses (errors.py), with the same message.
+parameters, the batcher, metrics), the same API keys and rights (metadata `authorization: Bearer <key>`; health
+RPCs are public; repository load / unload need an admin key; a key's priority is a ceiling) and the same limits
+(message size = Limits.max_body_bytes, tensor/element counts). Failures become gRPC status codes through the
+same mapping as HTTP statuses (errors.py), with the same message.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .. import __version__
 from ..kserve import InferRequest
 from ..kserve.grpc_codec import encode_model_infer_response, parameters_dict, parse_model_infer_request
 from .app import EXTENSIONS, ServerState
-from .auth import GRPC_HINT, check_api_key
+from .auth import GRPC_HINT, check_api_key, require_admin
 from .errors import BadRequest, NotFound, ServeError, Unauthorized, grpc_code_name, to_serve_error
 from .infer_handler import InferHandler
 from .repository import check_name
@@ -180,6 +181,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @_rpc()
     async def RepositoryModelLoad(self, request, context, key):
+        require_admin(key, self.state.api_keys)  # as HTTP: loading (and a config override) is an admin's
         name = check_name(request.model_name)
         params = parameters_dict(request.parameters)
         unknown = sorted(k for k in params if k != "config")
@@ -200,6 +202,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @_rpc()
     async def RepositoryModelUnload(self, request, context, key):
+        require_admin(key, self.state.api_keys)
         await self.repo.unload(check_name(request.model_name))
         return pb.RepositoryModelUnloadResponse()
 

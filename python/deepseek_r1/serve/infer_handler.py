@@ -19,22 +19,30 @@ from typing import TypeVar
 
 from ..kserve import InferRequest
 from .batcher import LEVELS
-from .errors import BadRequest, ServeError, is_expected, to_serve_error
+from .errors import BadRequest, Forbidden, ServeError, is_expected, to_serve_error
 from .metrics import ServerMetrics
 from .repository import ModelRepository
 
 T = TypeVar("T")
 # Triton's integer priorities (1 = highest; 0 = the caller's default level) map onto our named levels.
 _INT_LEVELS = {1: "critical", 2: "premium"}
+_MAX_TIMEOUT_US = 86_400e6  # a day: longer is no timeout in practice, and comparisons stay finite
 
 
 def request_priority(parameters: dict, key_settings: dict) -> str:
-    default = key_settings.get("priority", "standard")
+    """The level a request queues at: its `priority` parameter, else its key's level (else "standard").
+
+    With keys on, the key's level is also a ceiling (server._keys gives every key one): a "standard" key asking
+    for "critical" would jump every queue, so asking above it is Forbidden. With keys off ({}) there is none."""
+    ceiling = key_settings.get("priority")
+    default = ceiling or "standard"
     p = parameters.get("priority", default)
     if isinstance(p, int) and not isinstance(p, bool):
-        return default if p == 0 else _INT_LEVELS.get(p, "standard")
-    if p not in LEVELS:
+        p = default if p == 0 else _INT_LEVELS.get(p, "standard")
+    elif p not in LEVELS:
         raise BadRequest(f"unknown priority {str(p)[:40]!r}; levels: {list(LEVELS)} (or 1, 2, 3)")
+    if ceiling is not None and LEVELS.index(p) < LEVELS.index(ceiling):  # LEVELS: highest first
+        raise Forbidden(f"priority '{p}' is above this API key's level '{ceiling}'; ask for '{ceiling}' or lower")
     return p
 
 
@@ -43,8 +51,13 @@ def request_timeout_s(parameters: dict) -> float | None:
     t = parameters.get("timeout")
     if t is None:
         return None
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
-        raise BadRequest(f"parameter 'timeout' must be a positive number of microseconds, got {t!r}")
+    # JSON admits NaN, Infinity, 1e400 and 400-digit ints: each would fail later, as a 500, not here as a 400
+    ok = not isinstance(t, bool) and isinstance(t, (int, float)) and 0 < t <= _MAX_TIMEOUT_US
+    if not ok:
+        raise BadRequest(
+            f"parameter 'timeout' must be a positive number of microseconds up to {_MAX_TIMEOUT_US:.0f}, "
+            f"got {str(t)[:40]}"
+        )
     return t / 1e6
 
 

@@ -130,6 +130,12 @@ class ServerMetrics:
             ["model", "precision"],
             registry=r,
         )
+        self.load_failures = Counter(
+            "r1_model_load_failures",
+            "Model (re)loads that failed (the reason is in the repository index)",
+            ["model"],
+            registry=r,
+        )
         r.register(_LiveCollector(live))
 
     def for_version(self, model: str, version: str) -> VersionMetrics:
@@ -138,6 +144,10 @@ class ServerMetrics:
     def request_failed_unknown(self, reason: str) -> None:
         """A failure before any loaded model was resolved (unknown model, bad auth, oversized body)."""
         self.failure.labels("", "", reason).inc()
+
+    def load_failed(self, model: str) -> None:
+        """A load or reload of `model` (a name from the repository's directory, not from a client) failed."""
+        self.load_failures.labels(model).inc()
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         encoder, content_type = choose_encoder(accept or "")

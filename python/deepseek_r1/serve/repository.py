@@ -12,7 +12,10 @@
 
 Hot reload: the new version is compiled in the loader thread while the old one keeps serving; the swap is one
 assignment on the event loop; the old version is retired (ModelVersion.retire) and closes when its in-flight
-requests have finished. A version that fails to load leaves the serving one in place and records the reason.
+requests have finished. A version that fails to load leaves the serving one in place and records the reason,
+which the index shows (Triton clients read `reason`): the serving rows stay READY with "reload failed: ...;
+serving the previously loaded version", and the failed version has its own UNAVAILABLE row. Reasons name files
+relative to the repository, never by their absolute path: they reach clients.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class ModelEntry:
     reason: str = ""
     fingerprints: dict[str, tuple] = field(default_factory=dict)  # version -> file identity when loaded
     failed: dict[str, tuple] = field(default_factory=dict)  # the files of the last failed load
+    failed_version: str | None = None  # the version the last failed load was loading (None: failed before one)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -108,7 +112,19 @@ class ModelRepository:
         return found
 
     def _config(self, name: str) -> ModelConfig:
-        return self.defaults if self.root is None else read_config_file(self.root / name / "config.json", self.defaults)
+        if self.root is None:
+            return self.defaults
+        return read_config_file(self.root / name / "config.json", self.defaults, shown=f"{name}/config.json")
+
+    def _relative(self, text: str) -> str:
+        """`text` with the repository's absolute path cut off the paths it names ("bert/1/model.r1", not
+        "/srv/models/bert/1/model.r1"): load errors reach clients, and the server's disk layout is not theirs."""
+        base = self.root if self.root is not None else self.model_path.parent if self.model_path else None
+        if base is None:
+            return text
+        for prefix in sorted({str(base.absolute()), str(base.resolve())}, key=len, reverse=True):
+            text = text.replace(prefix.rstrip(os.sep) + os.sep, "")
+        return text
 
     @staticmethod
     def _fingerprint(path: Path) -> tuple:
@@ -129,6 +145,7 @@ class ModelRepository:
         entry = self.entries.setdefault(name, ModelEntry(name))
         async with entry.lock:
             on_disk: dict[str, Path] = {}
+            trying: str | None = None  # the version being loaded: a failure is that version's
             try:
                 config = self._config(name)
                 if overrides:
@@ -149,6 +166,7 @@ class ModelRepository:
                         fresh[v] = old
                         continue
                     entry.state = "LOADING" if not entry.versions else entry.state
+                    trying = v
                     vm = self.metrics.for_version(name, v)
                     mv = await loop.run_in_executor(self._loader, ModelVersion.load, name, v, on_disk[v], config, vm)
                     mv.auto_threshold = self.auto_threshold
@@ -156,21 +174,24 @@ class ModelRepository:
                     fresh[v] = mv
                     entry.fingerprints[v] = fp
             except ServeError as e:
-                self._failed(entry, e.message, on_disk)
+                e.message = self._relative(e.message)
+                e.args = (e.message,)
+                self._failed(entry, e.message, on_disk, trying)
                 raise
             except Exception as e:  # R1Error (corrupt file), OSError: the model is named in the reason
-                self._failed(entry, f"{type(e).__name__}: {e}", on_disk)
+                self._failed(entry, self._relative(f"{type(e).__name__}: {e}"), on_disk, trying)
                 raise Unavailable(f"model '{name}' failed to load: {entry.reason}") from None
             retired = [mv for v, mv in entry.versions.items() if fresh.get(v) is not mv]
             entry.versions = fresh  # the swap: new requests see only the fresh versions
-            entry.state, entry.reason, entry.failed = "READY", "", {}
+            entry.state, entry.reason, entry.failed, entry.failed_version = "READY", "", {}, None
             for mv in retired:
                 mv.retire()
             entry.fingerprints = {v: fp for v, fp in entry.fingerprints.items() if v in fresh}
             return entry
 
-    def _failed(self, entry: ModelEntry, reason: str, on_disk: dict[str, Path]) -> None:
-        entry.reason = reason
+    def _failed(self, entry: ModelEntry, reason: str, on_disk: dict[str, Path], version: str | None) -> None:
+        entry.reason, entry.failed_version = reason, version
+        self.metrics.load_failed(entry.name)
         try:
             entry.failed = {
                 v: self._fingerprint(p)
@@ -192,7 +213,7 @@ class ModelRepository:
                 mv.retire()
             entry.versions = {}
             entry.fingerprints = {}
-            entry.state, entry.reason = "UNAVAILABLE", "unloaded"
+            entry.state, entry.reason, entry.failed_version = "UNAVAILABLE", "unloaded", None
 
     async def poll(self) -> None:
         """One scan for changes: new or replaced version files and new model directories are (re)loaded."""
@@ -241,7 +262,7 @@ class ModelRepository:
         entry = self.entries.get(name)
         if entry is None:
             check_name(name)
-            raise NotFound(f"unknown model '{name}'; available: {sorted(self.entries)}")
+            raise NotFound(f"unknown model '{name}'")  # not the list of models: a 404 must not map the repository
         if not entry.versions:
             raise Unavailable(
                 f"model '{name}' is not ready ({entry.state.lower()}{': ' + entry.reason if entry.reason else ''})"
@@ -270,8 +291,22 @@ class ModelRepository:
                 continue
             if not entry.versions:
                 rows.append({"name": name, "state": entry.state, "reason": entry.reason})
-            for v in sorted(entry.versions, key=int):
-                rows.append({"name": name, "version": v, "state": entry.versions[v].state, "reason": ""})
+                continue
+            rows += sorted(self._version_rows(entry), key=lambda r: int(r["version"]))
+        return rows
+
+    @staticmethod
+    def _version_rows(entry: ModelEntry) -> list[dict]:
+        """The rows of a model with serving versions; a failed reload shows on them and as its own row."""
+        serving = ""
+        if entry.reason:  # set while versions serve only by a failed (re)load
+            serving = f"reload failed: {entry.reason}; serving the previously loaded version"
+        rows = [
+            {"name": entry.name, "version": v, "state": mv.state, "reason": serving} for v, mv in entry.versions.items()
+        ]
+        failed = entry.failed_version
+        if entry.reason and failed is not None and failed not in entry.versions:
+            rows.append({"name": entry.name, "version": failed, "state": "UNAVAILABLE", "reason": entry.reason})
         return rows
 
     def live_stats(self) -> list[dict]:

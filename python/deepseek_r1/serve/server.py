@@ -31,6 +31,7 @@ from .batcher import LEVELS, PriorityPolicy
 from .config import ModelConfig
 from .metrics import ServerMetrics
 from .repository import ModelRepository
+from .same_site import allowed_origins as allowed_origins_of
 
 log = logging.getLogger("deepseek_r1.serve")
 
@@ -55,7 +56,10 @@ def _policies(priorities: Mapping | None) -> dict[str, PriorityPolicy]:
 
 
 def _keys(api_keys) -> dict[str, dict] | None:
-    """None (no auth) | ["k1", ...] | {"k1": "premium"} | {"k1": {"priority": "premium"}}."""
+    """None (no auth) | ["k1", ...] | {"k1": "premium"} | {"k1": {"priority": "premium", "admin": True}}.
+
+    Each key comes out as {"priority": level, "admin": bool} (auth.py): the list and string forms are inference
+    keys at "standard" / the level named, never admin; the priority is a ceiling as well as the default."""
     if api_keys is None:
         return None
     if isinstance(api_keys, str):
@@ -66,8 +70,15 @@ def _keys(api_keys) -> dict[str, dict] | None:
         if not isinstance(key, str) or len(key) < 8:
             raise ValueError("API keys must be strings of at least 8 characters")
         settings = {"priority": settings} if isinstance(settings, str) else dict(settings or {})
-        if settings.get("priority", "standard") not in LEVELS:
+        unknown = sorted(set(settings) - {"priority", "admin"})
+        if unknown:  # a typo ("admn") must not silently give a key fewer or more rights than meant
+            raise ValueError(f"unknown API key setting(s) {unknown}; settings: 'priority', 'admin'")
+        settings.setdefault("priority", "standard")
+        settings.setdefault("admin", False)
+        if settings["priority"] not in LEVELS:
             raise ValueError(f"API key priority must be one of {list(LEVELS)}, got {settings['priority']!r}")
+        if not isinstance(settings["admin"], bool):
+            raise ValueError(f"API key 'admin' must be True or False, got {settings['admin']!r}")
         out[key] = settings
     if not out:
         raise ValueError("api_keys is empty: pass None to turn authentication off")
@@ -96,6 +107,7 @@ class InferenceServer:
         versions: int = 1,
         grpc_port: int | None = None,
         tokenizer: dict | None = None,
+        allowed_origins: tuple[str, ...] | str = (),
     ):
         self.host = host
         self.defaults = ModelConfig(
@@ -126,7 +138,12 @@ class InferenceServer:
         )
         self._single = model_path is not None
         self.state = ServerState(
-            self.repository, self.metrics, Limits(max_body_bytes=max_request_bytes), _keys(api_keys)
+            self.repository,
+            self.metrics,
+            Limits(max_body_bytes=max_request_bytes),
+            _keys(api_keys),
+            # pages on these origins may POST repository changes ("*": any); this host's own origin always may
+            allowed_origins=allowed_origins_of(allowed_origins),
         )
         self.app = build_app(self.state, lifespan=self._lifespan)
         self._uvicorn: uvicorn.Server | None = None

@@ -7,7 +7,8 @@ The request sends one BYTES tensor of n sentences (shape [n] or [n, 1]); the ser
 Hugging Face `tokenizers` file into whichever of input_ids / attention_mask / token_type_ids the model takes,
 padded to the longest sentence and truncated to max_length. The tokens are padded with 0, which the attention
 mask makes harmless, so the batcher may pad requests of different lengths into one batch (pad_values default to 0
-for these inputs). `file` is resolved against the model's directory.
+for these inputs). `file` is resolved against the model's directory and confined to it (model_files.py); the
+file is read to a bound (MAX_TOKENIZER_BYTES) and parsed from memory, never opened by the tokenizers library.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadRequest
+from .model_files import read_model_file
 
 TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+MAX_TOKENIZER_BYTES = 64 << 20  # the largest Hugging Face tokenizer.json files are ~20 MB
 
 
 class TextInput:
@@ -28,7 +31,7 @@ class TextInput:
             raise BadRequest(f"tokenizer config takes 'file' (required), 'input' and 'max_length'; got {spec!r}")
         self.name = spec.get("input", "text")
         self.max_length = spec.get("max_length", 512)
-        if not isinstance(self.max_length, int) or not 1 <= self.max_length <= 65536:
+        if type(self.max_length) is not int or not 1 <= self.max_length <= 65536:  # not bool, an int subclass
             raise BadRequest(f"tokenizer max_length must be an int from 1 to 65536, got {self.max_length!r}")
         names = {t.name: t for t in model_inputs}
         self.feeds = [n for n in TOKEN_INPUTS if n in names]
@@ -37,16 +40,17 @@ class TextInput:
         if self.name in names:
             raise BadRequest(f"tokenizer input '{self.name}' collides with a model input of that name")
         self.dtypes = {n: names[n].numpy_dtype for n in self.feeds}
-        path = Path(spec["file"])
-        path = path if path.is_absolute() else model_dir / path
         try:
             from tokenizers import Tokenizer
         except ImportError:
             raise BadRequest("a tokenizer config needs the 'tokenizers' package (pip install tokenizers)") from None
         try:
-            self.tokenizer = Tokenizer.from_file(str(path))
-        except Exception as e:
-            raise BadRequest(f"cannot load tokenizer {path}: {e}") from None
+            text = read_model_file(model_dir, spec["file"], MAX_TOKENIZER_BYTES, "tokenizer").decode("utf-8")
+            self.tokenizer = Tokenizer.from_str(text)
+        except BadRequest as e:
+            raise BadRequest(f"cannot load tokenizer: {e.message}") from None
+        except Exception as e:  # not UTF-8, not a tokenizer: the library says why (it never saw a path)
+            raise BadRequest(f"cannot load tokenizer: {type(e).__name__}: {str(e)[:300]}") from None
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.enable_padding()
 
