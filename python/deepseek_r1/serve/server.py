@@ -8,6 +8,11 @@
     server = r1.InferenceServer(model_path="model.r1").start(port=0)   # in a background thread
     print(server.url); ...; server.stop()
 
+Transport bounds (http_protocol.py): a request target over `max_url_bytes` gets 414, headers over
+`max_header_bytes` or `max_headers` fields 431; a head must arrive within `header_timeout_s` and a body must
+progress every `body_timeout_s` (408); past `max_connections` (None: from RLIMIT_NOFILE, whose soft limit is
+raised to the hard one at start) the oldest idle connection is closed, or the new one refused with 503.
+
 Starlette on uvicorn with uvloop and httptools (ARCHITECTURE.md: ~80 us of CPU a request). Binds 127.0.0.1
 unless told otherwise: exposing a model server is a decision, not a default.
 """
@@ -29,6 +34,7 @@ from ..kserve import Limits
 from .app import ServerState, build_app
 from .batcher import LEVELS, PriorityPolicy
 from .config import ModelConfig
+from .http_protocol import TransportLimits, bounded_protocol, raise_open_file_limit
 from .metrics import ServerMetrics
 from .repository import ModelRepository
 from .same_site import allowed_origins as allowed_origins_of
@@ -107,9 +113,23 @@ class InferenceServer:
         versions: int = 1,
         grpc_port: int | None = None,
         tokenizer: dict | None = None,
+        max_connections: int | None = None,
+        header_timeout_s: float = 10.0,
+        body_timeout_s: float = 30.0,
+        max_url_bytes: int = 16 << 10,
+        max_header_bytes: int = 64 << 10,
+        max_headers: int = 128,
         allowed_origins: tuple[str, ...] | str = (),
     ):
         self.host = host
+        self.transport_limits = TransportLimits(
+            max_url_bytes=max_url_bytes,
+            max_header_bytes=max_header_bytes,
+            max_headers=max_headers,
+            header_timeout_s=header_timeout_s,
+            body_timeout_s=body_timeout_s,
+            max_connections=max_connections,
+        )
         self.defaults = ModelConfig(
             max_batch_size=batch_size,
             preferred_batch_sizes=tuple(preferred_batch_sizes),
@@ -188,12 +208,15 @@ class InferenceServer:
                 log.exception("repository scan failed")
 
     def _config(self, port: int, log_level: str) -> uvicorn.Config:
+        # Each connection is a descriptor: raise the soft limit first, then leave room under it for the rest.
+        limits = self.transport_limits.with_default_cap(raise_open_file_limit())
+        log.info("serving at most %d connections", limits.max_connections)
         return uvicorn.Config(
             self.app,
             host=self.host,
             port=port,
             loop="uvloop",
-            http="httptools",
+            http=bounded_protocol(limits),  # uvicorn's httptools protocol with size, time and connection bounds
             lifespan="on",
             access_log=False,
             log_level=log_level,
