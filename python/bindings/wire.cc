@@ -8,6 +8,7 @@
 #include "bind.h"
 #include "gil.h"
 #include "r1/wire/json_arrays.h"
+#include "r1/wire/json_numbers_out.h"
 
 namespace r1::bindings {
 namespace {
@@ -17,6 +18,16 @@ std::string_view view_of(const py::buffer_info& info) {
 }
 
 // A numpy array that owns the vector's memory (no copy).
+template <class T>
+py::bytes array_text(const py::array& a) {
+  auto c = py::array_t<T, py::array::c_style>::ensure(a);
+  if (!c) throw py::type_error("json_array_text: the array could not be viewed as its own dtype");
+  const T* p = c.data();
+  const auto n = static_cast<size_t>(c.size());
+  std::string s = without_gil([&] { return wire::json_array_text(p, n); });
+  return py::bytes(s);
+}
+
 template <class T>
 py::array hand_over(std::vector<T>&& v) {
   auto owner = std::make_unique<std::vector<T>>(std::move(v));
@@ -30,6 +41,21 @@ py::array hand_over(std::vector<T>&& v) {
 }  // namespace
 
 void bind_wire(py::module_& m) {
+  m.def(
+      "json_array_text",
+      [](const py::array& a) -> py::bytes {
+        const char kind = a.dtype().kind();
+        const auto size = a.dtype().itemsize();
+        if (kind == 'b') return array_text<bool>(a);
+        if (kind == 'f' && size == 4) return array_text<float>(a);
+        if (kind == 'f' && size == 8) return array_text<double>(a);
+        if (kind == 'i' && size == 4) return array_text<int32_t>(a);
+        if (kind == 'i' && size == 8) return array_text<int64_t>(a);
+        if (kind == 'u' && size == 8) return array_text<uint64_t>(a);
+        throw py::type_error("json_array_text takes bool, int32, int64, uint64, float32 or float64 arrays");
+      },
+      py::arg("array"),
+      "The flat JSON array text of a numeric array (shortest round-trip floats; NaN/Infinity as strings)");
   m.def(
       "json_data_spans",
       [](const py::buffer& json) {

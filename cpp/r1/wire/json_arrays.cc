@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace r1::wire {
 namespace {
@@ -163,6 +164,18 @@ class Parser {
       }
       push_float(v);
       return i + len;
+    }
+    if (c == '"') {  // the strings our encoder writes for the non-finite floats (json_numbers_out.h)
+      for (auto [word, v] : {std::pair<std::string_view, double>{"\"NaN\"", std::numeric_limits<double>::quiet_NaN()},
+                             {"\"Infinity\"", std::numeric_limits<double>::infinity()},
+                             {"\"-Infinity\"", -std::numeric_limits<double>::infinity()}}) {
+        if (starts(s_, i, word)) {
+          push_float(v);
+          return i + word.size();
+        }
+      }
+      out_.kind = NumberArray::NotNumeric;  // any other string: not a numeric array
+      return i;
     }
     bool is_int;
     const size_t end = number_end(s_, i, &is_int);

@@ -14,7 +14,7 @@ from tritonclient.grpc import service_pb2 as pb
 
 from ..dtypes import GRPC_CONTENTS_FIELD, KSERVE_TO_NUMPY
 from .errors import InvalidMessage, LimitExceeded
-from .infer_request import InferRequest, RequestedOutput, check_output_parameters, select_outputs
+from .infer_request import InferRequest, RequestedOutput, TensorCheck, check_output_parameters, select_outputs
 from .limits import Limits
 from .tensors import datatype_of, decode_binary, element_count, numpy_to_kserve, raw_data
 
@@ -88,8 +88,11 @@ def _raw_contents(
     return decode_binary("input", name, datatype, shape, count, memoryview(raw), limits)
 
 
-def parse_model_infer_request(request: pb.ModelInferRequest, limits: Limits) -> InferRequest:
-    """Raises InvalidMessage / LimitExceeded naming the tensor, as http_codec.parse_infer_request does for HTTP."""
+def parse_model_infer_request(
+    request: pb.ModelInferRequest, limits: Limits, check: TensorCheck | None = None
+) -> InferRequest:
+    """Raises InvalidMessage / LimitExceeded naming the tensor, as http_codec.parse_infer_request does for HTTP
+    (and what `check(name, datatype, shape)` raises, before the tensor is decoded)."""
     if len(request.inputs) > limits.max_tensors:
         raise LimitExceeded(f"{len(request.inputs)} inputs, over the limit of {limits.max_tensors}")
     if len(request.outputs) > limits.max_tensors:
@@ -116,6 +119,8 @@ def parse_model_infer_request(request: pb.ModelInferRequest, limits: Limits) -> 
             raise LimitExceeded(
                 f"input '{name}': inputs hold {total} elements in all, over the limit of {limits.max_elements}"
             )
+        if check is not None:
+            check(name, t.datatype, shape)
         if "shared_memory_region" in t.parameters:
             raise InvalidMessage(f"input '{name}': the shared-memory extension is not supported; send the data")
         has_typed = any(len(getattr(t.contents, f)) for f in _ALL_CONTENTS)

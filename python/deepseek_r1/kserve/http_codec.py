@@ -16,16 +16,18 @@ BYTES, range checks) lives in tensors.py.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from .errors import CodecError, InvalidMessage, InvalidResponse, LimitExceeded
-from .infer_request import InferRequest, RequestedOutput, check_output_parameters, select_outputs
+from .infer_request import InferRequest, RequestedOutput, TensorCheck, check_output_parameters, select_outputs
 from .json_depth import check_json_depth
 from .json_numbers import loads_message
 from .limits import CLIENT_LIMITS, Limits
 from .tensors import (
+    JsonText,
     binary_size_of,
     datatype_of,
     decode_binary,
@@ -88,8 +90,11 @@ def _params(obj: dict, where: str) -> dict:
     return p
 
 
-def _decode_tensors(role: str, entries, mv: memoryview, hlen: int | None, limits: Limits) -> dict[str, np.ndarray]:
-    """Each entry's tensor from its `data` or from the next binary_data_size bytes after the header."""
+def _decode_tensors(
+    role: str, entries, mv: memoryview, hlen: int | None, limits: Limits, check: TensorCheck | None = None
+) -> dict[str, np.ndarray]:
+    """Each entry's tensor from its `data` or from the next binary_data_size bytes after the header.
+    `check(name, datatype, shape)` (the server's: the model's declared inputs) runs before any data is decoded."""
     key = role + "s"
     if not isinstance(entries, list):
         raise InvalidMessage(f"'{key}' must be a JSON array, got {json_type(entries)}")
@@ -116,6 +121,8 @@ def _decode_tensors(role: str, entries, mv: memoryview, hlen: int | None, limits
             raise LimitExceeded(
                 f"{role} '{name}': {key} hold {total} elements in all, over the limit of {limits.max_elements}"
             )
+        if check is not None:
+            check(name, datatype, t["shape"])  # a tensor the model cannot take costs nothing to refuse
         shape, params = t["shape"], _params(t, f"{role} '{name}'")
         if "shared_memory_region" in params:
             raise InvalidMessage(f"{role} '{name}': the shared-memory extension is not supported; send the data")
@@ -173,8 +180,11 @@ def _requested_outputs(doc: dict, limits: Limits) -> list[RequestedOutput] | Non
     return result
 
 
-def parse_infer_request(body: bytes, header_length: int | str | None, limits: Limits | None = None) -> InferRequest:
-    """Decode a POST .../infer body. Raises InvalidMessage / LimitExceeded naming the field or tensor."""
+def parse_infer_request(
+    body: bytes, header_length: int | str | None, limits: Limits | None = None, check: TensorCheck | None = None
+) -> InferRequest:
+    """Decode a POST .../infer body. Raises InvalidMessage / LimitExceeded naming the field or tensor, or what
+    `check(name, datatype, shape)` raises for a tensor the model does not take (checked before decoding it)."""
     limits = limits or Limits()
     doc, hlen, mv = _load_header(body, header_length, limits, "request")
     req_id = doc.get("id")
@@ -188,7 +198,7 @@ def parse_infer_request(body: bytes, header_length: int | str | None, limits: Li
     if "inputs" not in doc:
         raise InvalidMessage("request has no 'inputs'")
     outputs = _requested_outputs(doc, limits)  # before the tensors: cheap checks first
-    inputs = _decode_tensors("input", doc["inputs"], mv, hlen, limits)
+    inputs = _decode_tensors("input", doc["inputs"], mv, hlen, limits, check)
     return InferRequest(req_id, inputs, params, outputs)
 
 
@@ -214,7 +224,10 @@ def parse_infer_response(
 
 def _encode(head: dict, key: str, items) -> tuple[bytes, dict[str, str]]:
     """head + key: [tensor entries]; binary tensors' bytes follow the (padded) JSON header."""
-    entries, raws = [], []
+    entries: list[dict] = []
+    raws: list = []
+    texts: list[JsonText] = []
+    nonce = secrets.token_hex(8)  # per message: no string a client sent can pose as a placeholder
     for name, arr, binary in items:
         arr = np.asarray(arr)
         entry = {"name": name, "datatype": numpy_to_kserve(arr.dtype), "shape": list(arr.shape)}
@@ -224,11 +237,21 @@ def _encode(head: dict, key: str, items) -> tuple[bytes, dict[str, str]]:
             raw = raw_data(arr)
             raws.append(raw)
             entry["parameters"] = {"binary_data_size": len(raw)}
+        elif isinstance(data, JsonText):
+            entry["data"] = f"\0r1:{nonce}:{len(texts)}"
+            texts.append(data)
         else:
             entry["data"] = data
         entries.append(entry)
     head[key] = entries
-    header = json.dumps(head, separators=(",", ":")).encode()  # ensure_ascii: str length == byte length
+    header = json.dumps(head, separators=(",", ":"), allow_nan=False).encode()  # ensure_ascii: len == bytes
+    if texts:  # numbers written by _core take the place of their placeholders
+        parts = header.split(f'"\\u0000r1:{nonce}:'.encode())
+        out = [parts[0]]
+        for part in parts[1:]:
+            k, _, rest = part.partition(b'"')
+            out += [texts[int(k)], rest]
+        header = b"".join(out)
     if not raws:
         return header, {"Content-Type": "application/json"}
     header = pad_header(header)

@@ -7,12 +7,16 @@ items = select_outputs(outputs, req.outputs)                          # what the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import InvalidMessage
+
+# The receiver's check of one tensor's header, before its data is decoded: (name, datatype, shape) -> None, or
+# raises (the server holds each tensor to the model's declared inputs, so a tensor it cannot take costs nothing).
+TensorCheck = Callable[[str, str, list], None]
 
 # Triton extensions on requested outputs that we do not serve: refused, not silently ignored.
 UNSUPPORTED_OUTPUT_PARAMS = ("shared_memory_region", "classification")

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from .. import _core
 from ..dtypes import KSERVE_TO_NUMPY, NUMPY_TO_KSERVE
 from .errors import InvalidMessage, LimitExceeded
 from .json_numbers import JsonData
@@ -226,6 +227,8 @@ def decode_json(role: str, name: str, datatype: str, shape: list, count: int, da
             raise InvalidMessage(
                 f"{role} '{name}': value {int(bad)} is out of range for {datatype} [{info.min}, {info.max}]"
             )
+    elif kind in "UO" and datatype in ("FP16", "BF16", "FP32", "FP64"):
+        src = _floats_with_non_finite(role, name, datatype, data, src)  # "NaN", "Infinity", "-Infinity" as strings
     elif kind not in "iuf":
         raise InvalidMessage(f"{role} '{name}': {datatype} data must be numbers, got {_describe(src)}")
     with np.errstate(over="ignore", invalid="ignore"):
@@ -235,6 +238,29 @@ def decode_json(role: str, name: str, datatype: str, shape: list, count: int, da
                 f"{role} '{name}': a finite value overflows {datatype} (max {float(np.finfo(dt).max)})"
             )
     return arr.reshape(shape)
+
+
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _floats_with_non_finite(role: str, name: str, datatype: str, data: list, src: np.ndarray) -> np.ndarray:
+    """Float data holding the strings JSON writers use for non-finite values (ours does: json_data)."""
+    flat: list = []
+
+    def walk(v: list) -> None:  # nesting is already bounded by check_json_depth and was not ragged
+        for x in v:
+            walk(x) if isinstance(x, list) else flat.append(x)
+
+    walk(data)
+    for i, v in enumerate(flat):
+        if isinstance(v, str) and v in _NON_FINITE:
+            flat[i] = _NON_FINITE[v]
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InvalidMessage(
+                f"{role} '{name}': {datatype} data must be numbers, got {_describe(src)} "
+                f'(the strings "NaN", "Infinity" and "-Infinity" stand for the non-finite values)'
+            )
+    return np.array(flat, dtype=np.float64)
 
 
 def _uint64_from_json(role: str, name: str, data: list) -> np.ndarray:
@@ -275,8 +301,15 @@ def _describe(src: np.ndarray) -> str:
 # ---------------------------------------------------------------- encode one tensor
 
 
-def json_data(arr: np.ndarray) -> list | None:
-    """Flat JSON list for `data` (tolist is the fast path), or None when BYTES aren't UTF-8 text."""
+class JsonText(bytes):
+    """A tensor's `data` already written as JSON text (numbers: _core.json_array_text); _encode splices it in."""
+
+
+def json_data(arr: np.ndarray) -> list | JsonText | None:
+    """`data` for a JSON message (None: send it binary): BYTES as a list of str (None when they aren't UTF-8
+    text), BF16 None, numbers as their
+    JSON text, written by _core without the GIL (shortest round-trip floats of the tensor's own precision;
+    NaN and the infinities as the strings "NaN", "Infinity", "-Infinity": JSON has no number for them)."""
     flat = arr.reshape(-1)
     if arr.dtype == object or arr.dtype.kind in "SU":
         try:
@@ -284,8 +317,16 @@ def json_data(arr: np.ndarray) -> list | None:
         except (UnicodeDecodeError, TypeError):
             return None
     if arr.dtype == KSERVE_TO_NUMPY["BF16"]:
-        return flat.astype(np.float32).tolist()  # tolist of bfloat16 gives ml_dtypes scalars json can't encode
-    return flat.tolist()
+        # Binary, as Triton has BF16 travel: JSON readers (tritonclient's as_numpy) cannot read the
+        # non-finite strings into bfloat16, and no JSON number is a bfloat16 anyway.
+        return None
+    if arr.dtype.kind == "f" and arr.dtype.itemsize < 4:
+        flat = flat.astype(np.float32)  # exact: every FP16 value is a float32
+    elif arr.dtype.kind == "i" and arr.dtype.itemsize < 4:
+        flat = flat.astype(np.int32)
+    elif arr.dtype.kind == "u" and arr.dtype.itemsize < 8:
+        flat = flat.astype(np.int64)
+    return JsonText(_core.json_array_text(flat))
 
 
 def raw_data(arr: np.ndarray):

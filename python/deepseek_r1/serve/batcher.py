@@ -139,6 +139,12 @@ class DynamicBatcher:
 
     # ---- public ----
 
+    @property
+    def batch_limit(self) -> int | None:
+        """The largest leading dim a request may have (max_batch_size), or None when this model's inputs have
+        no batch dim to stack along."""
+        return self.config.max_batch_size if self._asm.can_batch else None
+
     def queue_depths(self) -> dict[str, int]:
         return {lv: len(q) for lv, q in self._queues.items()}
 

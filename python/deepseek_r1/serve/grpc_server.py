@@ -146,8 +146,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelInfer(self, request, context, key):
         limits = self.state.limits
 
-        async def parse() -> InferRequest:
-            req = parse_model_infer_request(request, limits)
+        async def parse(mv) -> InferRequest:
+            req = parse_model_infer_request(request, limits, mv.check_request_tensor)
             remaining = context.time_remaining()
             if "timeout" not in req.parameters and remaining is not None and remaining < 1e9:
                 # the client's deadline bounds the queue wait too: no work for an answer nobody will read

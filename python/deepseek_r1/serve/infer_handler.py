@@ -3,8 +3,9 @@
     handler = InferHandler(repository, metrics)
     result = await handler.infer(name, version, parse, encode, key_settings, disconnected)
 
-HTTP (infer_route.py) and gRPC (grpc_server.py) each wrap it: `parse()` (async) reads and decodes the
-transport's request into a kserve.InferRequest; `encode(mv, request, outputs)` builds the transport's response.
+HTTP (infer_route.py) and gRPC (grpc_server.py) each wrap it: `parse(mv)` (async) reads and decodes the
+transport's request into a kserve.InferRequest, holding each tensor to mv.check_request_tensor first;
+`encode(mv, request, outputs)` builds the transport's response.
 Between them: model lookup, admission (so a hot reload lets this request finish on its version), priority and
 timeout from the request parameters, the batcher, and the metrics: every outcome is counted once, under a label
 the server chose. Every failure leaves as a ServeError (errors.to_serve_error) except a bug, which the transport
@@ -21,6 +22,7 @@ from ..kserve import InferRequest
 from .batcher import LEVELS
 from .errors import BadRequest, Forbidden, ServeError, is_expected, to_serve_error
 from .metrics import ServerMetrics
+from .model_version import ModelVersion
 from .repository import ModelRepository
 
 T = TypeVar("T")
@@ -69,7 +71,7 @@ class InferHandler:
         self,
         name: str,
         version: str | None,
-        parse: Callable[[], Awaitable[InferRequest]],
+        parse: Callable[[ModelVersion], Awaitable[InferRequest]],
         encode: Callable[..., T],
         key_settings: dict,
         disconnected: Callable[[], Awaitable[bool]] | None = None,
@@ -82,7 +84,7 @@ class InferHandler:
             raise
         try:
             with mv.admit():
-                req = await parse()
+                req = await parse(mv)  # the model version's inputs check each tensor before it is decoded
                 priority = request_priority(req.parameters, key_settings)
                 outputs = await mv.infer(req.inputs, priority, request_timeout_s(req.parameters), disconnected)
                 result = encode(mv, req, outputs)

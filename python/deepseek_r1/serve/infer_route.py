@@ -11,17 +11,22 @@ Behaviour is the same as a Starlette handler: the same auth, limits, error shape
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from starlette.requests import Request
 
 from ..kserve import encode_infer_response, error_body, parse_infer_request
 from .auth import check_api_key
-from .errors import BadRequest, ClientGone, PayloadTooLarge, ServeError, Unauthorized, to_serve_error
+from .errors import BadRequest, ClientGone, Forbidden, PayloadTooLarge, ServeError, Unauthorized, to_serve_error
 from .infer_handler import InferHandler
+from .same_site import check_origin
 
 log = logging.getLogger("deepseek_r1.serve")
 _PREFIX, _SUFFIX = "/v2/models/", "/infer"
+OFF_LOOP_BYTES = 256 * 1024  # below this a parse takes well under a millisecond: a thread hop would cost more
+_PARSERS = ThreadPoolExecutor(2, thread_name_prefix="r1-parse")  # two: bounds the memory of parses at once
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -85,13 +90,18 @@ class InferRoute:
         state = self.state
         binary = [False]
 
-        async def parse():
+        async def parse(mv):
             body = await read_body(scope, receive, state.limits.max_body_bytes)
             header_length = _header(scope, b"inference-header-content-length")
-            if header_length is not None and not header_length.isdigit():
+            if header_length is not None and not (header_length.isdigit() and len(header_length) <= 18):
                 raise BadRequest(f"invalid Inference-Header-Content-Length {header_length[:20]!r}")
             binary[0] = header_length is not None
-            return parse_infer_request(body, int(header_length) if header_length else None, state.limits)
+            args = (body, int(header_length) if header_length else None, state.limits, mv.check_request_tensor)
+            if len(body) < OFF_LOOP_BYTES:
+                return parse_infer_request(*args)
+            # A large body decodes in a worker thread (the JSON number reader releases the GIL), so the
+            # event loop, health probes included, keeps answering meanwhile.
+            return await asyncio.get_running_loop().run_in_executor(_PARSERS, parse_infer_request, *args)
 
         def encode(mv, req, outputs):
             # Binary outputs by default when the request used the binary extension (as tritonclient expects).
@@ -104,7 +114,10 @@ class InferRoute:
         try:
             try:
                 key = check_api_key(state.api_keys, _header(scope, b"authorization"))
-            except Unauthorized as e:
+                origin = _header(scope, b"origin")
+                if origin is not None:  # browsers send it: a page on another site may not spend our cores
+                    check_origin({"origin": origin, "host": _header(scope, b"host") or ""}, state.allowed_origins)
+            except (Unauthorized, Forbidden) as e:
                 state.metrics.request_failed_unknown(e.reason)
                 raise
             body, headers = await self.handler.infer(name, version, parse, encode, key, disconnected)
@@ -115,6 +128,7 @@ class InferRoute:
             if not isinstance(e, ServeError):  # a bug must not take the server down; say what happened
                 log.exception("unhandled error in infer")
             err = to_serve_error(e)
-            await _send(send, err.status, error_body(err.message), {"content-type": "application/json"})
+            headers = {"content-type": "application/json", **err.headers()}  # Retry-After on 429 / 503
+            await _send(send, err.status, error_body(err.message), headers)
             return
         await _send(send, 200, body, headers)

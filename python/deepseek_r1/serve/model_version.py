@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dtypes import R1_TO_KSERVE
+from ..dtypes import KSERVE_TO_NUMPY, R1_TO_KSERVE
 from ..engine import PRECISIONS, InferenceEngine, TensorInfo
 from ..model import load_model
 from .batcher import BatcherConfig, DynamicBatcher, PriorityPolicy
 from .config import ModelConfig
-from .errors import Unavailable
+from .errors import BadRequest, Unavailable
 from .metrics import VersionMetrics
 from .text_inputs import TextInput
 
@@ -51,6 +51,14 @@ class ModelVersion:
         self.inputs, self.outputs = engines[self.precision].inputs, engines[self.precision].outputs
         # The variant auto precision switches to: bf16 under an fp32 primary (the only lower precision we build).
         self.low = "bf16" if self.precision == "fp32" and "bf16" in engines else None
+        # name -> (KServe datatype, dims with -1 where dynamic; None for an unknown rank): check_request_tensor
+        self._wire_inputs = {
+            t.name: (
+                R1_TO_KSERVE.get(t.dtype, t.dtype.upper()),
+                tensor_metadata(t)["shape"] if t.shape is not None else None,
+            )
+            for t in self.inputs
+        }
         self.metrics = metrics
         self.state = "READY"
         self.inflight = 0
@@ -101,6 +109,36 @@ class ModelVersion:
         self._closed = asyncio.Event()
 
     # ---- serving --------------------------------------------------------------------------------------
+    def check_request_tensor(self, name: str, datatype: str, shape: list) -> None:
+        """A request tensor's header against this model's declared inputs, before its data is decoded: a
+        tensor the model cannot take (unknown name, another datatype or rank, a fixed dim that differs, more
+        rows than max_batch_size) is refused at the cost of reading its header. It also bounds what decoding
+        may make: BYTES elements, a Python object each, exist only where the model declares them."""
+        limit = self.batcher.batch_limit if self.batcher is not None else None
+        if self.text is not None and name == self.text.name:
+            want_type, dims = "BYTES", None
+            if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+                raise BadRequest(f"input '{name}' must be a BYTES tensor of shape [n] or [n, 1], got {shape}")
+        else:
+            spec = self._wire_inputs.get(name)
+            if spec is None:
+                raise BadRequest(f"unknown input '{name[:80]}'; the model's inputs are {self._input_names()}")
+            want_type, dims = spec
+        if datatype != want_type:
+            numpy_name = KSERVE_TO_NUMPY[want_type] if want_type in KSERVE_TO_NUMPY else want_type
+            raise BadRequest(f"input '{name}' must be {want_type} ({numpy_name}), got {str(datatype)[:20]}")
+        if dims is not None:
+            if len(shape) != len(dims):
+                raise BadRequest(f"input '{name}' must have rank {len(dims)} (shape {dims}), got shape {shape}")
+            for i, (d, got) in enumerate(zip(dims, shape)):
+                if d >= 0 and d != got:
+                    raise BadRequest(f"input '{name}' must have shape {dims}, got {shape} (dim {i} must be {d})")
+        if limit is not None and shape and shape[0] > limit:
+            raise BadRequest(f"input '{name}' has {shape[0]} rows; this model takes at most max_batch_size {limit}")
+
+    def _input_names(self) -> list[str]:
+        return [t.name for t in self.inputs] + ([self.text.name] if self.text is not None else [])
+
     def run_batch(self, inputs: dict[str, np.ndarray], queued: int) -> dict[str, np.ndarray]:
         """One batch, in the executor thread (the engine releases the GIL). `queued`: requests the batcher still
         held when it took this batch; under pressure (queued / max batch >= auto_threshold) the batch runs on the

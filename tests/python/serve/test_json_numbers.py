@@ -94,8 +94,8 @@ def test_fast_path_agrees_with_json_loads(data_declared, datatype, pretty):
     assert a.dtype == b.dtype and a.shape == b.shape
     if a.dtype == object:
         assert a.tolist() == b.tolist()
-    else:
-        np.testing.assert_array_equal(a, b)  # NaN-aware, exact: both read the same decimal text
+    else:  # NaN-aware, exact: both read the same decimal text (bfloat16 compared as the float32 it widens to)
+        np.testing.assert_array_equal(*(v.astype(np.float32) if v.dtype.kind == "V" else v for v in (a, b)))
 
 
 def test_parameters_and_outputs_keep_their_json(monkeypatch):
@@ -190,3 +190,32 @@ def test_malformed_large_data_names_the_problem(monkeypatch, data, message):
     body = b'{"inputs":[{"name":"x","datatype":"INT32","shape":[2],"data":' + data + b"}]}"
     with pytest.raises(CodecError, match=message):
         parse_infer_request(body, None)
+
+
+_NUMERIC = st.sampled_from(["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"] * 1)
+_FLOATS = st.sampled_from(["float16", "float32", "float64"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_NUMERIC, _FLOATS), st.integers(0, 40), st.data())
+def test_json_output_text_is_strict_json_and_reads_back_exactly(dtype, n, data):
+    """Outputs written by _core: strict JSON (no bare NaN), each value reads back to itself in its own dtype
+    (through our reader and through numpy, as tritonclient reads JSON data), floats stay floats."""
+    from hypothesis.extra import numpy as hnp
+
+    from deepseek_r1.kserve import encode_infer_response, parse_infer_response
+
+    arr = data.draw(hnp.arrays(np.dtype(dtype), n))
+    body, _ = encode_infer_response("m", "1", None, {"y": arr}, None, False)
+
+    def no_constants(c):
+        raise AssertionError(f"bare {c} in a JSON response")
+
+    doc = json.loads(body, parse_constant=no_constants)
+    values = doc["outputs"][0]["data"]
+    got, _ = parse_infer_response(body, None)
+    assert got["y"].dtype == arr.dtype
+    np.testing.assert_array_equal(got["y"], arr)  # NaN-aware; exact
+    np.testing.assert_array_equal(np.array(values, dtype=arr.dtype).reshape(arr.shape), arr)
+    if arr.dtype.kind == "f":
+        assert all(isinstance(v, (float, str)) for v in values), values

@@ -146,6 +146,12 @@ def _bad_request(**kw) -> pb.ModelInferRequest:
     return req
 
 
+def test_half_precision_must_travel_raw():
+    """The codec's own rule (the server's model check comes first for a model that wants FP32)."""
+    with pytest.raises(InvalidMessage, match="raw_input_contents"):
+        parse_model_infer_request(_bad_request(datatype="FP16", contents={"fp32_contents": [1.0] * 4}), Limits())
+
+
 @pytest.mark.parametrize(
     "req,code,needle",
     [
@@ -154,10 +160,10 @@ def _bad_request(**kw) -> pb.ModelInferRequest:
         (_bad_request(contents={"int64_contents": [1, 2, 3, 4]}), "INVALID_ARGUMENT", "int64_contents"),
         (_bad_request(datatype="INT64", raw=b"\0" * 32), "INVALID_ARGUMENT", "float32"),  # the model wants FP32
         (_bad_request(datatype="FP17", raw=b"\0" * 16), "INVALID_ARGUMENT", "datatype"),
-        (
+        (  # wrong in two ways: the model's datatype is checked first, before any contents are read
             _bad_request(datatype="FP16", contents={"fp32_contents": [1.0] * 4}),
             "INVALID_ARGUMENT",
-            "raw_input_contents",
+            "must be FP32",
         ),
         (_bad_request(shape=[1, 5], raw=b"\0" * 20), "INVALID_ARGUMENT", "x"),
         (_bad_request(name="q", raw=b"\0" * 16), "INVALID_ARGUMENT", "q"),

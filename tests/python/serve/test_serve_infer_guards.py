@@ -1,0 +1,48 @@
+"""The infer route's own guards: cross-site pages may not run inference; transient refusals say when to retry."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import deepseek_r1 as r1
+from helpers.serve_fixtures import add_relu_model, add_version
+
+
+def _infer(url: str, headers: dict):
+    body = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]})
+    req = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def test_cross_site_infer_is_refused_same_site_is_served(tmp_path):
+    add_version(tmp_path, "m", 1, add_relu_model(4))
+    with r1.InferenceServer(repository=tmp_path, poll_interval_s=None) as s:
+        url = f"{s.url}/v2/models/m/infer"
+        status, _, body = _infer(url, {"Origin": "https://evil.example", "Content-Type": "text/plain"})
+        assert status == 403 and b"cross-site" in body, body
+        status, _, body = _infer(url, {"Origin": s.url, "Content-Type": "application/json"})
+        assert status == 200, body
+        assert json.loads(body)["outputs"][0]["shape"] == [1, 4]
+        status, _, _ = _infer(url, {})  # curl, scripts: no Origin at all
+        assert status == 200
+    with r1.InferenceServer(repository=tmp_path, poll_interval_s=None, allowed_origins="*") as s:
+        status, _, _ = _infer(f"{s.url}/v2/models/m/infer", {"Origin": "https://evil.example"})
+        assert status == 200
+
+
+def test_unavailable_model_answers_503_with_retry_after(tmp_path):
+    add_version(tmp_path, "m", 1, add_relu_model(4))
+    with r1.InferenceServer(repository=tmp_path, poll_interval_s=None) as s:
+        req = urllib.request.Request(
+            f"{s.url}/v2/repository/models/m/unload", data=b"{}", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200
+        status, headers, body = _infer(f"{s.url}/v2/models/m/infer", {})
+        assert status == 503 and headers.get("Retry-After") == "1", (status, headers, body)
