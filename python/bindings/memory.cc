@@ -1,6 +1,8 @@
 #include <pybind11/stl.h>
 
 #include "bind.h"
+#include "gil.h"
+#include "r1/backend/registry.h"
 #include "r1/core/error.h"
 #include "r1/memory/planner.h"
 
@@ -29,5 +31,12 @@ void bind_memory(py::module_& m) {
       },
       py::arg("buffers"));
   m.attr("PLAN_ALIGNMENT") = kPlanAlignment;
+  m.def(
+      "trim_cached_memory",
+      [] {
+        // The CPU's pool only: asking for a GPU device here would create its context just to trim.
+        return without_gil([] { return BackendRegistry::instance().device("cpu").allocator().trim_idle(); });
+      },
+      "Frees the cached host blocks that no run took since the previous call; returns the bytes freed.");
 }
 }  // namespace r1::bindings

@@ -28,6 +28,9 @@ class Allocator {
   // other modules (_cublas) launch through these instead of the GPU module's own types.
   virtual void* native_stream() const { return nullptr; }
   virtual int device_index() const { return -1; }
+  // A caching allocator frees the cached blocks nobody took since the previous call (a long-running
+  // server calls it every few seconds: blocks in steady use stay, a burst's leftovers go); returns bytes.
+  virtual size_t trim_idle() { return 0; }
 };
 
 class Event {

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace r1 {
@@ -52,7 +53,7 @@ std::shared_ptr<Buffer> HostPool::allocate(size_t bytes) {
     std::lock_guard<std::mutex> lk(mu_);
     auto it = free_.find(cls);
     if (it != free_.end() && !it->second.empty()) {
-      p = it->second.back();
+      p = it->second.back().p;  // the most recently released: the warmest, and it keeps its epoch young
       it->second.pop_back();
       cached_ -= cls;
     }
@@ -68,7 +69,7 @@ void HostPool::release(void* p, size_t cls) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (cached_ + cls <= max_cached_) {
-      free_[cls].push_back(p);
+      free_[cls].push_back({p, epoch_});
       cached_ += cls;
       return;
     }
@@ -81,9 +82,28 @@ size_t HostPool::cached_bytes() const {
   return cached_;
 }
 
+size_t HostPool::trim_idle() {
+  std::vector<void*> drop;
+  size_t freed = 0;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto& [cls, list] : free_) {
+      // Released before the previous trim and not taken since: idle for a whole period.
+      auto keep = std::stable_partition(list.begin(), list.end(), [&](const Cached& c) { return c.epoch >= epoch_; });
+      for (auto it = keep; it != list.end(); ++it) drop.push_back(it->p);
+      freed += cls * static_cast<size_t>(list.end() - keep);
+      list.erase(keep, list.end());
+    }
+    cached_ -= freed;
+    ++epoch_;
+  }
+  for (void* p : drop) std::free(p);  // outside the lock: munmap of large blocks takes a while
+  return freed;
+}
+
 HostPool::~HostPool() {
   for (auto& kv : free_)
-    for (void* p : kv.second) std::free(p);
+    for (const Cached& c : kv.second) std::free(c.p);
 }
 
 }  // namespace r1

@@ -5,6 +5,7 @@
 //
 //   HostPool pool(1ull << 30);
 //   std::shared_ptr<Buffer> b = pool.allocate(1 << 20);   // reused after b is released
+//   pool.trim_idle();                                      // frees what no allocation took since the last trim
 #pragma once
 #include <map>
 #include <memory>
@@ -22,6 +23,7 @@ class HostPool final : public Allocator, public std::enable_shared_from_this<Hos
   std::shared_ptr<Buffer> allocate(size_t bytes) override;
   MemoryKind kind() const override { return MemoryKind::Host; }
   size_t cached_bytes() const;
+  size_t trim_idle() override;
 
   static size_t size_class(size_t bytes);  // the block size actually reserved for `bytes`
 
@@ -30,8 +32,13 @@ class HostPool final : public Allocator, public std::enable_shared_from_this<Hos
   void release(void* p, size_t cls);
   size_t max_cached_;
   mutable std::mutex mu_;
-  std::map<size_t, std::vector<void*>> free_;
+  struct Cached {
+    void* p;
+    uint64_t epoch;  // the trim period it was released in
+  };
+  std::map<size_t, std::vector<Cached>> free_;
   size_t cached_ = 0;
+  uint64_t epoch_ = 0;
 };
 
 }  // namespace r1

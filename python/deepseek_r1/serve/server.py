@@ -35,6 +35,7 @@ from .app import ServerState, build_app
 from .batcher import LEVELS, PriorityPolicy
 from .config import ModelConfig
 from .http_protocol import TransportLimits, bounded_protocol, raise_open_file_limit
+from .memory_hygiene import MemoryHygiene
 from .metrics import ServerMetrics
 from .repository import ModelRepository
 from .same_site import allowed_origins as allowed_origins_of
@@ -185,6 +186,7 @@ class InferenceServer:
             if not self.repository.entries[name].versions:
                 raise RuntimeError(f"cannot serve {self.repository.model_path}: {self.repository.entries[name].reason}")
         poller = asyncio.create_task(self._poll_loop(self.poll_interval_s)) if self.poll_interval_s else None
+        hygiene = asyncio.create_task(MemoryHygiene().run())  # memory back to the OS after bursts
         grpc_server = None
         if self.grpc_port is not None:
             from .grpc_server import start_grpc_server  # the [grpc] extra: imported only when asked for
@@ -195,6 +197,7 @@ class InferenceServer:
         finally:
             if grpc_server is not None:
                 await grpc_server.stop(grace=5)
+            hygiene.cancel()
             if poller is not None:
                 poller.cancel()
             await self.repository.close()

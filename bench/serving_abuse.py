@@ -1,0 +1,428 @@
+"""Normal traffic under every abuse class at once: does the server keep serving, and at what latency?
+
+    python bench/serving_abuse.py                          # 30 s clean, then 60 s under abuse (loopback only)
+    python bench/serving_abuse.py --seconds 20 --clean-seconds 10
+
+The server (a subprocess, repository mode, API keys on) serves `mm` (relu(x @ W + b), 256 x 256) and `any` (INT32
+relu of any width). The normal load (this process, closed loop, keep-alive, inference key) sends binary requests
+to `mm` and checks each answer. First a clean run, then the same load while a second process attacks, all at
+once, until the end:
+
+  header floods       heads with a 1 MB header and 1 MB request lines (431 / 414, then closed)
+  slow clients        slowloris: a header byte every second on 50 connections (408 after the header timeout)
+  idle connections    200 connections that never send a byte (closed by the server, reopened)
+  heavy legal bodies  16 MB JSON requests to `any`, and 16 MB binary BYTES floods to `mm` (refused unread)
+  reload by copy      `cp` of another model over mm's file in place every 3 s (the old version keeps serving)
+  admin with an inference key, and priority above the key's level (403 each)
+
+Reported: normal requests sent / answered / failed (lost = failed: must be 0), p50 / p99 latency clean and under
+abuse (the goal: p99 under abuse <= 2x clean), what each abuse class got back, the server's RSS over time (back
+within 50 MB of its start after the run), and whether it crashed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paths import ROOT, r1_pythonpath, use_test_helpers
+
+use_test_helpers()
+
+import deepseek_r1 as r1  # noqa: E402
+from helpers.serve_fixtures import matmul_model, save_r1  # noqa: E402
+
+INFER_KEY, ADMIN_KEY = "inference-key-0123", "admin-key-0123456"
+WIDTH = 256
+
+
+def _any_width_model():
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.INT32, ["batch", "n"])
+    y = helper.make_tensor_value_info("y", TensorProto.INT32, ["batch", "n"])
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu", [x], [y])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def make_repository(root: Path) -> tuple[Path, Path, Path]:
+    served = save_r1(matmul_model(WIDTH, seed=1), root / "mm" / "1" / "model.r1")
+    save_r1(_any_width_model(), root / "any" / "1" / "model.r1")
+    a = save_r1(matmul_model(WIDTH, seed=1), root.parent / "spare-a.r1")
+    b = save_r1(matmul_model(WIDTH, seed=2), root.parent / "spare-b.r1")
+    return served, a, b
+
+
+def start_server(repo: Path, port: int) -> subprocess.Popen:
+    keys = {INFER_KEY: "standard", ADMIN_KEY: {"priority": "critical", "admin": True}}
+    code = (
+        "import deepseek_r1 as r1; "
+        f"r1.InferenceServer(repository={str(repo)!r}, api_keys={keys!r}, poll_interval_s=0.5, num_threads=1, "
+        f"max_request_bytes=48 << 20).run(port={port})"
+    )
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(r1_pythonpath()), **json.loads(os.environ.get("ABUSE_SERVER_ENV", "{}"))
+    )
+    return subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# ---------------------------------------------------------------- normal traffic (this process)
+
+
+def normal_load(url: str, seconds: float, clients: int) -> dict:
+    lat: list[float] = []
+    failures: list[str] = []
+    sent = [0]
+    x = np.random.default_rng(0).standard_normal((1, WIDTH)).astype(np.float32)
+    stop = time.monotonic() + seconds
+
+    def worker():
+        c = r1.Client(url, api_key=INFER_KEY, retries=0, timeout=30)
+        while time.monotonic() < stop:
+            sent[0] += 1
+            t0 = time.perf_counter()
+            try:
+                y = c.infer("mm", {"x": x})["y"]
+                if y.shape != (1, WIDTH) or y.dtype != np.float32:
+                    failures.append(f"wrong answer {y.shape} {y.dtype}")
+                    continue
+            except Exception as e:  # every failure of a normal request is a lost request
+                failures.append(repr(e)[:200])
+                continue
+            lat.append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    a = np.array(lat) * 1e3
+    return {
+        "sent": sent[0],
+        "answered": len(lat),
+        "failed": len(failures),
+        "failures": failures[:5],
+        "p50_ms": round(float(np.percentile(a, 50)), 2) if a.size else None,
+        "p99_ms": round(float(np.percentile(a, 99)), 2) if a.size else None,
+        "req_per_s": round(len(lat) / seconds, 1),
+    }
+
+
+# ---------------------------------------------------------------- abuse (a second process)
+
+
+def _raw(port: int, payload: bytes, chunk: int = 1 << 16, read: bool = True) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        try:
+            for i in range(0, len(payload), chunk):
+                s.sendall(payload[i : i + chunk])
+        except OSError:
+            pass  # the server answered and closed early: what it should do
+        if not read:
+            return b""
+        try:
+            return s.recv(256)
+        except OSError:
+            return b""
+
+
+def _status(reply: bytes) -> str:
+    parts = reply.split(b" ", 2)
+    return parts[1].decode() if len(parts) > 1 and reply.startswith(b"HTTP/") else "closed"
+
+
+def _http(port: int, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> str:
+    import http.client
+
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        r.read()
+        return str(r.status)
+    except OSError as e:
+        return type(e).__name__
+    finally:
+        c.close()
+
+
+def abuse(port: int, seconds: float, files: tuple[str, str, str], out: mp.Queue, only: str = "") -> None:
+    stop = time.monotonic() + seconds
+    got: dict[str, Counter] = {}
+
+    def count(kind: str, what: str) -> None:
+        got.setdefault(kind, Counter())[what] += 1
+
+    def loop(kind: str, fn, pause: float = 0.0):
+        def run():
+            while time.monotonic() < stop:
+                count(kind, fn())
+                if pause:
+                    time.sleep(pause)
+
+        return threading.Thread(target=run, daemon=True, name=kind)
+
+    header_flood = b"POST /v2/models/mm/infer HTTP/1.1\r\nHost: x\r\nX-Flood: " + b"a" * (1 << 20) + b"\r\n\r\n"
+    long_line = b"GET /" + b"a" * (1 << 20) + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    n = 5_000_000  # 16 MB of JSON integers, a legal request for `any`
+    heavy_json = b'{"inputs":[{"name":"x","datatype":"INT32","shape":[1,%d],"data":[' % n + b"3," * (n - 1) + b"3]}]}"
+    m = 4 << 20  # 16 MB of empty BYTES elements to a model that takes no BYTES
+    bytes_head = json.dumps(
+        {"inputs": [{"name": "x", "datatype": "BYTES", "shape": [m], "parameters": {"binary_data_size": 4 * m}}]}
+    ).encode()
+    auth = {"Authorization": f"Bearer {INFER_KEY}"}
+    served, spare_a, spare_b = files
+
+    def slowloris():
+        socks = []
+        for _ in range(50):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                s.sendall(b"POST /v2/models/mm/infer HTTP/1.1\r\n")
+                socks.append(s)
+            except OSError:
+                pass
+        t0 = time.monotonic()
+        while socks and time.monotonic() < min(stop, t0 + 20):
+            time.sleep(1.0)
+            for s in _readable(socks):  # answered (408) or closed by the server
+                s.close()
+                socks.remove(s)
+            for s in list(socks):
+                try:
+                    s.sendall(b"X")
+                except OSError:
+                    s.close()
+                    socks.remove(s)
+        for s in socks:
+            s.close()
+        return _outcome(len(socks), t0, stop, "all cut off by the server")
+
+    def idle():
+        socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(200)]
+        t0 = time.monotonic()
+        while time.monotonic() < min(stop, t0 + 20) and len(_readable(socks)) < len(socks):
+            time.sleep(0.5)
+        still_open = len(socks) - len(_readable(socks))
+        for s in socks:
+            s.close()
+        return _outcome(still_open, t0, stop, "all closed by the server")
+
+    reload_state = [0]
+
+    def reload_by_copy():
+        src = spare_b if reload_state[0] % 2 == 0 else spare_a
+        reload_state[0] += 1
+        with open(src, "rb") as f, open(served, "r+b") as d:  # what `cp` does: same inode, truncate, write
+            d.truncate(0)
+            shutil.copyfileobj(f, d)
+        return "copied"
+
+    threads = [
+        loop("header flood (1 MB header)", lambda: _status(_raw(port, header_flood)), pause=0.05),
+        loop("header flood (1 MB request line)", lambda: _status(_raw(port, long_line)), pause=0.05),
+        loop("slow clients (50 slowloris)", slowloris),
+        loop("idle connections (200)", idle),
+        loop(
+            "heavy JSON body (16 MB)", lambda: _http(port, "POST", "/v2/models/any/infer", heavy_json, auth), pause=1.0
+        ),
+        loop(
+            "BYTES flood (16 MB, model takes none)",
+            lambda: _http(
+                port,
+                "POST",
+                "/v2/models/mm/infer",
+                bytes_head + b"\0" * (4 * m),
+                {**auth, "Inference-Header-Content-Length": str(len(bytes_head))},
+            ),
+            pause=0.5,
+        ),
+        loop("reload by in-place copy (every 3 s)", reload_by_copy, pause=3.0),
+        loop(
+            "admin call with an inference key",
+            lambda: _http(
+                port, "POST", "/v2/repository/models/mm/unload", b"{}", {**auth, "Content-Type": "application/json"}
+            ),
+            pause=0.2,
+        ),
+        loop(
+            "priority above the key's level",
+            lambda: _http(
+                port,
+                "POST",
+                "/v2/models/mm/infer",
+                json.dumps(
+                    {
+                        "parameters": {"priority": "critical"},
+                        "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, WIDTH], "data": [0.0] * WIDTH}],
+                    }
+                ).encode(),
+                auth,
+            ),
+            pause=0.2,
+        ),
+    ]
+    if only:  # a subset, to see which class costs what: --only flood,heavy
+        threads = [t for t in threads if any(w in t.name for w in only.split(","))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+    out.put({k: dict(v) for k, v in got.items()})
+
+
+def _outcome(still_open: int, t0: float, stop: float, done: str) -> str:
+    now = time.monotonic()
+    if not still_open:
+        return f"{done} within {now - t0:.0f} s"
+    if now >= stop and now - t0 < 20:
+        return "the run ended first"
+    return f"{still_open} still open after {now - t0:.0f} s"
+
+
+def _readable(socks: list[socket.socket]) -> list[socket.socket]:
+    """The sockets the server has closed (a read returns EOF at once)."""
+    import select
+
+    r, _, _ = select.select(socks, [], [], 0)
+    return r
+
+
+# ---------------------------------------------------------------- the run
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=60.0, help="the run under abuse")
+    p.add_argument("--clean-seconds", type=float, default=30.0, help="the clean run before it")
+    p.add_argument("--clients", type=int, default=4, help="normal closed-loop clients")
+    p.add_argument("--only", default="", help="comma-separated words: run the abuse classes whose names have one")
+    p.add_argument("--output", default=str(ROOT / "bench" / "serving_abuse.json"))
+    a = p.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="r1-abuse-"))
+    repo = tmp / "repo"
+    served, spare_a, spare_b = make_repository(repo)
+    port = free_port()
+    server = start_server(repo, port)
+    url = f"http://127.0.0.1:{port}"
+    rss: list[tuple[float, float]] = []
+    done = threading.Event()
+    try:
+        deadline = time.time() + 120
+        while not r1.Client(url, api_key=INFER_KEY, retries=0).is_ready("mm"):
+            if server.poll() is not None or time.time() > deadline:
+                raise SystemExit("the server did not start")
+            time.sleep(0.1)
+        t0 = time.monotonic()
+
+        def sampler():
+            while not done.wait(1.0):
+                if server.poll() is None:
+                    rss.append((time.monotonic() - t0, rss_mb(server.pid)))
+
+        threading.Thread(target=sampler, daemon=True).start()
+        normal_load(url, 3.0, a.clients)  # warm-up: plans, pools, the first connections
+        rss_start = rss_mb(server.pid)
+        clean = normal_load(url, a.clean_seconds, a.clients)
+        queue: mp.Queue = mp.get_context("spawn").Queue()
+        attacker = mp.get_context("spawn").Process(
+            target=abuse, args=(port, a.seconds, (str(served), str(spare_a), str(spare_b)), queue, a.only)
+        )
+        t_abuse = time.monotonic() - t0
+        attacker.start()
+        under = normal_load(url, a.seconds, a.clients)
+        abuse_results = queue.get(timeout=a.seconds + 120)
+        attacker.join(30)
+        time.sleep(12.0)  # two memory-trim periods: what the burst left is freed; its connections are closed
+        crashed = server.poll() is not None
+        live = False if crashed else r1.Client(url, api_key=INFER_KEY, retries=0).is_live()
+        rss_end = rss_mb(server.pid) if not crashed else float("nan")
+        done.set()
+    finally:
+        done.set()
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
+    result = {
+        "clean": clean,
+        "under_abuse": under,
+        "p99_ratio": round(under["p99_ms"] / clean["p99_ms"], 2) if under["p99_ms"] and clean["p99_ms"] else None,
+        "abuse": abuse_results,
+        "crashed": crashed,
+        "live_after": live,
+        "server_exit_code": server.returncode if crashed else None,
+        "rss_mb_start": round(rss_start, 1),
+        "rss_mb_peak": round(max(r for _, r in rss), 1),
+        "rss_mb_end": round(rss_end, 1),
+        "rss_timeline": [(round(t, 1), round(r, 1)) for t, r in rss],
+        "abuse_started_at_s": round(t_abuse, 1),
+        "seconds": a.seconds,
+        "clients": a.clients,
+        "cpus": os.cpu_count(),
+    }
+    Path(a.output).write_text(json.dumps(result, indent=1))
+    print(report(result))
+    ok = (
+        not crashed
+        and live
+        and under["failed"] == 0
+        and clean["failed"] == 0
+        and (result["p99_ratio"] or 99) <= 2.0
+        and rss_end - rss_start <= 50
+    )
+    return 0 if ok else 1
+
+
+def report(r: dict) -> str:
+    c, u = r["clean"], r["under_abuse"]
+    lines = [
+        "| run | sent | answered | failed (lost) | p50 ms | p99 ms | req/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| clean | {c['sent']} | {c['answered']} | {c['failed']} | {c['p50_ms']} | {c['p99_ms']} | {c['req_per_s']} |",
+        f"| under abuse | {u['sent']} | {u['answered']} | {u['failed']} | {u['p50_ms']} | {u['p99_ms']} | {u['req_per_s']} |",
+        "",
+        f"p99 under abuse / clean: **{r['p99_ratio']}x**; crashed: **{r['crashed']}**; live after: {r['live_after']}; "
+        f"server RSS {r['rss_mb_start']} MB at the start, {r['rss_mb_peak']} MB peak, {r['rss_mb_end']} MB after "
+        f"(**{r['rss_mb_end'] - r['rss_mb_start']:+.1f} MB**)",
+        "",
+        "| abuse class | what it got (count) |",
+        "|---|---|",
+    ]
+    for kind, got in r["abuse"].items():
+        lines.append(f"| {kind} | {', '.join(f'{k}: {v}' for k, v in sorted(got.items()))} |")
+    if u["failures"] or c["failures"]:
+        lines += ["", f"failures: {c['failures'] + u['failures']}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
