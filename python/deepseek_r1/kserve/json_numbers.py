@@ -53,6 +53,20 @@ class JsonData:
             raise InvalidMessage(f"'data' is not valid JSON: {e}") from None
 
 
+def _restore(v, prefix: str, arrays: list[JsonData], tensor_data: bool = False):
+    """`v` with placeholders replaced. Only a tensor's own `data` stays lazy; a "data" key anywhere else (say,
+    in parameters) is loaded now. Module-level on purpose: a recursive closure is a reference cycle, which
+    would keep the whole message (16 MB and more) alive until the cyclic GC happened to run."""
+    if isinstance(v, str) and v.startswith(prefix):
+        a = arrays[int(v[len(prefix) :])]
+        return a if tensor_data else a.load()
+    if isinstance(v, dict):
+        return {k: _restore(x, prefix, arrays) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_restore(x, prefix, arrays) for x in v]
+    return v
+
+
 def loads_message(header: bytes) -> object:
     """The JSON document in `header`, with tensors' data arrays as JsonData (see the module docstring)."""
     if len(header) < FAST_PATH_BYTES:
@@ -75,15 +89,7 @@ def loads_message(header: bytes) -> object:
     arrays = [JsonData(header, b, e) for b, e in spans]
 
     def restore(v, tensor_data: bool = False):
-        # Only a tensor's own `data` stays lazy; a "data" key anywhere else (say, in parameters) is loaded now.
-        if isinstance(v, str) and v.startswith(prefix):
-            a = arrays[int(v[len(prefix) :])]
-            return a if tensor_data else a.load()
-        if isinstance(v, dict):
-            return {k: restore(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [restore(x) for x in v]
-        return v
+        return _restore(v, prefix, arrays, tensor_data)
 
     if not isinstance(doc, dict):
         return restore(doc)

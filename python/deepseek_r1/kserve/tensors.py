@@ -240,18 +240,23 @@ def decode_json(role: str, name: str, datatype: str, shape: list, count: int, da
     return arr.reshape(shape)
 
 
+def _flatten(data: list, out: list) -> None:
+    """Nested lists' leaves into `out` (module-level: a recursive closure would be a reference cycle). The
+    nesting is already bounded by check_json_depth."""
+    for x in data:
+        if isinstance(x, list):
+            _flatten(x, out)
+        else:
+            out.append(x)
+
+
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
 def _floats_with_non_finite(role: str, name: str, datatype: str, data: list, src: np.ndarray) -> np.ndarray:
     """Float data holding the strings JSON writers use for non-finite values (ours does: json_data)."""
     flat: list = []
-
-    def walk(v: list) -> None:  # nesting is already bounded by check_json_depth and was not ragged
-        for x in v:
-            walk(x) if isinstance(x, list) else flat.append(x)
-
-    walk(data)
+    _flatten(data, flat)
     for i, v in enumerate(flat):
         if isinstance(v, str) and v in _NON_FINITE:
             flat[i] = _NON_FINITE[v]
@@ -266,12 +271,7 @@ def _floats_with_non_finite(role: str, name: str, datatype: str, data: list, src
 def _uint64_from_json(role: str, name: str, data: list) -> np.ndarray:
     """Re-read values numpy couldn't type as one integer dtype; a Python pass, only on this rare path."""
     flat: list = []
-
-    def walk(v: list) -> None:  # nesting is already bounded by check_json_depth and was not ragged
-        for x in v:
-            walk(x) if isinstance(x, list) else flat.append(x)
-
-    walk(data)
+    _flatten(data, flat)
     if not all(type(v) is int for v in flat):
         raise InvalidMessage(
             f"{role} '{name}': UINT64 data must be integers, got {_describe(np.asarray(flat, object))}"

@@ -14,6 +14,7 @@ logs with its traceback before answering with the same mapping.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -72,7 +73,7 @@ class InferHandler:
         name: str,
         version: str | None,
         parse: Callable[[ModelVersion], Awaitable[InferRequest]],
-        encode: Callable[..., T],
+        encode: Callable[..., T | Awaitable[T]],
         key_settings: dict,
         disconnected: Callable[[], Awaitable[bool]] | None = None,
     ) -> T:
@@ -87,7 +88,9 @@ class InferHandler:
                 req = await parse(mv)  # the model version's inputs check each tensor before it is decoded
                 priority = request_priority(req.parameters, key_settings)
                 outputs = await mv.infer(req.inputs, priority, request_timeout_s(req.parameters), disconnected)
-                result = encode(mv, req, outputs)
+                encoded = encode(mv, req, outputs)
+                # HTTP encodes large answers off the event loop (an awaitable); gRPC returns the message
+                result: T = await encoded if inspect.isawaitable(encoded) else encoded
         except Exception as e:
             err = to_serve_error(e)
             mv.metrics.on_request_failed(err.reason)

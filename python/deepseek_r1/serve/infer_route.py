@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 from starlette.requests import Request
 
@@ -26,7 +27,8 @@ from .same_site import check_origin
 log = logging.getLogger("deepseek_r1.serve")
 _PREFIX, _SUFFIX = "/v2/models/", "/infer"
 OFF_LOOP_BYTES = 256 * 1024  # below this a parse takes well under a millisecond: a thread hop would cost more
-_PARSERS = ThreadPoolExecutor(2, thread_name_prefix="r1-parse")  # two: bounds the memory of parses at once
+# Large bodies decode and large answers encode here: two threads bound the memory of those at once.
+_PARSERS = ThreadPoolExecutor(2, thread_name_prefix="r1-codec")
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -103,10 +105,14 @@ class InferRoute:
             # event loop, health probes included, keeps answering meanwhile.
             return await asyncio.get_running_loop().run_in_executor(_PARSERS, parse_infer_request, *args)
 
-        def encode(mv, req, outputs):
+        async def encode(mv, req, outputs):
             # Binary outputs by default when the request used the binary extension (as tritonclient expects).
             binary_default = bool(req.parameters.get("binary_data_output", binary[0]))
-            return encode_infer_response(mv.name, mv.version, req.id, outputs, req.outputs, binary_default)
+            args = (mv.name, mv.version, req.id, outputs, req.outputs, binary_default)
+            if sum(a.nbytes for a in outputs.values()) < OFF_LOOP_BYTES:
+                return encode_infer_response(*args)
+            # Large outputs as JSON text take tens of ms (_core writes the numbers without the GIL): off the loop.
+            return await asyncio.get_running_loop().run_in_executor(_PARSERS, encode_infer_response, *args)
 
         def disconnected():
             return Request(scope, receive).is_disconnected()
@@ -120,7 +126,8 @@ class InferRoute:
             except (Unauthorized, Forbidden) as e:
                 state.metrics.request_failed_unknown(e.reason)
                 raise
-            body, headers = await self.handler.infer(name, version, parse, encode, key, disconnected)
+            answer = await self.handler.infer(name, version, parse, encode, key, disconnected)
+            body, headers = cast(tuple[bytes, dict[str, str]], answer)  # encode is async here: T is its result
         except ClientGone:
             await _send(send, 499, b"", {})
             return
