@@ -87,6 +87,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -351,7 +357,9 @@ def main(argv=None) -> int:
         threading.Thread(target=sampler, daemon=True).start()
         normal_load(url, 3.0, a.clients)  # warm-up: plans, pools, the first connections
         rss_start = rss_mb(server.pid)
+        cpu0 = cpu_s(server.pid)
         clean = normal_load(url, a.clean_seconds, a.clients)
+        cpu1 = cpu_s(server.pid)
         queue: mp.Queue = mp.get_context("spawn").Queue()
         attacker = mp.get_context("spawn").Process(
             target=abuse, args=(port, a.seconds, (str(served), str(spare_a), str(spare_b)), queue, a.only)
@@ -359,6 +367,8 @@ def main(argv=None) -> int:
         t_abuse = time.monotonic() - t0
         attacker.start()
         under = normal_load(url, a.seconds, a.clients)
+        cpu2 = cpu_s(server.pid)
+        attacker_cpu = cpu_s(attacker.pid) if attacker.is_alive() else float("nan")
         abuse_results = queue.get(timeout=a.seconds + 120)
         attacker.join(30)
         time.sleep(12.0)  # two memory-trim periods: what the burst left is freed; its connections are closed
@@ -380,6 +390,10 @@ def main(argv=None) -> int:
         "crashed": crashed,
         "live_after": live,
         "server_exit_code": server.returncode if crashed else None,
+        # CPU seconds per second of wall time: the server in each run, and the attacker (same 2 cores)
+        "server_cpu_clean": round((cpu1 - cpu0) / a.clean_seconds, 2),
+        "server_cpu_under_abuse": round((cpu2 - cpu1) / a.seconds, 2),
+        "attacker_cpu": round(attacker_cpu / a.seconds, 2),
         "rss_mb_start": round(rss_start, 1),
         "rss_mb_peak": round(max(r for _, r in rss), 1),
         "rss_mb_end": round(rss_end, 1),
@@ -412,7 +426,8 @@ def report(r: dict) -> str:
         "",
         f"p99 under abuse / clean: **{r['p99_ratio']}x**; crashed: **{r['crashed']}**; live after: {r['live_after']}; "
         f"server RSS {r['rss_mb_start']} MB at the start, {r['rss_mb_peak']} MB peak, {r['rss_mb_end']} MB after "
-        f"(**{r['rss_mb_end'] - r['rss_mb_start']:+.1f} MB**)",
+        f"(**{r['rss_mb_end'] - r['rss_mb_start']:+.1f} MB**); CPU (cores busy): server {r['server_cpu_clean']} clean, "
+        f"{r['server_cpu_under_abuse']} under abuse, the attacker {r['attacker_cpu']}, on {r['cpus']} cores",
         "",
         "| abuse class | what it got (count) |",
         "|---|---|",

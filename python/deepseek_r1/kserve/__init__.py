@@ -13,6 +13,7 @@ from ..dtypes import KSERVE_TO_NUMPY
 from .errors import CodecError, InvalidMessage, InvalidResponse, LimitExceeded
 from .http_codec import (
     HEADER_LENGTH,
+    check_infer_header,
     encode_infer_request,
     encode_infer_response,
     error_body,
@@ -34,6 +35,7 @@ __all__ = [
     "LimitExceeded",
     "Limits",
     "RequestedOutput",
+    "check_infer_header",
     "decode_bytes_tensor",
     "encode_bytes_tensor",
     "encode_infer_request",

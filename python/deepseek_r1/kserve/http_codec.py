@@ -180,6 +180,22 @@ def _requested_outputs(doc: dict, limits: Limits) -> list[RequestedOutput] | Non
     return result
 
 
+def check_infer_header(header: bytes, limits: Limits, check: TensorCheck) -> None:
+    """The JSON header of a binary request alone (its tensors' bytes still unread): each input's name, datatype
+    and shape are checked (limits, then `check`) as parse_infer_request will check them. Only what can be
+    refused early is: a malformed header raises here as it would there."""
+    doc, _, _ = _load_header(header, None, limits, "request")
+    entries = doc.get("inputs")
+    if not isinstance(entries, list):
+        return  # parse_infer_request names the problem
+    for t in entries[: limits.max_tensors]:
+        if not isinstance(t, dict) or not isinstance(t.get("name"), str) or "datatype" not in t or "shape" not in t:
+            continue
+        datatype_of("input", t["name"], t["datatype"])
+        element_count("input", t["name"], t["shape"], limits.max_elements)
+        check(t["name"], t["datatype"], t["shape"])
+
+
 def parse_infer_request(
     body: bytes, header_length: int | str | None, limits: Limits | None = None, check: TensorCheck | None = None
 ) -> InferRequest:

@@ -26,12 +26,12 @@ from starlette.routing import Route
 from .. import __version__
 from ..kserve import Limits, error_body
 from .auth import check_api_key, require_admin
-from .errors import BadRequest, NotFound, ServeError, Unauthorized, to_serve_error
+from .errors import BadRequest, Forbidden, NotFound, ServeError, Unauthorized, to_serve_error
 from .infer_handler import InferHandler
 from .infer_route import InferRoute, read_body
 from .metrics import ServerMetrics
 from .repository import ModelRepository, check_name
-from .same_site import Origin, check_same_site
+from .same_site import Origin, check_host, check_same_site
 from .status_page import STATUS_HTML
 
 log = logging.getLogger("deepseek_r1.serve")
@@ -45,6 +45,7 @@ class ServerState:
     limits: Limits
     api_keys: dict[str, dict] | None = None  # key -> {"priority": default and highest level, "admin": bool}
     allowed_origins: tuple[Origin | str, ...] = ()  # same_site.allowed_origins(): cross-site origins let in
+    allowed_hosts: frozenset[str] | None = None  # same_site.host_rule(): Host names answered (None: any)
     public_paths: tuple[str, ...] = ("/v2/health/live", "/v2/health/ready")
     started: float = field(default_factory=time.time)
 
@@ -79,8 +80,9 @@ def build_app(state: ServerState, lifespan=None) -> InferRoute:
         async def endpoint(request: Request) -> Response:
             try:
                 if request.url.path not in state.public_paths:
+                    check_host(request.headers.get("host"), state.allowed_hosts)
                     request.state.key = check_api_key(state.api_keys, request.headers.get("authorization"))
-            except Unauthorized as e:
+            except (Unauthorized, Forbidden) as e:
                 return _error(e)
             try:
                 return await handler(request)

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 from starlette.requests import Request
 
-from ..kserve import encode_infer_response, error_body, parse_infer_request
+from ..kserve import check_infer_header, encode_infer_response, error_body, parse_infer_request
 from .auth import check_api_key
 from .errors import BadRequest, ClientGone, Forbidden, PayloadTooLarge, ServeError, Unauthorized, to_serve_error
 from .infer_handler import InferHandler
-from .same_site import check_origin
+from .same_site import check_host, check_origin
 
 log = logging.getLogger("deepseek_r1.serve")
 _PREFIX, _SUFFIX = "/v2/models/", "/infer"
@@ -45,8 +46,11 @@ async def _send(send, status: int, body: bytes, headers: dict[str, str]) -> None
     await send({"type": "http.response.body", "body": body})
 
 
-async def read_body(scope, receive, limit: int) -> bytes:
-    """The request body, refused past `limit` bytes (by Content-Length first, then as chunks arrive)."""
+async def read_body(scope, receive, limit: int, head: tuple[int, Callable[[bytes], None]] | None = None) -> bytes:
+    """The request body, refused past `limit` bytes (by Content-Length first, then as chunks arrive).
+    head=(n, check): check(first n bytes) runs as soon as they have arrived, before the rest is read: a binary
+    request's JSON header is checked against the model while its tensors are still on the wire, so a refused
+    16 MB body costs its header, not 16 MB of buffering and joining."""
     length = _header(scope, b"content-length")
     if length is not None:
         if not length.isdigit():
@@ -64,6 +68,20 @@ async def read_body(scope, receive, limit: int) -> bytes:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
         if chunk:
             chunks.append(chunk)
+        if head is not None and size >= head[0]:
+            joined = b"".join(chunks)
+            chunks = [joined]
+            try:
+                head[1](joined[: head[0]])
+            except Exception:
+                # Refused: read the rest without keeping it, so the client, still sending, gets to read the
+                # answer (closing with its bytes unread would reset the connection under it).
+                while message.get("more_body", False):
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        break
+                raise
+            head = None
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
@@ -93,11 +111,15 @@ class InferRoute:
         binary = [False]
 
         async def parse(mv):
-            body = await read_body(scope, receive, state.limits.max_body_bytes)
             header_length = _header(scope, b"inference-header-content-length")
             if header_length is not None and not (header_length.isdigit() and len(header_length) <= 18):
                 raise BadRequest(f"invalid Inference-Header-Content-Length {header_length[:20]!r}")
             binary[0] = header_length is not None
+            head = None
+            if header_length is not None:  # the tensors' headers are checked before their bytes are read
+                limits = state.limits
+                head = (int(header_length), lambda h: check_infer_header(h, limits, mv.check_request_tensor))
+            body = await read_body(scope, receive, state.limits.max_body_bytes, head)
             args = (body, int(header_length) if header_length else None, state.limits, mv.check_request_tensor)
             if len(body) < OFF_LOOP_BYTES:
                 return parse_infer_request(*args)
@@ -119,6 +141,7 @@ class InferRoute:
 
         try:
             try:
+                check_host(_header(scope, b"host"), state.allowed_hosts)
                 key = check_api_key(state.api_keys, _header(scope, b"authorization"))
                 origin = _header(scope, b"origin")
                 if origin is not None:  # browsers send it: a page on another site may not spend our cores

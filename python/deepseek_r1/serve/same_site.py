@@ -13,8 +13,11 @@ a browser sends a "simple" cross-site POST (a form, or fetch with text/plain) wi
   CORS preflight this server never grants. A body without Content-Type is accepted only without an Origin
   header: tritonclient sends its JSON that way, and browsers always send an Origin with a POST.
 
-gRPC needs no such guard: a browser cannot speak it to the server directly. Not covered: DNS rebinding (a
-hostile name that resolves to 127.0.0.1 makes Origin and Host agree); API keys are the defence there.
+DNS rebinding (a hostile name re-resolved to 127.0.0.1 makes Origin and Host agree) is met by check_host: a
+server bound to a loopback address answers only requests whose Host names a loopback address (or a host the
+operator allowed: InferenceServer(allowed_hosts=...)), as Jupyter does; the page still sends its own name.
+
+gRPC needs no such guard: a browser cannot speak it to the server directly.
 """
 
 from __future__ import annotations
@@ -97,4 +100,36 @@ def check_same_site(headers: Mapping[str, str], allowed: tuple[Origin | str, ...
             )
 
 
-__all__ = ["allowed_origins", "check_origin", "check_same_site"]
+def is_loopback(host: str) -> bool:
+    h = host.strip("[]").lower()
+    return h in ("localhost", "::1") or h.endswith(".localhost") or h.startswith("127.")
+
+
+def host_rule(bind_host: str, allowed_hosts: Iterable[str] | str | None) -> frozenset[str] | None:
+    """The Host names a server accepts: None for any. Default (allowed_hosts None): a loopback-bound server takes
+    loopback names only, any other takes any; "*" takes any; a list takes loopback names and those."""
+    if allowed_hosts == "*" or (allowed_hosts is None and not is_loopback(bind_host)):
+        return None
+    names = [allowed_hosts] if isinstance(allowed_hosts, str) else list(allowed_hosts or ())
+    for n in names:
+        if not isinstance(n, str) or not n or any(c in n for c in "/:@ "):
+            raise ValueError(f"allowed_hosts takes '*' or host names such as 'models.example.com', got {n!r}")
+    return frozenset(n.lower() for n in names)
+
+
+def check_host(host_header: str | None, allowed: frozenset[str] | None) -> None:
+    """Forbidden when the Host header names a host this server does not answer for (DNS rebinding)."""
+    if allowed is None or not host_header:
+        return
+    parsed = _host(host_header, "http")
+    name = parsed[0] if parsed is not None else ""
+    if name and (is_loopback(name) or name.lower() in allowed):
+        return
+    raise Forbidden(
+        f"Host {host_header[:100]!r} is not a name this server answers to: it listens on a loopback address, so "
+        "only localhost names are accepted (a web page can point its own name at 127.0.0.1); an operator "
+        "behind a proxy can allow names with InferenceServer(allowed_hosts=[...])"
+    )
+
+
+__all__ = ["allowed_origins", "check_host", "check_origin", "check_same_site", "host_rule", "is_loopback"]

@@ -6,6 +6,8 @@ import json
 import urllib.error
 import urllib.request
 
+import pytest
+
 import deepseek_r1 as r1
 from helpers.serve_fixtures import add_relu_model, add_version
 
@@ -46,3 +48,40 @@ def test_unavailable_model_answers_503_with_retry_after(tmp_path):
             assert r.status == 200
         status, headers, body = _infer(f"{s.url}/v2/models/m/infer", {})
         assert status == 503 and headers.get("Retry-After") == "1", (status, headers, body)
+
+
+def _get(url: str, host: str):
+    req = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_dns_rebinding_a_loopback_server_answers_only_localhost_names(tmp_path):
+    """A page whose own name was re-resolved to 127.0.0.1 sends Origin and Host with that name: they agree, so
+    only the Host rule stops it."""
+    add_version(tmp_path, "m", 1, add_relu_model(4))
+    with r1.InferenceServer(repository=tmp_path, poll_interval_s=None) as s:
+        evil = f"rebind.example:{s.port}"
+        status, body = _get(f"{s.url}/v2/models/m", evil)
+        assert status == 403 and b"loopback" in body, body
+        status, _, body = _infer(f"{s.url}/v2/models/m/infer", {"Host": evil, "Origin": f"http://{evil}"})
+        assert status == 403, body
+        for ok in (f"localhost:{s.port}", f"127.0.0.1:{s.port}"):
+            assert _get(f"{s.url}/v2/models/m", ok)[0] == 200
+        assert _get(f"{s.url}/v2/health/live", evil)[0] == 200  # probes stay open
+    with r1.InferenceServer(repository=tmp_path, poll_interval_s=None, allowed_hosts=["models.example"]) as s:
+        assert _get(f"{s.url}/v2/models/m", f"models.example:{s.port}")[0] == 200
+        assert _get(f"{s.url}/v2/models/m", f"rebind.example:{s.port}")[0] == 403
+
+
+def test_host_rule_defaults():
+    from deepseek_r1.serve.same_site import host_rule
+
+    assert host_rule("0.0.0.0", None) is None  # exposed on purpose: any name
+    assert host_rule("127.0.0.1", None) == frozenset()  # loopback names only
+    assert host_rule("127.0.0.1", "*") is None
+    with pytest.raises(ValueError, match="allowed_hosts"):
+        host_rule("127.0.0.1", ["http://x"])
