@@ -146,6 +146,8 @@ class ModelRepository:
         async with entry.lock:
             on_disk: dict[str, Path] = {}
             trying: str | None = None  # the version being loaded: a failure is that version's
+            fresh: dict[str, ModelVersion] = {}
+            fingerprints = dict(entry.fingerprints)  # restored if this load fails part-way
             try:
                 config = self._config(name)
                 if overrides:
@@ -158,7 +160,6 @@ class ModelRepository:
                     )
                 wanted = sorted(on_disk, key=int)[-config.versions :]
                 loop = asyncio.get_running_loop()
-                fresh: dict[str, ModelVersion] = {}
                 for v in wanted:
                     fp = self._fingerprint(on_disk[v])
                     old = entry.versions.get(v)
@@ -174,11 +175,13 @@ class ModelRepository:
                     fresh[v] = mv
                     entry.fingerprints[v] = fp
             except ServeError as e:
+                self._abandon(entry, fresh, fingerprints)
                 e.message = self._relative(e.message)
                 e.args = (e.message,)
                 self._failed(entry, e.message, on_disk, trying)
                 raise
             except Exception as e:  # R1Error (corrupt file), OSError: the model is named in the reason
+                self._abandon(entry, fresh, fingerprints)
                 self._failed(entry, self._relative(f"{type(e).__name__}: {e}"), on_disk, trying)
                 raise Unavailable(f"model '{name}' failed to load: {entry.reason}") from None
             retired = [mv for v, mv in entry.versions.items() if fresh.get(v) is not mv]
@@ -188,6 +191,15 @@ class ModelRepository:
                 mv.retire()
             entry.fingerprints = {v: fp for v, fp in entry.fingerprints.items() if v in fresh}
             return entry
+
+    @staticmethod
+    def _abandon(entry: ModelEntry, fresh: dict[str, ModelVersion], fingerprints: dict[str, tuple]) -> None:
+        """A load failed part-way: versions it already started never serve. Retire them (their batchers and
+        engines would otherwise live on, unreachable) and put back the fingerprints of what still serves."""
+        for v, mv in fresh.items():
+            if entry.versions.get(v) is not mv:
+                mv.retire()
+        entry.fingerprints = fingerprints
 
     def _failed(self, entry: ModelEntry, reason: str, on_disk: dict[str, Path], version: str | None) -> None:
         entry.reason, entry.failed_version = reason, version
