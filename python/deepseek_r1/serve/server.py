@@ -11,7 +11,9 @@
 Transport bounds (http_protocol.py): a request target over `max_url_bytes` gets 414, headers over
 `max_header_bytes` or `max_headers` fields 431; a head must arrive within `header_timeout_s` and a body must
 progress every `body_timeout_s` (408); past `max_connections` (None: from RLIMIT_NOFILE, whose soft limit is
-raised to the hard one at start) the oldest idle connection is closed, or the new one refused with 503.
+raised to the hard one at start) the oldest idle connection is closed, or the new one refused with 503. The
+gRPC endpoint (grpc_port) takes the same bounds where they map (grpc_server.py); with it on, each endpoint's
+default connection cap is half of what RLIMIT_NOFILE leaves.
 
 Starlette on uvicorn with uvloop and httptools (ARCHITECTURE.md: ~80 us of CPU a request). Binds 127.0.0.1
 unless told otherwise: exposing a model server is a decision, not a default.
@@ -145,6 +147,7 @@ class InferenceServer:
         )
         self.poll_interval_s = poll_interval_s
         self.grpc_port = grpc_port  # None: no gRPC; 0: any free port (read .grpc_port after start)
+        self._grpc_transport = self.transport_limits  # _config sets the connection cap
         # Batches of one model run one at a time (the engine uses every core); a few workers let other
         # models' batches and the GIL-free copies overlap.
         self._executor = ThreadPoolExecutor(4, thread_name_prefix="r1-infer")
@@ -191,7 +194,9 @@ class InferenceServer:
         if self.grpc_port is not None:
             from .grpc_server import start_grpc_server  # the [grpc] extra: imported only when asked for
 
-            grpc_server, self.grpc_port = await start_grpc_server(self.state, self.host, self.grpc_port)
+            grpc_server, self.grpc_port = await start_grpc_server(
+                self.state, self.host, self.grpc_port, self._grpc_transport
+            )
         try:
             yield
         finally:
@@ -212,7 +217,11 @@ class InferenceServer:
 
     def _config(self, port: int, log_level: str) -> uvicorn.Config:
         # Each connection is a descriptor: raise the soft limit first, then leave room under it for the rest.
-        limits = self.transport_limits.with_default_cap(raise_open_file_limit())
+        soft = raise_open_file_limit()
+        if self.grpc_port is not None and soft is not None:
+            soft = 64 + (soft - 64) // 2  # gRPC connections are descriptors too: each endpoint caps at half
+        limits = self.transport_limits.with_default_cap(soft)
+        self._grpc_transport = limits  # the gRPC endpoint's bounds too (grpc_server.grpc_options)
         log.info("serving at most %d connections", limits.max_connections)
         return uvicorn.Config(
             self.app,
