@@ -41,6 +41,9 @@ from .tensors import (
 )
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
+# Marks where _core's number text goes in an encoded message. Random per process and never sent (it is replaced
+# before the message leaves), so no string a client sends (a request id) can pose as one.
+_NONCE = secrets.token_hex(8)
 
 
 def error_body(message: str) -> bytes:
@@ -243,7 +246,7 @@ def _encode(head: dict, key: str, items) -> tuple[bytes, dict[str, str]]:
     entries: list[dict] = []
     raws: list = []
     texts: list[JsonText] = []
-    nonce = secrets.token_hex(8)  # per message: no string a client sent can pose as a placeholder
+    nonce = _NONCE
     for name, arr, binary in items:
         arr = np.asarray(arr)
         entry = {"name": name, "datatype": numpy_to_kserve(arr.dtype), "shape": list(arr.shape)}

@@ -160,17 +160,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # at the header budget, so an unterminated line or header never grows past it inside httptools.
         if self._discarding:
             return
+        limit = self.limits.max_header_bytes + _REQUEST_LINE_SLACK  # the target's own limit is on_url's
         while True:
             if not self._in_head:  # a body, or a request waiting for its response: uvicorn's path, one feed
                 if data and not self._feed(data):
                     return
                 break
-            room = self._head_room()
+            room = limit + len(self.url) - self._head_bytes
             if room <= 0:  # checked after every slice: a head that stops exactly at the budget is refused now
                 self._answer_and_close(431, "Request header fields too large")
                 return
             if not data:
                 break
+            self._head_started = True  # a byte of a head came: a timeout now is a 408, not a plain close
             chunk, data = (data, b"") if len(data) <= room else (data[:room], data[room:])
             self._head_bytes += len(chunk)
             if not self._feed(chunk):
@@ -183,10 +185,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._timer = self.loop.call_later(self.limits.body_timeout_s, self._body_check)
         elif self._head_started and self._timer is None:  # the first request's runs from the connection's opening
             self._timer = self.loop.call_later(self.limits.header_timeout_s, self._head_timed_out)
-
-    def _head_room(self) -> int:
-        # The target's own limit is on_url's; the rest of the head gets max_header_bytes.
-        return self.limits.max_header_bytes + len(self.url) + _REQUEST_LINE_SLACK - self._head_bytes
 
     def _feed(self, data: bytes) -> bool:
         """uvicorn's data_received; False when this read must not be fed further (answered, closed, upgraded)."""
@@ -210,23 +208,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         return not self.transport.is_closing()
 
     # ---- parser callbacks ----------------------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_started = True
-
     def on_url(self, url: bytes) -> None:
         if len(self.url) + len(url) > self.limits.max_url_bytes:
             self._over_limit = 414
             raise _OverLimit
         self.url += url
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if len(self.headers) >= self.limits.max_headers:
-            self._over_limit = 431
-            raise _OverLimit
-        super().on_header(name, value)
+    # The header count is checked once the head is complete, not per header (an override of on_header costs a
+    # call per header on every request): until then the byte budget bounds the list (64 KiB of 4-byte fields).
 
     def on_headers_complete(self) -> None:
+        if len(self.headers) > self.limits.max_headers:
+            self._over_limit = 431
+            raise _OverLimit
         self._disarm()
         self._in_head = self._head_started = False
         self._head_bytes = 0

@@ -127,14 +127,15 @@ class InferRoute:
             # event loop, health probes included, keeps answering meanwhile.
             return await asyncio.get_running_loop().run_in_executor(_PARSERS, parse_infer_request, *args)
 
-        async def encode(mv, req, outputs):
+        def encode(mv, req, outputs):
             # Binary outputs by default when the request used the binary extension (as tritonclient expects).
             binary_default = bool(req.parameters.get("binary_data_output", binary[0]))
             args = (mv.name, mv.version, req.id, outputs, req.outputs, binary_default)
             if sum(a.nbytes for a in outputs.values()) < OFF_LOOP_BYTES:
                 return encode_infer_response(*args)
-            # Large outputs as JSON text take tens of ms (_core writes the numbers without the GIL): off the loop.
-            return await asyncio.get_running_loop().run_in_executor(_PARSERS, encode_infer_response, *args)
+            # Large outputs as JSON text take tens of ms (_core writes the numbers without the GIL): off the
+            # loop. The handler awaits the future; small answers above skip the hop (and a coroutine).
+            return asyncio.get_running_loop().run_in_executor(_PARSERS, encode_infer_response, *args)
 
         def disconnected():
             return Request(scope, receive).is_disconnected()

@@ -24,8 +24,11 @@ import logging
 from .. import _core
 
 log = logging.getLogger("deepseek_r1.serve")
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter numbers (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers (malloc.h)
 MMAP_THRESHOLD_BYTES = 4 << 20
+# Pinning the mmap threshold also pins the trim threshold at its 128 KiB default, and the heap's top would
+# then be given back (brk) and taken again (page faults) around every request; the periodic trim does it.
+TRIM_THRESHOLD_BYTES = 64 << 20
 
 
 def _glibc():
@@ -42,6 +45,7 @@ class MemoryHygiene:
         if self._libc is not None:
             # Fixed, so glibc stops raising it: blocks of 4 MiB and more go back to the OS when freed.
             self._libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+            self._libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
 
     def trim(self) -> None:
         # The engines' host pool first: blocks a burst left that no run has taken since the last trim.

@@ -117,13 +117,18 @@ def host_rule(bind_host: str, allowed_hosts: Iterable[str] | str | None) -> froz
     return frozenset(n.lower() for n in names)
 
 
+_HOSTS_OK: dict[str, bool] = {}  # Host header values seen accepted: clients repeat theirs on every request
+
+
 def check_host(host_header: str | None, allowed: frozenset[str] | None) -> None:
     """Forbidden when the Host header names a host this server does not answer for (DNS rebinding)."""
-    if allowed is None or not host_header:
+    if allowed is None or not host_header or host_header in _HOSTS_OK:
         return
     parsed = _host(host_header, "http")
     name = parsed[0] if parsed is not None else ""
     if name and (is_loopback(name) or name.lower() in allowed):
+        if len(_HOSTS_OK) < 256 and not allowed:  # only the rule every loopback server shares is cached
+            _HOSTS_OK[host_header] = True
         return
     raise Forbidden(
         f"Host {host_header[:100]!r} is not a name this server answers to: it listens on a loopback address, so "

@@ -15,6 +15,10 @@ raised to the hard one at start) the oldest idle connection is closed, or the ne
 gRPC endpoint (grpc_port) takes the same bounds where they map (grpc_server.py); with it on, each endpoint's
 default connection cap is half of what RLIMIT_NOFILE leaves.
 
+Rights and origins (auth.py, same_site.py): api_keys={"k": {"priority": "premium", "admin": True}} (a level is
+a ceiling; repository changes need admin); `allowed_origins` lets other sites' pages in; a loopback-bound
+server answers only localhost Host names unless `allowed_hosts` names more (DNS rebinding).
+
 Starlette on uvicorn with uvloop and httptools (ARCHITECTURE.md: ~80 us of CPU a request). Binds 127.0.0.1
 unless told otherwise: exposing a model server is a decision, not a default.
 """
@@ -41,6 +45,7 @@ from .memory_hygiene import MemoryHygiene
 from .metrics import ServerMetrics
 from .repository import ModelRepository
 from .same_site import allowed_origins as allowed_origins_of
+from .same_site import host_rule
 
 log = logging.getLogger("deepseek_r1.serve")
 
@@ -123,6 +128,7 @@ class InferenceServer:
         max_header_bytes: int = 64 << 10,
         max_headers: int = 128,
         allowed_origins: tuple[str, ...] | str = (),
+        allowed_hosts: tuple[str, ...] | str | None = None,
     ):
         self.host = host
         self.transport_limits = TransportLimits(
@@ -168,6 +174,8 @@ class InferenceServer:
             _keys(api_keys),
             # pages on these origins may POST repository changes ("*": any); this host's own origin always may
             allowed_origins=allowed_origins_of(allowed_origins),
+            # bound to loopback: only localhost Host names (DNS rebinding), plus these ("*": any)
+            allowed_hosts=host_rule(host, allowed_hosts),
         )
         self.app = build_app(self.state, lifespan=self._lifespan)
         self._uvicorn: uvicorn.Server | None = None
