@@ -46,7 +46,12 @@ HEADER_LENGTH = "Inference-Header-Content-Length"
 _NONCE = secrets.token_hex(8)
 
 
+MAX_ERROR_CHARS = 1000  # messages quote what the client sent (a name, a datatype): never all of it
+
+
 def error_body(message: str) -> bytes:
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[: MAX_ERROR_CHARS - 15] + "... (truncated)"
     return json.dumps({"error": message}).encode()
 
 

@@ -85,3 +85,21 @@ def test_host_rule_defaults():
     assert host_rule("127.0.0.1", "*") is None
     with pytest.raises(ValueError, match="allowed_hosts"):
         host_rule("127.0.0.1", ["http://x"])
+
+
+def test_error_messages_do_not_echo_a_whole_request(tmp_path):
+    add_version(tmp_path, "m", 1, add_relu_model(4))
+    with r1.InferenceServer(repository=tmp_path, poll_interval_s=None) as s:
+        body = json.dumps(
+            {
+                "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}],
+                "outputs": [{"name": "o" * 100_000}],
+            }
+        ).encode()
+        req = urllib.request.Request(f"{s.url}/v2/models/m/infer", data=body, method="POST")
+        try:
+            urllib.request.urlopen(req, timeout=30)
+            raise AssertionError("an unknown output was served")
+        except urllib.error.HTTPError as e:
+            reply = e.read()
+            assert e.code == 400 and len(reply) < 1200 and b"truncated" in reply, reply[:200]
