@@ -14,6 +14,7 @@ once, until the end:
   heavy legal bodies  16 MB JSON requests to `any`, and 16 MB binary BYTES floods to `mm` (refused unread)
   reload by copy      `cp` of another model over mm's file in place every 3 s (the old version keeps serving)
   admin with an inference key, and priority above the key's level (403 each)
+  gRPC (with the [grpc] extra)  100 silent connections, and 16 MB ModelInfer messages of empty BYTES elements
 
 Reported: normal requests sent / answered / failed (lost = failed: must be 0), p50 / p99 latency clean and under
 abuse (the goal: p99 under abuse <= 2x clean), what each abuse class got back, the server's RSS over time (back
@@ -68,12 +69,12 @@ def make_repository(root: Path) -> tuple[Path, Path, Path]:
     return served, a, b
 
 
-def start_server(repo: Path, port: int) -> subprocess.Popen:
+def start_server(repo: Path, port: int, grpc_port: int | None) -> subprocess.Popen:
     keys = {INFER_KEY: "standard", ADMIN_KEY: {"priority": "critical", "admin": True}}
     code = (
         "import deepseek_r1 as r1; "
         f"r1.InferenceServer(repository={str(repo)!r}, api_keys={keys!r}, poll_interval_s=0.5, num_threads=1, "
-        f"max_request_bytes=48 << 20).run(port={port})"
+        f"max_request_bytes=48 << 20, grpc_port={grpc_port!r}).run(port={port})"
     )
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join(r1_pythonpath()), **json.loads(os.environ.get("ABUSE_SERVER_ENV", "{}"))
@@ -180,7 +181,48 @@ def _http(port: int, method: str, path: str, body: bytes = b"", headers: dict | 
         c.close()
 
 
-def abuse(port: int, seconds: float, files: tuple[str, str, str], out: mp.Queue, only: str = "") -> None:
+def _grpc_abuse(grpc_port: int, stop: float, loop) -> list[threading.Thread]:
+    """gRPC: silent connections (no HTTP/2 preface) and 16 MB ModelInfer messages of empty BYTES elements to a
+    model that takes none (the message is serialized once and sent as raw bytes)."""
+    import grpc
+    from tritonclient.grpc import service_pb2 as pb
+
+    m = 4 << 20
+    req = pb.ModelInferRequest(model_name="mm")
+    req.inputs.add(name="x", datatype="BYTES", shape=[m]).contents.bytes_contents.extend([b""] * m)
+    raw = req.SerializeToString()
+    channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}", options=[("grpc.max_send_message_length", 64 << 20)])
+    call = channel.unary_unary(
+        "/inference.GRPCInferenceService/ModelInfer", request_serializer=lambda b: b, response_deserializer=lambda b: b
+    )
+    metadata = (("authorization", f"Bearer {INFER_KEY}"),)
+
+    def flood():
+        try:
+            call(raw, metadata=metadata, timeout=30)
+            return "served (!)"
+        except grpc.RpcError as e:
+            return e.code().name
+
+    def silent():
+        socks = [socket.create_connection(("127.0.0.1", grpc_port), timeout=5) for _ in range(100)]
+        t0 = time.monotonic()
+        while time.monotonic() < min(stop, t0 + 20) and len(_readable(socks)) < len(socks):
+            time.sleep(0.5)
+        still_open = len(socks) - len(_readable(socks))
+        for s in socks:
+            s.close()
+        return _outcome(still_open, t0, stop, "all closed by the server")
+
+    return [
+        loop("gRPC BYTES flood (16 MB, model takes none)", flood, pause=0.5),
+        loop("gRPC silent connections (100)", silent),
+    ]
+
+
+def abuse(
+    port: int, seconds: float, files: tuple[str, str, str], out: mp.Queue, only: str = "", grpc_port: int | None = None
+) -> None:
     stop = time.monotonic() + seconds
     got: dict[str, Counter] = {}
 
@@ -296,6 +338,8 @@ def abuse(port: int, seconds: float, files: tuple[str, str, str], out: mp.Queue,
             pause=0.2,
         ),
     ]
+    if grpc_port is not None:
+        threads += _grpc_abuse(grpc_port, stop, loop)
     if only:  # a subset, to see which class costs what: --only flood,heavy
         threads = [t for t in threads if any(w in t.name for w in only.split(","))]
     for t in threads:
@@ -315,11 +359,23 @@ def _outcome(still_open: int, t0: float, stop: float, done: str) -> str:
 
 
 def _readable(socks: list[socket.socket]) -> list[socket.socket]:
-    """The sockets the server has closed (a read returns EOF at once)."""
+    """The sockets the server has closed: what they had to read (a 408, a gRPC server's SETTINGS frame) is
+    read and dropped, and a read returns EOF."""
     import select
 
-    r, _, _ = select.select(socks, [], [], 0)
-    return r
+    closed = []
+    for s in select.select(socks, [], [], 0)[0]:
+        try:
+            while True:
+                data = s.recv(65536, socket.MSG_DONTWAIT)
+                if not data:
+                    closed.append(s)
+                    break
+        except BlockingIOError:
+            pass  # data came, the connection is still open
+        except OSError:
+            closed.append(s)  # reset
+    return closed
 
 
 # ---------------------------------------------------------------- the run
@@ -337,7 +393,13 @@ def main(argv=None) -> int:
     repo = tmp / "repo"
     served, spare_a, spare_b = make_repository(repo)
     port = free_port()
-    server = start_server(repo, port)
+    try:
+        import grpc  # noqa: F401  (the [grpc] extra: without it, no gRPC endpoint and no gRPC abuse)
+
+        grpc_port: int | None = free_port()
+    except ImportError:
+        grpc_port = None
+    server = start_server(repo, port, grpc_port)
     url = f"http://127.0.0.1:{port}"
     rss: list[tuple[float, float]] = []
     done = threading.Event()
@@ -362,7 +424,7 @@ def main(argv=None) -> int:
         cpu1 = cpu_s(server.pid)
         queue: mp.Queue = mp.get_context("spawn").Queue()
         attacker = mp.get_context("spawn").Process(
-            target=abuse, args=(port, a.seconds, (str(served), str(spare_a), str(spare_b)), queue, a.only)
+            target=abuse, args=(port, a.seconds, (str(served), str(spare_a), str(spare_b)), queue, a.only, grpc_port)
         )
         t_abuse = time.monotonic() - t0
         attacker.start()

@@ -131,6 +131,7 @@ class InferenceServer:
         allowed_hosts: tuple[str, ...] | str | None = None,
     ):
         self.host = host
+        self._hygiene = MemoryHygiene()  # allocator settings first: before the server's threads make arenas
         self.transport_limits = TransportLimits(
             max_url_bytes=max_url_bytes,
             max_header_bytes=max_header_bytes,
@@ -197,7 +198,7 @@ class InferenceServer:
             if not self.repository.entries[name].versions:
                 raise RuntimeError(f"cannot serve {self.repository.model_path}: {self.repository.entries[name].reason}")
         poller = asyncio.create_task(self._poll_loop(self.poll_interval_s)) if self.poll_interval_s else None
-        hygiene = asyncio.create_task(MemoryHygiene().run())  # memory back to the OS after bursts
+        hygiene = asyncio.create_task(self._hygiene.run())  # memory back to the OS after bursts
         grpc_server = None
         if self.grpc_port is not None:
             from .grpc_server import start_grpc_server  # the [grpc] extra: imported only when asked for
