@@ -21,8 +21,6 @@ import pytest
 import deepseek_r1 as r1
 from helpers.serve_fixtures import matmul_model, save_r1
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 def _models(tmp_path: Path, width: int = 64) -> tuple[Path, Path]:
     """Two .r1 files of the same size with different weights."""
@@ -154,7 +152,7 @@ def test_truncation_racing_runs_never_crashes(tmp_path):
     a = save_r1(matmul_model(1024, seed=1), tmp_path / "a.r1")
     served = tmp_path / "served.r1"
     shutil.copyfile(a, served)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python"), str(ROOT / "tests" / "python")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # this process's deepseek_r1
     p = subprocess.run(
         [sys.executable, "-c", _RACE, str(a), str(served)], capture_output=True, text=True, env=env, timeout=120
     )
