@@ -1,10 +1,14 @@
 #include <pybind11/stl.h>
 
+#include <string>
+#include <tuple>
+
 #include "bind.h"
 #include "gil.h"
 #include "r1/backend/registry.h"
 #include "r1/core/error.h"
 #include "r1/memory/planner.h"
+#include "r1/memory/tier_planner.h"
 
 namespace r1::bindings {
 void bind_memory(py::module_& m) {
@@ -31,6 +35,47 @@ void bind_memory(py::module_& m) {
       },
       py::arg("buffers"));
   m.attr("PLAN_ALIGNMENT") = kPlanAlignment;
+  // items: [(kind "weight" | "activation", bytes, [use steps...]), ...]
+  auto to_items = [](const std::vector<std::tuple<std::string, size_t, std::vector<int>>>& in) {
+    std::vector<TierItem> items;
+    for (const auto& [kind, bytes, uses] : in) {
+      R1_CHECK(kind == "weight" || kind == "activation", InputError)
+          << "tier item kind must be 'weight' or 'activation', got '" << kind << "'";
+      items.push_back({kind == "weight" ? TierItem::Weight : TierItem::Activation, bytes, uses});
+    }
+    return items;
+  };
+  m.def(
+      "plan_tiers",
+      [to_items](const std::vector<std::tuple<std::string, size_t, std::vector<int>>>& in, int num_steps, size_t budget,
+                 int lead) {
+        TierPlan p = plan_tiers(to_items(in), num_steps, {budget, lead});
+        py::dict d;
+        d["feasible"] = p.feasible;
+        d["min_budget"] = p.min_budget;
+        d["resident"] = std::vector<bool>(p.resident.begin(), p.resident.end());
+        std::vector<std::vector<bool>> drop;
+        for (const auto& g : p.drop) drop.emplace_back(g.begin(), g.end());
+        d["drop"] = drop;
+        d["bytes_moved"] = p.bytes_moved;
+        d["held"] = p.held;
+        return d;
+      },
+      py::arg("items"), py::arg("num_steps"), py::arg("budget"), py::arg("lead") = 1,
+      "Tier placement (r1/memory/tier_planner.h): which weights stay resident, which gaps are dropped.");
+  m.def(
+      "tier_occupancy",
+      [to_items](const std::vector<std::tuple<std::string, size_t, std::vector<int>>>& in, int num_steps, int lead,
+                 const std::vector<bool>& resident, const std::vector<std::vector<bool>>& drop) {
+        std::vector<uint8_t> r(resident.begin(), resident.end());
+        std::vector<std::vector<uint8_t>> d;
+        for (const auto& g : drop) d.emplace_back(g.begin(), g.end());
+        uint64_t moved = 0;
+        auto held = tier_occupancy(to_items(in), num_steps, lead, r, d, &moved);
+        return py::make_tuple(held, moved);
+      },
+      py::arg("items"), py::arg("num_steps"), py::arg("lead"), py::arg("resident"), py::arg("drop"),
+      "(bytes held per step, bytes moved per run) of given tier decisions.");
   m.def(
       "trim_cached_memory",
       [] {
