@@ -27,7 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "cpu": {"core", "ir", "backend", "cpu"},
     "runtime": {"core", "ir", "memory", "backend", "runtime"},
     "format": {"core", "ir", "format"},
-    "wire": {"wire"},  # the serving wire format: plain text in, numbers out
+    "wire": {"wire"},
+    "io": {"core", "io"},  # the NVMe tier's reads  # the serving wire format: plain text in, numbers out
     "cuda": {"core", "ir", "backend"},
 }
 # The one place a layer reaches up, and why.

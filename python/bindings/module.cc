@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   bind_passes(m);
   bind_kernels(m);
   bind_wire(m);
+  bind_io(m);
 }
