@@ -21,7 +21,8 @@ namespace r1 {
 namespace {
 
 constexpr char kMagic[8] = {'R', '1', 'M', 'O', 'D', 'E', 'L', '\0'};
-constexpr size_t kAlign = 64;
+constexpr size_t kAlign = 64;        // every blob: what every kernel may assume of a tensor (all versions)
+constexpr size_t kPageAlign = 4096;  // version 3: the weights section, and every blob of a page or more
 
 struct Header {
   char magic[8];
@@ -56,7 +57,12 @@ uint64_t loaded_file_checksum(const Header& h, const char* body, size_t n, bool 
   return file_checksum(h, body, n, threads, [body](size_t off, size_t len) { drop_file_pages(body + off, len); });
 }
 
-size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+size_t align_up(size_t n, size_t a = kAlign) { return (n + a - 1) / a * a; }
+
+// Where the next blob of `nbytes` starts after `off`: blobs of 4 KiB or more on a page boundary, so the NVMe
+// tier reads each with O_DIRECT (aligned offset and length) without a neighbour's bytes; smaller ones packed at
+// 64 bytes, so biases and norms cost no page each.
+uint64_t blob_offset(uint64_t off, size_t nbytes) { return align_up(off, nbytes >= kPageAlign ? kPageAlign : kAlign); }
 
 void write_attr(format::ByteWriter& w, const Attribute& a) {
   w.pod<uint8_t>(static_cast<uint8_t>(a.kind));
@@ -156,20 +162,23 @@ void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata,
     w.pod<uint8_t>(static_cast<uint8_t>(v->dtype));
     w.vec(v->shape);
   }
-  // Constants: the weights section holds their bytes at 64-byte aligned offsets.
+  // Constants: the weights section holds their bytes at blob_offset()s.
   std::vector<const Value*> consts;
   for (auto& v : g.values())
     if (v->is_constant()) consts.push_back(v.get());
+  std::vector<uint64_t> offsets;
   uint64_t woff = 0;
   w.pod<uint32_t>(static_cast<uint32_t>(consts.size()));
   for (const Value* v : consts) {
     w.str(v->name);
     w.pod<uint8_t>(static_cast<uint8_t>(v->constant.dtype()));
     w.vec(v->constant.shape());
+    woff = blob_offset(woff, v->constant.nbytes());
+    offsets.push_back(woff);
     w.pod<uint64_t>(woff);
-    woff = align_up(woff + v->constant.nbytes());
+    woff += v->constant.nbytes();
   }
-  uint64_t weights_size = woff;
+  uint64_t weights_size = align_up(woff);
   w.pod<uint32_t>(static_cast<uint32_t>(g.nodes().size()));
   for (auto& n : g.nodes()) {
     w.str(n->op_type);
@@ -194,19 +203,16 @@ void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata,
   h.version = kR1FormatVersion;
   h.ir_offset = sizeof(Header);
   h.ir_size = w.data().size();
-  h.weights_offset = align_up(h.ir_offset + h.ir_size);
+  h.weights_offset = align_up(h.ir_offset + h.ir_size, kPageAlign);
   h.weights_size = weights_size;
   h.file_size = h.weights_offset + weights_size;
 
   // Assemble in memory once so the checksum covers exactly the bytes written.
   std::vector<char> file(h.file_size, 0);
   std::memcpy(file.data() + h.ir_offset, w.data().data(), h.ir_size);
-  uint64_t off = 0;
-  for (const Value* v : consts) {
-    if (v->constant.nbytes())
-      std::memcpy(file.data() + h.weights_offset + off, v->constant.raw(), v->constant.nbytes());
-    off = align_up(off + v->constant.nbytes());
-  }
+  for (size_t i = 0; i < consts.size(); ++i)
+    if (consts[i]->constant.nbytes())
+      std::memcpy(file.data() + h.weights_offset + offsets[i], consts[i]->constant.raw(), consts[i]->constant.nbytes());
   h.checksum = file_checksum(h, file.data() + sizeof(Header), file.size() - sizeof(Header), 1);
   std::memcpy(file.data(), &h, sizeof(h));
 

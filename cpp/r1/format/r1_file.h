@@ -9,7 +9,8 @@
 //                weights offset/size, checksum of everything but the checksum field itself
 //   [64, ...)    IR: metadata, opsets, symbols, inputs, constants (offsets into the weights
 //                section), nodes with attributes, outputs
-//   weights      64-byte aligned blobs, one per constant
+//   weights      one blob per constant: the section starts on a 4 KiB page (version 3), blobs of 4 KiB or more
+//                start on a page, smaller ones on 64 bytes (versions 1 and 2: every blob on 64 bytes)
 // A file that is truncated, corrupted, or of a format version this build does not read raises ModelError.
 #pragma once
 #include <map>
@@ -20,9 +21,10 @@
 
 namespace r1 {
 
-// Written: version 2. Read: 1 and 2 (they differ only in the checksum: version 2 hashes the file in
-// 8 MB segments that verify in parallel).
-constexpr uint32_t kR1FormatVersion = 2;
+// Written: version 3. Read: 1 to 3. Version 2 hashes the file in 8 MB segments that verify in parallel
+// (version 1: one pass); version 3 puts the weights and every blob of 4 KiB or more on a 4 KiB page, so the NVMe
+// tier reads them with O_DIRECT (io/direct_reader.h). The reader needs only 64-byte alignment of any version.
+constexpr uint32_t kR1FormatVersion = 3;
 constexpr uint32_t kR1OldestFormatVersion = 1;
 
 struct LoadedModel {

@@ -1,12 +1,14 @@
 """The .r1 file: round trip, mmap'd weights, and every kind of damage raising ModelError."""
 
 import struct
+from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from onnx import numpy_helper
 
 import deepseek_r1 as r1
 from helpers.small_models import add_relu_model, reference_add_relu
@@ -37,12 +39,33 @@ def test_round_trip_same_outputs_and_ir(r1_file, tmp_path):
     assert open(path, "rb").read() == open(again, "rb").read()
 
 
-def test_weights_are_64_byte_aligned(r1_file):
-    _, path = r1_file
+def test_weights_are_page_aligned_for_direct_reads(tmp_path):
+    """Version 3: the weights section and every blob of 4 KiB or more start on a 4 KiB page of the file (what an
+    O_DIRECT read needs); smaller blobs are packed at 64 bytes."""
+    from helpers.serve_fixtures import matmul_model
+
+    model = matmul_model(64, seed=3)  # W: 16 KiB, b: 256 bytes
+    path = tmp_path / "m.r1"
+    r1.save_model(r1.Model(r1.load_onnx(model)), path)
     data = open(path, "rb").read()
+    assert data[:8] == b"R1MODEL\0" and struct.unpack_from("<I", data, 8)[0] == 3
     weights_offset = struct.unpack_from("<Q", data, 40)[0]
-    assert weights_offset % 64 == 0
-    assert data[:8] == b"R1MODEL\0"
+    assert weights_offset % 4096 == 0
+    w, b = (numpy_helper.to_array(t) for t in model.graph.initializer)
+    at_w, at_b = data.find(w.tobytes()), data.find(b.tobytes())
+    assert at_w >= weights_offset and at_w % 4096 == 0
+    assert at_b >= weights_offset and at_b % 64 == 0
+
+
+def test_a_version_2_file_still_loads():
+    """A file written by the previous format version (64-byte blobs), kept in the repository (17 KB)."""
+    data = Path(__file__).parent / "data"
+    path = data / "matmul64_v2.r1"
+    assert struct.unpack_from("<I", path.read_bytes(), 8)[0] == 2
+    x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)
+    y = r1.InferenceEngine(path).run({"x": x})["y"]
+    np.testing.assert_array_equal(y, np.load(data / "matmul64_v2_y.npy"))
+    assert y.dtype == np.float32
 
 
 def test_wrong_version_is_rejected(r1_file, tmp_path):

@@ -1,6 +1,6 @@
 """Byte-level access to .r1 files for the format tests: the header, and files of an older format version.
 
-    h = read_header(path)                 # {"version": 2, "file_size": ..., "checksum": ...}
+    h = read_header(path)                 # {"version": 3, "file_size": ..., "checksum": ...}
     rewrite_as_version_1(src, dst)        # the same model as format version 1 wrote it
 
 The version-1 checksum is computed here in Python, from its definition (cpp/r1/format/checksum.cc):
