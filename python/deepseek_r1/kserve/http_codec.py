@@ -251,7 +251,6 @@ def _encode(head: dict, key: str, items) -> tuple[bytes, dict[str, str]]:
     entries: list[dict] = []
     raws: list = []
     texts: list[JsonText] = []
-    nonce = _NONCE
     for name, arr, binary in items:
         arr = np.asarray(arr)
         entry = {"name": name, "datatype": numpy_to_kserve(arr.dtype), "shape": list(arr.shape)}
@@ -262,7 +261,7 @@ def _encode(head: dict, key: str, items) -> tuple[bytes, dict[str, str]]:
             raws.append(raw)
             entry["parameters"] = {"binary_data_size": len(raw)}
         elif isinstance(data, JsonText):
-            entry["data"] = f"\0r1:{nonce}:{len(texts)}"
+            entry["data"] = f"\0r1:{_NONCE}:{len(texts)}"
             texts.append(data)
         else:
             entry["data"] = data
@@ -270,7 +269,7 @@ def _encode(head: dict, key: str, items) -> tuple[bytes, dict[str, str]]:
     head[key] = entries
     header = json.dumps(head, separators=(",", ":"), allow_nan=False).encode()  # ensure_ascii: len == bytes
     if texts:  # numbers written by _core take the place of their placeholders
-        parts = header.split(f'"\\u0000r1:{nonce}:'.encode())
+        parts = header.split(f'"\\u0000r1:{_NONCE}:'.encode())
         out = [parts[0]]
         for part in parts[1:]:
             k, _, rest = part.partition(b'"')

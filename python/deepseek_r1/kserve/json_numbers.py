@@ -1,8 +1,8 @@
 """json.loads for KServe messages whose tensors' `data` arrays are large: numbers go straight into numpy.
 
     doc = loads_message(header)       # a dict as json.loads makes it, except that each inputs[i]/outputs[i]
-                                      # "data" is a JsonData: .numbers() -> (kind, flat array, nesting) or
-                                      # None (strings...), .load() -> the list json.loads would have made
+                                      # "data" is a JsonData: .numbers() -> (flat array, nesting) or None
+                                      # (strings...), .load() -> the list json.loads would have made
 
 Why: json.loads makes a Python object per number, 28-32 bytes for a 2-byte "7,": a 57 MB body of integers
 peaked at 966 MB (17x the body) and held the GIL for 3.3 s, stalling every request on the event loop,
@@ -24,7 +24,6 @@ from .. import _core
 from .errors import InvalidMessage
 
 FAST_PATH_BYTES = 64 * 1024
-_KINDS = {"int": np.int64, "float": np.float64, "bool": np.bool_}
 
 
 class JsonData:
@@ -87,19 +86,17 @@ def loads_message(header: bytes) -> object:
     doc = json.loads(b"".join(parts))
     prefix = f"\0r1:{nonce}:"
     arrays = [JsonData(header, b, e) for b, e in spans]
-
-    def restore(v, tensor_data: bool = False):
-        return _restore(v, prefix, arrays, tensor_data)
-
     if not isinstance(doc, dict):
-        return restore(doc)
+        return _restore(doc, prefix, arrays)
     out = {}
     for key, value in doc.items():
         if key in ("inputs", "outputs") and isinstance(value, list):
             out[key] = [
-                {k: restore(x, tensor_data=(k == "data")) for k, x in t.items()} if isinstance(t, dict) else restore(t)
+                {k: _restore(x, prefix, arrays, tensor_data=(k == "data")) for k, x in t.items()}
+                if isinstance(t, dict)
+                else _restore(t, prefix, arrays)
                 for t in value
             ]
         else:
-            out[key] = restore(value)
+            out[key] = _restore(value, prefix, arrays)
     return out

@@ -116,7 +116,12 @@ class InferRoute:
                 raise BadRequest(f"invalid Inference-Header-Content-Length {header_length[:20]!r}")
             binary[0] = header_length is not None
             head = None
-            if header_length is not None:  # the tensors' headers are checked before their bytes are read
+            length = _header(scope, b"content-length")
+            if header_length is not None and not (
+                length is not None and length.isdigit() and int(length) < OFF_LOOP_BYTES
+            ):
+                # A body that may be large: its tensors' headers are checked before their bytes are read. A small
+                # one has come whole already; parse_infer_request checks the same, once.
                 limits = state.limits
                 head = (int(header_length), lambda h: check_infer_header(h, limits, mv.check_request_tensor))
             body = await read_body(scope, receive, state.limits.max_body_bytes, head)
@@ -142,16 +147,18 @@ class InferRoute:
 
         try:
             try:
-                check_host(_header(scope, b"host"), state.allowed_hosts)
+                host = _header(scope, b"host")
+                check_host(host, state.allowed_hosts)
                 key = check_api_key(state.api_keys, _header(scope, b"authorization"))
                 origin = _header(scope, b"origin")
                 if origin is not None:  # browsers send it: a page on another site may not spend our cores
-                    check_origin({"origin": origin, "host": _header(scope, b"host") or ""}, state.allowed_origins)
+                    check_origin({"origin": origin, "host": host or ""}, state.allowed_origins)
             except (Unauthorized, Forbidden) as e:
                 state.metrics.request_failed_unknown(e.reason)
                 raise
             answer = await self.handler.infer(name, version, parse, encode, key, disconnected)
-            body, headers = cast(tuple[bytes, dict[str, str]], answer)  # encode is async here: T is its result
+            # encode returns the answer or a future of it (large answers): mypy cannot tell T from that union
+            body, headers = cast(tuple[bytes, dict[str, str]], answer)
         except ClientGone:
             await _send(send, 499, b"", {})
             return
