@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import logging
 import os
 
@@ -36,11 +35,13 @@ ARENA_MAX = 2
 
 
 def _glibc():
+    # The process's own symbols (libc is loaded already): find_library would run ldconfig in a subprocess on every
+    # InferenceServer made.
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+        libc = ctypes.CDLL(None)
     except OSError:
         return None
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
 
 
 class MemoryHygiene:
