@@ -22,8 +22,10 @@ std::vector<uint8_t> held_mask(const TierItem& it, int steps, int lead, bool res
   for (size_t i = 0; i < u.size(); ++i) {
     const bool ends = i + 1 == u.size() || drop[i];
     if (!ends) continue;
-    const bool made_here = it.kind == TierItem::Activation && seg == 0;  // made at its first use, not loaded
-    const int from = std::max(0, made_here ? u[seg] : u[seg] - lead);
+    // An activation is made at its first use, not loaded; a reload starts `lead` steps early, but not before
+    // the step after the use the item was dropped after.
+    int from = u[seg];
+    if (!(it.kind == TierItem::Activation && seg == 0)) from = std::max(seg == 0 ? 0 : u[seg - 1] + 1, u[seg] - lead);
     for (int t = from; t <= u[i]; ++t) m[static_cast<size_t>(t)] = 1;
     seg = i + 1;
   }
@@ -53,12 +55,11 @@ class Planner {
  public:
   Planner(const std::vector<TierItem>& items, int steps, const TierPlanOptions& o)
       : items_(items), steps_(steps), lead_(o.lead), budget_(o.budget) {
-    held_.assign(static_cast<size_t>(steps), 0);
     for (const auto& it : items) {
       resident_.push_back(it.kind == TierItem::Weight);  // start from everything held, then give up the least
       drop_.emplace_back(it.uses.size() - 1, 0);
     }
-    for (size_t i = 0; i < items.size(); ++i) apply(i, resident_[i], drop_[i]);
+    held_ = tier_occupancy(items, steps, lead_, resident_, drop_, nullptr);
   }
 
   bool over() const {
@@ -172,8 +173,7 @@ class Planner {
   }
 
   void apply(size_t i, bool resident, const Drop& drop) {
-    const auto before = applied_once_[i] ? held_mask(items_[i], steps_, lead_, resident_[i], drop_[i])
-                                         : std::vector<uint8_t>(static_cast<size_t>(steps_), 0);
+    const auto before = held_mask(items_[i], steps_, lead_, resident_[i], drop_[i]);
     const auto after = held_mask(items_[i], steps_, lead_, resident, drop);
     for (int t = 0; t < steps_; ++t) {
       if (after[t] && !before[t]) held_[t] += items_[i].bytes;
@@ -181,7 +181,6 @@ class Planner {
     }
     resident_[i] = resident;
     drop_[i] = drop;
-    applied_once_[i] = true;
   }
 
   const std::vector<TierItem>& items_;
@@ -191,7 +190,6 @@ class Planner {
   std::vector<uint8_t> resident_;
   std::vector<Drop> drop_;
   std::vector<Move> applied_;
-  std::vector<bool> applied_once_ = std::vector<bool>(items_.size(), false);
 };
 
 }  // namespace

@@ -9,8 +9,8 @@
 //   // p.drop[i][g] says whether item i leaves the fast tier in the gap g between its uses g and g + 1.
 //
 // The model. Time is the execution order (steps 0 .. num_steps - 1). An item must be in the fast tier at each
-// of its uses. A load for a use at step u starts `lead` steps earlier (the prefetch depth) and holds its
-// bytes from then on. Per run:
+// of its uses. A load for a use at step u starts `lead` steps earlier (the prefetch depth), but not before the
+// step after the use it was dropped after, and holds its bytes from then on. Per run:
 // - a resident weight holds its bytes at every step and moves nothing;
 // - a streamed weight is loaded for its first use and after every dropped gap: bytes x loads;
 // - an activation is made at its first use; if it is dropped in any gap it is written out once and read back

@@ -29,7 +29,10 @@ def simulate(items, steps, lead, resident, drop):
             seg = 0
             for i in range(len(uses)):
                 if i + 1 == len(uses) or gaps[i]:
-                    start = uses[seg] if (kind == "activation" and seg == 0) else max(0, uses[seg] - lead)
+                    if kind == "activation" and seg == 0:
+                        start = uses[0]  # made here, not loaded
+                    else:  # a reload starts `lead` early, but only once the item has been dropped
+                        start = max(0 if seg == 0 else uses[seg - 1] + 1, uses[seg] - lead)
                     for t in range(start, uses[i] + 1):
                         mask[t] = True
                     seg = i + 1
