@@ -79,19 +79,9 @@ def _grpc_abuse(grpc_port: int, stop: float, loop) -> list[threading.Thread]:
         except grpc.RpcError as e:
             return e.code().name
 
-    def silent():
-        socks = [socket.create_connection(("127.0.0.1", grpc_port), timeout=5) for _ in range(100)]
-        t0 = time.monotonic()
-        while time.monotonic() < min(stop, t0 + 20) and len(_readable(socks)) < len(socks):
-            time.sleep(0.5)
-        still_open = len(socks) - len(_readable(socks))
-        for s in socks:
-            s.close()
-        return _outcome(still_open, t0, stop, "all closed by the server")
-
     return [
         loop("gRPC BYTES flood (16 MB, model takes none)", flood, pause=0.5),
-        loop("gRPC silent connections (100)", silent),
+        loop("gRPC silent connections (100)", lambda: _hold_silent(grpc_port, 100, stop)),
     ]
 
 
@@ -149,16 +139,6 @@ def abuse(
             s.close()
         return _outcome(len(socks), t0, stop, "all cut off by the server")
 
-    def idle():
-        socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(200)]
-        t0 = time.monotonic()
-        while time.monotonic() < min(stop, t0 + 20) and len(_readable(socks)) < len(socks):
-            time.sleep(0.5)
-        still_open = len(socks) - len(_readable(socks))
-        for s in socks:
-            s.close()
-        return _outcome(still_open, t0, stop, "all closed by the server")
-
     reload_state = [0]
 
     def reload_by_copy():
@@ -173,7 +153,7 @@ def abuse(
         loop("header flood (1 MB header)", lambda: _status(_raw(port, header_flood)), pause=0.05),
         loop("header flood (1 MB request line)", lambda: _status(_raw(port, long_line)), pause=0.05),
         loop("slow clients (50 slowloris)", slowloris),
-        loop("idle connections (200)", idle),
+        loop("idle connections (200)", lambda: _hold_silent(port, 200, stop)),
         loop(
             "heavy JSON body (16 MB)", lambda: _http(port, "POST", "/v2/models/any/infer", heavy_json, auth), pause=1.0
         ),
@@ -222,6 +202,18 @@ def abuse(
     for t in threads:
         t.join(seconds + 60)
     out.put({k: dict(v) for k, v in got.items()})
+
+
+def _hold_silent(port: int, n: int, stop: float) -> str:
+    """Opens n connections that never send a byte and waits (up to 20 s) for the server to close them."""
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(n)]
+    t0 = time.monotonic()
+    while time.monotonic() < min(stop, t0 + 20) and len(_readable(socks)) < len(socks):
+        time.sleep(0.5)
+    still_open = len(socks) - len(_readable(socks))
+    for s in socks:
+        s.close()
+    return _outcome(still_open, t0, stop, "all closed by the server")
 
 
 def _outcome(still_open: int, t0: float, stop: float, done: str) -> str:
