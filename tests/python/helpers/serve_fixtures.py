@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +90,18 @@ __all__ = [
     "reference_add_relu",
     "save_r1",
 ]
+
+
+def http_request(
+    url: str, body: bytes | None = None, headers: dict | None = None, method: str | None = None, timeout=30
+):
+    """(status, body, headers) of one HTTP request through urllib, so the test chooses every header (tritonclient
+    sends no Content-Type; a test may send a Host of its own). Error statuses are answers, not exceptions."""
+    req = urllib.request.Request(url, data=body, method=method)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers

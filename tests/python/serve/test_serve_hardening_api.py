@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 
 import numpy as np
 import pytest
@@ -23,7 +22,7 @@ from deepseek_r1.serve.infer_handler import request_priority, request_timeout_s
 from deepseek_r1.serve.model_files import check_relative, read_model_file
 from deepseek_r1.serve.same_site import allowed_origins, check_same_site
 from deepseek_r1.serve.server import _keys
-from helpers.serve_fixtures import add_relu_model, add_version
+from helpers.serve_fixtures import add_relu_model, add_version, http_request
 
 ADMIN, USER, CRIT = "admin-key-0123456789", "user-key-0123456789", "crit-key-0123456789"
 KEYS = {ADMIN: {"priority": "premium", "admin": True}, USER: "standard", CRIT: {"priority": "critical"}}
@@ -55,15 +54,8 @@ def make_repo(root):
 
 
 def post(server, path, body=b"", headers=None, method="POST"):
-    """(status, body, headers): urllib, so the test chooses every header (tritonclient sends no Content-Type)."""
-    req = urllib.request.Request(server.url + path, data=body if method == "POST" else None, method=method)
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read(), r.headers
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), e.headers
+    """(status, body, headers) of one request to `server` (serve_fixtures.http_request)."""
+    return http_request(server.url + path, body if method == "POST" else None, headers, method)
 
 
 def error(body: bytes) -> str:

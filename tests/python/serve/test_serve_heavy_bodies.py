@@ -19,7 +19,7 @@ from onnx import TensorProto, helper
 
 import deepseek_r1 as r1
 from deepseek_r1.kserve import tensors
-from helpers.serve_fixtures import add_relu_model, save_r1
+from helpers.serve_fixtures import add_relu_model, http_request, save_r1
 
 
 def _relu_any_width():
@@ -29,13 +29,9 @@ def _relu_any_width():
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def _post(url, body: bytes, headers=None, timeout=60):
-    req = urllib.request.Request(url, data=body, headers=headers or {}, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+def _post(url, body: bytes, headers=None):
+    status, reply, _ = http_request(url, body, headers, "POST", timeout=60)
+    return status, reply
 
 
 def test_bytes_for_a_model_without_bytes_inputs_is_refused_before_decoding(tmp_path, monkeypatch):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ import tritonclient.http.aio as triton_aio
 from tritonclient.utils import InferenceServerException
 
 import deepseek_r1 as r1
-from helpers.serve_fixtures import add_relu_model, make_test_repository, reference_add_relu
+from helpers.serve_fixtures import add_relu_model, http_request, make_test_repository, reference_add_relu
 
 KEY = "test-key-0123456789"
 
@@ -53,14 +52,8 @@ def _input(name, arr, binary=True):
 
 
 def _raw(server, path, body=b"", headers=None, method="POST"):
-    req = urllib.request.Request(
-        server.url + path, data=body if method == "POST" else None, method=method, headers=headers or {}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    status, payload, _ = http_request(server.url + path, body if method == "POST" else None, headers, method)
+    return status, payload
 
 
 def test_health_and_metadata(client):

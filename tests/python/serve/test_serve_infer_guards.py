@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 
 import deepseek_r1 as r1
-from helpers.serve_fixtures import add_relu_model, add_version
+from helpers.serve_fixtures import add_relu_model, add_version, http_request
 
 
 def _infer(url: str, headers: dict):
     body = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]})
-    req = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
+    return http_request(url, body.encode(), headers, "POST")  # (status, body, headers)
 
 
 def test_cross_site_infer_is_refused_same_site_is_served(tmp_path):
     add_version(tmp_path, "m", 1, add_relu_model(4))
     with r1.InferenceServer(repository=tmp_path, poll_interval_s=None) as s:
         url = f"{s.url}/v2/models/m/infer"
-        status, _, body = _infer(url, {"Origin": "https://evil.example", "Content-Type": "text/plain"})
+        status, body, _ = _infer(url, {"Origin": "https://evil.example", "Content-Type": "text/plain"})
         assert status == 403 and b"cross-site" in body, body
-        status, _, body = _infer(url, {"Origin": s.url, "Content-Type": "application/json"})
+        status, body, _ = _infer(url, {"Origin": s.url, "Content-Type": "application/json"})
         assert status == 200, body
         assert json.loads(body)["outputs"][0]["shape"] == [1, 4]
         status, _, _ = _infer(url, {})  # curl, scripts: no Origin at all
@@ -41,22 +34,15 @@ def test_cross_site_infer_is_refused_same_site_is_served(tmp_path):
 def test_unavailable_model_answers_503_with_retry_after(tmp_path):
     add_version(tmp_path, "m", 1, add_relu_model(4))
     with r1.InferenceServer(repository=tmp_path, poll_interval_s=None) as s:
-        req = urllib.request.Request(
-            f"{s.url}/v2/repository/models/m/unload", data=b"{}", headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=30) as r:
-            assert r.status == 200
-        status, headers, body = _infer(f"{s.url}/v2/models/m/infer", {})
+        unload = http_request(f"{s.url}/v2/repository/models/m/unload", b"{}", {"Content-Type": "application/json"})
+        assert unload[0] == 200
+        status, body, headers = _infer(f"{s.url}/v2/models/m/infer", {})
         assert status == 503 and headers.get("Retry-After") == "1", (status, headers, body)
 
 
 def _get(url: str, host: str):
-    req = urllib.request.Request(url, headers={"Host": host})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    status, body, _ = http_request(url, headers={"Host": host})
+    return status, body
 
 
 def test_dns_rebinding_a_loopback_server_answers_only_localhost_names(tmp_path):
@@ -67,7 +53,7 @@ def test_dns_rebinding_a_loopback_server_answers_only_localhost_names(tmp_path):
         evil = f"rebind.example:{s.port}"
         status, body = _get(f"{s.url}/v2/models/m", evil)
         assert status == 403 and b"loopback" in body, body
-        status, _, body = _infer(f"{s.url}/v2/models/m/infer", {"Host": evil, "Origin": f"http://{evil}"})
+        status, body, _ = _infer(f"{s.url}/v2/models/m/infer", {"Host": evil, "Origin": f"http://{evil}"})
         assert status == 403, body
         for ok in (f"localhost:{s.port}", f"127.0.0.1:{s.port}"):
             assert _get(f"{s.url}/v2/models/m", ok)[0] == 200
@@ -96,10 +82,5 @@ def test_error_messages_do_not_echo_a_whole_request(tmp_path):
                 "outputs": [{"name": "o" * 100_000}],
             }
         ).encode()
-        req = urllib.request.Request(f"{s.url}/v2/models/m/infer", data=body, method="POST")
-        try:
-            urllib.request.urlopen(req, timeout=30)
-            raise AssertionError("an unknown output was served")
-        except urllib.error.HTTPError as e:
-            reply = e.read()
-            assert e.code == 400 and len(reply) < 1200 and b"truncated" in reply, reply[:200]
+        status, reply, _ = http_request(f"{s.url}/v2/models/m/infer", body)
+        assert status == 400 and len(reply) < 1200 and b"truncated" in reply, reply[:200]
