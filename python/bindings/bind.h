@@ -20,6 +20,7 @@ void bind_passes(py::module_& m);
 void bind_kernels(py::module_& m);
 void bind_wire(py::module_& m);
 void bind_io(py::module_& m);
+void bind_memory_pool(py::module_& m);
 // A (kind, value) pair from Python as an r1 Attribute (graph.cc).
 Attribute to_attribute(const std::string& name, const py::tuple& kv);
 }  // namespace r1::bindings

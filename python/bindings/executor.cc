@@ -9,10 +9,51 @@
 namespace r1::bindings {
 void bind_executor(py::module_& m) {
   py::class_<Executor>(m, "Executor")
-      .def(py::init([](std::shared_ptr<Graph> g, const std::string& device, int threads) {
-             return std::make_unique<Executor>(g, BackendRegistry::instance().device(device), threads);
+      .def(py::init([](std::shared_ptr<Graph> g, const std::string& device, int threads,
+                       std::shared_ptr<MemoryPool> pool, std::shared_ptr<MemoryPool> host_pool, int prefetch,
+                       int queue_depth, size_t request_bytes, size_t min_stream_bytes) {
+             Device& dev = BackendRegistry::instance().device(device);
+             if (!pool) return std::make_unique<Executor>(g, dev, threads);
+             Executor::Tiering t{std::move(pool), std::move(host_pool), {}};
+             t.options.prefetch = prefetch;
+             t.options.read.queue_depth = queue_depth;
+             t.options.read.request_bytes = request_bytes;
+             t.options.min_stream_bytes = min_stream_bytes;
+             return std::make_unique<Executor>(g, dev, threads, &t);
            }),
-           py::arg("graph"), py::arg("device") = "cpu", py::arg("num_threads") = 0)
+           py::arg("graph"), py::arg("device") = "cpu", py::arg("num_threads") = 0, py::arg("memory_pool") = nullptr,
+           py::arg("host_pool") = nullptr, py::arg("prefetch") = -1, py::arg("queue_depth") = 8,
+           py::arg("request_bytes") = size_t{1} << 20, py::arg("min_stream_bytes") = size_t{64} << 10)
+      .def_property_readonly("tiered", [](const Executor& ex) { return ex.streamer() != nullptr; })
+      .def("tiering_stats",
+           [](const Executor& ex) {
+             py::dict d;
+             const WeightStreamer* ws = ex.streamer();
+             if (!ws) return d;
+             const TieringStats s = ws->stats();
+             d["weights"] = s.weights;
+             d["weight_bytes"] = s.weight_bytes;
+             d["resident"] = s.resident;
+             d["resident_bytes"] = s.resident_bytes;
+             d["fixed_bytes"] = s.fixed_bytes;
+             d["min_budget"] = s.min_budget;
+             d["activation_bytes"] = s.activation_bytes;
+             d["runs"] = s.runs;
+             d["last_bytes_read"] = s.last_bytes_read;
+             d["bytes_read"] = s.bytes_read;
+             d["last_read_s"] = s.last_read_s;
+             d["read_s"] = s.read_s;
+             d["last_stall_s"] = s.last_stall_s;
+             d["stall_s"] = s.stall_s;
+             d["last_run_s"] = s.last_run_s;
+             d["run_s"] = s.run_s;
+             d["loads"] = s.loads;
+             d["reused_buffers"] = s.reused_buffers;
+             d["pool_used"] = ws->pool().used();
+             d["pool_peak"] = ws->pool().peak();
+             d["pool_capacity"] = ws->pool().capacity();
+             return d;
+           })
       .def_property_readonly("num_threads", &Executor::num_threads)
       .def_property("memory_planning", &Executor::memory_planning, &Executor::set_memory_planning)
       .def_property("inter_op", &Executor::inter_op, &Executor::set_inter_op)

@@ -7,6 +7,7 @@ PYBIND11_MODULE(_core, m) {
   bind_errors(m);
   bind_tensor(m);
   bind_graph(m);
+  bind_memory_pool(m);
   bind_executor(m);
   bind_memory(m);
   bind_format(m);

@@ -3,6 +3,9 @@
 engine = InferenceEngine("model.r1", device="cpu", num_threads=2)
 out = engine.run({"input_ids": ids, "attention_mask": mask})       # dict name -> np.ndarray
 outs = engine.batch_infer([{"x": a}, {"x": b}, ...], batch_size=64)  # list of dicts
+
+engine = InferenceEngine("big.r1", memory_budget={"cpu": "2GiB"})   # weights stream from disk (tiering.py)
+engine.tiering_report()
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import gpu
+from . import gpu, tiering
 from ._core import DeviceError, Executor, InputError, ModelError
 from .compiler import DEFAULT_LEVEL, _check_level, optimize_graph, pass_names
 from .convert.targets import target_mismatch
@@ -114,12 +117,23 @@ class InferenceEngine:
         inter_op: bool = True,
         cuda_graphs: bool = False,
         mmap: bool = True,
+        memory_budget: Mapping[str, str | int] | str | None = None,
+        offload_dir: str | os.PathLike | None = None,
+        prefetch: str | int = "auto",
     ):
         """precision: None for the precision the .r1 file was compiled with (fp32 for a graph as imported).
         mmap: map a .r1 file's weights (shared page cache, millisecond start) or, False, read them into
         private memory so that changing the file in place cannot affect this engine (load_model).
         optimization_level applies to the passes that run here: every pass for an .onnx file or a graph as
-        imported, only the device passes for a file ModelConverter compiled (its graph passes ran then)."""
+        imported, only the device passes for a file ModelConverter compiled (its graph passes ran then).
+
+        memory_budget: {"cpu": "2GiB"} on the CPU, {"cuda:0": "8GiB", "cpu": "32GiB"} on a GPU (or "cpu=2GiB"):
+        everything the engine holds on the device's tier (resident weights, the weights streaming through,
+        activations, read buffers) stays within it; the weights that do not fit stream from the .r1 file on disk
+        ahead of the step that reads them (O_DIRECT reads, prefetch: "auto" reads as far ahead as the budget
+        allows, a number caps it in steps, "off" reads each on demand). Weights with no home on disk (an .onnx
+        model) are first written to an unlinked file in offload_dir (default: the system temp dir). A budget too
+        small for one step's weights is a ValueError-like InputError naming the smallest that works."""
         if num_threads is not None and (not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS):
             raise ValueError(f"num_threads must be an int from 1 to {MAX_THREADS}, or None; got {num_threads!r}")
         _check_level(optimization_level)
@@ -127,6 +141,13 @@ class InferenceEngine:
             gpu.load_backends()  # registers cuda:N / hip:N when their module is present
             if device not in gpu.devices():
                 raise DeviceError(f"device '{device}' is not available; available devices: {', '.join(gpu.devices())}")
+        self._budget: dict[str, int] | None = None
+        if memory_budget is not None:
+            if not mmap:
+                raise ValueError("memory_budget streams weights from the mapped .r1 file: it needs mmap=True")
+            self._offload_dir = tiering.check_offload_dir(offload_dir)
+            self._prefetch = tiering.parse_prefetch(prefetch)
+            self._budget = tiering.budget_pools(memory_budget, device)[0]  # checked before the model loads
         self.model = _as_model(model_path, mmap)
         info = self.model.compile_info
         precision = _check_precision(precision, info, device)
@@ -146,12 +167,19 @@ class InferenceEngine:
                     f"({', '.join(pass_names(optimization_level, 'device'))}) for this {device}"
                 )
         # The compiler rewrites a copy: the loaded model stays as it was (it may be shared or saved).
+        if self._budget is not None and (info is None or target_mismatch(info.target, device) is not None):
+            # Packing weights for this CPU at load would make an in-memory copy of every weight: under a budget
+            # they stream as stored (convert with target_hardware="native" to store them packed).
+            disabled_passes = tuple(disabled_passes) + ("weight_prepack",)
         graph = self.model.graph.clone() if optimization_level > 0 or precision != "fp32" else self.model.graph
         self.optimize_report = optimize_graph(
             graph, optimization_level, precision, disabled_passes, device=device, stages=stages
         )
+        if self._budget is not None:
+            graph = tiering.spill_unhomed(graph, self.model.metadata, self._offload_dir)
         self.graph = graph
-        self._executor = Executor(graph, device, num_threads or 0)
+        self._num_threads = num_threads or 0
+        self._executor = self._make_executor(self._budget, shared=False)
         # Independent GEMMs/convs (Q/K/V projections, parallel branches) run side by side, one per
         # thread, when the schedule has them next to each other (level 3's branch_scheduling).
         self._executor.inter_op = bool(inter_op)
@@ -160,6 +188,39 @@ class InferenceEngine:
         self._executor.graph_capture = bool(cuda_graphs)
         self.inputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.inputs]
         self.outputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.outputs]
+
+    def _make_executor(self, budget: dict[str, int] | None, shared: bool) -> Executor:
+        if budget is None:
+            return Executor(self.graph, self.device, self._num_threads)
+        _, pool, host = tiering.budget_pools(budget, self.device, shared)
+        return Executor(
+            self.graph, self.device, self._num_threads, memory_pool=pool, host_pool=host, prefetch=self._prefetch
+        )
+
+    def set_memory_pool(self, size: int, shared: bool = True) -> None:
+        """Runs this engine within `size` MiB on its device's tier from now on; shared=True draws on one pool
+        for every engine of the process on that tier (the most recent size wins), so several models share one
+        budget. Weights that do not fit stream from disk, as with memory_budget."""
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ValueError(f"size is MiB as a positive int, got {size!r}")
+        budget = dict(self._budget or {})
+        budget[self.device] = size << 20
+        if self._budget is None:
+            self._offload_dir = tiering.check_offload_dir(None)
+            self._prefetch = -1
+            self.graph = tiering.spill_unhomed(self.graph, self.model.metadata, self._offload_dir)
+        executor = self._make_executor(budget, shared)
+        executor.inter_op = self._executor.inter_op
+        self._executor, self._budget = executor, budget
+
+    def tiering_report(self) -> dict:
+        """What memory tiering did: {'enabled': False} without a budget; else the budget per tier, bytes
+        resident, weights resident and streamed, bytes streamed in the last run and in all, the read GB/s
+        achieved, stall_ms (the compute waiting for weights), hidden_fraction (of the transfer time, the share
+        the compute did not wait for), the activation bytes and the pool's use and peak."""
+        if self._budget is None:
+            return {"enabled": False}
+        return tiering.report(self._executor, self._budget, self.device)
 
     @property
     def graph_capture_status(self) -> dict:

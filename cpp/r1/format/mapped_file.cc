@@ -124,4 +124,14 @@ std::string MappedFile::changed() const {
   return changed_;
 }
 
+bool MappedFile::locate(const void* p, size_t n, uint64_t* offset) const {
+  if (fd_ < 0 || !addr_) return false;  // a private copy's bytes are not the file's any more
+  const char* c = static_cast<const char*>(p);
+  if (c < data() || c + n > data() + size_ || c + n < c) return false;
+  *offset = static_cast<uint64_t>(c - data());
+  return true;
+}
+
+std::string MappedFile::reopen_path() const { return fd_ < 0 ? "" : "/proc/self/fd/" + std::to_string(fd_); }
+
 }  // namespace r1

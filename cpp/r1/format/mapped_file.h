@@ -35,6 +35,8 @@ class MappedFile final : public BackingFile {
   using ContentCheck = std::function<bool(const char*, size_t)>;
   void set_content_check(ContentCheck check) { check_ = std::move(check); }
   std::string changed() const override;
+  bool locate(const void* p, size_t n, uint64_t* offset) const override;
+  std::string reopen_path() const override;
 
  private:
   MappedFile(std::string path, void* addr, size_t size, int fd);

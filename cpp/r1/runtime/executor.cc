@@ -85,9 +85,13 @@ Device& cpu_for(Device& device) {
 }  // namespace
 
 Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads)
-    : Executor(graph, device, num_threads, place_steps(*graph, device, cpu_for(device))) {}
+    : Executor(graph, device, num_threads, place_steps(*graph, device, cpu_for(device)), nullptr) {}
 
-Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Placement& places)
+Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Tiering* tiering)
+    : Executor(graph, device, num_threads, place_steps(*graph, device, cpu_for(device)), tiering) {}
+
+Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Placement& places,
+                   const Tiering* tiering)
     : graph_(std::move(graph)),
       device_(device),
       cpu_(cpu_for(device)),
@@ -108,14 +112,28 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
     if (s >= 0 && !v->is_graph_output && !v->is_constant()) steps_[s].release.push_back(v->id);
   }
   out_base_ = output_bases(*graph_);
-  // GPU kernels queue on one stream: running their launches side by side would gain nothing.
-  groups_ = group_steps(*graph_, hetero_ ? 1 : pool_->num_threads());
+  if (tiering) {
+    std::vector<const Node*> order;
+    std::vector<char> metadata_only;
+    for (const Step& st : steps_) {
+      order.push_back(st.node);
+      metadata_only.push_back(st.place.metadata_only);
+    }
+    // Weights a GPU reads stream onto it; those CPU steps read stay in host memory.
+    Device& target = device_;
+    streamer_ = std::make_unique<WeightStreamer>(*graph_, order, metadata_only, target, tiering->device_pool,
+                                                 tiering->host_pool, tiering->options);
+  }
+  // GPU kernels queue on one stream: running their launches side by side would gain nothing. Tiered runs go
+  // step by step: a step's weights arrive in step order.
+  groups_ = group_steps(*graph_, hetero_ || streamer_ ? 1 : pool_->num_threads());
   group_spans(groups_, steps_.size(), &group_lo_, &group_hi_);
   for (const StepGroup& g : groups_) max_group_ = std::max(max_group_, g.size);
   prof_ns_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
   prof_calls_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
   reset_profile();
-  if (hetero_) residency_.upload_constants(*graph_, places);
+  if (hetero_)
+    residency_.upload_constants(*graph_, places, [this](const Value* v) { return streamer_ && streamer_->manages(v); });
 }
 
 std::shared_ptr<CapturedRun> Executor::captured_for(Scratch& sc, const PlanCache::Found& found,
@@ -258,7 +276,10 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
     const Value* v = n.inputs[i];
     const Tensor* t = nullptr;
     if (v) {
-      t = v->is_constant() ? &v->constant : &sc.env[v->id];
+      if (v->is_constant())
+        t = streamer_ && streamer_->manages(v) ? &streamer_->acquire(static_cast<int>(s), v) : &v->constant;
+      else
+        t = &sc.env[v->id];
       R1_CHECK(t->defined(), InternalError) << "node " << n.label() << ": input '" << v->name << "' was not computed";
       if (hetero_ && !step.place.metadata_only) {
         const bool want_device = step.place.input_on_device(i);
@@ -302,7 +323,7 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
   const bool in_arena = rc.plan && (!hetero_ || step.place.on_device);
   if (in_arena) place_outputs(s, lane, rc, shp->dtypes, shp->shapes, shp->known);
   Allocator& alloc =
-      !hetero_ || step.place.on_device ? (rc.device_alloc ? *rc.device_alloc : device_.allocator()) : cpu_.allocator();
+      !hetero_ || step.place.on_device ? (rc.device_alloc ? *rc.device_alloc : device_allocator()) : cpu_.allocator();
   KernelContext kctx(n, std::move(lane.ins), &lane.outs, &shp->dtypes, &shp->shapes, &shp->known, alloc, *pool_);
   if (in_arena) kctx.set_placements(lane.placements.data());
   const bool prof = profiling_.load(std::memory_order_relaxed);
@@ -340,6 +361,7 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
       sc.env[id] = Tensor();
       if (hetero_) sc.alt[id] = Tensor();
     }
+  if (streamer_) streamer_->finished(static_cast<int>(s));
 }
 
 void Executor::run_group(const StepGroup& g, Scratch& sc, RunCtx& rc) {
@@ -377,6 +399,8 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
 }
 
 std::vector<Tensor> Executor::run_unchecked(const std::vector<Tensor>& inputs) {
+  std::unique_lock<std::mutex> tiered;
+  if (streamer_) tiered = std::unique_lock<std::mutex>(tier_mu_);
   ScratchLease lease(*this, graph_->values().size(), static_cast<size_t>(max_group_));
   Scratch& sc = lease.get();
   check_inputs(*graph_, inputs, &sc.bound);
@@ -389,13 +413,13 @@ std::vector<Tensor> Executor::run_unchecked(const std::vector<Tensor>& inputs) {
     bucket_of(sc.key, &sc.bucket);
     found = cache_.find(sc.key, sc.bucket);
     // A key planned before, whose shapes the plan fixes everywhere: replay its graph.
-    if (graph_capture_ && capture_.possible() && found.plan && found.shapes &&
+    if (graph_capture_ && !streamer_ && capture_.possible() && found.plan && found.shapes &&
         std::none_of(found.shapes->dynamic.begin(), found.shapes->dynamic.end(), [](char d) { return d != 0; })) {
       if (std::shared_ptr<CapturedRun> cap = captured_for(sc, found, inputs)) return capture_.replay(*cap, inputs);
     }
     if (found.plan) {
       arena.plan = found.plan;
-      arena.buffer = found.plan->checkout(device_.allocator());
+      arena.buffer = found.plan->checkout(device_allocator());
       rc.plan = found.plan.get();
       rc.arena = &arena.buffer;
     }
@@ -405,6 +429,9 @@ std::vector<Tensor> Executor::run_unchecked(const std::vector<Tensor>& inputs) {
     rc.rec = rec.get();
   }
   for (size_t i = 0; i < inputs.size(); ++i) sc.env[graph_->inputs()[i]->id] = inputs[i];
+  // A run that records a plan (or runs without one) has no known activation peak: it streams every weight.
+  WeightStreamer::RunGuard streaming(streamer_.get(), !rc.shapes || !rc.plan,
+                                     rc.plan ? rc.plan->arena_bytes() : 0);
   // Groups run concurrently only on runs that follow a plan: a recording run watches steps one
   // at a time, and without planning the inferred shapes are the reference path.
   if (inter_op_ && max_group_ > 1 && rc.plan && !rc.rec) {

@@ -23,6 +23,11 @@
 // Inter-op parallelism: consecutive independent heavy steps (runtime/schedule.h; the
 // branch_scheduling pass puts Q/K/V projections side by side) run concurrently, one per thread,
 // on runs that follow a plan. Recording runs go step by step. set_inter_op(false) turns it off.
+//
+// Memory tiering (Executor::Tiering, runtime/weight_streamer.h): under a memory budget, weights stream from
+// their .r1 file while earlier steps compute, and the executor's own allocations on the device's tier are
+// counted in the same budget. Tiered runs go one at a time and step by step (a step's weights are read
+// ahead of it in order), and are never graph-captured (streamed weights move between runs).
 #pragma once
 #include <atomic>
 #include <memory>
@@ -39,6 +44,7 @@
 #include "r1/runtime/plan_cache.h"
 #include "r1/runtime/residency.h"
 #include "r1/runtime/schedule.h"
+#include "r1/runtime/weight_streamer.h"
 
 namespace r1 {
 
@@ -46,6 +52,14 @@ class Executor {
  public:
   // num_threads <= 0: all hardware threads.
   Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads);
+  struct Tiering {
+    std::shared_ptr<MemoryPool> device_pool;  // the budget of the executor's device's tier
+    std::shared_ptr<MemoryPool> host_pool;    // GPU executors: the host tier's (staging), or null
+    TieringOptions options;
+  };
+  // With `tiering` set, weights stream under its budgets (see above); throws InputError when the budget
+  // cannot hold one step's weights.
+  Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Tiering* tiering);
   ~Executor();
 
   // Inputs in the order of graph->inputs(); throws InputError when a dtype, rank, or dim
@@ -90,6 +104,8 @@ class Executor {
   int64_t graph_replays() const { return capture_.replays(); }
   // Bytes of constants uploaded to the device (0 on the CPU).
   size_t device_constant_bytes() const { return residency_.constant_bytes(); }
+  // The stream pipeline, when the executor was made with a budget (else nullptr).
+  WeightStreamer* streamer() const { return streamer_.get(); }
 
  private:
   std::vector<Tensor> run_unchecked(const std::vector<Tensor>& inputs);
@@ -103,7 +119,9 @@ class Executor {
   struct Scratch;  // per-run vectors, reused across runs
   struct RunCtx;   // what one run plans with
   class ScratchLease;
-  Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Placement& places);
+  Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Placement& places,
+           const Tiering* tiering);
+  Allocator& device_allocator() { return streamer_ ? streamer_->activation_allocator() : device_.allocator(); }
   void run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool release);
   void run_group(const StepGroup& g, Scratch& sc, RunCtx& rc);
   void place_outputs(size_t s, Lane& lane, const RunCtx& rc, const std::vector<DType>& dtypes,
@@ -126,6 +144,8 @@ class Executor {
   GraphCapture capture_;
   std::atomic<bool> graph_capture_{false};
   std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<WeightStreamer> streamer_;
+  std::mutex tier_mu_;  // tiered runs go one at a time
   std::vector<Step> steps_;
   std::vector<int> last_reader_;  // per value id: the last step reading it, or -1
   std::vector<int> out_base_;     // per step: index of its first output in a plan's arrays

@@ -2,7 +2,8 @@
 
 namespace r1 {
 
-void DeviceResidency::upload_constants(const Graph& g, const Placement& p) {
+void DeviceResidency::upload_constants(const Graph& g, const Placement& p,
+                                       const std::function<bool(const Value*)>& skip) {
   constants_.resize(g.values().size());
   size_t s = 0;
   for (const auto& np : g.nodes()) {
@@ -10,7 +11,8 @@ void DeviceResidency::upload_constants(const Graph& g, const Placement& p) {
     if (!st.on_device) continue;
     for (size_t i = 0; i < np->inputs.size(); ++i) {
       const Value* v = np->inputs[i];
-      if (!v || !v->is_constant() || !st.input_on_device(i) || constants_[v->id].defined()) continue;
+      if (!v || !v->is_constant() || !st.input_on_device(i) || constants_[v->id].defined() || skip(v))
+        continue;
       constants_[v->id] = copy_tensor(device_, device_.allocator(), v->constant);
       bytes_ += v->constant.nbytes();
     }

@@ -6,6 +6,7 @@
 //   res.upload_constants(graph, placement);
 //   const Tensor* t = res.resident(v, &env[v->id], /*want_device=*/true, alt, nullptr);
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "r1/backend/device.h"
@@ -18,8 +19,9 @@ class DeviceResidency {
  public:
   DeviceResidency(Device& device, Device& cpu) : device_(device), cpu_(cpu) {}
 
-  // Uploads every constant a device step reads in device memory (each once).
-  void upload_constants(const Graph& g, const Placement& p);
+  // Uploads every constant a device step reads in device memory (each once), but those `skip` says another
+  // part brings (the weight streamer).
+  void upload_constants(const Graph& g, const Placement& p, const std::function<bool(const Value*)>& skip);
 
   // Value v (tensor t) where a step wants it: t itself when it is already on that side, the uploaded
   // constant, or its copy in alt[v->id] (per value id), made now when the run has none yet. dev_alloc:

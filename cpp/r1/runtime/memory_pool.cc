@@ -1,0 +1,119 @@
+#include "r1/runtime/memory_pool.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "r1/core/error.h"
+
+namespace r1 {
+namespace {
+
+size_t page_round(size_t n) { return (n + 4095) / 4096 * 4096; }
+
+class PageBuffer final : public Buffer {
+ public:
+  PageBuffer(size_t bytes, bool writable) : Buffer(nullptr, bytes, MemoryKind::Host), writable_(writable) {
+    const size_t n = page_round(bytes ? bytes : 1);
+    void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    R1_CHECK(p != MAP_FAILED, DeviceError) << "out of host memory allocating " << bytes << " bytes: "
+                                           << std::strerror(errno);
+    data_ = p;
+  }
+  ~PageBuffer() override { ::munmap(data_, page_round(size_ ? size_ : 1)); }
+  bool writable() const override { return writable_; }
+
+ private:
+  bool writable_;
+};
+
+// A buffer counted in a pool: the inner buffer's memory, the pool's bytes given back on destruction.
+class CountedBuffer final : public Buffer {
+ public:
+  CountedBuffer(std::shared_ptr<Buffer> inner, std::shared_ptr<MemoryPool> pool, size_t bytes,
+                std::shared_ptr<std::atomic<size_t>> live, bool writable)
+      : Buffer(inner->data(), inner->size(), inner->kind(), inner->device_index()),
+        inner_(std::move(inner)),
+        pool_(std::move(pool)),
+        bytes_(bytes),
+        live_(std::move(live)),
+        writable_(writable) {}
+  ~CountedBuffer() override {
+    inner_.reset();  // the memory goes first, then the budget says so
+    if (live_) *live_ -= bytes_;
+    pool_->give(bytes_);
+  }
+  bool writable() const override { return writable_ && inner_->writable(); }
+
+ private:
+  std::shared_ptr<Buffer> inner_;
+  std::shared_ptr<MemoryPool> pool_;
+  size_t bytes_;
+  std::shared_ptr<std::atomic<size_t>> live_;
+  bool writable_;
+};
+
+void raise_peak(std::atomic<size_t>& peak, size_t now) {
+  size_t p = peak.load();
+  while (now > p && !peak.compare_exchange_weak(p, now)) {
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<MemoryPool> MemoryPool::shared(const std::string& tier, size_t capacity) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<MemoryPool>> pools;
+  std::lock_guard<std::mutex> lk(mu);
+  std::shared_ptr<MemoryPool> p = pools[tier].lock();
+  if (!p) {
+    p = std::make_shared<MemoryPool>(tier, capacity);
+    pools[tier] = p;
+  } else {
+    p->set_capacity(capacity);
+  }
+  return p;
+}
+
+void MemoryPool::set_capacity(size_t bytes) { capacity_ = bytes; }
+
+void MemoryPool::take(size_t n) { raise_peak(peak_, used_ += n); }
+
+bool MemoryPool::try_take(size_t n) {
+  size_t u = used_.load();
+  do {
+    if (u + n > capacity_.load()) return false;
+  } while (!used_.compare_exchange_weak(u, u + n));
+  raise_peak(peak_, u + n);
+  return true;
+}
+
+
+std::shared_ptr<Buffer> allocate_pages(size_t bytes, bool writable) {
+  return std::make_shared<PageBuffer>(bytes, writable);
+}
+
+std::shared_ptr<Buffer> counted_buffer(std::shared_ptr<Buffer> inner, std::shared_ptr<MemoryPool> pool, size_t bytes,
+                                       std::shared_ptr<std::atomic<size_t>> live, bool writable) {
+  return std::make_shared<CountedBuffer>(std::move(inner), std::move(pool), bytes, std::move(live), writable);
+}
+
+std::shared_ptr<Buffer> BudgetAllocator::allocate(size_t bytes) {
+  pool_->take(bytes);
+  raise_peak(peak_, live_ += bytes);
+  std::shared_ptr<Buffer> inner;
+  try {
+    // Small blocks from the device's allocator (no page per tensor); large ones as pages returned on free.
+    inner = inner_ ? inner_->allocate(bytes) : (bytes < (256u << 10) ? HostBuffer::allocate(bytes) : allocate_pages(bytes));
+  } catch (...) {
+    live_ -= bytes;
+    pool_->give(bytes);
+    throw;
+  }
+  return counted_buffer(std::move(inner), pool_, bytes, live_counter_);
+}
+
+}  // namespace r1

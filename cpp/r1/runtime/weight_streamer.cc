@@ -1,0 +1,396 @@
+#include "r1/runtime/weight_streamer.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "r1/core/error.h"
+#include "r1/memory/tier_planner.h"
+
+namespace r1 {
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+constexpr size_t kBatchBytes = size_t{64} << 20;  // host reads gathered into one queue-depth batch
+}  // namespace
+
+size_t unhomed_weight_bytes(const Graph& g, size_t min_bytes) {
+  size_t n = 0;
+  for (const auto& v : g.values()) {
+    if (!v->is_constant() || v->constant.nbytes() < min_bytes) continue;
+    uint64_t offset = 0;
+    bool homed = false;
+    for (const auto& b : g.backings()) homed = homed || b->locate(v->constant.raw(), v->constant.nbytes(), &offset);
+    n += homed ? 0 : v->constant.nbytes();
+  }
+  return n;
+}
+
+WeightStreamer::WeightStreamer(const Graph& g, const std::vector<const Node*>& steps,
+                               const std::vector<char>& metadata_only, Device& target,
+                               std::shared_ptr<MemoryPool> target_pool, std::shared_ptr<MemoryPool> host_pool,
+                               TieringOptions options)
+    : target_(target),
+      on_host_(target.kind() == DeviceKind::CPU),
+      pool_(std::move(target_pool)),
+      host_pool_(std::move(host_pool)),
+      options_(options) {
+  R1_CHECK(pool_ != nullptr, InternalError) << "a weight streamer needs a memory pool";
+  activations_ = std::make_unique<BudgetAllocator>(pool_, on_host_ ? nullptr : &target_.allocator());
+  num_steps_ = static_cast<int>(steps.size());
+  index_.assign(g.values().size(), -1);
+  std::map<std::string, int> reader_of;
+  std::vector<char> seen(g.values().size(), 0);
+  size_t fixed = 0;
+  for (int s = 0; s < num_steps_; ++s) {
+    if (metadata_only[s]) continue;
+    for (const Value* v : steps[s]->inputs) {
+      if (!v || !v->is_constant()) continue;
+      if (index_[v->id] >= 0) {
+        auto& uses = items_[index_[v->id]].uses;
+        if (uses.back() != s) uses.push_back(s);
+        continue;
+      }
+      if (seen[v->id]) continue;
+      seen[v->id] = 1;
+      const Tensor& c = v->constant;
+      uint64_t offset = 0;
+      std::string home;
+      if (c.nbytes() >= options_.min_stream_bytes && !v->is_graph_output)
+        for (const auto& b : g.backings())
+          if (b->locate(c.raw(), c.nbytes(), &offset)) {
+            home = b->reopen_path();
+            break;
+          }
+      if (home.empty()) {  // small, or made in memory: stays where the graph has it
+        fixed += c.nbytes();
+        continue;
+      }
+      auto [it, fresh] = reader_of.emplace(home, static_cast<int>(readers_.size()));
+      if (fresh) readers_.push_back(DirectReader::open(home, options_.read));
+      index_[v->id] = static_cast<int>(items_.size());
+      items_.push_back({v, c.nbytes(), {s}, it->second, offset, false, {}, Tensor()});
+    }
+  }
+  std::vector<size_t> per_step(static_cast<size_t>(num_steps_), 0);
+  for (auto& it : items_) {
+    it.drop.assign(it.uses.size() - 1, 1);
+    for (int s : it.uses) per_step[s] += it.bytes;
+  }
+  min_weights_ = per_step.empty() ? 0 : *std::max_element(per_step.begin(), per_step.end());
+  // Always held: the constants that do not stream, and each reader's aligned staging buffers.
+  const size_t reader_staging = readers_.size() * options_.read.queue_depth * options_.read.request_bytes;
+  fixed_bytes_ = fixed + (on_host_ ? reader_staging : 0);
+  if (!on_host_) {
+    copy_stream_ = target_.create_stream();
+    for (int k = 0; k < 2 && !items_.empty(); ++k) {
+      staging_.push_back(target_.host_allocator().allocate(options_.staging_bytes));
+      staged_.push_back(target_.create_event());
+    }
+    if (host_pool_) host_pool_->take(reader_staging + staging_.size() * options_.staging_bytes);
+  }
+  const size_t min_budget = fixed_bytes_ + min_weights_;
+  R1_CHECK(pool_->capacity() >= min_budget, InputError)
+      << "memory budget " << pool_->capacity() << " bytes on " << pool_->tier()
+      << " is too small to run this model: its largest step reads " << min_weights_ << " bytes of weights and "
+      << fixed_bytes_ << " bytes are always held (small constants, read buffers), so the smallest budget that can "
+      << "work is " << min_budget << " bytes (" << (min_budget + (1 << 20) - 1) / (1 << 20)
+      << " MiB), plus what the activations of the input shapes you run need";
+  pool_->take(fixed_bytes_);
+  stats_.weights = items_.size();
+  for (const auto& it : items_) stats_.weight_bytes += it.bytes;
+  stats_.fixed_bytes = fixed_bytes_;
+  stats_.min_budget = min_budget;
+}
+
+WeightStreamer::~WeightStreamer() {
+  for (auto& it : items_) it.loaded = Tensor();
+  free_.clear();
+  pool_->give(fixed_bytes_);
+  if (host_pool_ && !on_host_)
+    host_pool_->give(readers_.size() * options_.read.queue_depth * options_.read.request_bytes +
+                     staging_.size() * options_.staging_bytes);
+}
+
+void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
+  std::vector<TierItem> tier_items;
+  for (const auto& it : items_) tier_items.push_back({TierItem::Weight, it.bytes, it.uses});
+  TierPlan p;
+  // What other engines sharing the pool hold is not ours to plan with.
+  size_t mine = fixed_bytes_ + activations_->live();
+  for (const auto& it : items_) mine += it.loaded.defined() ? it.bytes : 0;
+  for (const auto& [n, b] : free_) mine += n;
+  const size_t others = pool_->used() > mine ? pool_->used() - mine : 0;
+  const size_t taken = others + fixed_bytes_ + activation_bytes;
+  const size_t budget = pool_->capacity() > taken ? pool_->capacity() - taken : 0;
+  if (!stream_all) p = plan_tiers(tier_items, num_steps_, {budget, 1});
+  const bool use = !stream_all && p.feasible;
+  stats_.resident = stats_.resident_bytes = 0;
+  for (size_t i = 0; i < items_.size(); ++i) {
+    Item& it = items_[i];
+    it.resident = use && p.resident[i];
+    if (use) it.drop = p.drop[i];
+    else std::fill(it.drop.begin(), it.drop.end(), uint8_t{1});
+    if (!it.resident && it.loaded.defined()) recycle(it.loaded);
+    stats_.resident += it.resident;
+    stats_.resident_bytes += it.resident ? it.bytes : 0;
+  }
+}
+
+void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
+  const size_t activation = std::max(stats_.activation_bytes, arena_bytes);
+  if (recording != planned_stream_all_ || activation > planned_for_ || planned_for_ == SIZE_MAX) {
+    plan(activation, recording);
+    planned_for_ = activation;
+    planned_stream_all_ = recording;
+  }
+  loads_.clear();
+  release_after_.assign(static_cast<size_t>(num_steps_), {});
+  ready_.assign(items_.size(), 0);
+  for (size_t i = 0; i < items_.size(); ++i) {
+    const Item& it = items_[i];
+    ready_[i] = it.loaded.defined();
+    if (!ready_[i]) loads_.push_back({static_cast<int>(i), it.uses[0]});
+    if (it.resident) continue;
+    for (size_t k = 0; k + 1 < it.uses.size(); ++k)
+      if (it.drop[k]) {
+        release_after_[it.uses[k]].push_back(static_cast<int>(i));
+        loads_.push_back({static_cast<int>(i), it.uses[k + 1]});
+      }
+    release_after_[it.uses.back()].push_back(static_cast<int>(i));
+  }
+  std::stable_sort(loads_.begin(), loads_.end(), [](const Load& a, const Load& b) { return a.step < b.step; });
+  next_load_ = 0;
+  compute_step_ = 0;
+  waiting_step_ = -1;
+  stop_ = stuck_ = budget_error_ = false;
+  error_.clear();
+  run_read_s_ = run_stall_s_ = 0;
+  run_bytes_ = 0;
+  run_start_ = Clock::now();
+  activations_->pool().reset_peak();
+  pool_->run_started();
+  if (!loads_.empty()) loader_ = std::thread([this] { loader_main(); });
+}
+
+void WeightStreamer::fail(const std::string& what, bool budget) {
+  // (mu_ held)
+  if (error_.empty()) {
+    error_ = what;
+    budget_error_ = budget;
+  }
+  cv_.notify_all();
+}
+
+std::shared_ptr<Buffer> WeightStreamer::obtain(size_t bytes) {
+  // Called by the loader without mu_; the load it is for is loads_[next_load_].
+  std::unique_lock<std::mutex> lk(mu_);
+  const int step = loads_[next_load_].step;
+  for (;;) {
+    if (stop_ || !error_.empty()) return nullptr;
+    auto f = free_.find(bytes);
+    if (f != free_.end()) {
+      std::shared_ptr<Buffer> b = std::move(f->second);
+      free_.erase(f);
+      ++stats_.reused_buffers;
+      return b;
+    }
+    if (pool_->try_take(bytes)) {
+      lk.unlock();
+      std::shared_ptr<Buffer> inner =
+          on_host_ ? allocate_pages(bytes, /*writable=*/false) : target_.allocator().allocate(bytes);
+      return counted_buffer(std::move(inner), pool_, bytes, nullptr, /*writable=*/false);
+    }
+    if (!free_.empty()) {  // cached pages of another size: give them back to make room
+      free_.erase(std::prev(free_.end()));
+      continue;
+    }
+    // The compute waits for this load (or a later one) and holds everything else it needs: only another
+    // engine's run on a shared pool can still give memory back.
+    const bool stuck = waiting_step_ >= step;
+    if (stuck != stuck_) {
+      stuck_ = stuck;
+      pool_->set_stuck(stuck);
+    }
+    if (stuck && pool_->all_stuck()) {
+      fail("memory budget " + std::to_string(pool_->capacity()) + " bytes on " + pool_->tier() +
+               " is too small for this input: step " + std::to_string(step) + " needs " + std::to_string(bytes) +
+               " more bytes of weights while " + std::to_string(pool_->used()) +
+               " bytes are held (activations of this input: " + std::to_string(activations_->live()) +
+               "); give the engine at least " + std::to_string(pool_->used() + bytes) + " bytes, or run smaller inputs",
+           true);
+      return nullptr;
+    }
+    // This engine's releases (finished()) wake us at once; another engine's, on a shared pool, within 5 ms.
+    cv_.wait_for(lk, std::chrono::milliseconds(5));
+  }
+}
+
+void WeightStreamer::read_items(const std::vector<int>& items, const std::vector<std::shared_ptr<Buffer>>& bufs) {
+  if (on_host_) {
+    std::map<int, std::vector<ReadRange>> by_reader;
+    for (size_t k = 0; k < items.size(); ++k) {
+      const Item& it = items_[items[k]];
+      by_reader[it.reader].push_back({it.offset, it.bytes, bufs[k]->data()});
+    }
+    for (auto& [r, ranges] : by_reader) readers_[r]->read_many(ranges);
+    return;
+  }
+  // Disk -> pinned staging -> device, alternating two staging buffers: the disk read of one chunk overlaps
+  // the copy of the previous one on the copy stream.
+  int k = 0;
+  std::vector<char> pending(staged_.size(), 0);
+  for (size_t j = 0; j < items.size(); ++j) {
+    const Item& it = items_[items[j]];
+    for (size_t done = 0; done < it.bytes; done += options_.staging_bytes, k ^= 1) {
+      const size_t n = std::min(options_.staging_bytes, it.bytes - done);
+      if (pending[k]) staged_[k]->synchronize();
+      readers_[it.reader]->read(it.offset + done, n, staging_[k]->data());
+      target_.copy(*staging_[k], 0, *bufs[j], done, n, copy_stream_.get());
+      copy_stream_->record(*staged_[k]);
+      pending[k] = 1;
+    }
+  }
+  copy_stream_->synchronize();
+}
+
+void WeightStreamer::loader_main() {
+  for (;;) {
+    std::vector<int> batch;
+    std::vector<std::shared_ptr<Buffer>> bufs;
+    size_t batch_bytes = 0;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      // Wait until the next load may start: within the prefetch depth, and its previous segment released.
+      cv_.wait(lk, [&] {
+        if (stop_ || !error_.empty() || next_load_ == loads_.size()) return true;
+        const Load& l = loads_[next_load_];
+        return (options_.prefetch < 0 || l.step <= compute_step_ + options_.prefetch) &&
+               !items_[l.item].loaded.defined();
+      });
+      if (stop_ || !error_.empty() || next_load_ == loads_.size()) return;
+    }
+    // The first load of the batch waits for memory; later ones join only while memory, depth and size allow.
+    for (size_t k = next_load_; k < loads_.size(); ++k) {
+      const Load& l = loads_[k];
+      const Item& it = items_[l.item];
+      if (!batch.empty()) {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (!on_host_ || batch_bytes + it.bytes > kBatchBytes || it.loaded.defined() ||
+            std::find(batch.begin(), batch.end(), l.item) != batch.end() ||
+            (options_.prefetch >= 0 && l.step > compute_step_ + options_.prefetch))
+          break;
+      }
+      std::shared_ptr<Buffer> b;
+      if (batch.empty()) {
+        b = obtain(it.bytes);
+      } else {
+        std::lock_guard<std::mutex> lk(mu_);
+        auto f = free_.find(it.bytes);
+        if (f != free_.end()) {
+          b = std::move(f->second);
+          free_.erase(f);
+          ++stats_.reused_buffers;
+        } else if (pool_->try_take(it.bytes)) {
+          b = counted_buffer(allocate_pages(it.bytes, false), pool_, it.bytes, nullptr, false);
+        }
+      }
+      if (!b) break;
+      batch.push_back(l.item);
+      bufs.push_back(std::move(b));
+      batch_bytes += it.bytes;
+    }
+    if (batch.empty()) return;  // stopped, or failed (the compute sees the error)
+    const auto t0 = Clock::now();
+    std::string error;
+    try {
+      read_items(batch, bufs);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    const double dt = seconds_since(t0);
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!error.empty()) {
+      fail(error, false);
+      return;
+    }
+    run_read_s_ += dt;
+    run_bytes_ += batch_bytes;
+    for (size_t k = 0; k < batch.size(); ++k) {
+      Item& it = items_[batch[k]];
+      it.loaded = Tensor(it.value->constant.dtype(), it.value->constant.shape(), std::move(bufs[k]));
+      ready_[batch[k]] = 1;
+    }
+    next_load_ += batch.size();
+    stats_.loads += batch.size();
+    cv_.notify_all();
+  }
+}
+
+const Tensor& WeightStreamer::acquire(int step, const Value* v) {
+  const int i = index_[v->id];
+  std::unique_lock<std::mutex> lk(mu_);
+  compute_step_ = std::max(compute_step_, step);
+  if (!ready_[i]) {
+    const auto t0 = Clock::now();
+    waiting_step_ = step;
+    cv_.notify_all();
+    cv_.wait(lk, [&] { return ready_[i] || !error_.empty(); });
+    waiting_step_ = -1;
+    run_stall_s_ += seconds_since(t0);
+  }
+  if (!ready_[i]) {
+    if (budget_error_) throw DeviceError(error_);
+    throw ModelError(error_);
+  }
+  return items_[i].loaded;
+}
+
+void WeightStreamer::recycle(Tensor& t) {
+  // (mu_ held, or no loader running.) A buffer nobody else holds goes back to the free list; one that a view
+  // still reads (a Reshape of a weight kept as an output) is left to its last owner.
+  std::shared_ptr<Buffer> b = t.buffer();
+  t = Tensor();
+  if (b && b.use_count() == 1) free_.emplace(b->size(), std::move(b));
+}
+
+void WeightStreamer::finished(int step) {
+  std::lock_guard<std::mutex> lk(mu_);
+  for (int i : release_after_[step]) {
+    recycle(items_[i].loaded);
+    ready_[i] = 0;
+  }
+  compute_step_ = step + 1;
+  cv_.notify_all();
+}
+
+void WeightStreamer::end_run() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (loader_.joinable()) loader_.join();
+  std::lock_guard<std::mutex> lk(mu_);
+  for (size_t i = 0; i < items_.size(); ++i)
+    if (!items_[i].resident && items_[i].loaded.defined()) recycle(items_[i].loaded);
+  if (stuck_) pool_->set_stuck(false);
+  stuck_ = false;
+  pool_->run_ended();
+  stats_.activation_bytes = std::max(stats_.activation_bytes, activations_->peak());
+  stats_.runs += 1;
+  stats_.last_bytes_read = run_bytes_;
+  stats_.bytes_read += run_bytes_;
+  stats_.last_read_s = run_read_s_;
+  stats_.read_s += run_read_s_;
+  stats_.last_stall_s = run_stall_s_;
+  stats_.stall_s += run_stall_s_;
+  stats_.last_run_s = seconds_since(run_start_);
+  stats_.run_s += stats_.last_run_s;
+}
+
+TieringStats WeightStreamer::stats() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return stats_;
+}
+
+}  // namespace r1
