@@ -35,6 +35,7 @@ void bind_executor(py::module_& m) {
              d["weight_bytes"] = s.weight_bytes;
              d["resident"] = s.resident;
              d["resident_bytes"] = s.resident_bytes;
+             d["loaded_bytes"] = s.loaded_bytes;
              d["fixed_bytes"] = s.fixed_bytes;
              d["min_budget"] = s.min_budget;
              d["activation_bytes"] = s.activation_bytes;

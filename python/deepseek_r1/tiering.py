@@ -92,6 +92,8 @@ def report(executor: _core.Executor, budget: dict[str, int], device: str) -> dic
         "weights": s["weights"],
         "weight_bytes": s["weight_bytes"],
         "resident_weights": s["resident"],
+        "resident_weight_bytes": s["resident_bytes"],
+        "loaded_weight_bytes": s["loaded_bytes"],
         "streamed_weights": s["weights"] - s["resident"],
         "min_budget_bytes": s["min_budget"],
         "activation_bytes": s["activation_bytes"],

@@ -27,6 +27,8 @@ class BackingFile {
   // A path that opens the file as it was loaded ("/proc/self/fd/N": the bytes this engine's weights are,
   // even after the name was renamed over or unlinked).
   virtual std::string reopen_path() const { return ""; }
+  // The name it was loaded by, for messages.
+  virtual std::string path() const { return ""; }
 };
 
 }  // namespace r1

@@ -37,6 +37,7 @@ class MappedFile final : public BackingFile {
   std::string changed() const override;
   bool locate(const void* p, size_t n, uint64_t* offset) const override;
   std::string reopen_path() const override;
+  std::string path() const override { return path_; }
 
  private:
   MappedFile(std::string path, void* addr, size_t size, int fd);

@@ -52,7 +52,7 @@ struct DirectReader::Pool {
   std::vector<std::thread> workers;
 
   void run(size_t staging_bytes) {
-    std::unique_ptr<void, FreeAligned> staging(std::aligned_alloc(kAlign, staging_bytes));
+    std::unique_ptr<void, FreeAligned> staging;  // made on the first request that is not aligned
     for (;;) {
       Request r;
       {
@@ -62,7 +62,9 @@ struct DirectReader::Pool {
         r = queue.front();
         queue.pop_front();
       }
-      std::string error = staging ? serve(r, static_cast<char*>(staging.get())) : "out of memory for a staging buffer";
+      if (!r.into_dst && !staging) staging.reset(std::aligned_alloc(kAlign, staging_bytes));
+      std::string error = r.into_dst || staging ? serve(r, static_cast<char*>(staging.get()))
+                                                : "out of memory for a staging buffer";
       std::lock_guard<std::mutex> lk(r.batch->mu);
       if (!error.empty() && r.batch->error.empty()) r.batch->error = error;
       if (--r.batch->left == 0) r.batch->done.notify_all();
@@ -153,7 +155,10 @@ void DirectReader::read_many(const std::vector<ReadRange>& ranges) {
       const uint64_t e = std::min(last, b + step);
       const uint64_t want_b = std::max(b, rg.offset), want_e = std::min(e, end);
       char* dst = static_cast<char*>(rg.dst) + (want_b - rg.offset);
-      const bool aligned = want_b == b && want_e == e && reinterpret_cast<uintptr_t>(dst) % kAlign == 0;
+      // The last page may be read whole into dst when dst has room for it (the bytes past the range are junk
+      // the caller does not look at).
+      const size_t room = std::max(rg.capacity, rg.bytes) - (want_b - rg.offset);
+      const bool aligned = want_b == b && (want_e == e || e - b <= room) && reinterpret_cast<uintptr_t>(dst) % kAlign == 0;
       requests.push_back({b, e, want_b, want_e, dst, aligned || !direct_, &batch});
     }
   }

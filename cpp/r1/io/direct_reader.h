@@ -8,8 +8,8 @@
 // model evicts itself (llama.cpp measured 20 s/token for a 20 GB model on 16 GB of RAM through mmap), and every
 // byte is copied twice. O_DIRECT reads go from the device straight into our buffers: requests are 4 KiB-aligned
 // in offset, length and memory, so each worker reads into its own aligned staging buffer (reused, never
-// reallocated) and copies out what was asked for, or, when the destination and the range are aligned already,
-// reads into the destination itself. Where the filesystem refuses O_DIRECT (tmpfs, some overlays) the reads
+// reallocated, made on the first request that needs it) and copies out what was asked for, or, when the
+// destination and the range are aligned already, reads into the destination itself. Where the filesystem refuses O_DIRECT (tmpfs, some overlays) the reads
 // are buffered and the pages dropped after (POSIX_FADV_DONTNEED), so the cache is still not polluted.
 // A read past the end of the file (truncated under us) or an I/O error is a ModelError naming the file.
 // io_uring is the next step for the submission path; this pool of pread workers is its fallback.
@@ -35,6 +35,9 @@ struct ReadRange {
   uint64_t offset = 0;
   size_t bytes = 0;
   void* dst = nullptr;
+  // Bytes writable at dst (0: just `bytes`). A page-aligned range into a page-aligned dst with room for the
+  // whole last page is read straight into dst, its tail page included: no staging copy.
+  size_t capacity = 0;
 };
 
 class DirectReader {

@@ -393,7 +393,14 @@ void check_backing(const Graph& g) {
 
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   check_backing(*graph_);
-  std::vector<Tensor> outs = run_unchecked(inputs);
+  std::vector<Tensor> outs;
+  try {
+    outs = run_unchecked(inputs);
+  } catch (const Error&) {
+    // A kernel that tripped over weights read from a file changed under the run: the change is the error.
+    check_backing(*graph_);
+    throw;
+  }
   check_backing(*graph_);
   return outs;
 }

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -71,6 +72,7 @@ std::shared_ptr<MemoryPool> MemoryPool::shared(const std::string& tier, size_t c
   std::shared_ptr<MemoryPool> p = pools[tier].lock();
   if (!p) {
     p = std::make_shared<MemoryPool>(tier, capacity);
+    p->shared_ = true;
     pools[tier] = p;
   } else {
     p->set_capacity(capacity);
@@ -91,6 +93,37 @@ bool MemoryPool::try_take(size_t n) {
   return true;
 }
 
+
+void MemoryPool::add_reclaimer(Reclaimer* r) {
+  std::lock_guard<std::mutex> lk(reclaim_mu_);
+  reclaimers_.emplace_back(++clock_, r);
+}
+
+void MemoryPool::remove_reclaimer(Reclaimer* r) {
+  std::lock_guard<std::mutex> lk(reclaim_mu_);
+  reclaimers_.erase(std::remove_if(reclaimers_.begin(), reclaimers_.end(), [&](const auto& e) { return e.second == r; }),
+                    reclaimers_.end());
+}
+
+void MemoryPool::touch(Reclaimer* r) {
+  std::lock_guard<std::mutex> lk(reclaim_mu_);
+  for (auto& e : reclaimers_)
+    if (e.second == r) e.first = ++clock_;
+}
+
+size_t MemoryPool::reclaim(size_t bytes, const Reclaimer* except) {
+  // Held while asking: a reclaimer never blocks (it only try-locks its own state), so this cannot deadlock,
+  // and one that is being removed waits here until the call is over.
+  std::lock_guard<std::mutex> lk(reclaim_mu_);
+  std::vector<std::pair<uint64_t, Reclaimer*>> order = reclaimers_;
+  std::sort(order.begin(), order.end());
+  size_t got = 0;
+  for (const auto& [stamp, r] : order) {
+    if (got >= bytes) break;
+    if (r != except) got += r->reclaim();
+  }
+  return got;
+}
 
 std::shared_ptr<Buffer> allocate_pages(size_t bytes, bool writable) {
   return std::make_shared<PageBuffer>(bytes, writable);

@@ -15,11 +15,21 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "r1/backend/device.h"
 
 namespace r1 {
+
+// Something holding bytes of a pool that it can give back on request (an idle engine's resident weights).
+class Reclaimer {
+ public:
+  virtual ~Reclaimer() = default;
+  // Gives back what it can without blocking (nothing while it runs, but cached buffers); returns the bytes.
+  virtual size_t reclaim() = 0;
+};
 
 class MemoryPool {
  public:
@@ -45,10 +55,22 @@ class MemoryPool {
   void set_stuck(bool stuck) { stuck ? ++stuck_runs_ : --stuck_runs_; }
   bool all_stuck() const { return active_runs_.load() > 0 && stuck_runs_.load() >= active_runs_.load(); }
 
+  // Engines that share the pool register; one that needs room asks the others, the least recently used
+  // first, until `bytes` came back (so the models used most recently stay resident). Returns the bytes freed.
+  bool is_shared() const { return shared_; }
+  void add_reclaimer(Reclaimer* r);
+  void remove_reclaimer(Reclaimer* r);
+  void touch(Reclaimer* r);  // r was just used
+  size_t reclaim(size_t bytes, const Reclaimer* except);
+
  private:
   std::string tier_;
   std::atomic<size_t> capacity_, used_{0}, peak_{0};
   std::atomic<int> active_runs_{0}, stuck_runs_{0};
+  bool shared_ = false;
+  std::mutex reclaim_mu_;
+  std::vector<std::pair<uint64_t, Reclaimer*>> reclaimers_;  // (last use, who)
+  uint64_t clock_ = 0;
 };
 
 // Page-aligned memory straight from the kernel (mmap), returned to it when freed: what a budget counts is

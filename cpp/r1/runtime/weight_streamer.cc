@@ -54,11 +54,12 @@ WeightStreamer::WeightStreamer(const Graph& g, const std::vector<const Node*>& s
       seen[v->id] = 1;
       const Tensor& c = v->constant;
       uint64_t offset = 0;
-      std::string home;
+      std::string home, name;
       if (c.nbytes() >= options_.min_stream_bytes && !v->is_graph_output)
         for (const auto& b : g.backings())
           if (b->locate(c.raw(), c.nbytes(), &offset)) {
             home = b->reopen_path();
+            name = b->path();
             break;
           }
       if (home.empty()) {  // small, or made in memory: stays where the graph has it
@@ -66,7 +67,13 @@ WeightStreamer::WeightStreamer(const Graph& g, const std::vector<const Node*>& s
         continue;
       }
       auto [it, fresh] = reader_of.emplace(home, static_cast<int>(readers_.size()));
-      if (fresh) readers_.push_back(DirectReader::open(home, options_.read));
+      if (fresh) {
+        readers_.push_back(DirectReader::open(home, options_.read));
+        reader_names_.push_back(name.empty() ? home : name);
+      }
+      // From now on this weight is read from disk, never through the mapping: give back the pages that load
+      // time touched (a pass reading a packed header maps a whole large folio of the page cache).
+      c.buffer()->drop_resident_pages(c.byte_offset(), c.nbytes());
       index_[v->id] = static_cast<int>(items_.size());
       items_.push_back({v, c.nbytes(), {s}, it->second, offset, false, {}, Tensor()});
     }
@@ -77,9 +84,12 @@ WeightStreamer::WeightStreamer(const Graph& g, const std::vector<const Node*>& s
     for (int s : it.uses) per_step[s] += it.bytes;
   }
   min_weights_ = per_step.empty() ? 0 : *std::max_element(per_step.begin(), per_step.end());
-  // Always held: the constants that do not stream, and each reader's aligned staging buffers.
+  // Always held: the constants that do not stream, and each reader's staging buffers where a read cannot go
+  // straight into the weight's pages (a blob not on a page: .r1 files before version 3).
+  bool unaligned = false;
+  for (const auto& it : items_) unaligned = unaligned || it.offset % DirectReader::kAlign != 0;
   const size_t reader_staging = readers_.size() * options_.read.queue_depth * options_.read.request_bytes;
-  fixed_bytes_ = fixed + (on_host_ ? reader_staging : 0);
+  fixed_bytes_ = fixed + (on_host_ && unaligned ? reader_staging : 0);
   if (!on_host_) {
     copy_stream_ = target_.create_stream();
     for (int k = 0; k < 2 && !items_.empty(); ++k) {
@@ -96,6 +106,7 @@ WeightStreamer::WeightStreamer(const Graph& g, const std::vector<const Node*>& s
       << "work is " << min_budget << " bytes (" << (min_budget + (1 << 20) - 1) / (1 << 20)
       << " MiB), plus what the activations of the input shapes you run need";
   pool_->take(fixed_bytes_);
+  if (pool_->is_shared()) pool_->add_reclaimer(this);
   stats_.weights = items_.size();
   for (const auto& it : items_) stats_.weight_bytes += it.bytes;
   stats_.fixed_bytes = fixed_bytes_;
@@ -103,6 +114,7 @@ WeightStreamer::WeightStreamer(const Graph& g, const std::vector<const Node*>& s
 }
 
 WeightStreamer::~WeightStreamer() {
+  if (pool_->is_shared()) pool_->remove_reclaimer(this);
   for (auto& it : items_) it.loaded = Tensor();
   free_.clear();
   pool_->give(fixed_bytes_);
@@ -136,8 +148,42 @@ void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
   }
 }
 
+size_t WeightStreamer::reclaim() {
+  std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
+  if (!lk.owns_lock()) return 0;
+  size_t n = 0;
+  for (const auto& [bytes, b] : free_) n += bytes;
+  free_.clear();
+  if (!busy_) {
+    for (auto& it : items_)
+      if (it.loaded.defined()) {
+        n += it.bytes;
+        it.loaded = Tensor();
+      }
+    planned_for_ = SIZE_MAX;
+  }
+  return n;
+}
+
 void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
+  std::unique_lock<std::mutex> lk(mu_);
+  busy_ = true;
   const size_t activation = std::max(stats_.activation_bytes, arena_bytes);
+  if (pool_->is_shared() && !recording) {
+    // The engine that runs now gets room for all its weights if idle engines on the pool can give it back,
+    // least recently used first: the most recently used models stay resident.
+    size_t mine = fixed_bytes_ + activations_->live();
+    for (const auto& it : items_) mine += it.loaded.defined() ? it.bytes : 0;
+    for (const auto& [n, b] : free_) mine += n;
+    const size_t want = fixed_bytes_ + activation + stats_.weight_bytes;
+    const size_t room = pool_->capacity() > pool_->used() - std::min(mine, pool_->used())
+                            ? pool_->capacity() - (pool_->used() - std::min(mine, pool_->used()))
+                            : 0;
+    lk.unlock();
+    if (want > room) pool_->reclaim(want - room, this);
+    lk.lock();
+    planned_for_ = SIZE_MAX;  // what the others hold changes between runs: plan again
+  }
   if (recording != planned_stream_all_ || activation > planned_for_ || planned_for_ == SIZE_MAX) {
     plan(activation, recording);
     planned_for_ = activation;
@@ -169,6 +215,7 @@ void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
   run_start_ = Clock::now();
   activations_->pool().reset_peak();
   pool_->run_started();
+  lk.unlock();
   if (!loads_.empty()) loader_ = std::thread([this] { loader_main(); });
 }
 
@@ -211,6 +258,12 @@ std::shared_ptr<Buffer> WeightStreamer::obtain(size_t bytes) {
       stuck_ = stuck;
       pool_->set_stuck(stuck);
     }
+    if (stuck && pool_->is_shared()) {  // idle engines on the pool may give room back
+      lk.unlock();
+      const size_t got = pool_->reclaim(bytes, this);
+      lk.lock();
+      if (got > 0) continue;
+    }
     if (stuck && pool_->all_stuck()) {
       fail("memory budget " + std::to_string(pool_->capacity()) + " bytes on " + pool_->tier() +
                " is too small for this input: step " + std::to_string(step) + " needs " + std::to_string(bytes) +
@@ -230,7 +283,8 @@ void WeightStreamer::read_items(const std::vector<int>& items, const std::vector
     std::map<int, std::vector<ReadRange>> by_reader;
     for (size_t k = 0; k < items.size(); ++k) {
       const Item& it = items_[items[k]];
-      by_reader[it.reader].push_back({it.offset, it.bytes, bufs[k]->data()});
+      // Page buffers have room for the whole last page: the read needs no staging copy.
+      by_reader[it.reader].push_back({it.offset, it.bytes, bufs[k]->data(), (bufs[k]->size() + 4095) / 4096 * 4096});
     }
     for (auto& [r, ranges] : by_reader) readers_[r]->read_many(ranges);
     return;
@@ -244,7 +298,7 @@ void WeightStreamer::read_items(const std::vector<int>& items, const std::vector
     for (size_t done = 0; done < it.bytes; done += options_.staging_bytes, k ^= 1) {
       const size_t n = std::min(options_.staging_bytes, it.bytes - done);
       if (pending[k]) staged_[k]->synchronize();
-      readers_[it.reader]->read(it.offset + done, n, staging_[k]->data());
+      readers_[it.reader]->read_many({{it.offset + done, n, staging_[k]->data(), options_.staging_bytes}});
       target_.copy(*staging_[k], 0, *bufs[j], done, n, copy_stream_.get());
       copy_stream_->record(*staged_[k]);
       pending[k] = 1;
@@ -305,7 +359,12 @@ void WeightStreamer::loader_main() {
     try {
       read_items(batch, bufs);
     } catch (const std::exception& e) {
+      // Name the model file, not the descriptor path the reader opened it by.
       error = e.what();
+      for (size_t r = 0; r < readers_.size(); ++r)
+        for (size_t at; (at = error.find(readers_[r]->path())) != std::string::npos;)
+          error.replace(at, readers_[r]->path().size(), reader_names_[r]);
+      error = "streaming weights: " + error;
     }
     const double dt = seconds_since(t0);
     std::lock_guard<std::mutex> lk(mu_);
@@ -375,7 +434,9 @@ void WeightStreamer::end_run() {
     if (!items_[i].resident && items_[i].loaded.defined()) recycle(items_[i].loaded);
   if (stuck_) pool_->set_stuck(false);
   stuck_ = false;
+  busy_ = false;
   pool_->run_ended();
+  if (pool_->is_shared()) pool_->touch(this);
   stats_.activation_bytes = std::max(stats_.activation_bytes, activations_->peak());
   stats_.runs += 1;
   stats_.last_bytes_read = run_bytes_;
@@ -390,7 +451,10 @@ void WeightStreamer::end_run() {
 
 TieringStats WeightStreamer::stats() const {
   std::lock_guard<std::mutex> lk(mu_);
-  return stats_;
+  TieringStats s = stats_;
+  s.loaded_bytes = 0;
+  for (const auto& it : items_) s.loaded_bytes += it.loaded.defined() ? it.bytes : 0;
+  return s;
 }
 
 }  // namespace r1

@@ -50,6 +50,7 @@ struct TieringOptions {
 struct TieringStats {
   size_t weights = 0, weight_bytes = 0;      // streamable weights and their bytes
   size_t resident = 0, resident_bytes = 0;   // of them, planned to stay loaded
+  size_t loaded_bytes = 0;                   // weights in memory now (between runs: the resident ones loaded)
   size_t fixed_bytes = 0;                    // small constants and reader staging: always held
   size_t min_budget = 0;                     // the least budget any run can fit (one step's weights + fixed)
   size_t activation_bytes = 0;               // the largest activation peak a run of this engine had
@@ -65,7 +66,7 @@ struct TieringStats {
 // or rewritten by a pass at load). They cannot stream: the engine writes them to a file first (offload_dir).
 size_t unhomed_weight_bytes(const Graph& g, size_t min_bytes);
 
-class WeightStreamer {
+class WeightStreamer final : public Reclaimer {
  public:
   // steps: the executor's nodes in run order; metadata_only[s]: step s reads only its inputs' shapes.
   // target: where kernels read the weights (the CPU, or a GPU with host staging); target_pool: its budget;
@@ -73,7 +74,7 @@ class WeightStreamer {
   WeightStreamer(const Graph& g, const std::vector<const Node*>& steps, const std::vector<char>& metadata_only,
                  Device& target, std::shared_ptr<MemoryPool> target_pool, std::shared_ptr<MemoryPool> host_pool,
                  TieringOptions options);
-  ~WeightStreamer();
+  ~WeightStreamer() override;
   WeightStreamer(const WeightStreamer&) = delete;
   WeightStreamer& operator=(const WeightStreamer&) = delete;
 
@@ -88,6 +89,9 @@ class WeightStreamer {
   TieringStats stats() const;
   void set_prefetch(int steps) { options_.prefetch = steps; }
   MemoryPool& pool() const { return *pool_; }
+  // On a shared pool: another engine needs room. Between runs, lets go of resident weights and cached buffers
+  // (the next run plans again); during one, only of cached buffers.
+  size_t reclaim() override;
 
   // Begins a run on construction, ends it on destruction (also when the run throws).
   class RunGuard {
@@ -134,6 +138,7 @@ class WeightStreamer {
   std::vector<int> index_;  // per value id: item index or -1
   std::vector<Item> items_;
   std::vector<std::unique_ptr<DirectReader>> readers_;
+  std::vector<std::string> reader_names_;  // the files' names, for messages (readers open /proc/self/fd/N)
   std::vector<std::shared_ptr<Buffer>> staging_;  // GPU path: pinned host buffers, reused
   std::unique_ptr<Stream> copy_stream_;
   std::vector<std::unique_ptr<Event>> staged_;
@@ -151,7 +156,7 @@ class WeightStreamer {
   size_t next_load_ = 0;     // loads issued by the loader
   int compute_step_ = 0;     // the step the compute runs (or waits for)
   int waiting_step_ = -1;    // the step the compute waits for a weight of, or -1
-  bool stop_ = false, stuck_ = false;
+  bool stop_ = false, stuck_ = false, busy_ = false;
   std::string error_;
   bool budget_error_ = false;
   std::thread loader_;
