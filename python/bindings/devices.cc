@@ -20,6 +20,8 @@ void bind_devices(py::module_& m) {
       py::arg("device"), "Opens a device (e.g. 'cuda:0') and returns its canonical name; DeviceError when absent.");
   m.def("_register_sim_device", &register_sim_device,
         "Tests only: registers 'sim:0', host memory posing as a GPU's (see r1/cpu/sim_device.h).");
+  m.def("_sim_inject_faults", &sim_inject_faults, py::arg("kind"), py::arg("count"),
+        "Tests only: the next `count` sim:0 allocations ('alloc') or copies ('lost') fail with DeviceError.");
   // The capsule _cuda / _hip open at import (see r1/backend/plugin.h). const_cast: the capsule
   // API takes void*; the hook is never written through it.
   m.attr("_registry_capsule") = py::capsule(const_cast<r1_backend_hook*>(core_backend_hook()), R1_BACKEND_HOOK_CAPSULE);

@@ -25,6 +25,15 @@ void bind_executor(py::module_& m) {
            py::arg("host_pool") = nullptr, py::arg("prefetch") = -1, py::arg("queue_depth") = 8,
            py::arg("request_bytes") = size_t{1} << 20, py::arg("min_stream_bytes") = size_t{64} << 10)
       .def_property_readonly("tiered", [](const Executor& ex) { return ex.streamer() != nullptr; })
+      .def_property(
+          "tracing", [](Executor& ex) { return ex.trace().enabled(); }, [](Executor& ex, bool on) { ex.trace().enable(on); })
+      .def("take_trace",
+           [](Executor& ex) {
+             // [(lane 0 compute | 1 read | 2 stall, name, start ns, end ns)], steady clock; clears them.
+             py::list out;
+             for (const auto& e : ex.trace().take()) out.append(py::make_tuple(e.lane, e.name, e.start_ns, e.end_ns));
+             return out;
+           })
       .def("tiering_stats",
            [](const Executor& ex) {
              py::dict d;

@@ -108,7 +108,26 @@ def cmd_info(a) -> int:
 
 def _engine(a) -> InferenceEngine:
     return InferenceEngine(
-        a.model, device=a.device, num_threads=a.threads, optimization_level=a.level, precision=a.precision
+        a.model,
+        device=a.device,
+        num_threads=a.threads,
+        optimization_level=a.level,
+        precision=a.precision,
+        memory_budget=a.memory_budget,
+        offload_dir=a.offload_dir,
+    )
+
+
+def _print_tiering(engine: InferenceEngine) -> None:
+    r = engine.tiering_report()
+    if not r["enabled"]:
+        return
+    gb = 1e9
+    print(
+        f"tiering: budget {', '.join(f'{k}={v / gb:.2f} GB' for k, v in r['budget_bytes'].items())}; "
+        f"{r['resident_weights']}/{r['weights']} weights resident ({r['resident_weight_bytes'] / gb:.2f} GB); "
+        f"last run streamed {r['streamed_bytes_last_run'] / gb:.2f} GB at {r['read_gbps']:.2f} GB/s, "
+        f"stalled {r['stall_ms_last_run']:.1f} ms ({r['hidden_fraction']:.0%} of the reads hidden behind compute)"
     )
 
 
@@ -140,6 +159,7 @@ def cmd_run(a) -> int:
         if a.save:
             np.save(f"{a.save}_{k}.npy", v)
     print(f"ran in {ms:.2f} ms")
+    _print_tiering(engine)
     return 0
 
 
@@ -158,6 +178,7 @@ def cmd_bench(a) -> int:
         f"{a.model}: threads={engine.num_threads} runs={a.runs} median={np.median(t):.3f} ms "
         f"p90={np.percentile(t, 90):.3f} ms min={t.min():.3f} ms"
     )
+    _print_tiering(engine)
     return 0
 
 
@@ -167,6 +188,12 @@ def cmd_profile(a) -> int:
     engine = _engine(a)
     feeds = _random_inputs(engine, _parse_dims(a.dim))
     print(profile(engine, feeds, runs=a.runs, warmup=a.warmup))
+    if a.trace:
+        from .trace import write_trace
+
+        n = write_trace(engine, feeds, a.trace)
+        print(f"wrote {n} trace events to {a.trace} (chrome://tracing or ui.perfetto.dev)")
+    _print_tiering(engine)
     return 0
 
 
@@ -213,6 +240,9 @@ def cmd_serve(a) -> int:
         num_threads=a.threads,
         poll_interval_s=a.poll_s if a.poll_s > 0 else None,
         tokenizer={"file": str(Path(a.tokenizer).resolve()), "max_length": a.max_length} if a.tokenizer else None,
+        device=a.device,
+        fallback_device=a.fallback_device,
+        memory_budget=a.memory_budget,
     )
     if a.auto_precision is not None:
         server.set_auto_precision(a.auto_precision)
@@ -225,6 +255,15 @@ def _read_key_file(path: str | None) -> list[str]:
     if not path:
         return []
     return [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def _budget_args(p) -> None:
+    p.add_argument(
+        "--memory-budget",
+        metavar="TIER=SIZE[,...]",
+        help="e.g. cpu=2GiB (or cuda:0=8GiB,cpu=32GiB): weights that do not fit stream from the .r1 file",
+    )
+    p.add_argument("--offload-dir", help="where weights with no .r1 home are written first (default: temp dir)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             "convert the whole graph",
         )
         r.add_argument("--device", default="cpu", help="cpu (default), cuda:N or hip:N (see r1.devices())")
+        _budget_args(r)
+        if name == "profile":
+            r.add_argument("--trace", metavar="OUT.json", help="write a Chrome trace of one run: compute and I/O lanes")
         if name == "run":
             r.add_argument("--input", action="append", help="name=file.npy")
             r.add_argument("--save", help="prefix for saving outputs as .npy")
@@ -306,6 +348,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--tokenizer", help="tokenizer.json: the model also takes a BYTES input 'text'")
     s.add_argument("--max-length", type=int, default=512, help="token limit with --tokenizer (default 512)")
     s.add_argument("--log-level", default="warning")
+    s.add_argument("--device", default="cpu", help="where the models run: cpu (default), cuda:N or hip:N")
+    s.add_argument("--fallback-device", help="rerun a batch that fails with a device error here (e.g. cpu)")
+    s.add_argument(
+        "--memory-budget",
+        metavar="TIER=SIZE[,...]",
+        help="one budget for every model (e.g. cpu=8GiB): recently used models stay resident, the rest stream",
+    )
     s.set_defaults(fn=cmd_serve)
     a = p.parse_args(argv)
     try:

@@ -23,6 +23,7 @@ from ._core import DeviceError, Executor, InputError, ModelError
 from .compiler import DEFAULT_LEVEL, _check_level, optimize_graph, pass_names
 from .convert.targets import target_mismatch
 from .dtypes import R1_TO_NUMPY
+from .failover import Failover
 from .input_check import arrange
 from .model import CompileInfo, Model, load_model
 
@@ -120,6 +121,9 @@ class InferenceEngine:
         memory_budget: Mapping[str, str | int] | str | None = None,
         offload_dir: str | os.PathLike | None = None,
         prefetch: str | int = "auto",
+        shared_memory_pool: bool = False,
+        fallback_device: str | None = None,
+        fallback_cooldown_s: float = 30.0,
     ):
         """precision: None for the precision the .r1 file was compiled with (fp32 for a graph as imported).
         mmap: map a .r1 file's weights (shared page cache, millisecond start) or, False, read them into
@@ -133,7 +137,12 @@ class InferenceEngine:
         ahead of the step that reads them (O_DIRECT reads, prefetch: "auto" reads as far ahead as the budget
         allows, a number caps it in steps, "off" reads each on demand). Weights with no home on disk (an .onnx
         model) are first written to an unlinked file in offload_dir (default: the system temp dir). A budget too
-        small for one step's weights is a ValueError-like InputError naming the smallest that works."""
+        small for one step's weights is an InputError naming the smallest that works. shared_memory_pool: draw
+        the budget from one pool per tier for the whole process (several models in one budget; the models used
+        most recently keep their weights resident).
+
+        fallback_device: e.g. "cpu" for a GPU engine: a run that fails with a device error reruns there
+        (failover.py); the device is then unhealthy (device_health) for fallback_cooldown_s."""
         if num_threads is not None and (not isinstance(num_threads, int) or not 1 <= num_threads <= MAX_THREADS):
             raise ValueError(f"num_threads must be an int from 1 to {MAX_THREADS}, or None; got {num_threads!r}")
         _check_level(optimization_level)
@@ -179,7 +188,23 @@ class InferenceEngine:
             graph = tiering.spill_unhomed(graph, self.model.metadata, self._offload_dir)
         self.graph = graph
         self._num_threads = num_threads or 0
-        self._executor = self._make_executor(self._budget, shared=False)
+        self._executor = self._make_executor(self._budget, shared=shared_memory_pool)
+        self._failover: Failover | None = None
+        if fallback_device is not None:
+            if fallback_device == device:
+                raise ValueError(f"fallback_device must differ from device ('{device}')")
+            if fallback_device != "cpu" and fallback_device not in gpu.devices():
+                raise DeviceError(f"fallback_device '{fallback_device}' is not available")
+            fb_budget = {"cpu": self._budget["cpu"]} if self._budget and "cpu" in self._budget else None
+            fb_precision = precision if fallback_device != "cpu" or precision in PRECISIONS else "fp32"
+
+            def make_fallback() -> InferenceEngine:
+                return InferenceEngine(
+                    self.model, device=fallback_device, precision=fb_precision, num_threads=num_threads,
+                    optimization_level=optimization_level, memory_budget=fb_budget,
+                )  # fmt: skip
+
+            self._failover = Failover(device, fallback_device, make_fallback, fallback_cooldown_s)
         # Independent GEMMs/convs (Q/K/V projections, parallel branches) run side by side, one per
         # thread, when the schedule has them next to each other (level 3's branch_scheduling).
         self._executor.inter_op = bool(inter_op)
@@ -274,10 +299,24 @@ class InferenceEngine:
         # Names and dtypes here (input_check, shared with the server); shapes in the executor, on every run.
         return [_c_contiguous(a) for a in arrange(self.inputs, inputs)]
 
+    def _run_arrays(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        if self._failover is not None:
+            return self._failover.run(self._executor.run, arrays)
+        return self._executor.run(arrays)
+
     def run(self, inputs: Inputs) -> dict[str, np.ndarray]:
         """Runs the model once; returns a dict output name -> array. The GIL is released while it runs."""
-        outs = self._executor.run(self._arrange(inputs))
+        outs = self._run_arrays(self._arrange(inputs))
         return {info.name: arr for info, arr in zip(self.outputs, outs)}
+
+    @property
+    def device_health(self) -> dict:
+        """{'device', 'healthy', 'failures', 'last_error', 'fallback_device', 'fallback_runs'}: runs that failed on
+        the device and reran on the fallback (failures and fallback_runs stay 0 without a fallback_device)."""
+        if self._failover is None:
+            return {"device": self.device, "healthy": True, "failures": 0, "last_error": "", "fallback_device": None,
+                    "fallback_runs": 0}  # fmt: skip
+        return self._failover.health()
 
     def profile(self, inputs: Inputs, runs: int = 20, warmup: int = 3):
         """Kernel time per op type and per node over `runs` runs (deepseek_r1.profiler)."""
@@ -314,7 +353,7 @@ class InferenceEngine:
                     np.concatenate([self._with_batch(samples[i][k], k) for i in chunk], axis=0)
                     for k in range(len(self.inputs))
                 ]
-                outs = self._executor.run(stacked)
+                outs = self._run_arrays(stacked)
                 for info, o in zip(self.outputs, outs):
                     if o.ndim == 0 or o.shape[0] != len(chunk):
                         raise InputError(

@@ -102,6 +102,8 @@ def report(executor: _core.Executor, budget: dict[str, int], device: str) -> dic
         "runs": s["runs"],
         "streamed_bytes_last_run": s["last_bytes_read"],
         "streamed_bytes_total": s["bytes_read"],
+        "read_s_total": s["read_s"],
+        "stall_s_total": s["stall_s"],
         "read_s_last_run": read_s,
         "read_gbps": (s["last_bytes_read"] / read_s / 1e9) if read_s > 0 else 0.0,
         "stall_ms_last_run": stall_s * 1e3,

@@ -1,5 +1,6 @@
 #include "r1/cpu/sim_device.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -8,6 +9,16 @@
 
 namespace r1 {
 namespace {
+
+std::atomic<int> g_alloc_faults{0}, g_lost_faults{0};
+
+// True (and one fewer left) when an injected fault is due.
+bool take_fault(std::atomic<int>& left) {
+  int n = left.load();
+  while (n > 0 && !left.compare_exchange_weak(n, n - 1)) {
+  }
+  return n > 0;
+}
 
 class SimBuffer final : public Buffer {
  public:
@@ -22,7 +33,11 @@ class SimBuffer final : public Buffer {
 
 class SimAllocator final : public Allocator {
  public:
-  std::shared_ptr<Buffer> allocate(size_t bytes) override { return std::make_shared<SimBuffer>(bytes); }
+  std::shared_ptr<Buffer> allocate(size_t bytes) override {
+    R1_CHECK(!take_fault(g_alloc_faults), DeviceError)
+        << "sim:0: out of device memory allocating " << bytes << " bytes (injected fault)";
+    return std::make_shared<SimBuffer>(bytes);
+  }
   MemoryKind kind() const override { return MemoryKind::Device; }
 };
 
@@ -109,6 +124,7 @@ class SimDevice final : public Device {
   void copy(const Buffer& src, size_t src_off, Buffer& dst, size_t dst_off, size_t bytes, Stream*) override {
     R1_CHECK(src_off + bytes <= src.size() && dst_off + bytes <= dst.size(), InternalError)
         << "copy of " << bytes << " bytes out of buffer bounds";
+    R1_CHECK(!take_fault(g_lost_faults), DeviceError) << "sim:0: the device is lost (injected fault)";
     if (bytes)
       std::memcpy(static_cast<char*>(dst.data()) + dst_off, static_cast<const char*>(src.data()) + src_off, bytes);
   }
@@ -120,6 +136,11 @@ class SimDevice final : public Device {
 };
 
 }  // namespace
+
+void sim_inject_faults(const std::string& kind, int count) {
+  R1_CHECK(kind == "alloc" || kind == "lost", InputError) << "fault kind must be 'alloc' or 'lost', got '" << kind << "'";
+  (kind == "alloc" ? g_alloc_faults : g_lost_faults) = count < 0 ? 0 : count;
+}
 
 void register_sim_device() {
   BackendRegistry::instance().add(

@@ -122,7 +122,7 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
     // Weights a GPU reads stream onto it; those CPU steps read stay in host memory.
     Device& target = device_;
     streamer_ = std::make_unique<WeightStreamer>(*graph_, order, metadata_only, target, tiering->device_pool,
-                                                 tiering->host_pool, tiering->options);
+                                                 tiering->host_pool, tiering->options, &trace_);
   }
   // GPU kernels queue on one stream: running their launches side by side would gain nothing. Tiered runs go
   // step by step: a step's weights arrive in step order.
@@ -326,7 +326,8 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
       !hetero_ || step.place.on_device ? (rc.device_alloc ? *rc.device_alloc : device_allocator()) : cpu_.allocator();
   KernelContext kctx(n, std::move(lane.ins), &lane.outs, &shp->dtypes, &shp->shapes, &shp->known, alloc, *pool_);
   if (in_arena) kctx.set_placements(lane.placements.data());
-  const bool prof = profiling_.load(std::memory_order_relaxed);
+  const bool traced = trace_.enabled();
+  const bool prof = profiling_.load(std::memory_order_relaxed) || traced;
   const auto t0 = prof ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   try {
     step.kernel(kctx);
@@ -343,8 +344,12 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
     throw InternalError("node " + n.label() + ": " + e.what());
   }
   if (prof) {
-    prof_ns_[s] += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-    prof_calls_[s] += 1;
+    const auto t1 = std::chrono::steady_clock::now();
+    if (traced) trace_.add(TraceSink::Compute, n.label(), t0, t1);
+    if (profiling_.load(std::memory_order_relaxed)) {
+      prof_ns_[s] += std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count();
+      prof_calls_[s] += 1;
+    }
   }
   for (size_t i = 0; i < nout; ++i)
     if (n.outputs[i] && !lane.outs[i].defined()) kctx.output(i);  // a kernel that wrote nothing still yields a tensor

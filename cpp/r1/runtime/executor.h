@@ -44,6 +44,7 @@
 #include "r1/runtime/plan_cache.h"
 #include "r1/runtime/residency.h"
 #include "r1/runtime/schedule.h"
+#include "r1/runtime/trace.h"
 #include "r1/runtime/weight_streamer.h"
 
 namespace r1 {
@@ -106,6 +107,8 @@ class Executor {
   size_t device_constant_bytes() const { return residency_.constant_bytes(); }
   // The stream pipeline, when the executor was made with a budget (else nullptr).
   WeightStreamer* streamer() const { return streamer_.get(); }
+  // Timestamped compute steps (and, when tiered, disk reads and stalls) of the runs while on (runtime/trace.h).
+  TraceSink& trace() { return trace_; }
 
  private:
   std::vector<Tensor> run_unchecked(const std::vector<Tensor>& inputs);
@@ -144,6 +147,7 @@ class Executor {
   GraphCapture capture_;
   std::atomic<bool> graph_capture_{false};
   std::unique_ptr<ThreadPool> pool_;
+  TraceSink trace_;
   std::unique_ptr<WeightStreamer> streamer_;
   std::mutex tier_mu_;  // tiered runs go one at a time
   std::vector<Step> steps_;

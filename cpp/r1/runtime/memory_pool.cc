@@ -23,6 +23,10 @@ class PageBuffer final : public Buffer {
     R1_CHECK(p != MAP_FAILED, DeviceError) << "out of host memory allocating " << bytes << " bytes: "
                                            << std::strerror(errno);
     data_ = p;
+#ifdef MADV_HUGEPAGE
+    // Weights of megabytes: 2 MiB pages fault in 512x fewer times when a read first lands in them.
+    if (n >= (size_t{2} << 20)) ::madvise(p, n, MADV_HUGEPAGE);
+#endif
   }
   ~PageBuffer() override { ::munmap(data_, page_round(size_ ? size_ : 1)); }
   bool writable() const override { return writable_; }

@@ -11,6 +11,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 constexpr size_t kBatchBytes = size_t{64} << 20;  // host reads gathered into one queue-depth batch
+constexpr int kPlanLead = 2;                       // weight steps a streamed weight is planned to arrive ahead
 }  // namespace
 
 size_t unhomed_weight_bytes(const Graph& g, size_t min_bytes) {
@@ -28,9 +29,10 @@ size_t unhomed_weight_bytes(const Graph& g, size_t min_bytes) {
 WeightStreamer::WeightStreamer(const Graph& g, const std::vector<const Node*>& steps,
                                const std::vector<char>& metadata_only, Device& target,
                                std::shared_ptr<MemoryPool> target_pool, std::shared_ptr<MemoryPool> host_pool,
-                               TieringOptions options)
+                               TieringOptions options, TraceSink* trace)
     : target_(target),
       on_host_(target.kind() == DeviceKind::CPU),
+      trace_(trace),
       pool_(std::move(target_pool)),
       host_pool_(std::move(host_pool)),
       options_(options) {
@@ -114,6 +116,7 @@ WeightStreamer::WeightStreamer(const Graph& g, const std::vector<const Node*>& s
 }
 
 WeightStreamer::~WeightStreamer() {
+  stop_loader();
   if (pool_->is_shared()) pool_->remove_reclaimer(this);
   for (auto& it : items_) it.loaded = Tensor();
   free_.clear();
@@ -124,8 +127,20 @@ WeightStreamer::~WeightStreamer() {
 }
 
 void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
+  // The planner's timeline is the steps that read weights (the others neither hold nor load any): a lead of
+  // two of them lets the reads for the next two weight steps run while one computes.
+  std::vector<int> weighted(static_cast<size_t>(num_steps_), -1);
+  for (const auto& it : items_)
+    for (int s : it.uses) weighted[s] = 0;
+  int n = 0;
+  for (int& w : weighted)
+    if (w == 0) w = n++;
   std::vector<TierItem> tier_items;
-  for (const auto& it : items_) tier_items.push_back({TierItem::Weight, it.bytes, it.uses});
+  for (const auto& it : items_) {
+    TierItem t{TierItem::Weight, it.bytes, {}};
+    for (int s : it.uses) t.uses.push_back(weighted[s]);
+    tier_items.push_back(std::move(t));
+  }
   TierPlan p;
   // What other engines sharing the pool hold is not ours to plan with.
   size_t mine = fixed_bytes_ + activations_->live();
@@ -134,7 +149,7 @@ void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
   const size_t others = pool_->used() > mine ? pool_->used() - mine : 0;
   const size_t taken = others + fixed_bytes_ + activation_bytes;
   const size_t budget = pool_->capacity() > taken ? pool_->capacity() - taken : 0;
-  if (!stream_all) p = plan_tiers(tier_items, num_steps_, {budget, 1});
+  if (!stream_all) p = plan_tiers(tier_items, n, {budget, kPlanLead});
   const bool use = !stream_all && p.feasible;
   stats_.resident = stats_.resident_bytes = 0;
   for (size_t i = 0; i < items_.size(); ++i) {
@@ -165,8 +180,34 @@ size_t WeightStreamer::reclaim() {
   return n;
 }
 
+void WeightStreamer::stop_loader() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (loader_.joinable()) loader_.join();
+}
+
+void WeightStreamer::start_preload() {
+  if (!error_.empty() || planned_stream_all_ || options_.prefetch == 0) return;
+  loads_.clear();
+  for (size_t i = 0; i < items_.size(); ++i)
+    if (!items_[i].resident && !items_[i].loaded.defined()) loads_.push_back({static_cast<int>(i), items_[i].uses[0]});
+  if (loads_.empty()) return;
+  std::stable_sort(loads_.begin(), loads_.end(), [](const Load& a, const Load& b) { return a.step < b.step; });
+  next_load_ = 0;
+  compute_step_ = 0;
+  waiting_step_ = -1;
+  stop_ = false;
+  preloading_ = true;
+  loader_ = std::thread([this] { loader_main(); });
+}
+
 void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
+  stop_loader();  // the preload since the last run: what it read stays loaded for this one
   std::unique_lock<std::mutex> lk(mu_);
+  preloading_ = false;
   busy_ = true;
   const size_t activation = std::max(stats_.activation_bytes, arena_bytes);
   if (pool_->is_shared() && !recording) {
@@ -210,8 +251,11 @@ void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
   waiting_step_ = -1;
   stop_ = stuck_ = budget_error_ = false;
   error_.clear();
-  run_read_s_ = run_stall_s_ = 0;
-  run_bytes_ = 0;
+  run_read_s_ = preload_s_;  // reads done between runs for this one count as its reads
+  run_bytes_ = preload_bytes_;
+  run_stall_s_ = 0;
+  preload_s_ = 0;
+  preload_bytes_ = 0;
   run_start_ = Clock::now();
   activations_->pool().reset_peak();
   pool_->run_started();
@@ -247,6 +291,7 @@ std::shared_ptr<Buffer> WeightStreamer::obtain(size_t bytes) {
           on_host_ ? allocate_pages(bytes, /*writable=*/false) : target_.allocator().allocate(bytes);
       return counted_buffer(std::move(inner), pool_, bytes, nullptr, /*writable=*/false);
     }
+    if (preloading_) return nullptr;  // between runs: only what fits now, never at the cost of cached pages
     if (!free_.empty()) {  // cached pages of another size: give them back to make room
       free_.erase(std::prev(free_.end()));
       continue;
@@ -367,13 +412,18 @@ void WeightStreamer::loader_main() {
       error = "streaming weights: " + error;
     }
     const double dt = seconds_since(t0);
+    if (trace_ && trace_->enabled()) {
+      std::string what = "read";
+      for (int i : batch) what += " " + items_[i].value->name;
+      trace_->add(TraceSink::Read, what + " (" + std::to_string(batch_bytes >> 10) + " KiB)", t0, Clock::now());
+    }
     std::lock_guard<std::mutex> lk(mu_);
     if (!error.empty()) {
       fail(error, false);
       return;
     }
-    run_read_s_ += dt;
-    run_bytes_ += batch_bytes;
+    (preloading_ ? preload_s_ : run_read_s_) += dt;
+    (preloading_ ? preload_bytes_ : run_bytes_) += batch_bytes;
     for (size_t k = 0; k < batch.size(); ++k) {
       Item& it = items_[batch[k]];
       it.loaded = Tensor(it.value->constant.dtype(), it.value->constant.shape(), std::move(bufs[k]));
@@ -396,6 +446,7 @@ const Tensor& WeightStreamer::acquire(int step, const Value* v) {
     cv_.wait(lk, [&] { return ready_[i] || !error_.empty(); });
     waiting_step_ = -1;
     run_stall_s_ += seconds_since(t0);
+    if (trace_ && trace_->enabled()) trace_->add(TraceSink::Stall, "wait for " + v->name, t0, Clock::now());
   }
   if (!ready_[i]) {
     if (budget_error_) throw DeviceError(error_);
@@ -423,12 +474,7 @@ void WeightStreamer::finished(int step) {
 }
 
 void WeightStreamer::end_run() {
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    stop_ = true;
-    cv_.notify_all();
-  }
-  if (loader_.joinable()) loader_.join();
+  stop_loader();
   std::lock_guard<std::mutex> lk(mu_);
   for (size_t i = 0; i < items_.size(); ++i)
     if (!items_[i].resident && items_[i].loaded.defined()) recycle(items_[i].loaded);
@@ -447,6 +493,7 @@ void WeightStreamer::end_run() {
   stats_.stall_s += run_stall_s_;
   stats_.last_run_s = seconds_since(run_start_);
   stats_.run_s += stats_.last_run_s;
+  start_preload();
 }
 
 TieringStats WeightStreamer::stats() const {

@@ -17,7 +17,8 @@
 // reuses the pages: no page faults, no mmap per load), and from there to the system when the budget needs it.
 // On a GPU (or sim:0) a weight goes disk -> pinned host staging -> device memory, the copy on a copy stream.
 // A run that records a plan (the first of an input shape) streams every weight: its activation peak is not known
-// until it has run.
+// until it has run. Between runs the loader goes on reading the next run's first streamed weights into the free
+// part of the budget (the next run of the same plan starts with them in memory; another plan lets them go).
 //
 // Failure. A read error or a file truncated under the reader fails the run with ModelError naming the file; a
 // budget that cannot hold one step's weights next to the run's activations fails it with DeviceError naming the
@@ -37,6 +38,7 @@
 #include "r1/io/direct_reader.h"
 #include "r1/ir/graph.h"
 #include "r1/runtime/memory_pool.h"
+#include "r1/runtime/trace.h"
 
 namespace r1 {
 
@@ -73,7 +75,7 @@ class WeightStreamer final : public Reclaimer {
   // host_pool: the staging buffers' budget on the host (null: uncounted), used only when target is not the CPU.
   WeightStreamer(const Graph& g, const std::vector<const Node*>& steps, const std::vector<char>& metadata_only,
                  Device& target, std::shared_ptr<MemoryPool> target_pool, std::shared_ptr<MemoryPool> host_pool,
-                 TieringOptions options);
+                 TieringOptions options, TraceSink* trace = nullptr);
   ~WeightStreamer() override;
   WeightStreamer(const WeightStreamer&) = delete;
   WeightStreamer& operator=(const WeightStreamer&) = delete;
@@ -125,6 +127,8 @@ class WeightStreamer final : public Reclaimer {
   };
   void plan(size_t activation_bytes, bool stream_all);
   void loader_main();
+  void stop_loader();    // the preload between runs, when one is going
+  void start_preload();  // (mu_ held) reads the next run's first streamed weights while memory is free
   std::shared_ptr<Buffer> obtain(size_t bytes);  // from the free list or the pool; null when the run must stop
   void read_items(const std::vector<int>& items, const std::vector<std::shared_ptr<Buffer>>& bufs);
   void recycle(Tensor& t);
@@ -132,6 +136,7 @@ class WeightStreamer final : public Reclaimer {
 
   Device& target_;
   bool on_host_;
+  TraceSink* trace_;  // reads and stalls go here when it is enabled (may be null)
   std::shared_ptr<MemoryPool> pool_, host_pool_;
   TieringOptions options_;
   std::unique_ptr<BudgetAllocator> activations_;
@@ -157,6 +162,9 @@ class WeightStreamer final : public Reclaimer {
   int compute_step_ = 0;     // the step the compute runs (or waits for)
   int waiting_step_ = -1;    // the step the compute waits for a weight of, or -1
   bool stop_ = false, stuck_ = false, busy_ = false;
+  bool preloading_ = false;  // the loader reads ahead for the next run (between runs): it never waits for memory
+  uint64_t preload_bytes_ = 0;
+  double preload_s_ = 0;
   std::string error_;
   bool budget_error_ = false;
   std::thread loader_;

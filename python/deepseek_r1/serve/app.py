@@ -102,7 +102,18 @@ def build_app(state: ServerState, lifespan=None) -> InferRoute:
 
     async def ready(request):
         ok = bool(repo.entries) and all(e.versions for e in repo.entries.values() if e.reason != "unloaded")
-        return Response(status_code=200 if ok else 503)
+        # KServe reads the status; the body says which devices failed runs lately (they failed over: still ready).
+        devices: dict = {}
+        for row in repo.live_stats():
+            h = row.get("device_health")
+            if h and h["fallback_device"]:
+                d = devices.setdefault(
+                    h["device"], {"healthy": True, "failures": 0, "fallback_device": h["fallback_device"]}
+                )
+                d["healthy"] = d["healthy"] and h["healthy"]
+                d["failures"] += h["failures"]
+        body = json.dumps({"ready": ok, "devices": devices}, separators=(",", ":"))
+        return Response(body, status_code=200 if ok else 503, media_type="application/json")
 
     def _lookup(request):
         name = request.path_params["model"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -47,6 +48,10 @@ class ModelConfig:
     num_threads: int | None = None
     versions: int = 1
     tokenizer: dict | None = None  # {"file", "input", "max_length"}: a BYTES text input (text_inputs.py)
+    device: str = "cpu"  # where the model runs: cpu, cuda:N, hip:N
+    fallback_device: str | None = None  # where a run that fails with a device error reruns (failover.py)
+    # {tier: bytes}: the server's one budget for every model (InferenceServer(memory_budget=...)), never per model
+    memory_budget: dict | None = None
 
     def __post_init__(self):
         if not _int(self.max_batch_size) or not 1 <= self.max_batch_size <= 4096:
@@ -71,6 +76,10 @@ class ModelConfig:
             raise BadRequest(
                 f"tokenizer must be an object such as {{'file': 'tokenizer.json'}}, got {self.tokenizer!r}"
             )
+        for key in ("device", "fallback_device"):
+            v = getattr(self, key)
+            if v is not None and not (isinstance(v, str) and re.fullmatch(r"cpu|(cuda|hip|sim):[0-9]+", v)):
+                raise BadRequest(f"{key} must be cpu, cuda:N or hip:N, got {v!r}")
         if self.pad_values is not None and not (
             isinstance(self.pad_values, dict)
             and all(isinstance(k, str) and _number(v) for k, v in self.pad_values.items())
@@ -83,6 +92,11 @@ class ModelConfig:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise BadRequest(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+        if "memory_budget" in overrides:
+            raise BadRequest(
+                "memory_budget is the server's, one budget shared by every model: InferenceServer(memory_budget=...) "
+                "or r1 serve --memory-budget, not a model's config"
+            )
         values = dict(overrides)
         for key in ("preferred_batch_sizes", "variants"):
             if key in values:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -66,7 +66,8 @@ class VersionMetrics:
 
 
 class _LiveCollector:
-    """Gauges read at scrape time from the repository: queue depth per priority, model state, in-flight."""
+    """Gauges read at scrape time from the repository: queue depth per priority, model state, in-flight, device
+    health and failovers, and what memory tiering holds and streams."""
 
     def __init__(self, live: Callable[[], list[dict]]):
         self._live = live
@@ -86,13 +87,39 @@ class _LiveCollector:
             "1 while queue pressure routes batches to a lower-precision variant",
             labels=["model", "version"],
         )
+        mv = ["model", "version"]
+        healthy = GaugeMetricFamily(
+            "r1_device_healthy", "0 while the model's device failed a run recently (runs go to the fallback)",
+            labels=[*mv, "device"],
+        )  # fmt: skip
+        failovers = CounterMetricFamily(
+            "r1_device_failovers", "Runs that failed on the device and reran on the fallback device", labels=[*mv, "device"]
+        )
+        resident = GaugeMetricFamily("r1_tiering_resident_bytes", "Weight bytes kept in memory between runs", labels=mv)
+        budget = GaugeMetricFamily("r1_tiering_budget_bytes", "Memory budget of the model's tier", labels=[*mv, "tier"])
+        streamed = CounterMetricFamily("r1_tiering_streamed_bytes", "Weight bytes read from disk by runs", labels=mv)
+        read_s = CounterMetricFamily("r1_tiering_read_seconds", "Time spent reading weights from disk", labels=mv)
+        stall_s = CounterMetricFamily("r1_tiering_stall_seconds", "Time runs waited for a weight to arrive", labels=mv)
         for row in self._live():
+            key = [row["name"], row["version"]]
             for level, n in row.get("queue", {}).items():
                 depth.add_metric([row["name"], level], n)
             state.add_metric([row["name"], row["version"], row["state"]], 1)
-            inflight.add_metric([row["name"], row["version"]], row.get("inflight", 0))
-            auto.add_metric([row["name"], row["version"]], 1 if row.get("auto_precision_active") else 0)
-        yield from (depth, state, inflight, auto)
+            inflight.add_metric(key, row.get("inflight", 0))
+            auto.add_metric(key, 1 if row.get("auto_precision_active") else 0)
+            health = row.get("device_health")
+            if health:
+                healthy.add_metric([*key, health["device"]], 1 if health["healthy"] else 0)
+                failovers.add_metric([*key, health["device"]], health["failures"])
+            t = row.get("tiering") or {}
+            if t.get("enabled"):
+                resident.add_metric(key, t["resident_weight_bytes"])
+                for tier, b in t["budget_bytes"].items():
+                    budget.add_metric([*key, tier], b)
+                streamed.add_metric(key, t["streamed_bytes_total"])
+                read_s.add_metric(key, t["read_s_total"])
+                stall_s.add_metric(key, t["stall_s_total"])
+        yield from (depth, state, inflight, auto, healthy, failovers, resident, budget, streamed, read_s, stall_s)
 
 
 class ServerMetrics:

@@ -74,16 +74,27 @@ class ModelVersion:
     def load(cls, name: str, version: str, path: Path, config: ModelConfig, metrics: VersionMetrics) -> ModelVersion:
         # Private copies of the weights, not mappings: an operator copying a new model over this file in
         # place must not change what this version serves (the repository reloads it once it changes).
-        model = load_model(path, mmap=False) if path.suffix != ".onnx" else path
-        primary = InferenceEngine(model, precision=config.precision, num_threads=config.num_threads)
+        # Under a memory budget the weights stream from the mapped file (a private copy would hold them all): the
+        # files must then be replaced atomically, and an in-place copy fails runs until the reload.
+        tiered = config.memory_budget is not None
+        model = load_model(path, mmap=tiered) if path.suffix != ".onnx" else path
+        kw = {
+            "num_threads": config.num_threads,
+            "device": config.device,
+            "fallback_device": config.fallback_device,
+            # One pool per tier for the whole server: the models used most recently keep their weights resident.
+            "memory_budget": config.memory_budget,
+            "shared_memory_pool": tiered,
+        }
+        primary = InferenceEngine(model, precision=config.precision, **kw)
         engines = {primary.precision: primary}
         for p in config.variants:
             if p not in engines:
-                engines[p] = InferenceEngine(model, precision=p, num_threads=config.num_threads)
+                engines[p] = InferenceEngine(model, precision=p, **kw)
         for f in sorted(path.parent.glob(f"{path.stem}.*.r1")):  # model.bf16.r1: a prebuilt variant
             p = f.name[len(path.stem) + 1 : -3]
             if p not in engines and p in PRECISIONS:
-                engines[p] = InferenceEngine(f, precision=p, num_threads=config.num_threads, mmap=False)
+                engines[p] = InferenceEngine(f, precision=p, mmap=tiered, **kw)
         mv = cls(name, version, path, config, engines, metrics)
         if config.tokenizer is not None:
             # repo/<model>/<version>/model.r1 -> repo/<model>; a single model file -> its directory
@@ -219,4 +230,6 @@ class ModelVersion:
             "samples": self.metrics.samples,
             "last_batch_size": self.metrics.last_batch_size,
             "uptime_s": round(time.monotonic() - self.metrics.started, 1),
+            "device_health": self.engines[self.precision].device_health,
+            "tiering": self.engines[self.precision].tiering_report(),
         }

@@ -41,6 +41,7 @@ from .app import ServerState, build_app
 from .batcher import LEVELS, PriorityPolicy
 from .config import ModelConfig
 from .http_protocol import TransportLimits, bounded_protocol, raise_open_file_limit
+from ..memory_budget import parse_budget
 from .memory_hygiene import MemoryHygiene
 from .metrics import ServerMetrics
 from .repository import ModelRepository
@@ -129,6 +130,9 @@ class InferenceServer:
         max_headers: int = 128,
         allowed_origins: tuple[str, ...] | str = (),
         allowed_hosts: tuple[str, ...] | str | None = None,
+        device: str = "cpu",
+        fallback_device: str | None = None,
+        memory_budget: Mapping | str | None = None,
     ):
         self.host = host
         self._hygiene = MemoryHygiene()  # allocator settings first: before the server's threads make arenas
@@ -151,6 +155,10 @@ class InferenceServer:
             num_threads=num_threads,
             versions=versions,
             tokenizer=tokenizer,
+            device=device,
+            fallback_device=fallback_device,
+            # One budget for every model: their engines draw on one shared pool per tier (memory_budget.py).
+            memory_budget=parse_budget(memory_budget) if memory_budget is not None else None,
         )
         self.poll_interval_s = poll_interval_s
         self.grpc_port = grpc_port  # None: no gRPC; 0: any free port (read .grpc_port after start)

@@ -48,12 +48,12 @@ def _weights(shape: LlamaShape):
     yield "lm_head", (h, shape.vocab)
 
 
-def build_llama(path: str | os.PathLike, shape: LlamaShape, seed: int = 0) -> Path:
-    import onnx
+def build_llama(path: str | os.PathLike, shape: LlamaShape, seed: int = 0, data_name: str | None = None) -> Path:
+    """Writes the graph to `path` and the weights to `data_name` (default: path's name + ".data") beside it."""
     from onnx import TensorProto, helper
 
     path = Path(path)
-    data_name = path.name + ".data"
+    data_name = data_name or path.name + ".data"
     rng = np.random.default_rng(seed)
     inits = []
     offset = 0
