@@ -154,7 +154,9 @@ def main() -> None:
                 }
                 r = worker(cfg)
                 got[kind].append(r)
-                brief = r.get("error", "").splitlines()[-1:] if "error" in r else [f"{statistics.median(r['times']):.2f} s"]
+                brief = (
+                    r.get("error", "").splitlines()[-1:] if "error" in r else [f"{statistics.median(r['times']):.2f} s"]
+                )
                 print(f"b{batch} round {rnd} {kind}: {brief[0] if brief else 'failed'}", flush=True)
         results["batches"][str(batch)] = got
     Path(a.json).write_text(json.dumps(results, indent=1))

@@ -26,7 +26,8 @@ void bind_executor(py::module_& m) {
            py::arg("request_bytes") = size_t{1} << 20, py::arg("min_stream_bytes") = size_t{64} << 10)
       .def_property_readonly("tiered", [](const Executor& ex) { return ex.streamer() != nullptr; })
       .def_property(
-          "tracing", [](Executor& ex) { return ex.trace().enabled(); }, [](Executor& ex, bool on) { ex.trace().enable(on); })
+          "tracing", [](Executor& ex) { return ex.trace().enabled(); },
+          [](Executor& ex, bool on) { ex.trace().enable(on); })
       .def("take_trace",
            [](Executor& ex) {
              // [(lane 0 compute | 1 read | 2 stall, name, start ns, end ns)], steady clock; clears them.

@@ -9,12 +9,14 @@
 namespace r1::bindings {
 
 void bind_io(py::module_& m) {
+  m.attr("IO_URING_BUILT") = io_uring_built();
   py::class_<DirectReader>(m, "DirectReader")
-      .def(py::init([](const std::string& path, int queue_depth, size_t request_bytes, bool direct) {
-             return DirectReader::open(path, {queue_depth, request_bytes, direct});
+      .def(py::init([](const std::string& path, int queue_depth, size_t request_bytes, bool direct, bool io_uring) {
+             return DirectReader::open(path, {queue_depth, request_bytes, direct, io_uring});
            }),
            py::arg("path"), py::arg("queue_depth") = 8, py::arg("request_bytes") = size_t{1} << 20,
-           py::arg("direct") = true)
+           py::arg("direct") = true, py::arg("io_uring") = true)
+      .def_property_readonly("uses_io_uring", &DirectReader::uses_io_uring)
       .def(
           "read_into",
           [](DirectReader& r, uint64_t offset, const py::buffer& out) {

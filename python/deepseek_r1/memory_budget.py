@@ -1,8 +1,8 @@
 """Memory budgets: sizes as people write them, and a budget per tier.
 
-    parse_size("2GiB") == 2 << 30; parse_size("1.5 GB") == 1_500_000_000; parse_size(4096) == 4096
-    parse_budget("cpu=2GiB,cuda:0=8GiB") == {"cpu": 2 << 30, "cuda:0": 8 << 30}
-    parse_budget({"cpu": "2GiB"}) == {"cpu": 2 << 30}
+parse_size("2GiB") == 2 << 30; parse_size("1.5 GB") == 1_500_000_000; parse_size(4096) == 4096
+parse_budget("cpu=2GiB,cuda:0=8GiB") == {"cpu": 2 << 30, "cuda:0": 8 << 30}
+parse_budget({"cpu": "2GiB"}) == {"cpu": 2 << 30}
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ def parse_size(value: str | int) -> int:
 
 def parse_budget(budget: Mapping[str, str | int] | str) -> dict[str, int]:
     """{tier: bytes} from a mapping or "tier=size[,tier=size]" (tiers: cpu, cuda:N, hip:N, sim:N)."""
+    items: list[tuple[str, str | int]] = []
     if isinstance(budget, str):
-        items: list[tuple[str, str | int]] = []
         for part in budget.split(","):
-            tier, sep, size = part.partition("=")
+            tier, sep, size_text = part.partition("=")
             if not sep:
                 raise ValueError(f"memory budget {budget!r}: write tier=size, such as 'cpu=2GiB' or 'cuda:0=8GiB'")
-            items.append((tier.strip(), size.strip()))
+            items.append((tier.strip(), size_text.strip()))
     elif isinstance(budget, Mapping):
         items = list(budget.items())
     else:

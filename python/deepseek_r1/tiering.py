@@ -71,7 +71,7 @@ def spill_unhomed(graph: _core.Graph, metadata: dict, offload_dir: str) -> _core
 
 
 def parse_prefetch(prefetch: str | int) -> int:
-    """"auto" -> -1 (as far ahead as the budget allows), "off" -> 0, or a number of steps >= 0."""
+    """ "auto" -> -1 (as far ahead as the budget allows), "off" -> 0, or a number of steps >= 0."""
     if prefetch == "auto":
         return -1
     if prefetch == "off":

@@ -138,7 +138,8 @@ class SimDevice final : public Device {
 }  // namespace
 
 void sim_inject_faults(const std::string& kind, int count) {
-  R1_CHECK(kind == "alloc" || kind == "lost", InputError) << "fault kind must be 'alloc' or 'lost', got '" << kind << "'";
+  R1_CHECK(kind == "alloc" || kind == "lost", InputError)
+      << "fault kind must be 'alloc' or 'lost', got '" << kind << "'";
   (kind == "alloc" ? g_alloc_faults : g_lost_faults) = count < 0 ? 0 : count;
 }
 

@@ -33,11 +33,9 @@ struct Batch {
   std::string error;  // the first failure
 };
 
-// One request: read [file_begin, file_end) and deliver [want_begin, want_end) of it to dst.
+// One request of one read_many call, for the pread pool.
 struct Request {
-  uint64_t file_begin, file_end, want_begin, want_end;
-  char* dst;      // where want_begin goes
-  bool into_dst;  // the request is aligned in file and memory: read straight into dst
+  ReadRequest r;
   Batch* batch;
 };
 
@@ -62,9 +60,9 @@ struct DirectReader::Pool {
         r = queue.front();
         queue.pop_front();
       }
-      if (!r.into_dst && !staging) staging.reset(std::aligned_alloc(kAlign, staging_bytes));
-      std::string error = r.into_dst || staging ? serve(r, static_cast<char*>(staging.get()))
-                                                : "out of memory for a staging buffer";
+      if (!r.r.into_dst && !staging) staging.reset(std::aligned_alloc(kAlign, staging_bytes));
+      std::string error = r.r.into_dst || staging ? serve(r.r, static_cast<char*>(staging.get()))
+                                                  : "out of memory for a staging buffer";
       std::lock_guard<std::mutex> lk(r.batch->mu);
       if (!error.empty() && r.batch->error.empty()) r.batch->error = error;
       if (--r.batch->left == 0) r.batch->done.notify_all();
@@ -72,7 +70,7 @@ struct DirectReader::Pool {
   }
 
   // "" or what went wrong.
-  std::string serve(const Request& r, char* staging) const {
+  std::string serve(const ReadRequest& r, char* staging) const {
     char* buf = r.into_dst ? r.dst : staging;
     const size_t len = static_cast<size_t>(r.file_end - r.file_begin);
     size_t got = 0;
@@ -83,15 +81,20 @@ struct DirectReader::Pool {
       if (n == 0) break;  // end of file: the tail of the last aligned request is past it
       got += static_cast<size_t>(n);
     }
-    if (r.file_begin + got < r.want_end)
-      return "the file ended at byte " + std::to_string(r.file_begin + got) + ", before byte " +
-             std::to_string(r.want_end) + " (was it truncated while it was read?)";
-    if (!r.into_dst) std::memcpy(r.dst, buf + (r.want_begin - r.file_begin), r.want_end - r.want_begin);
-    if (!owner->direct_)  // buffered fallback: do not leave the pages behind in the cache
-      ::posix_fadvise(owner->fd_, static_cast<off_t>(r.file_begin), static_cast<off_t>(len), POSIX_FADV_DONTNEED);
-    return "";
+    return owner->finish(r, buf, got);
   }
 };
+
+std::string DirectReader::finish(const ReadRequest& r, const char* buf, size_t got) const {
+  if (r.file_begin + got < r.want_end)
+    return "the file ended at byte " + std::to_string(r.file_begin + got) + ", before byte " +
+           std::to_string(r.want_end) + " (was it truncated while it was read?)";
+  if (!r.into_dst) std::memcpy(r.dst, buf + (r.want_begin - r.file_begin), r.want_end - r.want_begin);
+  if (!direct_)  // buffered fallback: do not leave the pages behind in the cache
+    ::posix_fadvise(fd_, static_cast<off_t>(r.file_begin), static_cast<off_t>(r.file_end - r.file_begin),
+                    POSIX_FADV_DONTNEED);
+  return "";
+}
 
 std::unique_ptr<DirectReader> DirectReader::open(const std::string& path, DirectReadOptions o) {
   R1_CHECK(o.queue_depth >= 1 && o.queue_depth <= 256, InputError)
@@ -117,6 +120,8 @@ std::unique_ptr<DirectReader> DirectReader::open(const std::string& path, Direct
 DirectReader::DirectReader(std::string path, int fd, bool direct, DirectReadOptions o)
     : path_(std::move(path)), fd_(fd), direct_(direct), options_(o), pool_(std::make_unique<Pool>()) {
   pool_->owner = this;
+  if (o.io_uring) ring_ = UringReads::make(o.queue_depth, o.request_bytes);
+  if (ring_) return;  // io_uring does the reads: no worker threads
   for (int i = 0; i < o.queue_depth; ++i) pool_->workers.emplace_back([this] { pool_->run(options_.request_bytes); });
 }
 
@@ -141,6 +146,7 @@ void DirectReader::read_many(const std::vector<ReadRange>& ranges) {
   Batch batch;
   std::vector<Request> requests;
   const uint64_t step = options_.request_bytes;
+  std::vector<ReadRequest> ring_requests;
   for (const ReadRange& rg : ranges) {
     if (rg.bytes == 0) continue;
     R1_CHECK(rg.dst != nullptr, InputError) << "read of " << rg.bytes << " bytes into a null buffer";
@@ -158,9 +164,21 @@ void DirectReader::read_many(const std::vector<ReadRange>& ranges) {
       // The last page may be read whole into dst when dst has room for it (the bytes past the range are junk
       // the caller does not look at).
       const size_t room = std::max(rg.capacity, rg.bytes) - (want_b - rg.offset);
-      const bool aligned = want_b == b && (want_e == e || e - b <= room) && reinterpret_cast<uintptr_t>(dst) % kAlign == 0;
-      requests.push_back({b, e, want_b, want_e, dst, aligned || !direct_, &batch});
+      const bool aligned =
+          want_b == b && (want_e == e || e - b <= room) && reinterpret_cast<uintptr_t>(dst) % kAlign == 0;
+      const ReadRequest r{b, e, want_b, want_e, dst, aligned || !direct_};
+      if (ring_)
+        ring_requests.push_back(r);
+      else
+        requests.push_back({r, &batch});
     }
+  }
+  if (ring_) {
+    std::lock_guard<std::mutex> lk(ring_mu_);  // one batch at a time on the ring
+    std::string error = ring_->run(
+        fd_, ring_requests, [this](const ReadRequest& r, const char* buf, size_t got) { return finish(r, buf, got); });
+    R1_CHECK(error.empty(), ModelError) << "'" << path_ << "': " << error;
+    return;
   }
   if (requests.empty()) return;
   batch.left = requests.size();

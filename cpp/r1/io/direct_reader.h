@@ -9,18 +9,22 @@
 // byte is copied twice. O_DIRECT reads go from the device straight into our buffers: requests are 4 KiB-aligned
 // in offset, length and memory, so each worker reads into its own aligned staging buffer (reused, never
 // reallocated, made on the first request that needs it) and copies out what was asked for, or, when the
-// destination and the range are aligned already, reads into the destination itself. Where the filesystem refuses O_DIRECT (tmpfs, some overlays) the reads
-// are buffered and the pages dropped after (POSIX_FADV_DONTNEED), so the cache is still not polluted.
-// A read past the end of the file (truncated under us) or an I/O error is a ModelError naming the file.
-// io_uring is the next step for the submission path; this pool of pread workers is its fallback.
+// destination and the range are aligned already, reads into the destination itself. Where the filesystem refuses
+// O_DIRECT (tmpfs, some overlays) the reads are buffered and the pages dropped after (POSIX_FADV_DONTNEED), so the
+// cache is still not polluted. A read past the end of the file (truncated under us) or an I/O error is a ModelError
+// naming the file. Requests go through io_uring (io/uring_reads.h) where liburing was built in and the kernel allows
+// it; a pool of pread workers, one per request in flight, does the same reads elsewhere.
 #pragma once
 #include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
+
+#include "r1/io/uring_reads.h"
 
 namespace r1 {
 
@@ -29,6 +33,7 @@ struct DirectReadOptions {
   size_t request_bytes = 1u << 20;  // per request, a multiple of 4 KiB
   bool direct = true;               // false: buffered reads with the pages dropped after (what a filesystem
                                     // without O_DIRECT gets anyway)
+  bool io_uring = true;             // submit through io_uring where built and allowed (else the pread pool)
 };
 
 struct ReadRange {
@@ -52,6 +57,7 @@ class DirectReader {
   void read_many(const std::vector<ReadRange>& ranges);
   uint64_t file_size() const;
   bool direct() const { return direct_; }  // false: buffered reads with the pages dropped after
+  bool uses_io_uring() const { return ring_ != nullptr; }
   const std::string& path() const { return path_; }
 
  private:
@@ -62,6 +68,9 @@ class DirectReader {
   bool direct_;
   DirectReadOptions options_;
   std::unique_ptr<Pool> pool_;
+  std::unique_ptr<UringReads> ring_;  // null: the pool's threads do the reads
+  std::mutex ring_mu_;
+  std::string finish(const ReadRequest& r, const char* buf, size_t got) const;
 };
 
 }  // namespace r1

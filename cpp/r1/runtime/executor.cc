@@ -442,8 +442,7 @@ std::vector<Tensor> Executor::run_unchecked(const std::vector<Tensor>& inputs) {
   }
   for (size_t i = 0; i < inputs.size(); ++i) sc.env[graph_->inputs()[i]->id] = inputs[i];
   // A run that records a plan (or runs without one) has no known activation peak: it streams every weight.
-  WeightStreamer::RunGuard streaming(streamer_.get(), !rc.shapes || !rc.plan,
-                                     rc.plan ? rc.plan->arena_bytes() : 0);
+  WeightStreamer::RunGuard streaming(streamer_.get(), !rc.shapes || !rc.plan, rc.plan ? rc.plan->arena_bytes() : 0);
   // Groups run concurrently only on runs that follow a plan: a recording run watches steps one
   // at a time, and without planning the inferred shapes are the reference path.
   if (inter_op_ && max_group_ > 1 && rc.plan && !rc.rec) {

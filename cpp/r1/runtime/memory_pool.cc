@@ -20,8 +20,8 @@ class PageBuffer final : public Buffer {
   PageBuffer(size_t bytes, bool writable) : Buffer(nullptr, bytes, MemoryKind::Host), writable_(writable) {
     const size_t n = page_round(bytes ? bytes : 1);
     void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    R1_CHECK(p != MAP_FAILED, DeviceError) << "out of host memory allocating " << bytes << " bytes: "
-                                           << std::strerror(errno);
+    R1_CHECK(p != MAP_FAILED, DeviceError)
+        << "out of host memory allocating " << bytes << " bytes: " << std::strerror(errno);
     data_ = p;
 #ifdef MADV_HUGEPAGE
     // Weights of megabytes: 2 MiB pages fault in 512x fewer times when a read first lands in them.
@@ -88,15 +88,14 @@ void MemoryPool::set_capacity(size_t bytes) { capacity_ = bytes; }
 
 void MemoryPool::take(size_t n) { raise_peak(peak_, used_ += n); }
 
-bool MemoryPool::try_take(size_t n) {
+bool MemoryPool::try_take(size_t n, size_t headroom) {
   size_t u = used_.load();
   do {
-    if (u + n > capacity_.load()) return false;
+    if (u + n + headroom > capacity_.load()) return false;
   } while (!used_.compare_exchange_weak(u, u + n));
   raise_peak(peak_, u + n);
   return true;
 }
-
 
 void MemoryPool::add_reclaimer(Reclaimer* r) {
   std::lock_guard<std::mutex> lk(reclaim_mu_);
@@ -105,8 +104,9 @@ void MemoryPool::add_reclaimer(Reclaimer* r) {
 
 void MemoryPool::remove_reclaimer(Reclaimer* r) {
   std::lock_guard<std::mutex> lk(reclaim_mu_);
-  reclaimers_.erase(std::remove_if(reclaimers_.begin(), reclaimers_.end(), [&](const auto& e) { return e.second == r; }),
-                    reclaimers_.end());
+  reclaimers_.erase(
+      std::remove_if(reclaimers_.begin(), reclaimers_.end(), [&](const auto& e) { return e.second == r; }),
+      reclaimers_.end());
 }
 
 void MemoryPool::touch(Reclaimer* r) {
@@ -144,7 +144,8 @@ std::shared_ptr<Buffer> BudgetAllocator::allocate(size_t bytes) {
   std::shared_ptr<Buffer> inner;
   try {
     // Small blocks from the device's allocator (no page per tensor); large ones as pages returned on free.
-    inner = inner_ ? inner_->allocate(bytes) : (bytes < (256u << 10) ? HostBuffer::allocate(bytes) : allocate_pages(bytes));
+    inner =
+        inner_ ? inner_->allocate(bytes) : (bytes < (256u << 10) ? HostBuffer::allocate(bytes) : allocate_pages(bytes));
   } catch (...) {
     live_ -= bytes;
     pool_->give(bytes);

@@ -45,7 +45,7 @@ class MemoryPool {
   void reset_peak() { peak_ = used_.load(); }
 
   void take(size_t n);      // always (may exceed the capacity)
-  bool try_take(size_t n);  // only when used + n <= capacity
+  bool try_take(size_t n, size_t headroom = 0);  // only when used + n + headroom <= capacity
   void give(size_t n) { used_ -= n; }
 
   // Runs of engines drawing on this pool, and how many of them are stuck: their loader waits for memory

@@ -11,8 +11,7 @@ void DeviceResidency::upload_constants(const Graph& g, const Placement& p,
     if (!st.on_device) continue;
     for (size_t i = 0; i < np->inputs.size(); ++i) {
       const Value* v = np->inputs[i];
-      if (!v || !v->is_constant() || !st.input_on_device(i) || constants_[v->id].defined() || skip(v))
-        continue;
+      if (!v || !v->is_constant() || !st.input_on_device(i) || constants_[v->id].defined() || skip(v)) continue;
       constants_[v->id] = copy_tensor(device_, device_.allocator(), v->constant);
       bytes_ += v->constant.nbytes();
     }

@@ -43,19 +43,19 @@
 namespace r1 {
 
 struct TieringOptions {
-  int prefetch = -1;                       // steps ahead a weight may be read; -1: as far as the budget allows
+  int prefetch = -1;                           // steps ahead a weight may be read; -1: as far as the budget allows
   size_t min_stream_bytes = size_t{64} << 10;  // smaller constants stay where the graph has them
-  DirectReadOptions read;                  // queue depth and request size of the disk reads
-  size_t staging_bytes = size_t{16} << 20;  // per staging buffer (two) on the disk -> host -> device path
+  DirectReadOptions read;                      // queue depth and request size of the disk reads
+  size_t staging_bytes = size_t{16} << 20;     // per staging buffer (two) on the disk -> host -> device path
 };
 
 struct TieringStats {
-  size_t weights = 0, weight_bytes = 0;      // streamable weights and their bytes
-  size_t resident = 0, resident_bytes = 0;   // of them, planned to stay loaded
-  size_t loaded_bytes = 0;                   // weights in memory now (between runs: the resident ones loaded)
-  size_t fixed_bytes = 0;                    // small constants and reader staging: always held
-  size_t min_budget = 0;                     // the least budget any run can fit (one step's weights + fixed)
-  size_t activation_bytes = 0;               // the largest activation peak a run of this engine had
+  size_t weights = 0, weight_bytes = 0;     // streamable weights and their bytes
+  size_t resident = 0, resident_bytes = 0;  // of them, planned to stay loaded
+  size_t loaded_bytes = 0;                  // weights in memory now (between runs: the resident ones loaded)
+  size_t fixed_bytes = 0;                   // small constants and reader staging: always held
+  size_t min_budget = 0;                    // the least budget any run can fit (one step's weights + fixed)
+  size_t activation_bytes = 0;              // the largest activation peak a run of this engine had
   uint64_t runs = 0;
   uint64_t last_bytes_read = 0, bytes_read = 0;  // from disk: the last run, and all runs
   double last_read_s = 0, read_s = 0;            // time the loader spent reading
@@ -116,11 +116,11 @@ class WeightStreamer final : public Reclaimer {
     const Value* value;
     size_t bytes;
     std::vector<int> uses;
-    int reader;        // index into readers_
-    uint64_t offset;   // in that file
+    int reader;       // index into readers_
+    uint64_t offset;  // in that file
     bool resident = false;
     std::vector<uint8_t> drop;  // per gap between uses: released and read again
-    Tensor loaded;     // defined while in memory
+    Tensor loaded;              // defined while in memory
   };
   struct Load {
     int item, step;
@@ -128,6 +128,9 @@ class WeightStreamer final : public Reclaimer {
   void plan(size_t activation_bytes, bool stream_all);
   void loader_main();
   void stop_loader();    // the preload between runs, when one is going
+  // Room the loader leaves for the activations this run has yet to allocate: the largest activation peak a run
+  // had, less what is allocated now (before the first run has measured one: a quarter of the budget).
+  size_t headroom() const;
   void start_preload();  // (mu_ held) reads the next run's first streamed weights while memory is free
   std::shared_ptr<Buffer> obtain(size_t bytes);  // from the free list or the pool; null when the run must stop
   void read_items(const std::vector<int>& items, const std::vector<std::shared_ptr<Buffer>>& bufs);
@@ -143,7 +146,7 @@ class WeightStreamer final : public Reclaimer {
   std::vector<int> index_;  // per value id: item index or -1
   std::vector<Item> items_;
   std::vector<std::unique_ptr<DirectReader>> readers_;
-  std::vector<std::string> reader_names_;  // the files' names, for messages (readers open /proc/self/fd/N)
+  std::vector<std::string> reader_names_;         // the files' names, for messages (readers open /proc/self/fd/N)
   std::vector<std::shared_ptr<Buffer>> staging_;  // GPU path: pinned host buffers, reused
   std::unique_ptr<Stream> copy_stream_;
   std::vector<std::unique_ptr<Event>> staged_;
@@ -156,11 +159,11 @@ class WeightStreamer final : public Reclaimer {
   std::vector<Load> loads_;
   std::vector<std::vector<int>> release_after_;  // per step: items to let go of
   std::vector<uint8_t> ready_;                   // per item: loaded for the use being waited on
-  mutable std::mutex mu_;  // the run's state, the free list and the stats
+  mutable std::mutex mu_;                        // the run's state, the free list and the stats
   std::condition_variable cv_;
-  size_t next_load_ = 0;     // loads issued by the loader
-  int compute_step_ = 0;     // the step the compute runs (or waits for)
-  int waiting_step_ = -1;    // the step the compute waits for a weight of, or -1
+  size_t next_load_ = 0;   // loads issued by the loader
+  int compute_step_ = 0;   // the step the compute runs (or waits for)
+  int waiting_step_ = -1;  // the step the compute waits for a weight of, or -1
   bool stop_ = false, stuck_ = false, busy_ = false;
   bool preloading_ = false;  // the loader reads ahead for the next run (between runs): it never waits for memory
   uint64_t preload_bytes_ = 0;

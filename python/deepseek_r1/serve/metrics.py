@@ -93,7 +93,9 @@ class _LiveCollector:
             labels=[*mv, "device"],
         )  # fmt: skip
         failovers = CounterMetricFamily(
-            "r1_device_failovers", "Runs that failed on the device and reran on the fallback device", labels=[*mv, "device"]
+            "r1_device_failovers",
+            "Runs that failed on the device and reran on the fallback device",
+            labels=[*mv, "device"],
         )
         resident = GaugeMetricFamily("r1_tiering_resident_bytes", "Weight bytes kept in memory between runs", labels=mv)
         budget = GaugeMetricFamily("r1_tiering_budget_bytes", "Memory budget of the model's tier", labels=[*mv, "tier"])

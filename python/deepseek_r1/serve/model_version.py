@@ -16,6 +16,7 @@ import contextlib
 import time
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class ModelVersion:
         # files must then be replaced atomically, and an in-place copy fails runs until the reload.
         tiered = config.memory_budget is not None
         model = load_model(path, mmap=tiered) if path.suffix != ".onnx" else path
-        kw = {
+        kw: dict[str, Any] = {
             "num_threads": config.num_threads,
             "device": config.device,
             "fallback_device": config.fallback_device,

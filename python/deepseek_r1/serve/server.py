@@ -37,11 +37,11 @@ from concurrent.futures import ThreadPoolExecutor
 import uvicorn
 
 from ..kserve import Limits
+from ..memory_budget import parse_budget
 from .app import ServerState, build_app
 from .batcher import LEVELS, PriorityPolicy
 from .config import ModelConfig
 from .http_protocol import TransportLimits, bounded_protocol, raise_open_file_limit
-from ..memory_budget import parse_budget
 from .memory_hygiene import MemoryHygiene
 from .metrics import ServerMetrics
 from .repository import ModelRepository

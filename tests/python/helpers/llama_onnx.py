@@ -88,19 +88,23 @@ def build_llama(path: str | os.PathLike, shape: LlamaShape, seed: int = 0, data_
         "last_end": np.array([np.iinfo(np.int64).max], np.int64),
         "axis1": np.array([1], np.int64),
     }
-    inits += [helper.make_tensor(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape, v.flatten().tolist())
-              for k, v in consts.items()]
+    inits += [
+        helper.make_tensor(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape, v.flatten().tolist())
+        for k, v in consts.items()
+    ]
     nodes = [helper.make_node("Gather", ["embed", "input_ids"], ["x0"])]
 
     def rms(x: str, g: str, out: str) -> None:
-        nodes.extend([
-            helper.make_node("Mul", [x, x], [out + "_sq"]),
-            helper.make_node("ReduceMean", [out + "_sq", "axes_last"], [out + "_ms"], keepdims=1),
-            helper.make_node("Add", [out + "_ms", "eps"], [out + "_mse"]),
-            helper.make_node("Sqrt", [out + "_mse"], [out + "_rms"]),
-            helper.make_node("Div", [x, out + "_rms"], [out + "_n"]),
-            helper.make_node("Mul", [out + "_n", g], [out]),
-        ])
+        nodes.extend(
+            [
+                helper.make_node("Mul", [x, x], [out + "_sq"]),
+                helper.make_node("ReduceMean", [out + "_sq", "axes_last"], [out + "_ms"], keepdims=1),
+                helper.make_node("Add", [out + "_ms", "eps"], [out + "_mse"]),
+                helper.make_node("Sqrt", [out + "_mse"], [out + "_rms"]),
+                helper.make_node("Div", [x, out + "_rms"], [out + "_n"]),
+                helper.make_node("Mul", [out + "_n", g], [out]),
+            ]
+        )
 
     x = "x0"
     for n in range(shape.layers):

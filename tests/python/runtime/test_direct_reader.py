@@ -1,4 +1,5 @@
-"""The O_DIRECT reader (r1/io/direct_reader.h): any range, any alignment, the same bytes as a plain read."""
+"""The O_DIRECT reader (r1/io/direct_reader.h): any range, any alignment, the same bytes as a plain read, through
+io_uring (where built and allowed) and through the pread pool alike."""
 
 from __future__ import annotations
 
@@ -23,9 +24,13 @@ def data_file(tmp_path_factory) -> tuple[Path, bytes]:
     return path, data
 
 
-@pytest.fixture(scope="module")
-def reader(data_file):
-    return _core.DirectReader(str(data_file[0]), queue_depth=8, request_bytes=64 << 10)
+@pytest.fixture(scope="module", params=[True, False], ids=["io_uring", "pread_pool"])
+def reader(data_file, request):
+    r = _core.DirectReader(str(data_file[0]), queue_depth=8, request_bytes=64 << 10, io_uring=request.param)
+    assert r.uses_io_uring == (request.param and _core.IO_URING_BUILT and r.uses_io_uring)
+    if not request.param:
+        assert not r.uses_io_uring
+    return r
 
 
 @settings(max_examples=200, deadline=None)
@@ -62,10 +67,11 @@ def test_buffered_reads_match_and_drop_their_pages(data_file, request_bytes):
     assert out.tobytes() == data[123_457:623_458]
 
 
-def test_reading_past_the_end_or_a_truncated_file_is_a_model_error(tmp_path):
+@pytest.mark.parametrize("io_uring", [True, False])
+def test_reading_past_the_end_or_a_truncated_file_is_a_model_error(tmp_path, io_uring):
     path = tmp_path / "t.bin"
     path.write_bytes(b"x" * 10_000)
-    r = _core.DirectReader(str(path))
+    r = _core.DirectReader(str(path), io_uring=io_uring)
     with pytest.raises(ModelError, match="10000 bytes"):
         r.read_into(9_000, np.empty(2_000, np.uint8))
     os.truncate(path, 100)  # truncated under an open reader

@@ -153,7 +153,7 @@ def test_a_shared_pool_runs_two_engines_in_one_budget_and_keeps_the_recent_one_r
         try:
             for _ in range(5):
                 _same(eng.run(feeds)["logits"], want)
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=loop, args=(e,)) for e in (a, b)]

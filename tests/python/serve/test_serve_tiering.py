@@ -42,7 +42,9 @@ def repo(tmp_path_factory):
     for i, name in enumerate(("a", "b", "c")):
         onnx_path = build_llama(src / f"{name}.onnx", SHAPE, seed=i)
         (root / name / "1").mkdir(parents=True)
-        r1.ModelConverter(str(onnx_path), output_path=root / name / "1" / "model.r1", target_hardware="native").convert()
+        r1.ModelConverter(
+            str(onnx_path), output_path=root / name / "1" / "model.r1", target_hardware="native"
+        ).convert()
     return root
 
 

@@ -56,7 +56,8 @@ bool prepack_fused_matmul(Node& n, PrepackContext& ctx) {
       // Reading the header faulted in a whole large folio of a mapped weight (up to 2 MiB): give it back, so a
       // load that only checks layouts does not fill memory (a streaming engine never reads weights through
       // the mapping; a resident one maps them again, from the page cache, on its first run).
-      if (w->constant.buffer()) w->constant.buffer()->drop_resident_pages(w->constant.byte_offset(), w->constant.nbytes());
+      if (w->constant.buffer())
+        w->constant.buffer()->drop_resident_pages(w->constant.byte_offset(), w->constant.nbytes());
       return false;
     }
     const int64_t k = n.attrs.get_int("k", -1), cols = n.attrs.get_int("n", -1);
