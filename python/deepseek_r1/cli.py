@@ -122,11 +122,14 @@ def _print_tiering(engine: InferenceEngine) -> None:
     r = engine.tiering_report()
     if not r["enabled"]:
         return
-    gb = 1e9
+
+    def size(n: int) -> str:
+        return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
     print(
-        f"tiering: budget {', '.join(f'{k}={v / gb:.2f} GB' for k, v in r['budget_bytes'].items())}; "
-        f"{r['resident_weights']}/{r['weights']} weights resident ({r['resident_weight_bytes'] / gb:.2f} GB); "
-        f"last run streamed {r['streamed_bytes_last_run'] / gb:.2f} GB at {r['read_gbps']:.2f} GB/s, "
+        f"tiering: budget {', '.join(f'{k}={size(v)}' for k, v in r['budget_bytes'].items())}; "
+        f"{r['resident_weights']}/{r['weights']} weights resident ({size(r['resident_weight_bytes'])}); "
+        f"last run streamed {size(r['streamed_bytes_last_run'])} at {r['read_gbps']:.2f} GB/s, "
         f"stalled {r['stall_ms_last_run']:.1f} ms ({r['hidden_fraction']:.0%} of the reads hidden behind compute)"
     )
 

@@ -120,7 +120,9 @@ std::unique_ptr<DirectReader> DirectReader::open(const std::string& path, Direct
 DirectReader::DirectReader(std::string path, int fd, bool direct, DirectReadOptions o)
     : path_(std::move(path)), fd_(fd), direct_(direct), options_(o), pool_(std::make_unique<Pool>()) {
   pool_->owner = this;
-  if (o.io_uring) ring_ = UringReads::make(o.queue_depth, o.request_bytes);
+  // The ring keeps 4x the queue depth in flight: its one submitting thread may be kept off a busy CPU for a
+  // while, and the device must not go idle meanwhile (a pool's threads each resubmit on their own).
+  if (o.io_uring) ring_ = UringReads::make(4 * o.queue_depth, o.request_bytes);
   if (ring_) return;  // io_uring does the reads: no worker threads
   for (int i = 0; i < o.queue_depth; ++i) pool_->workers.emplace_back([this] { pool_->run(options_.request_bytes); });
 }

@@ -124,9 +124,8 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
     streamer_ = std::make_unique<WeightStreamer>(*graph_, order, metadata_only, target, tiering->device_pool,
                                                  tiering->host_pool, tiering->options, &trace_);
   }
-  // GPU kernels queue on one stream: running their launches side by side would gain nothing. Tiered runs go
-  // step by step: a step's weights arrive in step order.
-  groups_ = group_steps(*graph_, hetero_ || streamer_ ? 1 : pool_->num_threads());
+  // GPU kernels queue on one stream: running their launches side by side would gain nothing.
+  groups_ = group_steps(*graph_, hetero_ ? 1 : pool_->num_threads());
   group_spans(groups_, steps_.size(), &group_lo_, &group_hi_);
   for (const StepGroup& g : groups_) max_group_ = std::max(max_group_, g.size);
   prof_ns_ = std::make_unique<std::atomic<int64_t>[]>(steps_.size());
@@ -373,6 +372,19 @@ void Executor::run_group(const StepGroup& g, Scratch& sc, RunCtx& rc) {
   if (g.size == 1) {
     run_step(static_cast<size_t>(g.first), sc, sc.lanes[0], rc, true);
     return;
+  }
+  // Tiered: the steps run side by side only when all the group's weights are in memory already (a compute-
+  // bound run); otherwise one by one, each as soon as its own weights are (waiting for all of them first would
+  // leave the compute idle behind the reads).
+  if (streamer_) {
+    bool ready = true;
+    for (int s = g.first; s < g.first + g.size && ready; ++s)
+      for (const Value* v : steps_[s].node->inputs)
+        if (v && v->is_constant() && streamer_->manages(v) && !streamer_->ready(v)) ready = false;
+    if (!ready) {
+      for (int s = g.first; s < g.first + g.size; ++s) run_step(static_cast<size_t>(s), sc, sc.lanes[0], rc, true);
+      return;
+    }
   }
   // One step per chunk: each thread runs whole steps, kernels inside run serially (nested
   // parallel_for), and step i always uses lane i. The first exception propagates.

@@ -26,8 +26,8 @@
 //
 // Memory tiering (Executor::Tiering, runtime/weight_streamer.h): under a memory budget, weights stream from
 // their .r1 file while earlier steps compute, and the executor's own allocations on the device's tier are
-// counted in the same budget. Tiered runs go one at a time and step by step (a step's weights are read
-// ahead of it in order), and are never graph-captured (streamed weights move between runs).
+// counted in the same budget. Tiered runs go one at a time (a group of independent steps acquires its
+// weights, in step order, before it runs), and are never graph-captured (streamed weights move between runs).
 #pragma once
 #include <atomic>
 #include <memory>

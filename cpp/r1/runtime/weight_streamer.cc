@@ -275,6 +275,11 @@ const Tensor& WeightStreamer::acquire(int step, const Value* v) {
   return items_[i].loaded;
 }
 
+bool WeightStreamer::ready(const Value* v) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return ready_[index_[v->id]] != 0;
+}
+
 void WeightStreamer::recycle(Tensor& t) {
   // (mu_ held, or no loader running.) A buffer nobody else holds goes back to the free list; one that a view
   // still reads (a Reshape of a weight kept as an output) is left to its last owner.
@@ -289,7 +294,7 @@ void WeightStreamer::finished(int step) {
     recycle(items_[i].loaded);
     ready_[i] = 0;
   }
-  compute_step_ = step + 1;
+  compute_step_ = std::max(compute_step_, step + 1);  // a group's steps finish in any order
   cv_.notify_all();
 }
 

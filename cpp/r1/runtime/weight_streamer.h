@@ -86,6 +86,7 @@ class WeightStreamer final : public Reclaimer {
 
   void begin_run(bool recording, size_t arena_bytes);
   const Tensor& acquire(int step, const Value* v);
+  bool ready(const Value* v) const;  // in memory now (acquire would not wait)
   void finished(int step);
   void end_run();
   TieringStats stats() const;

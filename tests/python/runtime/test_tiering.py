@@ -10,6 +10,7 @@ Peak memory in a child process: tests/python/runtime/test_tiering_rss.py.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -205,3 +206,19 @@ def test_file_changed_under_a_streaming_engine_is_a_model_error_never_a_crash(ll
         eng.run(feeds)
     rep = eng.tiering_report()
     assert rep["pool_used_bytes"] <= rep["budget_bytes"]["cpu"]
+
+
+def test_the_command_line_takes_a_budget_and_writes_a_trace(llama, tmp_path, capsys):
+    from deepseek_r1.cli import main
+
+    args = ["--memory-budget", "cpu=3MiB", "--dim", "batch=2", "--dim", "seq=8"]
+    assert main(["run", str(llama["r1"]), *args]) == 0
+    out = capsys.readouterr().out
+    assert "tiering: budget cpu=3.1 MB" in out and "weights resident" in out
+    trace = tmp_path / "run.json"
+    assert main(["profile", str(llama["r1"]), *args, "--runs", "2", "--warmup", "1", "--trace", str(trace)]) == 0
+    events = json.loads(trace.read_text())["traceEvents"]
+    lanes = {e["tid"] for e in events if e["ph"] == "X"}
+    assert lanes >= {0, 1}  # compute steps and disk reads
+    assert any(e["name"].startswith("read ") for e in events if e["ph"] == "X")
+    assert main(["run", str(llama["r1"]), "--memory-budget", "cpu=lots"]) == 2  # a clear error, not a traceback
