@@ -44,7 +44,7 @@ class MemoryPool {
   size_t peak() const { return peak_.load(); }
   void reset_peak() { peak_ = used_.load(); }
 
-  void take(size_t n);      // always (may exceed the capacity)
+  void take(size_t n);                           // always (may exceed the capacity)
   bool try_take(size_t n, size_t headroom = 0);  // only when used + n + headroom <= capacity
   void give(size_t n) { used_ -= n; }
 

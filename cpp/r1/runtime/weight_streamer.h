@@ -128,7 +128,7 @@ class WeightStreamer final : public Reclaimer {
   };
   void plan(size_t activation_bytes, bool stream_all);
   void loader_main();
-  void stop_loader();    // the preload between runs, when one is going
+  void stop_loader();  // the preload between runs, when one is going
   // Room the loader leaves for the activations this run has yet to allocate: the largest activation peak a run
   // had, less what is allocated now (before the first run has measured one: a quarter of the budget).
   size_t headroom() const;
