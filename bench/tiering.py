@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _page_cache import evict
 from _paths import r1_pythonpath, use_test_helpers
 
 use_test_helpers()
@@ -67,15 +68,6 @@ def ensure_model(shape: LlamaShape, cache: Path) -> dict:
         save_file({names[k]: np.ascontiguousarray(v) for k, v in ws.items()}, str(d / "llama.tmp.safetensors"))
         os.replace(d / "llama.tmp.safetensors", st_path)
     return {"dir": d, "onnx": str(onnx_path), "r1": str(r1_path), "safetensors": str(st_path)}
-
-
-def evict(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def disk_bandwidth(path: str, rounds: int) -> dict:

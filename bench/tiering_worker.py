@@ -11,12 +11,12 @@ from the page cache (fsync, posix_fadvise DONTNEED), so every engine reads them 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _page_cache import evict
 from _paths import use_test_helpers
 
 use_test_helpers()
@@ -31,16 +31,6 @@ def hwm() -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
-
-
-def evict(*paths: str) -> None:
-    for p in paths:
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
 
 
 def run_r1(cfg: dict, feeds: dict):

@@ -156,7 +156,7 @@ class InferenceEngine:
                 raise ValueError("memory_budget streams weights from the mapped .r1 file: it needs mmap=True")
             self._offload_dir = tiering.check_offload_dir(offload_dir)
             self._prefetch = tiering.parse_prefetch(prefetch)
-            self._budget = tiering.budget_pools(memory_budget, device)[0]  # checked before the model loads
+            self._budget = tiering.engine_budget(memory_budget, device)  # checked before the model loads
         self.model = _as_model(model_path, mmap)
         info = self.model.compile_info
         precision = _check_precision(precision, info, device)
@@ -217,7 +217,7 @@ class InferenceEngine:
     def _make_executor(self, budget: dict[str, int] | None, shared: bool) -> Executor:
         if budget is None:
             return Executor(self.graph, self.device, self._num_threads)
-        _, pool, host = tiering.budget_pools(budget, self.device, shared)
+        pool, host = tiering.budget_pools(budget, self.device, shared)
         return Executor(
             self.graph, self.device, self._num_threads, memory_pool=pool, host_pool=host, prefetch=self._prefetch
         )

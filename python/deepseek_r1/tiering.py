@@ -33,10 +33,8 @@ def check_offload_dir(offload_dir: str | os.PathLike | None) -> str:
     return os.fspath(path)
 
 
-def budget_pools(
-    memory_budget, device: str, shared: bool = False
-) -> tuple[dict[str, int], _core.MemoryPool, _core.MemoryPool | None]:
-    """({tier: bytes}, the device tier's pool, the host tier's pool on a GPU or None)."""
+def engine_budget(memory_budget, device: str) -> dict[str, int]:
+    """{tier: bytes} for an engine on `device`: it must name the device's tier, and may name the host's ("cpu")."""
     budget = parse_budget(memory_budget)
     if device not in budget:
         have = ", ".join(budget)
@@ -47,12 +45,19 @@ def budget_pools(
     extra = set(budget) - {device, "cpu"}
     if extra:
         raise ValueError(f"memory_budget names {sorted(extra)}, which this engine on {device} does not use")
+    return budget
+
+
+def budget_pools(
+    budget: dict[str, int], device: str, shared: bool = False
+) -> tuple[_core.MemoryPool, _core.MemoryPool | None]:
+    """(the device tier's pool, the host tier's pool on a GPU or None) for a budget engine_budget checked."""
 
     def pool(tier: str) -> _core.MemoryPool:
         return _core.MemoryPool.shared(tier, budget[tier]) if shared else _core.MemoryPool(tier, budget[tier])
 
     host = pool("cpu") if device != "cpu" and "cpu" in budget else None
-    return budget, pool(device), host
+    return pool(device), host
 
 
 def spill_unhomed(graph: _core.Graph, metadata: dict, offload_dir: str) -> _core.Graph:

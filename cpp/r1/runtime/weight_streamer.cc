@@ -97,7 +97,8 @@ WeightStreamer::WeightStreamer(const Graph& g, const std::vector<const Node*>& s
       staging_.push_back(target_.host_allocator().allocate(options_.staging_bytes));
       staged_.push_back(target_.create_event());
     }
-    if (host_pool_) host_pool_->take(reader_staging + staging_.size() * options_.staging_bytes);
+    host_bytes_ = reader_staging + staging_.size() * options_.staging_bytes;
+    if (host_pool_) host_pool_->take(host_bytes_);
   }
   const size_t min_budget = fixed_bytes_ + min_weights_;
   R1_CHECK(pool_->capacity() >= min_budget, InputError)
@@ -120,9 +121,7 @@ WeightStreamer::~WeightStreamer() {
   for (auto& it : items_) it.loaded = Tensor();
   free_.clear();
   pool_->give(fixed_bytes_);
-  if (host_pool_ && !on_host_)
-    host_pool_->give(readers_.size() * options_.read.queue_depth * options_.read.request_bytes +
-                     staging_.size() * options_.staging_bytes);
+  if (host_pool_) host_pool_->give(host_bytes_);
 }
 
 void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
@@ -142,11 +141,7 @@ void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
   }
   TierPlan p;
   // What other engines sharing the pool hold is not ours to plan with.
-  size_t mine = fixed_bytes_ + activations_->live();
-  for (const auto& it : items_) mine += it.loaded.defined() ? it.bytes : 0;
-  for (const auto& [n, b] : free_) mine += n;
-  const size_t others = pool_->used() > mine ? pool_->used() - mine : 0;
-  const size_t taken = others + fixed_bytes_ + activation_bytes;
+  const size_t taken = others_bytes() + fixed_bytes_ + activation_bytes;
   const size_t budget = pool_->capacity() > taken ? pool_->capacity() - taken : 0;
   if (!stream_all) p = plan_tiers(tier_items, n, {budget, kPlanLead});
   const bool use = !stream_all && p.feasible;
@@ -162,6 +157,17 @@ void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
     stats_.resident += it.resident;
     stats_.resident_bytes += it.resident ? it.bytes : 0;
   }
+}
+
+size_t WeightStreamer::others_bytes() const {
+  size_t mine = fixed_bytes_ + activations_->live();
+  for (const auto& it : items_) mine += it.loaded.defined() ? it.bytes : 0;
+  for (const auto& [n, b] : free_) mine += n;
+  return pool_->used() > mine ? pool_->used() - mine : 0;
+}
+
+void WeightStreamer::sort_loads() {
+  std::stable_sort(loads_.begin(), loads_.end(), [](const Load& a, const Load& b) { return a.step < b.step; });
 }
 
 size_t WeightStreamer::headroom() const {
@@ -196,13 +202,9 @@ void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
   if (pool_->is_shared() && !recording) {
     // The engine that runs now gets room for all its weights if idle engines on the pool can give it back,
     // least recently used first: the most recently used models stay resident.
-    size_t mine = fixed_bytes_ + activations_->live();
-    for (const auto& it : items_) mine += it.loaded.defined() ? it.bytes : 0;
-    for (const auto& [n, b] : free_) mine += n;
     const size_t want = fixed_bytes_ + activation + stats_.weight_bytes;
-    const size_t room = pool_->capacity() > pool_->used() - std::min(mine, pool_->used())
-                            ? pool_->capacity() - (pool_->used() - std::min(mine, pool_->used()))
-                            : 0;
+    const size_t others = others_bytes();
+    const size_t room = pool_->capacity() > others ? pool_->capacity() - others : 0;
     lk.unlock();
     if (want > room) pool_->reclaim(want - room, this);
     lk.lock();
@@ -228,7 +230,7 @@ void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
       }
     release_after_[it.uses.back()].push_back(static_cast<int>(i));
   }
-  std::stable_sort(loads_.begin(), loads_.end(), [](const Load& a, const Load& b) { return a.step < b.step; });
+  sort_loads();
   next_load_ = 0;
   compute_step_ = 0;
   waiting_step_ = -1;

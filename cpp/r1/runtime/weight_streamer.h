@@ -133,7 +133,11 @@ class WeightStreamer final : public Reclaimer {
   // had, less what is allocated now (before the first run has measured one: a quarter of the budget).
   size_t headroom() const;
   void start_preload();  // (mu_ held) reads the next run's first streamed weights while memory is free
-  std::shared_ptr<Buffer> obtain(size_t bytes);  // from the free list or the pool; null when the run must stop
+  std::shared_ptr<Buffer> obtain(size_t bytes);       // from the free list or the pool; null when the run must stop
+  std::shared_ptr<Buffer> take_cached(size_t bytes);  // (mu_ held) a free-list buffer of exactly `bytes`, or null
+  std::shared_ptr<Buffer> new_buffer(size_t bytes);   // memory for a weight whose bytes the pool granted
+  size_t others_bytes() const;                        // (mu_ held) what other engines on the pool hold
+  void sort_loads();                                  // loads_ in step order
   void read_items(const std::vector<int>& items, const std::vector<std::shared_ptr<Buffer>>& bufs);
   void recycle(Tensor& t);
   void fail(const std::string& what, bool budget);
@@ -153,6 +157,7 @@ class WeightStreamer final : public Reclaimer {
   std::vector<std::unique_ptr<Event>> staged_;
   int num_steps_ = 0;
   size_t fixed_bytes_ = 0, min_weights_ = 0;
+  size_t host_bytes_ = 0;          // GPU path: read and pinned staging held in host_pool_
   size_t planned_for_ = SIZE_MAX;  // the activation bytes the resident set was planned with
   bool planned_stream_all_ = false;
 

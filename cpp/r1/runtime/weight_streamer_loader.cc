@@ -30,7 +30,7 @@ void WeightStreamer::start_preload() {
   for (size_t i = 0; i < items_.size(); ++i)
     if (!items_[i].resident && !items_[i].loaded.defined()) loads_.push_back({static_cast<int>(i), items_[i].uses[0]});
   if (loads_.empty()) return;
-  std::stable_sort(loads_.begin(), loads_.end(), [](const Load& a, const Load& b) { return a.step < b.step; });
+  sort_loads();
   next_load_ = 0;
   compute_step_ = 0;
   waiting_step_ = -1;
@@ -39,27 +39,34 @@ void WeightStreamer::start_preload() {
   loader_ = std::thread([this] { loader_main(); });
 }
 
+std::shared_ptr<Buffer> WeightStreamer::take_cached(size_t bytes) {
+  auto f = free_.find(bytes);
+  if (f == free_.end()) return nullptr;
+  std::shared_ptr<Buffer> b = std::move(f->second);
+  free_.erase(f);
+  ++stats_.reused_buffers;
+  return b;
+}
+
+std::shared_ptr<Buffer> WeightStreamer::new_buffer(size_t bytes) {
+  std::shared_ptr<Buffer> inner =
+      on_host_ ? allocate_pages(bytes, /*writable=*/false) : target_.allocator().allocate(bytes);
+  return counted_buffer(std::move(inner), pool_, bytes, nullptr, /*writable=*/false);
+}
+
 std::shared_ptr<Buffer> WeightStreamer::obtain(size_t bytes) {
   // Called by the loader without mu_; the load it is for is loads_[next_load_].
   std::unique_lock<std::mutex> lk(mu_);
   const int step = loads_[next_load_].step;
   for (;;) {
     if (stop_ || !error_.empty()) return nullptr;
-    auto f = free_.find(bytes);
-    if (f != free_.end()) {
-      std::shared_ptr<Buffer> b = std::move(f->second);
-      free_.erase(f);
-      ++stats_.reused_buffers;
-      return b;
-    }
+    if (std::shared_ptr<Buffer> b = take_cached(bytes)) return b;
     // Room is left for the activations still to come, except for a weight the compute is waiting for: that one
     // may use it (the activations then go past the budget, by at most what they were going to take anyway).
     const bool needed_now = waiting_step_ >= step;
     if (pool_->try_take(bytes, needed_now ? 0 : headroom())) {
       lk.unlock();
-      std::shared_ptr<Buffer> inner =
-          on_host_ ? allocate_pages(bytes, /*writable=*/false) : target_.allocator().allocate(bytes);
-      return counted_buffer(std::move(inner), pool_, bytes, nullptr, /*writable=*/false);
+      return new_buffer(bytes);
     }
     if (preloading_) return nullptr;  // between runs: only what fits now, never at the cost of cached pages
     if (!free_.empty()) {             // cached pages of another size: give them back to make room
@@ -154,14 +161,8 @@ void WeightStreamer::loader_main() {
         b = obtain(it.bytes);
       } else {
         std::lock_guard<std::mutex> lk(mu_);
-        auto f = free_.find(it.bytes);
-        if (f != free_.end()) {
-          b = std::move(f->second);
-          free_.erase(f);
-          ++stats_.reused_buffers;
-        } else if (pool_->try_take(it.bytes, headroom())) {
-          b = counted_buffer(allocate_pages(it.bytes, false), pool_, it.bytes, nullptr, false);
-        }
+        b = take_cached(it.bytes);
+        if (!b && pool_->try_take(it.bytes, headroom())) b = new_buffer(it.bytes);
       }
       if (!b) break;
       batch.push_back(l.item);
