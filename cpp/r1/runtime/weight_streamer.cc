@@ -148,12 +148,15 @@ void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
   stats_.resident = stats_.resident_bytes = 0;
   for (size_t i = 0; i < items_.size(); ++i) {
     Item& it = items_[i];
+    const bool was_resident = it.resident;
     it.resident = use && p.resident[i];
     if (use)
       it.drop = p.drop[i];
     else
       std::fill(it.drop.begin(), it.drop.end(), uint8_t{1});
-    if (!it.resident && it.loaded.defined()) recycle(it.loaded);
+    // A weight that is no longer resident lets go of its memory now (the new plan needs it elsewhere); one read
+    // ahead for this run's first use (the preload) stays: it is what the run reads first under any plan.
+    if (was_resident && !it.resident && it.loaded.defined()) recycle(it.loaded);
     stats_.resident += it.resident;
     stats_.resident_bytes += it.resident ? it.bytes : 0;
   }

@@ -68,11 +68,11 @@ std::shared_ptr<Buffer> WeightStreamer::obtain(size_t bytes) {
       lk.unlock();
       return new_buffer(bytes);
     }
-    if (preloading_) return nullptr;  // between runs: only what fits now, never at the cost of cached pages
-    if (!free_.empty()) {             // cached pages of another size: give them back to make room
+    if (!free_.empty()) {  // cached pages of another size: give them back to make room
       free_.erase(std::prev(free_.end()));
       continue;
     }
+    if (preloading_) return nullptr;  // between runs: what fits, never waiting for memory
     // The compute waits for this load (or a later one) and holds everything else it needs: only another
     // engine's run on a shared pool can still give memory back.
     const bool stuck = needed_now;

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -222,3 +223,22 @@ def test_the_command_line_takes_a_budget_and_writes_a_trace(llama, tmp_path, cap
     assert lanes >= {0, 1}  # compute steps and disk reads
     assert any(e["name"].startswith("read ") for e in events if e["ph"] == "X")
     assert main(["run", str(llama["r1"]), "--memory-budget", "cpu=lots"]) == 2  # a clear error, not a traceback
+
+
+@pytest.mark.parametrize("prefetch", ["auto", "off"])
+def test_between_runs_the_next_runs_first_weights_are_read_ahead(llama, reference, prefetch):
+    feeds = llama_inputs(SHAPE, 2, 8)
+    eng = r1.InferenceEngine(llama["r1"], memory_budget={"cpu": "3MiB"}, prefetch=prefetch)
+    for _ in range(3):
+        _same(eng.run(feeds)["logits"], reference(feeds))
+    deadline = time.monotonic() + 5
+    rep = eng.tiering_report()
+    while prefetch == "auto" and rep["loaded_weight_bytes"] == rep["resident_weight_bytes"]:
+        assert time.monotonic() < deadline, "nothing was read ahead for the next run"
+        time.sleep(0.01)
+        rep = eng.tiering_report()
+    assert rep["resident_weights"] < rep["weights"]  # some weights stream at this budget
+    if prefetch == "off":  # reading on demand only: nothing but the resident weights stays between runs
+        time.sleep(0.1)
+        assert eng.tiering_report()["loaded_weight_bytes"] == rep["resident_weight_bytes"]
+    _same(eng.run(feeds)["logits"], reference(feeds))  # the preloaded weights are the right ones
