@@ -11,7 +11,7 @@ void bind_executor(py::module_& m) {
   py::class_<Executor>(m, "Executor")
       .def(py::init([](std::shared_ptr<Graph> g, const std::string& device, int threads,
                        std::shared_ptr<MemoryPool> pool, std::shared_ptr<MemoryPool> host_pool, int prefetch,
-                       int queue_depth, size_t request_bytes, size_t min_stream_bytes) {
+                       int queue_depth, size_t request_bytes, size_t min_stream_bytes, const std::string& offload_dir) {
              Device& dev = BackendRegistry::instance().device(device);
              if (!pool) return std::make_unique<Executor>(g, dev, threads);
              Executor::Tiering t{std::move(pool), std::move(host_pool), {}};
@@ -19,11 +19,13 @@ void bind_executor(py::module_& m) {
              t.options.read.queue_depth = queue_depth;
              t.options.read.request_bytes = request_bytes;
              t.options.min_stream_bytes = min_stream_bytes;
+             t.options.offload_dir = offload_dir;
              return std::make_unique<Executor>(g, dev, threads, &t);
            }),
            py::arg("graph"), py::arg("device") = "cpu", py::arg("num_threads") = 0, py::arg("memory_pool") = nullptr,
            py::arg("host_pool") = nullptr, py::arg("prefetch") = -1, py::arg("queue_depth") = 8,
-           py::arg("request_bytes") = size_t{1} << 20, py::arg("min_stream_bytes") = size_t{64} << 10)
+           py::arg("request_bytes") = size_t{1} << 20, py::arg("min_stream_bytes") = size_t{64} << 10,
+           py::arg("offload_dir") = "/tmp")
       .def_property_readonly("tiered", [](const Executor& ex) { return ex.streamer() != nullptr; })
       .def_property(
           "tracing", [](Executor& ex) { return ex.trace().enabled(); },
@@ -63,6 +65,13 @@ void bind_executor(py::module_& m) {
              d["pool_used"] = ws->pool().used();
              d["pool_peak"] = ws->pool().peak();
              d["pool_capacity"] = ws->pool().capacity();
+             const SpillStats sp = ex.spiller() ? ex.spiller()->stats() : SpillStats{};
+             d["spills"] = sp.spills;
+             d["spill_runs"] = sp.runs;
+             d["last_spill_bytes"] = sp.last_bytes;
+             d["spill_bytes"] = sp.bytes;
+             d["last_spill_wait_s"] = sp.last_wait_s;
+             d["spill_wait_s"] = sp.wait_s;
              return d;
            })
       .def_property_readonly("num_threads", &Executor::num_threads)

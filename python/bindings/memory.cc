@@ -8,6 +8,7 @@
 #include "r1/backend/registry.h"
 #include "r1/core/error.h"
 #include "r1/memory/planner.h"
+#include "r1/memory/spill_planner.h"
 #include "r1/memory/tier_planner.h"
 
 namespace r1::bindings {
@@ -35,6 +36,34 @@ void bind_memory(py::module_& m) {
       },
       py::arg("buffers"));
   m.attr("PLAN_ALIGNMENT") = kPlanAlignment;
+  m.def(
+      "plan_spills",
+      [](const std::vector<std::vector<int64_t>>& items, const std::vector<std::vector<int>>& reads,
+         size_t arena_limit) {
+        std::vector<PlanBuffer> bufs;
+        for (const auto& it : items) {
+          R1_CHECK(it.size() == 3 || it.size() == 4, InputError)
+              << "each buffer is (size_bytes, first_step, last_step[, inplace_parent]), got " << it.size() << " values";
+          R1_CHECK(it[0] >= 0, InputError) << "buffer size " << it[0] << " is negative";
+          bufs.push_back({static_cast<size_t>(it[0]), static_cast<int>(it[1]), static_cast<int>(it[2]),
+                          it.size() == 4 ? static_cast<int>(it[3]) : -1});
+        }
+        SpillPlan p = plan_spills(bufs, reads, arena_limit);
+        py::list spills, buffers;
+        for (const SpillChoice& c : p.spills) spills.append(py::make_tuple(c.buffer, c.after, c.use, c.lead));
+        for (const PlanBuffer& b : p.buffers) buffers.append(py::make_tuple(b.size_bytes, b.first_step, b.last_step));
+        py::dict d;
+        d["spills"] = spills;
+        d["buffers"] = buffers;
+        d["offsets"] = p.memory.offsets;
+        d["arena_bytes"] = p.memory.arena_bytes;
+        d["fits"] = p.fits;
+        d["bytes_moved"] = p.bytes_moved;
+        return d;
+      },
+      py::arg("buffers"), py::arg("reads"), py::arg("arena_limit"),
+      "Activation spills (r1/memory/spill_planner.h): which buffers leave the arena between two reads.");
+  m.attr("MIN_SPILL_BYTES") = kMinSpillBytes;
   // items: [(kind "weight" | "activation", bytes, [use steps...]), ...]
   auto to_items = [](const std::vector<std::tuple<std::string, size_t, std::vector<int>>>& in) {
     std::vector<TierItem> items;

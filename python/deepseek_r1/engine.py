@@ -219,8 +219,9 @@ class InferenceEngine:
             return Executor(self.graph, self.device, self._num_threads)
         pool, host = tiering.budget_pools(budget, self.device, shared)
         return Executor(
-            self.graph, self.device, self._num_threads, memory_pool=pool, host_pool=host, prefetch=self._prefetch
-        )
+            self.graph, self.device, self._num_threads, memory_pool=pool, host_pool=host, prefetch=self._prefetch,
+            offload_dir=self._offload_dir,
+        )  # fmt: skip
 
     def set_memory_pool(self, size: int, shared: bool = True) -> None:
         """Runs this engine within `size` MiB on its device's tier from now on; shared=True draws on one pool

@@ -116,4 +116,10 @@ def report(executor: _core.Executor, budget: dict[str, int], device: str) -> dic
         # The share of the run's transfer time the compute did not wait for.
         "hidden_fraction": max(0.0, min(1.0, 1.0 - stall_s / read_s)) if read_s > 0 else 1.0,
         "buffer_reuses": s["reused_buffers"],
+        # Activations written to offload_dir between their reads (CPU, when the arena does not fit beside the
+        # largest step's weights): storages spilled by the last spilling plan, bytes written + read back.
+        "spilled_activations": s["spills"],
+        "spilled_bytes_last_run": s["last_spill_bytes"],
+        "spilled_bytes_total": s["spill_bytes"],
+        "spill_wait_ms_last_run": s["last_spill_wait_s"] * 1e3,
     }

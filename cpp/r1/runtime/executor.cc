@@ -1,4 +1,4 @@
-#include "r1/runtime/executor.h"
+#include "r1/runtime/executor_state.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,33 +8,6 @@
 #include "r1/ir/op_registry.h"
 
 namespace r1 {
-
-// What one step in flight needs; a group of steps running at once uses one lane each.
-struct Executor::Lane {
-  std::vector<const Tensor*> ins;
-  std::vector<Tensor> outs;
-  std::vector<OutputPlacement> placements;
-  StepShapes inferred;
-};
-
-// Vectors a run needs at every step, kept between runs so the hot path does not reallocate them.
-struct Executor::Scratch {
-  std::vector<Tensor> env;  // per value id
-  std::vector<Tensor> alt;  // per value id: its copy in the other memory (GPU executors), made once a run
-  std::vector<Lane> lanes;
-  std::vector<int64_t> key, bucket;
-  std::vector<SymbolBinding> bound;  // check_inputs' scratch
-};
-
-struct Executor::RunCtx {
-  Plan* plan = nullptr;                            // the layout outputs are placed in, or null
-  const KeyShapes* shapes = nullptr;               // this key's planned shapes (exact hit), or null
-  const std::shared_ptr<Buffer>* arena = nullptr;  // this run's arena (when plan is set)
-  PlanRecorder* rec = nullptr;                     // set on runs that record a plan
-  std::atomic<bool> diverged{false};               // a kernel contradicted the planned shapes: infer from here on
-  Allocator* device_alloc = nullptr;               // device steps' allocator when not the device's own (graph capture)
-  bool capturing = false;
-};
 
 // Checks a Scratch out for one run (concurrent runs each get their own) and back in afterwards.
 class Executor::ScratchLease {
@@ -123,6 +96,8 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
     Device& target = device_;
     streamer_ = std::make_unique<WeightStreamer>(*graph_, order, metadata_only, target, tiering->device_pool,
                                                  tiering->host_pool, tiering->options, &trace_);
+    if (!hetero_)
+      spiller_ = std::make_unique<ActivationSpiller>(tiering->options.offload_dir, tiering->device_pool, &trace_);
   }
   // GPU kernels queue on one stream: running their launches side by side would gain nothing.
   groups_ = group_steps(*graph_, hetero_ ? 1 : pool_->num_threads());
@@ -190,15 +165,6 @@ int Executor::parallel_groups() const {
   return n;
 }
 
-void Executor::widen_to_groups(Structure& st) const {
-  // A storage written by one step of a group may not reuse memory a sibling still reads, nor be
-  // reused before every sibling is done: its lifetime starts at its group's first step and ends
-  // at its last reader's group's last step. (An in-place pair within a group of several steps
-  // then no longer lines up, so the planner keeps them apart; single steps are unchanged.)
-  for (int& f : st.first) f = group_lo_[f];
-  for (int& l : st.last) l = group_hi_[l];
-}
-
 Executor::~Executor() = default;
 
 PlanCache::Stats Executor::memory_stats() const {
@@ -208,64 +174,6 @@ PlanCache::Stats Executor::memory_stats() const {
 }
 
 Tensor Executor::copy_out(const Tensor& t) const { return copy_tensor(device_, device_.allocator(), t); }
-
-void Executor::place_outputs(size_t s, Lane& sc, const RunCtx& rc, const std::vector<DType>& dtypes,
-                             const std::vector<Shape>& shapes, const std::vector<bool>& known) const {
-  const Plan& p = *rc.plan;
-  const Structure& st = p.structure();
-  const size_t nout = steps_[s].node->outputs.size();
-  sc.placements.assign(nout, OutputPlacement{});
-  for (size_t i = 0; i < nout; ++i) {
-    const int idx = out_base_[s] + static_cast<int>(i);
-    const int storage = st.out_storage[idx];
-    if (storage >= 0 && st.out_fresh[idx]) sc.placements[i] = {rc.arena, p.offset(storage), p.capacity(storage)};
-  }
-  if (!p.inplace_step(s) || nout == 0 || !sc.placements[0].arena) return;
-  // Output 0 shares an input's slot. That is only safe while every input overlapping the slot is
-  // read at the index being written: it starts the slot with the output's exact shape and dtype
-  // (another key of the bucket may broadcast where the recorded one did not).
-  bool ok = known[0];
-  const size_t lo = sc.placements[0].offset, hi = lo + sc.placements[0].capacity;
-  for (const Tensor* t : sc.ins) {
-    if (!ok) break;
-    if (!t || t->buffer() != *rc.arena || t->nbytes() == 0) continue;
-    const size_t a = t->byte_offset(), b = a + t->nbytes();
-    if (b <= lo || a >= hi) continue;
-    ok = a == lo && t->dtype() == dtypes[0] && t->shape() == shapes[0];
-  }
-  if (!ok) sc.placements[0] = OutputPlacement{};
-}
-
-void Executor::check_outputs(size_t s, Lane& sc, RunCtx& rc, bool planned_shapes, uint64_t allocated,
-                             const std::vector<DType>& dtypes, const std::vector<Shape>& shapes) {
-  const Node& n = *steps_[s].node;
-  const Plan& p = *rc.plan;
-  for (size_t i = 0; i < n.outputs.size(); ++i) {
-    Tensor& t = sc.outs[i];
-    if (!n.outputs[i] || !t.defined()) continue;
-    if (planned_shapes && (t.shape() != shapes[i] || t.dtype() != dtypes[i])) {
-      // The kernel contradicted the plan: infer the rest of this run, and replan next time.
-      rc.diverged = true;
-      cache_.mark_stale(*rc.plan);
-    }
-    const int storage = p.structure().out_storage[out_base_[s] + i];
-    if (t.buffer() != *rc.arena || t.nbytes() == 0) {
-      // Memory the plan meant to come from the arena (graph outputs and what they view never do).
-      if (rc.shapes && storage >= 0 && i < 64 && ((allocated >> i) & 1)) ++planned_allocations_;
-      continue;
-    }
-    // A view the plan did not predict (of an input whose slot may be reused while the view is
-    // alive) moves out of the arena.
-    const bool inside = storage >= 0 && t.byte_offset() >= p.offset(storage) &&
-                        t.byte_offset() + t.nbytes() <= p.offset(storage) + p.capacity(storage);
-    if (!inside) {
-      // (While recording a graph a copy would run now, not on replay: give the capture up.)
-      R1_CHECK(!rc.capturing, DeviceError) << "node " << n.label() << " made a view the plan did not foresee";
-      t = copy_out(t);
-      if (rc.shapes) cache_.mark_stale(*rc.plan);
-    }
-  }
-}
 
 void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool release) {
   const Step& step = steps_[s];
@@ -441,7 +349,8 @@ std::vector<Tensor> Executor::run_unchecked(const std::vector<Tensor>& inputs) {
         std::none_of(found.shapes->dynamic.begin(), found.shapes->dynamic.end(), [](char d) { return d != 0; })) {
       if (std::shared_ptr<CapturedRun> cap = captured_for(sc, found, inputs)) return capture_.replay(*cap, inputs);
     }
-    if (found.plan) {
+    // A new key recording in a layout that spills would need its spills too: it records on its own instead.
+    if (found.plan && (found.shapes || !found.plan->has_spills())) {
       arena.plan = found.plan;
       arena.buffer = found.plan->checkout(device_allocator());
       rc.plan = found.plan.get();
@@ -457,7 +366,16 @@ std::vector<Tensor> Executor::run_unchecked(const std::vector<Tensor>& inputs) {
   WeightStreamer::RunGuard streaming(streamer_.get(), !rc.shapes || !rc.plan, rc.plan ? rc.plan->arena_bytes() : 0);
   // Groups run concurrently only on runs that follow a plan: a recording run watches steps one
   // at a time, and without planning the inferred shapes are the reference path.
-  if (inter_op_ && max_group_ > 1 && rc.plan && !rc.rec) {
+  std::unique_ptr<SpillRun> spill;  // (after the arena lease: its copies finish before the arena goes back)
+  if (spiller_ && rc.plan && rc.plan->has_spills())
+    spill = std::make_unique<SpillRun>(*spiller_, *graph_, *rc.plan, arena.buffer, sc.env);
+  if (spill) {
+    for (size_t s = 0; s < steps_.size(); ++s) {
+      spill->before(static_cast<int>(s));
+      run_step(s, sc, sc.lanes[0], rc, true);
+      spill->after(static_cast<int>(s));
+    }
+  } else if (inter_op_ && max_group_ > 1 && rc.plan && !rc.rec) {
     for (const StepGroup& g : groups_) run_group(g, sc, rc);
   } else {
     for (size_t s = 0; s < steps_.size(); ++s) run_step(s, sc, sc.lanes[0], rc, true);
@@ -478,7 +396,14 @@ std::vector<Tensor> Executor::run_unchecked(const std::vector<Tensor>& inputs) {
   if (rec) {
     PlanRecorder::Result r = rec->finish(sc.key);
     widen_to_groups(r.structure);
-    cache_.add(*graph_, std::move(r), sc.bucket, found.plan);
+    // Under a budget the arena gets what the largest step's weights and this run's outputs leave.
+    size_t limit = SIZE_MAX;
+    if (spiller_) {
+      size_t out_bytes = 0;
+      for (const Tensor& t : outs) out_bytes += t.nbytes();
+      limit = streamer_->activation_room(out_bytes + SpillFile::kChunk);  // (and the spiller's bounce buffer)
+    }
+    cache_.add(*graph_, std::move(r), sc.bucket, found.plan, limit);
   }
   return outs;
 }

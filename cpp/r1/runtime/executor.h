@@ -28,6 +28,8 @@
 // their .r1 file while earlier steps compute, and the executor's own allocations on the device's tier are
 // counted in the same budget. Tiered runs go one at a time (a group of independent steps acquires its
 // weights, in step order, before it runs), and are never graph-captured (streamed weights move between runs).
+// On the CPU, when a run's arena does not fit next to the largest step's weights, its plan spills long-lived
+// activations to offload_dir between their reads (runtime/activation_spill.h); such runs go step by step.
 #pragma once
 #include <atomic>
 #include <memory>
@@ -38,6 +40,7 @@
 #include "r1/backend/device.h"
 #include "r1/core/thread_pool.h"
 #include "r1/ir/graph.h"
+#include "r1/runtime/activation_spill.h"
 #include "r1/runtime/graph_capture.h"
 #include "r1/runtime/input_check.h"
 #include "r1/runtime/placement.h"
@@ -107,6 +110,8 @@ class Executor {
   size_t device_constant_bytes() const { return residency_.constant_bytes(); }
   // The stream pipeline, when the executor was made with a budget (else nullptr).
   WeightStreamer* streamer() const { return streamer_.get(); }
+  // Activation spills of the tiered runs (CPU executors under a budget), or nullptr.
+  const ActivationSpiller* spiller() const { return spiller_.get(); }
   // Timestamped compute steps (and, when tiered, disk reads and stalls) of the runs while on (runtime/trace.h).
   TraceSink& trace() { return trace_; }
 
@@ -149,6 +154,7 @@ class Executor {
   std::unique_ptr<ThreadPool> pool_;
   TraceSink trace_;
   std::unique_ptr<WeightStreamer> streamer_;
+  std::unique_ptr<ActivationSpiller> spiller_;
   std::mutex tier_mu_;  // tiered runs go one at a time
   std::vector<Step> steps_;
   std::vector<int> last_reader_;  // per value id: the last step reading it, or -1

@@ -89,6 +89,7 @@ class BudgetAllocator final : public Allocator {
   MemoryPool& pool() const { return *pool_; }
   size_t live() const { return live_.load(); }  // bytes this allocator's buffers hold now
   size_t peak() const { return peak_.load(); }
+  void reset_peak() { peak_ = live_.load(); }  // a run starts: its peak counts from what is held now
 
  private:
   std::shared_ptr<MemoryPool> pool_;

@@ -4,6 +4,7 @@
 
 #include "r1/ir/op_registry.h"
 #include "r1/memory/planner.h"
+#include "r1/memory/spill_planner.h"
 
 namespace r1 {
 
@@ -22,22 +23,11 @@ std::vector<int> output_bases(const Graph& g) {
 // ---------------------------------------------------------------------------------------------
 // Plan
 
-Plan::Plan(const Graph& g, Structure s, const std::vector<size_t>& need, std::vector<int64_t> bucket)
+Plan::Plan(const Graph& g, Structure s, const std::vector<size_t>& need, std::vector<int64_t> bucket,
+           size_t arena_limit)
     : structure_(std::move(s)), bucket_(std::move(bucket)) {
   const size_t ns = structure_.first.size();
   R1_CHECK(need.size() == ns, InternalError) << "plan: " << need.size() << " sizes for " << ns << " storages";
-  std::vector<PlanBuffer> bufs(ns);
-  for (size_t i = 0; i < ns; ++i)
-    bufs[i] = {need[i], structure_.first[i], structure_.last[i], structure_.inplace_parent[i]};
-  MemoryPlan mp = plan_memory(bufs);
-  offsets_ = std::move(mp.offsets);
-  capacity_.resize(ns);
-  for (size_t i = 0; i < ns; ++i) capacity_[i] = align_up(need[i]);
-  arena_bytes_ = mp.arena_bytes;
-  sum_bytes_ = mp.sum_bytes;
-  inplace_step_.assign(g.nodes().size(), 0);
-  for (size_t i = 0; i < ns; ++i)
-    if (mp.inplace[i] >= 0) inplace_step_[structure_.first[i]] = 1;
   value_storage_.assign(g.values().size(), -1);
   std::vector<int> base = output_bases(g);
   for (size_t st = 0; st < g.nodes().size(); ++st) {
@@ -45,6 +35,62 @@ Plan::Plan(const Graph& g, Structure s, const std::vector<size_t>& need, std::ve
     for (size_t i = 0; i < n.outputs.size(); ++i)
       if (n.outputs[i]) value_storage_[n.outputs[i]->id] = structure_.out_storage[base[st] + i];
   }
+  std::vector<PlanBuffer> bufs(ns);
+  for (size_t i = 0; i < ns; ++i)
+    bufs[i] = {need[i], structure_.first[i], structure_.last[i], structure_.inplace_parent[i]};
+  MemoryPlan mp = plan_memory(bufs);
+  if (mp.arena_bytes > arena_limit) plan_spills_within(g, bufs, arena_limit, &mp);
+  offsets_ = std::move(mp.offsets);
+  offsets_.resize(ns);  // the read-back slots' offsets are in spills_
+  capacity_.resize(ns);
+  for (size_t i = 0; i < ns; ++i) capacity_[i] = align_up(need[i]);
+  arena_bytes_ = mp.arena_bytes;
+  sum_bytes_ = 0;
+  for (size_t i = 0; i < ns; ++i) sum_bytes_ += need[i];
+  inplace_step_.assign(g.nodes().size(), 0);
+  for (size_t i = 0; i < ns; ++i)
+    if (mp.inplace[i] >= 0) inplace_step_[structure_.first[i]] = 1;
+}
+
+void Plan::plan_spills_within(const Graph& g, const std::vector<PlanBuffer>& bufs, size_t arena_limit, MemoryPlan* mp) {
+  // The steps reading each storage (through any value lying in it), after the step that makes it.
+  const size_t ns = bufs.size();
+  std::vector<std::vector<int>> reads(ns);
+  for (size_t st = 0; st < g.nodes().size(); ++st)
+    for (const Value* v : g.nodes()[st]->inputs) {
+      if (!v || v->is_constant()) continue;
+      const int k = value_storage_[v->id];
+      if (k < 0 || static_cast<int>(st) <= bufs[k].first_step) continue;
+      if (reads[k].empty() || reads[k].back() != static_cast<int>(st)) reads[k].push_back(static_cast<int>(st));
+    }
+  SpillPlan sp = plan_spills(bufs, reads, arena_limit);
+  if (sp.spills.empty()) return;
+  spill_of_.assign(ns, -1);
+  for (size_t k = 0; k < sp.spills.size(); ++k) {
+    const SpillChoice& c = sp.spills[k];
+    PlanSpill s;
+    s.storage = c.buffer;
+    s.after = c.after;
+    s.use = c.use;
+    s.lead = c.lead;
+    s.offset_back = sp.memory.offsets[ns + k];
+    s.bytes = align_up(bufs[c.buffer].size_bytes);
+    s.file_offset = spill_file_bytes_;
+    spill_file_bytes_ += align_up(s.bytes, 4096);
+    spill_of_[c.buffer] = static_cast<int>(k);
+    spills_.push_back(std::move(s));
+  }
+  for (auto& v : g.values()) {
+    const int k = value_storage_[v->id];
+    if (k >= 0 && spill_of_[k] >= 0) spills_[spill_of_[k]].values.push_back(v->id);
+  }
+  *mp = std::move(sp.memory);
+}
+
+bool Plan::holds(int storage, size_t lo, size_t hi) const {
+  auto in = [&](size_t at) { return lo >= at && hi <= at + capacity_[storage]; };
+  if (in(offsets_[storage])) return true;
+  return !spill_of_.empty() && spill_of_[storage] >= 0 && in(spills_[spill_of_[storage]].offset_back);
 }
 
 bool Plan::fits(const std::vector<size_t>& need) const {

@@ -21,6 +21,7 @@
 
 #include "r1/backend/device.h"
 #include "r1/ir/graph.h"
+#include "r1/memory/planner.h"
 
 namespace r1 {
 
@@ -51,12 +52,27 @@ struct KeyShapes {
   std::vector<size_t> need;   // per storage: bytes
 };
 
+// A storage that leaves the arena between two reads (memory/spill_planner.h): written to the offload file after
+// step `after`, read back into its second slot for step `use`. runtime/activation_spill.h moves the bytes.
+struct PlanSpill {
+  int storage = 0;
+  int after = 0, use = 0;
+  int lead = 1;              // 1: the write may finish during step after + 1, the read runs during step use - 1
+  size_t offset_back = 0;    // the slot it is read back into
+  size_t bytes = 0;          // the slot's size
+  uint64_t file_offset = 0;  // in the spill file, page-aligned
+  std::vector<int> values;   // the value ids whose bytes lie in it (views included)
+};
+
 // Index of each step's first output in the per-output arrays of a Structure.
 std::vector<int> output_bases(const Graph& g);
 
 class Plan {
  public:
-  Plan(const Graph& g, Structure s, const std::vector<size_t>& need, std::vector<int64_t> bucket);
+  // arena_limit: when the arena would be larger, long-lived storages spill between reads until it fits (or
+  // nothing more helps). SIZE_MAX: never.
+  Plan(const Graph& g, Structure s, const std::vector<size_t>& need, std::vector<int64_t> bucket,
+       size_t arena_limit = SIZE_MAX);
   Plan(const Plan&) = delete;
   Plan& operator=(const Plan&) = delete;
 
@@ -69,6 +85,11 @@ class Plan {
   size_t arena_bytes() const { return arena_bytes_; }
   size_t sum_bytes() const { return sum_bytes_; }
   bool fits(const std::vector<size_t>& need) const;
+  const std::vector<PlanSpill>& spills() const { return spills_; }
+  bool has_spills() const { return !spills_.empty(); }
+  uint64_t spill_file_bytes() const { return spill_file_bytes_; }
+  // [lo, hi) of the arena lies in the storage's slot (either slot of a spilled one).
+  bool holds(int storage, size_t lo, size_t hi) const;
 
   // An arena no other run is using: one from the free list, or a new one.
   std::shared_ptr<Buffer> checkout(Allocator& alloc);
@@ -82,12 +103,16 @@ class Plan {
   std::vector<std::shared_ptr<const KeyShapes>> keys;
 
  private:
+  void plan_spills_within(const Graph& g, const std::vector<PlanBuffer>& bufs, size_t arena_limit, MemoryPlan* mp);
   Structure structure_;
   std::vector<int64_t> bucket_;
   std::vector<size_t> offsets_, capacity_;
   std::vector<int> value_storage_;
   std::vector<char> inplace_step_;
   size_t arena_bytes_ = 0, sum_bytes_ = 0;
+  std::vector<PlanSpill> spills_;
+  std::vector<int> spill_of_;  // per storage: index into spills_, or -1
+  uint64_t spill_file_bytes_ = 0;
   mutable std::mutex arena_mu_;
   std::vector<std::shared_ptr<Buffer>> free_arenas_;
   int arenas_ = 0;

@@ -53,11 +53,11 @@ PlanCache::Found PlanCache::find(const std::vector<int64_t>& key, const std::vec
 }
 
 void PlanCache::add(const Graph& g, PlanRecorder::Result r, const std::vector<int64_t>& bucket,
-                    const std::shared_ptr<Plan>& used) {
+                    const std::shared_ptr<Plan>& used, size_t arena_limit) {
   // A layout is immutable once made, so the fit check and the planning run outside the lock.
   const bool fits = used && used->structure() == r.structure && used->fits(r.shapes->need);
   std::shared_ptr<Plan> plan;
-  if (!fits) plan = std::make_shared<Plan>(g, std::move(r.structure), r.shapes->need, bucket);
+  if (!fits) plan = std::make_shared<Plan>(g, std::move(r.structure), r.shapes->need, bucket, arena_limit);
   std::lock_guard<std::mutex> lk(mu_);
   if (fits && !used->stale.load()) {
     auto& keys = used->keys;

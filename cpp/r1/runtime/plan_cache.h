@@ -40,8 +40,9 @@ class PlanCache {
   // After a recording run of `bucket`: the key joins `used` (the plan the run placed outputs
   // in) when its structure matches and every tensor fits; otherwise a new plan replaces the
   // bucket's, taking over the old plan's keys that fit it.
+  // arena_limit: a new plan spills activations to fit it (Plan's constructor).
   void add(const Graph& g, PlanRecorder::Result r, const std::vector<int64_t>& bucket,
-           const std::shared_ptr<Plan>& used);
+           const std::shared_ptr<Plan>& used, size_t arena_limit = SIZE_MAX);
   void mark_stale(Plan& p);
 
   struct Stats {

@@ -246,6 +246,7 @@ void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
   preload_bytes_ = 0;
   run_start_ = Clock::now();
   activations_->pool().reset_peak();
+  activations_->reset_peak();
   pool_->run_started();
   lk.unlock();
   if (!loads_.empty()) loader_ = std::thread([this] { loader_main(); });
@@ -313,7 +314,15 @@ void WeightStreamer::end_run() {
   busy_ = false;
   pool_->run_ended();
   if (pool_->is_shared()) pool_->touch(this);
-  stats_.activation_bytes = std::max(stats_.activation_bytes, activations_->peak());
+  // The activation peak to plan with: that of the runs that followed a plan, once there is one (a run recording
+  // a plan allocates every intermediate on its own, and spills nothing: its peak is no guide).
+  const size_t peak = activations_->peak();
+  if (!planned_stream_all_) {
+    // (The resident set stays as planned with the larger figure: planning again would read weights once more.)
+    stats_.activation_bytes = planned_runs_++ == 0 ? peak : std::max(stats_.activation_bytes, peak);
+  } else if (planned_runs_ == 0) {
+    stats_.activation_bytes = std::max(stats_.activation_bytes, peak);
+  }
   stats_.runs += 1;
   stats_.last_bytes_read = run_bytes_;
   stats_.bytes_read += run_bytes_;
@@ -324,6 +333,12 @@ void WeightStreamer::end_run() {
   stats_.last_run_s = seconds_since(run_start_);
   stats_.run_s += stats_.last_run_s;
   start_preload();
+}
+
+size_t WeightStreamer::activation_room(size_t outside) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  const size_t taken = others_bytes() + fixed_bytes_ + min_weights_ + outside;
+  return pool_->capacity() > taken ? pool_->capacity() - taken : 0;
 }
 
 TieringStats WeightStreamer::stats() const {

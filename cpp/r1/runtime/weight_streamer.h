@@ -47,6 +47,7 @@ struct TieringOptions {
   size_t min_stream_bytes = size_t{64} << 10;  // smaller constants stay where the graph has them
   DirectReadOptions read;                      // queue depth and request size of the disk reads
   size_t staging_bytes = size_t{16} << 20;     // per staging buffer (two) on the disk -> host -> device path
+  std::string offload_dir = "/tmp";            // where activations spill (runtime/activation_spill.h)
 };
 
 struct TieringStats {
@@ -55,7 +56,7 @@ struct TieringStats {
   size_t loaded_bytes = 0;                  // weights in memory now (between runs: the resident ones loaded)
   size_t fixed_bytes = 0;                   // small constants and reader staging: always held
   size_t min_budget = 0;                    // the least budget any run can fit (one step's weights + fixed)
-  size_t activation_bytes = 0;              // the largest activation peak a run of this engine had
+  size_t activation_bytes = 0;              // the largest activation peak of the runs that followed a plan
   uint64_t runs = 0;
   uint64_t last_bytes_read = 0, bytes_read = 0;  // from disk: the last run, and all runs
   double last_read_s = 0, read_s = 0;            // time the loader spent reading
@@ -90,6 +91,9 @@ class WeightStreamer final : public Reclaimer {
   void finished(int step);
   void end_run();
   TieringStats stats() const;
+  // What the budget leaves an arena when the largest step's weights stream through it and `outside` bytes of
+  // activations (a run's outputs) live outside the arena.
+  size_t activation_room(size_t outside) const;
   void set_prefetch(int steps) { options_.prefetch = steps; }
   MemoryPool& pool() const { return *pool_; }
   // On a shared pool: another engine needs room. Between runs, lets go of resident weights and cached buffers
@@ -159,6 +163,7 @@ class WeightStreamer final : public Reclaimer {
   size_t fixed_bytes_ = 0, min_weights_ = 0;
   size_t host_bytes_ = 0;          // GPU path: read and pinned staging held in host_pool_
   size_t planned_for_ = SIZE_MAX;  // the activation bytes the resident set was planned with
+  uint64_t planned_runs_ = 0;      // runs that followed a plan (their activation peak is the one to plan with)
   bool planned_stream_all_ = false;
 
   // Per run.
