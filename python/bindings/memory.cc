@@ -77,8 +77,10 @@ void bind_memory(py::module_& m) {
   m.def(
       "plan_tiers",
       [to_items](const std::vector<std::tuple<std::string, size_t, std::vector<int>>>& in, int num_steps, size_t budget,
-                 int lead) {
-        TierPlan p = plan_tiers(to_items(in), num_steps, {budget, lead});
+                 int lead, bool spread) {
+        const auto items = to_items(in);
+        TierPlan p = plan_tiers(items, num_steps, {budget, lead});
+        if (spread) p = spread_resident(items, num_steps, {budget, lead}, p);
         py::dict d;
         d["feasible"] = p.feasible;
         d["min_budget"] = p.min_budget;
@@ -90,7 +92,7 @@ void bind_memory(py::module_& m) {
         d["held"] = p.held;
         return d;
       },
-      py::arg("items"), py::arg("num_steps"), py::arg("budget"), py::arg("lead") = 1,
+      py::arg("items"), py::arg("num_steps"), py::arg("budget"), py::arg("lead") = 1, py::arg("spread") = false,
       "Tier placement (r1/memory/tier_planner.h): which weights stay resident, which gaps are dropped.");
   m.def(
       "tier_occupancy",

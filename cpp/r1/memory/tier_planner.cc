@@ -1,6 +1,9 @@
 #include "r1/memory/tier_planner.h"
 
 #include <algorithm>
+#include <map>
+#include <cstdio>
+#include <cstdlib>
 
 #include "r1/core/error.h"
 
@@ -241,6 +244,64 @@ TierPlan plan_tiers(const std::vector<TierItem>& items, int num_steps, const Tie
   TierPlan p = planner.result(feasible);
   p.min_budget = min_budget;
   return p;
+}
+
+TierPlan spread_resident(const std::vector<TierItem>& items, int num_steps, const TierPlanOptions& o,
+                         const TierPlan& plan) {
+  if (!plan.feasible || plan.resident.size() != items.size()) return plan;
+  // Single-use weights by size, in run order: swapping weights of one size moves the same bytes.
+  std::map<size_t, std::vector<size_t>> by_size;
+  for (size_t i = 0; i < items.size(); ++i)
+    if (items[i].kind == TierItem::Weight && items[i].uses.size() == 1) by_size[items[i].bytes].push_back(i);
+  TierPlan q = plan;
+  bool changed = false;
+  for (auto& [bytes, group] : by_size) {
+    std::stable_sort(group.begin(), group.end(),
+                     [&](size_t a, size_t b) { return items[a].uses[0] < items[b].uses[0]; });
+    size_t k = 0;
+    for (size_t i : group) k += plan.resident[i] ? 1 : 0;
+    if (k == 0 || k == group.size()) continue;
+    // k of n evenly: the j-th resident one is the middle of the j-th of k equal stretches.
+    const size_t n = group.size();
+    for (size_t i : group) q.resident[i] = 0;
+    for (size_t j = 0; j < k; ++j) q.resident[group[(2 * j + 1) * n / (2 * k)]] = 1;
+    changed = true;
+  }
+  if (!changed) return plan;
+  // Where the spread overflows a step (the planner had kept a weight resident right there to fit a tight step),
+  // swap a streamed weight in that step's read-ahead window with a resident one of its size elsewhere.
+  auto overflow = [&](const std::vector<uint8_t>& res) {
+    uint64_t over = 0;
+    for (size_t h : tier_occupancy(items, num_steps, o.lead, res, q.drop, nullptr))
+      over += h > o.budget ? h - o.budget : 0;
+    return over;
+  };
+  for (uint64_t over = overflow(q.resident); over > 0;) {
+    const auto held = tier_occupancy(items, num_steps, o.lead, q.resident, q.drop, nullptr);
+    const int t =
+        static_cast<int>(std::find_if(held.begin(), held.end(), [&](size_t h) { return h > o.budget; }) - held.begin());
+    auto in_window = [&](size_t i) { return items[i].uses[0] >= t && items[i].uses[0] <= t + o.lead; };
+    std::vector<uint8_t> best;
+    uint64_t best_over = over;
+    for (const auto& [bytes, group] : by_size)
+      for (size_t a : group) {
+        if (q.resident[a] || !in_window(a)) continue;
+        for (size_t b : group) {
+          if (!q.resident[b] || in_window(b)) continue;
+          std::vector<uint8_t> r = q.resident;
+          r[a] = 1;
+          r[b] = 0;
+          const uint64_t o2 = overflow(r);
+          if (o2 < best_over) best_over = o2, best = std::move(r);
+        }
+      }
+    if (best.empty()) break;  // no swap helps: keep the planner's choice
+    q.resident = std::move(best);
+    over = best_over;
+  }
+  q.held = tier_occupancy(items, num_steps, o.lead, q.resident, q.drop, &q.bytes_moved);
+  const bool fits = std::all_of(q.held.begin(), q.held.end(), [&](size_t h) { return h <= o.budget; });
+  return fits && q.bytes_moved <= plan.bytes_moved ? q : plan;
 }
 
 }  // namespace r1

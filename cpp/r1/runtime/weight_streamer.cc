@@ -143,7 +143,9 @@ void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
   // What other engines sharing the pool hold is not ours to plan with.
   const size_t taken = others_bytes() + fixed_bytes_ + activation_bytes;
   const size_t budget = pool_->capacity() > taken ? pool_->capacity() - taken : 0;
-  if (!stream_all) p = plan_tiers(tier_items, n, {budget, kPlanLead});
+  // (Spread: the compute of resident weights is time to read ahead in; see spread_resident.)
+  if (!stream_all)
+    p = spread_resident(tier_items, n, {budget, kPlanLead}, plan_tiers(tier_items, n, {budget, kPlanLead}));
   const bool use = !stream_all && p.feasible;
   stats_.resident = stats_.resident_bytes = 0;
   for (size_t i = 0; i < items_.size(); ++i) {

@@ -161,3 +161,48 @@ def test_too_small_a_budget_names_the_least_that_works():
 def test_malformed_items_are_input_errors(items, message):
     with pytest.raises(InputError, match=message):
         _core.plan_tiers(items, 3, 10, 1)
+
+
+def test_spread_keeps_the_bytes_and_spaces_the_resident_weights():
+    """Equal weights, one per step: the planner keeps the last ones resident; spread, they are evenly spaced."""
+    items = [("weight", 1 << 20, [s]) for s in range(20)]
+    plain = _core.plan_tiers(items, 20, 8 << 20, 2)
+    spread = _core.plan_tiers(items, 20, 8 << 20, 2, spread=True)
+    assert spread["bytes_moved"] == plain["bytes_moved"] and sum(spread["resident"]) == sum(plain["resident"]) == 5
+    where = [i for i, r in enumerate(spread["resident"]) if r]
+    assert max(b - a for a, b in itertools.pairwise([-1, *where, 20])) <= 4  # no stretch of more than 4 streamed
+    assert max(spread["held"]) <= 8 << 20
+    held, moved = _core.tier_occupancy(items, 20, 2, spread["resident"], spread["drop"])
+    assert held == spread["held"] and moved == spread["bytes_moved"]
+
+
+def test_spread_repairs_a_tight_step():
+    """A large weight at step 0 fits only with a small neighbour resident: the spread keeps one resident there."""
+    items = [("weight", 6 << 20, [0])] + [("weight", 1 << 20, [s]) for s in range(1, 13)]
+    budget = (6 << 20) + (1 << 20) + (4 << 20)  # the big one, one small streamed next to it, four resident
+    plain = _core.plan_tiers(items, 13, budget, 2)
+    assert plain["feasible"]
+    spread = _core.plan_tiers(items, 13, budget, 2, spread=True)
+    assert max(spread["held"]) <= budget and spread["bytes_moved"] == plain["bytes_moved"]
+    held, moved = _core.tier_occupancy(items, 13, 2, spread["resident"], spread["drop"])
+    assert held == spread["held"] and moved == spread["bytes_moved"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.sampled_from([64, 128, 256]), min_size=2, max_size=16),
+    frac=st.floats(0.2, 1.0),
+    lead=st.integers(0, 3),
+)
+def test_spread_never_breaks_the_budget_or_moves_more(sizes, frac, lead):
+    steps = len(sizes)
+    items = [("weight", s << 10, [i]) for i, s in enumerate(sizes)]
+    budget = int(sum(s << 10 for s in sizes) * frac)
+    plain = _core.plan_tiers(items, steps, budget, lead)
+    spread = _core.plan_tiers(items, steps, budget, lead, spread=True)
+    assert spread["feasible"] == plain["feasible"]
+    if plain["feasible"]:
+        assert max(spread["held"]) <= budget
+        assert spread["bytes_moved"] == plain["bytes_moved"]
+        held, moved = _core.tier_occupancy(items, steps, lead, spread["resident"], spread["drop"])
+        assert held == spread["held"] and moved == spread["bytes_moved"]
