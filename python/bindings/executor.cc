@@ -62,6 +62,9 @@ void bind_executor(py::module_& m) {
              d["run_s"] = s.run_s;
              d["loads"] = s.loads;
              d["reused_buffers"] = s.reused_buffers;
+             d["weight_steps"] = s.weight_steps;
+             d["last_loads"] = s.last_loads;
+             d["num_steps"] = ex.num_steps();
              d["pool_used"] = ws->pool().used();
              d["pool_peak"] = ws->pool().peak();
              d["pool_capacity"] = ws->pool().capacity();

@@ -136,8 +136,10 @@ class InferenceEngine:
         activations, read buffers) stays within it; the weights that do not fit stream from the .r1 file on disk
         ahead of the step that reads them (O_DIRECT reads, prefetch: "auto" reads as far ahead as the budget
         allows, a number caps it in steps, "off" reads each on demand). Weights with no home on disk (an .onnx
-        model) are first written to an unlinked file in offload_dir (default: the system temp dir). A budget too
-        small for one step's weights is an InputError naming the smallest that works. shared_memory_pool: draw
+        model) are first written to an unlinked file in offload_dir (default: the system temp dir). On the CPU,
+        when an input's activations do not fit beside the largest step's weights, long-lived ones (skip
+        connections) are written to an unlinked file in offload_dir between their reads and read back ahead of
+        use. A budget too small for one step's weights is an InputError naming the smallest that works. shared_memory_pool: draw
         the budget from one pool per tier for the whole process (several models in one budget; the models used
         most recently keep their weights resident).
 
@@ -243,7 +245,9 @@ class InferenceEngine:
         """What memory tiering did: {'enabled': False} without a budget; else the budget per tier, bytes
         resident, weights resident and streamed, bytes streamed in the last run and in all, the read GB/s
         achieved, stall_ms (the compute waiting for weights), hidden_fraction (of the transfer time, the share
-        the compute did not wait for), the activation bytes and the pool's use and peak."""
+        the compute did not wait for), the activation bytes and the pool's use and peak, activations spilled to
+        offload_dir (spilled_activations, spilled_bytes_last_run: written + read back, spill_wait_ms_last_run) and
+        prefetch_steps_needed (the read-ahead the measured read and compute speeds call for)."""
         if self._budget is None:
             return {"enabled": False}
         return tiering.report(self._executor, self._budget, self.device)

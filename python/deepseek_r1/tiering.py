@@ -10,6 +10,7 @@ the mapped .r1 file, with O_DIRECT reads ahead of the step that reads them. Weig
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -86,6 +87,19 @@ def parse_prefetch(prefetch: str | int) -> int:
     return prefetch
 
 
+def prefetch_needed(s: dict) -> int | None:
+    """The read-ahead, in steps, that the last run's measurements call for: the time to read one weight over the
+    compute time of one weight-reading step, plus the step being read for, in the run's steps. prefetch="auto"
+    reads as far ahead as the budget allows, never less than this; on a shared pool, prefetch=<this> holds less
+    memory that other engines could keep resident. None before a run that read weights."""
+    loads, wsteps, steps = s.get("last_loads"), s.get("weight_steps"), s.get("num_steps")
+    compute_s = s["last_run_s"] - s["last_stall_s"]
+    if not loads or not wsteps or compute_s <= 0 or s["last_read_s"] <= 0:
+        return None
+    per_read, per_step = s["last_read_s"] / loads, compute_s / wsteps
+    return min(steps, math.ceil((math.ceil(per_read / per_step) + 1) * steps / wsteps))
+
+
 def report(executor: _core.Executor, budget: dict[str, int], device: str) -> dict:
     """What the tiering did: see InferenceEngine.tiering_report."""
     s = executor.tiering_stats()
@@ -116,6 +130,7 @@ def report(executor: _core.Executor, budget: dict[str, int], device: str) -> dic
         # The share of the run's transfer time the compute did not wait for.
         "hidden_fraction": max(0.0, min(1.0, 1.0 - stall_s / read_s)) if read_s > 0 else 1.0,
         "buffer_reuses": s["reused_buffers"],
+        "prefetch_steps_needed": prefetch_needed(s),
         # Activations written to offload_dir between their reads (CPU, when the arena does not fit beside the
         # largest step's weights): storages spilled by the last spilling plan, bytes written + read back.
         "spilled_activations": s["spills"],

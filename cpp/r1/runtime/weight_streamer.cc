@@ -110,6 +110,8 @@ WeightStreamer::WeightStreamer(const Graph& g, const std::vector<const Node*>& s
   pool_->take(fixed_bytes_);
   if (pool_->is_shared()) pool_->add_reclaimer(this);
   stats_.weights = items_.size();
+  stats_.weight_steps =
+      static_cast<size_t>(std::count_if(per_step.begin(), per_step.end(), [](size_t b) { return b > 0; }));
   for (const auto& it : items_) stats_.weight_bytes += it.bytes;
   stats_.fixed_bytes = fixed_bytes_;
   stats_.min_budget = min_budget;
@@ -243,6 +245,8 @@ void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
   error_.clear();
   run_read_s_ = preload_s_;  // reads done between runs for this one count as its reads
   run_bytes_ = preload_bytes_;
+  run_loads_ = preload_loads_;
+  preload_loads_ = 0;
   run_stall_s_ = 0;
   preload_s_ = 0;
   preload_bytes_ = 0;
@@ -327,6 +331,7 @@ void WeightStreamer::end_run() {
   }
   stats_.runs += 1;
   stats_.last_bytes_read = run_bytes_;
+  stats_.last_loads = run_loads_;
   stats_.bytes_read += run_bytes_;
   stats_.last_read_s = run_read_s_;
   stats_.read_s += run_read_s_;

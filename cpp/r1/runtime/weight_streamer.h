@@ -63,6 +63,8 @@ struct TieringStats {
   double last_stall_s = 0, stall_s = 0;          // time the compute waited for a weight
   double last_run_s = 0, run_s = 0;
   uint64_t loads = 0, reused_buffers = 0;
+  size_t weight_steps = 0;  // steps that read a streamable weight
+  uint64_t last_loads = 0;  // weight reads of the last run
 };
 
 // Bytes of the constants of `min_bytes` or more that have no home on disk (made in memory: imported from ONNX,
@@ -185,7 +187,7 @@ class WeightStreamer final : public Reclaimer {
   std::multimap<size_t, std::shared_ptr<Buffer>> free_;  // released weight buffers, by size
   std::chrono::steady_clock::time_point run_start_;
   double run_read_s_ = 0, run_stall_s_ = 0;
-  uint64_t run_bytes_ = 0;
+  uint64_t run_bytes_ = 0, run_loads_ = 0, preload_loads_ = 0;
 
   TieringStats stats_;
 };

@@ -195,6 +195,7 @@ void WeightStreamer::loader_main() {
     }
     (preloading_ ? preload_s_ : run_read_s_) += dt;
     (preloading_ ? preload_bytes_ : run_bytes_) += batch_bytes;
+    (preloading_ ? preload_loads_ : run_loads_) += batch.size();
     for (size_t k = 0; k < batch.size(); ++k) {
       Item& it = items_[batch[k]];
       it.loaded = Tensor(it.value->constant.dtype(), it.value->constant.shape(), std::move(bufs[k]));

@@ -242,3 +242,19 @@ def test_between_runs_the_next_runs_first_weights_are_read_ahead(llama, referenc
         time.sleep(0.1)
         assert eng.tiering_report()["loaded_weight_bytes"] == rep["resident_weight_bytes"]
     _same(eng.run(feeds)["logits"], reference(feeds))  # the preloaded weights are the right ones
+
+
+def test_the_report_says_how_far_ahead_the_measured_speeds_need_reads(llama, reference):
+    feeds = llama_inputs(SHAPE, 2, 8)
+    eng = r1.InferenceEngine(llama["r1"], memory_budget={"cpu": "3MiB"})
+    assert eng.tiering_report()["prefetch_steps_needed"] is None  # nothing measured yet
+    for _ in range(3):
+        _same(eng.run(feeds)["logits"], reference(feeds))
+    rep = eng.tiering_report()
+    steps = eng._executor.num_steps
+    # At least the step being read for and one more weight-reading step ahead, and never past the run.
+    assert isinstance(rep["prefetch_steps_needed"], int)
+    assert 2 <= rep["prefetch_steps_needed"] <= steps
+    # A number the engine takes.
+    fixed = r1.InferenceEngine(llama["r1"], memory_budget={"cpu": "3MiB"}, prefetch=rep["prefetch_steps_needed"])
+    _same(fixed.run(feeds)["logits"], reference(feeds))
