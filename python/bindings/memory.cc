@@ -38,8 +38,8 @@ void bind_memory(py::module_& m) {
   m.attr("PLAN_ALIGNMENT") = kPlanAlignment;
   m.def(
       "plan_spills",
-      [](const std::vector<std::vector<int64_t>>& items, const std::vector<std::vector<int>>& reads,
-         size_t arena_limit) {
+      [](const std::vector<std::vector<int64_t>>& items, const std::vector<std::vector<int>>& reads, size_t arena_limit,
+         const std::vector<int>& made) {
         std::vector<PlanBuffer> bufs;
         for (const auto& it : items) {
           R1_CHECK(it.size() == 3 || it.size() == 4, InputError)
@@ -48,7 +48,7 @@ void bind_memory(py::module_& m) {
           bufs.push_back({static_cast<size_t>(it[0]), static_cast<int>(it[1]), static_cast<int>(it[2]),
                           it.size() == 4 ? static_cast<int>(it[3]) : -1});
         }
-        SpillPlan p = plan_spills(bufs, reads, arena_limit);
+        SpillPlan p = plan_spills(bufs, reads, arena_limit, made);
         py::list spills, buffers;
         for (const SpillChoice& c : p.spills) spills.append(py::make_tuple(c.buffer, c.after, c.use, c.lead));
         for (const PlanBuffer& b : p.buffers) buffers.append(py::make_tuple(b.size_bytes, b.first_step, b.last_step));
@@ -61,7 +61,7 @@ void bind_memory(py::module_& m) {
         d["bytes_moved"] = p.bytes_moved;
         return d;
       },
-      py::arg("buffers"), py::arg("reads"), py::arg("arena_limit"),
+      py::arg("buffers"), py::arg("reads"), py::arg("arena_limit"), py::arg("made") = std::vector<int>{},
       "Activation spills (r1/memory/spill_planner.h): which buffers leave the arena between two reads.");
   m.attr("MIN_SPILL_BYTES") = kMinSpillBytes;
   // items: [(kind "weight" | "activation", bytes, [use steps...]), ...]

@@ -49,7 +49,7 @@ SpillPlan with_cuts(const std::vector<PlanBuffer>& buffers, const std::vector<Sp
 
 // Greedy cuts (see the header), every copy with the given lead.
 SpillPlan greedy(const std::vector<PlanBuffer>& buffers, const std::vector<std::vector<int>>& reads,
-                 const std::vector<char>& cuttable, size_t arena_limit, int lead) {
+                 const std::vector<int>& made, const std::vector<char>& cuttable, size_t arena_limit, int lead) {
   const int n = static_cast<int>(buffers.size());
   SpillPlan cur = with_cuts(buffers, {}, arena_limit);
   SpillPlan best = cur;
@@ -69,7 +69,7 @@ SpillPlan greedy(const std::vector<PlanBuffer>& buffers, const std::vector<std::
     };
     for (int i = 0; i < n; ++i) {
       if (!cuttable[i] || cut[i] || !better(i)) continue;
-      int after = buffers[i].first_step;
+      int after = made[i];  // a write-out starts once the buffer is written
       for (int r : reads[i]) {
         if (after + 1 + lead <= p && p <= r - 1 - lead) {
           pick = {i, after, r, lead};
@@ -109,14 +109,21 @@ SpillPlan greedy(const std::vector<PlanBuffer>& buffers, const std::vector<std::
 }  // namespace
 
 SpillPlan plan_spills(const std::vector<PlanBuffer>& buffers, const std::vector<std::vector<int>>& reads,
-                      size_t arena_limit) {
+                      size_t arena_limit, const std::vector<int>& made_in) {
   const int n = static_cast<int>(buffers.size());
+  R1_CHECK(made_in.empty() || made_in.size() == buffers.size(), InputError)
+      << "plan_spills: " << made_in.size() << " producing steps for " << n << " buffers";
+  std::vector<int> made(made_in);
+  if (made.empty())
+    for (const PlanBuffer& b : buffers) made.push_back(b.first_step);
   R1_CHECK(reads.size() == buffers.size(), InputError)
       << "plan_spills: " << reads.size() << " read lists for " << n << " buffers";
   std::vector<char> cuttable(static_cast<size_t>(n), 1);
   for (int i = 0; i < n; ++i) {
     const PlanBuffer& b = buffers[i];
-    int prev = b.first_step;
+    R1_CHECK(made[i] >= b.first_step && made[i] <= b.last_step, InputError)
+        << "plan_spills: buffer " << i << " is made at step " << made[i] << ", outside its lifetime";
+    int prev = made[i];
     for (int r : reads[i]) {
       R1_CHECK(r > prev && r <= b.last_step, InputError)
           << "plan_spills: buffer " << i << " lives in [" << b.first_step << ", " << b.last_step
@@ -130,11 +137,11 @@ SpillPlan plan_spills(const std::vector<PlanBuffer>& buffers, const std::vector<
     }
     if (b.size_bytes < kMinSpillBytes) cuttable[i] = 0;
   }
-  SpillPlan best = greedy(buffers, reads, cuttable, arena_limit, 1);
+  SpillPlan best = greedy(buffers, reads, made, cuttable, arena_limit, 1);
   // A read started a step ahead (and a write given a step to finish) holds the slot one step longer each side:
   // where that cannot fit, copy synchronously.
   if (!best.fits) {
-    SpillPlan sync = greedy(buffers, reads, cuttable, arena_limit, 0);
+    SpillPlan sync = greedy(buffers, reads, made, cuttable, arena_limit, 0);
     if (sync.fits || sync.memory.arena_bytes < best.memory.arena_bytes) best = std::move(sync);
   }
   return best;

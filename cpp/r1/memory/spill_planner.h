@@ -48,8 +48,10 @@ struct SpillPlan {
 constexpr size_t kMinSpillBytes = size_t{64} << 10;  // smaller buffers are not worth a disk round trip
 
 // reads[i]: the steps reading buffer i, ascending, each in (first_step, last_step] (the step that makes it is
-// not a read). Throws InputError when reads do not match the buffers.
+// not a read). made[i] (empty: first_step): the step that writes buffer i, when its lifetime was widened to start
+// earlier (a group of steps running side by side): no write-out is queued before it. Throws InputError when reads
+// do not match the buffers.
 SpillPlan plan_spills(const std::vector<PlanBuffer>& buffers, const std::vector<std::vector<int>>& reads,
-                      size_t arena_limit);
+                      size_t arena_limit, const std::vector<int>& made = {});
 
 }  // namespace r1

@@ -269,35 +269,38 @@ TierPlan spread_resident(const std::vector<TierItem>& items, int num_steps, cons
   }
   if (!changed) return plan;
   // Where the spread overflows a step (the planner had kept a weight resident right there to fit a tight step),
-  // swap a streamed weight in that step's read-ahead window with a resident one of its size elsewhere.
-  auto overflow = [&](const std::vector<uint8_t>& res) {
-    uint64_t over = 0;
-    for (size_t h : tier_occupancy(items, num_steps, o.lead, res, q.drop, nullptr))
-      over += h > o.budget ? h - o.budget : 0;
-    return over;
-  };
-  for (uint64_t over = overflow(q.resident); over > 0;) {
+  // swap a streamed weight in that step's read-ahead window with a resident one of its size elsewhere. A swap of
+  // two single-use weights of one size changes the held bytes only on their two windows: each is tried in O(lead).
+  auto window = [&](size_t i) { return std::make_pair(std::max(0, items[i].uses[0] - o.lead), items[i].uses[0]); };
+  auto excess = [&](size_t h) -> uint64_t { return h > o.budget ? h - o.budget : 0; };
+  for (int round = 0; round < num_steps; ++round) {
     const auto held = tier_occupancy(items, num_steps, o.lead, q.resident, q.drop, nullptr);
-    const int t =
-        static_cast<int>(std::find_if(held.begin(), held.end(), [&](size_t h) { return h > o.budget; }) - held.begin());
-    auto in_window = [&](size_t i) { return items[i].uses[0] >= t && items[i].uses[0] <= t + o.lead; };
-    std::vector<uint8_t> best;
-    uint64_t best_over = over;
+    const auto it = std::find_if(held.begin(), held.end(), [&](size_t h) { return h > o.budget; });
+    if (it == held.end()) break;
+    const int t = static_cast<int>(it - held.begin());
+    int64_t best_gain = 0;
+    size_t best_a = 0, best_b = 0;
     for (const auto& [bytes, group] : by_size)
       for (size_t a : group) {
-        if (q.resident[a] || !in_window(a)) continue;
+        const auto wa = window(a);
+        if (q.resident[a] || t < wa.first || t > wa.second) continue;  // streamed, and held at step t
         for (size_t b : group) {
-          if (!q.resident[b] || in_window(b)) continue;
-          std::vector<uint8_t> r = q.resident;
-          r[a] = 1;
-          r[b] = 0;
-          const uint64_t o2 = overflow(r);
-          if (o2 < best_over) best_over = o2, best = std::move(r);
+          if (!q.resident[b]) continue;
+          const auto wb = window(b);
+          // a resident (its window's bytes no longer extra), b streamed (its window's bytes become extra).
+          int64_t gain = 0;
+          for (int s = std::min(wa.first, wb.first); s <= std::max(wa.second, wb.second); ++s) {
+            size_t h = held[s];
+            if (s >= wa.first && s <= wa.second) h -= bytes;
+            if (s >= wb.first && s <= wb.second) h += bytes;
+            gain += static_cast<int64_t>(excess(held[s])) - static_cast<int64_t>(excess(h));
+          }
+          if (gain > best_gain) best_gain = gain, best_a = a, best_b = b;
         }
       }
-    if (best.empty()) break;  // no swap helps: keep the planner's choice
-    q.resident = std::move(best);
-    over = best_over;
+    if (best_gain <= 0) break;  // no swap helps: keep the planner's choice
+    q.resident[best_a] = 1;
+    q.resident[best_b] = 0;
   }
   q.held = tier_occupancy(items, num_steps, o.lead, q.resident, q.drop, &q.bytes_moved);
   const bool fits = std::all_of(q.held.begin(), q.held.end(), [&](size_t h) { return h <= o.budget; });

@@ -53,17 +53,27 @@ Plan::Plan(const Graph& g, Structure s, const std::vector<size_t>& need, std::ve
 }
 
 void Plan::plan_spills_within(const Graph& g, const std::vector<PlanBuffer>& bufs, size_t arena_limit, MemoryPlan* mp) {
-  // The steps reading each storage (through any value lying in it), after the step that makes it.
+  // The step that makes each storage (its lifetime may start earlier: widened to a group of steps run side by
+  // side), and the steps reading it (through any value lying in it) after that.
   const size_t ns = bufs.size();
+  std::vector<int> made(ns, -1);
+  std::vector<int> base = output_bases(g);
+  for (size_t st = 0; st < g.nodes().size(); ++st)
+    for (size_t i = 0; i < g.nodes()[st]->outputs.size(); ++i) {
+      const int k = structure_.out_storage[base[st] + i];
+      if (k >= 0 && structure_.out_fresh[base[st] + i] && made[k] < 0) made[k] = static_cast<int>(st);
+    }
+  for (size_t k = 0; k < ns; ++k)
+    if (made[k] < 0) made[k] = bufs[k].first_step;
   std::vector<std::vector<int>> reads(ns);
   for (size_t st = 0; st < g.nodes().size(); ++st)
     for (const Value* v : g.nodes()[st]->inputs) {
       if (!v || v->is_constant()) continue;
       const int k = value_storage_[v->id];
-      if (k < 0 || static_cast<int>(st) <= bufs[k].first_step) continue;
+      if (k < 0 || static_cast<int>(st) <= made[k]) continue;
       if (reads[k].empty() || reads[k].back() != static_cast<int>(st)) reads[k].push_back(static_cast<int>(st));
     }
-  SpillPlan sp = plan_spills(bufs, reads, arena_limit);
+  SpillPlan sp = plan_spills(bufs, reads, arena_limit, made);
   if (sp.spills.empty()) return;
   spill_of_.assign(ns, -1);
   for (size_t k = 0; k < sp.spills.size(); ++k) {

@@ -14,9 +14,11 @@ import os
 import shutil
 
 import numpy as np
+import onnx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
 
 import deepseek_r1 as r1
 from deepseek_r1 import DeviceError
@@ -118,3 +120,45 @@ def test_the_trace_shows_spill_copies(model, tmp_path):
     eng.run({"x": model["x"]})
     names = [name for lane, name, _, _ in ex.take_trace() if lane == 1]
     assert any(n.startswith("spill ") for n in names) and any(n.startswith("read back ") for n in names)
+
+
+def build_grouped_model(path) -> str:
+    """q = x @ wq and k = x @ wk side by side (one group at 2 threads), s = q + k, a chain on s, then + q + k at the
+    end: q and k are long-lived, and k's storage starts (widened to its group) a step before the step that writes
+    it."""
+    rng = np.random.default_rng(11)
+    inits, nodes = [], []
+
+    def weight(name):
+        w = (rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH)).astype(np.float32)
+        inits.append(numpy_helper.from_array(w, name))
+        return name
+
+    nodes.append(helper.make_node("MatMul", ["x", weight("wq")], ["q"], name="q"))
+    nodes.append(helper.make_node("MatMul", ["x", weight("wk")], ["k"], name="k"))
+    nodes.append(helper.make_node("Add", ["q", "k"], ["s"], name="s"))
+    prev = "s"
+    for i in range(8):
+        nodes.append(helper.make_node("MatMul", [prev, weight(f"w{i}")], [f"c{i}"], name=f"c{i}"))
+        prev = f"c{i}"
+    nodes.append(helper.make_node("Add", [prev, "q"], ["t"], name="skip_q"))
+    nodes.append(helper.make_node("Add", ["t", "k"], ["y"], name="skip_k"))
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["rows", WIDTH]) for n in ("x", "y")]
+    graph = helper.make_graph(nodes, "grouped", io[:1], io[1:], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return str(path)
+
+
+def test_spills_with_steps_run_side_by_side(tmp_path):
+    """At 2 threads q and k form a group (their lifetimes widen to it); the spilling runs go step by step and
+    write each value out only after the step that makes it (plan_spills' `made`)."""
+    path = build_grouped_model(tmp_path / "grouped.onnx")
+    x = np.random.default_rng(2).standard_normal((ROWS, WIDTH)).astype(np.float32)
+    want = r1.InferenceEngine(path, num_threads=1).run({"x": x})["y"]
+    off = tmp_path / "off"
+    off.mkdir()
+    eng = r1.InferenceEngine(path, num_threads=2, memory_budget={"cpu": "14MiB"}, offload_dir=off)
+    assert eng._executor.parallel_groups >= 1  # q and k run side by side on runs that do not spill
+    for _ in range(3):
+        _same(eng.run({"x": x})["y"], want)
+    assert eng.tiering_report()["spilled_activations"] >= 1

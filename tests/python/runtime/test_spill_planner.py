@@ -39,7 +39,7 @@ def lifetimes(draw, max_buffers: int = 12, max_steps: int = 24):
     return bufs, reads
 
 
-def check_valid(bufs, reads, plan):
+def check_valid(bufs, reads, plan, made=()):
     """The planner's own answer, re-derived: cuts in real gaps, no two live buffers overlap."""
     n = len(bufs)
     out = plan["buffers"]
@@ -51,7 +51,7 @@ def check_valid(bufs, reads, plan):
         assert b not in cut, "a buffer is cut once"
         cut.add(b)
         size, first, last = bufs[b]
-        points = [first] + reads[b]
+        points = [made[b] if made else first] + reads[b]
         assert (after, use) in list(itertools.pairwise(points)), "a cut lies between two consecutive reads"
         assert lead in (0, 1) and use - after >= 2 + 2 * lead, "a cut frees at least one step"
         assert size >= _core.MIN_SPILL_BYTES
@@ -196,3 +196,18 @@ def test_in_place_and_small_buffers_are_never_cut():
 def test_malformed_reads_are_input_errors(bufs, reads):
     with pytest.raises(InputError):
         _core.plan_spills(bufs, reads, 0)
+
+
+def test_a_write_out_never_starts_before_the_step_that_makes_the_buffer():
+    """A buffer whose lifetime was widened to start at step 0 (a group) but which step 1 writes: cut only after 1."""
+    mib = 1 << 20
+    bufs = [(4 * mib, 0, 12), (4 * mib, 0, 2)] + [(4 * mib, s, s + 1) for s in range(2, 12)]
+    reads = [[12], [2]] + [[s + 1] for s in range(2, 12)]
+    for made in ([], [1, 0] + list(range(2, 12))):
+        plan = _core.plan_spills(bufs, reads, 8 * mib, made)
+        check_valid(bufs, reads, plan, made)
+        cut = {b: after for b, after, _, _ in plan["spills"]}
+        assert 0 in cut
+        assert cut[0] >= (made[0] if made else 0)
+    with pytest.raises(InputError, match="made at step"):
+        _core.plan_spills(bufs, reads, 8 * mib, [13] + list(range(1, 12)))
