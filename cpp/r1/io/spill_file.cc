@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -44,14 +45,7 @@ std::unique_ptr<SpillFile> SpillFile::create(const std::string& dir) {
   return std::unique_ptr<SpillFile>(new SpillFile(dir, fd, direct));
 }
 
-SpillFile::SpillFile(std::string dir, int fd, bool direct) : dir_(std::move(dir)), fd_(fd), direct_(direct) {
-  void* p = nullptr;
-  if (posix_memalign(&p, kAlign, kChunk) != 0) {
-    ::close(fd_);
-    throw DeviceError("out of memory for the activation spill buffer");
-  }
-  bounce_.reset(static_cast<char*>(p));
-}
+SpillFile::SpillFile(std::string dir, int fd, bool direct) : dir_(std::move(dir)), fd_(fd), direct_(direct) {}
 
 SpillFile::~SpillFile() { ::close(fd_); }
 
@@ -59,38 +53,62 @@ void SpillFile::fail(const char* what, int err) const {
   throw DeviceError(std::string(what) + " activations in offload_dir '" + dir_ + "' failed: " + std::strerror(err));
 }
 
+namespace {
+bool whole_pages(const void* p, size_t bytes) {
+  return reinterpret_cast<uintptr_t>(p) % SpillFile::kAlign == 0 && bytes % SpillFile::kAlign == 0;
+}
+}  // namespace
+
+char* SpillFile::bounce() {
+  if (!bounce_) {
+    void* p = nullptr;
+    if (posix_memalign(&p, kAlign, kChunk) != 0) throw DeviceError("out of memory for the activation spill buffer");
+    bounce_.reset(static_cast<char*>(p));
+  }
+  return bounce_.get();
+}
+
+void SpillFile::transfer(bool out, uint64_t offset, char* mem, size_t len) {
+  for (size_t done = 0; done < len;) {
+    const off_t at = static_cast<off_t>(offset + done);
+    const ssize_t n = out ? ::pwrite(fd_, mem + done, len - done, at) : ::pread(fd_, mem + done, len - done, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(out ? "writing" : "reading back", n < 0 ? errno : (out ? ENOSPC : EIO));
+    done += static_cast<size_t>(n);
+  }
+}
+
 void SpillFile::write(uint64_t offset, const void* src, size_t bytes) {
   R1_CHECK(offset % kAlign == 0, InternalError) << "spill offset " << offset << " is not page-aligned";
+  if (whole_pages(src, bytes)) {
+    transfer(true, offset, static_cast<char*>(const_cast<void*>(src)), bytes);
+    return;
+  }
   const char* from = static_cast<const char*>(src);
+  char* buf = bounce();
   for (size_t done = 0; done < bytes;) {
     const size_t n = std::min(kChunk, bytes - done);
-    std::memcpy(bounce_.get(), from + done, n);
+    std::memcpy(buf, from + done, n);
     // O_DIRECT writes whole pages: the tail of the last one is padding (the file's slot is page-rounded).
     const size_t len = (n + kAlign - 1) / kAlign * kAlign;
-    if (len > n) std::memset(bounce_.get() + n, 0, len - n);
-    for (size_t put = 0; put < len;) {
-      const ssize_t w = ::pwrite(fd_, bounce_.get() + put, len - put, static_cast<off_t>(offset + done + put));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) fail("writing", w < 0 ? errno : ENOSPC);
-      put += static_cast<size_t>(w);
-    }
+    if (len > n) std::memset(buf + n, 0, len - n);
+    transfer(true, offset + done, buf, len);
     done += n;
   }
 }
 
 void SpillFile::read(uint64_t offset, void* dst, size_t bytes) {
   R1_CHECK(offset % kAlign == 0, InternalError) << "spill offset " << offset << " is not page-aligned";
+  if (whole_pages(dst, bytes)) {
+    transfer(false, offset, static_cast<char*>(dst), bytes);
+    return;
+  }
   char* to = static_cast<char*>(dst);
+  char* buf = bounce();
   for (size_t done = 0; done < bytes;) {
     const size_t n = std::min(kChunk, bytes - done);
-    const size_t len = (n + kAlign - 1) / kAlign * kAlign;
-    for (size_t got = 0; got < len;) {
-      const ssize_t r = ::pread(fd_, bounce_.get() + got, len - got, static_cast<off_t>(offset + done + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) fail("reading back", r < 0 ? errno : EIO);
-      got += static_cast<size_t>(r);
-    }
-    std::memcpy(to + done, bounce_.get(), n);
+    transfer(false, offset + done, buf, (n + kAlign - 1) / kAlign * kAlign);
+    std::memcpy(to + done, buf, n);
     done += n;
   }
 }

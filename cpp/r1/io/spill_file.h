@@ -4,8 +4,9 @@
 //   f->write(0, src, n);  ...  f->read(0, dst, n);  // any src/dst alignment; offsets multiples of kAlign
 //
 // Why a file of our own, read and written with O_DIRECT: the spilled bytes are what the memory budget could not
-// hold, so they must not come back as page cache. Requests go through one page-aligned bounce buffer (arena
-// offsets are 64-byte aligned, O_DIRECT wants 4 KiB), `chunk` bytes at a time. Where the filesystem refuses
+// hold, so they must not come back as page cache. O_DIRECT wants 4 KiB-aligned memory and lengths: a page-aligned
+// copy of whole pages goes straight between the memory and the file; any other goes through a page-aligned bounce
+// buffer (made on first need: bounce_bytes()), kChunk bytes at a time. Where the filesystem refuses
 // O_DIRECT (tmpfs: the "disk" is memory anyway) the file is buffered. Errors (a full disk) are DeviceErrors
 // naming the directory.
 #pragma once
@@ -28,11 +29,14 @@ class SpillFile {
   void write(uint64_t offset, const void* src, size_t bytes);
   void read(uint64_t offset, void* dst, size_t bytes);
   bool direct() const { return direct_; }
+  size_t bounce_bytes() const { return bounce_ ? kChunk : 0; }
   const std::string& dir() const { return dir_; }
 
  private:
   SpillFile(std::string dir, int fd, bool direct);
   [[noreturn]] void fail(const char* what, int err) const;
+  char* bounce();                                                   // made on first use
+  void transfer(bool out, uint64_t offset, char* mem, size_t len);  // one whole-page pwrite / pread
   std::string dir_;
   int fd_;
   bool direct_;

@@ -23,7 +23,7 @@ ActivationSpiller::~ActivationSpiller() {
     cv_.notify_all();
   }
   worker_.join();
-  if (file_ && pool_) pool_->give(SpillFile::kChunk);
+  if (pool_) pool_->give(bounce_counted_);
 }
 
 uint64_t ActivationSpiller::submit(bool write, char* mem, size_t bytes, uint64_t file_offset, std::string what) {
@@ -78,14 +78,15 @@ void ActivationSpiller::worker_main() {
     const auto t0 = Clock::now();
     if (!skip) {
       try {
-        if (!file_) {
-          file_ = SpillFile::create(dir_);
-          if (pool_) pool_->take(SpillFile::kChunk);
-        }
+        if (!file_) file_ = SpillFile::create(dir_);
         if (job.write)
           file_->write(job.file_offset, job.mem, job.bytes);
         else
           file_->read(job.file_offset, job.mem, job.bytes);
+        if (pool_ && file_->bounce_bytes() > bounce_counted_) {  // the bounce buffer was just made
+          pool_->take(file_->bounce_bytes() - bounce_counted_);
+          bounce_counted_ = file_->bounce_bytes();
+        }
       } catch (const std::exception& e) {
         error = e.what();
       }

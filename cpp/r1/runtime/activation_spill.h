@@ -13,7 +13,8 @@
 // file serves every plan: a plan's spills lie at fixed page-aligned offsets in it.
 //
 // A failed write or read (a full disk) fails the run with DeviceError naming offload_dir; the next run starts
-// clean. The file exists from the first spill to the spiller's end; its 1 MiB bounce buffer counts in the pool.
+// clean. The file exists from the first spill to the spiller's end; its 1 MiB bounce buffer (made only for copies
+// that are not whole pages) counts in the pool.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -70,6 +71,7 @@ class ActivationSpiller {
   std::shared_ptr<MemoryPool> pool_;
   TraceSink* trace_;
   std::unique_ptr<SpillFile> file_;  // made by the worker on the first copy
+  size_t bounce_counted_ = 0;        // its bounce buffer's bytes, taken from the pool
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;

@@ -96,8 +96,14 @@ Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_t
     Device& target = device_;
     streamer_ = std::make_unique<WeightStreamer>(*graph_, order, metadata_only, target, tiering->device_pool,
                                                  tiering->host_pool, tiering->options, &trace_);
-    if (!hetero_)
+    if (!hetero_) {
       spiller_ = std::make_unique<ActivationSpiller>(tiering->options.offload_dir, tiering->device_pool, &trace_);
+      readers_.assign(graph_->values().size(), {});
+      for (size_t st = 0; st < steps_.size(); ++st)
+        for (const Value* v : steps_[st].node->inputs)
+          if (v && (readers_[v->id].empty() || readers_[v->id].back() != static_cast<int>(st)))
+            readers_[v->id].push_back(static_cast<int>(st));
+    }
   }
   // GPU kernels queue on one stream: running their launches side by side would gain nothing.
   groups_ = group_steps(*graph_, hetero_ ? 1 : pool_->num_threads());
@@ -369,11 +375,17 @@ std::vector<Tensor> Executor::run_unchecked(const std::vector<Tensor>& inputs) {
   std::unique_ptr<SpillRun> spill;  // (after the arena lease: its copies finish before the arena goes back)
   if (spiller_ && rc.plan && rc.plan->has_spills())
     spill = std::make_unique<SpillRun>(*spiller_, *graph_, *rc.plan, arena.buffer, sc.env);
-  if (spill) {
+  std::unique_ptr<RecordingSpill> let_go;  // a recording run without a layout: every value an allocation
+  if (spiller_ && rc.rec && !rc.plan)
+    let_go = std::make_unique<RecordingSpill>(*spiller_, *graph_, readers_, streamer_->activation_allocator(),
+                                              streamer_->activation_room(SpillFile::kChunk), sc.env);
+  if (spill || let_go) {
     for (size_t s = 0; s < steps_.size(); ++s) {
-      spill->before(static_cast<int>(s));
+      if (spill) spill->before(static_cast<int>(s));
+      if (let_go) let_go->before(static_cast<int>(s));
       run_step(s, sc, sc.lanes[0], rc, true);
-      spill->after(static_cast<int>(s));
+      if (spill) spill->after(static_cast<int>(s));
+      if (let_go) let_go->after(static_cast<int>(s));
     }
   } else if (inter_op_ && max_group_ > 1 && rc.plan && !rc.rec) {
     for (const StepGroup& g : groups_) run_group(g, sc, rc);

@@ -29,7 +29,9 @@
 // counted in the same budget. Tiered runs go one at a time (a group of independent steps acquires its
 // weights, in step order, before it runs), and are never graph-captured (streamed weights move between runs).
 // On the CPU, when a run's arena does not fit next to the largest step's weights, its plan spills long-lived
-// activations to offload_dir between their reads (runtime/activation_spill.h); such runs go step by step.
+// activations to offload_dir between their reads (runtime/activation_spill.h); such runs go step by step. A run
+// that records a plan lets values go to offload_dir while its activations exceed the budget
+// (runtime/recording_spill.h).
 #pragma once
 #include <atomic>
 #include <memory>
@@ -41,6 +43,7 @@
 #include "r1/core/thread_pool.h"
 #include "r1/ir/graph.h"
 #include "r1/runtime/activation_spill.h"
+#include "r1/runtime/recording_spill.h"
 #include "r1/runtime/graph_capture.h"
 #include "r1/runtime/input_check.h"
 #include "r1/runtime/placement.h"
@@ -155,7 +158,8 @@ class Executor {
   TraceSink trace_;
   std::unique_ptr<WeightStreamer> streamer_;
   std::unique_ptr<ActivationSpiller> spiller_;
-  std::mutex tier_mu_;  // tiered runs go one at a time
+  std::vector<std::vector<int>> readers_;  // with a spiller: per value id, the steps reading it
+  std::mutex tier_mu_;                     // tiered runs go one at a time
   std::vector<Step> steps_;
   std::vector<int> last_reader_;  // per value id: the last step reading it, or -1
   std::vector<int> out_base_;     // per step: index of its first output in a plan's arrays

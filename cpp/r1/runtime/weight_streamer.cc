@@ -196,6 +196,21 @@ size_t WeightStreamer::reclaim() {
         it.loaded = Tensor();
       }
     planned_for_ = SIZE_MAX;
+  } else {
+    n += drop_used_resident();
+    free_.clear();  // another engine asked: the bytes go back to the pool
+  }
+  return n;
+}
+
+size_t WeightStreamer::drop_used_resident() {
+  size_t n = 0;
+  for (size_t i = 0; i < items_.size(); ++i) {
+    Item& it = items_[i];
+    if (!it.resident || !it.loaded.defined() || it.uses.back() >= done_below_) continue;
+    n += it.bytes;
+    recycle(it.loaded);  // to the free list (a weight of the same size may reuse the pages)
+    ready_[i] = 0;
   }
   return n;
 }
@@ -240,6 +255,8 @@ void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
   sort_loads();
   next_load_ = 0;
   compute_step_ = 0;
+  done_below_ = 0;
+  finished_.assign(static_cast<size_t>(num_steps_), 0);
   waiting_step_ = -1;
   stop_ = stuck_ = budget_error_ = false;
   error_.clear();
@@ -307,6 +324,8 @@ void WeightStreamer::finished(int step) {
     ready_[i] = 0;
   }
   compute_step_ = std::max(compute_step_, step + 1);  // a group's steps finish in any order
+  finished_[step] = 1;
+  while (done_below_ < num_steps_ && finished_[done_below_]) ++done_below_;
   cv_.notify_all();
 }
 

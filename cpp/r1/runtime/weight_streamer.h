@@ -99,7 +99,8 @@ class WeightStreamer final : public Reclaimer {
   void set_prefetch(int steps) { options_.prefetch = steps; }
   MemoryPool& pool() const { return *pool_; }
   // On a shared pool: another engine needs room. Between runs, lets go of resident weights and cached buffers
-  // (the next run plans again); during one, only of cached buffers.
+  // (the next run plans again); during one, of cached buffers and the resident weights it has used for the last
+  // time this run.
   size_t reclaim() override;
 
   // Begins a run on construction, ends it on destruction (also when the run throws).
@@ -146,6 +147,9 @@ class WeightStreamer final : public Reclaimer {
   void sort_loads();                                  // loads_ in step order
   void read_items(const std::vector<int>& items, const std::vector<std::shared_ptr<Buffer>>& bufs);
   void recycle(Tensor& t);
+  // (mu_ held) During a run: lets go of resident weights whose last use this run is over (the next run reads them
+  // again); returns the bytes. What a busy engine can give back on a shared pool, or take back itself.
+  size_t drop_used_resident();
   void fail(const std::string& what, bool budget);
 
   Device& target_;
@@ -174,9 +178,11 @@ class WeightStreamer final : public Reclaimer {
   std::vector<uint8_t> ready_;                   // per item: loaded for the use being waited on
   mutable std::mutex mu_;                        // the run's state, the free list and the stats
   std::condition_variable cv_;
-  size_t next_load_ = 0;   // loads issued by the loader
-  int compute_step_ = 0;   // the step the compute runs (or waits for)
-  int waiting_step_ = -1;  // the step the compute waits for a weight of, or -1
+  size_t next_load_ = 0;        // loads issued by the loader
+  int compute_step_ = 0;        // the step the compute runs (or waits for)
+  int done_below_ = 0;          // every step before this one has finished (a group's steps finish in any order)
+  std::vector<char> finished_;  // per step, this run
+  int waiting_step_ = -1;       // the step the compute waits for a weight of, or -1
   bool stop_ = false, stuck_ = false, busy_ = false;
   bool preloading_ = false;  // the loader reads ahead for the next run (between runs): it never waits for memory
   uint64_t preload_bytes_ = 0;

@@ -80,7 +80,8 @@ std::shared_ptr<Buffer> WeightStreamer::obtain(size_t bytes) {
       stuck_ = stuck;
       pool_->set_stuck(stuck);
     }
-    if (stuck && pool_->is_shared()) {  // idle engines on the pool may give room back
+    if (stuck && drop_used_resident() > 0) continue;  // resident weights this run is done with come back
+    if (stuck && pool_->is_shared()) {                // idle engines on the pool may give room back
       lk.unlock();
       const size_t got = pool_->reclaim(bytes, this);
       lk.lock();

@@ -78,11 +78,25 @@ def test_skips_spill_under_a_tight_budget_and_outputs_stay_identical(model, tmp_
     assert rep["spilled_activations"] >= 1
     # Written once and read back once per spilled 4 MiB activation.
     assert rep["spilled_bytes_last_run"] == 2 * rep["spilled_activations"] * 4 * MIB
-    assert rep["spilled_bytes_total"] == 2 * rep["spilled_bytes_last_run"]
+    assert rep["spilled_bytes_total"] >= 2 * rep["spilled_bytes_last_run"]  # (the first run let values go too)
     assert _arena(eng) <= full_arena - 4 * MIB
     # Everything the engine holds is counted, the spill file's bounce buffer too, and fits the budget.
     assert rep["pool_peak_bytes"] <= 17 * MIB
     assert os.listdir(tmp_path) == []  # the spill file (and the weights' file) are unlinked
+
+
+def test_the_first_run_of_a_shape_lets_values_go_to_stay_within_the_budget(model, tmp_path):
+    """The run that records a plan has no plan to spill with: it lets the value read again latest go to disk while
+    its activations exceed the budget, and reads it back when a step needs it."""
+    eng = r1.InferenceEngine(model["path"], num_threads=2, memory_budget={"cpu": "17MiB"}, offload_dir=tmp_path)
+    _same(eng.run({"x": model["x"]})["y"], model["want"])
+    rep = eng.tiering_report()
+    assert rep["runs"] == 1 and rep["spilled_activations"] >= 1 and rep["spilled_bytes_last_run"] >= 8 * MIB
+    assert rep["pool_peak_bytes"] <= 17 * MIB + (1 << 20)  # (as in test_tiering: a kernel may allocate past it)
+    free = r1.InferenceEngine(model["path"], num_threads=2, memory_budget={"cpu": "256MiB"}, offload_dir=tmp_path)
+    free.run({"x": model["x"]})
+    assert free.tiering_report()["spilled_activations"] == 0
+    assert free.tiering_report()["pool_peak_bytes"] >= 16 * MIB  # what the first run holds with nothing let go
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -103,8 +117,7 @@ def test_a_spill_that_cannot_be_written_fails_the_run_and_the_engine_recovers(mo
     d = tmp_path / "offload"
     d.mkdir()
     eng = r1.InferenceEngine(model["path"], num_threads=2, memory_budget={"cpu": "17MiB"}, offload_dir=d)
-    _same(eng.run({"x": model["x"]})["y"], model["want"])  # records (nothing spills yet)
-    shutil.rmtree(d)
+    shutil.rmtree(d)  # (the spill file is made at the first spill, and lives on unlinked from then on)
     with pytest.raises(DeviceError, match="offload_dir"):
         eng.run({"x": model["x"]})
     d.mkdir()
