@@ -216,10 +216,12 @@ def load_onnx(source: ModelSource) -> _core.Graph:
             )
         dims: list[int | str | None] = []
         for d in tt.shape.dim:
-            if d.HasField("dim_value"):
-                if d.dim_value < 0:
-                    raise ModelError(f"input '{inp.name}' declares a negative dim {d.dim_value}")
+            if d.HasField("dim_value") and d.dim_value > 0:
                 dims.append(int(d.dim_value))
+            elif d.HasField("dim_value"):
+                # -1 (and 0) is how several exporters (Keras/tf2onnx, older PyTorch) write "any size", and
+                # onnxruntime runs such models: a dynamic dim, as an unnamed one is.
+                dims.append(None)
             elif d.HasField("dim_param") and d.dim_param:
                 dims.append(d.dim_param)
             else:

@@ -167,15 +167,27 @@ def test_engine_keeps_working_after_errors(engine):
 # Regressions from the review of the core (each of these once crashed, hung or gave an untyped error).
 
 
-def test_negative_input_dim_is_a_model_error():
+@pytest.mark.parametrize("declared", [-1, -7, 0])
+def test_negative_and_zero_input_dims_are_dynamic_as_onnxruntime_reads_them(declared, tmp_path):
+    """Exporters write -1 (or 0) for "any size"; onnxruntime runs such models. The builder's own API still refuses a
+    negative dim (it once crashed on one)."""
     g = helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"])],
         "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-7, 3])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [declared, 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
     )
-    with pytest.raises(r1.ModelError, match="negative dim -7"):
-        r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    eng = r1.InferenceEngine(path)
+    assert eng.inputs[0].shape[0] != declared and eng.inputs[0].shape[1] == 3
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    for rows in (5, 2):
+        y = eng.run({"x": x[:rows]})["y"]
+        assert y.dtype == np.float32
+        np.testing.assert_array_equal(y, np.maximum(x[:rows], 0))
+    with pytest.raises(r1.InputError):
+        eng.run({"x": x[:, :2]})  # the static dim still holds
     b = r1._core.GraphBuilder()
     with pytest.raises(r1.ModelError, match="negative dim"):
         b.add_input("x", "float32", [-7, 3])
