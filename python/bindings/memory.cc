@@ -12,21 +12,28 @@
 #include "r1/memory/tier_planner.h"
 
 namespace r1::bindings {
+namespace {
+// [(size_bytes, first_step, last_step[, inplace_parent]), ...] as the planners take them.
+std::vector<PlanBuffer> to_buffers(const std::vector<std::vector<int64_t>>& items) {
+  std::vector<PlanBuffer> bufs;
+  for (const auto& it : items) {
+    R1_CHECK(it.size() == 3 || it.size() == 4, InputError)
+        << "each buffer is (size_bytes, first_step, last_step[, inplace_parent]), got " << it.size() << " values";
+    R1_CHECK(it[0] >= 0, InputError) << "buffer size " << it[0] << " is negative";
+    bufs.push_back({static_cast<size_t>(it[0]), static_cast<int>(it[1]), static_cast<int>(it[2]),
+                    it.size() == 4 ? static_cast<int>(it[3]) : -1});
+  }
+  return bufs;
+}
+}  // namespace
+
 void bind_memory(py::module_& m) {
   // plan_memory([(size_bytes, first_step, last_step[, inplace_parent]), ...]) ->
   //   {"offsets": [...], "inplace": [...], "arena_bytes": n, "sum_bytes": n}
   m.def(
       "plan_memory",
       [](const std::vector<std::vector<int64_t>>& items) {
-        std::vector<PlanBuffer> bufs;
-        for (const auto& it : items) {
-          R1_CHECK(it.size() == 3 || it.size() == 4, InputError)
-              << "each buffer is (size_bytes, first_step, last_step[, inplace_parent]), got " << it.size() << " values";
-          R1_CHECK(it[0] >= 0, InputError) << "buffer size " << it[0] << " is negative";
-          bufs.push_back({static_cast<size_t>(it[0]), static_cast<int>(it[1]), static_cast<int>(it[2]),
-                          it.size() == 4 ? static_cast<int>(it[3]) : -1});
-        }
-        MemoryPlan p = plan_memory(bufs);
+        MemoryPlan p = plan_memory(to_buffers(items));
         py::dict d;
         d["offsets"] = p.offsets;
         d["inplace"] = p.inplace;
@@ -40,15 +47,7 @@ void bind_memory(py::module_& m) {
       "plan_spills",
       [](const std::vector<std::vector<int64_t>>& items, const std::vector<std::vector<int>>& reads, size_t arena_limit,
          const std::vector<int>& made) {
-        std::vector<PlanBuffer> bufs;
-        for (const auto& it : items) {
-          R1_CHECK(it.size() == 3 || it.size() == 4, InputError)
-              << "each buffer is (size_bytes, first_step, last_step[, inplace_parent]), got " << it.size() << " values";
-          R1_CHECK(it[0] >= 0, InputError) << "buffer size " << it[0] << " is negative";
-          bufs.push_back({static_cast<size_t>(it[0]), static_cast<int>(it[1]), static_cast<int>(it[2]),
-                          it.size() == 4 ? static_cast<int>(it[3]) : -1});
-        }
-        SpillPlan p = plan_spills(bufs, reads, arena_limit, made);
+        SpillPlan p = plan_spills(to_buffers(items), reads, arena_limit, made);
         py::list spills, buffers;
         for (const SpillChoice& c : p.spills) spills.append(py::make_tuple(c.buffer, c.after, c.use, c.lead));
         for (const PlanBuffer& b : p.buffers) buffers.append(py::make_tuple(b.size_bytes, b.first_step, b.last_step));
