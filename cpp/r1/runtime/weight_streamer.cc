@@ -340,7 +340,7 @@ void WeightStreamer::end_run() {
   pool_->run_ended();
   if (pool_->is_shared()) pool_->touch(this);
   // The activation peak to plan with: that of the runs that followed a plan, once there is one (a run recording
-  // a plan allocates every intermediate on its own, and spills nothing: its peak is no guide).
+  // a plan allocates every intermediate on its own, with no arena and no planned spills: its peak is no guide).
   const size_t peak = activations_->peak();
   if (!planned_stream_all_) {
     // (The resident set stays as planned with the larger figure: planning again would read weights once more.)
