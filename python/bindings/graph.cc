@@ -41,6 +41,7 @@ Attribute to_attribute(const std::string& name, const py::tuple& kv) {
   if (kind == "floats") return Attribute::make_floats(v.cast<std::vector<float>>());
   if (kind == "strings") return Attribute::make_strings(v.cast<std::vector<std::string>>());
   if (kind == "tensor") return Attribute::make_tensor(py_bridge::tensor_from_array(v.cast<py::array>()));
+  if (kind == "graph") return Attribute::make_graph(v.cast<std::shared_ptr<Graph>>());  // finish_subgraph()'s
   R1_THROW(ModelError) << "attribute '" << name << "' has unsupported kind '" << kind << "'";
 }
 
@@ -87,8 +88,10 @@ void bind_graph(py::module_& m) {
              }
              b.add_node(op, domain, name, ins, outs, std::move(am));
            })
+      .def("add_untyped_input", &GraphBuilder::add_untyped_input)
       .def("add_output", &GraphBuilder::add_output)
-      .def("finish", [](GraphBuilder& b) { return std::shared_ptr<Graph>(b.finish()); });
+      .def("finish", [](GraphBuilder& b) { return std::shared_ptr<Graph>(b.finish()); })
+      .def("finish_subgraph", [](GraphBuilder& b) { return std::shared_ptr<Graph>(b.finish_subgraph()); });
 
   m.def("supported_ops", [] { return OpRegistry::instance().op_names(); });
 }

@@ -11,6 +11,12 @@ const Tensor& KernelContext::input(size_t i) const {
   return *inputs_[i];
 }
 
+SubgraphRunner& KernelContext::subgraphs() const {
+  R1_CHECK(subgraphs_ != nullptr, InternalError)
+      << "node " << node_.label() << " runs a subgraph, which only an executor can do (not constant folding)";
+  return *subgraphs_;
+}
+
 Tensor& KernelContext::output(size_t i) {
   R1_CHECK(i < outputs_->size(), InternalError) << "node " << node_.label() << " has no output " << i;
   Tensor& t = (*outputs_)[i];

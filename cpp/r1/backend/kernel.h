@@ -34,6 +34,15 @@ struct OutputPlacement {
   size_t capacity = 0;
 };
 
+// Runs a subgraph of the node being executed (If's branches, Loop's and Scan's body). The executor provides
+// one (runtime/subgraph_executors.h); it plans and caches each subgraph as it does the graph itself.
+class SubgraphRunner {
+ public:
+  virtual ~SubgraphRunner() = default;
+  // Inputs in the subgraph's input order; the outputs are in memory of their own.
+  virtual std::vector<Tensor> run(const std::shared_ptr<Graph>& sub, const std::vector<Tensor>& inputs) = 0;
+};
+
 class KernelContext {
  public:
   KernelContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>* outputs,
@@ -72,7 +81,11 @@ class KernelContext {
   ThreadPool& pool() const { return pool_; }
   Allocator& allocator() const { return alloc_; }
 
+  // Control-flow kernels run subgraphs through this (InternalError where nothing provides one: folding).
+  SubgraphRunner& subgraphs() const;
+
   // Executor side. One placement per output (nullptr: none); read while the kernel runs.
+  void set_subgraphs(SubgraphRunner* r) { subgraphs_ = r; }
   void set_placements(const OutputPlacement* p) { placements_ = p; }
   // Bit i is set when output i (i < 64) came from output()/allocate_output() rather than set_output():
   // the memory planner gives such outputs storage of their own, and treats the rest as views.
@@ -90,6 +103,7 @@ class KernelContext {
   Allocator& alloc_;
   ThreadPool& pool_;
   const OutputPlacement* placements_ = nullptr;
+  SubgraphRunner* subgraphs_ = nullptr;
   uint64_t allocated_ = 0;
 };
 

@@ -64,7 +64,16 @@ size_t align_up(size_t n, size_t a = kAlign) { return (n + a - 1) / a * a; }
 // 64 bytes, so biases and norms cost no page each.
 uint64_t blob_offset(uint64_t off, size_t nbytes) { return align_up(off, nbytes >= kPageAlign ? kPageAlign : kAlign); }
 
-void write_attr(format::ByteWriter& w, const Attribute& a) {
+// Constants of the graph and of its subgraphs, each at its blob_offset() in the weights section.
+struct WeightList {
+  std::vector<const Value*> consts;
+  std::vector<uint64_t> offsets;
+  uint64_t end = 0;
+};
+
+void write_graph(format::ByteWriter& w, const Graph& g, WeightList& wl, bool top);
+
+void write_attr(format::ByteWriter& w, const Attribute& a, WeightList& wl) {
   w.pod<uint8_t>(static_cast<uint8_t>(a.kind));
   switch (a.kind) {
     case Attribute::Kind::Int:
@@ -91,7 +100,61 @@ void write_attr(format::ByteWriter& w, const Attribute& a) {
       w.vec(a.t.shape());
       w.bytes(a.t.raw(), a.t.nbytes());
       break;
+    case Attribute::Kind::Graph:  // (version 4)
+      write_graph(w, *a.g, wl, false);
+      break;
   }
+}
+
+// The graph's body: opsets, symbols, inputs, constants, nodes, outputs. A subgraph's inputs are names only:
+// loading types them from the node that runs it, as building did.
+void write_graph(format::ByteWriter& w, const Graph& g, WeightList& wl, bool top) {
+  w.pod<uint32_t>(static_cast<uint32_t>(g.opsets().size()));
+  for (auto& kv : g.opsets()) {
+    w.str(kv.first);
+    w.pod<int32_t>(kv.second);
+  }
+  w.pod<uint32_t>(static_cast<uint32_t>(g.symbols().size()));
+  for (auto& s : g.symbols()) w.str(s);
+  w.pod<uint32_t>(static_cast<uint32_t>(g.inputs().size()));
+  for (const Value* v : g.inputs()) {
+    w.str(v->name);
+    if (!top) continue;
+    w.pod<uint8_t>(static_cast<uint8_t>(v->dtype));
+    w.vec(v->shape);
+  }
+  std::vector<const Value*> consts;
+  for (auto& v : g.values())
+    if (v->is_constant()) consts.push_back(v.get());
+  w.pod<uint32_t>(static_cast<uint32_t>(consts.size()));
+  for (const Value* v : consts) {
+    w.str(v->name);
+    w.pod<uint8_t>(static_cast<uint8_t>(v->constant.dtype()));
+    w.vec(v->constant.shape());
+    wl.end = blob_offset(wl.end, v->constant.nbytes());
+    wl.consts.push_back(v);
+    wl.offsets.push_back(wl.end);
+    w.pod<uint64_t>(wl.end);
+    wl.end += v->constant.nbytes();
+  }
+  w.pod<uint32_t>(static_cast<uint32_t>(g.nodes().size()));
+  for (auto& n : g.nodes()) {
+    w.str(n->op_type);
+    w.str(n->domain);
+    w.str(n->name);
+    w.pod<int32_t>(n->opset);
+    w.pod<uint32_t>(static_cast<uint32_t>(n->inputs.size()));
+    for (const Value* in : n->inputs) w.str(in ? in->name : "");
+    w.pod<uint32_t>(static_cast<uint32_t>(n->outputs.size()));
+    for (const Value* out : n->outputs) w.str(out ? out->name : "");
+    w.pod<uint32_t>(static_cast<uint32_t>(n->attrs.all().size()));
+    for (auto& kv : n->attrs.all()) {
+      w.str(kv.first);
+      write_attr(w, kv.second, wl);
+    }
+  }
+  w.pod<uint32_t>(static_cast<uint32_t>(g.outputs().size()));
+  for (const Value* v : g.outputs()) w.str(v->name);
 }
 
 DType read_dtype(format::ByteReader& r) {
@@ -106,7 +169,21 @@ Shape read_shape(format::ByteReader& r) {
   return s;
 }
 
-Attribute read_attr(format::ByteReader& r) {
+// Where a graph's constants lie: each views the mapping, so the file stays mapped while any weight is in use.
+// A private copy is Host memory: its pages must never be dropped (they would read back as zeros, not fault back
+// in from the file as a mapping's do).
+struct GraphSource {
+  std::string what;
+  const char* weights;
+  uint64_t weights_size;
+  std::shared_ptr<void> keep;
+  MemoryKind kind;
+  int depth;  // of subgraph nesting: bounded, so a corrupt file cannot recurse without end
+};
+
+void read_graph(format::ByteReader& r, Graph& g, GraphSource& src, bool top);
+
+Attribute read_attr(format::ByteReader& r, GraphSource& src) {
   uint8_t kind = r.pod<uint8_t>();
   switch (static_cast<Attribute::Kind>(kind)) {
     case Attribute::Kind::Int:
@@ -136,8 +213,95 @@ Attribute read_attr(format::ByteReader& r) {
       if (n) std::memcpy(t.raw(), p, n);
       return Attribute::make_tensor(std::move(t));
     }
+    case Attribute::Kind::Graph: {
+      R1_CHECK(src.depth < 64, ModelError) << src.what << " is corrupt: subgraphs nested more than 64 deep";
+      auto sub = std::make_shared<Graph>();
+      sub->set_subgraph(true);
+      ++src.depth;
+      read_graph(r, *sub, src, false);
+      --src.depth;
+      return Attribute::make_graph(std::move(sub));
+    }
   }
   R1_THROW(ModelError) << "corrupt .r1 file: unknown attribute kind " << int(kind);
+}
+
+void read_graph(format::ByteReader& r, Graph& g, GraphSource& src, bool top) {
+  const std::string& what = src.what;
+  for (uint32_t i = 0, n = r.count(8); i < n; ++i) {
+    std::string dom = r.str();
+    g.set_opset(dom, r.pod<int32_t>());
+  }
+  for (uint32_t i = 0, n = r.count(4); i < n; ++i) g.symbol(r.str());
+  auto check_shape = [&](const Shape& s) {
+    for (int64_t d : s)
+      // In 64 bits: a corrupt dim must not wrap into a valid-looking symbol index.
+      R1_CHECK(d >= kUnknownDim || (-2 - d) < static_cast<int64_t>(g.symbols().size()), ModelError)
+          << what << " is corrupt: a dim refers to an unknown symbol";
+  };
+  for (uint32_t i = 0, n = r.count(top ? 9 : 4); i < n; ++i) {
+    std::string name = r.str();
+    if (!top) {  // typed by the node that runs it, in finalize_graph
+      g.add_input(name, DType::Undefined, {})->has_shape = false;
+      continue;
+    }
+    DType dt = read_dtype(r);
+    Shape s = read_shape(r);
+    check_shape(s);
+    g.add_input(name, dt, s);
+  }
+  for (uint32_t i = 0, n = r.count(17); i < n; ++i) {
+    std::string name = r.str();
+    DType dt = read_dtype(r);
+    Shape s = read_shape(r);
+    uint64_t off = r.pod<uint64_t>();
+    uint64_t nbytes = 0;
+    R1_CHECK(checked_nbytes(s, dtype_size(dt), &nbytes), ModelError)
+        << what << " is corrupt: constant '" << name << "' has an invalid shape " << shape_str(s);
+    R1_CHECK(off % kAlign == 0 && off <= src.weights_size && nbytes <= src.weights_size - off, ModelError)
+        << what << " is corrupt: constant '" << name << "' lies outside the weights section";
+    auto buf = std::make_shared<ExternalBuffer>(const_cast<char*>(src.weights + off), nbytes, src.kind, src.keep);
+    g.add_constant(name, Tensor(dt, s, std::move(buf)));
+  }
+  struct PendingInputs {
+    Node* node;
+    std::vector<std::string> names;
+  };
+  std::vector<PendingInputs> pending;
+  for (uint32_t i = 0, n = r.count(16); i < n; ++i) {
+    std::string op = r.str(), dom = r.str(), name = r.str();
+    int32_t opset = r.pod<int32_t>();
+    std::vector<std::string> ins(r.count(4));
+    for (auto& s : ins) s = r.str();
+    std::vector<std::string> outs(r.count(4));
+    for (auto& s : outs) s = r.str();
+    AttributeMap attrs;
+    for (uint32_t a = 0, na = r.count(5); a < na; ++a) {
+      std::string key = r.str();
+      attrs.set(key, read_attr(r, src));
+    }
+    Node* node = g.add_node(op, dom, name, std::vector<Value*>(ins.size(), nullptr), outs, std::move(attrs), opset);
+    pending.push_back({node, std::move(ins)});
+  }
+  for (auto& p : pending) {
+    for (size_t i = 0; i < p.names.size(); ++i) {
+      if (p.names[i].empty()) continue;
+      Value* v = g.get(p.names[i]);
+      p.node->inputs[i] = v;
+      v->consumers.push_back(p.node);
+    }
+  }
+  for (uint32_t i = 0, n = r.count(4); i < n; ++i) g.mark_output(g.get(r.str()));
+}
+
+// Subgraphs' constants view the file too: their executors check it around each run as the graph's does.
+void add_backing_deep(Graph& g, const std::shared_ptr<const BackingFile>& f) {
+  g.add_backing(f);
+  for (auto& n : g.nodes())
+    for (auto& [attr, sub] : subgraphs_of(*n)) {
+      (void)attr;
+      add_backing_deep(*sub, f);
+    }
 }
 
 }  // namespace
@@ -149,54 +313,11 @@ void save_r1(const Graph& g, const std::map<std::string, std::string>& metadata,
     w.str(kv.first);
     w.str(kv.second);
   }
-  w.pod<uint32_t>(static_cast<uint32_t>(g.opsets().size()));
-  for (auto& kv : g.opsets()) {
-    w.str(kv.first);
-    w.pod<int32_t>(kv.second);
-  }
-  w.pod<uint32_t>(static_cast<uint32_t>(g.symbols().size()));
-  for (auto& s : g.symbols()) w.str(s);
-  w.pod<uint32_t>(static_cast<uint32_t>(g.inputs().size()));
-  for (const Value* v : g.inputs()) {
-    w.str(v->name);
-    w.pod<uint8_t>(static_cast<uint8_t>(v->dtype));
-    w.vec(v->shape);
-  }
-  // Constants: the weights section holds their bytes at blob_offset()s.
-  std::vector<const Value*> consts;
-  for (auto& v : g.values())
-    if (v->is_constant()) consts.push_back(v.get());
-  std::vector<uint64_t> offsets;
-  uint64_t woff = 0;
-  w.pod<uint32_t>(static_cast<uint32_t>(consts.size()));
-  for (const Value* v : consts) {
-    w.str(v->name);
-    w.pod<uint8_t>(static_cast<uint8_t>(v->constant.dtype()));
-    w.vec(v->constant.shape());
-    woff = blob_offset(woff, v->constant.nbytes());
-    offsets.push_back(woff);
-    w.pod<uint64_t>(woff);
-    woff += v->constant.nbytes();
-  }
-  uint64_t weights_size = align_up(woff);
-  w.pod<uint32_t>(static_cast<uint32_t>(g.nodes().size()));
-  for (auto& n : g.nodes()) {
-    w.str(n->op_type);
-    w.str(n->domain);
-    w.str(n->name);
-    w.pod<int32_t>(n->opset);
-    w.pod<uint32_t>(static_cast<uint32_t>(n->inputs.size()));
-    for (const Value* in : n->inputs) w.str(in ? in->name : "");
-    w.pod<uint32_t>(static_cast<uint32_t>(n->outputs.size()));
-    for (const Value* out : n->outputs) w.str(out ? out->name : "");
-    w.pod<uint32_t>(static_cast<uint32_t>(n->attrs.all().size()));
-    for (auto& kv : n->attrs.all()) {
-      w.str(kv.first);
-      write_attr(w, kv.second);
-    }
-  }
-  w.pod<uint32_t>(static_cast<uint32_t>(g.outputs().size()));
-  for (const Value* v : g.outputs()) w.str(v->name);
+  WeightList wl;
+  write_graph(w, g, wl, true);
+  const std::vector<const Value*>& consts = wl.consts;
+  const std::vector<uint64_t>& offsets = wl.offsets;
+  uint64_t weights_size = align_up(wl.end);
 
   Header h{};
   std::memcpy(h.magic, kMagic, 8);
@@ -274,75 +395,16 @@ LoadedModel load_r1(const std::string& path, bool verify_checksum, bool map) {
     std::string k = r.str();
     out.metadata[k] = r.str();
   }
-  for (uint32_t i = 0, n = r.count(8); i < n; ++i) {
-    std::string dom = r.str();
-    g.set_opset(dom, r.pod<int32_t>());
-  }
-  for (uint32_t i = 0, n = r.count(4); i < n; ++i) g.symbol(r.str());
-  auto check_shape = [&](const Shape& s) {
-    for (int64_t d : s)
-      // In 64 bits: a corrupt dim must not wrap into a valid-looking symbol index.
-      R1_CHECK(d >= kUnknownDim || (-2 - d) < static_cast<int64_t>(g.symbols().size()), ModelError)
-          << what << " is corrupt: a dim refers to an unknown symbol";
-  };
-  for (uint32_t i = 0, n = r.count(9); i < n; ++i) {
-    std::string name = r.str();
-    DType dt = read_dtype(r);
-    Shape s = read_shape(r);
-    check_shape(s);
-    g.add_input(name, dt, s);
-  }
-  // Each constant views the mapping: the file stays mapped while any weight is in use.
-  std::shared_ptr<void> keep = file;
-  const char* weights = file->data() + h.weights_offset;
-  // A private copy is Host memory: its pages must never be dropped (they would read back as zeros, not
-  // fault back in from the file as a mapping's do).
-  const MemoryKind kind = file->mapped() ? MemoryKind::FileBacked : MemoryKind::Host;
-  for (uint32_t i = 0, n = r.count(17); i < n; ++i) {
-    std::string name = r.str();
-    DType dt = read_dtype(r);
-    Shape s = read_shape(r);
-    uint64_t off = r.pod<uint64_t>();
-    uint64_t nbytes = 0;
-    R1_CHECK(checked_nbytes(s, dtype_size(dt), &nbytes), ModelError)
-        << what << " is corrupt: constant '" << name << "' has an invalid shape " << shape_str(s);
-    R1_CHECK(off % kAlign == 0 && off <= h.weights_size && nbytes <= h.weights_size - off, ModelError)
-        << what << " is corrupt: constant '" << name << "' lies outside the weights section";
-    auto buf = std::make_shared<ExternalBuffer>(const_cast<char*>(weights + off), nbytes, kind, keep);
-    g.add_constant(name, Tensor(dt, s, std::move(buf)));
-  }
-  struct PendingInputs {
-    Node* node;
-    std::vector<std::string> names;
-  };
-  std::vector<PendingInputs> pending;
-  for (uint32_t i = 0, n = r.count(16); i < n; ++i) {
-    std::string op = r.str(), dom = r.str(), name = r.str();
-    int32_t opset = r.pod<int32_t>();
-    std::vector<std::string> ins(r.count(4));
-    for (auto& s : ins) s = r.str();
-    std::vector<std::string> outs(r.count(4));
-    for (auto& s : outs) s = r.str();
-    AttributeMap attrs;
-    for (uint32_t a = 0, na = r.count(5); a < na; ++a) {
-      std::string key = r.str();
-      attrs.set(key, read_attr(r));
-    }
-    Node* node = g.add_node(op, dom, name, std::vector<Value*>(ins.size(), nullptr), outs, std::move(attrs), opset);
-    pending.push_back({node, std::move(ins)});
-  }
-  for (auto& p : pending) {
-    for (size_t i = 0; i < p.names.size(); ++i) {
-      if (p.names[i].empty()) continue;
-      Value* v = g.get(p.names[i]);
-      p.node->inputs[i] = v;
-      v->consumers.push_back(p.node);
-    }
-  }
-  for (uint32_t i = 0, n = r.count(4); i < n; ++i) g.mark_output(g.get(r.str()));
+  GraphSource src{what,
+                  file->data() + h.weights_offset,
+                  h.weights_size,
+                  file,
+                  file->mapped() ? MemoryKind::FileBacked : MemoryKind::Host,
+                  0};
+  read_graph(r, g, src, true);
   R1_CHECK(r.done(), ModelError) << what << " is corrupt: trailing bytes in the model section";
   finalize_graph(g);
-  if (file->mapped()) g.add_backing(file);
+  if (file->mapped()) add_backing_deep(g, file);
   return out;
 }
 }  // namespace r1

@@ -6,7 +6,7 @@ namespace r1 {
 
 namespace {
 const char* kind_name(Attribute::Kind k) {
-  static const char* names[] = {"int", "float", "string", "ints", "floats", "strings", "tensor"};
+  static const char* names[] = {"int", "float", "string", "ints", "floats", "strings", "tensor", "graph"};
   return names[static_cast<int>(k)];
 }
 template <class T>
@@ -40,6 +40,10 @@ std::string Attribute::to_string() const {
       break;
     case Kind::Tensor:
       os << "tensor " << t.describe();
+      break;
+    case Kind::Graph:
+      // The address: two nodes with different bodies never look alike to CSE (bodies are not compared).
+      os << "graph@" << static_cast<const void*>(g.get());
       break;
   }
   return os.str();
@@ -77,6 +81,10 @@ std::vector<float> AttributeMap::get_floats(const std::string& name, std::vector
 }
 std::vector<std::string> AttributeMap::get_strings(const std::string& name, std::vector<std::string> def) const {
   return has(name) ? typed(name, Attribute::Kind::Strings).strings : def;
+}
+const std::shared_ptr<r1::Graph>& AttributeMap::get_graph(const std::string& name) const {
+  static const std::shared_ptr<r1::Graph> none;
+  return has(name) ? typed(name, Attribute::Kind::Graph).g : none;
 }
 const r1::Tensor* AttributeMap::get_tensor(const std::string& name) const {
   return has(name) ? &typed(name, Attribute::Kind::Tensor).t : nullptr;

@@ -1,10 +1,11 @@
-// Node attributes, typed as in ONNX (int, float, string, lists, tensor).
+// Node attributes, typed as in ONNX (int, float, string, lists, tensor, graph).
 //
 //   int64_t axis = node.attrs.get_int("axis", -1);
 //   std::vector<int64_t> perm = node.attrs.get_ints("perm");          // {} when absent
 //   float eps = node.attrs.require_float("epsilon", node);            // ModelError naming the node
 #pragma once
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,8 +13,19 @@
 
 namespace r1 {
 
+class Graph;
+
 struct Attribute {
-  enum class Kind : uint8_t { Int = 0, Float = 1, String = 2, Ints = 3, Floats = 4, Strings = 5, Tensor = 6 };
+  enum class Kind : uint8_t {
+    Int = 0,
+    Float = 1,
+    String = 2,
+    Ints = 3,
+    Floats = 4,
+    Strings = 5,
+    Tensor = 6,
+    Graph = 7
+  };
   Kind kind = Kind::Int;
   int64_t i = 0;
   float f = 0;
@@ -22,6 +34,10 @@ struct Attribute {
   std::vector<float> floats;
   std::vector<std::string> strings;
   r1::Tensor t;
+  // A subgraph (If's branches, Loop's and Scan's body). It reads outer values only through graph inputs the
+  // node feeds explicitly (ir/ops/control_flow.cc says which input feeds which), so the outer graph's
+  // dataflow, lifetimes and passes see every value a subgraph reads. Graph::clone() copies it deeply.
+  std::shared_ptr<r1::Graph> g;
 
   static Attribute make_int(int64_t v) {
     Attribute a;
@@ -65,6 +81,12 @@ struct Attribute {
     a.t = std::move(v);
     return a;
   }
+  static Attribute make_graph(std::shared_ptr<r1::Graph> v) {
+    Attribute a;
+    a.kind = Kind::Graph;
+    a.g = std::move(v);
+    return a;
+  }
   std::string to_string() const;
 };
 
@@ -84,6 +106,8 @@ class AttributeMap {
   std::vector<float> get_floats(const std::string& name, std::vector<float> def = {}) const;
   std::vector<std::string> get_strings(const std::string& name, std::vector<std::string> def = {}) const;
   const r1::Tensor* get_tensor(const std::string& name) const;
+  // The subgraph attribute `name`, or nullptr when absent.
+  const std::shared_ptr<r1::Graph>& get_graph(const std::string& name) const;
 
  private:
   const Attribute& typed(const std::string& name, Attribute::Kind kind) const;

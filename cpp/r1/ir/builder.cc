@@ -27,6 +27,12 @@ void GraphBuilder::add_input(const std::string& name, DType dtype, const std::ve
   graph_->add_input(name, dtype, s);
 }
 
+void GraphBuilder::add_untyped_input(const std::string& name) {
+  check_open();
+  Value* v = graph_->add_input(name, DType::Undefined, {});
+  v->has_shape = false;
+}
+
 void GraphBuilder::add_initializer(const std::string& name, Tensor value) {
   check_open();
   // An initializer named like an input already added is that input's default value: the input
@@ -51,6 +57,18 @@ void GraphBuilder::add_output(const std::string& name) {
 }
 
 std::unique_ptr<Graph> GraphBuilder::finish() {
+  build();
+  finalize_graph(*graph_);
+  return std::move(graph_);
+}
+
+std::unique_ptr<Graph> GraphBuilder::finish_subgraph() {
+  build();
+  graph_->set_subgraph(true);
+  return std::move(graph_);
+}
+
+void GraphBuilder::build() {
   check_open();
   Graph& g = *graph_;
   // Create every produced value first so forward references resolve.
@@ -74,8 +92,6 @@ std::unique_ptr<Graph> GraphBuilder::finish() {
   }
   for (auto& o : outputs_) g.mark_output(g.get(o));
   nodes_.clear();
-  finalize_graph(g);
-  return std::move(graph_);
 }
 
 void finalize_graph(Graph& g) {

@@ -26,15 +26,21 @@ class GraphBuilder {
   GraphBuilder();
   void set_opset(const std::string& domain, int version);
   void add_input(const std::string& name, DType dtype, const std::vector<DimSpec>& dims);
+  // A subgraph's input: shape inference types it from the node that runs the subgraph (ir/ops/control_flow.cc).
+  void add_untyped_input(const std::string& name);
   void add_initializer(const std::string& name, Tensor value);
   // An empty input name is an omitted optional input.
   void add_node(const std::string& op_type, const std::string& domain, const std::string& name,
                 const std::vector<std::string>& inputs, const std::vector<std::string>& outputs, AttributeMap attrs);
   void add_output(const std::string& name);
   std::unique_ptr<Graph> finish();  // once: the builder is spent afterwards
+  // A subgraph (an attribute of a node of another builder's graph): built, but sorted, checked and typed with
+  // the graph that holds it, whose values type its inputs.
+  std::unique_ptr<Graph> finish_subgraph();
 
  private:
   void check_open() const;
+  void build();
   struct PendingNode {
     std::string op_type, domain, name;
     std::vector<std::string> inputs, outputs;

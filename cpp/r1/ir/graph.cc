@@ -8,6 +8,20 @@ namespace r1 {
 
 std::string Node::label() const { return "'" + name + "' (" + op_type + ")"; }
 
+std::vector<std::pair<std::string, Graph*>> subgraphs_of(const Node& n) {
+  std::vector<std::pair<std::string, Graph*>> out;
+  for (auto& kv : n.attrs.all())
+    if (kv.second.kind == Attribute::Kind::Graph && kv.second.g) out.emplace_back(kv.first, kv.second.g.get());
+  return out;
+}
+
+void Graph::remove_input(Value* v) {
+  R1_CHECK(v->is_graph_input && v->consumers.empty(), InternalError)
+      << "remove_input: '" << v->name << "' is not an unread graph input";
+  inputs_.erase(std::remove(inputs_.begin(), inputs_.end(), v), inputs_.end());
+  v->is_graph_input = false;
+}
+
 Value* Graph::new_value(const std::string& name) {
   R1_CHECK(!name.empty(), ModelError) << "a tensor with an empty name";
   R1_CHECK(!by_name_.count(name), ModelError) << "tensor '" << name << "' is defined twice";
@@ -217,6 +231,7 @@ std::unique_ptr<Graph> Graph::clone() const {
   g->symbol_ids_ = symbol_ids_;
   g->opsets_ = opsets_;
   g->backings_ = backings_;
+  g->subgraph_ = subgraph_;
   std::unordered_map<const Value*, Value*> vmap;
   for (auto& v : values_) {
     Value* c = g->new_value(v->name);
@@ -236,6 +251,10 @@ std::unique_ptr<Graph> Graph::clone() const {
     c->domain = n->domain;
     c->opset = n->opset;
     c->attrs = n->attrs;
+    // A clone is rewritten on its own (passes, precision): its subgraphs must not be shared with this one.
+    for (auto& kv : n->attrs.all())
+      if (kv.second.kind == Attribute::Kind::Graph && kv.second.g)
+        c->attrs.set(kv.first, Attribute::make_graph(std::shared_ptr<Graph>(kv.second.g->clone())));
     c->schema = n->schema;
     for (Value* in : n->inputs) {
       Value* m = in ? vmap.at(in) : nullptr;

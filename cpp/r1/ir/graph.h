@@ -63,6 +63,9 @@ class Graph {
                  const std::vector<Value*>& inputs, const std::vector<std::string>& output_names, AttributeMap attrs,
                  int opset);
   void mark_output(Value* v);
+  // Drops an input nobody reads any more from inputs() (a subgraph input whose value became a constant);
+  // remove_dead() then frees it.
+  void remove_input(Value* v);
 
   Value* find(const std::string& name) const;
   Value* get(const std::string& name) const;  // throws ModelError when absent
@@ -103,6 +106,11 @@ class Graph {
   void add_backing(std::shared_ptr<const BackingFile> f) { backings_.push_back(std::move(f)); }
   const std::vector<std::shared_ptr<const BackingFile>>& backings() const { return backings_; }
 
+  // A subgraph (If's branches, a loop body): its inputs are typed by the node that runs it, where the outer
+  // graph's types are known (possibly never, for a value whose type depends on the data).
+  bool is_subgraph() const { return subgraph_; }
+  void set_subgraph(bool on) { subgraph_ = on; }
+
   int opset(const std::string& domain) const;
   void set_opset(const std::string& domain, int version) { opsets_[domain] = version; }
   const std::unordered_map<std::string, int>& opsets() const { return opsets_; }
@@ -117,6 +125,10 @@ class Graph {
   std::unordered_map<std::string, int> symbol_ids_;
   std::unordered_map<std::string, int> opsets_;
   std::vector<std::shared_ptr<const BackingFile>> backings_;
+  bool subgraph_ = false;
 };
+
+// The subgraph attributes of a node (If's branches, Loop's and Scan's body), by attribute name in name order.
+std::vector<std::pair<std::string, Graph*>> subgraphs_of(const Node& n);
 
 }  // namespace r1

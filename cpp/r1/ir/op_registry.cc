@@ -91,7 +91,8 @@ void infer_shapes(Graph& g) {
         info.dtype = in->dtype;
         info.shape = in->has_shape ? &in->shape : nullptr;
         info.value = in->is_constant() ? &in->constant : nullptr;
-        R1_CHECK(in->dtype != DType::Undefined || in->producer, ModelError)
+        // (A subgraph input stays untyped where its outer value's type depends on the data.)
+        R1_CHECK(in->dtype != DType::Undefined || in->producer || (g.is_subgraph() && in->is_graph_input), ModelError)
             << "node " << n.label() << " reads '" << in->name << "', which has no type";
       }
       infos.push_back(info);
@@ -101,6 +102,7 @@ void infer_shapes(Graph& g) {
     for (Value* in : n.inputs)
       if (in && in->dtype == DType::Undefined) dtypes_known = false;
     if (!dtypes_known) continue;
+    if (n.schema->bind_subgraphs) n.schema->bind_subgraphs(n, g);
     InferContext ctx(n, std::move(infos));
     try {
       run_infer(ctx);

@@ -64,6 +64,9 @@ class InferContext {
 };
 
 using InferFn = std::function<void(InferContext&)>;
+// Control flow (compile time): types a node's subgraph inputs from the node's inputs in `outer` and infers
+// the subgraphs, before the node's own inference reads their outputs (ir/ops/control_flow.cc).
+using BindSubgraphsFn = void (*)(Node& n, const Graph& outer);
 
 struct OpSchema {
   std::string op_type;
@@ -76,6 +79,7 @@ struct OpSchema {
   // Cost class: one kernel call does enough work to keep a core busy on its own (GEMMs, convolutions,
   // recurrences, attention), so independent ones are worth running side by side (inter-op slots).
   bool heavy = false;
+  BindSubgraphsFn bind_subgraphs = nullptr;  // ops with subgraphs only
 };
 
 class OpRegistry {

@@ -13,16 +13,27 @@ std::string typed(const Graph& g, const Value* v) {
 }
 }  // namespace
 
+namespace {
+void print_into(std::ostringstream& os, const Graph& g, const std::string& pad);
+}
+
 std::string print_graph(const Graph& g) {
   std::ostringstream os;
+  print_into(os, g, "");
+  return os.str();
+}
+
+namespace {
+// A subgraph prints after its node, indented, as "attr = graph(...) { ... }".
+void print_into(std::ostringstream& os, const Graph& g, const std::string& pad) {
   os << "graph(";
   for (size_t i = 0; i < g.inputs().size(); ++i) os << (i ? ", " : "") << typed(g, g.inputs()[i]);
   os << ") {\n";
   size_t n_const = 0;
   for (auto& v : g.values()) n_const += v->is_constant();
-  os << "  # " << n_const << " constants, " << g.nodes().size() << " nodes\n";
+  os << pad << "  # " << n_const << " constants, " << g.nodes().size() << " nodes\n";
   for (auto& n : g.nodes()) {
-    os << "  ";
+    os << pad << "  ";
     for (size_t i = 0; i < n->outputs.size(); ++i) os << (i ? ", " : "") << typed(g, n->outputs[i]);
     os << " = " << (n->domain.empty() ? "" : n->domain + "::") << n->op_type << "(";
     for (size_t i = 0; i < n->inputs.size(); ++i) {
@@ -30,21 +41,23 @@ std::string print_graph(const Graph& g) {
       os << (n->inputs[i] ? "%" + n->inputs[i]->name : "%<none>");
     }
     os << ")";
-    if (!n->attrs.all().empty()) {
-      os << " {";
-      bool first = true;
-      for (auto& kv : n->attrs.all()) {
-        os << (first ? "" : ", ") << kv.first << "=" << kv.second.to_string();
-        first = false;
-      }
-      os << "}";
+    bool first = true;
+    for (auto& kv : n->attrs.all()) {
+      if (kv.second.kind == Attribute::Kind::Graph) continue;  // printed below the node
+      os << (first ? " {" : ", ") << kv.first << "=" << kv.second.to_string();
+      first = false;
     }
+    if (!first) os << "}";
     os << "  # " << n->name << "\n";
+    for (auto& [attr, sub] : subgraphs_of(*n)) {
+      os << pad << "    " << attr << " = ";
+      print_into(os, *sub, pad + "    ");
+    }
   }
-  os << "  return ";
+  os << pad << "  return ";
   for (size_t i = 0; i < g.outputs().size(); ++i) os << (i ? ", " : "") << "%" << g.outputs()[i]->name;
-  os << "\n}\n";
-  return os.str();
+  os << "\n" << pad << "}\n";
 }
+}  // namespace
 
 }  // namespace r1

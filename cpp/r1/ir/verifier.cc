@@ -7,6 +7,11 @@ namespace r1 {
 void resolve_schemas(Graph& g) {
   const OpRegistry& reg = OpRegistry::instance();
   for (auto& n : g.nodes()) {
+    for (auto& [attr, sub] : subgraphs_of(*n)) {
+      (void)attr;
+      sub->topological_sort();
+      resolve_schemas(*sub);
+    }
     const OpSchema* s = reg.find(n->op_type, n->domain);
     std::string dom = n->domain.empty() ? "ai.onnx" : n->domain;
     R1_CHECK(s != nullptr, ModelError) << "unsupported op '" << n->op_type << "' (domain " << dom << ", opset "
@@ -18,11 +23,19 @@ void resolve_schemas(Graph& g) {
   }
 }
 
-void verify(const Graph& g) {
-  for (const Value* v : g.inputs())
-    R1_CHECK(v->dtype != DType::Undefined, ModelError) << "graph input '" << v->name << "' has no dtype";
+namespace {
+void verify_graph(const Graph& g) {
+  // A subgraph's inputs are typed from its node's inputs, by shape inference (ir/ops/control_flow.cc).
+  if (!g.is_subgraph())
+    for (const Value* v : g.inputs())
+      R1_CHECK(v->dtype != DType::Undefined, ModelError) << "graph input '" << v->name << "' has no dtype";
   for (auto& np : g.nodes()) {
     const Node& n = *np;
+    for (auto& [attr, sub] : subgraphs_of(n)) {
+      R1_CHECK(sub != nullptr, ModelError) << "node " << n.label() << ": subgraph '" << attr << "' is empty";
+      R1_CHECK(sub->is_subgraph(), InternalError) << "node " << n.label() << ": '" << attr << "' is not a subgraph";
+      verify_graph(*sub);
+    }
     R1_CHECK(n.schema != nullptr, ModelError) << "node " << n.label() << " has no schema";
     // Trailing omitted inputs do not count toward the arity.
     int given = static_cast<int>(n.inputs.size());
@@ -46,5 +59,8 @@ void verify(const Graph& g) {
     R1_CHECK(v->producer || v->is_graph_input || v->is_constant(), ModelError)
         << "graph output '" << v->name << "' is never produced";
 }
+}  // namespace
+
+void verify(const Graph& g) { verify_graph(g); }
 
 }  // namespace r1

@@ -55,6 +55,7 @@ std::unique_ptr<Pass> make_constant_folding();
 std::unique_ptr<Pass> make_shape_folding();
 std::unique_ptr<Pass> make_dead_code();
 std::unique_ptr<Pass> make_cse();
+std::unique_ptr<Pass> make_control_flow_folding();
 std::unique_ptr<Pass> make_identity_elimination();
 std::unique_ptr<Pass> make_conv_bn_folding();
 std::unique_ptr<Pass> make_gelu_fusion();

@@ -9,6 +9,8 @@
 //                         then collapses what the chains fed.
 //   constant_folding      evaluates nodes whose inputs are all constants (weights reshaped or
 //                         transposed by the exporter, folded shape arithmetic).
+//   control_flow_folding  inlines an If whose condition is now constant; moves outer constants a
+//                         subgraph reads into it (subgraphs are optimized after the graph).
 //   cse                   merges identical nodes (repeated Shape/Unsqueeze chains, duplicated
 //                         constants of masks) so the fusions see one producer per pattern.
 //   dead_code             drops what the above orphaned.
@@ -69,6 +71,7 @@ const std::vector<Entry>& entries() {
       {1, G, make_identity_elimination},
       {1, G, make_shape_folding},
       {1, G, make_constant_folding},
+      {1, G, make_control_flow_folding},
       {1, G, make_cse},
       {1, G, make_dead_code},
       {2, G, make_conv_bn_folding},
@@ -144,6 +147,17 @@ OptimizeReport optimize(Graph& g, const PassOptions& opts) {
     rep.passes.push_back(rec);
     if (opts.after_pass) opts.after_pass(rec.name, g);
   }
+  // Subgraphs (If's branches, loop bodies) get the same passes, after the graph's: control_flow_folding has moved
+  // the outer constants they read into them by then. On a GPU they keep their types (control flow runs on the
+  // CPU; float_conversion converts the graph around it).
+  PassOptions sub_opts = opts;
+  sub_opts.after_pass = nullptr;
+  if (gpu) sub_opts.device_passes = false;
+  for (auto& n : g.nodes())
+    for (auto& [attr, sub] : subgraphs_of(*n)) {
+      (void)attr;
+      optimize(*sub, sub_opts);
+    }
   rep.nodes_after = static_cast<int>(g.nodes().size());
   return rep;
 }

@@ -58,23 +58,30 @@ Device& cpu_for(Device& device) {
 }  // namespace
 
 Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads)
-    : Executor(graph, device, num_threads, place_steps(*graph, device, cpu_for(device)), nullptr) {}
+    : Executor(graph, device, std::make_shared<ThreadPool>(num_threads), place_steps(*graph, device, cpu_for(device)),
+               nullptr) {}
 
 Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Tiering* tiering)
-    : Executor(graph, device, num_threads, place_steps(*graph, device, cpu_for(device)), tiering) {}
+    : Executor(graph, device, std::make_shared<ThreadPool>(num_threads), place_steps(*graph, device, cpu_for(device)),
+               tiering) {}
 
-Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Placement& places,
-                   const Tiering* tiering)
+Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, std::shared_ptr<ThreadPool> pool)
+    : Executor(graph, device, pool, place_steps(*graph, device, cpu_for(device)), nullptr) {}
+
+Executor::Executor(std::shared_ptr<const Graph> graph, Device& device, std::shared_ptr<ThreadPool> pool,
+                   const Placement& places, const Tiering* tiering)
     : graph_(std::move(graph)),
       device_(device),
       cpu_(cpu_for(device)),
       hetero_(device.kind() != DeviceKind::CPU),
       residency_(device_, cpu_),
       capture_(device_, cpu_, hetero_ ? capture_obstacle(*graph_, places) : "graph capture needs a GPU device"),
-      pool_(std::make_unique<ThreadPool>(num_threads)) {
+      pool_(std::move(pool)) {
   last_reader_.assign(graph_->values().size(), -1);
   size_t i = 0;
   for (auto& n : graph_->nodes()) {
+    // Control-flow steps run on the CPU (no device has kernels for them): so do their subgraphs.
+    if (!subgraphs_ && !subgraphs_of(*n).empty()) subgraphs_ = std::make_unique<SubgraphExecutors>(cpu_, pool_);
     steps_.push_back({n.get(), places.steps[i].kernel, {}, places.steps[i]});
     ++i;
     for (const Value* in : n->inputs)
@@ -219,7 +226,11 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
         infos[i] = {t->dtype(), &t->shape(), readable ? t : nullptr};
       }
     InferContext ictx(n, std::move(infos));
-    run_infer(ictx);
+    try {
+      run_infer(ictx);
+    } catch (const InferContext::ShapeUnknown&) {  // (every shape is known at run time: a schema's bug)
+      throw InternalError("node " + n.label() + ": shape inference asked for a shape it has at run time");
+    }
     StepShapes& inf = lane.inferred;
     inf.dtypes.resize(nout);
     inf.shapes.resize(nout);
@@ -239,6 +250,7 @@ void Executor::run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool rele
       !hetero_ || step.place.on_device ? (rc.device_alloc ? *rc.device_alloc : device_allocator()) : cpu_.allocator();
   KernelContext kctx(n, std::move(lane.ins), &lane.outs, &shp->dtypes, &shp->shapes, &shp->known, alloc, *pool_);
   if (in_arena) kctx.set_placements(lane.placements.data());
+  kctx.set_subgraphs(subgraphs_.get());
   const bool traced = trace_.enabled();
   const bool prof = profiling_.load(std::memory_order_relaxed) || traced;
   const auto t0 = prof ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};

@@ -50,6 +50,7 @@
 #include "r1/runtime/plan_cache.h"
 #include "r1/runtime/residency.h"
 #include "r1/runtime/schedule.h"
+#include "r1/runtime/subgraph_executors.h"
 #include "r1/runtime/trace.h"
 #include "r1/runtime/weight_streamer.h"
 
@@ -67,6 +68,8 @@ class Executor {
   // With `tiering` set, weights stream under its budgets (see above); throws InputError when the budget
   // cannot hold one step's weights.
   Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Tiering* tiering);
+  // A subgraph's executor (runtime/subgraph_executors.h): it runs on its parent's thread pool.
+  Executor(std::shared_ptr<const Graph> graph, Device& device, std::shared_ptr<ThreadPool> pool);
   ~Executor();
 
   // Inputs in the order of graph->inputs(); throws InputError when a dtype, rank, or dim
@@ -130,8 +133,8 @@ class Executor {
   struct Scratch;  // per-run vectors, reused across runs
   struct RunCtx;   // what one run plans with
   class ScratchLease;
-  Executor(std::shared_ptr<const Graph> graph, Device& device, int num_threads, const Placement& places,
-           const Tiering* tiering);
+  Executor(std::shared_ptr<const Graph> graph, Device& device, std::shared_ptr<ThreadPool> pool,
+           const Placement& places, const Tiering* tiering);
   Allocator& device_allocator() { return streamer_ ? streamer_->activation_allocator() : device_.allocator(); }
   void run_step(size_t s, Scratch& sc, Lane& lane, RunCtx& rc, bool release);
   void run_group(const StepGroup& g, Scratch& sc, RunCtx& rc);
@@ -154,7 +157,8 @@ class Executor {
   DeviceResidency residency_;
   GraphCapture capture_;
   std::atomic<bool> graph_capture_{false};
-  std::unique_ptr<ThreadPool> pool_;
+  std::shared_ptr<ThreadPool> pool_;
+  std::unique_ptr<SubgraphExecutors> subgraphs_;  // control-flow nodes' subgraphs (null: the graph has none)
   TraceSink trace_;
   std::unique_ptr<WeightStreamer> streamer_;
   std::unique_ptr<ActivationSpiller> spiller_;

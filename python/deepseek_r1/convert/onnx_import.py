@@ -144,7 +144,7 @@ def _attribute(node: onnx.NodeProto, a: AttributeProto, ext: _ExternalData):
     kind = T.AttributeType.Name(a.type)
     raise ModelError(
         f"unsupported op '{node.op_type}' in node '{node.name}': attribute '{a.name}' of kind {kind} "
-        "(subgraphs and sparse tensors are not supported)"
+        "(lists of subgraphs and sparse tensors are not supported)"
     )
 
 
@@ -181,6 +181,86 @@ def _load_proto(source: ModelSource) -> tuple[onnx.ModelProto, Path | None]:
     except Exception as e:
         raise ModelError(f"'{path}' is not a valid ONNX model: {type(e).__name__}: {e}") from None
     return proto, path.parent
+
+
+def _free_names(g: onnx.GraphProto) -> list[str]:
+    """Names a (sub)graph reads but does not define: the outer-scope values it captures, in first-use order."""
+    defined = {i.name for i in g.input} | {t.name for t in g.initializer}
+    for node in g.node:
+        defined.update(o for o in node.output if o)
+    free: dict[str, None] = {}
+
+    def use(name: str) -> None:
+        if name and name not in defined:
+            free[name] = None
+
+    for node in g.node:
+        for name in node.input:
+            use(name)
+        for a in node.attribute:
+            if a.type == AttributeProto.GRAPH:
+                for name in _free_names(a.g):
+                    use(name)
+    for out in g.output:
+        use(out.name)
+    return list(free)
+
+
+def _node_captures(node: onnx.NodeProto) -> list[str]:
+    caps: dict[str, None] = {}
+    for a in node.attribute:
+        if a.type == AttributeProto.GRAPH:
+            caps.update(dict.fromkeys(_free_names(a.g)))
+    return list(caps)
+
+
+def _add_nodes(b, g: onnx.GraphProto, ext: _ExternalData, opsets: dict[str, int], depth: int) -> None:
+    """Adds g's nodes to builder b. A node with subgraphs (If, Loop, Scan) reads the outer values they name as
+    extra inputs, fed to each subgraph as extra inputs after its own (ir/ops/control_flow.cc)."""
+    for i, node in enumerate(g.node):
+        name = node.name or f"{node.op_type}_{i}"
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+            if len(node.output) != 1:
+                raise ModelError(f"Constant node '{name}' must have one output")
+            b.add_initializer(node.output[0], _c_contiguous(_constant_value(node, ext)))
+            continue
+        caps = _node_captures(node)
+        attrs = {}
+        for a in node.attribute:
+            if a.type == AttributeProto.GRAPH:
+                attrs[a.name] = ("graph", _subgraph(a.g, caps, ext, opsets, depth + 1, f"{name}.{a.name}"))
+            else:
+                attrs[a.name] = _attribute(node, a, ext)
+        inputs = list(node.input)
+        if caps:
+            if node.op_type == "Loop":
+                attrs["r1_carried"] = ("int", len(inputs) - 2)
+            elif node.op_type == "Scan":
+                num_scan = next((int(a.i) for a in node.attribute if a.name == "num_scan_inputs"), 0)
+                lens = 1 if opsets.get("", opsets.get("ai.onnx", 0)) < 9 else 0  # opset 8: sequence_lens first
+                attrs["r1_carried"] = ("int", len(inputs) - lens - num_scan)
+            inputs += caps
+        b.add_node(node.op_type, node.domain, name, inputs, list(node.output), attrs)
+
+
+def _subgraph(g: onnx.GraphProto, caps: list[str], ext: _ExternalData, opsets: dict[str, int], depth: int, where: str):
+    if depth > 64:
+        raise ModelError(f"subgraph '{where}' is nested more than 64 deep")
+    b = _core.GraphBuilder()
+    for dom, ver in opsets.items():
+        b.set_opset(dom, ver)
+    if len(g.sparse_initializer):
+        raise ModelError(f"subgraph '{where}' has sparse initializers, which the engine does not support")
+    for t in g.initializer:
+        b.add_initializer(t.name, tensor_to_array(t, ext))
+    for inp in g.input:
+        b.add_untyped_input(inp.name)
+    for name in caps:
+        b.add_untyped_input(name)
+    _add_nodes(b, g, ext, opsets, depth)
+    for out in g.output:
+        b.add_output(out.name)
+    return b.finish_subgraph()
 
 
 def load_onnx(source: ModelSource) -> _core.Graph:
@@ -227,15 +307,7 @@ def load_onnx(source: ModelSource) -> _core.Graph:
             else:
                 dims.append(None)
         b.add_input(inp.name, dtype, dims)
-    for i, node in enumerate(g.node):
-        name = node.name or f"{node.op_type}_{i}"
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
-            if len(node.output) != 1:
-                raise ModelError(f"Constant node '{name}' must have one output")
-            b.add_initializer(node.output[0], _c_contiguous(_constant_value(node, ext)))
-            continue
-        attrs = {a.name: _attribute(node, a, ext) for a in node.attribute}
-        b.add_node(node.op_type, node.domain, name, list(node.input), list(node.output), attrs)
+    _add_nodes(b, g, ext, opsets, 0)
     for out in g.output:
         b.add_output(out.name)
     return b.finish()

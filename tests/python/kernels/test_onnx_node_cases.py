@@ -23,16 +23,30 @@ BF16 = np.dtype(ml_dtypes.bfloat16)
 UNSUPPORTED_MARKERS = ("does not support", "not supported", "is not a tensor")
 
 
+def _ops(graph) -> set[str]:
+    """Op types of a graph and of its subgraphs (If's branches, Loop's and Scan's bodies)."""
+    ops = set()
+    for n in graph.node:
+        if n.domain not in ("", "ai.onnx"):
+            ops.add(f"{n.domain}::{n.op_type}")
+        ops.add(n.op_type)
+        for a in n.attribute:
+            if a.type == a.GRAPH:
+                ops |= _ops(a.g)
+            for g in a.graphs:
+                ops |= _ops(g)
+    return ops
+
+
 def _cases():
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cases = load_model_tests(kind="node")
     for case in cases:
-        nodes = case.model.graph.node
-        if any(n.domain not in ("", "ai.onnx") for n in nodes):
+        ops = _ops(case.model.graph)
+        if any("::" in op for op in ops):
             continue
-        ops = {n.op_type for n in nodes}
         if ops and ops - {"Constant"} <= SUPPORTED:
             out.append(pytest.param(case, id=case.name))
     return out

@@ -47,6 +47,8 @@ void register_eye_like_kernels(KernelTable& t);
 void register_trilu_kernels(KernelTable& t);
 // OneHot
 void register_one_hot_kernels(KernelTable& t);
+// If, Loop, Scan
+void register_control_flow_kernels(KernelTable& t);
 // CumSum
 void register_cumsum_kernels(KernelTable& t);
 // NonZero

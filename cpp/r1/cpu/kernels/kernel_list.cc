@@ -24,6 +24,7 @@ void register_cpu_kernels(KernelTable& t) {
   cpu::register_eye_like_kernels(t);
   cpu::register_trilu_kernels(t);
   cpu::register_one_hot_kernels(t);
+  cpu::register_control_flow_kernels(t);
   cpu::register_cumsum_kernels(t);
   cpu::register_nonzero_kernels(t);
   cpu::register_space_depth_kernels(t);

@@ -46,6 +46,8 @@ void register_range_ops(OpRegistry& reg);
 void register_eye_like_ops(OpRegistry& reg);
 // Trilu
 void register_trilu_ops(OpRegistry& reg);
+// If, Loop, Scan
+void register_control_flow_ops(OpRegistry& reg);
 // OneHot
 void register_one_hot_ops(OpRegistry& reg);
 // CumSum

@@ -23,6 +23,7 @@ void register_all_ops(OpRegistry& reg) {
   register_eye_like_ops(reg);
   register_trilu_ops(reg);
   register_one_hot_ops(reg);
+  register_control_flow_ops(reg);
   register_cumsum_ops(reg);
   register_nonzero_ops(reg);
   register_space_depth_ops(reg);
