@@ -14,31 +14,6 @@ namespace r1 {
 namespace {
 using namespace passes;
 
-bool is_default_domain(const Node& n) { return n.domain.empty() || n.domain == "ai.onnx"; }
-
-// Index of the node's first captured input, and how far node inputs sit ahead of the subgraph inputs they
-// feed (ir/ops/control_flow.cc); false for a node with no captures we know how to find.
-bool capture_layout(const Node& n, size_t* first, size_t* shift) {
-  if (!is_default_domain(n)) return false;
-  if (n.op_type == "If") {
-    *first = 1;
-    *shift = 1;
-    return true;
-  }
-  if (n.op_type == "Loop") {
-    *first = 2 + loop_carried(n);
-    *shift = 0;
-    return true;
-  }
-  if (n.op_type == "Scan") {
-    const bool v8 = n.opset > 0 && n.opset < 9;  // sequence_lens first
-    *first = (v8 ? 1 : 0) + loop_carried(n) + static_cast<size_t>(n.attrs.get_int("num_scan_inputs", 0));
-    *shift = v8 ? 1 : 0;
-    return true;
-  }
-  return false;
-}
-
 void inline_branch(Graph& g, Node* n, bool take) {
   const Graph& sub = *n->attrs.get_graph(take ? "then_branch" : "else_branch");
   std::unordered_map<const Value*, Value*> map;
@@ -60,15 +35,15 @@ void inline_branch(Graph& g, Node* n, bool take) {
 }
 
 bool sink_constants(Node* n) {
-  size_t first = 0, shift = 0;
-  if (subgraphs_of(*n).empty() || !capture_layout(*n, &first, &shift)) return false;
+  SubgraphFeed feed;
+  if (subgraphs_of(*n).empty() || !subgraph_feed(*n, &feed)) return false;
   bool changed = false;
-  for (size_t i = n->inputs.size(); i-- > first;) {
+  for (size_t i = n->inputs.size(); i-- > feed.first_capture;) {
     Value* v = n->inputs[i];
     if (!v || !v->is_constant()) continue;
     for (auto& [attr, sub] : subgraphs_of(*n)) {
       (void)attr;
-      Value* in = sub->inputs()[i - shift];
+      Value* in = sub->inputs()[i - feed.shift];
       sub->replace_all_uses(in, add_const(*sub, in->name, v->constant));
       sub->remove_input(in);
     }
@@ -88,7 +63,7 @@ class ControlFlowFolding : public Pass {
     bool changed = false;
     for (Node* n : node_list(g)) {
       const Value* c = n->input(0);
-      if (n->op_type == "If" && is_default_domain(*n) && c && c->is_constant() && c->constant.numel() == 1 &&
+      if (n->op_type == "If" && n->domain.empty() && c && c->is_constant() && c->constant.numel() == 1 &&
           c->constant.dtype() == DType::Bool) {
         inline_branch(g, n, c->constant.data<bool>()[0]);
         changed = true;

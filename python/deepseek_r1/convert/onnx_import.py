@@ -237,7 +237,8 @@ def _add_nodes(b, g: onnx.GraphProto, ext: _ExternalData, opsets: dict[str, int]
                 attrs["r1_carried"] = ("int", len(inputs) - 2)
             elif node.op_type == "Scan":
                 num_scan = next((int(a.i) for a in node.attribute if a.name == "num_scan_inputs"), 0)
-                lens = 1 if opsets.get("", opsets.get("ai.onnx", 0)) < 9 else 0  # opset 8: sequence_lens first
+                # Opset 8 puts sequence_lens first (as is_scan8 in ir/ops/control_flow.h decides: opset 1 to 8).
+                lens = 1 if 0 < opsets.get("", opsets.get("ai.onnx", 0)) < 9 else 0
                 attrs["r1_carried"] = ("int", len(inputs) - lens - num_scan)
             inputs += caps
         b.add_node(node.op_type, node.domain, name, inputs, list(node.output), attrs)

@@ -271,7 +271,7 @@ void scan8_kernel(KernelContext& ctx) {
   }
 }
 
-void scan_any(KernelContext& ctx) { ctx.opset() < 9 ? scan8_kernel(ctx) : scan_kernel(ctx); }
+void scan_any(KernelContext& ctx) { is_scan8(ctx.node()) ? scan8_kernel(ctx) : scan_kernel(ctx); }
 
 // Control flow reads every input on the host and moves any dtype.
 bool any_node(const Node&) { return true; }

@@ -125,7 +125,7 @@ void bind_scan8(Node& n, const Graph& outer) {
 }
 
 void bind_scan(Node& n, const Graph& outer) {
-  if (n.opset > 0 && n.opset < 9) return bind_scan8(n, outer);
+  if (is_scan8(n)) return bind_scan8(n, outer);
   Graph& body = *n.attrs.get_graph("body");
   R1_CHECK(body.inputs().size() == n.inputs.size(), ModelError)
       << "node " << n.label() << ": its body has " << body.inputs().size() << " inputs, the node feeds "
@@ -224,6 +224,17 @@ void infer_loop(InferContext& ctx) {
   }
 }
 
+// Scan's final states have their initial values' types (inputs first .. first + carried - 1).
+void states_like_inputs(InferContext& ctx, size_t first, size_t carried) {
+  for (size_t k = 0; k < carried; ++k) {
+    if (!ctx.has_output(k)) continue;
+    if (ctx.input_has_shape(first + k))
+      ctx.set_output(k, ctx.input_dtype(first + k), ctx.input_shape(first + k));
+    else
+      ctx.set_output_dtype(k, ctx.input_dtype(first + k));
+  }
+}
+
 void infer_scan8(InferContext& ctx) {
   const Node& n = ctx.node();
   const Graph& body = *n.attrs.get_graph("body");
@@ -232,13 +243,7 @@ void infer_scan8(InferContext& ctx) {
       << "Scan's num_scan_inputs is " << m << " for " << ctx.num_inputs() << " inputs";
   R1_CHECK(ctx.num_outputs() == body.outputs().size(), ModelError)
       << "Scan has " << ctx.num_outputs() << " outputs; its body returns " << body.outputs().size();
-  for (size_t k = 0; k < carried; ++k)
-    if (ctx.has_output(k)) {
-      if (ctx.input_has_shape(1 + k))
-        ctx.set_output(k, ctx.input_dtype(1 + k), ctx.input_shape(1 + k));
-      else
-        ctx.set_output_dtype(k, ctx.input_dtype(1 + k));
-    }
+  states_like_inputs(ctx, 1, carried);
   Shape pre{kUnknownDim, kUnknownDim};  // batch, sequence
   if (ctx.input_has_shape(1 + carried) && ctx.input_shape(1 + carried).size() >= 2)
     pre = {ctx.input_shape(1 + carried)[0], ctx.input_shape(1 + carried)[1]};
@@ -248,7 +253,7 @@ void infer_scan8(InferContext& ctx) {
 
 void infer_scan(InferContext& ctx) {
   const Node& n = ctx.node();
-  if (n.opset > 0 && n.opset < 9) return infer_scan8(ctx);
+  if (is_scan8(n)) return infer_scan8(ctx);
   const Graph& body = *n.attrs.get_graph("body");
   const int64_t m = n.attrs.get_int("num_scan_inputs", 0);
   const int64_t carried = static_cast<int64_t>(loop_carried(n));
@@ -263,13 +268,7 @@ void infer_scan(InferContext& ctx) {
     const Shape& x = ctx.input_shape(carried);
     len = x[normalize_axis(in_axes.empty() ? 0 : in_axes[0], static_cast<int>(x.size()), "scan_input_axes")];
   }
-  for (int64_t k = 0; k < carried; ++k)
-    if (ctx.has_output(k)) {
-      if (ctx.input_has_shape(k))
-        ctx.set_output(k, ctx.input_dtype(k), ctx.input_shape(k));
-      else
-        ctx.set_output_dtype(k, ctx.input_dtype(k));
-    }
+  states_like_inputs(ctx, 0, static_cast<size_t>(carried));
   std::vector<int64_t> out_axes = n.attrs.get_ints("scan_output_axes");
   for (size_t j = carried; j < ctx.num_outputs(); ++j) {
     if (!ctx.has_output(j)) continue;
