@@ -353,3 +353,35 @@ def test_scan_opset_8_with_batch_and_sequence_lengths(seed, batch, length, rever
     if lens:
         feeds["L"] = rng.integers(1, length + 1, batch).astype(np.int64)  # (onnxruntime refuses 0)
     assert_match(m, feeds)
+
+
+def test_optimizing_an_engine_leaves_the_models_subgraphs_alone():
+    """The engine optimizes a copy: moving constants into its bodies must not change the model's own."""
+    model = r1.Model(r1.load_onnx(loop_model(with_cond=False, capture_const=True)))
+    before = str(model)
+    feeds = {
+        "M": np.array(3, np.int64),
+        "cond": np.array(True),
+        "acc0": np.ones((1, 3), np.float32),
+        "seq0": np.zeros((0, 3), np.float32),
+    }
+    opt = r1.InferenceEngine(model, optimization_level=3, num_threads=1).run(feeds)
+    assert str(model) == before
+    plain = r1.InferenceEngine(model, optimization_level=0, num_threads=1).run(feeds)
+    for k in opt:
+        np.testing.assert_allclose(plain[k], opt[k], rtol=1e-6)
+
+
+def test_scan_8_sequence_length_past_the_sequence_is_an_input_error():
+    body = helper.make_graph(
+        [helper.make_node("Add", ["s_in", "x_t"], ["s_out"])],
+        "body",
+        [vi("s_in", F, [2]), vi("x_t", F, [2])],
+        [vi("s_out", F, [2])],
+    )
+    node = helper.make_node("Scan", ["L", "s0", "x"], ["s"], body=body, num_scan_inputs=1)
+    m = make([node], [vi("L", I64, [1]), vi("s0", F, [1, 2]), vi("x", F, [1, 3, 2])], ["s"], opset=8)
+    e = r1.InferenceEngine(r1.Model(r1.load_onnx(m)), num_threads=1)
+    feeds = {"L": np.array([4], np.int64), "s0": np.zeros((1, 2), np.float32), "x": np.ones((1, 3, 2), np.float32)}
+    with pytest.raises(r1.InputError, match=r"sequence_lens\[0\] = 4 is outside 0..3"):
+        e.run(feeds)
