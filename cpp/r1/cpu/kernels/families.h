@@ -64,6 +64,10 @@ void register_softmax_kernels(KernelTable& t);
 void register_hardmax_kernels(KernelTable& t);
 // TopK
 void register_topk_kernels(KernelTable& t);
+// NonMaxSuppression, RoiAlign, MaxRoiPool
+void register_detection_kernels(KernelTable& t);
+// DFT, STFT, HannWindow, HammingWindow, BlackmanWindow, MelWeightMatrix
+void register_signal_kernels(KernelTable& t);
 // LayerNormalization
 void register_layernorm_kernels(KernelTable& t);
 // BatchNormalization

@@ -32,6 +32,8 @@ void register_cpu_kernels(KernelTable& t) {
   cpu::register_softmax_kernels(t);
   cpu::register_hardmax_kernels(t);
   cpu::register_topk_kernels(t);
+  cpu::register_detection_kernels(t);
+  cpu::register_signal_kernels(t);
   cpu::register_layernorm_kernels(t);
   cpu::register_batchnorm_kernels(t);
   cpu::register_normalization_kernels(t);

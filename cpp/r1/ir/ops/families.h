@@ -65,6 +65,10 @@ void register_softmax_ops(OpRegistry& reg);
 void register_hardmax_ops(OpRegistry& reg);
 // TopK
 void register_topk_ops(OpRegistry& reg);
+// NonMaxSuppression, RoiAlign, MaxRoiPool
+void register_detection_ops(OpRegistry& reg);
+// DFT, STFT, HannWindow, HammingWindow, BlackmanWindow, MelWeightMatrix
+void register_signal_ops(OpRegistry& reg);
 // LayerNormalization
 void register_layernorm_ops(OpRegistry& reg);
 // BatchNormalization

@@ -31,6 +31,8 @@ void register_all_ops(OpRegistry& reg) {
   register_softmax_ops(reg);
   register_hardmax_ops(reg);
   register_topk_ops(reg);
+  register_detection_ops(reg);
+  register_signal_ops(reg);
   register_layernorm_ops(reg);
   register_batchnorm_ops(reg);
   register_normalization_ops(reg);
