@@ -13,8 +13,9 @@ import deepseek_r1 as r1
 from helpers.dtype_arrays import BF16, seeds
 from helpers.op_harness import run_onnxruntime, run_op
 
-# Lengths hitting each FFT path: powers of two (radix-2), short others (direct sum), long others (Bluestein).
-LENGTHS = st.sampled_from([1, 2, 3, 5, 8, 12, 16, 31, 33, 64, 100, 128, 400])
+# Lengths hitting each FFT path: powers of two (radix-2), small prime factors (mixed radix, with 4s, 2, 3, 5, 11,
+# 31), large primes (37, 101 in 202: Bluestein); even and odd (the real transform through a half-length one).
+LENGTHS = st.sampled_from([1, 2, 3, 5, 8, 12, 16, 31, 33, 37, 64, 100, 128, 400, 202])
 TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float16): 1e-2, BF16: 2e-2}
 
 

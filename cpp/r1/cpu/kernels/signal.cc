@@ -50,24 +50,35 @@ void dft(KernelContext& ctx) {
   FloatIn xin = float_input(x_t, ctx.pool());
   FloatOut yout;
   yout.init(y_t);
-  FftPlan plan(n, inverse);
+  // A real forward transform goes through a complex one of half the length (RealFftPlan).
+  bool real = cin == 1 && !inverse;
+  FftPlan plan(real ? 1 : n, inverse);
+  RealFftPlan rplan(real ? n : 1);
   double scale = inverse ? 1.0 / static_cast<double>(n) : 1.0;
   // Input bins read: all of them up to n (truncate or zero-pad); for the inverse of a one-sided
   // spectrum, the first n/2 + 1, the rest being their conjugates.
   int64_t take = std::min(L, irfft ? n / 2 + 1 : n);
   ctx.pool().parallel_for(0, outer * inner, std::max<int64_t>(1, 4096 / n), [&](int64_t b, int64_t e) {
-    std::vector<cplx> buf(static_cast<size_t>(n)), scratch;
+    std::vector<cplx> buf(static_cast<size_t>(n)), scratch, half;
+    std::vector<float> signal(real ? static_cast<size_t>(n) : 0);
     for (int64_t lane = b; lane < e; ++lane) {
       int64_t o = lane / inner, i = lane % inner;
       const float* src = xin.p + (o * L * inner + i) * cin;
-      std::fill(buf.begin(), buf.end(), cplx(0, 0));
-      for (int64_t k = 0; k < take; ++k) {
-        const float* v = src + k * inner * cin;
-        buf[k] = cplx(v[0], cin == 2 ? v[1] : 0.0f);
+      if (real) {
+        std::fill(signal.begin(), signal.end(), 0.0f);
+        for (int64_t k = 0; k < take; ++k) signal[k] = src[k * inner];
+        rplan.run(signal.data(), 1, nullptr, buf.data(), &half, &scratch);
+        for (int64_t k = n / 2 + 1; k < n_out; ++k) buf[k] = std::conj(buf[n - k]);
+      } else {
+        std::fill(buf.begin(), buf.end(), cplx(0, 0));
+        for (int64_t k = 0; k < take; ++k) {
+          const float* v = src + k * inner * cin;
+          buf[k] = cplx(v[0], cin == 2 ? v[1] : 0.0f);
+        }
+        if (irfft)
+          for (int64_t k = n / 2 + 1; k < n; ++k) buf[k] = std::conj(buf[n - k]);
+        plan.run(buf.data(), &scratch);
       }
-      if (irfft)
-        for (int64_t k = n / 2 + 1; k < n; ++k) buf[k] = std::conj(buf[n - k]);
-      plan.run(buf.data(), &scratch);
       float* dst = yout.p + (o * n_out * inner + i) * cout;
       for (int64_t k = 0; k < n_out; ++k) {
         float* w = dst + k * inner * cout;
@@ -102,17 +113,26 @@ void stft(KernelContext& ctx) {
   FloatIn xin = float_input(x_t, ctx.pool());
   FloatOut yout;
   yout.init(y_t);
-  FftPlan plan(n, false);
+  // Real signals (the usual case) go through a complex transform of half the length.
+  bool real = cin == 1;
+  FftPlan plan(real ? 1 : n, false);
+  RealFftPlan rplan(real ? n : 1);
+  const float* win = has_window ? window.data() : nullptr;
   ctx.pool().parallel_for(0, B * frames, std::max<int64_t>(1, 4096 / n), [&](int64_t b, int64_t e) {
-    std::vector<cplx> buf(static_cast<size_t>(n)), scratch;
+    std::vector<cplx> buf(static_cast<size_t>(n)), scratch, half;
     for (int64_t t = b; t < e; ++t) {
       int64_t bi = t / frames, f = t % frames;
       const float* src = xin.p + (bi * L + f * step) * cin;
-      for (int64_t j = 0; j < n; ++j) {
-        float w = has_window ? window[j] : 1.0f;
-        buf[j] = cplx(src[j * cin] * w, cin == 2 ? src[j * cin + 1] * w : 0.0f);
+      if (real) {
+        rplan.run(src, 1, win, buf.data(), &half, &scratch);
+        for (int64_t k = n / 2 + 1; k < bins; ++k) buf[k] = std::conj(buf[n - k]);
+      } else {
+        for (int64_t j = 0; j < n; ++j) {
+          float w = win ? win[j] : 1.0f;
+          buf[j] = cplx(src[j * cin] * w, src[j * cin + 1] * w);
+        }
+        plan.run(buf.data(), &scratch);
       }
-      plan.run(buf.data(), &scratch);
       float* dst = yout.p + t * bins * 2;
       for (int64_t k = 0; k < bins; ++k) {
         dst[2 * k] = static_cast<float>(buf[k].real());
