@@ -1,5 +1,6 @@
 // CPU kernels of the activations: Relu, LeakyRelu, ThresholdedRelu, Tanh, Sigmoid, HardSigmoid,
-// HardSwish, Elu, Selu, Celu, Softplus, Softsign, Mish (float types; Relu: every non-bool type) and Clip.
+// HardSwish, Elu, Selu, Celu, Softplus, Softsign, Mish, Swish (float types; Relu, Shrink: every non-bool
+// type) and Clip.
 // Gelu has a file of its own (gelu.cc).
 // Selects over float arithmetic only vectorize without trapping math (see elementwise_math.h).
 #pragma GCC optimize("no-trapping-math")
@@ -69,6 +70,22 @@ struct ThresholdedReluOp {
   float operator()(float x) const { return x > alpha ? x : 0.0f; }
 };
 
+struct SwishOp {
+  float alpha;
+  explicit SwishOp(const AttributeMap& a) : alpha(a.get_float("alpha", 1.0f)) {}
+  float operator()(float x) const { return x * ew::vsigmoid(alpha * x); }
+};
+
+// x - bias above lambd, x + bias below -lambd, 0 between (computed in float, as onnxruntime does).
+void shrink(KernelContext& ctx) {
+  const float lambd = ctx.attrs().get_float("lambd", 0.5f), bias = ctx.attrs().get_float("bias", 0.0f);
+  numeric_unary(ctx, [lambd, bias](auto v) {
+    using C = decltype(v);
+    float f = static_cast<float>(v);
+    return static_cast<C>(f < -lambd ? f + bias : f > lambd ? f - bias : 0.0f);
+  });
+}
+
 void relu(KernelContext& ctx) {
   numeric_unary(ctx, [](auto v) { return v < 0 ? decltype(v)(0) : v; });  // NaN stays NaN
 }
@@ -119,6 +136,8 @@ void register_activation_kernels(KernelTable& t) {
   t.add("HardSwish", float_unary<HardSwishOp>).in_place(1u);
   t.add("ThresholdedRelu", float_unary<ThresholdedReluOp>).in_place(1u);
   t.add("Relu", relu).in_place(1u);
+  t.add("Swish", float_unary<SwishOp>).in_place(1u);
+  t.add("Shrink", shrink).in_place(1u);
   t.add("Clip", clip).in_place(1u);
 }
 }  // namespace r1::cpu

@@ -1,7 +1,8 @@
-// CPU kernels of Cast and CastLike.
+// CPU kernels of Cast, CastLike and BitCast.
 // Selects over float arithmetic only vectorize without trapping math (see elementwise_math.h).
 #pragma GCC optimize("no-trapping-math")
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "r1/cpu/kernels/elementwise_util.h"
@@ -72,6 +73,15 @@ void cast(KernelContext& ctx) {
   cast_into(x, ctx.output(0), ctx.pool());
 }
 
+// The same bytes under another type of the same width (a copy: the memory plan knows only the view
+// ops of views.cc as aliasing their input).
+void bitcast(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  R1_CHECK(y.nbytes() == x.nbytes(), InputError) << "BitCast: " << x.describe() << " to " << y.describe();
+  if (x.nbytes()) std::memcpy(y.raw(), x.raw(), x.nbytes());
+}
+
 }  // namespace
 
 Tensor cast_tensor(const Tensor& x, DType to, ThreadPool& pool) {
@@ -83,6 +93,7 @@ Tensor cast_tensor(const Tensor& x, DType to, ThreadPool& pool) {
 void register_cast_kernels(KernelTable& t) {
   t.add("Cast", cast);
   t.add("CastLike", cast);
+  t.add("BitCast", bitcast);
 }
 
 }  // namespace r1::cpu

@@ -9,17 +9,17 @@ namespace r1::cpu {
 // Acosh, Atanh, Erf, Abs, Neg, Sign, IsNaN, IsInf
 void register_elementwise_unary_kernels(KernelTable& t);
 // Relu, LeakyRelu, ThresholdedRelu, Tanh, Sigmoid, HardSigmoid, HardSwish, Elu, Selu, Celu, Softplus,
-// Softsign, Mish, Clip
+// Softsign, Mish, Swish, Shrink, Clip
 void register_activation_kernels(KernelTable& t);
 // Gelu, r1::Gelu
 void register_gelu_kernels(KernelTable& t);
 // Add, Sub, Mul, Div, Pow, Mod, PRelu, Max, Min, Sum, Mean, Equal, Less, Greater, LessOrEqual, GreaterOrEqual
 void register_elementwise_binary_kernels(KernelTable& t);
-// And, Or, Xor, Not, BitShift
+// And, Or, Xor, Not, BitShift, BitwiseAnd, BitwiseOr, BitwiseXor, BitwiseNot
 void register_logic_kernels(KernelTable& t);
 // Where
 void register_where_kernels(KernelTable& t);
-// Cast, CastLike
+// Cast, CastLike, BitCast
 void register_cast_kernels(KernelTable& t);
 // Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout
 void register_views_kernels(KernelTable& t);
@@ -49,7 +49,7 @@ void register_trilu_kernels(KernelTable& t);
 void register_one_hot_kernels(KernelTable& t);
 // If, Loop, Scan
 void register_control_flow_kernels(KernelTable& t);
-// CumSum
+// CumSum, CumProd
 void register_cumsum_kernels(KernelTable& t);
 // NonZero
 void register_nonzero_kernels(KernelTable& t);
@@ -68,6 +68,18 @@ void register_topk_kernels(KernelTable& t);
 void register_detection_kernels(KernelTable& t);
 // DFT, STFT, HannWindow, HammingWindow, BlackmanWindow, MelWeightMatrix
 void register_signal_kernels(KernelTable& t);
+// Compress, Unique
+void register_selection_kernels(KernelTable& t);
+// ReverseSequence, TensorScatter
+void register_sequence_axis_kernels(KernelTable& t);
+// Det
+void register_linalg_kernels(KernelTable& t);
+// CenterCropPad, Col2Im, MaxUnpool, LRN, GridSample, AffineGrid
+void register_image_geometry_kernels(KernelTable& t);
+// NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
+void register_losses_kernels(KernelTable& t);
+// RMSNormalization, RotaryEmbedding
+void register_rms_rotary_kernels(KernelTable& t);
 // LayerNormalization
 void register_layernorm_kernels(KernelTable& t);
 // BatchNormalization

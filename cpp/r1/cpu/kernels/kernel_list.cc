@@ -34,6 +34,12 @@ void register_cpu_kernels(KernelTable& t) {
   cpu::register_topk_kernels(t);
   cpu::register_detection_kernels(t);
   cpu::register_signal_kernels(t);
+  cpu::register_selection_kernels(t);
+  cpu::register_sequence_axis_kernels(t);
+  cpu::register_linalg_kernels(t);
+  cpu::register_image_geometry_kernels(t);
+  cpu::register_losses_kernels(t);
+  cpu::register_rms_rotary_kernels(t);
   cpu::register_layernorm_kernels(t);
   cpu::register_batchnorm_kernels(t);
   cpu::register_normalization_kernels(t);

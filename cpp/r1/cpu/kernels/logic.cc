@@ -1,6 +1,6 @@
 // CPU kernels of the logic and bit ops: And, Or, Xor, Not (bool, And/Or/Xor with numpy broadcasting)
-// and BitShift (integer types). The binary ones share ew::binary_apply with elementwise_binary.cc.
-// Selects over float arithmetic only vectorize without trapping math (see elementwise_math.h).
+// and BitShift, BitwiseAnd / Or / Xor / Not (integer types). The binary ones share ew::binary_apply with
+// elementwise_binary.cc. Selects over float arithmetic only vectorize without trapping math (see elementwise_math.h).
 #pragma GCC optimize("no-trapping-math")
 #include <type_traits>
 
@@ -62,6 +62,40 @@ void not_k(KernelContext& ctx) {
   map_unary(ctx.pool(), x.data<bool>(), y.data<bool>(), x.numel(), [](bool v) { return !v; });
 }
 
+template <class F>
+void bitwise(KernelContext& ctx, F f) {
+  ew::dispatch_num(ctx.input(0).dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_integral_v<T>) {
+      binary_apply<T, T, T>(ctx.pool(), ctx.input(0), ctx.input(1), ctx.output(0),
+                            [f](T u, T v) { return static_cast<T>(f(u, v)); });
+    } else {
+      R1_THROW(InputError) << ctx.node().op_type << " needs integer tensors";
+    }
+  });
+}
+void bitwise_and(KernelContext& ctx) {
+  bitwise(ctx, [](auto u, auto v) { return u & v; });
+}
+void bitwise_or(KernelContext& ctx) {
+  bitwise(ctx, [](auto u, auto v) { return u | v; });
+}
+void bitwise_xor(KernelContext& ctx) {
+  bitwise(ctx, [](auto u, auto v) { return u ^ v; });
+}
+void bitwise_not(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  ew::dispatch_num(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_integral_v<T>) {
+      map_unary(ctx.pool(), x.data<T>(), y.data<T>(), x.numel(), [](T v) { return static_cast<T>(~v); });
+    } else {
+      R1_THROW(InputError) << "BitwiseNot needs integer tensors";
+    }
+  });
+}
+
 }  // namespace
 
 void register_logic_kernels(KernelTable& t) {
@@ -70,5 +104,9 @@ void register_logic_kernels(KernelTable& t) {
   t.add("Xor", xor_k);
   t.add("Not", not_k);
   t.add("BitShift", bitshift);
+  t.add("BitwiseAnd", bitwise_and);
+  t.add("BitwiseOr", bitwise_or);
+  t.add("BitwiseXor", bitwise_xor);
+  t.add("BitwiseNot", bitwise_not);
 }
 }  // namespace r1::cpu

@@ -1,5 +1,5 @@
 // Schemas of the activations: Relu, Tanh, Sigmoid, LeakyRelu, Elu, Selu, Celu, HardSigmoid, HardSwish,
-// Softplus, Softsign, Mish, ThresholdedRelu and Clip (Gelu has a file of its own: gelu.cc).
+// Softplus, Softsign, Mish, ThresholdedRelu, Swish, Shrink and Clip (Gelu has a file of its own: gelu.cc).
 #include "r1/ir/ops/elementwise_infer.h"
 #include "r1/ir/ops/families.h"
 
@@ -36,6 +36,8 @@ void register_activation_ops(OpRegistry& reg) {
                          "Softsign", "Mish", "ThresholdedRelu"})
     reg.add(schema(op, 1, 1, unary(Kinds::Float)));
   reg.add(schema("Relu", 1, 1, unary(Kinds::Numeric)));
+  reg.add(with_opsets(schema("Swish", 1, 1, unary(Kinds::Float)), 24));
+  reg.add(with_opsets(schema("Shrink", 1, 1, unary(Kinds::Numeric)), 9));
   reg.add(schema("Clip", 1, 3, infer_clip));
 }
 }  // namespace r1

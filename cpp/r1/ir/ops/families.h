@@ -10,17 +10,17 @@ namespace r1 {
 // Acosh, Atanh, Erf, Abs, Neg, Sign, IsNaN, IsInf
 void register_elementwise_unary_ops(OpRegistry& reg);
 // Relu, LeakyRelu, ThresholdedRelu, Tanh, Sigmoid, HardSigmoid, HardSwish, Elu, Selu, Celu, Softplus,
-// Softsign, Mish, Clip
+// Softsign, Mish, Swish, Shrink, Clip
 void register_activation_ops(OpRegistry& reg);
 // Gelu, r1::Gelu
 void register_gelu_ops(OpRegistry& reg);
 // Add, Sub, Mul, Div, Pow, Mod, PRelu, Max, Min, Sum, Mean, Equal, Less, Greater, LessOrEqual, GreaterOrEqual
 void register_elementwise_binary_ops(OpRegistry& reg);
-// And, Or, Xor, Not, BitShift
+// And, Or, Xor, Not, BitShift, BitwiseAnd, BitwiseOr, BitwiseXor, BitwiseNot
 void register_logic_ops(OpRegistry& reg);
 // Where
 void register_where_ops(OpRegistry& reg);
-// Cast, CastLike
+// Cast, CastLike, BitCast
 void register_cast_ops(OpRegistry& reg);
 // Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout
 void register_views_ops(OpRegistry& reg);
@@ -50,7 +50,7 @@ void register_trilu_ops(OpRegistry& reg);
 void register_control_flow_ops(OpRegistry& reg);
 // OneHot
 void register_one_hot_ops(OpRegistry& reg);
-// CumSum
+// CumSum, CumProd
 void register_cumsum_ops(OpRegistry& reg);
 // NonZero
 void register_nonzero_ops(OpRegistry& reg);
@@ -69,6 +69,18 @@ void register_topk_ops(OpRegistry& reg);
 void register_detection_ops(OpRegistry& reg);
 // DFT, STFT, HannWindow, HammingWindow, BlackmanWindow, MelWeightMatrix
 void register_signal_ops(OpRegistry& reg);
+// Compress, Unique
+void register_selection_ops(OpRegistry& reg);
+// ReverseSequence, TensorScatter
+void register_sequence_axis_ops(OpRegistry& reg);
+// Det
+void register_linalg_ops(OpRegistry& reg);
+// CenterCropPad, Col2Im, MaxUnpool, LRN, GridSample, AffineGrid
+void register_image_geometry_ops(OpRegistry& reg);
+// NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
+void register_losses_ops(OpRegistry& reg);
+// RMSNormalization, RotaryEmbedding
+void register_rms_rotary_ops(OpRegistry& reg);
 // LayerNormalization
 void register_layernorm_ops(OpRegistry& reg);
 // BatchNormalization

@@ -33,6 +33,12 @@ void register_all_ops(OpRegistry& reg) {
   register_topk_ops(reg);
   register_detection_ops(reg);
   register_signal_ops(reg);
+  register_selection_ops(reg);
+  register_sequence_axis_ops(reg);
+  register_linalg_ops(reg);
+  register_image_geometry_ops(reg);
+  register_losses_ops(reg);
+  register_rms_rotary_ops(reg);
   register_layernorm_ops(reg);
   register_batchnorm_ops(reg);
   register_normalization_ops(reg);
