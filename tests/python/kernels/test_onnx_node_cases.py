@@ -58,13 +58,13 @@ def _cases() -> dict:
     return {c.name: c for c in cases if not any("::" in op for op in _ops(c.model.graph))}
 
 
-def _check(outputs: list, expected: list, names: list[str]) -> None:
+def _check(outputs: list, expected: list, names: list[str], rtol: float, atol: float) -> None:
     """Raises AssertionError when outputs differ from the expected ones (shape, dtype class, values)."""
     assert len(outputs) >= len(expected), f"{len(outputs)} outputs, expected {len(expected)}"
     for name, have, want in zip(names, outputs, expected):
         if isinstance(want, list) or isinstance(have, list):  # sequences
             assert isinstance(have, list) and isinstance(want, list) and len(have) == len(want), name
-            _check(have, want, [f"{name}[{i}]" for i in range(len(want))])
+            _check(have, want, [f"{name}[{i}]" for i in range(len(want))], rtol, atol)
             continue
         if want is None or have is None:  # optional without a value
             assert want is None and have is None, name
@@ -74,22 +74,13 @@ def _check(outputs: list, expected: list, names: list[str]) -> None:
         if want.dtype.kind in "fc" or want.dtype == BF16:
             # 16-bit floats: fp16 at 1e-2 as for every kernel; bf16 keeps only 8 significant bits and the expanded
             # cases round after every op, so 2 ulp (2e-2) is its honest bound.
-            rtol = {np.dtype(np.float16): 1e-2, BF16: 2e-2}.get(want.dtype, max(_check.rtol, 1e-4))
+            rtol = {np.dtype(np.float16): 1e-2, BF16: 2e-2}.get(want.dtype, max(rtol, 1e-4))
             np.testing.assert_allclose(
-                have.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=max(_check.atol, 1e-6), err_msg=name
+                have.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=max(atol, 1e-6), err_msg=name
             )
         else:
             assert have.dtype == want.dtype or want.dtype.kind in "OUS", f"{name}: dtype {have.dtype} != {want.dtype}"
             np.testing.assert_array_equal(have, want, err_msg=name)
-
-
-_check.rtol = 0.0
-_check.atol = 0.0
-
-
-def _with_tolerance(case, fn):
-    _check.rtol, _check.atol = case.rtol, case.atol
-    return fn()
 
 
 @functools.cache
@@ -104,7 +95,7 @@ def onnxruntime_passes(name: str) -> bool:
         names = [o.name for o in sess.get_outputs()]
         for inputs, expected in case.data_sets:
             feeds = {i.name: a for i, a in zip(sess.get_inputs(), inputs)}
-            _with_tolerance(case, lambda: _check(sess.run(None, feeds), list(expected), names))
+            _check(sess.run(None, feeds), list(expected), names, case.rtol, case.atol)
         return True
     except Exception:
         return False
@@ -126,7 +117,7 @@ def ours(name: str) -> tuple[str, str]:
                 if a.dtype != info.numpy_dtype:
                     return "unsupported", f"input '{info.name}' of dtype {a.dtype}"
             got = engine.run(inputs)
-            _with_tolerance(case, lambda: _check([got[n] for n in names], list(expected), names))
+            _check([got[n] for n in names], list(expected), names, case.rtol, case.atol)
     except AssertionError as e:
         return "fail", "wrong output: " + str(e).strip().splitlines()[0][:200]
     except r1.R1Error as e:
@@ -153,9 +144,8 @@ def test_node_case(name):
         return
     ort_ok = onnxruntime_passes(name)
     want = "gap" if ort_ok else "both"
-    assert listed is not None, (
-        f"{name}: we {result} ({detail}) and it is not in {BASELINE.name}"
-        + (" (onnxruntime passes it)" if ort_ok else "")
+    assert listed is not None, f"{name}: we {result} ({detail}) and it is not in {BASELINE.name}" + (
+        " (onnxruntime passes it)" if ort_ok else ""
     )
     assert listed == want, f"{name}: listed as '{listed}' but onnxruntime {'passes' if ort_ok else 'fails'} it now"
     pytest.skip(f"{listed}: {result}: {detail}")

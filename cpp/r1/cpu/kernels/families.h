@@ -80,6 +80,8 @@ void register_image_geometry_kernels(KernelTable& t);
 void register_losses_kernels(KernelTable& t);
 // RMSNormalization, RotaryEmbedding
 void register_rms_rotary_kernels(KernelTable& t);
+// Attention (the ONNX op; r1::Attention is the attention family)
+void register_onnx_attention_kernels(KernelTable& t);
 // LayerNormalization
 void register_layernorm_kernels(KernelTable& t);
 // BatchNormalization

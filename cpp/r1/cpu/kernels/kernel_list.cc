@@ -40,6 +40,7 @@ void register_cpu_kernels(KernelTable& t) {
   cpu::register_image_geometry_kernels(t);
   cpu::register_losses_kernels(t);
   cpu::register_rms_rotary_kernels(t);
+  cpu::register_onnx_attention_kernels(t);
   cpu::register_layernorm_kernels(t);
   cpu::register_batchnorm_kernels(t);
   cpu::register_normalization_kernels(t);

@@ -81,6 +81,8 @@ void register_image_geometry_ops(OpRegistry& reg);
 void register_losses_ops(OpRegistry& reg);
 // RMSNormalization, RotaryEmbedding
 void register_rms_rotary_ops(OpRegistry& reg);
+// Attention (the ONNX op; r1::Attention is the attention family)
+void register_onnx_attention_ops(OpRegistry& reg);
 // LayerNormalization
 void register_layernorm_ops(OpRegistry& reg);
 // BatchNormalization

@@ -39,6 +39,7 @@ void register_all_ops(OpRegistry& reg) {
   register_image_geometry_ops(reg);
   register_losses_ops(reg);
   register_rms_rotary_ops(reg);
+  register_onnx_attention_ops(reg);
   register_layernorm_ops(reg);
   register_batchnorm_ops(reg);
   register_normalization_ops(reg);
