@@ -1,8 +1,9 @@
-"""ModelConverter: ONNX files or PyTorch modules -> a compiled `.r1` file.
+"""ModelConverter: ONNX files, PyTorch modules or TensorFlow models -> a compiled `.r1` file.
 
     ModelConverter(input_model="model.onnx", framework="onnx").convert()            # -> "model.r1"
     ModelConverter(input_model=net, framework="pytorch", example_inputs=(x,),
                    output_path="net.r1").convert()
+    ModelConverter(input_model="saved_model_dir", framework="tensorflow").convert()  # or a Keras model / .keras / .h5
     ModelConverter("model.onnx", target_hardware="native").convert()   # packed for this CPU too
 
 Compiling happens here, once: the graph passes (folding, fusions, layout: levels 1-3, see
@@ -26,7 +27,7 @@ from ..compiler import DEFAULT_LEVEL, OptimizeReport, _check_level, optimize_gra
 from ..model import CompileInfo, Model, save_model
 from .targets import resolve_target
 
-FRAMEWORKS = ("onnx", "pytorch")
+FRAMEWORKS = ("onnx", "pytorch", "tensorflow")
 CPU_PRECISIONS = ("fp32", "bf16")
 GPU_PRECISIONS = ("fp32", "fp16", "bf16")
 
@@ -78,8 +79,9 @@ class ModelConverter:
         self.dynamo = dynamo
 
     def _default_output(self) -> Path:
-        if self.framework == "onnx" and isinstance(self.input_model, (str, os.PathLike)):
-            return Path(self.input_model).with_suffix(".r1")
+        if self.framework in ("onnx", "tensorflow") and isinstance(self.input_model, (str, os.PathLike)):
+            p = Path(self.input_model)
+            return p.with_suffix(".r1") if p.suffix else p.with_name(p.name + ".r1")
         return Path(f"{type(self.input_model).__name__.lower()}.r1")
 
     def compile(self) -> Model:
@@ -89,6 +91,15 @@ class ModelConverter:
         if self.framework == "onnx":
             graph = load_onnx(self.input_model)
             source = os.fspath(self.input_model) if isinstance(self.input_model, (str, os.PathLike)) else "<onnx>"
+        elif self.framework == "tensorflow":
+            from .tensorflow_export import export_to_onnx
+
+            graph = load_onnx(export_to_onnx(self.input_model, self.input_names, self.opset))
+            source = (
+                os.fspath(self.input_model)
+                if isinstance(self.input_model, (str, os.PathLike))
+                else f"tensorflow:{type(self.input_model).__name__}"
+            )
         else:
             graph = self._from_pytorch()
             source = f"pytorch:{type(self.input_model).__name__}"
