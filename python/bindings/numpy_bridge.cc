@@ -36,14 +36,19 @@ DType dtype_from_numpy(const py::dtype& dt) {
     case 'f':
       if (dt.itemsize() == 4) return DType::Float32;
       if (dt.itemsize() == 2) return DType::Float16;
+      if (dt.itemsize() == 8) return DType::Float64;
       break;
     case 'i':
       if (dt.itemsize() == 1) return DType::Int8;
+      if (dt.itemsize() == 2) return DType::Int16;
       if (dt.itemsize() == 4) return DType::Int32;
       if (dt.itemsize() == 8) return DType::Int64;
       break;
     case 'u':
       if (dt.itemsize() == 1) return DType::UInt8;
+      if (dt.itemsize() == 2) return DType::UInt16;
+      if (dt.itemsize() == 4) return DType::UInt32;
+      if (dt.itemsize() == 8) return DType::UInt64;
       break;
     case 'b':
       return DType::Bool;
@@ -51,7 +56,7 @@ DType dtype_from_numpy(const py::dtype& dt) {
       break;
   }
   R1_THROW(InputError) << "unsupported numpy dtype '" << std::string(py::str(dt))
-                       << "' (supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)";
+                       << "' (supported: " << kSupportedDtypes << ")";
 }
 
 Tensor tensor_from_array(const py::array& arr) {
@@ -87,6 +92,21 @@ py::array array_from_tensor(const Tensor& t) {
       break;
     case DType::Int64:
       dt = py::dtype("int64");
+      break;
+    case DType::Int16:
+      dt = py::dtype("int16");
+      break;
+    case DType::UInt16:
+      dt = py::dtype("uint16");
+      break;
+    case DType::UInt32:
+      dt = py::dtype("uint32");
+      break;
+    case DType::UInt64:
+      dt = py::dtype("uint64");
+      break;
+    case DType::Float64:
+      dt = py::dtype("float64");
       break;
     case DType::Bool:
       dt = py::dtype("bool");

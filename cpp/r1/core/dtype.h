@@ -18,20 +18,32 @@ enum class DType : uint8_t {
   Float32 = 1,
   UInt8 = 2,
   Int8 = 3,
+  UInt16 = 4,
+  Int16 = 5,
   Int32 = 6,
   Int64 = 7,
   Bool = 9,
   Float16 = 10,
+  Float64 = 11,
+  UInt32 = 12,
+  UInt64 = 13,
   BFloat16 = 16,
 };
+
+// For messages that list them.
+inline constexpr const char* kSupportedDtypes =
+    "float32, float16, bfloat16, float64, int8, uint8, int16, uint16, int32, uint32, int64, uint64, bool";
 
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);                 // "float32", "int64", ...
 DType dtype_from_name(const std::string& name);  // inverse of dtype_name; throws InputError
 bool dtype_is_valid_code(int code);
+// The floats the float kernels (GEMM, convolution, activations, normalizations) take: float64 is not
+// one of them (elementwise arithmetic, comparisons, reductions and data movement take it: is_float64).
 inline bool is_float(DType t) { return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16; }
 inline bool is_integer(DType t) {
-  return t == DType::Int8 || t == DType::UInt8 || t == DType::Int32 || t == DType::Int64;
+  return t == DType::Int8 || t == DType::UInt8 || t == DType::Int16 || t == DType::UInt16 || t == DType::Int32 ||
+         t == DType::UInt32 || t == DType::Int64 || t == DType::UInt64;
 }
 
 template <class T>
@@ -65,6 +77,26 @@ struct dtype_of<int64_t> {
   static constexpr DType value = DType::Int64;
 };
 template <>
+struct dtype_of<int16_t> {
+  static constexpr DType value = DType::Int16;
+};
+template <>
+struct dtype_of<uint16_t> {
+  static constexpr DType value = DType::UInt16;
+};
+template <>
+struct dtype_of<uint32_t> {
+  static constexpr DType value = DType::UInt32;
+};
+template <>
+struct dtype_of<uint64_t> {
+  static constexpr DType value = DType::UInt64;
+};
+template <>
+struct dtype_of<double> {
+  static constexpr DType value = DType::Float64;
+};
+template <>
 struct dtype_of<bool> {
   static constexpr DType value = DType::Bool;
 };
@@ -87,6 +119,16 @@ auto dispatch_all(DType t, F&& f) {
       return f(int32_t{});
     case DType::Int64:
       return f(int64_t{});
+    case DType::Int16:
+      return f(int16_t{});
+    case DType::UInt16:
+      return f(uint16_t{});
+    case DType::UInt32:
+      return f(uint32_t{});
+    case DType::UInt64:
+      return f(uint64_t{});
+    case DType::Float64:
+      return f(double{});
     case DType::Bool:
       return f(bool{});
     default:

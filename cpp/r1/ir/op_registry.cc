@@ -1,4 +1,5 @@
 #include "r1/ir/op_registry.h"
+#include "r1/ir/ops/wide_types.h"
 
 #include <algorithm>
 #include <mutex>
@@ -68,10 +69,28 @@ std::vector<std::string> OpRegistry::op_names() const {
 
 bool is_heavy(const Node& n) { return n.schema != nullptr && n.schema->heavy; }
 
+// A wide element type (float64, int16, uint16, uint32, uint64) reaches only the ops listed in
+// ir/ops/wide_types.cc: every other kernel computes in the narrow types.
+void check_wide_types(const InferContext& ctx) {
+  const Node& n = ctx.node();
+  if (takes_wide_types(n.op_type, n.domain)) return;
+  auto reject = [&](DType t, const char* what) {
+    // (run_infer puts the node's label in front)
+    R1_THROW(ModelError) << n.op_type << " does not support " << what << " of dtype " << dtype_name(t)
+                         << " (float64, int16, uint16, uint32 and uint64 are taken by elementwise arithmetic, "
+                            "comparisons, reductions and data movement)";
+  };
+  for (size_t i = 0; i < ctx.num_inputs(); ++i)
+    if (ctx.has_input(i) && is_wide_dtype(ctx.input_dtype(i))) reject(ctx.input_dtype(i), "an input");
+  for (size_t i = 0; i < ctx.num_outputs(); ++i)
+    if (is_wide_dtype(ctx.output_dtype(i))) reject(ctx.output_dtype(i), "an output");
+}
+
 void run_infer(InferContext& ctx) {
   const Node& n = ctx.node();
   try {
     n.schema->infer(ctx);
+    check_wide_types(ctx);
   } catch (const InferContext::ShapeUnknown&) {
     throw;
   } catch (const InputError& e) {

@@ -46,7 +46,7 @@ def _np_dtype(elem_type: int, what: str) -> np.dtype:
     if dt is None:
         raise ModelError(
             f"{what} has element type {_type_name(elem_type)}, which the engine does not support "
-            "(supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)"
+            f"(supported: {', '.join(sorted(ONNX_TO_R1.values()))})"
         )
     return dt
 

@@ -1,5 +1,6 @@
 """Property tests of CenterCropPad, Col2Im, MaxUnpool, LRN, GridSample and AffineGrid: against numpy where it has the
-operation (crop/pad, LRN, MaxUnpool's scatter), against onnxruntime otherwise."""
+operation (crop/pad, LRN, MaxUnpool's scatter), against onnx's reference implementation (GridSample) and
+onnxruntime otherwise."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from onnx.reference import ReferenceEvaluator
 
 import deepseek_r1 as r1
 from helpers.dtype_arrays import num_dtypes, rand, same, seeds, shapes
-from helpers.op_harness import run_onnxruntime, run_op
+from helpers.op_harness import make_op_model, run_onnxruntime, run_op
 
 
 def _close(got, want, tol=1e-5):
@@ -106,8 +108,14 @@ def test_grid_sample(seed, n, c, data):
         "align_corners": int(data.draw(st.booleans())),
     }
     (y,) = run_op("GridSample", [x, grid], attrs=attrs, opset=20)
-    (want,) = run_onnxruntime("GridSample", [x, grid], attrs=attrs, opset=20)
+    model = make_op_model("GridSample", [x, grid], attrs, (), 1, 20)
+    (want,) = ReferenceEvaluator(model).run(None, {"in0": x, "in1": grid})
     _close(y, want, 1e-4)
+    if mode != "cubic":
+        # onnxruntime agrees with the reference except in cubic mode next to a border of a map narrower than the
+        # 4-tap kernel (e.g. a 1-pixel dim with border padding), where it differs by ~1e-3; we follow the reference.
+        (ort,) = run_onnxruntime("GridSample", [x, grid], attrs=attrs, opset=20)
+        _close(y, ort, 1e-4)
 
 
 def test_grid_sample_opset16_names():

@@ -220,10 +220,12 @@ void einsum_kernel(KernelContext& ctx) {
   }
   dispatch_numeric(t, [&](auto tag) {
     using T = decltype(tag);
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if constexpr ((std::is_integral_v<T> && !std::is_same_v<T, bool>) || std::is_same_v<T, double>) {
       std::vector<const T*> ins;
       for (size_t i = 0; i < ctx.num_inputs(); ++i) ins.push_back(ctx.input(i).data<T>());
       einsum_typed<T>(ins, shapes, spec, y.data<T>(), pool);
+    } else {
+      R1_THROW(InternalError) << "Einsum of " << dtype_name(t) << " reached the integer path";
     }
   });
 }

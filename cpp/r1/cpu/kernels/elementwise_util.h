@@ -51,6 +51,21 @@ void dispatch_num(DType t, F&& f) {
     case DType::Int64:
       f(int64_t{});
       return;
+    case DType::Int16:
+      f(int16_t{});
+      return;
+    case DType::UInt16:
+      f(uint16_t{});
+      return;
+    case DType::UInt32:
+      f(uint32_t{});
+      return;
+    case DType::UInt64:
+      f(uint64_t{});
+      return;
+    case DType::Float64:
+      f(double{});
+      return;
     default:
       break;
   }

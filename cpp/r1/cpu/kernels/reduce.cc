@@ -77,7 +77,7 @@ struct RedPol {
       Acc v = static_cast<Acc>(cv(x));
       return v * v;
     } else if constexpr (Op == kLogSumExp) {
-      if constexpr (kInt)
+      if constexpr (kInt || std::is_same_v<T, double>)  // float64 keeps double precision
         return std::exp(static_cast<double>(x) - sh);
       else
         return static_cast<double>(fast_exp(static_cast<float>(x) - sh));

@@ -9,8 +9,7 @@ void infer_cast(InferContext& c) {
   R1_CHECK(c.attrs().has("to"), ModelError) << "Cast needs the attribute 'to'";
   int64_t to = c.attrs().get_int("to", 0);
   R1_CHECK(dtype_is_valid_code(static_cast<int>(to)), ModelError)
-      << "Cast to ONNX element type " << to
-      << " is not supported (supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)";
+      << "Cast to ONNX element type " << to << " is not supported (supported: " << kSupportedDtypes << ")";
   c.set_output(0, static_cast<DType>(to), c.input_shape(0));
 }
 
