@@ -1,5 +1,6 @@
-// CPU kernel of BatchNormalization (inference): y = x * a[c] + b[c] with a, b folded from the
-// statistics in double.
+// CPU kernel of BatchNormalization: y = x * a[c] + b[c] with a, b folded from the statistics in
+// double. In training mode (opset 14+) the statistics are the batch's (population variance over N and
+// the spatial dims) and outputs 1, 2 are the running mean / variance moved toward them by momentum.
 #include <cmath>
 #include <vector>
 
@@ -8,6 +9,13 @@
 
 namespace r1::cpu {
 namespace {
+
+void store_scalar(Tensor& t, int64_t i, float v) {
+  dispatch_float(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    t.data<T>()[i] = static_cast<T>(v);
+  });
+}
 
 void batchnorm_kernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
@@ -21,6 +29,25 @@ void batchnorm_kernel(KernelContext& ctx) {
   for (int i = 1; i < 5; ++i)
     R1_CHECK(ctx.input(i).numel() == C, InputError)
         << "BatchNormalization parameter " << i << " has " << ctx.input(i).numel() << " elements, expected " << C;
+  if (ctx.opset() >= 14 && ctx.attrs().get_int("training_mode", 0) != 0) {
+    float momentum = ctx.attrs().get_float("momentum", 0.9f);
+    std::vector<float> xf = to_floats(x);
+    for (int64_t k = 0; k < C; ++k) {
+      double sum = 0, sq = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t j = 0; j < S; ++j) sum += xf[(n * C + k) * S + j];
+      double m = N * S ? sum / static_cast<double>(N * S) : 0.0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t j = 0; j < S; ++j) sq += (xf[(n * C + k) * S + j] - m) * (xf[(n * C + k) * S + j] - m);
+      double v = N * S ? sq / static_cast<double>(N * S) : 0.0;
+      float run_m = static_cast<float>(mu[k] * momentum + m * (1 - momentum));
+      float run_v = static_cast<float>(va[k] * momentum + v * (1 - momentum));
+      mu[k] = static_cast<float>(m);
+      va[k] = static_cast<float>(v);
+      if (ctx.has_output(1)) store_scalar(ctx.output(1), k, run_m);
+      if (ctx.has_output(2)) store_scalar(ctx.output(2), k, run_v);
+    }
+  }
   std::vector<float> a(C), c(C);
   for (int64_t k = 0; k < C; ++k) {
     double inv = 1.0 / std::sqrt(static_cast<double>(va[k]) + eps);

@@ -82,6 +82,8 @@ void register_losses_kernels(KernelTable& t);
 void register_rms_rotary_kernels(KernelTable& t);
 // Attention (the ONNX op; r1::Attention is the attention family)
 void register_onnx_attention_kernels(KernelTable& t);
+// LinearAttention, CausalConvWithState
+void register_recurrent_state_kernels(KernelTable& t);
 // LayerNormalization
 void register_layernorm_kernels(KernelTable& t);
 // BatchNormalization

@@ -83,6 +83,8 @@ void register_losses_ops(OpRegistry& reg);
 void register_rms_rotary_ops(OpRegistry& reg);
 // Attention (the ONNX op; r1::Attention is the attention family)
 void register_onnx_attention_ops(OpRegistry& reg);
+// LinearAttention, CausalConvWithState
+void register_recurrent_state_ops(OpRegistry& reg);
 // LayerNormalization
 void register_layernorm_ops(OpRegistry& reg);
 // BatchNormalization
