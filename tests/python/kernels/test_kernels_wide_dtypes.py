@@ -87,6 +87,10 @@ def test_compare(shape, dt, seed, op):
 def test_unary(shape, dt, seed, op):
     rng = np.random.default_rng(seed)
     x = rand(rng, shape, dt)
+    if op == "Neg" and dt.kind == "u":
+        with pytest.raises(r1.ModelError, match=f"Neg of dtype {dt.name} is not supported"):
+            run_op(op, [x], opset=14)
+        return
     (y,) = run_op(op, [x], opset=14)
     with np.errstate(over="ignore"):
         want = {"Neg": np.negative, "Abs": np.abs, "Sign": np.sign, "Relu": lambda v: np.maximum(v, 0)}[op](x)
@@ -181,6 +185,50 @@ def test_bitwise(shape, dt, seed, op):
     b = rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dt)
     (y,) = run_op(op, [a, b], opset=18)
     same(y, {"BitwiseAnd": np.bitwise_and, "BitwiseOr": np.bitwise_or, "BitwiseXor": np.bitwise_xor}[op](a, b))
+
+
+FLOAT_MATH = {
+    "Exp": np.exp,
+    "Log": np.log,
+    "Sqrt": np.sqrt,
+    "Reciprocal": np.reciprocal,
+    "Floor": np.floor,
+    "Ceil": np.ceil,
+    "Round": np.round,
+    "Sin": np.sin,
+    "Cos": np.cos,
+    "Tan": np.tan,
+    "Asin": np.arcsin,
+    "Acos": np.arccos,
+    "Atan": np.arctan,
+    "Sinh": np.sinh,
+    "Cosh": np.cosh,
+    "Asinh": np.arcsinh,
+    "Acosh": np.arccosh,
+    "Atanh": np.arctanh,
+}
+
+
+@given(shapes(0, 3, 1, 4), seeds(), st.sampled_from(sorted(FLOAT_MATH) + ["Erf"]))
+def test_float_math_in_double(shape, seed, op):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.05, 0.95, shape)  # inside every function's domain (Acosh: shifted below)
+    if op == "Acosh":
+        x = x + 1.0
+    (y,) = run_op(op, [x], opset=13)
+    if op == "Erf":
+        import math
+
+        want = np.vectorize(math.erf, otypes=[np.float64])(x)
+    else:
+        want = FLOAT_MATH[op](x)
+    same(y, want)
+
+
+@pytest.mark.parametrize("dt", WIDE[1:])
+def test_float_math_rejects_wide_integers(dt):
+    with pytest.raises(r1.ModelError, match=f"Exp of dtype {dt.name} is not supported"):
+        run_op("Exp", [np.ones(3, dt)], opset=13)
 
 
 @pytest.mark.parametrize("dt", WIDE)

@@ -5,6 +5,7 @@
 #pragma GCC optimize("no-trapping-math")
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "r1/cpu/kernels/elementwise_util.h"
 #include "r1/cpu/kernels/families.h"
@@ -36,6 +37,40 @@ R1_SIMPLE_FLOAT_OP(AsinhOp, std::asinh(x))
 R1_SIMPLE_FLOAT_OP(AcoshOp, std::acosh(x))
 R1_SIMPLE_FLOAT_OP(AtanhOp, std::atanh(x))
 R1_SIMPLE_FLOAT_OP(ErfOp, ew::verf(x))
+
+// The float math ops for float64: the same function in double (the float functors are float-only,
+// some of them vectorized approximations).
+template <class Op>
+void float_or_double(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  if (x.dtype() != DType::Float64) {
+    float_unary<Op>(ctx);
+    return;
+  }
+  const std::string& op = ctx.node().op_type;
+  double (*f)(double) = op == "Exp"          ? static_cast<double (*)(double)>(std::exp)
+                        : op == "Log"        ? static_cast<double (*)(double)>(std::log)
+                        : op == "Sqrt"       ? static_cast<double (*)(double)>(std::sqrt)
+                        : op == "Reciprocal" ? [](double v) { return 1.0 / v; }
+                        : op == "Floor"      ? static_cast<double (*)(double)>(std::floor)
+                        : op == "Ceil"       ? static_cast<double (*)(double)>(std::ceil)
+                        : op == "Round"      ? static_cast<double (*)(double)>(std::nearbyint)
+                        : op == "Sin"        ? static_cast<double (*)(double)>(std::sin)
+                        : op == "Cos"        ? static_cast<double (*)(double)>(std::cos)
+                        : op == "Tan"        ? static_cast<double (*)(double)>(std::tan)
+                        : op == "Asin"       ? static_cast<double (*)(double)>(std::asin)
+                        : op == "Acos"       ? static_cast<double (*)(double)>(std::acos)
+                        : op == "Atan"       ? static_cast<double (*)(double)>(std::atan)
+                        : op == "Sinh"       ? static_cast<double (*)(double)>(std::sinh)
+                        : op == "Cosh"       ? static_cast<double (*)(double)>(std::cosh)
+                        : op == "Asinh"      ? static_cast<double (*)(double)>(std::asinh)
+                        : op == "Acosh"      ? static_cast<double (*)(double)>(std::acosh)
+                        : op == "Atanh"      ? static_cast<double (*)(double)>(std::atanh)
+                        : op == "Erf"        ? static_cast<double (*)(double)>(std::erf)
+                                             : nullptr;
+  R1_CHECK(f != nullptr, InternalError) << op << " has no float64 form";
+  map_unary(ctx.pool(), x.data<double>(), ctx.output(0).data<double>(), x.numel(), f);
+}
 
 void abs_k(KernelContext& ctx) {
   numeric_unary(ctx, [](auto v) {
@@ -98,25 +133,25 @@ void isinf_k(KernelContext& ctx) {
 // each element is read before the same index is written). Not IsNaN / IsInf (their output has another
 // dtype).
 void register_elementwise_unary_kernels(KernelTable& t) {
-  t.add("Exp", float_unary<ExpOp>).in_place(1u);
-  t.add("Log", float_unary<LogOp>).in_place(1u);
-  t.add("Sqrt", float_unary<SqrtOp>).in_place(1u);
-  t.add("Reciprocal", float_unary<ReciprocalOp>).in_place(1u);
-  t.add("Floor", float_unary<FloorOp>).in_place(1u);
-  t.add("Ceil", float_unary<CeilOp>).in_place(1u);
-  t.add("Round", float_unary<RoundOp>).in_place(1u);
-  t.add("Sin", float_unary<SinOp>).in_place(1u);
-  t.add("Cos", float_unary<CosOp>).in_place(1u);
-  t.add("Tan", float_unary<TanOp>).in_place(1u);
-  t.add("Asin", float_unary<AsinOp>).in_place(1u);
-  t.add("Acos", float_unary<AcosOp>).in_place(1u);
-  t.add("Atan", float_unary<AtanOp>).in_place(1u);
-  t.add("Sinh", float_unary<SinhOp>).in_place(1u);
-  t.add("Cosh", float_unary<CoshOp>).in_place(1u);
-  t.add("Asinh", float_unary<AsinhOp>).in_place(1u);
-  t.add("Acosh", float_unary<AcoshOp>).in_place(1u);
-  t.add("Atanh", float_unary<AtanhOp>).in_place(1u);
-  t.add("Erf", float_unary<ErfOp>).in_place(1u);
+  t.add("Exp", float_or_double<ExpOp>).in_place(1u);
+  t.add("Log", float_or_double<LogOp>).in_place(1u);
+  t.add("Sqrt", float_or_double<SqrtOp>).in_place(1u);
+  t.add("Reciprocal", float_or_double<ReciprocalOp>).in_place(1u);
+  t.add("Floor", float_or_double<FloorOp>).in_place(1u);
+  t.add("Ceil", float_or_double<CeilOp>).in_place(1u);
+  t.add("Round", float_or_double<RoundOp>).in_place(1u);
+  t.add("Sin", float_or_double<SinOp>).in_place(1u);
+  t.add("Cos", float_or_double<CosOp>).in_place(1u);
+  t.add("Tan", float_or_double<TanOp>).in_place(1u);
+  t.add("Asin", float_or_double<AsinOp>).in_place(1u);
+  t.add("Acos", float_or_double<AcosOp>).in_place(1u);
+  t.add("Atan", float_or_double<AtanOp>).in_place(1u);
+  t.add("Sinh", float_or_double<SinhOp>).in_place(1u);
+  t.add("Cosh", float_or_double<CoshOp>).in_place(1u);
+  t.add("Asinh", float_or_double<AsinhOp>).in_place(1u);
+  t.add("Acosh", float_or_double<AcoshOp>).in_place(1u);
+  t.add("Atanh", float_or_double<AtanhOp>).in_place(1u);
+  t.add("Erf", float_or_double<ErfOp>).in_place(1u);
   t.add("Abs", abs_k).in_place(1u);
   t.add("Neg", neg).in_place(1u);
   t.add("Sign", sign).in_place(1u);

@@ -7,7 +7,9 @@
 
 namespace r1 {
 
-enum class Kinds { Float, Numeric, Signed, Bool, Any };
+// Float: the three float types of the float kernels; FloatOrDouble: those and float64 (ops computed in
+// the type itself, see ir/ops/wide_types.cc).
+enum class Kinds { Float, FloatOrDouble, Numeric, Signed, Bool, Any };
 
 inline void check_dtype(const InferContext& ctx, size_t i, Kinds k) {
   DType t = ctx.input_dtype(i);
@@ -17,11 +19,16 @@ inline void check_dtype(const InferContext& ctx, size_t i, Kinds k) {
       R1_CHECK(is_float(t), ModelError) << op << " of dtype " << dtype_name(t)
                                         << " is not supported (needs float32, float16 or bfloat16)";
       break;
+    case Kinds::FloatOrDouble:
+      R1_CHECK(is_float(t) || t == DType::Float64, ModelError)
+          << op << " of dtype " << dtype_name(t) << " is not supported (needs float32, float16, bfloat16 or float64)";
+      break;
     case Kinds::Numeric:
       R1_CHECK(t != DType::Bool, ModelError) << op << " of dtype bool is not supported (needs a numeric dtype)";
       break;
     case Kinds::Signed:
-      R1_CHECK(t != DType::Bool && t != DType::UInt8, ModelError)
+      R1_CHECK(t != DType::Bool && t != DType::UInt8 && t != DType::UInt16 && t != DType::UInt32 && t != DType::UInt64,
+               ModelError)
           << op << " of dtype " << dtype_name(t) << " is not supported (needs a signed numeric dtype)";
       break;
     case Kinds::Bool:

@@ -24,7 +24,7 @@ void register_elementwise_unary_ops(OpRegistry& reg) {
   // Float math.
   for (const char* op : {"Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Sin", "Cos", "Tan", "Asin",
                          "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Erf"})
-    reg.add(schema(op, 1, 1, unary(Kinds::Float)));
+    reg.add(schema(op, 1, 1, unary(Kinds::FloatOrDouble)));
   // Unary numeric.
   reg.add(schema("Abs", 1, 1, unary(Kinds::Numeric)));
   reg.add(schema("Sign", 1, 1, unary(Kinds::Numeric)));

@@ -15,6 +15,9 @@ bool takes_wide_types(const std::string& op_type, const std::string& domain) {
       "Add", "Sub", "Mul", "Div", "Mod", "Max", "Min", "Sum", "Neg", "Abs", "Sign", "Equal", "Less", "Greater",
       "LessOrEqual", "GreaterOrEqual", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot", "CumSum",
       "CumProd", "Einsum", "Where", "Relu", "Clip",
+      // float math (float64 only: their schemas take no wide integer type)
+      "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh",
+      "Cosh", "Asinh", "Acosh", "Atanh", "Erf",
       // reductions
       "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",
       "ReduceLogSumExp", "ArgMax", "ArgMin",
