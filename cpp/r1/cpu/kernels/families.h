@@ -84,6 +84,8 @@ void register_rms_rotary_kernels(KernelTable& t);
 void register_onnx_attention_kernels(KernelTable& t);
 // LinearAttention, CausalConvWithState
 void register_recurrent_state_kernels(KernelTable& t);
+// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul
+void register_quantize_kernels(KernelTable& t);
 // LayerNormalization
 void register_layernorm_kernels(KernelTable& t);
 // BatchNormalization

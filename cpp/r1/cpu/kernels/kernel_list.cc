@@ -42,6 +42,7 @@ void register_cpu_kernels(KernelTable& t) {
   cpu::register_rms_rotary_kernels(t);
   cpu::register_onnx_attention_kernels(t);
   cpu::register_recurrent_state_kernels(t);
+  cpu::register_quantize_kernels(t);
   cpu::register_layernorm_kernels(t);
   cpu::register_batchnorm_kernels(t);
   cpu::register_normalization_kernels(t);

@@ -85,6 +85,8 @@ void register_rms_rotary_ops(OpRegistry& reg);
 void register_onnx_attention_ops(OpRegistry& reg);
 // LinearAttention, CausalConvWithState
 void register_recurrent_state_ops(OpRegistry& reg);
+// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul
+void register_quantize_ops(OpRegistry& reg);
 // LayerNormalization
 void register_layernorm_ops(OpRegistry& reg);
 // BatchNormalization

@@ -41,6 +41,7 @@ void register_all_ops(OpRegistry& reg) {
   register_rms_rotary_ops(reg);
   register_onnx_attention_ops(reg);
   register_recurrent_state_ops(reg);
+  register_quantize_ops(reg);
   register_layernorm_ops(reg);
   register_batchnorm_ops(reg);
   register_normalization_ops(reg);

@@ -26,6 +26,8 @@ bool takes_wide_types(const std::string& op_type, const std::string& domain) {
       "Split", "Slice", "Expand", "Tile", "Gather", "GatherElements", "GatherND", "ScatterND", "ScatterElements",
       "Shape", "Size", "Compress", "ReverseSequence", "ConstantOfShape", "EyeLike", "Range", "NonZero", "Pad", "Trilu",
       "Unique",
+      // quantized int16 / uint16
+      "QuantizeLinear", "DequantizeLinear",
       // control flow passes values through
       "If", "Loop", "Scan"};
   return domain.empty() && ops.count(op_type) > 0;
