@@ -86,6 +86,10 @@ void register_onnx_attention_kernels(KernelTable& t);
 void register_recurrent_state_kernels(KernelTable& t);
 // QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul
 void register_quantize_kernels(KernelTable& t);
+// DeformConv
+void register_deform_conv_kernels(KernelTable& t);
+// TfIdfVectorizer
+void register_tfidf_kernels(KernelTable& t);
 // LayerNormalization
 void register_layernorm_kernels(KernelTable& t);
 // BatchNormalization

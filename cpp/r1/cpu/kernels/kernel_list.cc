@@ -43,6 +43,8 @@ void register_cpu_kernels(KernelTable& t) {
   cpu::register_onnx_attention_kernels(t);
   cpu::register_recurrent_state_kernels(t);
   cpu::register_quantize_kernels(t);
+  cpu::register_deform_conv_kernels(t);
+  cpu::register_tfidf_kernels(t);
   cpu::register_layernorm_kernels(t);
   cpu::register_batchnorm_kernels(t);
   cpu::register_normalization_kernels(t);

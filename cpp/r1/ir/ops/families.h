@@ -87,6 +87,10 @@ void register_onnx_attention_ops(OpRegistry& reg);
 void register_recurrent_state_ops(OpRegistry& reg);
 // QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul
 void register_quantize_ops(OpRegistry& reg);
+// DeformConv
+void register_deform_conv_ops(OpRegistry& reg);
+// TfIdfVectorizer
+void register_tfidf_ops(OpRegistry& reg);
 // LayerNormalization
 void register_layernorm_ops(OpRegistry& reg);
 // BatchNormalization
