@@ -30,10 +30,13 @@ void matmul_kernel(KernelContext& ctx) {
     matmul_f32(p, fa.p, fb.p, fy.data(), pool);
     store_float(fy.data(), y, pool);
   } else {
+    // Integers, and float64 in double (plain loops: no BLAS for it here).
     dispatch_numeric(t, [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+      if constexpr ((std::is_integral_v<T> && !std::is_same_v<T, bool>) || std::is_same_v<T, double>)
         matmul_int<T>(p, a.data<T>(), b.data<T>(), y.data<T>(), pool);
+      else
+        R1_THROW(InternalError) << "MatMul of " << dtype_name(t) << " reached the integer path";
     });
   }
 }
