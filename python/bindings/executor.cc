@@ -131,13 +131,13 @@ void bind_executor(py::module_& m) {
              d["planned_allocations"] = s.planned_allocations;
              return d;
            })
-      .def("run", [](Executor& ex, const std::vector<py::array>& arrays) {
+      .def("run", [](Executor& ex, const std::vector<py::object>& values) {
         std::vector<Tensor> ins;
-        for (auto& a : arrays) ins.push_back(py_bridge::tensor_from_array(a));
+        for (auto& v : values) ins.push_back(py_bridge::value_from_python(v));
         // The whole graph runs without the GIL.
         std::vector<Tensor> outs = without_gil([&] { return ex.run(ins); });
         py::list res;
-        for (auto& t : outs) res.append(py_bridge::array_from_tensor(t));
+        for (auto& t : outs) res.append(py_bridge::value_to_python(t));
         return res;
       });
 }

@@ -50,6 +50,19 @@ void bind_graph(py::module_& m) {
       .def("__str__", [](const Graph& g) { return print_graph(g); })
       .def_property_readonly("inputs", [](const Graph& g) { return value_infos(g, g.inputs()); })
       .def_property_readonly("outputs", [](const Graph& g) { return value_infos(g, g.outputs()); })
+      // "tensor", "sequence", "optional" or "optional sequence" per input / output, in order.
+      .def_property_readonly("input_kinds",
+                             [](const Graph& g) {
+                               std::vector<std::string> k;
+                               for (const Value* v : g.inputs()) k.push_back(value_kind_name(v->kind));
+                               return k;
+                             })
+      .def_property_readonly("output_kinds",
+                             [](const Graph& g) {
+                               std::vector<std::string> k;
+                               for (const Value* v : g.outputs()) k.push_back(value_kind_name(v->kind));
+                               return k;
+                             })
       .def("clone", [](const Graph& g) { return std::shared_ptr<Graph>(g.clone()); })
       .def_property_readonly("num_nodes", [](const Graph& g) { return g.nodes().size(); })
       .def("op_types",
@@ -89,6 +102,14 @@ void bind_graph(py::module_& m) {
              b.add_node(op, domain, name, ins, outs, std::move(am));
            })
       .def("add_untyped_input", &GraphBuilder::add_untyped_input)
+      .def("add_value_input",
+           [](GraphBuilder& b, const std::string& name, const std::string& dtype, const std::string& kind) {
+             ValueKind k = kind == "sequence"            ? ValueKind::Sequence
+                           : kind == "optional"          ? ValueKind::Optional
+                           : kind == "optional sequence" ? ValueKind::OptionalSequence
+                                                         : ValueKind::Tensor;
+             b.add_value_input(name, dtype_from_name(dtype), k);
+           })
       .def("add_output", &GraphBuilder::add_output)
       .def("finish", [](GraphBuilder& b) { return std::shared_ptr<Graph>(b.finish()); })
       .def("finish_subgraph", [](GraphBuilder& b) { return std::shared_ptr<Graph>(b.finish_subgraph()); });

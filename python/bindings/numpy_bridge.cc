@@ -129,3 +129,35 @@ py::array array_from_tensor(const Tensor& t) {
 }
 
 }  // namespace r1::py_bridge
+
+namespace r1::py_bridge {
+
+// An array, or the engine's tagged forms of the ONNX sequence and optional values (input_check.py
+// builds them): ("sequence", dtype, [arrays]) and ("none", dtype, of_sequence).
+Tensor value_from_python(const py::object& v) {
+  if (py::isinstance<py::tuple>(v)) {
+    auto t = v.cast<py::tuple>();
+    R1_CHECK(t.size() == 3, InputError) << "a tagged input must be (kind, dtype, value)";
+    std::string kind = t[0].cast<std::string>();
+    DType dt = dtype_from_name(t[1].cast<std::string>());
+    if (kind == "none") return Tensor::none(dt, t[2].cast<bool>());
+    R1_CHECK(kind == "sequence", InputError) << "unknown tagged input kind '" << kind << "'";
+    std::vector<Tensor> items;
+    for (py::handle a : t[2].cast<py::list>())
+      items.push_back(tensor_from_array(py::array::ensure(a, py::array::c_style)).clone());
+    return Tensor::sequence(dt, std::move(items));
+  }
+  return tensor_from_array(v.cast<py::array>());
+}
+
+py::object value_to_python(const Tensor& t) {
+  if (t.is_none()) return py::none();
+  if (t.is_sequence()) {
+    py::list l;
+    for (const Tensor& e : t.items()) l.append(array_from_tensor(e));
+    return l;
+  }
+  return array_from_tensor(t);
+}
+
+}  // namespace r1::py_bridge

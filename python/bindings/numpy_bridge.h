@@ -12,6 +12,9 @@ namespace py = pybind11;
 // `arr` must be C-contiguous (the Python layer calls np.ascontiguousarray first).
 Tensor tensor_from_array(const py::array& arr);
 py::array array_from_tensor(const Tensor& t);
+// Model inputs / outputs that may be ONNX sequences (Python lists) or empty optionals (None).
+Tensor value_from_python(const py::object& v);
+py::object value_to_python(const Tensor& t);
 DType dtype_from_numpy(const py::dtype& dt);
 
 }  // namespace r1::py_bridge

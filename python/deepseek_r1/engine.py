@@ -47,6 +47,7 @@ class TensorInfo:
     name: str
     dtype: str
     shape: tuple | None
+    kind: str = "tensor"  # or "sequence", "optional", "optional sequence" (ONNX's sequence and optional types)
 
     @property
     def numpy_dtype(self) -> np.dtype:
@@ -213,8 +214,9 @@ class InferenceEngine:
         # GPUs: the second run of each input shape records the kernels into a CUDA / HIP graph and later
         # runs of that shape replay it (where the graph allows: see graph_capture_status).
         self._executor.graph_capture = bool(cuda_graphs)
-        self.inputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.inputs]
-        self.outputs = [TensorInfo(n, d, s) for n, d, s in self.model.graph.outputs]
+        g = self.model.graph
+        self.inputs = [TensorInfo(n, d, s, k) for (n, d, s), k in zip(g.inputs, g.input_kinds)]
+        self.outputs = [TensorInfo(n, d, s, k) for (n, d, s), k in zip(g.outputs, g.output_kinds)]
 
     def _make_executor(self, budget: dict[str, int] | None, shared: bool) -> Executor:
         if budget is None:
@@ -302,7 +304,7 @@ class InferenceEngine:
 
     def _arrange(self, inputs: Inputs) -> list[np.ndarray]:
         # Names and dtypes here (input_check, shared with the server); shapes in the executor, on every run.
-        return [_c_contiguous(a) for a in arrange(self.inputs, inputs)]
+        return [a if isinstance(a, tuple) else _c_contiguous(a) for a in arrange(self.inputs, inputs)]
 
     def _run_arrays(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         if self._failover is not None:

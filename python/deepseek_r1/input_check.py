@@ -57,15 +57,29 @@ def _values(specs: Sequence[InputSpec], inputs) -> list:
     raise InputError(f"inputs must be a dict of name -> array or a list of arrays, got {type(inputs).__name__}")
 
 
-def arrange(specs: Sequence[InputSpec], inputs) -> list[np.ndarray]:
-    """The inputs as arrays in the model's input order, each of its input's dtype (nothing is converted)."""
-    arrays = []
+def _array(spec: InputSpec, v, what: str) -> np.ndarray:
+    a = np.asarray(v)
+    if a.dtype != R1_TO_NUMPY[spec.dtype]:
+        raise InputError(f"{what} '{spec.name}' must be {spec.dtype}, got {a.dtype}")
+    return a
+
+
+def arrange(specs: Sequence[InputSpec], inputs) -> list:
+    """The inputs in the model's input order, each of its input's dtype (nothing is converted): arrays, and for
+    inputs of ONNX's sequence / optional types the tagged forms the executor takes: ("sequence", dtype, [arrays])
+    for a list, ("none", dtype, of_sequence) for None."""
+    values = []
     for spec, v in zip(specs, _values(specs, inputs)):
-        a = np.asarray(v)
-        if a.dtype != R1_TO_NUMPY[spec.dtype]:
-            raise InputError(f"input '{spec.name}' must be {spec.dtype}, got {a.dtype}")
-        arrays.append(a)
-    return arrays
+        kind = getattr(spec, "kind", "tensor")
+        if kind.startswith("optional") and v is None:
+            values.append(("none", spec.dtype, kind == "optional sequence"))
+        elif kind.endswith("sequence"):
+            if not isinstance(v, (list, tuple)):
+                raise InputError(f"input '{spec.name}' is a sequence: pass a list of arrays, got {type(v).__name__}")
+            values.append(("sequence", spec.dtype, [_array(spec, e, "each element of input") for e in v]))
+        else:
+            values.append(_array(spec, v, "input"))
+    return values
 
 
 def _shape_str(dims) -> str:

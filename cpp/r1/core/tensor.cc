@@ -66,6 +66,35 @@ double Tensor::scalar_as_double(int64_t i) const {
   });
 }
 
-std::string Tensor::describe() const { return std::string(dtype_name(dtype_)) + shape_str(shape_); }
+std::string Tensor::describe() const {
+  if (seq_) return "sequence(" + std::string(dtype_name(dtype_)) + ")[" + std::to_string(seq_->size()) + "]";
+  if (none_) return std::string(none_seq_ ? "optional sequence(" : "optional(") + dtype_name(dtype_) + "): none";
+  return std::string(dtype_name(dtype_)) + shape_str(shape_);
+}
+
+Tensor Tensor::sequence(DType elem, std::vector<Tensor> items) {
+  for (const Tensor& t : items)
+    R1_CHECK(t.dtype() == elem && !t.is_sequence() && !t.is_none(), InputError)
+        << "a sequence of " << dtype_name(elem) << " cannot hold " << t.describe();
+  Tensor s;
+  s.dtype_ = elem;
+  s.shape_ = {0};
+  s.seq_ = std::make_shared<const std::vector<Tensor>>(std::move(items));
+  return s;
+}
+
+Tensor Tensor::none(DType elem, bool of_sequence) {
+  Tensor s;
+  s.dtype_ = elem;
+  s.shape_ = {0};
+  s.none_ = true;
+  s.none_seq_ = of_sequence;
+  return s;
+}
+
+const std::vector<Tensor>& Tensor::items() const {
+  R1_CHECK(seq_ != nullptr, InputError) << "expected a sequence, got " << describe();
+  return *seq_;
+}
 
 }  // namespace r1

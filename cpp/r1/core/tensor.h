@@ -7,6 +7,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "r1/core/buffer.h"
 #include "r1/core/dtype.h"
@@ -54,12 +55,25 @@ class Tensor {
 
   std::string describe() const;  // "float32[2, 3]"
 
+  // ONNX sequence and optional values. A sequence holds its elements, each in memory of its own (never
+  // an arena's: the ops that build one copy what they insert); its dtype is the elements', its shape
+  // {0} (no bytes of its own). An empty optional ("none") has only a dtype and the none flag; an
+  // optional with a value is that value.
+  static Tensor sequence(DType elem, std::vector<Tensor> items);
+  static Tensor none(DType elem, bool of_sequence);
+  bool is_sequence() const { return seq_ != nullptr; }
+  bool is_none() const { return none_; }
+  bool none_of_sequence() const { return none_seq_; }
+  const std::vector<Tensor>& items() const;
+
  private:
   DType dtype_ = DType::Undefined;
   Shape shape_;
   int64_t numel_ = 0;
   std::shared_ptr<Buffer> buffer_;
   size_t offset_ = 0;
+  std::shared_ptr<const std::vector<Tensor>> seq_;
+  bool none_ = false, none_seq_ = false;
 };
 
 }  // namespace r1

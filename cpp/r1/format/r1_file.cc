@@ -120,7 +120,7 @@ void write_graph(format::ByteWriter& w, const Graph& g, WeightList& wl, bool top
   for (const Value* v : g.inputs()) {
     w.str(v->name);
     if (!top) continue;
-    w.pod<uint8_t>(static_cast<uint8_t>(v->dtype));
+    w.pod<uint8_t>(static_cast<uint8_t>(static_cast<uint8_t>(v->dtype) | (static_cast<uint8_t>(v->kind) << 6)));
     w.vec(v->shape);
   }
   std::vector<const Value*> consts;
@@ -245,10 +245,18 @@ void read_graph(format::ByteReader& r, Graph& g, GraphSource& src, bool top) {
       g.add_input(name, DType::Undefined, {})->has_shape = false;
       continue;
     }
-    DType dt = read_dtype(r);
+    uint8_t code = r.pod<uint8_t>();  // the kind in the high bits (version 5; 0: a tensor)
+    auto kind = static_cast<ValueKind>(code >> 6);
+    R1_CHECK(dtype_is_valid_code(code & 0x3f), ModelError) << "corrupt .r1 file: unknown dtype code " << int(code);
+    DType dt = static_cast<DType>(code & 0x3f);
     Shape s = read_shape(r);
     check_shape(s);
-    g.add_input(name, dt, s);
+    Value* in = g.add_input(name, dt, s);
+    if (kind != ValueKind::Tensor) {
+      in->kind = kind;
+      in->has_shape = false;
+      in->shape.clear();
+    }
   }
   for (uint32_t i = 0, n = r.count(17); i < n; ++i) {
     std::string name = r.str();

@@ -21,11 +21,12 @@
 
 namespace r1 {
 
-// Written: version 4. Read: 1 to 4. Version 4 adds subgraph attributes (If, Loop, Scan; their constants share
+// Written: version 5. Read: 1 to 5. Version 5 stores a graph input's kind (tensor, sequence, optional: graph.h)
+// in the two high bits of its dtype byte. Version 4 adds subgraph attributes (If, Loop, Scan; their constants share
 // the weights section); its layout is version 3's otherwise. Version 2 hashes the file in 8 MB segments that verify in
 // parallel (version 1: one pass); version 3 puts the weights and every blob of 4 KiB or more on a 4 KiB page, so the
 // NVMe tier reads them with O_DIRECT (io/direct_reader.h). The reader needs only 64-byte alignment of any version.
-constexpr uint32_t kR1FormatVersion = 4;
+constexpr uint32_t kR1FormatVersion = 5;
 constexpr uint32_t kR1OldestFormatVersion = 1;
 
 struct LoadedModel {

@@ -27,6 +27,13 @@ void GraphBuilder::add_input(const std::string& name, DType dtype, const std::ve
   graph_->add_input(name, dtype, s);
 }
 
+void GraphBuilder::add_value_input(const std::string& name, DType dtype, ValueKind kind) {
+  check_open();
+  Value* v = graph_->add_input(name, dtype, {});
+  v->has_shape = false;  // a sequence has no shape; an optional's value may have any
+  v->kind = kind;
+}
+
 void GraphBuilder::add_untyped_input(const std::string& name) {
   check_open();
   Value* v = graph_->add_input(name, DType::Undefined, {});

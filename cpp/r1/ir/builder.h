@@ -26,6 +26,8 @@ class GraphBuilder {
   GraphBuilder();
   void set_opset(const std::string& domain, int version);
   void add_input(const std::string& name, DType dtype, const std::vector<DimSpec>& dims);
+  // A graph input of the sequence or optional type (its elements' dtype).
+  void add_value_input(const std::string& name, DType dtype, ValueKind kind);
   // A subgraph's input: shape inference types it from the node that runs the subgraph (ir/ops/control_flow.cc).
   void add_untyped_input(const std::string& name);
   void add_initializer(const std::string& name, Tensor value);

@@ -8,6 +8,19 @@ namespace r1 {
 
 std::string Node::label() const { return "'" + name + "' (" + op_type + ")"; }
 
+const char* value_kind_name(ValueKind k) {
+  switch (k) {
+    case ValueKind::Sequence:
+      return "sequence";
+    case ValueKind::Optional:
+      return "optional";
+    case ValueKind::OptionalSequence:
+      return "optional sequence";
+    default:
+      return "tensor";
+  }
+}
+
 std::vector<std::pair<std::string, Graph*>> subgraphs_of(const Node& n) {
   std::vector<std::pair<std::string, Graph*>> out;
   for (auto& kv : n.attrs.all())
@@ -238,6 +251,7 @@ std::unique_ptr<Graph> Graph::clone() const {
     c->dtype = v->dtype;
     c->shape = v->shape;
     c->has_shape = v->has_shape;
+    c->kind = v->kind;
     c->constant = v->constant;
     c->is_graph_input = v->is_graph_input;
     c->is_graph_output = v->is_graph_output;

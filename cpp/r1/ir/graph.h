@@ -21,6 +21,11 @@ namespace r1 {
 struct Node;
 struct OpSchema;
 
+// What a value holds: a tensor (almost always), a sequence of tensors, or an optional of either (ONNX's
+// sequence and optional types). dtype is the (elements') element type; sequences have no shape.
+enum class ValueKind : uint8_t { Tensor = 0, Sequence = 1, Optional = 2, OptionalSequence = 3 };
+const char* value_kind_name(ValueKind k);  // "tensor", "sequence", "optional", "optional sequence"
+
 struct Value {
   int id = 0;
   std::string name;
@@ -32,6 +37,7 @@ struct Value {
   Tensor constant;  // defined for initializers (weights, folded constants)
   bool is_graph_input = false;
   bool is_graph_output = false;
+  ValueKind kind = ValueKind::Tensor;
   bool is_constant() const { return constant.defined(); }
 };
 

@@ -135,8 +135,9 @@ void infer_shapes(Graph& g) {
       Value* out = n.outputs[i];
       if (!out) continue;
       out->dtype = ctx.output_dtype(i);
-      out->has_shape = ctx.output_shape_known(i);
-      out->shape = ctx.output_shape(i);
+      out->kind = ctx.output_kind(i);
+      out->has_shape = ctx.output_shape_known(i) && out->kind == ValueKind::Tensor;
+      out->shape = out->has_shape ? ctx.output_shape(i) : Shape{};
     }
   }
 }

@@ -28,7 +28,8 @@ class InferContext {
         inputs_(std::move(inputs)),
         out_dtypes_(node.outputs.size()),
         out_shapes_(node.outputs.size()),
-        out_known_(node.outputs.size(), false) {}
+        out_known_(node.outputs.size(), false),
+        out_kinds_(node.outputs.size(), ValueKind::Tensor) {}
 
   const Node& node() const { return node_; }
   const AttributeMap& attrs() const { return node_.attrs; }
@@ -42,6 +43,14 @@ class InferContext {
   const Shape& input_shape(size_t i) const;  // throws ShapeUnknown when the rank is unknown
   int input_rank(size_t i) const { return static_cast<int>(input_shape(i).size()); }
   const Tensor* input_value(size_t i) const { return has_input(i) ? inputs_[i].value : nullptr; }
+  // Tensor, sequence or optional (graph.h); outputs are tensors unless set_output_kind says otherwise.
+  ValueKind input_kind(size_t i) const {
+    return i < node_.inputs.size() && node_.inputs[i] ? node_.inputs[i]->kind : ValueKind::Tensor;
+  }
+  void set_output_kind(size_t i, ValueKind k) {
+    if (i < out_kinds_.size()) out_kinds_[i] = k;
+  }
+  ValueKind output_kind(size_t i) const { return out_kinds_[i]; }
   // The value of an integer input (shape, axes, ...) or nullopt-like empty flag when unknown.
   bool input_ints(size_t i, std::vector<int64_t>* out) const;
 
@@ -61,6 +70,7 @@ class InferContext {
   std::vector<DType> out_dtypes_;
   std::vector<Shape> out_shapes_;
   std::vector<bool> out_known_;
+  std::vector<ValueKind> out_kinds_;
 };
 
 using InferFn = std::function<void(InferContext&)>;

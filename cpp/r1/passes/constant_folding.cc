@@ -34,6 +34,10 @@ class ConstantFolding : public Pass {
         used |= !o->consumers.empty();
       }
       if (to_output || !used) continue;  // a constant graph output stays computed; dead nodes go
+      // Sequences and optionals are not constants (a constant is a tensor): their producers stay.
+      bool tensors_only = true;
+      for (Value* o : n->outputs) tensors_only = tensors_only && (!o || o->kind == ValueKind::Tensor);
+      if (!tensors_only) continue;
       size_t out_bytes = 0;
       for (Value* o : n->outputs)
         if (o && o->has_shape && o->dtype != DType::Undefined) {

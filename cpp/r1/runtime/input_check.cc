@@ -17,7 +17,13 @@ void check_inputs(const Graph& g, const std::vector<Tensor>& inputs, std::vector
     if (v->dtype == DType::Undefined) continue;
     R1_CHECK(t.dtype() == v->dtype, InputError)
         << "input '" << v->name << "' must be " << dtype_name(v->dtype) << ", got " << dtype_name(t.dtype());
-    if (!v->has_shape) continue;  // (subgraph inputs of unknown rank)
+    const bool seq_kind = v->kind == ValueKind::Sequence || v->kind == ValueKind::OptionalSequence;
+    const bool optional = v->kind == ValueKind::Optional || v->kind == ValueKind::OptionalSequence;
+    R1_CHECK(!t.is_none() || optional, InputError) << "input '" << v->name << "' is not optional: it needs a value";
+    R1_CHECK(t.is_none() || t.is_sequence() == seq_kind, InputError)
+        << "input '" << v->name << "' must be a " << (seq_kind ? "sequence (a list of arrays)" : "tensor") << ", got "
+        << t.describe();
+    if (!v->has_shape || t.is_sequence() || t.is_none()) continue;  // (subgraph inputs of unknown rank)
     R1_CHECK(t.rank() == static_cast<int>(v->shape.size()), InputError)
         << "input '" << v->name << "' must have shape " << shape_str(v->shape, &g.symbols()) << " (rank "
         << v->shape.size() << "), got " << shape_str(t.shape()) << " (rank " << t.rank() << ")";

@@ -141,11 +141,37 @@ def _attribute(node: onnx.NodeProto, a: AttributeProto, ext: _ExternalData):
         return ("strings", [s.decode("utf-8", errors="replace") for s in a.strings])
     if a.type == T.TENSOR:
         return ("tensor", tensor_to_array(a.t, ext))
+    if a.type == T.TYPE_PROTO:  # Optional's type: its kind and element type, as a string attribute
+        kind, dtype = _value_type(a.tp, f"attribute '{a.name}' of node '{node.name}'")
+        return ("string", f"{kind}:{dtype}")
     kind = T.AttributeType.Name(a.type)
     raise ModelError(
         f"unsupported op '{node.op_type}' in node '{node.name}': attribute '{a.name}' of kind {kind} "
         "(lists of subgraphs and sparse tensors are not supported)"
     )
+
+
+def _value_type(tp, what: str) -> tuple[str, str]:
+    """(kind, element dtype) of a sequence, optional or tensor TypeProto: kind is "tensor", "sequence", "optional"
+    or "optional sequence"; maps and nested sequences are a ModelError naming `what`."""
+    optional = tp.HasField("optional_type")
+    if optional:
+        tp = tp.optional_type.elem_type
+    if tp.HasField("sequence_type"):
+        elem = tp.sequence_type.elem_type
+        if not elem.HasField("tensor_type"):
+            raise ModelError(f"{what} is a sequence of non-tensors, which the engine does not support")
+        kind, tt = "sequence", elem.tensor_type
+    elif tp.HasField("tensor_type"):
+        kind, tt = "tensor", tp.tensor_type
+    else:
+        raise ModelError(f"{what} is not a tensor, a sequence or an optional (maps are not supported)")
+    dtype = ONNX_TO_R1.get(tt.elem_type)
+    if dtype is None:
+        raise ModelError(f"{what} has element type {_type_name(tt.elem_type)}, which the engine does not support")
+    if optional:
+        kind = "optional" if kind == "tensor" else "optional sequence"
+    return kind, dtype
 
 
 def _constant_value(node: onnx.NodeProto, ext: _ExternalData) -> np.ndarray:
@@ -289,7 +315,9 @@ def load_onnx(source: ModelSource) -> _core.Graph:
             continue  # old exporters list weights as inputs too
         tt = inp.type.tensor_type
         if not inp.type.HasField("tensor_type"):
-            raise ModelError(f"input '{inp.name}' is not a tensor (sequences and maps are not supported)")
+            kind, dtype_name = _value_type(inp.type, f"input '{inp.name}'")
+            b.add_value_input(inp.name, dtype_name, kind)
+            continue
         dtype = ONNX_TO_R1.get(tt.elem_type)
         if dtype is None:
             raise ModelError(

@@ -87,7 +87,7 @@ def test_convert_stores_the_graph_passes_and_the_compile_metadata(tmp_path):
     assert info.device_passes == ()  # portable: the device passes run at load
     ops = r1.load_model(path).graph.op_types()
     assert "Identity" not in ops and "FusedMatMul" in ops  # folded and fused in the file itself
-    assert read_header(path)["version"] == r1._core.R1_FORMAT_VERSION == 4
+    assert read_header(path)["version"] == r1._core.R1_FORMAT_VERSION == 5
 
 
 def test_loading_a_compiled_file_runs_only_the_device_passes(tmp_path):

@@ -48,7 +48,7 @@ def test_weights_are_page_aligned_for_direct_reads(tmp_path):
     path = tmp_path / "m.r1"
     r1.save_model(r1.Model(r1.load_onnx(model)), path)
     data = open(path, "rb").read()
-    assert data[:8] == b"R1MODEL\0" and struct.unpack_from("<I", data, 8)[0] == r1._core.R1_FORMAT_VERSION == 4
+    assert data[:8] == b"R1MODEL\0" and struct.unpack_from("<I", data, 8)[0] == r1._core.R1_FORMAT_VERSION == 5
     weights_offset = struct.unpack_from("<Q", data, 40)[0]
     assert weights_offset % 4096 == 0
     w, b = (numpy_helper.to_array(t) for t in model.graph.initializer)

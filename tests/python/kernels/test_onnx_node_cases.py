@@ -112,11 +112,14 @@ def ours(name: str) -> tuple[str, str]:
     names = [o.name for o in engine.outputs]
     try:
         for inputs, expected in case.data_sets:
-            inputs = [np.asarray(a) for a in inputs]
+            feeds = {}
             for info, a in zip(engine.inputs, inputs):
-                if a.dtype != info.numpy_dtype:
-                    return "unsupported", f"input '{info.name}' of dtype {a.dtype}"
-            got = engine.run(inputs)
+                if info.kind == "tensor":  # sequences (lists) and optionals (None) go as they are
+                    a = np.asarray(a)
+                    if a.dtype != info.numpy_dtype:
+                        return "unsupported", f"input '{info.name}' of dtype {a.dtype}"
+                feeds[info.name] = a
+            got = engine.run(feeds)
             _check([got[n] for n in names], list(expected), names, case.rtol, case.atol)
     except AssertionError as e:
         return "fail", "wrong output: " + str(e).strip().splitlines()[0][:200]

@@ -18,6 +18,10 @@ void emit(KernelContext& ctx, size_t i, const Tensor& t) {
   const DType want = ctx.output_dtype(i);
   R1_CHECK(want == DType::Undefined || want == t.dtype(), ModelError)
       << "output " << i << " should be " << dtype_name(want) << " but the subgraph made " << t.describe();
+  if (t.is_sequence() || t.is_none()) {  // its elements live in memory of their own: pass it on
+    ctx.set_output(i, t);
+    return;
+  }
   Tensor* out = nullptr;
   if (ctx.output_shape_known(i)) {
     R1_CHECK(ctx.output_shape(i) == t.shape(), ModelError)

@@ -90,6 +90,9 @@ void register_quantize_kernels(KernelTable& t);
 void register_deform_conv_kernels(KernelTable& t);
 // TfIdfVectorizer
 void register_tfidf_kernels(KernelTable& t);
+// SequenceEmpty, SequenceConstruct, SequenceInsert, SequenceAt, SequenceErase, SequenceLength,
+// SplitToSequence, ConcatFromSequence, SequenceMap, Optional, OptionalHasElement, OptionalGetElement
+void register_sequence_kernels(KernelTable& t);
 // LayerNormalization
 void register_layernorm_kernels(KernelTable& t);
 // BatchNormalization

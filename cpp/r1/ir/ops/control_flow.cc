@@ -38,6 +38,7 @@ void type_input(Value* in, DType dtype, const Shape* shape) {
 
 // The outer value `v` typed into subgraph input `in` (rank kept, dims opened when `open_dims`).
 void bind_from(Value* in, const Value* v, const Graph& outer, Graph& sub, bool open_dims = false) {
+  in->kind = v->kind;
   if (!v->has_shape) return type_input(in, v->dtype, nullptr);
   Shape s = open_dims ? Shape(v->shape.size(), kUnknownDim) : translate(v->shape, outer, sub);
   type_input(in, v->dtype, &s);
@@ -190,6 +191,9 @@ void infer_if(InferContext& ctx) {
       ctx.set_output(i, t, a->shape);
     else
       ctx.set_output_dtype(i, t);  // the branch taken decides (Undefined: and the kernel gives the type)
+    R1_CHECK(a->kind == b->kind, ModelError) << "If's branches give output " << i << " as a "
+                                             << value_kind_name(a->kind) << " and as a " << value_kind_name(b->kind);
+    ctx.set_output_kind(i, a->kind);
   }
 }
 
@@ -215,6 +219,7 @@ void infer_loop(InferContext& ctx) {
       ctx.set_output(k, t, ctx.input_shape(2 + k));
     else
       emit(ctx, k, t, out);
+    ctx.set_output_kind(k, ctx.input_kind(2 + k));  // a carried sequence stays one
   }
   for (size_t j = carried; j < ctx.num_outputs(); ++j) {
     if (!ctx.has_output(j)) continue;

@@ -91,6 +91,9 @@ void register_quantize_ops(OpRegistry& reg);
 void register_deform_conv_ops(OpRegistry& reg);
 // TfIdfVectorizer
 void register_tfidf_ops(OpRegistry& reg);
+// SequenceEmpty, SequenceConstruct, SequenceInsert, SequenceAt, SequenceErase, SequenceLength,
+// SplitToSequence, ConcatFromSequence, SequenceMap, Optional, OptionalHasElement, OptionalGetElement
+void register_sequence_ops(OpRegistry& reg);
 // LayerNormalization
 void register_layernorm_ops(OpRegistry& reg);
 // BatchNormalization

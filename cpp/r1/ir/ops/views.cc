@@ -224,7 +224,14 @@ void register_views_ops(OpRegistry& reg) {
   reg.add(schema("Flatten", 1, 1, infer_flatten));
   reg.add(schema("Squeeze", 1, 2, infer_squeeze));
   reg.add(schema("Unsqueeze", 1, 2, infer_unsqueeze));
-  reg.add(schema("Identity", 1, 1, infer_like_input0));
+  reg.add(schema("Identity", 1, 1, [](InferContext& c) {
+    if (c.input_kind(0) != ValueKind::Tensor) {  // a sequence or optional passes through as it is
+      c.set_output_dtype(0, c.input_dtype(0));
+      c.set_output_kind(0, c.input_kind(0));
+      return;
+    }
+    infer_like_input0(c);
+  }));
   reg.add(schema("Dropout", 1, 3, infer_dropout, 1, 2));
 }
 }  // namespace r1

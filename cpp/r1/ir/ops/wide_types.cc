@@ -28,6 +28,9 @@ bool takes_wide_types(const std::string& op_type, const std::string& domain) {
       "Unique",
       // quantized int16 / uint16
       "QuantizeLinear", "DequantizeLinear",
+      // sequences and optionals hold any element type
+      "SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceAt", "SequenceErase", "SequenceLength",
+      "SplitToSequence", "ConcatFromSequence", "SequenceMap", "Optional", "OptionalHasElement", "OptionalGetElement",
       // control flow passes values through
       "If", "Loop", "Scan"};
   return domain.empty() && ops.count(op_type) > 0;
