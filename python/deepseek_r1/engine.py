@@ -302,11 +302,11 @@ class InferenceEngine:
         """Groups of independent heavy ops that run side by side (0 at 1 thread)."""
         return self._executor.parallel_groups
 
-    def _arrange(self, inputs: Inputs) -> list[np.ndarray]:
+    def _arrange(self, inputs: Inputs) -> list:
         # Names and dtypes here (input_check, shared with the server); shapes in the executor, on every run.
         return [a if isinstance(a, tuple) else _c_contiguous(a) for a in arrange(self.inputs, inputs)]
 
-    def _run_arrays(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    def _run_arrays(self, arrays: list) -> list:
         if self._failover is not None:
             return self._failover.run(self._executor.run, arrays)
         return self._executor.run(arrays)

@@ -68,7 +68,7 @@ def arrange(specs: Sequence[InputSpec], inputs) -> list:
     """The inputs in the model's input order, each of its input's dtype (nothing is converted): arrays, and for
     inputs of ONNX's sequence / optional types the tagged forms the executor takes: ("sequence", dtype, [arrays])
     for a list, ("none", dtype, of_sequence) for None."""
-    values = []
+    values: list = []
     for spec, v in zip(specs, _values(specs, inputs)):
         kind = getattr(spec, "kind", "tensor")
         if kind.startswith("optional") and v is None:
