@@ -290,6 +290,18 @@ def _subgraph(g: onnx.GraphProto, caps: list[str], ext: _ExternalData, opsets: d
     return b.finish_subgraph()
 
 
+def _upgrade(proto: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    from onnx import version_converter
+
+    try:
+        return version_converter.convert_version(proto, MIN_OPSET)
+    except Exception as e:
+        raise ModelError(
+            f"ONNX opset {opset} is not supported (supported opsets: {MIN_OPSET} to {MAX_OPSET}), and onnx's version "
+            f"converter could not upgrade the model: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from None
+
+
 def load_onnx(source: ModelSource) -> _core.Graph:
     """Parses an ONNX model (path, bytes or ModelProto) and builds a verified r1 graph."""
     proto, base_dir = _load_proto(source)
@@ -300,6 +312,13 @@ def load_onnx(source: ModelSource) -> _core.Graph:
     b = _core.GraphBuilder()
     opsets = {(o.domain or ""): int(o.version) for o in proto.opset_import}
     default = opsets.get("", opsets.get("ai.onnx", 0))
+    if 0 < default < MIN_OPSET:
+        # Models older than opset 7 (legacy broadcasting, consumed_inputs...) are upgraded by onnx's version
+        # converter, op by op; a model it cannot upgrade is refused as before.
+        proto = _upgrade(proto, default)
+        g = proto.graph
+        opsets = {(o.domain or ""): int(o.version) for o in proto.opset_import}
+        default = opsets.get("", opsets.get("ai.onnx", 0))
     if default and not (MIN_OPSET <= default <= MAX_OPSET):
         raise ModelError(f"ONNX opset {default} is not supported (supported opsets: {MIN_OPSET} to {MAX_OPSET})")
     for dom, ver in opsets.items():

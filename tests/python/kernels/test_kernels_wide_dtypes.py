@@ -353,3 +353,13 @@ def test_if_passes_wide_types_through():
     )
     same(engine.run({"c": np.array(True), "x": x})["y"], x)
     same(engine.run({"c": np.array(False), "x": x})["y"], -x)
+
+
+@given(shapes(1, 3, 1, 5), seeds(), st.sampled_from(["Softmax", "LogSoftmax"]))
+def test_softmax_in_double(shape, seed, op):
+    x = np.random.default_rng(seed).standard_normal(shape) * 5
+    axis = -1
+    (y,) = run_op(op, [x], attrs={"axis": axis}, opset=13)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    want = e / e.sum(axis=axis, keepdims=True)
+    same(y, np.log(want) if op == "LogSoftmax" else want)

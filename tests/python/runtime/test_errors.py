@@ -60,8 +60,17 @@ def test_unsupported_dtype_in_model():
 
 
 def test_unsupported_opset():
-    with pytest.raises(r1.ModelError, match="opset 3"):
-        r1.load_onnx(add_relu_model(opset=3))
+    with pytest.raises(r1.ModelError, match="opset 99 is not supported"):
+        r1.load_onnx(add_relu_model(opset=99))
+    # Older than 7 is upgraded by onnx's version converter; one it cannot upgrade is refused, saying why.
+    g = helper.make_graph(
+        [helper.make_node("Pad", ["x"], ["y"], paddings=[0, 1])],  # opset 1's Pad: no adapter to opset 2
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])],
+    )
+    with pytest.raises(r1.ModelError, match="opset 1 is not supported .* could not upgrade"):
+        r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 1)]))
 
 
 def test_undefined_tensor_reference():
@@ -282,3 +291,24 @@ def test_batch_infer_rejects_scalar_inputs_with_a_message():
 def test_big_endian_arrays_are_rejected_not_misread():
     with pytest.raises(r1.InputError, match="big-endian"):
         r1._core.Tensor(np.ones(3, dtype=">f4"))
+
+
+def test_models_before_opset_7_are_upgraded():
+    """onnx's version converter lifts a legacy model (opset 6: Add with the broadcast attribute) to opset 7."""
+    f = TensorProto.FLOAT
+    g = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["y"], broadcast=1), helper.make_node("Not", ["c"], ["d"])],
+        "g",
+        [
+            helper.make_tensor_value_info("a", f, [2, 3]),
+            helper.make_tensor_value_info("b", f, [3]),
+            helper.make_tensor_value_info("c", TensorProto.BOOL, [2]),
+        ],
+        [helper.make_tensor_value_info("y", f, [2, 3]), helper.make_tensor_value_info("d", TensorProto.BOOL, [2])],
+    )
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 6)])
+    engine = r1.InferenceEngine(r1.Model(r1.load_onnx(model)))
+    a, b = np.ones((2, 3), np.float32), np.arange(3, dtype=np.float32)
+    out = engine.run({"a": a, "b": b, "c": np.array([True, False])})
+    np.testing.assert_array_equal(out["y"], a + b)
+    np.testing.assert_array_equal(out["d"], [False, True])

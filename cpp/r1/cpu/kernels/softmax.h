@@ -160,6 +160,21 @@ void softmax_kernel(KernelContext& ctx) {
     for (int i = 0; i < rank; ++i) (i < axis ? outer : L) *= s[i];
   }
   if (x.numel() == 0) return;
+  if (x.dtype() == DType::Float64) {  // in double throughout, row by row
+    const double* px = x.data<double>();
+    double* py = y.data<double>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const double* r = px + o * L * inner + i;
+        double* w = py + o * L * inner + i;
+        double m = -std::numeric_limits<double>::infinity(), sum = 0;
+        for (int64_t k = 0; k < L; ++k) m = std::max(m, r[k * inner]);
+        for (int64_t k = 0; k < L; ++k) sum += std::exp(r[k * inner] - m);
+        for (int64_t k = 0; k < L; ++k)
+          w[k * inner] = Op == kLogSoftmax ? r[k * inner] - m - std::log(sum) : std::exp(r[k * inner] - m) / sum;
+      }
+    return;
+  }
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     run_softmax<T, Op>(x.data<T>(), y.data<T>(), outer, L, inner, ctx.pool());

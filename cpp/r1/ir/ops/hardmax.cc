@@ -4,5 +4,7 @@
 
 namespace r1 {
 
-void register_hardmax_ops(OpRegistry& reg) { reg.add(schema("Hardmax", 1, 1, infer_softmax)); }
+void register_hardmax_ops(OpRegistry& reg) {
+  reg.add(schema("Hardmax", 1, 1, [](InferContext& c) { infer_softmax(c); }));
+}
 }  // namespace r1

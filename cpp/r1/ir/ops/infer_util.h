@@ -92,8 +92,8 @@ inline void set_unknown_rank(InferContext& c, size_t out, DType t, int64_t rank)
 }
 
 // Softmax, LogSoftmax and Hardmax: the output is the input's shape; axis checked as the opset reads it.
-inline void infer_softmax(InferContext& ctx) {
-  check_float(ctx, 0, "input");
+inline void infer_softmax(InferContext& ctx, bool takes_float64 = false) {
+  if (!(takes_float64 && ctx.input_dtype(0) == DType::Float64)) check_float(ctx, 0, "input");
   const Shape& s = ctx.input_shape(0);
   int rank = static_cast<int>(s.size());
   int64_t def = ctx.opset() >= 13 ? -1 : 1;

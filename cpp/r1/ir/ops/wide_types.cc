@@ -14,7 +14,7 @@ bool takes_wide_types(const std::string& op_type, const std::string& domain) {
       // arithmetic, comparison and bit ops (computed in the type itself: double for float64)
       "Add", "Sub", "Mul", "Div", "Mod", "Max", "Min", "Sum", "Neg", "Abs", "Sign", "Equal", "Less", "Greater",
       "LessOrEqual", "GreaterOrEqual", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot", "CumSum",
-      "CumProd", "Einsum", "MatMul", "Where", "Relu", "Clip",
+      "CumProd", "Einsum", "MatMul", "Softmax", "LogSoftmax", "Where", "Relu", "Clip",
       // float math (float64 only: their schemas take no wide integer type)
       "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh",
       "Cosh", "Asinh", "Acosh", "Atanh", "Erf",
