@@ -59,7 +59,28 @@ DType dtype_from_numpy(const py::dtype& dt) {
                        << "' (supported: " << kSupportedDtypes << ")";
 }
 
+// Object arrays of str / bytes and numpy unicode / bytes arrays as a string tensor (UTF-8).
+Tensor strings_from_array(const py::array& arr) {
+  Shape shape(arr.shape(), arr.shape() + arr.ndim());
+  Tensor t = Tensor::empty(DType::String, shape);
+  std::string* out = t.data<std::string>();
+  py::object flat = arr.attr("reshape")(-1);
+  int64_t i = 0;
+  for (py::handle e : flat) {
+    if (py::isinstance<py::bytes>(e))
+      out[i++] = e.cast<std::string>();
+    else if (py::isinstance<py::str>(e))
+      out[i++] = e.cast<std::string>();
+    else
+      R1_THROW(InputError) << "a string tensor holds a " << std::string(py::str(e.get_type().attr("__name__")))
+                           << " at index " << i << " (str or bytes expected)";
+  }
+  return t;
+}
+
 Tensor tensor_from_array(const py::array& arr) {
+  char kind = arr.dtype().kind();
+  if (kind == 'O' || kind == 'U' || kind == 'S') return strings_from_array(arr);
   DType dt = dtype_from_numpy(arr.dtype());
   R1_CHECK(arr.flags() & py::array::c_style, InputError) << "array must be C-contiguous (use np.ascontiguousarray)";
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
@@ -70,6 +91,16 @@ Tensor tensor_from_array(const py::array& arr) {
 }
 
 py::array array_from_tensor(const Tensor& t) {
+  if (t.dtype() == DType::String) {  // an object array of str
+    std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+    py::array out(py::dtype("O"), shape);
+    py::object flat = out.attr("reshape")(-1);
+    const std::string* p = t.data<std::string>();
+    for (int64_t i = 0; i < t.numel(); ++i)
+      flat.attr("__setitem__")(i, py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(
+                                      p[i].data(), static_cast<py::ssize_t>(p[i].size()), "replace")));
+    return out;
+  }
   py::dtype dt;
   switch (t.dtype()) {
     case DType::Float32:

@@ -43,7 +43,7 @@ ROWS: tuple[DType, ...] = (
     DType("float32", np.dtype(np.float32), 1, "FP32", "fp32_contents"),
     DType("float64", np.dtype(np.float64), 11, "FP64", "fp64_contents"),
     DType("bfloat16", np.dtype(ml_dtypes.bfloat16), 16, "BF16", None),
-    DType(None, np.dtype(object), None, "BYTES", "bytes_contents"),
+    DType("string", np.dtype(object), 8, "BYTES", "bytes_contents"),
 )
 
 ENGINE_ROWS = tuple(r for r in ROWS if r.r1 is not None)

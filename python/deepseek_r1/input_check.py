@@ -59,6 +59,8 @@ def _values(specs: Sequence[InputSpec], inputs) -> list:
 
 def _array(spec: InputSpec, v, what: str) -> np.ndarray:
     a = np.asarray(v)
+    if spec.dtype == "string" and a.dtype.kind in "US":
+        a = a.astype(object)  # numpy's fixed-width str / bytes: the engine's strings are objects
     if a.dtype != R1_TO_NUMPY[spec.dtype]:
         raise InputError(f"{what} '{spec.name}' must be {spec.dtype}, got {a.dtype}")
     return a

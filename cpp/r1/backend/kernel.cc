@@ -34,6 +34,10 @@ Tensor& KernelContext::allocate_output(size_t i, const Shape& shape, DType dtype
   R1_CHECK(checked_nbytes(shape, dtype_size(dtype), &bytes), InputError)
       << "output " << i << " of shape " << shape_str(shape) << " (" << dtype_name(dtype) << ") is too large";
   if (i < 64) allocated_ |= uint64_t{1} << i;
+  if (dtype == DType::String) {  // strings are objects, never arena bytes
+    (*outputs_)[i] = Tensor::empty(dtype, shape);
+    return (*outputs_)[i];
+  }
   if (placements_ && placements_[i].arena && bytes <= placements_[i].capacity) {
     (*outputs_)[i] = Tensor(dtype, shape, *placements_[i].arena, placements_[i].offset);
   } else {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace r1 {
 
@@ -57,6 +58,20 @@ class HostBuffer final : public Buffer {
 
  private:
   HostBuffer(void* p, size_t n) : Buffer(p, n, MemoryKind::Host) {}
+};
+
+// The elements of a string tensor: constructed std::string objects (a raw or arena buffer would hold
+// unconstructed bytes). Tensor::empty makes one for DType::String.
+class StringBuffer final : public Buffer {
+ public:
+  explicit StringBuffer(size_t count)
+      : Buffer(nullptr, 0, MemoryKind::Host), strings_(std::make_unique<std::string[]>(count ? count : 1)) {
+    data_ = strings_.get();
+    size_ = count * sizeof(std::string);
+  }
+
+ private:
+  std::unique_ptr<std::string[]> strings_;
 };
 
 // Memory owned by someone else; `keepalive` holds the owner (a numpy array, a file mapping) alive.

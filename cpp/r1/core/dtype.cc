@@ -21,6 +21,8 @@ size_t dtype_size(DType t) {
     case DType::UInt64:
     case DType::Float64:
       return 8;
+    case DType::String:
+      return sizeof(std::string);
     default:
       return 0;
   }
@@ -52,6 +54,8 @@ const char* dtype_name(DType t) {
       return "uint64";
     case DType::Float64:
       return "float64";
+    case DType::String:
+      return "string";
     case DType::Bool:
       return "bool";
     default:
@@ -60,8 +64,9 @@ const char* dtype_name(DType t) {
 }
 
 DType dtype_from_name(const std::string& name) {
-  for (DType t : {DType::Float32, DType::Float16, DType::BFloat16, DType::Float64, DType::Int8, DType::UInt8,
-                  DType::Int16, DType::UInt16, DType::Int32, DType::UInt32, DType::Int64, DType::UInt64, DType::Bool})
+  for (DType t :
+       {DType::Float32, DType::Float16, DType::BFloat16, DType::Float64, DType::Int8, DType::UInt8, DType::Int16,
+        DType::UInt16, DType::Int32, DType::UInt32, DType::Int64, DType::UInt64, DType::Bool, DType::String})
     if (name == dtype_name(t)) return t;
   R1_THROW(InputError) << "unsupported dtype '" << name << "' (supported: " << kSupportedDtypes << ")";
 }
@@ -75,6 +80,7 @@ bool dtype_is_valid_code(int code) {
     case 7:
     case 4:
     case 5:
+    case 8:
     case 9:
     case 10:
     case 11:

@@ -22,6 +22,7 @@ enum class DType : uint8_t {
   Int16 = 5,
   Int32 = 6,
   Int64 = 7,
+  String = 8,  // std::string elements in a StringBuffer (tensor.h), never in raw or arena memory
   Bool = 9,
   Float16 = 10,
   Float64 = 11,
@@ -32,7 +33,7 @@ enum class DType : uint8_t {
 
 // For messages that list them.
 inline constexpr const char* kSupportedDtypes =
-    "float32, float16, bfloat16, float64, int8, uint8, int16, uint16, int32, uint32, int64, uint64, bool";
+    "float32, float16, bfloat16, float64, int8, uint8, int16, uint16, int32, uint32, int64, uint64, bool, string";
 
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);                 // "float32", "int64", ...
@@ -95,6 +96,10 @@ struct dtype_of<uint64_t> {
 template <>
 struct dtype_of<double> {
   static constexpr DType value = DType::Float64;
+};
+template <>
+struct dtype_of<std::string> {
+  static constexpr DType value = DType::String;
 };
 template <>
 struct dtype_of<bool> {

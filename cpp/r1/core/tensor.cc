@@ -1,5 +1,6 @@
 #include "r1/core/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace r1 {
@@ -21,12 +22,14 @@ Tensor Tensor::empty(DType dtype, const Shape& shape) {
   uint64_t bytes = 0;
   R1_CHECK(checked_nbytes(shape, dtype_size(dtype), &bytes), InputError)
       << "a " << dtype_name(dtype) << " tensor of shape " << shape_str(shape) << " is too large";
+  if (dtype == DType::String)  // constructed (empty) strings
+    return Tensor(dtype, shape, std::make_shared<StringBuffer>(static_cast<size_t>(r1::numel(shape))));
   return Tensor(dtype, shape, HostBuffer::allocate(bytes));
 }
 
 Tensor Tensor::zeros(DType dtype, const Shape& shape) {
   Tensor t = empty(dtype, shape);
-  if (t.nbytes()) std::memset(t.raw(), 0, t.nbytes());
+  if (t.nbytes() && dtype != DType::String) std::memset(t.raw(), 0, t.nbytes());  // strings start empty
   return t;
 }
 
@@ -42,7 +45,12 @@ Tensor Tensor::reshape(const Shape& shape) const {
 }
 
 Tensor Tensor::clone() const {
+  if (seq_ || none_) return *this;  // immutable: their elements are copies of their own already
   Tensor t = empty(dtype_, shape_);
+  if (dtype_ == DType::String) {
+    std::copy(data<std::string>(), data<std::string>() + numel_, t.data<std::string>());
+    return t;
+  }
   if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
   return t;
 }

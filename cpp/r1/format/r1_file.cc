@@ -128,6 +128,8 @@ void write_graph(format::ByteWriter& w, const Graph& g, WeightList& wl, bool top
     if (v->is_constant()) consts.push_back(v.get());
   w.pod<uint32_t>(static_cast<uint32_t>(consts.size()));
   for (const Value* v : consts) {
+    R1_CHECK(v->constant.dtype() != DType::String, ModelError)
+        << "constant '" << v->name << "' holds strings, which .r1 files cannot store yet (run the ONNX model)";
     w.str(v->name);
     w.pod<uint8_t>(static_cast<uint8_t>(v->constant.dtype()));
     w.vec(v->constant.shape());

@@ -73,6 +73,14 @@ bool is_heavy(const Node& n) { return n.schema != nullptr && n.schema->heavy; }
 // ir/ops/wide_types.cc: every other kernel computes in the narrow types.
 void check_wide_types(const InferContext& ctx) {
   const Node& n = ctx.node();
+  if (!takes_strings(n.op_type, n.domain)) {
+    for (size_t i = 0; i < ctx.num_inputs(); ++i)
+      R1_CHECK(!ctx.has_input(i) || ctx.input_dtype(i) != DType::String, ModelError)
+          << n.op_type << " does not support an input of dtype string (strings go to the string ops, Equal and "
+          << "the ops that pass values through)";
+    for (size_t i = 0; i < ctx.num_outputs(); ++i)
+      R1_CHECK(ctx.output_dtype(i) != DType::String, ModelError) << n.op_type << " does not support string outputs";
+  }
   if (takes_wide_types(n.op_type, n.domain)) return;
   auto reject = [&](DType t, const char* what) {
     // (run_infer puts the node's label in front)

@@ -110,6 +110,11 @@ def tensor_to_array(t: TensorProto, ext: _ExternalData | None = None) -> np.ndar
                 f"{_type_name(t.data_type)} needs {count * dtype.itemsize}"
             )
         return np.frombuffer(raw, dtype=dtype).reshape(dims)
+    if t.data_type == TensorProto.STRING:
+        arr = np.array([b.decode("utf-8", errors="replace") for b in t.string_data], dtype=object)
+        if arr.size != count:
+            raise ModelError(f"tensor '{t.name}' holds {arr.size} strings but its shape {list(dims)} needs {count}")
+        return arr.reshape(dims)
     if t.data_type in (TensorProto.FLOAT16, TensorProto.BFLOAT16):
         # 16-bit floats in typed storage are kept as their bit patterns in int32_data.
         bits = np.asarray(t.int32_data, dtype=np.uint16)

@@ -28,6 +28,7 @@ _ONNX_TYPES = {
     np.dtype(np.uint16): TensorProto.UINT16,
     np.dtype(np.uint32): TensorProto.UINT32,
     np.dtype(np.uint64): TensorProto.UINT64,
+    np.dtype(object): TensorProto.STRING,
 }
 
 

@@ -108,6 +108,9 @@ def test_grid_sample(seed, n, c, data):
         "align_corners": int(data.draw(st.booleans())),
     }
     (y,) = run_op("GridSample", [x, grid], attrs=attrs, opset=20)
+    assert np.isfinite(y).all()
+    if attrs["align_corners"] and attrs["padding_mode"] == "reflection" and min(spatial) == 1:
+        return  # onnx's reference divides by zero there (a 1-pixel dim has no reflection range)
     model = make_op_model("GridSample", [x, grid], attrs, (), 1, 20)
     (want,) = ReferenceEvaluator(model).run(None, {"in0": x, "in1": grid})
     _close(y, want, 1e-4)

@@ -52,10 +52,10 @@ def test_unsupported_dtype_in_model():
     g = helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"])],
         "g",
-        [helper.make_tensor_value_info("x", TensorProto.STRING, [2])],
-        [helper.make_tensor_value_info("y", TensorProto.STRING, [2])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT8E4M3FN, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT8E4M3FN, [2])],
     )
-    with pytest.raises(r1.ModelError, match="STRING"):
+    with pytest.raises(r1.ModelError, match="FLOAT8E4M3FN"):
         r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
 
 

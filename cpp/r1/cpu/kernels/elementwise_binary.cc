@@ -3,6 +3,7 @@
 // Selects over float arithmetic only vectorize without trapping math (see elementwise_math.h).
 #pragma GCC optimize("no-trapping-math")
 #include <cmath>
+#include <string>
 #include <limits>
 
 #include "r1/cpu/kernels/elementwise_util.h"
@@ -259,7 +260,26 @@ void compare(KernelContext& ctx, F f) {
   });
 }
 
+// Equal of two string tensors (numpy broadcasting).
+void equal_strings(KernelContext& ctx) {
+  const Tensor& a = ctx.input(0);
+  const Tensor& b = ctx.input(1);
+  Tensor& y = ctx.output(0);
+  R1_CHECK(b.dtype() == DType::String, InputError) << "Equal of string and " << dtype_name(b.dtype());
+  BroadcastMap m(y.shape(), {a.shape(), b.shape()});
+  std::vector<int64_t> offs(2);
+  const std::string* pa = a.data<std::string>();
+  const std::string* pb = b.data<std::string>();
+  bool* py = y.data<bool>();
+  for (int64_t r = 0; r < m.rows(); ++r) {
+    m.row_offsets(r, offs.data());
+    for (int64_t j = 0; j < m.row_len(); ++j)
+      py[r * m.row_len() + j] = pa[offs[0] + j * m.steps()[0]] == pb[offs[1] + j * m.steps()[1]];
+  }
+}
+
 void equal(KernelContext& ctx) {
+  if (ctx.input(0).dtype() == DType::String) return equal_strings(ctx);
   compare(ctx, [](auto u, auto v) { return u == v; });
 }
 void less(KernelContext& ctx) {

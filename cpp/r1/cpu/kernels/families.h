@@ -93,6 +93,8 @@ void register_tfidf_kernels(KernelTable& t);
 // SequenceEmpty, SequenceConstruct, SequenceInsert, SequenceAt, SequenceErase, SequenceLength,
 // SplitToSequence, ConcatFromSequence, SequenceMap, Optional, OptionalHasElement, OptionalGetElement
 void register_sequence_kernels(KernelTable& t);
+// StringConcat, StringSplit, RegexFullMatch, StringNormalizer
+void register_strings_kernels(KernelTable& t);
 // LayerNormalization
 void register_layernorm_kernels(KernelTable& t);
 // BatchNormalization

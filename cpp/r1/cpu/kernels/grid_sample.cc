@@ -24,6 +24,7 @@ float denormalize(float v, int64_t len, bool align) {
 // Reflects x by the nearer border until it lies within [lo, hi].
 float reflect(float x, float lo, float hi) {
   float range = hi - lo;
+  if (range <= 0) return lo;  // a 1-pixel dim with align_corners: every reflection lands on it
   if (x < lo) {
     float dx = lo - x;
     int n = static_cast<int>(dx / range);

@@ -46,6 +46,7 @@ void register_cpu_kernels(KernelTable& t) {
   cpu::register_deform_conv_kernels(t);
   cpu::register_tfidf_kernels(t);
   cpu::register_sequence_kernels(t);
+  cpu::register_strings_kernels(t);
   cpu::register_layernorm_kernels(t);
   cpu::register_batchnorm_kernels(t);
   cpu::register_normalization_kernels(t);

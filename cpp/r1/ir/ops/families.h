@@ -94,6 +94,8 @@ void register_tfidf_ops(OpRegistry& reg);
 // SequenceEmpty, SequenceConstruct, SequenceInsert, SequenceAt, SequenceErase, SequenceLength,
 // SplitToSequence, ConcatFromSequence, SequenceMap, Optional, OptionalHasElement, OptionalGetElement
 void register_sequence_ops(OpRegistry& reg);
+// StringConcat, StringSplit, RegexFullMatch, StringNormalizer
+void register_strings_ops(OpRegistry& reg);
 // LayerNormalization
 void register_layernorm_ops(OpRegistry& reg);
 // BatchNormalization

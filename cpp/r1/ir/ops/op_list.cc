@@ -45,6 +45,7 @@ void register_all_ops(OpRegistry& reg) {
   register_deform_conv_ops(reg);
   register_tfidf_ops(reg);
   register_sequence_ops(reg);
+  register_strings_ops(reg);
   register_layernorm_ops(reg);
   register_batchnorm_ops(reg);
   register_normalization_ops(reg);

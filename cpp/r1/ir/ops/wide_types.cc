@@ -36,4 +36,12 @@ bool takes_wide_types(const std::string& op_type, const std::string& domain) {
   return domain.empty() && ops.count(op_type) > 0;
 }
 
+bool takes_strings(const std::string& op_type, const std::string& domain) {
+  static const std::set<std::string> ops = {"StringConcat", "StringSplit",       "RegexFullMatch", "StringNormalizer",
+                                            "Equal",        "Identity",          "Reshape",        "Squeeze",
+                                            "Unsqueeze",    "Flatten",           "Shape",          "Size",
+                                            "If",           "SequenceConstruct", "SequenceAt",     "SequenceLength"};
+  return domain.empty() && ops.count(op_type) > 0;
+}
+
 }  // namespace r1

@@ -12,5 +12,7 @@ namespace r1 {
 
 bool is_wide_dtype(DType t);
 bool takes_wide_types(const std::string& op_type, const std::string& domain);
+// Strings reach only the string ops, Equal, and the ops that pass values through as they are.
+bool takes_strings(const std::string& op_type, const std::string& domain);
 
 }  // namespace r1
