@@ -69,6 +69,11 @@ std::vector<std::string> OpRegistry::op_names() const {
 
 bool is_heavy(const Node& n) { return n.schema != nullptr && n.schema->heavy; }
 
+bool is_random(const Node& n) {
+  return n.domain.empty() &&
+         (n.op_type.rfind("Random", 0) == 0 || n.op_type == "Bernoulli" || n.op_type == "Multinomial");
+}
+
 // A wide element type (float64, int16, uint16, uint32, uint64) reaches only the ops listed in
 // ir/ops/wide_types.cc: every other kernel computes in the narrow types.
 void check_wide_types(const InferContext& ctx) {

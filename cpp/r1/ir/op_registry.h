@@ -108,6 +108,8 @@ void register_all_ops(OpRegistry& reg);
 
 // Whether the node's schema puts it in the heavy cost class (false for a node without a schema).
 bool is_heavy(const Node& n);
+// Whether the node draws random numbers (RandomNormal, Bernoulli...): constant folding and CSE leave it.
+bool is_random(const Node& n);
 
 // Shape inference over a whole graph (compile time): fills dtype/shape of every value it can.
 void infer_shapes(Graph& g);

@@ -3,6 +3,7 @@
 // arithmetic that shape_folding made constant. Nodes that would create a much larger constant
 // than they read (Expand, Tile, ConstantOfShape to big shapes) are left alone: folding them would
 // trade a cheap op for resident memory.
+#include "r1/ir/op_registry.h"
 #include "r1/passes/pass.h"
 #include "r1/passes/rewrite.h"
 
@@ -17,7 +18,7 @@ class ConstantFolding : public Pass {
   bool run(Graph& g, const PassOptions&) override {
     bool changed = false;
     for (Node* n : passes::node_list(g)) {
-      if (!n->schema) continue;
+      if (!n->schema || is_random(*n)) continue;  // a random draw happens at run time
       bool all_const = true;
       size_t in_bytes = 0;
       std::vector<const Tensor*> ins;

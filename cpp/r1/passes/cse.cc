@@ -5,6 +5,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "r1/ir/op_registry.h"
 #include "r1/passes/pass.h"
 #include "r1/passes/rewrite.h"
 
@@ -47,7 +48,7 @@ class Cse : public Pass {
     }
     std::unordered_map<std::string, Node*> seen;
     for (Node* n : passes::node_list(g)) {
-      if (n->outputs.empty()) continue;
+      if (n->outputs.empty() || is_random(*n)) continue;  // two draws are two values
       auto ins = seen.emplace(node_key(*n), n);
       if (ins.second) continue;
       Node* first = ins.first->second;

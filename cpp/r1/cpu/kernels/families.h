@@ -95,6 +95,8 @@ void register_tfidf_kernels(KernelTable& t);
 void register_sequence_kernels(KernelTable& t);
 // StringConcat, StringSplit, RegexFullMatch, StringNormalizer
 void register_strings_kernels(KernelTable& t);
+// RandomNormal, RandomUniform, RandomNormalLike, RandomUniformLike, Bernoulli, Multinomial, SwiGLU
+void register_random_kernels(KernelTable& t);
 // LayerNormalization
 void register_layernorm_kernels(KernelTable& t);
 // BatchNormalization

@@ -96,6 +96,8 @@ void register_tfidf_ops(OpRegistry& reg);
 void register_sequence_ops(OpRegistry& reg);
 // StringConcat, StringSplit, RegexFullMatch, StringNormalizer
 void register_strings_ops(OpRegistry& reg);
+// RandomNormal, RandomUniform, RandomNormalLike, RandomUniformLike, Bernoulli, Multinomial, SwiGLU
+void register_random_ops(OpRegistry& reg);
 // LayerNormalization
 void register_layernorm_ops(OpRegistry& reg);
 // BatchNormalization

@@ -46,6 +46,7 @@ void register_all_ops(OpRegistry& reg) {
   register_tfidf_ops(reg);
   register_sequence_ops(reg);
   register_strings_ops(reg);
+  register_random_ops(reg);
   register_layernorm_ops(reg);
   register_batchnorm_ops(reg);
   register_normalization_ops(reg);

@@ -26,6 +26,8 @@ bool takes_wide_types(const std::string& op_type, const std::string& domain) {
       "Split", "Slice", "Expand", "Tile", "Gather", "GatherElements", "GatherND", "ScatterND", "ScatterElements",
       "Shape", "Size", "Compress", "ReverseSequence", "ConstantOfShape", "EyeLike", "Range", "NonZero", "Pad", "Trilu",
       "Unique",
+      // random generators (float64 outputs)
+      "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli",
       // quantized int16 / uint16
       "QuantizeLinear", "DequantizeLinear",
       // sequences and optionals hold any element type
