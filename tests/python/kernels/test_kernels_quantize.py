@@ -89,3 +89,43 @@ def test_qlinear_matmul(seed, m, k, n, batched, data):
     # Requantizing multiplies in float32: a product exactly halfway may round either way (one step).
     assert np.abs(got.astype(np.int64) - want).max(initial=0) <= 1
     np.testing.assert_array_equal(got, ort)
+
+
+@given(seeds(), st.integers(1, 2), st.integers(1, 2), st.data())
+def test_conv_integer_and_qlinear_conv(seed, n, group, data):
+    """Against onnxruntime (uint8 x, the types it implements): 2-D, groups, strides, pads, dilations."""
+    rng = np.random.default_rng(seed)
+    c, m = group * data.draw(st.integers(1, 2)), group * data.draw(st.integers(1, 2))
+    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    h, w = data.draw(st.integers(kh, 6)), data.draw(st.integers(kw, 6))
+    attrs = {
+        "group": group,
+        "strides": [data.draw(st.integers(1, 2))] * 2,
+        "pads": [data.draw(st.integers(0, 1))] * 4,
+        "dilations": [1, 1],
+    }
+    x = rng.integers(0, 255, (n, c, h, w), endpoint=True).astype(np.uint8)
+    wt = rng.integers(0, 255, (m, c // group, kh, kw), endpoint=True).astype(np.uint8)
+    xz, wz = np.array(rng.integers(0, 255), np.uint8), np.array(rng.integers(0, 255), np.uint8)
+    (got,) = run_op("ConvInteger", [x, wt, xz, wz], attrs=attrs, opset=10)
+    (want,) = run_onnxruntime("ConvInteger", [x, wt, xz, wz], attrs=attrs, opset=10)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, want)
+    ws = rng.integers(-127, 127, (m, c // group, kh, kw), endpoint=True).astype(np.int8)
+    sc = [np.array(v, np.float32) for v in rng.uniform(0.001, 0.05, 3)]
+    ins = [
+        x,
+        sc[0],
+        xz,
+        ws,
+        sc[1],
+        np.array(0, np.int8),
+        sc[2],
+        np.array(rng.integers(0, 255), np.uint8),
+        rng.integers(-1000, 1000, m).astype(np.int32),
+    ]
+    (q,) = run_op("QLinearConv", ins, attrs=attrs, opset=10)
+    (qo,) = run_onnxruntime("QLinearConv", ins, attrs=attrs, opset=10)
+    assert q.dtype == np.uint8
+    # onnxruntime requantizes in its own float order: one step apart at most where a value is halfway.
+    assert np.abs(q.astype(np.int64) - qo.astype(np.int64)).max(initial=0) <= 1

@@ -97,6 +97,8 @@ void register_sequence_kernels(KernelTable& t);
 void register_strings_kernels(KernelTable& t);
 // RandomNormal, RandomUniform, RandomNormalLike, RandomUniformLike, Bernoulli, Multinomial, SwiGLU
 void register_random_kernels(KernelTable& t);
+// ConvInteger, QLinearConv
+void register_conv_integer_kernels(KernelTable& t);
 // LayerNormalization
 void register_layernorm_kernels(KernelTable& t);
 // BatchNormalization

@@ -48,6 +48,7 @@ void register_cpu_kernels(KernelTable& t) {
   cpu::register_sequence_kernels(t);
   cpu::register_strings_kernels(t);
   cpu::register_random_kernels(t);
+  cpu::register_conv_integer_kernels(t);
   cpu::register_layernorm_kernels(t);
   cpu::register_batchnorm_kernels(t);
   cpu::register_normalization_kernels(t);

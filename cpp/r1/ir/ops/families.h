@@ -98,6 +98,8 @@ void register_sequence_ops(OpRegistry& reg);
 void register_strings_ops(OpRegistry& reg);
 // RandomNormal, RandomUniform, RandomNormalLike, RandomUniformLike, Bernoulli, Multinomial, SwiGLU
 void register_random_ops(OpRegistry& reg);
+// ConvInteger, QLinearConv
+void register_conv_integer_ops(OpRegistry& reg);
 // LayerNormalization
 void register_layernorm_ops(OpRegistry& reg);
 // BatchNormalization

@@ -47,6 +47,7 @@ void register_all_ops(OpRegistry& reg) {
   register_sequence_ops(reg);
   register_strings_ops(reg);
   register_random_ops(reg);
+  register_conv_integer_ops(reg);
   register_layernorm_ops(reg);
   register_batchnorm_ops(reg);
   register_normalization_ops(reg);
