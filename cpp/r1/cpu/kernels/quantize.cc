@@ -41,15 +41,6 @@ Q saturate(float v) {
   return static_cast<Q>(std::min(std::max(std::nearbyint(v), lo), hi));
 }
 
-std::vector<int64_t> ints_of(const Tensor& t) {
-  std::vector<int64_t> v(static_cast<size_t>(t.numel()));
-  dispatch_quantized(t.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    for (int64_t i = 0; i < t.numel(); ++i) v[i] = t.data<T>()[i];
-  });
-  return v;
-}
-
 // Where each element of x finds its scale / zero point: per tensor, per axis, or per block along the axis.
 struct ParamIndex {
   int64_t outer = 1, len = 1, inner = 1, block = 0, nblocks = 1;
@@ -94,7 +85,7 @@ void quantize_linear(KernelContext& ctx) {
   ParamIndex pi = param_index(ctx, x, sc);
   std::vector<float> xs = to_floats(x), scale = to_floats(sc);
   bool has_zp = ctx.has_input(2) && ctx.input(2).numel() > 0;
-  std::vector<int64_t> zp = has_zp ? ints_of(ctx.input(2)) : std::vector<int64_t>(scale.size(), 0);
+  std::vector<int64_t> zp = has_zp ? ctx.input(2).to_int64_vector() : std::vector<int64_t>(scale.size(), 0);
   R1_CHECK(zp.size() == scale.size(), InputError) << "QuantizeLinear: zero point and scale differ in size";
   dispatch_quantized(y.dtype(), [&](auto tag) {
     using Q = decltype(tag);
@@ -110,10 +101,10 @@ void dequantize_linear(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   const Tensor& sc = ctx.input(1);
   ParamIndex pi = param_index(ctx, x, sc);
-  std::vector<int64_t> xv = ints_of(x);
+  std::vector<int64_t> xv = x.to_int64_vector();
   std::vector<float> scale = to_floats(sc), out(static_cast<size_t>(x.numel()));
   bool has_zp = ctx.has_input(2) && ctx.input(2).numel() > 0;
-  std::vector<int64_t> zp = has_zp ? ints_of(ctx.input(2)) : std::vector<int64_t>(scale.size(), 0);
+  std::vector<int64_t> zp = has_zp ? ctx.input(2).to_int64_vector() : std::vector<int64_t>(scale.size(), 0);
   R1_CHECK(zp.size() == scale.size(), InputError) << "DequantizeLinear: zero point and scale differ in size";
   for (int64_t i = 0; i < x.numel(); ++i) {
     int64_t k = pi(i);
@@ -147,13 +138,14 @@ void qlinear_matmul(KernelContext& ctx) {
   if (y.numel() == 0) return;
   MatMulPlan p = plan_matmul(a.shape(), b.shape());
   std::vector<float> as = to_floats(ctx.input(1)), bs = to_floats(ctx.input(4)), ys = to_floats(ctx.input(6));
-  std::vector<int64_t> az = ints_of(ctx.input(2)), bz = ints_of(ctx.input(5)), yz = ints_of(ctx.input(7));
+  std::vector<int64_t> az = ctx.input(2).to_int64_vector(), bz = ctx.input(5).to_int64_vector(),
+                       yz = ctx.input(7).to_int64_vector();
   R1_CHECK(ys.size() == 1 && yz.size() == 1, InputError) << "QLinearMatMul: y_scale and y_zero_point must be scalars";
   R1_CHECK((as.size() == 1 || static_cast<int64_t>(as.size()) == p.M) && az.size() == as.size(), InputError)
       << "QLinearMatMul: a's scale / zero point must be scalars or hold one value per row (" << p.M << ")";
   R1_CHECK((bs.size() == 1 || static_cast<int64_t>(bs.size()) == p.N) && bz.size() == bs.size(), InputError)
       << "QLinearMatMul: b's scale / zero point must be scalars or hold one value per column (" << p.N << ")";
-  std::vector<int64_t> av = ints_of(a), bv = ints_of(b);
+  std::vector<int64_t> av = a.to_int64_vector(), bv = b.to_int64_vector();
   std::vector<int32_t> A(av.size()), B(bv.size());
   for (size_t i = 0; i < av.size(); ++i) A[i] = static_cast<int32_t>(av[i] - az[az.size() == 1 ? 0 : (i / p.K) % p.M]);
   for (size_t i = 0; i < bv.size(); ++i) B[i] = static_cast<int32_t>(bv[i] - bz[bz.size() == 1 ? 0 : i % p.N]);
