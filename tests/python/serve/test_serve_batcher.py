@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deepseek_r1.serve import batcher as batcher_module
 from deepseek_r1.serve.batcher import BatcherConfig, DynamicBatcher
 from helpers.batcher_fixtures import Gated, build_elementwise_engine, check_same, make, until, x_of
 
@@ -111,11 +112,17 @@ def test_lone_request_runs_alone_at_once(engine, pool):
 
 
 @pytest.mark.parametrize("slow", [False, True])
-def test_cheap_batches_run_on_the_loop_thread_and_costly_ones_in_the_pool(engine, pool, slow):
+def test_cheap_batches_run_on_the_loop_thread_and_costly_ones_in_the_pool(engine, pool, slow, monkeypatch):
     """Once a model's batches are known to cost under the thread hop (~50 us), they skip the executor; a model
     whose batches take milliseconds always runs in the pool, off the event loop. The cheap model's runs are the
     engine's results computed ahead (a lookup of a few microseconds), so the test does not depend on how fast a
-    tiny engine run is on a loaded machine; the slow one sleeps 2 ms with the GIL released, as a native run does."""
+    tiny engine run is on a loaded machine; the slow one sleeps 2 ms with the GIL released, as a native run does.
+    For the cheap case the threshold is raised to 1 ms: on a loaded 2-core CI machine a lookup measured in a worker
+    thread now and then takes over 50 us (preempted), which flipped a batch or two back to the pool and made the
+    count below flaky. What is tested is the rule (an EWMA under the threshold runs inline), not this machine's
+    scheduler noise; the slow case keeps the real threshold, which a 2 ms sleep always exceeds."""
+    if not slow:
+        monkeypatch.setattr(batcher_module, "_INLINE_BELOW_S", 1e-3)
     threads = []
     want = {float(v): engine.run(x_of(v=v)) for v in range(40)}
 
