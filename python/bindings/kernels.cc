@@ -5,6 +5,7 @@
 #include "bind.h"
 #include "numpy_bridge.h"
 #include "r1/cpu/gemm/gemm.h"
+#include "r1/cpu/gemm/gemm_s8.h"
 #include "r1/cpu/gemm/pack.h"
 
 namespace r1::bindings {
@@ -21,7 +22,11 @@ void bind_kernels(py::module_& m) {
         "Caps the ISA of the CPU GEMM: \"auto\", \"avx512\" (no AVX512-BF16) or \"baseline\" (tests).");
   m.def(
       "gemm_path",
-      [](const std::string& precision) { return cpu::gemm::gemm_path(cpu::gemm::layout_for_precision(precision)); },
-      py::arg("precision") = "fp32", "The CPU GEMM path for a precision: avx512-bf16, avx512-fp32 or baseline.");
+      [](const std::string& precision) {
+        const cpu::gemm::PackedLayout l = cpu::gemm::layout_for_precision(precision);
+        return l == cpu::gemm::PackedLayout::S8 ? cpu::gemm::gemm_s8_path() : cpu::gemm::gemm_path(l);
+      },
+      py::arg("precision") = "fp32",
+      "The CPU GEMM path for a precision: avx512-bf16, avx512-fp32 or baseline; for int8 avx512-vnni or portable.");
 }
 }  // namespace r1::bindings

@@ -30,8 +30,10 @@ void bind_passes(py::module_& m) {
       "optimize",
       [](Graph& g, int level, const std::string& precision, const std::set<std::string>& disabled,
          py::object after_pass, const std::string& device, const std::string& stages,
-         const std::optional<std::map<std::string, bool>>& cpu_target) {
+         const std::optional<std::map<std::string, bool>>& cpu_target,
+         const std::vector<std::pair<std::string, std::string>>& precision_overrides) {
         PassOptions opts;
+        opts.precision_overrides = precision_overrides;
         opts.level = level;
         opts.precision = precision;
         opts.disabled = disabled;
@@ -60,6 +62,7 @@ void bind_passes(py::module_& m) {
       },
       py::arg("graph"), py::arg("level") = 3, py::arg("precision") = "fp32",
       py::arg("disabled") = std::set<std::string>(), py::arg("after_pass") = py::none(), py::arg("device") = "cpu",
-      py::arg("stages") = "all", py::arg("cpu_target") = py::none());
+      py::arg("stages") = "all", py::arg("cpu_target") = py::none(),
+      py::arg("precision_overrides") = std::vector<std::pair<std::string, std::string>>());
 }
 }  // namespace r1::bindings

@@ -34,7 +34,7 @@ def _c_contiguous(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "int8")  # int8: dynamic quantization of the products with constant weights
 # On a GPU, fp16 / bf16 convert the whole graph (float32 inputs and outputs are cast at the edges).
 GPU_PRECISIONS = ("fp32", "fp16", "bf16")
 MAX_THREADS = 1024  # ThreadPool::kMaxThreads
@@ -79,10 +79,13 @@ def _check_precision(precision: str | None, info: CompileInfo | None, device: st
     precisions = PRECISIONS if device == "cpu" else GPU_PRECISIONS
     if precision not in precisions:
         raise ValueError(f"precision '{precision}' is not available on {device}; supported: {', '.join(precisions)}")
-    if info is not None and "weight_prepack" in info.device_passes and compiled == "bf16" and precision == "fp32":
+    # Weights stored in a lossy form cannot give the higher precision back.
+    lossy = {"bf16": ("fp32",), "int8": ("fp32", "bf16")}
+    if info is not None and "weight_prepack" in info.device_passes and precision in lossy.get(compiled, ()):
+        stored = "bf16" if compiled == "bf16" else "int8 (quantized)"
         raise ModelError(
-            f"this .r1 file was compiled for {info.target} with precision bf16 (its weights are stored in bf16), "
-            "so it cannot run at fp32; convert the model again with precision='fp32'"
+            f"this .r1 file was compiled for {info.target} with precision {compiled} (its weights are stored in "
+            f"{stored}), so it cannot run at {precision}; convert the model again with precision='{precision}'"
         )
     return precision
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "r1/core/cpu_features.h"
@@ -27,9 +28,12 @@ enum class PassStage { Graph, Device };
 
 struct PassOptions {
   int level = 3;  // 0: none, 1: basic, 2: extended (fusions), 3: layout/packing/precision
-  // "fp32" | "bf16": fused kernels' compute precision on the CPU; on a GPU, "fp16" | "bf16" convert
-  // the whole graph to that type (float_conversion).
+  // "fp32" | "bf16" | "int8": fused kernels' compute precision on the CPU (int8: the products with
+  // constant weights); on a GPU, "fp16" | "bf16" convert the whole graph to that type (float_conversion).
   std::string precision = "fp32";
+  // Per-node exceptions to `precision` on the CPU (r1.quantize's policy and accuracy guard): the first
+  // (glob over the node's name, precision) pair that matches a fused node sets its precision.
+  std::vector<std::pair<std::string, std::string>> precision_overrides;
   std::set<std::string> disabled;  // pass names to skip (debugging, A/B measurements)
   std::string device = "cpu";      // fusions only create ops this device has kernels for
   bool graph_passes = true;        // run the PassStage::Graph passes

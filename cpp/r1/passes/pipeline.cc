@@ -119,9 +119,12 @@ std::vector<std::string> pass_names(int level, PassStage stage) {
 OptimizeReport optimize(Graph& g, const PassOptions& opts) {
   R1_CHECK(opts.level >= 0 && opts.level <= 3, ModelError) << "optimization level must be 0 to 3, got " << opts.level;
   const bool gpu = opts.device != "cpu";
-  R1_CHECK(opts.precision == "fp32" || opts.precision == "bf16" || (gpu && opts.precision == "fp16"), ModelError)
-      << "precision must be 'fp32' or 'bf16'" << (gpu ? " or 'fp16'" : " ('fp16' needs a GPU device)") << ", got '"
-      << opts.precision << "'";
+  R1_CHECK(opts.precision == "fp32" || opts.precision == "bf16" || (gpu && opts.precision == "fp16") ||
+               (!gpu && opts.precision == "int8"),
+           ModelError)
+      << "precision must be 'fp32' or 'bf16'"
+      << (gpu ? " or 'fp16' (int8 runs on the CPU)" : ", 'int8' or ('fp16', on a GPU)") << ", got '" << opts.precision
+      << "'";
   OptimizeReport rep;
   rep.nodes_before = static_cast<int>(g.nodes().size());
   for (const Entry& e : entries()) {

@@ -1,15 +1,25 @@
-// precision="bf16": the fused GEMM, conv and attention kernels compute with bf16 products and fp32
-// accumulation (AVX512-BF16 where present). Tensors between ops stay fp32, so every other op and
-// the model's inputs and outputs keep their dtypes; only the fused ops' `precision` changes.
-// A plain fp32 Conv with a constant weight (one conv_fusion left alone: no activation or residual to
-// fuse) becomes an r1::FusedConv without epilogue so it can carry the attribute; depthwise convs
-// stay as they are (the conv kernel runs them in fp32: they are memory-bound, bf16 would gain nothing).
+// The CPU's compute precision of the fused ops (FusedMatMul, FusedConv, Attention). Tensors between ops
+// stay fp32, so every other op and the model's inputs and outputs keep their dtypes.
+// - "bf16": the fused GEMM, conv and attention kernels compute with bf16 products and fp32
+//   accumulation (AVX512-BF16 where present). A plain fp32 Conv with a constant weight (one
+//   conv_fusion left alone: no activation or residual to fuse) becomes an r1::FusedConv without
+//   epilogue so it can carry the attribute; depthwise convs stay as they are (the conv kernel runs
+//   them in fp32: they are memory-bound, bf16 would gain nothing).
+// - "int8": FusedMatMuls with a constant weight compute in int8 (weights per output channel, the
+//   activation quantized per row at run time: dynamic quantization); everything else stays fp32.
+// - precision_overrides: (glob over node names, precision) pairs, first match wins, for the
+//   per-layer policy of r1.quantize. A node takes int8 only where it can (a constant weight).
+#include <fnmatch.h>
+
 #include "r1/passes/pass.h"
 #include "r1/passes/rewrite.h"
 
 namespace r1 {
 namespace {
 using namespace passes;
+
+// The int8 GEMM's deepest K (cpu/gemm/gemm_s8.h kMaxS8Depth: its int32 sums could overflow beyond).
+constexpr int64_t kMaxInt8Depth = 65536;
 
 bool is_plain_conv(const Node* n) {
   if (n->op_type != "Conv" || !(n->domain.empty() || n->domain == "ai.onnx")) return false;
@@ -21,28 +31,56 @@ bool is_plain_conv(const Node* n) {
   return !depthwise;
 }
 
+bool is_fused(const Node* n) {
+  return n->domain == "r1" && (n->op_type == "FusedMatMul" || n->op_type == "Attention" || n->op_type == "FusedConv");
+}
+
+// A FusedMatMul whose weight is constant (plain 2-D float, or already packed) and not too deep.
+bool can_run_int8(const Node* n) {
+  if (n->op_type != "FusedMatMul") return false;
+  const Value* w = n->input(1);
+  if (!w || !w->is_constant()) return false;
+  int64_t k = -1;
+  if (n->attrs.get_int("packed_b", 0) != 0)
+    k = n->attrs.get_int("k", -1);
+  else if (w->constant.rank() == 2 && is_float(w->constant.dtype()))
+    k = n->attrs.get_int("trans_b", 0) != 0 ? w->constant.dim(1) : w->constant.dim(0);
+  return k > 0 && k <= kMaxInt8Depth;
+}
+
+std::string precision_of(const Node* n, const PassOptions& opts) {
+  for (const auto& [pattern, precision] : opts.precision_overrides)
+    if (fnmatch(pattern.c_str(), n->name.c_str(), 0) == 0) return precision;
+  return opts.precision;
+}
+
 class Precision : public Pass {
  public:
   const char* name() const override { return "precision"; }
   bool run(Graph& g, const PassOptions& opts) override {
     // On GPUs precision converts the whole graph instead (float_conversion).
-    if (opts.precision == "fp32" || opts.device != "cpu") return false;
+    if (opts.device != "cpu") return false;
+    if (opts.precision == "fp32" && opts.precision_overrides.empty()) return false;
+    for (const auto& o : opts.precision_overrides)
+      R1_CHECK(o.second == "fp32" || o.second == "bf16" || o.second == "int8", ModelError)
+          << "precision override for '" << o.first << "' must be fp32, bf16 or int8, got '" << o.second << "'";
     bool changed = false;
     const bool convs = can_create(opts, "FusedConv", "r1");
     for (Node* n : node_list(g)) {
-      if (convs && is_plain_conv(n)) {
+      if (convs && is_plain_conv(n) && precision_of(n, opts) == "bf16") {
         AttributeMap attrs = n->attrs;
-        attrs.set("precision", Attribute::make_string(opts.precision));
+        attrs.set("precision", Attribute::make_string("bf16"));
         Value* b = n->inputs.size() > 2 ? n->inputs[2] : nullptr;
         Node* f = add_op(g, "FusedConv", "r1", {n->inputs[0], n->inputs[1], b}, std::move(attrs), n->name + "_fused");
         g.replace_all_uses(n->outputs[0], f->outputs[0]);
         changed = true;
         continue;
       }
-      if (n->domain != "r1" || (n->op_type != "FusedMatMul" && n->op_type != "Attention" && n->op_type != "FusedConv"))
-        continue;
-      if (n->attrs.get_string("precision", "fp32") == opts.precision) continue;
-      n->attrs.set("precision", Attribute::make_string(opts.precision));
+      if (!is_fused(n)) continue;
+      std::string want = precision_of(n, opts);
+      if (want == "int8" && !can_run_int8(n)) want = "fp32";  // only products with constant weights go int8
+      if (n->attrs.get_string("precision", "fp32") == want) continue;
+      n->attrs.set("precision", Attribute::make_string(want));
       changed = true;
     }
     return changed;

@@ -28,7 +28,7 @@ from ..model import CompileInfo, Model, save_model
 from .targets import resolve_target
 
 FRAMEWORKS = ("onnx", "pytorch", "tensorflow")
-CPU_PRECISIONS = ("fp32", "bf16")
+CPU_PRECISIONS = ("fp32", "bf16", "int8")
 GPU_PRECISIONS = ("fp32", "fp16", "bf16")
 
 

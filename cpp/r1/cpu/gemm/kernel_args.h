@@ -59,6 +59,40 @@ struct TileArgs {
   const Epilogue* ep = nullptr;
 };
 
+// One task of the int8 driver (gemm_s8.cc): rows x whole 48-column panels of an int8 packed B, A
+// already quantized to uint8 rows. acc = sum_k A_u8 * B_s8 in int32, exact (|acc| < K * 32640, and
+// the driver caps K), then per element of the task's C:
+//   float out (c):   (acc - a_zero[r] * b_sum[j]) * (a_scale[r] * b_scale[j]), then the epilogue;
+//   int32 out (c32): acc - a_zero[r] * b_sum[j]  (MatMulInteger: B as it is, scale 1).
+struct TileArgsS8 {
+  int64_t rows = 0, cols = 0, kq = 0;  // kq: K in quads (K rounded up to a multiple of 4, zero padded)
+  int64_t row0 = 0, col0 = 0;          // where the task sits in C (indexes bias and residual)
+  const uint8_t* a = nullptr;          // [rows, 4 kq] at lda bytes per row
+  int64_t lda = 0;
+  const float* a_scale = nullptr;   // per row of the task
+  const int32_t* a_zero = nullptr;  // per row of the task
+  const int8_t* b = nullptr;        // the task's first panel; panel q at b + q * panel_stride
+  int64_t panel_stride = 0;         // bytes
+  const float* b_scale = nullptr;   // per column, from the task's first column
+  const int32_t* b_sum = nullptr;   // per column, from the task's first column
+  float* c = nullptr;               // float output, or null
+  int32_t* c32 = nullptr;           // int32 output, or null
+  int64_t ldc = 0;
+  const Epilogue* ep = nullptr;  // float output only
+};
+
+// The int8 block with AVX512-VNNI (vpdpbusd), and the portable one (same integers, any CPU).
+void gemm_block_s8_avx512(const TileArgsS8& t);
+void gemm_block_s8_ref(const TileArgsS8& t);
+// Dynamic quantization of fp32 rows to uint8, asymmetric per row (the range always holds 0):
+// scale = (max - min) / 255, zero = round(-min / scale), q = clamp(round(x / scale) + zero, 0, 255),
+// with x / scale computed as x * (1 / scale) and round-half-even, as the portable twin does. Padding
+// columns k <= j < ldq are 0 (their products with B's zero padding vanish).
+void quantize_rows_u8_avx512(const float* a, int64_t lda, int64_t rows, int64_t k, uint8_t* q, int64_t ldq,
+                             float* scale, int32_t* zero);
+void quantize_rows_u8_ref(const float* a, int64_t lda, int64_t rows, int64_t k, uint8_t* q, int64_t ldq, float* scale,
+                          int32_t* zero);
+
 // Computes a TileArgs block with the AVX-512F fp32 kernel (A fp32, B fp32 panels).
 void gemm_block_f32_avx512(const TileArgs& t);
 // Computes a TileArgs block with AVX512-BF16 dot products (A and B bf16 pairs, fp32 accumulation).

@@ -13,7 +13,7 @@ namespace {
 
 constexpr char kMagic[8] = {'R', '1', 'P', 'A', 'C', 'K', 'B', '\0'};
 constexpr uint32_t kVersion = 1;
-constexpr size_t kHeaderBytes = 64;
+constexpr size_t kHeaderBytes = kPackedHeaderBytes;
 
 // The blob's first 64 bytes. Fixed-width fields, little-endian (the engine's hosts are x86-64 and
 // aarch64, both little-endian).
@@ -30,14 +30,19 @@ struct Header {
 static_assert(sizeof(Header) == kHeaderBytes, "packed-B header must stay 64 bytes");
 
 int64_t num_panels(int64_t n) { return (n + kNR - 1) / kNR; }
-int64_t k_rows(int64_t k, PackedLayout l) { return l == PackedLayout::BF16 ? (k + 1) / 2 : k; }
-int64_t row_elems(PackedLayout l) { return l == PackedLayout::BF16 ? 2 * kNR : kNR; }
-size_t elem_bytes(PackedLayout l) { return l == PackedLayout::BF16 ? 2 : 4; }
+int64_t k_rows(int64_t k, PackedLayout l) {
+  return l == PackedLayout::BF16 ? (k + 1) / 2 : l == PackedLayout::S8 ? (k + 3) / 4 : k;
+}
+int64_t row_elems(PackedLayout l) { return l == PackedLayout::BF16 ? 2 * kNR : l == PackedLayout::S8 ? 4 * kNR : kNR; }
+size_t elem_bytes(PackedLayout l) { return l == PackedLayout::BF16 ? 2 : l == PackedLayout::S8 ? 1 : 4; }
+// The column scales and sums that precede int8 panels.
+size_t column_bytes(int64_t n, PackedLayout l) { return l == PackedLayout::S8 ? s8_column_bytes(n) : 0; }
 int64_t panel_elems(int64_t k, PackedLayout l) { return k_rows(k, l) * row_elems(l); }
 
 const char* layout_name(uint32_t l) {
   return l == static_cast<uint32_t>(PackedLayout::F32)    ? "fp32"
          : l == static_cast<uint32_t>(PackedLayout::BF16) ? "bf16"
+         : l == static_cast<uint32_t>(PackedLayout::S8)   ? "int8"
                                                           : "unknown";
 }
 
@@ -79,7 +84,8 @@ void pack_panel(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n,
 PackedLayout layout_for_precision(const std::string& precision) {
   if (precision == "fp32") return PackedLayout::F32;
   if (precision == "bf16") return PackedLayout::BF16;
-  R1_THROW(ModelError) << "FusedMatMul: precision must be \"fp32\" or \"bf16\", got \"" << precision << "\"";
+  if (precision == "int8") return PackedLayout::S8;
+  R1_THROW(ModelError) << "FusedMatMul: precision must be \"fp32\", \"bf16\" or \"int8\", got \"" << precision << "\"";
 }
 
 size_t packed_bytes(int64_t k, int64_t n, PackedLayout layout) {
@@ -88,11 +94,12 @@ size_t packed_bytes(int64_t k, int64_t n, PackedLayout layout) {
   Shape s = {num_panels(n), panel_elems(k, layout)};
   R1_CHECK(checked_nbytes(s, elem_bytes(layout), &bytes), InputError)
       << "pack_weights: a " << k << " x " << n << " weight is too large to pack";
-  return kHeaderBytes + static_cast<size_t>(bytes);
+  return kHeaderBytes + column_bytes(n, layout) + static_cast<size_t>(bytes);
 }
 
-void pack_into(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, PackedLayout layout, void* blob,
-               ThreadPool* pool) {
+size_t s8_column_bytes(int64_t n) { return static_cast<size_t>(num_panels(n) * kNR) * (sizeof(float) + 4); }
+
+void write_packed_header(void* blob, int64_t k, int64_t n, PackedLayout layout) {
   Header h{};
   std::memcpy(h.magic, kMagic, sizeof(kMagic));
   h.version = kVersion;
@@ -103,7 +110,16 @@ void pack_into(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, 
   h.header_bytes = static_cast<uint32_t>(kHeaderBytes);
   h.data_bytes = packed_bytes(k, n, layout) - kHeaderBytes;
   std::memcpy(blob, &h, sizeof(h));
+}
+
+void pack_into(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, PackedLayout layout, void* blob,
+               ThreadPool* pool) {
+  write_packed_header(blob, k, n, layout);
   char* data = static_cast<char*>(blob) + kHeaderBytes;
+  if (layout == PackedLayout::S8) {
+    pack_s8_quantized(b, ldb, trans_b, k, n, data, pool);
+    return;
+  }
   const size_t panel_bytes = static_cast<size_t>(panel_elems(k, layout)) * elem_bytes(layout);
   auto run = [&](int64_t p0, int64_t p1) {
     std::vector<float> tmp;
@@ -169,7 +185,12 @@ PackedB packed_view(const void* blob, size_t bytes, int64_t k, int64_t n, Packed
   v.layout = expected;
   v.k = k;
   v.n = n;
-  v.panels = static_cast<const char*>(blob) + kHeaderBytes;
+  const char* data = static_cast<const char*>(blob) + kHeaderBytes;
+  if (expected == PackedLayout::S8) {
+    v.col_scale = reinterpret_cast<const float*>(data);
+    v.col_sum = reinterpret_cast<const int32_t*>(data + num_panels(n) * kNR * sizeof(float));
+  }
+  v.panels = data + column_bytes(n, expected);
   v.panel_stride = panel_elems(k, expected);
   v.ldb = row_elems(expected);
   return v;
@@ -182,9 +203,10 @@ PackedLayout packed_layout(const Tensor& blob) {
   std::memcpy(&h, blob.raw(), sizeof(h));
   R1_CHECK(std::memcmp(h.magic, kMagic, sizeof(kMagic)) == 0 && h.version == kVersion, ModelError)
       << "FusedMatMul: B is not a packed weight blob of this engine version";
-  R1_CHECK(
-      h.layout == static_cast<uint32_t>(PackedLayout::F32) || h.layout == static_cast<uint32_t>(PackedLayout::BF16),
-      ModelError)
+  R1_CHECK(h.layout == static_cast<uint32_t>(PackedLayout::F32) ||
+               h.layout == static_cast<uint32_t>(PackedLayout::BF16) ||
+               h.layout == static_cast<uint32_t>(PackedLayout::S8),
+           ModelError)
       << "FusedMatMul: packed B has an unknown layout " << h.layout;
   return static_cast<PackedLayout>(h.layout);
 }
@@ -207,6 +229,13 @@ void unpack_panel_f32(const PackedB& v, int64_t p, float* dst) {
   if (v.layout == PackedLayout::F32) {
     std::memcpy(dst, static_cast<const float*>(v.panels) + p * v.panel_stride,
                 static_cast<size_t>(v.k * kNR) * sizeof(float));
+    return;
+  }
+  if (v.layout == PackedLayout::S8) {
+    const int8_t* s = static_cast<const int8_t*>(v.panels) + p * v.panel_stride;
+    const float* scale = v.col_scale + p * kNR;
+    for (int64_t kk = 0; kk < v.k; ++kk)
+      for (int64_t j = 0; j < kNR; ++j) dst[kk * kNR + j] = s[(kk / 4) * 4 * kNR + 4 * j + kk % 4] * scale[j];
     return;
   }
   const uint16_t* s = static_cast<const uint16_t*>(v.panels) + p * v.panel_stride;

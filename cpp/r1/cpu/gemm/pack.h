@@ -12,6 +12,10 @@
 //   fp32: K rows of 48 floats            (element (k, j) at panel[k * 48 + j])
 //   bf16: ceil(K/2) rows of 48 pairs     (element (k, j) at panel[(k/2) * 96 + 2j + k%2], uint16 bf16
 //         bits, round to nearest even; a zero row pads an odd K) - the operand of _mm512_dpbf16_ps.
+//   int8: ceil(K/4) rows of 48 quads     (element (k, j) at panel[(k/4) * 192 + 4j + k%4], int8; zero
+//         rows pad K to a multiple of 4) - the s8 operand of VNNI's vpdpbusd. Before the panels, two
+//         arrays of 48 * panels entries: float column scales (w = q * scale, symmetric per output
+//         channel: scale = max|w| / 127) and int32 column sums of q (the compensation for A's zero point).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -22,18 +26,21 @@
 
 namespace r1::cpu::gemm {
 
-enum class PackedLayout : uint32_t { F32 = 1, BF16 = 2 };
+enum class PackedLayout : uint32_t { F32 = 1, BF16 = 2, S8 = 3 };
+constexpr size_t kPackedHeaderBytes = 64;
 
-// "fp32" -> F32, "bf16" -> BF16; anything else is a ModelError naming the value.
+// "fp32" -> F32, "bf16" -> BF16, "int8" -> S8; anything else is a ModelError naming the value.
 PackedLayout layout_for_precision(const std::string& precision);
 
 // A validated view of a packed blob.
 struct PackedB {
   PackedLayout layout = PackedLayout::F32;
   int64_t k = 0, n = 0;
-  const void* panels = nullptr;  // panel 0
-  int64_t panel_stride = 0;      // elements (float or uint16) between panels
-  int64_t ldb = 0;               // elements between K steps (fp32) or K pairs (bf16) in a panel
+  const void* panels = nullptr;      // panel 0
+  int64_t panel_stride = 0;          // elements (float or uint16) between panels
+  int64_t ldb = 0;                   // elements between K steps (fp32), pairs (bf16) or quads (int8) in a panel
+  const float* col_scale = nullptr;  // int8: per column (48 * panels entries, zero past N)
+  const int32_t* col_sum = nullptr;  // int8: sum over K of each column's q
 };
 
 // Bytes of a blob holding a K x N operand in `layout`, header included.
@@ -45,13 +52,24 @@ void pack_into(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, 
                ThreadPool* pool);
 
 // Packs a 2-D float tensor (fp32/fp16/bf16) into a fresh 1-D uint8 tensor (64-byte aligned).
-// precision: "fp32" or "bf16".
+// precision: "fp32", "bf16" or "int8" (quantized per column, see above).
 Tensor pack_weights(const Tensor& b, bool trans_b, const std::string& precision);
 
 // Checks a blob against the node's attrs (k, n, layout from precision): ModelError when the
 // header is missing, from another layout or shape, or the blob is truncated.
 PackedB packed_view(const Tensor& blob, int64_t k, int64_t n, PackedLayout expected);
 PackedB packed_view(const void* blob, size_t bytes, int64_t k, int64_t n, PackedLayout expected);
+
+// Writes the 64-byte header of a blob holding a K x N operand in `layout` (pack_s8.cc packs exact int8).
+void write_packed_header(void* blob, int64_t k, int64_t n, PackedLayout layout);
+
+// Packs int8 B (row-major [K, N] with leading dimension ldb, or [N, K] when trans_b) as it is: column
+// scales 1, for the exact integer products of MatMulInteger. `blob` holds packed_bytes(k, n, S8).
+void pack_s8_exact(const int8_t* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, void* blob);
+// The int8 panels and column data of a float B, quantized per column (pack_into calls it for S8).
+void pack_s8_quantized(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, void* data, ThreadPool* pool);
+// Bytes of the column scales and sums in front of the int8 panels.
+size_t s8_column_bytes(int64_t n);
 
 // The layout a blob's header names; ModelError when it is no packed blob of this engine version.
 PackedLayout packed_layout(const Tensor& blob);
@@ -61,7 +79,7 @@ PackedLayout packed_layout(const Tensor& blob);
 Tensor unpack_weights(const Tensor& blob, int64_t k, int64_t n);
 
 // Panel `p` of a packed view as fp32 K x 48 (ldb 48) into dst: bf16 weights on a CPU without
-// AVX512-BF16, or for the OpenBLAS fallback.
+// AVX512-BF16, or for the OpenBLAS fallback; int8 weights dequantized (q * scale).
 void unpack_panel_f32(const PackedB& v, int64_t p, float* dst);
 
 }  // namespace r1::cpu::gemm

@@ -1,11 +1,14 @@
 // CPU kernel of r1::FusedMatMul (contract: cpp/r1/passes/README.md): Y = act(alpha * A @ op(B) +
 // bias + residual) through cpu/gemm, whose epilogue runs on each output tile while it is in cache.
 // A's leading dims fold into M (B is one 2-D matrix); 16-bit float tensors are staged through fp32.
+// precision="int8": B is int8 per output channel (packed at compile time), A is quantized per row on
+// each call (dynamic quantization), the product runs in int32 (gemm_s8.h) and the epilogue in fp32.
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "r1/cpu/gemm/gemm.h"
+#include "r1/cpu/gemm/gemm_s8.h"
 #include "r1/cpu/gemm/prepack.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/families.h"
@@ -63,7 +66,7 @@ void fused_matmul_kernel(KernelContext& ctx) {
   activation_params(at, ep);
   // bf16 products are ~1e-3 off already: the cheaper erf (5e-7) costs nothing visible there and
   // saves ~4% of an FFN up-projection.
-  if (ep.act == Act::Gelu && precision == gemm::PackedLayout::BF16) ep.act = Act::GeluFast;
+  if (ep.act == Act::Gelu && precision != gemm::PackedLayout::F32) ep.act = Act::GeluFast;
 
   R1_CHECK(a.rank() >= 1, InputError) << "FusedMatMul: A must be at least 1-D, got " << a.describe();
   const int64_t K = a.shape().back();
@@ -71,9 +74,19 @@ void fused_matmul_kernel(KernelContext& ctx) {
   const int64_t M = numel(lead);
   gemm::GemmB gb;
   gemm::PackedB view;
+  Tensor quantized;  // int8 weights packed per call: only when the weight_prepack pass did not run
   FloatIn fb;
   int64_t N = 0;
-  if (packed) {
+  if (!packed && precision == gemm::PackedLayout::S8) {
+    R1_CHECK(b.rank() == 2, InputError) << "FusedMatMul: B must be 2-D, got " << b.describe();
+    quantized = gemm::pack_weights(b, trans_b, "int8");
+    const int64_t kb = trans_b ? b.shape()[1] : b.shape()[0];
+    view = gemm::packed_view(quantized, kb, trans_b ? b.shape()[0] : b.shape()[1], precision);
+    R1_CHECK(view.k == K, InputError) << "FusedMatMul: inner dimensions differ (" << a.describe() << " x "
+                                      << b.describe() << (trans_b ? "^T" : "") << ")";
+    N = view.n;
+    gb.packed = &view;
+  } else if (packed) {
     view = gemm::packed_view(b, at.get_int("k", -1), at.get_int("n", -1), precision);
     R1_CHECK(view.k == K, InputError) << "FusedMatMul: A has " << K << " columns but the packed B has k=" << view.k;
     N = view.n;
@@ -108,7 +121,10 @@ void fused_matmul_kernel(KernelContext& ctx) {
   }
   FloatOut out;
   out.init(y);
-  gemm::fused_gemm(M, N, K, fa.p, K, gb, precision, out.p, N, ep, pool);
+  if (precision == gemm::PackedLayout::S8)
+    gemm::gemm_s8(M, N, K, fa.p, K, view, out.p, N, ep, pool);  // dynamic per-row quantization of A
+  else
+    gemm::fused_gemm(M, N, K, fa.p, K, gb, precision, out.p, N, ep, pool);
   out.finish(pool);
 }
 

@@ -18,8 +18,8 @@ void check_attrs(const InferContext& c) {
   for (const char* a : kActivations) known |= act == a;
   R1_CHECK(known, ModelError) << "FusedMatMul: unknown activation \"" << act << "\"";
   const std::string prec = c.attrs().get_string("precision", "fp32");
-  R1_CHECK(prec == "fp32" || prec == "bf16", ModelError)
-      << "FusedMatMul: precision must be \"fp32\" or \"bf16\", got \"" << prec << "\"";
+  R1_CHECK(prec == "fp32" || prec == "bf16" || prec == "int8", ModelError)
+      << "FusedMatMul: precision must be \"fp32\", \"bf16\" or \"int8\", got \"" << prec << "\"";
 }
 
 // Two dims that must agree (K of A and of B): a known pair is checked, else the known one is kept.

@@ -1,0 +1,35 @@
+// The CPU int8 GEMM behind r1::FusedMatMul at precision="int8" and MatMulInteger: uint8 activations
+// x int8 weights packed at compile time (pack.h, layout S8), int32 accumulation that never saturates,
+// AVX512-VNNI where the CPU has it and a portable kernel with the same integer results elsewhere.
+//
+//   // fp32 A, quantized per row on the fly (dynamic quantization), fp32 C with the fused epilogue:
+//   gemm::gemm_s8(M, N, K, A, K, view, Y, N, ep, ctx.pool());
+//   // uint8 A (zero point za) x int8 B as it is (pack_s8_exact), exact int32 C:
+//   gemm::gemm_u8s8_s32(M, N, K, A, K, za, view, Y32, N, ctx.pool());
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "r1/core/thread_pool.h"
+#include "r1/cpu/gemm/kernel_args.h"
+#include "r1/cpu/gemm/pack.h"
+
+namespace r1::cpu::gemm {
+
+// The deepest K the int32 accumulators hold without overflow: |sum| <= K * 255 * 128 < 2^31.
+constexpr int64_t kMaxS8Depth = 65536;
+
+// C[M, N] (ldc) = epilogue(dequant(quant_u8(A) @ B)): each row of A is quantized to uint8 with its own
+// scale and zero point (the range of the row, 0 included), B is an S8 packed view.
+void gemm_s8(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc,
+             const Epilogue& ep, ThreadPool& pool);
+
+// C32[M, N] (ldc) = (A - a_zero) @ B exactly, A uint8 [M, K] (lda), B an S8 view packed by
+// pack_s8_exact (the weights' own zero point must be 0).
+void gemm_u8s8_s32(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t lda, int32_t a_zero, const PackedB& B,
+                   int32_t* C, int64_t ldc, ThreadPool& pool);
+
+// The path the int8 GEMM takes under the ISA limit of gemm.h: "avx512-vnni" or "portable".
+std::string gemm_s8_path();
+
+}  // namespace r1::cpu::gemm
