@@ -65,6 +65,34 @@ void bind_graph(py::module_& m) {
                              })
       .def("clone", [](const Graph& g) { return std::shared_ptr<Graph>(g.clone()); })
       .def_property_readonly("num_nodes", [](const Graph& g) { return g.nodes().size(); })
+      // Bytes of the constants nodes read (weights as stored: packed, bf16 or int8 blobs count as they are).
+      .def_property_readonly("constant_bytes",
+                             [](const Graph& g) {
+                               uint64_t bytes = 0;
+                               for (const auto& v : g.values())
+                                 if (v->is_constant() && !v->consumers.empty()) bytes += v->constant.nbytes();
+                               return bytes;
+                             })
+      // The top-level nodes in order, as dicts (for tools that report per layer: r1.quantize):
+      // name, op, domain, inputs / outputs (value names, "" for an absent optional input), constant
+      // (per input: a constant value), precision and activation (attributes of fused ops, or "").
+      .def("nodes",
+           [](const Graph& g) {
+             py::list out;
+             for (const auto& n : g.nodes()) {
+               py::list ins, outs, constant;
+               for (const Value* v : n->inputs) {
+                 ins.append(v ? v->name : std::string());
+                 constant.append(v && v->is_constant());
+               }
+               for (const Value* v : n->outputs) outs.append(v ? v->name : std::string());
+               out.append(py::dict(py::arg("name") = n->name, py::arg("op") = n->op_type, py::arg("domain") = n->domain,
+                                   py::arg("inputs") = ins, py::arg("outputs") = outs, py::arg("constant") = constant,
+                                   py::arg("precision") = n->attrs.get_string("precision", ""),
+                                   py::arg("activation") = n->attrs.get_string("activation", "")));
+             }
+             return out;
+           })
       .def("op_types",
            [](const Graph& g) {
              std::vector<std::string> ops;

@@ -33,6 +33,7 @@ from .hardware import hardware_info
 from .hardware import install_at_import as _install_hardware_profile
 from .model import CompileInfo, Model, load_model, save_model
 from .profiler import ProfileReport, profile
+from .quantize import QuantizationReport, quantize
 
 _install_hardware_profile()  # CPU tile sizes for this machine (R1_CPU_PROFILE overrides)
 
@@ -65,6 +66,7 @@ __all__ = [
     "ModelError",
     "OptimizeReport",
     "ProfileReport",
+    "QuantizationReport",
     "R1Error",
     "TensorInfo",
     "devices",
@@ -74,6 +76,7 @@ __all__ = [
     "optimize",
     "pass_names",
     "profile",
+    "quantize",
     "save_model",
     "supported_ops",
 ]

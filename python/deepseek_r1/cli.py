@@ -9,6 +9,7 @@ r1 optimize model.r1 --level 3 --print-ir-after all   what each compiler pass di
 r1 hw [--json]                           CPU features, the hardware profile row in use, tile sizes
 r1 profile model.r1 --dim seq=128        kernel time per op type and the slowest nodes
 r1 serve model.r1 --port 8080            KServe v2 server (or --repository repo/), dynamic batching on
+r1 quantize model.onnx -o m.int8.r1      int8 weights, per-layer policy, accuracy guard (quantize/cli.py)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from . import InferenceEngine, ModelConverter, R1Error, load_model
 from .model import COMPILE_KEYS
+from .quantize import cli as quantize_cli
 
 
 def _random_inputs(engine: InferenceEngine, dims: dict[str, int]) -> dict[str, np.ndarray]:
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         default="cpu",
         help="cpu (portable, default), native (this CPU: weights stored packed), a CPU or GPU profile row (r1 hw)",
     )
-    c.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="default precision")
+    c.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8", "fp16"], help="default precision")
     c.add_argument("--level", type=int, default=3, help="graph optimization level 0-3 (default 3)")
     c.add_argument("--disable", action="append", metavar="PASS", help="skip this pass (repeatable)")
     c.set_defaults(fn=cmd_convert)
@@ -297,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         r.add_argument(
             "--precision",
             default=None,
-            choices=["fp32", "bf16", "fp16"],
-            help="default: the one the .r1 was compiled with; fp16 needs a GPU device; on a GPU fp16/bf16 "
-            "convert the whole graph",
+            choices=["fp32", "bf16", "int8", "fp16"],
+            help="default: the one the .r1 was compiled with; int8 quantizes dynamically at load (CPU); fp16 "
+            "needs a GPU device; on a GPU fp16/bf16 convert the whole graph",
         )
         r.add_argument("--device", default="cpu", help="cpu (default), cuda:N or hip:N (see r1.devices())")
         _budget_args(r)
@@ -336,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--no-batching", action="store_true", help="run each request alone")
     s.add_argument("--max-delay-ms", type=float, default=None, help="fixed queue delay (default: adaptive)")
     s.add_argument("--threads", type=int, default=None)
-    s.add_argument("--precision", default=None, choices=["fp32", "bf16"], help="default: the .r1 file's")
+    s.add_argument("--precision", default=None, choices=["fp32", "bf16", "int8"], help="default: the .r1 file's")
     s.add_argument("--variant", action="append", choices=["bf16"], help="lower-precision variant to compile")
     s.add_argument(
         "--auto-precision",
@@ -359,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         help="one budget for every model (e.g. cpu=8GiB): recently used models stay resident, the rest stream",
     )
     s.set_defaults(fn=cmd_serve)
+    quantize_cli.add_parser(sub)
     a = p.parse_args(argv)
     try:
         return a.fn(a)

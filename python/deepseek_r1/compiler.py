@@ -16,7 +16,7 @@ result in the .r1 file); the "device" passes depend on the device, CPU and preci
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -77,11 +77,14 @@ def optimize_graph(
     device: str = "cpu",
     stages: str = "all",
     cpu_target: dict[str, bool] | None = None,
+    precision_overrides: Sequence[tuple[str, str]] = (),
 ) -> OptimizeReport:
     """Rewrites `graph` in place and returns what each pass did.
 
     stages: "all", or only the "graph" or the "device" passes. cpu_target: the CPU feature flags the
     device passes compile for (a hardware profile row's); None for this machine's CPU.
+    precision_overrides: (glob over node names, precision) pairs, first match wins: per-node exceptions
+    to `precision` on the CPU (what r1.quantize's policy compiles to).
     """
     _check_level(level)
     _check_stage(stages)
@@ -109,7 +112,8 @@ def optimize_graph(
             if wanted is None or name in wanted:
                 out.write(f"// ----- IR after {name} -----\n{text}\n")
 
-    rep = _core.optimize(graph, level, precision, disabled, callback, device, stages, cpu_target)
+    overrides = [(str(p), str(q)) for p, q in precision_overrides]
+    rep = _core.optimize(graph, level, precision, disabled, callback, device, stages, cpu_target, overrides)
     return OptimizeReport(level, rep["nodes_before"], rep["nodes_after"], list(rep["passes"]))
 
 

@@ -187,8 +187,16 @@ class InferenceEngine:
             # they stream as stored (convert with target_hardware="native" to store them packed).
             disabled_passes = tuple(disabled_passes) + ("weight_prepack",)
         graph = self.model.graph.clone() if optimization_level > 0 or precision != "fp32" else self.model.graph
+        # The file's own layer policy (r1.quantize's) applies when it runs at the precision it was made for.
+        overrides = info.precision_overrides if info is not None and precision == info.precision else ()
         self.optimize_report = optimize_graph(
-            graph, optimization_level, precision, disabled_passes, device=device, stages=stages
+            graph,
+            optimization_level,
+            precision,
+            disabled_passes,
+            device=device,
+            stages=stages,
+            precision_overrides=overrides,
         )
         if self._budget is not None:
             graph = tiering.spill_unhomed(graph, self.model.metadata, self._offload_dir)

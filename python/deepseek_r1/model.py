@@ -6,6 +6,7 @@ model.compile_info         # CompileInfo(level=3, graph_passes=(...), target='av
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -13,7 +14,15 @@ from . import _core
 
 # Metadata keys ModelConverter writes (a file without them holds the graph as imported: engines run
 # every pass at load).
-COMPILE_KEYS = ("compiler", "optimization_level", "graph_passes", "device_passes", "target", "precision")
+COMPILE_KEYS = (
+    "compiler",
+    "optimization_level",
+    "graph_passes",
+    "device_passes",
+    "target",
+    "precision",
+    "precision_overrides",
+)
 
 
 @dataclass(frozen=True)
@@ -26,9 +35,12 @@ class CompileInfo:
     device_passes: tuple[str, ...]  # device passes already run for `target` (empty for a portable file)
     target: str  # "cpu" (portable), a CPU profile row or a GPU profile row
     precision: str  # the precision engines open the file with by default
+    # Per-node exceptions to `precision` ((glob over node names, precision), first match wins): the
+    # layer policy r1.quantize chose; engines opening the file at its own precision apply them again.
+    precision_overrides: tuple[tuple[str, str], ...] = ()
 
     def metadata(self) -> dict[str, str]:
-        return {
+        meta = {
             "compiler": self.compiler,
             "optimization_level": str(self.level),
             "graph_passes": ",".join(self.graph_passes),
@@ -36,6 +48,9 @@ class CompileInfo:
             "target": self.target,
             "precision": self.precision,
         }
+        if self.precision_overrides:
+            meta["precision_overrides"] = json.dumps([list(o) for o in self.precision_overrides])
+        return meta
 
     @staticmethod
     def from_metadata(meta: dict[str, str]) -> CompileInfo | None:
@@ -55,7 +70,20 @@ class CompileInfo:
             names("device_passes"),
             meta.get("target", "cpu"),
             meta.get("precision", "fp32"),
+            _overrides(meta.get("precision_overrides", "[]")),
         )
+
+
+def _overrides(text: str) -> tuple[tuple[str, str], ...]:
+    try:
+        pairs = json.loads(text)
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
+        ):
+            raise ValueError("not a list of [pattern, precision] pairs")
+    except ValueError as e:
+        raise _core.ModelError(f"bad precision_overrides in the model's metadata: {e}") from None
+    return tuple((p, q) for p, q in pairs)
 
 
 @dataclass

@@ -48,11 +48,15 @@ class ModelConverter:
         optimization_level: int = DEFAULT_LEVEL,
         precision: str = "fp32",
         disabled_passes: Sequence[str] = (),
+        precision_overrides: Sequence[tuple[str, str]] = (),
     ):
         """target_hardware: "cpu" (portable: the graph passes only), "native" (this machine's CPU profile
         row), a CPU profile row ("avx512_bf16", ...: weights stored packed for it) or a GPU profile row.
         precision: what engines open the file with by default ("bf16" on a CPU row also packs bf16
-        weights; "fp16" needs a GPU row). optimization_level 0-3 as in InferenceEngine."""
+        weights; "int8" quantizes the weights of products with constant weights, per output channel;
+        "fp16" needs a GPU row). optimization_level 0-3 as in InferenceEngine. precision_overrides:
+        (glob over node names, precision) pairs, first match wins (r1.quantize's layer policy); stored
+        in the file and applied again by engines that open it at its precision."""
         if framework not in FRAMEWORKS:
             raise ValueError(f"framework must be one of {FRAMEWORKS}, got {framework!r}")
         self.target = resolve_target(target_hardware)
@@ -69,6 +73,7 @@ class ModelConverter:
         self.optimization_level = optimization_level
         self.precision = precision
         self.disabled_passes = tuple(disabled_passes)
+        self.precision_overrides = tuple((str(p), str(q)) for p, q in precision_overrides)
         self.report: OptimizeReport | None = None  # what the passes did, after compile()
         self.output_path = output_path
         self.example_inputs = example_inputs
@@ -108,7 +113,15 @@ class ModelConverter:
         report = optimize_graph(graph, level, "fp32", disabled, stages="graph")
         device_passes: tuple[str, ...] = ()
         if self.target.kind == "cpu":
-            dev = optimize_graph(graph, level, precision, disabled, stages="device", cpu_target=self.target.flags)
+            dev = optimize_graph(
+                graph,
+                level,
+                precision,
+                disabled,
+                stages="device",
+                cpu_target=self.target.flags,
+                precision_overrides=self.precision_overrides,
+            )
             device_passes = tuple(dev.pass_names)
             report = OptimizeReport(level, report.nodes_before, dev.nodes_after, report.passes + dev.passes)
         self.report = report
@@ -119,6 +132,7 @@ class ModelConverter:
             device_passes,
             self.target.name,
             precision,
+            self.precision_overrides,
         )
         return Model(graph, {"source": source, "framework": self.framework, **info.metadata()})
 

@@ -1,0 +1,202 @@
+"""r1.quantize and precision="int8": which nodes go int8 (the IR), the .r1 file (int8 weights stored, the
+layer policy kept), the layer kinds of a real transformer, the accuracy guard, bad input, and `r1 quantize`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import deepseek_r1 as r1
+from deepseek_r1.cli import main as cli_main
+from deepseek_r1.quantize.policy import classify, decide
+
+AVX512_HERE = r1._core.cpu_features()["has_avx512_kernels"]
+
+
+def two_layer_model(width=256, hidden=512, seed=0):
+    """y = relu(x W1 + b1) W2 + b2, and s = x x^T (a product of two activations: no weight to quantize)."""
+    rng = np.random.default_rng(seed)
+    w1 = (rng.standard_normal((width, hidden)) / np.sqrt(width)).astype(np.float32)
+    w2 = (rng.standard_normal((hidden, width)) / np.sqrt(hidden)).astype(np.float32)
+    b1, b2 = rng.standard_normal(hidden).astype(np.float32), rng.standard_normal(width).astype(np.float32)
+    n = helper.make_node
+    nodes = [
+        n("MatMul", ["x", "W1"], ["m1"], name="up"),
+        n("Add", ["m1", "b1"], ["a1"]),
+        n("Relu", ["a1"], ["h"]),
+        n("MatMul", ["h", "W2"], ["m2"], name="down"),
+        n("Add", ["m2", "b2"], ["y"]),
+        n("Transpose", ["x"], ["xt"], perm=[1, 0]),
+        n("MatMul", ["x", "xt"], ["s"], name="gram"),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", width]),
+            helper.make_tensor_value_info("s", TensorProto.FLOAT, ["batch", "batch"]),
+        ],
+        [numpy_helper.from_array(a, k) for k, a in (("W1", w1), ("b1", b1), ("W2", w2), ("b2", b2))],
+    )
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def feeds(seed=0, batch=8, width=256):
+    return {"x": np.random.default_rng(seed).standard_normal((batch, width)).astype(np.float32)}
+
+
+def cosine(a, b):
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def precisions(graph) -> dict[str, str]:
+    return {n["name"]: n["precision"] or "fp32" for n in graph.nodes() if n["op"] == "FusedMatMul"}
+
+
+def test_int8_marks_only_products_with_a_constant_weight():
+    e = r1.InferenceEngine(r1.Model(r1.load_onnx(two_layer_model())), precision="int8")
+    got = precisions(e.graph)
+    int8 = sorted(k for k, v in got.items() if v == "int8")
+    assert len(int8) == 2 and all(k.startswith(("up", "down")) for k in int8), got
+    assert all(v == "fp32" for k, v in got.items() if k not in int8)  # gram: two activations
+    base = r1.InferenceEngine(r1.Model(r1.load_onnx(two_layer_model()))).run(feeds())
+    out = e.run(feeds())
+    assert out["y"].dtype == np.float32 and cosine(out["y"], base["y"]) > 0.999
+    np.testing.assert_array_equal(out["s"], base["s"])  # untouched by int8
+
+
+@pytest.mark.skipif(not AVX512_HERE, reason="packing for this CPU's row")
+def test_int8_file_stores_int8_weights_and_runs_like_load_time_quantization(tmp_path):
+    fp32 = r1.ModelConverter(two_layer_model(), output_path=tmp_path / "f.r1", target_hardware="native").convert()
+    int8 = r1.ModelConverter(
+        two_layer_model(), output_path=tmp_path / "q.r1", target_hardware="native", precision="int8"
+    ).convert()
+    m = r1.load_model(int8)
+    assert m.compile_info.precision == "int8"
+    # int8 weights plus 8 bytes a column of scales and sums: about a quarter of the fp32 weights
+    assert m.graph.constant_bytes < 0.3 * r1.load_model(fp32).graph.constant_bytes
+    e = r1.InferenceEngine(int8)
+    assert e.precision == "int8"
+    at_load = r1.InferenceEngine(r1.Model(r1.load_onnx(two_layer_model())), precision="int8")
+    np.testing.assert_array_equal(e.run(feeds())["y"], at_load.run(feeds())["y"])
+    with pytest.raises(r1.ModelError, match="int8.*cannot run at fp32"):
+        r1.InferenceEngine(int8, precision="fp32")
+
+
+def test_policy_globs_are_kept_in_the_file_and_applied_at_load(tmp_path):
+    rep = r1.quantize(r1.Model(r1.load_onnx(two_layer_model())), tmp_path / "p.r1", policy={"down*": "fp32"})
+    by_name = {layer.name: layer for layer in rep.layers}
+    up = next(n for n in by_name if n.startswith("up"))
+    down = next(n for n in by_name if n.startswith("down"))
+    assert by_name[up].precision == "int8" and by_name[up].reason == "default"
+    assert by_name[down].precision == "fp32" and by_name[down].reason == "policy 'down*'"
+    for target in ("native", "cpu"):  # packed now, or quantized when an engine loads it
+        path = r1.quantize(
+            r1.Model(r1.load_onnx(two_layer_model())), tmp_path / f"{target}.r1", policy={"down*": "fp32"},
+            target_hardware=target,
+        ).path  # fmt: skip
+        got = precisions(r1.InferenceEngine(path).graph)
+        assert got[up] == "int8" and got[down] == "fp32", (target, got)
+
+
+def test_policy_decisions_on_a_swiglu_block():
+    """Kinds come from structure: SwiGLU's gate (activated), its gated twin (up) and the product reading them."""
+
+    def node(name, op, inputs, outputs, constant, activation="", domain=""):
+        return dict(name=name, op=op, domain=domain, inputs=inputs, outputs=outputs, constant=constant,
+                    precision="", activation=activation)  # fmt: skip
+
+    fm = lambda name, x, y, act="": node(name, "FusedMatMul", [x, f"{name}.w"], [y], [False, True], act, "r1")
+    nodes = [
+        fm("q", "x", "q"),
+        fm("k", "x", "k"),
+        fm("v", "x", "v"),
+        node("attn", "Attention", ["q", "k", "v"], ["a"], [False] * 3, domain="r1"),
+        node("rs", "Reshape", ["a", "shape"], ["a2"], [False, True]),
+        fm("o", "a2", "h"),
+        fm("gate", "h", "g", "Silu"),
+        fm("up", "h", "u"),
+        node("mul", "Mul", ["g", "u"], ["gu"], [False, False]),
+        fm("down", "gu", "y"),
+        fm("head", "y", "logits"),
+    ]
+    kinds = classify(nodes)
+    assert kinds == {"q": "attention", "k": "attention", "v": "attention", "attn": "attention",
+                     "o": "attention", "gate": "ffn", "up": "ffn", "down": "ffn", "head": "matmul"}  # fmt: skip
+    choices = decide(nodes, {"attention": "bf16", "ffn": "int8", "default": "fp32"}, exclude=["down"])
+    assert choices["q"].precision == "bf16" and choices["attn"].precision == "bf16"
+    assert choices["gate"].precision == "int8" and choices["down"].precision == "fp32"
+    assert choices["down"].reason == "excluded"
+    int8_attn = decide(nodes, {"attention": "int8"})
+    assert int8_attn["attn"].precision == "fp32" and "constant weight" in int8_attn["attn"].reason
+
+
+def test_bad_arguments_and_calibration_data_are_named(tmp_path):
+    m = r1.Model(r1.load_onnx(two_layer_model()))
+    out = tmp_path / "q.r1"
+    with pytest.raises(ValueError, match="calibration_data is empty"):
+        r1.quantize(m, out, calibration_data=[], accuracy={"metric": "cosine", "min": 0.99})
+    with pytest.raises(TypeError, match="iterable of input dicts"):
+        r1.quantize(m, out, calibration_data=feeds())
+    with pytest.raises(TypeError, match="calibration sample 1 must be a dict"):
+        r1.quantize(m, out, calibration_data=[feeds(), np.zeros(3)])
+    with pytest.raises(r1.InputError, match="calibration sample 0"):
+        r1.quantize(m, out, calibration_data=[{"nope": np.zeros((2, 256), np.float32)}])
+    with pytest.raises(r1.InputError, match="calibration sample 0"):
+        r1.quantize(m, out, calibration_data=[{"x": np.zeros((2, 7), np.float32)}])
+    with pytest.raises(ValueError, match="accuracy needs calibration_data"):
+        r1.quantize(m, out, accuracy={"metric": "cosine", "min": 0.99})
+    with pytest.raises(ValueError, match="needs a 'min'"):
+        r1.quantize(m, out, calibration_data=[feeds()], accuracy={"metric": "cosine"})
+    with pytest.raises(ValueError, match=r"policy\['ffn'\] must be one of"):
+        r1.quantize(m, out, policy={"ffn": "int4"})
+    with pytest.raises(ValueError, match="mode 'static' is not available"):
+        r1.quantize(m, out, mode="static")
+    with pytest.raises(ValueError, match="nothing to quantize"):
+        r1.quantize(m, out, policy={"default": "fp32"})
+    with pytest.raises(FileNotFoundError):
+        r1.quantize(tmp_path / "missing.onnx", out)
+    assert not out.exists()  # nothing written by a failed call
+
+
+def test_accuracy_guard_falls_back_worst_layers_first(tmp_path):
+    """A target int8 cannot meet with every layer quantized: the guard ranks layers by their own error and
+    puts the worst back to fp32 until the target holds; the report names them and the file keeps the choice."""
+    m = r1.Model(r1.load_onnx(two_layer_model()))
+    samples = [feeds(seed) for seed in range(6)]
+    free = r1.quantize(m, tmp_path / "free.r1", calibration_data=samples)
+    all_int8 = free.score
+    assert free.count("int8") == 2 and all_int8 is not None and all_int8 < 1.0
+    errs = {layer.name: layer.error for layer in free.layers}
+    assert all(e is not None and e > 0 for e in errs.values())
+    target = 1.0 - 0.5 * min(errs.values())  # met by neither int8 layer, so both must fall back
+    guarded = r1.quantize(m, tmp_path / "g.r1", calibration_data=samples, accuracy={"metric": "cosine", "min": target})
+    assert guarded.fallbacks and guarded.fallbacks[0] == max(errs, key=errs.get)
+    assert guarded.score >= target
+    kept = {layer.name for layer in guarded.layers if "accuracy guard" in layer.reason}
+    assert kept == set(guarded.fallbacks)
+    e = r1.InferenceEngine(guarded.path)
+    assert {k for k, v in precisions(e.graph).items() if v == "int8"}.isdisjoint(kept)
+    ref = r1.InferenceEngine(m).run(samples[0])
+    assert cosine(e.run(samples[0])["y"], ref["y"]) >= target - 1e-9
+
+
+def test_cli_quantize_with_npz_calibration(tmp_path, capsys):
+    src = tmp_path / "m.onnx"
+    src.write_bytes(two_layer_model().SerializeToString())
+    np.savez(tmp_path / "cal.npz", x=np.stack([feeds(i)["x"] for i in range(4)]))
+    rc = cli_main(
+        ["quantize", str(src), "-o", str(tmp_path / "m.int8.r1"), "--calibration", str(tmp_path / "cal.npz"),
+         "--min-cosine", "0.99", "--json"]
+    )  # fmt: skip
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["path"] == str(tmp_path / "m.int8.r1") and rep["score"] >= 0.99
+    assert {layer["precision"] for layer in rep["layers"]} <= {"int8", "fp32"}
+    assert cli_main(["quantize", str(src), "--policy", "ffn"]) == 2
+    assert "expected KIND_OR_GLOB=PRECISION" in capsys.readouterr().err
