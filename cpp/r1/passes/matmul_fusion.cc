@@ -33,16 +33,24 @@ class MatMulFusion : public Pass {
     if (!can_create(opts, "FusedMatMul", "r1")) return false;
     bool changed = false;
     for (Node* n : node_list(g)) {
-      if (!n->domain.empty() && n->domain != "ai.onnx") continue;
+      if (!n->domain.empty() && n->domain != "ai.onnx" && n->domain != "r1") continue;
       if (n->op_type == "MatMul")
         changed |= fuse(g, n, false);
       else if (n->op_type == "Gemm")
         changed |= fuse(g, n, true);
+      else if (n->op_type == "FusedMatMul" && n->domain == "r1")
+        changed |= absorb(g, n);
     }
     return changed;
   }
 
  private:
+  struct Epilogue {
+    Value* bias = nullptr;
+    Value* residual = nullptr;
+    Value* out = nullptr;  // the value the fused node replaces
+  };
+
   bool fuse(Graph& g, Node* n, bool gemm) {
     Value* a = n->inputs[0];
     Value* w = n->inputs[1];
@@ -69,34 +77,56 @@ class MatMulFusion : public Pass {
       return false;  // a 1-D A drops a dim in MatMul; the fused op keeps [..., M, K] semantics only
     }
     int64_t n_out = trans_b ? w->constant.dim(0) : w->constant.dim(1);
-    Value* out = y;
-    std::vector<Node*> absorbed;
-    if (!bias && only_reader(out) && out->consumers[0]->op_type == "Add" && out->consumers[0]->domain.empty()) {
-      Node* add = out->consumers[0];
-      if (Value* b = bias_of(add, out, n_out)) {
-        bias = b;
-        out = add->outputs[0];
-      }
-    }
-    Value* residual = nullptr;
-    Node* act = fusable_activation(out, &attrs);
-    if (act) {
-      out = act->outputs[0];
-    } else if (only_reader(out) && out->consumers[0]->op_type == "Add" && out->consumers[0]->domain.empty()) {
-      Node* add = out->consumers[0];
-      Value* other = add->inputs[0] == out ? add->inputs[1] : add->inputs[0];
-      if (other && other != out && !other->is_constant() && same_shape(other, out) &&
-          same_shape(add->outputs[0], out)) {
-        residual = other;
-        out = add->outputs[0];
-        if (Node* act2 = fusable_activation(out, &attrs)) out = act2->outputs[0];
-      }
-    }
+    Epilogue e = epilogue_after(y, n_out, bias, &attrs);
     attrs.set("alpha", Attribute::make_float(alpha));
     attrs.set("trans_b", Attribute::make_int(trans_b));
-    Node* f = add_op(g, "FusedMatMul", "r1", {a, w, bias, residual}, std::move(attrs), n->name + "_fused");
-    g.replace_all_uses(out, f->outputs[0]);
+    Node* f = add_op(g, "FusedMatMul", "r1", {a, w, e.bias, e.residual}, std::move(attrs), n->name + "_fused");
+    g.replace_all_uses(e.out, f->outputs[0]);
     return true;
+  }
+
+  // A FusedMatMul another pass made (dynamic_quant_import: quantized=1) with no epilogue yet takes the
+  // bias, activation and residual that follow it, like a MatMul does.
+  bool absorb(Graph& g, Node* n) {
+    if (n->attrs.get_int("quantized", 0) == 0 || !n->attrs.get_string("activation", "").empty()) return false;
+    if ((n->inputs.size() > 2 && n->inputs[2]) || (n->inputs.size() > 3 && n->inputs[3])) return false;
+    Value* w = n->inputs[1];
+    if (!float_2d_constant(w) || !n->outputs[0]) return false;
+    const int64_t n_out = n->attrs.get_int("trans_b", 0) != 0 ? w->constant.dim(0) : w->constant.dim(1);
+    AttributeMap attrs = n->attrs;
+    Epilogue e = epilogue_after(n->outputs[0], n_out, nullptr, &attrs);
+    if (e.out == n->outputs[0]) return false;
+    Node* f = add_op(g, "FusedMatMul", "r1", {n->inputs[0], w, e.bias, e.residual}, std::move(attrs), n->name);
+    g.replace_all_uses(e.out, f->outputs[0]);
+    return true;
+  }
+
+  // The bias Add (unless a bias is given), activation, or residual Add (+ activation) after y.
+  Epilogue epilogue_after(Value* y, int64_t n_out, Value* bias, AttributeMap* attrs) {
+    Epilogue e;
+    e.bias = bias;
+    e.out = y;
+    if (!bias && only_reader(e.out) && e.out->consumers[0]->op_type == "Add" && e.out->consumers[0]->domain.empty()) {
+      Node* add = e.out->consumers[0];
+      if (Value* b = bias_of(add, e.out, n_out)) {
+        e.bias = b;
+        e.out = add->outputs[0];
+      }
+    }
+    Node* act = fusable_activation(e.out, attrs);
+    if (act) {
+      e.out = act->outputs[0];
+    } else if (only_reader(e.out) && e.out->consumers[0]->op_type == "Add" && e.out->consumers[0]->domain.empty()) {
+      Node* add = e.out->consumers[0];
+      Value* other = add->inputs[0] == e.out ? add->inputs[1] : add->inputs[0];
+      if (other && other != e.out && !other->is_constant() && same_shape(other, e.out) &&
+          same_shape(add->outputs[0], e.out)) {
+        e.residual = other;
+        e.out = add->outputs[0];
+        if (Node* act2 = fusable_activation(e.out, attrs)) e.out = act2->outputs[0];
+      }
+    }
+    return e;
   }
 };
 }  // namespace

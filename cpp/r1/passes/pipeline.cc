@@ -16,6 +16,10 @@
 //   dead_code             drops what the above orphaned.
 // Level 2 (extended) fuses, from the largest patterns down so a small fusion never eats a piece
 // of a larger one:
+//   qdq_fusion            QuantizeLinear→DequantizeLinear pairs on activations (QDQ models) → one
+//                         r1::QuantDequant; their constant pairs were folded at level 1.
+//   dynamic_quant_import  DynamicQuantizeLinear→MatMulInteger→Cast→Mul (onnxruntime's quantize_dynamic)
+//                         → an int8 r1::FusedMatMul; before matmul_fusion, which adds its epilogue.
 //   conv_bn_folding       folds BatchNorm into the preceding Conv's weights (pure constant math).
 //   attention_fusion      Q·Kᵀ→scale→mask→softmax→·V into r1::Attention, before the MatMul fusion
 //                         could claim its MatMuls.
@@ -26,6 +30,8 @@
 //   matmul_fusion         MatMul/Gemm + bias + activation (+ residual) → r1::FusedMatMul; after
 //                         gelu_fusion (activations) and skip_layernorm_fusion (which takes the
 //                         residual Adds that belong to LayerNorms).
+//   static_quant_fusion   a FusedMatMul reading a QuantDequant, its weight on an int8 grid → int8 with
+//                         the model's activation scale; after matmul_fusion (which makes the node).
 //   conv_fusion           Conv + activation (+ residual) → r1::FusedConv, after conv_bn_folding.
 // Level 3 (layout):
 //   transpose_elimination merges Transpose/Reshape chains and drops identity permutations.
@@ -33,7 +39,7 @@
 //
 // Device stage (PassStage::Device): depends on the device, CPU and precision the engine opens; runs
 // at load, on the final op set:
-//   precision             (level 2) marks the fused ops for bf16 compute when precision="bf16" on the
+//   precision             (level 2) marks the fused ops for bf16 / int8 compute (precision, policy) on the
 //                         CPU (the fused kernels are the ones with bf16 paths).
 //   weight_prepack        (level 3) rewrites constant weights into the layout the device's kernels
 //                         read (KernelEntry::prepack); after precision, which picks the layout.
@@ -74,12 +80,15 @@ const std::vector<Entry>& entries() {
       {1, G, make_control_flow_folding},
       {1, G, make_cse},
       {1, G, make_dead_code},
+      {2, G, make_qdq_fusion},
+      {2, G, make_dynamic_quant_import},
       {2, G, make_conv_bn_folding},
       {2, G, make_attention_fusion},
       {2, G, make_layernorm_fusion},
       {2, G, make_skip_layernorm_fusion},
       {2, G, make_gelu_fusion},
       {2, G, make_matmul_fusion},
+      {2, G, make_static_quant_fusion},
       {2, G, make_conv_fusion},
       {2, G, make_dead_code},
       {3, G, make_transpose_elimination},

@@ -54,12 +54,24 @@ std::string precision_of(const Node* n, const PassOptions& opts) {
   return opts.precision;
 }
 
+bool unquantize(Graph& g) {
+  bool changed = false;
+  for (Node* n : node_list(g))
+    if (n->attrs.get_int("quantized", 0) != 0 && n->attrs.get_string("precision", "fp32") == "int8") {
+      n->attrs.set("precision", Attribute::make_string("fp32"));
+      changed = true;
+    }
+  return changed;
+}
+
 class Precision : public Pass {
  public:
   const char* name() const override { return "precision"; }
   bool run(Graph& g, const PassOptions& opts) override {
-    // On GPUs precision converts the whole graph instead (float_conversion).
-    if (opts.device != "cpu") return false;
+    // Products of a quantized model (quantized=1: dynamic_quant_import, static_quant_fusion) are int8 by
+    // the model's own definition: the policy does not change them. On a GPU, which has no int8 product
+    // yet, they run on their dequantized weights in the graph's float type.
+    if (opts.device != "cpu") return unquantize(g);
     if (opts.precision == "fp32" && opts.precision_overrides.empty()) return false;
     for (const auto& o : opts.precision_overrides)
       R1_CHECK(o.second == "fp32" || o.second == "bf16" || o.second == "int8", ModelError)
@@ -76,7 +88,7 @@ class Precision : public Pass {
         changed = true;
         continue;
       }
-      if (!is_fused(n)) continue;
+      if (!is_fused(n) || n->attrs.get_int("quantized", 0) != 0) continue;
       std::string want = precision_of(n, opts);
       if (want == "int8" && !can_run_int8(n)) want = "fp32";  // only products with constant weights go int8
       if (n->attrs.get_string("precision", "fp32") == want) continue;

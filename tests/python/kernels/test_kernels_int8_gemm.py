@@ -214,3 +214,75 @@ def test_pack_weights_int8_layout():
     panel = blob[64 + npad * 8 :].view(np.int8).reshape(kq, 48, 4)
     got = panel.transpose(0, 2, 1).reshape(kq * 4, 48)[:6, :10]
     np.testing.assert_array_equal(got, q)
+
+
+def run_int8_fixed(x, w, mode, **attrs):
+    model = make_op_model(
+        "FusedMatMul", [x, None], {"precision": "int8", "act_quant": mode, **attrs}, opset=1, domain="r1"
+    )
+    node = model.graph.node[0]
+    del node.input[:]
+    node.input.extend(["in0", "w"])
+    from onnx import numpy_helper
+
+    model.graph.initializer.append(numpy_helper.from_array(w, "w"))
+    return r1.InferenceEngine(r1.Model(r1.load_onnx(model))).run({"in0": x})["out0"]
+
+
+def grid_weights(rng, k, n):
+    q = rng.integers(-127, 128, (k, n))
+    q[0] = 127  # each column's max is 127: the packer maps q * s back to q exactly
+    s = (rng.random(n) * 0.01 + 1e-3).astype(np.float32)
+    return q, s, (q * s).astype(np.float32)
+
+
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    m=st.sampled_from([1, 5, 33]),
+    k=st.sampled_from([3, 64, 385]),
+    n=st.sampled_from([7, 48, 100]),
+    zero=st.sampled_from([0, 85, 128, 255]),
+    isa=st.sampled_from(ISAS),
+)
+def test_static_activation_quantization_is_the_models_grid(seed, m, k, n, zero, isa):
+    """act_quant="static": A quantized with the given scale and zero point (division, round half even,
+    clamped to uint8), the integer product exact: equal to the float product of the dequantized operands."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((m, k)) * 2).astype(np.float32)
+    _, _, w = grid_weights(rng, k, n)
+    a_scale = np.float32(0.03)
+    _core.set_gemm_isa_limit(isa)
+    y = run_int8_fixed(x, w, "static", a_scale=float(a_scale), a_zero_point=zero)
+    xq = np.clip(np.rint(x / a_scale) + zero, 0, 255) - zero
+    want = (xq.astype(np.float64) * a_scale) @ w.astype(np.float64)
+    assert np.all(np.abs(y - want) <= 1e-6 * (np.abs(xq * a_scale) @ np.abs(w)) + 1e-30)
+
+
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    m=st.sampled_from([1, 6, 40]),
+    k=st.sampled_from([5, 200]),
+    isa=st.sampled_from(ISAS),
+)
+def test_tensor_activation_quantization_is_dynamic_quantize_linear(seed, m, k, isa):
+    """act_quant="tensor": one range over all of A, as ONNX DynamicQuantizeLinear defines it."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((m, k)) + rng.normal()).astype(np.float32)
+    _, _, w = grid_weights(rng, k, 30)
+    _core.set_gemm_isa_limit(isa)
+    y = run_int8_fixed(x, w, "tensor")
+    lo, hi = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
+    scale = np.float32((np.float32(hi) - np.float32(lo)) / np.float32(255))
+    zero = np.clip(np.rint(np.float32(-lo) / scale), 0, 255)
+    xq = np.clip(np.rint(x / scale) + zero, 0, 255) - zero
+    want = (xq.astype(np.float64) * scale) @ w.astype(np.float64)
+    assert np.all(np.abs(y - want) <= 1e-6 * (np.abs(xq * scale) @ np.abs(w)) + 1e-30)
+
+
+def test_bad_static_parameters_are_a_model_error():
+    x = np.ones((2, 4), np.float32)
+    w = np.ones((4, 3), np.float32)
+    with pytest.raises(r1.ModelError, match="a_scale > 0 and a_zero_point in"):
+        run_int8_fixed(x, w, "static", a_scale=0.0, a_zero_point=3)
+    with pytest.raises(r1.ModelError, match='act_quant must be "row", "tensor" or "static"'):
+        run_int8_fixed(x, w, "channel")

@@ -112,8 +112,21 @@ void quantize_rows_u8_ref(const float* a, int64_t lda, int64_t rows, int64_t k, 
   }
 }
 
+void quantize_rows_u8_fixed_ref(const float* a, int64_t lda, int64_t rows, int64_t k, uint8_t* q, int64_t ldq,
+                                float scale, int32_t zero) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = a + r * lda;
+    uint8_t* d = q + r * ldq;
+    for (int64_t j = 0; j < k; ++j) {
+      const int32_t v = static_cast<int32_t>(std::nearbyint(x[j] / scale)) + zero;
+      d[j] = static_cast<uint8_t>(std::min(255, std::max(0, v)));
+    }
+    std::fill(d + k, d + ldq, uint8_t{0});
+  }
+}
+
 void gemm_s8(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc,
-             const Epilogue& ep, ThreadPool& pool) {
+             const Epilogue& ep, ThreadPool& pool, const ActQuant& aq) {
   if (M <= 0 || N <= 0) return;
   check_view(B, K, N, "gemm_s8");
   const int64_t ldq = std::max<int64_t>(4, (K + 3) / 4 * 4);
@@ -128,14 +141,43 @@ void gemm_s8(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
   float* scale = scale_buf.data();
   int32_t* zero = zero_buf.data();
   const bool vnni = use_vnni();
+  float fixed_scale = aq.scale;
+  int32_t fixed_zero = aq.zero;
+  if (aq.mode == ActQuant::Tensor) {
+    // DynamicQuantizeLinear: scale = (max(0, hi) - min(0, lo)) / 255, zero = round(-lo / scale).
+    float lo = 0.f, hi = 0.f;
+    if (vnni) {
+      minmax_rows_avx512(A, lda, M, K, &lo, &hi);
+    } else {
+      for (int64_t r = 0; r < M; ++r)
+        for (int64_t j = 0; j < K; ++j) lo = std::min(lo, A[r * lda + j]), hi = std::max(hi, A[r * lda + j]);
+    }
+    fixed_scale = (hi - lo) / 255.f;
+    if (!(fixed_scale > 0.f)) fixed_scale = 1.f;
+    fixed_zero = static_cast<int32_t>(std::min(255.f, std::max(0.f, std::nearbyint(-lo / fixed_scale))));
+  }
+  const bool fixed = aq.mode != ActQuant::Row;
+  if (fixed) {
+    R1_CHECK(fixed_scale > 0.f && fixed_zero >= 0 && fixed_zero <= 255, InputError)
+        << "gemm_s8: activation scale must be > 0 and zero point in [0, 255] (uint8), got " << fixed_scale << " and "
+        << fixed_zero;
+    std::fill(scale, scale + M, fixed_scale);
+    std::fill(zero, zero + M, fixed_zero);
+  }
   // ~20 us of quantization per chunk: a smaller one costs less than waking a worker.
-  pool.parallel_for(
-      0, M, std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
-        if (vnni)
-          quantize_rows_u8_avx512(A + r0 * lda, lda, r1 - r0, K, q + r0 * ldq, ldq, scale + r0, zero + r0);
-        else
-          quantize_rows_u8_ref(A + r0 * lda, lda, r1 - r0, K, q + r0 * ldq, ldq, scale + r0, zero + r0);
-      });
+  pool.parallel_for(0, M, std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(K, 1)),
+                    [&](int64_t r0, int64_t r1) {
+                      const float* a = A + r0 * lda;
+                      uint8_t* qr = q + r0 * ldq;
+                      if (fixed && vnni)
+                        quantize_rows_u8_fixed_avx512(a, lda, r1 - r0, K, qr, ldq, fixed_scale, fixed_zero);
+                      else if (fixed)
+                        quantize_rows_u8_fixed_ref(a, lda, r1 - r0, K, qr, ldq, fixed_scale, fixed_zero);
+                      else if (vnni)
+                        quantize_rows_u8_avx512(a, lda, r1 - r0, K, qr, ldq, scale + r0, zero + r0);
+                      else
+                        quantize_rows_u8_ref(a, lda, r1 - r0, K, qr, ldq, scale + r0, zero + r0);
+                    });
   run_s8(M, N, K, q, ldq, scale, zero, B, C, nullptr, ldc, &ep, pool);
 }
 

@@ -19,10 +19,21 @@ namespace r1::cpu::gemm {
 // The deepest K the int32 accumulators hold without overflow: |sum| <= K * 255 * 128 < 2^31.
 constexpr int64_t kMaxS8Depth = 65536;
 
-// C[M, N] (ldc) = epilogue(dequant(quant_u8(A) @ B)): each row of A is quantized to uint8 with its own
-// scale and zero point (the range of the row, 0 included), B is an S8 packed view.
+// How A is quantized to uint8 before the product.
+struct ActQuant {
+  enum Mode { Row, Tensor, Static };
+  // Row: each row its own scale and zero point over its range (0 included): this engine's dynamic
+  //   quantization, the most accurate. Tensor: one range over all of A, as ONNX's DynamicQuantizeLinear
+  //   (models quantized by onnxruntime's quantize_dynamic). Static: the given scale and zero point (a
+  //   QDQ model's calibrated QuantizeLinear; an int8 zero point z is given as z + 128).
+  Mode mode = Row;
+  float scale = 1.f;
+  int32_t zero = 0;
+};
+
+// C[M, N] (ldc) = epilogue(dequant(quant_u8(A) @ B)), B an S8 packed view, A quantized as `aq` says.
 void gemm_s8(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc,
-             const Epilogue& ep, ThreadPool& pool);
+             const Epilogue& ep, ThreadPool& pool, const ActQuant& aq = ActQuant());
 
 // C32[M, N] (ldc) = (A - a_zero) @ B exactly, A uint8 [M, K] (lda), B an S8 view packed by
 // pack_s8_exact (the weights' own zero point must be 0).

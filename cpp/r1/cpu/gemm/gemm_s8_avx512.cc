@@ -129,4 +129,33 @@ void quantize_rows_u8_avx512(const float* a, int64_t lda, int64_t rows, int64_t 
   }
 }
 
+void quantize_rows_u8_fixed_avx512(const float* a, int64_t lda, int64_t rows, int64_t k, uint8_t* q, int64_t ldq,
+                                   float scale, int32_t zero) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  const __m512i vz = _mm512_set1_epi32(zero), v0 = _mm512_setzero_si512(), v255 = _mm512_set1_epi32(255);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = a + r * lda;
+    uint8_t* d = q + r * ldq;
+    for (int64_t j = 0; j < ldq; j += 16) {
+      const __mmask16 m = tail_mask16(k - j < 0 ? 0 : k - j);
+      const __m512 v = _mm512_maskz_loadu_ps(m, x + j);
+      __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_div_ps(v, vs)), vz);
+      iv = _mm512_maskz_mov_epi32(m, _mm512_min_epi32(_mm512_max_epi32(iv, v0), v255));
+      _mm_mask_storeu_epi8(d + j, tail_mask16(ldq - j), _mm512_cvtepi32_epi8(iv));
+    }
+  }
+}
+
+void minmax_rows_avx512(const float* a, int64_t lda, int64_t rows, int64_t k, float* lo, float* hi) {
+  __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < k; j += 16) {
+      const __m512 v = _mm512_maskz_loadu_ps(tail_mask16(k - j), a + r * lda + j);
+      vlo = _mm512_min_ps(vlo, v);
+      vhi = _mm512_max_ps(vhi, v);
+    }
+  *lo = _mm512_reduce_min_ps(vlo);
+  *hi = _mm512_reduce_max_ps(vhi);
+}
+
 }  // namespace r1::cpu::gemm

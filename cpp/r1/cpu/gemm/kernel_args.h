@@ -92,6 +92,14 @@ void quantize_rows_u8_avx512(const float* a, int64_t lda, int64_t rows, int64_t 
                              float* scale, int32_t* zero);
 void quantize_rows_u8_ref(const float* a, int64_t lda, int64_t rows, int64_t k, uint8_t* q, int64_t ldq, float* scale,
                           int32_t* zero);
+// Quantization with one given scale and zero point (static, or per tensor): q = clamp(round(x / scale) +
+// zero, 0, 255), a division as ONNX's QuantizeLinear has it; padding columns 0.
+void quantize_rows_u8_fixed_avx512(const float* a, int64_t lda, int64_t rows, int64_t k, uint8_t* q, int64_t ldq,
+                                   float scale, int32_t zero);
+void quantize_rows_u8_fixed_ref(const float* a, int64_t lda, int64_t rows, int64_t k, uint8_t* q, int64_t ldq,
+                                float scale, int32_t zero);
+// Lowest and highest value of rows [rows, k] (lda), both starting from 0 (the range always holds 0).
+void minmax_rows_avx512(const float* a, int64_t lda, int64_t rows, int64_t k, float* lo, float* hi);
 
 // Computes a TileArgs block with the AVX-512F fp32 kernel (A fp32, B fp32 panels).
 void gemm_block_f32_avx512(const TileArgs& t);

@@ -84,7 +84,7 @@ void register_rms_rotary_kernels(KernelTable& t);
 void register_onnx_attention_kernels(KernelTable& t);
 // LinearAttention, CausalConvWithState
 void register_recurrent_state_kernels(KernelTable& t);
-// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul
+// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul, r1::QuantDequant
 void register_quantize_kernels(KernelTable& t);
 // DeformConv
 void register_deform_conv_kernels(KernelTable& t);

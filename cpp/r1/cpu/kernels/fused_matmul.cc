@@ -2,7 +2,8 @@
 // bias + residual) through cpu/gemm, whose epilogue runs on each output tile while it is in cache.
 // A's leading dims fold into M (B is one 2-D matrix); 16-bit float tensors are staged through fp32.
 // precision="int8": B is int8 per output channel (packed at compile time), A is quantized per row on
-// each call (dynamic quantization), the product runs in int32 (gemm_s8.h) and the epilogue in fp32.
+// each call (dynamic quantization; or per tensor / with a calibrated scale for imported quantized
+// models: act_quant), the product runs in int32 (gemm_s8.h) and the epilogue in fp32.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -50,6 +51,20 @@ const float* residual_rows(const Tensor& r, const float* rp, const Shape& ys, st
   broadcast_floats(rp, r.shape(), ys, expanded.data(), pool, "FusedMatMul residual");
   *ld = n;
   return expanded.data();
+}
+
+// How A is quantized at precision="int8" (attrs checked by the schema): act_quant "row" (default),
+// "tensor", or "static" with a_scale and a_zero_point (uint8 domain).
+gemm::ActQuant act_quant(const AttributeMap& at) {
+  gemm::ActQuant q;
+  const std::string mode = at.get_string("act_quant", "row");
+  if (mode == "tensor") q.mode = gemm::ActQuant::Tensor;
+  if (mode == "static") {
+    q.mode = gemm::ActQuant::Static;
+    q.scale = at.get_float("a_scale", 1.f);
+    q.zero = static_cast<int32_t>(at.get_int("a_zero_point", 0));
+  }
+  return q;
 }
 
 void fused_matmul_kernel(KernelContext& ctx) {
@@ -122,7 +137,7 @@ void fused_matmul_kernel(KernelContext& ctx) {
   FloatOut out;
   out.init(y);
   if (precision == gemm::PackedLayout::S8)
-    gemm::gemm_s8(M, N, K, fa.p, K, view, out.p, N, ep, pool);  // dynamic per-row quantization of A
+    gemm::gemm_s8(M, N, K, fa.p, K, view, out.p, N, ep, pool, act_quant(at));
   else
     gemm::fused_gemm(M, N, K, fa.p, K, gb, precision, out.p, N, ep, pool);
   out.finish(pool);

@@ -1,4 +1,5 @@
-// CPU kernels of QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear and QLinearMatMul, in float
+// CPU kernels of QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul and
+// r1::QuantDequant, in float
 // with round-half-to-even and saturation as ONNX defines them (reference kernels: the fused int8 paths
 // are issue 14's).
 #include <algorithm>
@@ -11,6 +12,8 @@
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/families.h"
 #include "r1/cpu/kernels/norm_util.h"
+#include "r1/cpu/kernels/quant_dequant.h"
+#include "r1/cpu/gemm/gemm.h"
 
 namespace r1::cpu {
 namespace {
@@ -162,9 +165,37 @@ void qlinear_matmul(KernelContext& ctx) {
   });
 }
 
+// r1::QuantDequant: a QuantizeLinear -> DequantizeLinear pair in one pass, no integer tensor between.
+void quant_dequant(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  const AttributeMap& at = ctx.attrs();
+  const float scale = at.get_float("scale", 1.f), zero = static_cast<float>(at.get_int("zero_point", 0));
+  const float qmin = static_cast<float>(at.get_int("qmin", 0)), qmax = static_cast<float>(at.get_int("qmax", 255));
+  FloatIn in = float_input(x, ctx.pool());
+  FloatOut out;
+  out.init(y);
+  const bool avx512 = gemm::fast_gemm_available();  // AVX-512 here, and allowed by the ISA limit (tests)
+  ctx.pool().parallel_for(0, x.numel(), 1 << 15, [&](int64_t i0, int64_t i1) {
+    if (avx512)
+      quant_dequant_avx512(in.p + i0, out.p + i0, i1 - i0, scale, zero, qmin, qmax);
+    else
+      quant_dequant_ref(in.p + i0, out.p + i0, i1 - i0, scale, zero, qmin, qmax);
+  });
+  out.finish(ctx.pool());
+}
+
 }  // namespace
 
+void quant_dequant_ref(const float* x, float* y, int64_t n, float scale, float zero, float qmin, float qmax) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float q = std::min(qmax, std::max(qmin, std::nearbyint(x[i] / scale) + zero));
+    y[i] = (q - zero) * scale;
+  }
+}
+
 void register_quantize_kernels(KernelTable& t) {
+  t.add("QuantDequant", quant_dequant, "r1");
   t.add("QuantizeLinear", quantize_linear);
   t.add("DequantizeLinear", dequantize_linear);
   t.add("DynamicQuantizeLinear", dynamic_quantize_linear);

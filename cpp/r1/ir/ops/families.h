@@ -85,7 +85,7 @@ void register_rms_rotary_ops(OpRegistry& reg);
 void register_onnx_attention_ops(OpRegistry& reg);
 // LinearAttention, CausalConvWithState
 void register_recurrent_state_ops(OpRegistry& reg);
-// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul
+// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul, r1::QuantDequant
 void register_quantize_ops(OpRegistry& reg);
 // DeformConv
 void register_deform_conv_ops(OpRegistry& reg);

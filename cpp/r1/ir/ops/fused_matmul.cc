@@ -20,6 +20,18 @@ void check_attrs(const InferContext& c) {
   const std::string prec = c.attrs().get_string("precision", "fp32");
   R1_CHECK(prec == "fp32" || prec == "bf16" || prec == "int8", ModelError)
       << "FusedMatMul: precision must be \"fp32\", \"bf16\" or \"int8\", got \"" << prec << "\"";
+  // How an int8 product quantizes A: per row (default), per tensor, or with a calibrated scale and
+  // zero point (uint8 domain).
+  const std::string aq = c.attrs().get_string("act_quant", "row");
+  R1_CHECK(aq == "row" || aq == "tensor" || aq == "static", ModelError)
+      << "FusedMatMul: act_quant must be \"row\", \"tensor\" or \"static\", got \"" << aq << "\"";
+  if (aq == "static") {
+    const float scale = c.attrs().get_float("a_scale", 0.f);
+    const int64_t zero = c.attrs().get_int("a_zero_point", -1);
+    R1_CHECK(scale > 0.f && zero >= 0 && zero <= 255, ModelError)
+        << "FusedMatMul: act_quant=\"static\" needs a_scale > 0 and a_zero_point in [0, 255], got " << scale << " and "
+        << zero;
+  }
 }
 
 // Two dims that must agree (K of A and of B): a known pair is checked, else the known one is kept.

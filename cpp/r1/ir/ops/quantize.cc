@@ -1,6 +1,7 @@
 // Schemas of the quantization ops: QuantizeLinear, DequantizeLinear (per tensor, per axis, blocked),
-// DynamicQuantizeLinear and QLinearMatMul. Quantized types: int8, uint8, int16, uint16 (and int32 for
-// DequantizeLinear's input); the 2-, 4- and 8-bit float types are not supported.
+// DynamicQuantizeLinear and QLinearMatMul, and r1::QuantDequant (a fused QuantizeLinear ->
+// DequantizeLinear). Quantized types: int8, uint8, int16, uint16 (and int32 for DequantizeLinear's
+// input); the 2-, 4- and 8-bit float types are not supported.
 #include "r1/ir/ops/families.h"
 #include "r1/ir/ops/infer_util.h"
 #include "r1/ir/ops/matmul_infer.h"
@@ -63,9 +64,25 @@ void infer_qlinear_matmul(InferContext& c) {
   c.set_output(0, ty, matmul_shape(c.input_shape(0), c.input_shape(3), "QLinearMatMul"));
 }
 
+// r1::QuantDequant: x rounded to a quantization grid and back, what a QuantizeLinear ->
+// DequantizeLinear pair computes (qdq_fusion makes it): attrs scale (> 0), zero_point, qmin < qmax.
+void infer_quant_dequant(InferContext& c) {
+  check_float(c, 0, "QuantDequant", "x");
+  const float scale = c.attrs().get_float("scale", 0.f);
+  const int64_t qmin = c.attrs().get_int("qmin", 0), qmax = c.attrs().get_int("qmax", 255);
+  const int64_t zero = c.attrs().get_int("zero_point", 0);
+  R1_CHECK(scale > 0.f && qmin < qmax && zero >= qmin && zero <= qmax, ModelError)
+      << "QuantDequant: needs scale > 0 and qmin <= zero_point <= qmax, got scale " << scale << ", zero_point " << zero
+      << ", range [" << qmin << ", " << qmax << "]";
+  c.set_output(0, c.input_dtype(0), c.input_shape(0));
+}
+
 }  // namespace
 
 void register_quantize_ops(OpRegistry& reg) {
+  OpSchema qdq = schema("QuantDequant", 1, 1, infer_quant_dequant);
+  qdq.domain = "r1";
+  reg.add(qdq);
   reg.add(with_opsets(schema("QuantizeLinear", 2, 3, infer_quantize), 10));
   reg.add(with_opsets(schema("DequantizeLinear", 2, 3, infer_dequantize), 10));
   reg.add(with_opsets(schema("DynamicQuantizeLinear", 1, 1, infer_dynamic_quantize, 3, 3), 11));

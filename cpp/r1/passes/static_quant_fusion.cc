@@ -1,0 +1,78 @@
+// A product that reads its activation through a QuantDequant (a QDQ model's calibrated QuantizeLinear ->
+// DequantizeLinear, fused by qdq_fusion) with a weight on an int8 grid (a folded DequantizeLinear of int8
+// weights) runs as an int8 r1::FusedMatMul: A is quantized with the model's own scale and zero point
+// inside the GEMM (no rounded float copy of A), the weight's integers are packed as they are.
+//
+//   a = r1::QuantDequant(x) {scale=s, zero_point=z, qmin=-128, qmax=127}; y = r1::FusedMatMul(a, W, ...)
+//     →  y = r1::FusedMatMul(x, W, ...) {precision="int8", quantized=1, act_quant="static", a_scale=s,
+//                                        a_zero_point=z + 128}
+//
+// Only 8-bit grids, and only weights whose every column is on a symmetric int8 grid (q = W / (max|W| / 127)
+// within 1e-3 of an integer, per column or for the whole tensor): a float weight that is not would pick
+// up quantization error the model does not have, so it stays an fp32 product.
+#include <algorithm>
+#include <cmath>
+
+#include "r1/passes/pass.h"
+#include "r1/passes/rewrite.h"
+
+namespace r1 {
+namespace {
+using namespace passes;
+
+// True when each column of W [K, N] (or W^T for trans_b) is an int8 grid: per column, or per tensor.
+bool on_int8_grid(const Tensor& w, bool trans_b) {
+  if (w.dtype() != DType::Float32 || w.rank() != 2) return false;
+  const int64_t K = trans_b ? w.dim(1) : w.dim(0), N = trans_b ? w.dim(0) : w.dim(1);
+  const float* p = w.data<float>();
+  auto at = [&](int64_t k, int64_t j) { return trans_b ? p[j * K + k] : p[k * N + j]; };
+  auto grid = [&](int64_t j, float amax) {
+    if (amax == 0.f) return true;
+    const double inv = 127.0 / amax;
+    for (int64_t k = 0; k < K; ++k) {
+      const double q = at(k, j) * inv;
+      if (std::fabs(q - std::nearbyint(q)) > 1e-3) return false;
+    }
+    return true;
+  };
+  float tensor_max = 0.f;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t j = 0; j < N; ++j) tensor_max = std::max(tensor_max, std::fabs(at(k, j)));
+  bool per_col = true, per_tensor = true;
+  for (int64_t j = 0; j < N && (per_col || per_tensor); ++j) {
+    float amax = 0.f;
+    for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(at(k, j)));
+    per_col = per_col && grid(j, amax);
+    per_tensor = per_tensor && grid(j, tensor_max);
+  }
+  return per_col || per_tensor;
+}
+
+class StaticQuantFusion : public Pass {
+ public:
+  const char* name() const override { return "static_quant_fusion"; }
+  bool run(Graph& g, const PassOptions&) override {
+    bool changed = false;
+    for (Node* n : node_list(g)) {
+      if (n->op_type != "FusedMatMul" || n->domain != "r1" || n->attrs.get_int("quantized", 0) != 0) continue;
+      if (n->attrs.get_int("packed_b", 0) != 0 || n->attrs.get_string("precision", "fp32") != "fp32") continue;
+      Node* qd = producer(n->inputs[0], "QuantDequant", "r1");
+      Value* w = n->inputs[1];
+      if (!qd || !w || !w->is_constant()) continue;
+      const int64_t lo = qd->attrs.get_int("qmin", 0), hi = qd->attrs.get_int("qmax", 255);
+      if (hi - lo != 255) continue;  // an 8-bit grid
+      if (!on_int8_grid(w->constant, n->attrs.get_int("trans_b", 0) != 0)) continue;
+      n->attrs.set("precision", Attribute::make_string("int8"));
+      n->attrs.set("quantized", Attribute::make_int(1));
+      n->attrs.set("act_quant", Attribute::make_string("static"));
+      n->attrs.set("a_scale", Attribute::make_float(qd->attrs.get_float("scale", 1.f)));
+      n->attrs.set("a_zero_point", Attribute::make_int(qd->attrs.get_int("zero_point", 0) - lo));
+      g.set_input(n, 0, qd->inputs[0]);
+      changed = true;
+    }
+    return changed;
+  }
+};
+}  // namespace
+std::unique_ptr<Pass> make_static_quant_fusion() { return std::make_unique<StaticQuantFusion>(); }
+}  // namespace r1
