@@ -6,7 +6,8 @@
 //   epilogue so it can carry the attribute; depthwise convs stay as they are (the conv kernel runs
 //   them in fp32: they are memory-bound, bf16 would gain nothing).
 // - "int8": FusedMatMuls with a constant weight compute in int8 (weights per output channel, the
-//   activation quantized per row at run time: dynamic quantization); everything else stays fp32.
+//   activation quantized per row at run time: dynamic quantization), and so do convs that are not
+//   depthwise (the input quantized per image: conv_s8.h); everything else stays fp32.
 // - precision_overrides: (glob over node names, precision) pairs, first match wins, for the
 //   per-layer policy of r1.quantize. A node takes int8 only where it can (a constant weight).
 #include <fnmatch.h>
@@ -35,8 +36,16 @@ bool is_fused(const Node* n) {
   return n->domain == "r1" && (n->op_type == "FusedMatMul" || n->op_type == "Attention" || n->op_type == "FusedConv");
 }
 
-// A FusedMatMul whose weight is constant (plain 2-D float, or already packed) and not too deep.
+// A FusedMatMul whose weight is constant (plain 2-D float, or already packed) and not too deep; a
+// FusedConv with a constant weight that is not depthwise (the int8 conv's own checks decide the rest).
 bool can_run_int8(const Node* n) {
+  if (n->op_type == "FusedConv") {
+    const Value* x = n->input(0);
+    const Value* w = n->input(1);
+    const int64_t group = n->attrs.get_int("group", 1);
+    const bool depthwise = group > 1 && x && x->has_shape && x->shape.size() > 1 && x->shape[1] == group;
+    return w && w->is_constant() && !depthwise;
+  }
   if (n->op_type != "FusedMatMul") return false;
   const Value* w = n->input(1);
   if (!w || !w->is_constant()) return false;
@@ -79,9 +88,10 @@ class Precision : public Pass {
     bool changed = false;
     const bool convs = can_create(opts, "FusedConv", "r1");
     for (Node* n : node_list(g)) {
-      if (convs && is_plain_conv(n) && precision_of(n, opts) == "bf16") {
+      const std::string conv_precision = convs && is_plain_conv(n) ? precision_of(n, opts) : "fp32";
+      if (conv_precision == "bf16" || conv_precision == "int8") {
         AttributeMap attrs = n->attrs;
-        attrs.set("precision", Attribute::make_string("bf16"));
+        attrs.set("precision", Attribute::make_string(conv_precision));
         Value* b = n->inputs.size() > 2 ? n->inputs[2] : nullptr;
         Node* f = add_op(g, "FusedConv", "r1", {n->inputs[0], n->inputs[1], b}, std::move(attrs), n->name + "_fused");
         g.replace_all_uses(n->outputs[0], f->outputs[0]);

@@ -1,10 +1,11 @@
 // CPU kernel of Conv (the forward conv itself is in conv_gemm.cc / conv_depthwise.cc, shared with
 // r1::FusedConv: fused_conv.cc). 16-bit floats are computed in fp32; precision="bf16" uses bf16 products
-// where it applies (conv_bf16*.cc, conv_gemm.cc).
+// where it applies (conv_bf16*.cc, conv_gemm.cc), precision="int8" int8 products (conv_s8*.cc).
 #include <vector>
 
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/conv_kernels.h"
+#include "r1/cpu/kernels/conv_s8_driver.h"
 #include "r1/cpu/kernels/families.h"
 #include "r1/ir/ops/conv_util.h"
 
@@ -42,8 +43,8 @@ void run_conv(KernelContext& ctx, bool fused) {
   if (fused) parse_conv_activation(ctx.attrs(), &a.ep);
   // precision="bf16" (set by the precision pass): bf16 products, fp32 accumulation and epilogue.
   const std::string precision = ctx.attrs().get_string("precision", "fp32");
-  R1_CHECK(precision == "fp32" || precision == "bf16", ModelError)
-      << ctx.node().label() << ": precision must be 'fp32' or 'bf16', got '" << precision << "'";
+  R1_CHECK(precision == "fp32" || precision == "bf16" || precision == "int8", ModelError)
+      << ctx.node().label() << ": precision must be 'fp32', 'bf16' or 'int8', got '" << precision << "'";
   if (y.numel() == 0) return;
   ThreadPool& pool = ctx.pool();
   FloatIn fx = float_input(x, pool);
@@ -81,7 +82,16 @@ void run_conv(KernelContext& ctx, bool fused) {
   }
   // Without AVX512-BF16, and for depthwise convs (memory-bound: bf16 products would gain nothing), bf16
   // runs the fp32 path.
-  if (precision == "bf16" && conv_bf16_applies(a)) {
+  if (precision == "int8" && conv_s8_applies(a)) {
+    // int8 products (conv_s8.h): the input quantized per image (or with the model's static scale).
+    ConvActQuant aq;
+    if (ctx.attrs().get_string("act_quant", "tensor") == "static") {
+      aq.is_static = true;
+      aq.scale = ctx.attrs().get_float("a_scale", 1.f);
+      aq.zero = static_cast<int32_t>(ctx.attrs().get_int("a_zero_point", 0));
+    }
+    conv_forward_s8(a, conv_weights_s8(ctx, w, a, pool), aq, pool);
+  } else if (precision == "bf16" && conv_bf16_applies(a)) {
     if (winograd_applies(a)) {
       // Winograd in bf16: 2.25x fewer products than im2col, each at the bf16 rate.
       ConvWeightsBf16 ub = conv_weights_bf16(ctx, w, a.w, a.m, a.c, true, pool);

@@ -1,33 +1,14 @@
 // bf16 copies of conv weights for precision="bf16" (conv_forward_bf16 reads them): W itself, or the
-// Winograd transform U = G g G^T of it (conv_bf16_winograd.cc).
-//
-// Converting the weights on every call would re-read all of them in fp32 each inference (ResNet-50:
-// ~100 MB) and pay the conversion again; instead the copy of a graph constant is made on its first
-// call and kept while the constant's buffer lives. The key is the buffer and the byte offset, checked
-// through a weak_ptr: a buffer that was freed cannot match a new one at the same address, so a stale
-// copy is never used; entries of freed buffers are dropped on the next insertion.
+// Winograd transform U = G g G^T of it (conv_bf16_winograd.cc), made once per constant
+// (conv_weight_cache.h).
 #include <algorithm>
-#include <mutex>
 #include <vector>
 
-#include "r1/core/buffer.h"
 #include "r1/cpu/kernels/conv_kernels.h"
+#include "r1/cpu/kernels/conv_weight_cache.h"
 
 namespace r1::cpu {
 namespace {
-
-struct CacheEntry {
-  std::weak_ptr<Buffer> buffer;
-  const Buffer* raw = nullptr;  // identity while `buffer` is alive
-  size_t offset = 0;
-  DType dtype = DType::Undefined;
-  int64_t m = 0, k = 0;
-  bool winograd = false;
-  std::shared_ptr<const std::vector<uint16_t>> data;
-};
-
-std::mutex g_mu;
-std::vector<CacheEntry> g_cache;  // a few hundred entries at most (one per conv weight of the live models)
 
 // Row stride of the bf16 copy: K rounded up to 32 (the inner-product tile reads 32 k at a time) plus
 // 32, so rows are never a multiple of 4 KB apart (that would map the rows of a tile to the same L1 sets).
@@ -56,60 +37,15 @@ std::shared_ptr<const std::vector<uint16_t>> convert(const float* w, int64_t m, 
   return to_bf16(u.data(), 16 * m, k, pool);
 }
 
-const CacheEntry* find_locked(const Tensor& t, int64_t m, int64_t k, bool winograd) {
-  for (const CacheEntry& e : g_cache)
-    if (e.raw == t.buffer().get() && e.offset == t.byte_offset() && e.dtype == t.dtype() && e.m == m && e.k == k &&
-        e.winograd == winograd && e.buffer.lock() == t.buffer())
-      return &e;
-  return nullptr;
-}
-
 }  // namespace
 
 ConvWeightsBf16 conv_weights_bf16(const KernelContext& ctx, const Tensor& w_tensor, const float* w, int64_t M,
                                   int64_t K, bool winograd, ThreadPool& pool) {
   ConvWeightsBf16 r;
   r.ld = bf16_ld(K);
-  // Only a graph constant is known not to change between calls (a graph input may hold new values).
-  const Value* wv = ctx.node().input(1);
-  bool constant = wv && wv->is_constant() && w_tensor.buffer() && wv->constant.buffer() == w_tensor.buffer() &&
-                  wv->constant.byte_offset() == w_tensor.byte_offset();
-  if (!constant) {
-    r.hold = convert(w, M, K, winograd, pool);
-    r.p = r.hold->data();
-    return r;
-  }
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    if (const CacheEntry* e = find_locked(w_tensor, M, K, winograd)) {
-      r.hold = e->data;
-      r.p = r.hold->data();
-      return r;
-    }
-  }
-  // Converted outside the lock (other convs of another thread may look up meanwhile); a second thread
-  // that converted the same weight keeps the first copy.
-  auto data = convert(w, M, K, winograd, pool);
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (const CacheEntry* e = find_locked(w_tensor, M, K, winograd)) {
-    r.hold = e->data;
-  } else {
-    std::vector<CacheEntry> live;
-    for (CacheEntry& e : g_cache)
-      if (!e.buffer.expired()) live.push_back(std::move(e));
-    g_cache.swap(live);
-    CacheEntry n;
-    n.buffer = w_tensor.buffer();
-    n.raw = w_tensor.buffer().get();
-    n.offset = w_tensor.byte_offset();
-    n.dtype = w_tensor.dtype();
-    n.m = M;
-    n.k = K;
-    n.winograd = winograd;
-    n.data = data;
-    g_cache.push_back(std::move(n));
-    r.hold = std::move(data);
-  }
+  const ConvWeightKey key{M, K, winograd ? 1 : 0};
+  r.hold = std::static_pointer_cast<const std::vector<uint16_t>>(cached_conv_weights(
+      ctx, w_tensor, key, [&]() -> std::shared_ptr<const void> { return convert(w, M, K, winograd, pool); }));
   r.p = r.hold->data();
   return r;
 }
