@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import __version__
 from .._core import ModelError
-from ..compiler import DEFAULT_LEVEL, optimize_graph
+from ..compiler import DEFAULT_LEVEL, optimize_graph, pass_names
 from ..model import COMPILE_KEYS, CompileInfo, Model, load_model, save_model
 from ..tools.progress import Progress
 from .guard import Guard, Outputs
@@ -252,6 +252,7 @@ def quantize(
     out = Path(output_path) if output_path else _default_output(model, source)
     save_model(out_model, out)
     layers = [LayerReport(n, kinds[n], c.precision, c.reason, errors.get(n)) for n, c in choices.items()]
+    _what_runs(out_model, layers)
     return QuantizationReport(
         str(out),
         mode,
@@ -263,6 +264,24 @@ def quantize(
         guard.target if guard is not None and accuracy is not None else None,
         fallbacks,
     )
+
+
+def _what_runs(model: Model, layers: list[LayerReport]) -> None:
+    """Corrects each layer's precision to what the compiled graph runs (the precision pass has the last word:
+    a depthwise conv, say, keeps fp32 under an int8 policy) and says why."""
+    graph = model.graph
+    info = model.compile_info
+    if info is not None and not info.device_passes:  # portable file: run the precision pass alone on a copy
+        graph = graph.clone()
+        skip = [p for p in pass_names(3, "device") if p != "precision"]
+        optimize_graph(graph, info.level, info.precision, skip, stages="device",
+                       precision_overrides=info.precision_overrides)  # fmt: skip
+    actual = {n["name"]: n["precision"] or "fp32" for n in graph.nodes()}
+    for layer in layers:
+        got = actual.get(layer.name)
+        if got is not None and got != layer.precision:
+            layer.reason += f"; {layer.precision} not available for this layer here, runs {got}"
+            layer.precision = got
 
 
 def _default_output(model: Any, source: str) -> Path:

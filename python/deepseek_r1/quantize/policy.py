@@ -176,7 +176,7 @@ def decide(
             precision, reason = policy["matmul"], "policy 'matmul'"
         else:
             precision, reason = base, "default"
-        if precision == "int8" and not _is_product(n):
+        if precision == "int8" and not (_is_product(n) or kind == "conv"):
             precision, reason = "fp32", reason + "; int8 needs a constant weight"
         out[name] = Choice(precision, reason)
     return out

@@ -1,4 +1,5 @@
-"""int8 end to end on real transformers (exported by the legacy exporter, trained weights for MiniLM):
+"""int8 end to end on real models (exported by the legacy exporter, trained weights for MiniLM; ResNet-50 and a
+MobileNet-style CNN: int8 convs, depthwise ones stay fp32):
 precision="int8" keeps cosine >= 0.99 to our fp32 outputs on every one of 64 varied inputs; on MiniLM it is at
 least as close to fp32 as onnxruntime's own quantize_dynamic (per-channel); and r1.quantize classifies the
 layers of a real model (Q/K/V/output projections as attention, the feed-forward pair as ffn)."""
@@ -14,11 +15,16 @@ from helpers.models import SPECS, export_for_test
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 
-MODELS = ["minilm", "bert-base", "gpt2"]
+MODELS = ["minilm", "bert-base", "gpt2", "resnet50", "mobilenet"]
 
 
 def varied_feeds(spec, count):
     rng = np.random.default_rng(11)
+    if spec.name in ("resnet50", "mobilenet"):  # images of varied sizes
+        return [
+            spec.feeds(rng, batch=1, height=int(rng.integers(32, 97)), width=int(rng.integers(32, 97)))
+            for _ in range(count)
+        ]
     return [spec.feeds(rng, batch=int(rng.integers(1, 3)), seq=int(rng.integers(4, 48))) for _ in range(count)]
 
 
@@ -79,3 +85,19 @@ def test_quantize_classifies_a_real_transformer_and_its_guard_holds(tmp_path):
     ref = r1.InferenceEngine(path)
     worst = min(cosine(e.run(f)[spec.output_names[0]], ref.run(f)[spec.output_names[0]]) for f in samples)
     assert worst >= 0.998 - 1e-9
+
+
+def test_quantize_reports_what_a_cnn_runs(tmp_path):
+    """MobileNet under the default int8 policy: its pointwise and full convs run int8; its depthwise convs stay fp32
+    (memory-bound), and the report says so instead of claiming int8."""
+    path = export_for_test("mobilenet", "legacy")
+    rep = r1.quantize(path, tmp_path / "m.r1", target_hardware="cpu")
+    convs = [layer for layer in rep.layers if layer.kind == "conv"]
+    assert convs and {layer.precision for layer in convs} == {"int8", "fp32"}
+    kept = [layer for layer in convs if layer.precision == "fp32"]
+    assert all("not available for this layer here" in layer.reason for layer in kept)
+    e = r1.InferenceEngine(rep.path)
+    ran = {n["name"]: n["precision"] or "fp32" for n in e.graph.nodes()}
+    for layer in convs:
+        if layer.name in ran:
+            assert ran[layer.name] == layer.precision, layer
