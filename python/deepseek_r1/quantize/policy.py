@@ -176,7 +176,9 @@ def decide(
             precision, reason = policy["matmul"], "policy 'matmul'"
         else:
             precision, reason = base, "default"
-        if precision == "int8" and not (_is_product(n) or kind == "conv"):
+        if precision == "int8" and n["op"] == "Attention":
+            precision, reason = "bf16", reason + "; the attention core runs bf16 under int8"
+        elif precision == "int8" and not (_is_product(n) or kind == "conv"):
             precision, reason = "fp32", reason + "; int8 needs a constant weight"
         out[name] = Choice(precision, reason)
     return out

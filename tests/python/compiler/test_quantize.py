@@ -133,7 +133,7 @@ def test_policy_decisions_on_a_swiglu_block():
     assert choices["gate"].precision == "int8" and choices["down"].precision == "fp32"
     assert choices["down"].reason == "excluded"
     int8_attn = decide(nodes, {"attention": "int8"})
-    assert int8_attn["attn"].precision == "fp32" and "constant weight" in int8_attn["attn"].reason
+    assert int8_attn["attn"].precision == "bf16" and "attention core runs bf16" in int8_attn["attn"].reason
 
 
 def test_bad_arguments_and_calibration_data_are_named(tmp_path):
