@@ -2,7 +2,8 @@
 """int8 against the peers: our fp32 / bf16 / int8 (dynamic) and onnxruntime's fp32, quantize_dynamic
 (per-channel, MatMulInteger) and quantize_static (QDQ, s8s8, per-channel), plus OpenVINO running the same QDQ
 model (its CPU plugin executes QDQ in int8; NNCF itself is not installed here), and our engine running
-onnxruntime's two quantized models (r1-ort-dynamic, r1-ort-static: the import passes). One run, interleaved: each
+onnxruntime's two quantized models (r1-ort-dynamic, r1-ort-static: the import passes) and our own static int8
+(r1-int8-static: r1.quantize(mode="static"), minmax over 8 calibration samples). One run, interleaved: each
 timed round calls every engine once, so machine noise hits all of them alike; medians over --runs rounds.
 
     python bench/quantization.py                                   # every model, 1 and 2 threads
@@ -95,13 +96,24 @@ def ov_engine(path, threads, out):
     return (lambda f: req.infer(f)[port].copy()), os.path.getsize(path)
 
 
+def r1_static(path, spec):
+    """Our static int8 (r1.quantize mode="static", minmax over 8 samples), written beside the model once."""
+    out = path.with_name("model.r1-static.r1")
+    if not out.exists():
+        samples = [spec.feeds(np.random.default_rng(i), **spec.bench_size) for i in range(8)]
+        r1.quantize(path, out, mode="static", calibration_data=samples)
+    return out
+
+
 def make_engines(path, spec, threads, names):
     """name -> (run(feeds) -> first output, weight bytes). r1-<precision> runs our compile of the fp32 model;
     r1-ort-dynamic / r1-ort-static run onnxruntime's quantized models through our importer."""
     out = spec.output_names[0]
     engines = {}
     for name in names:
-        if name.startswith("r1-ort-"):
+        if name == "r1-int8-static":
+            engines[name] = r1_engine(r1_static(path, spec), None, threads, out)
+        elif name.startswith("r1-ort-"):
             engines[name] = r1_engine(ort_quantized(path, spec, name[7:]), None, threads, out)
         elif name.startswith("r1-"):
             engines[name] = r1_engine(path, name[3:], threads, out)
@@ -127,7 +139,8 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument(
         "--engines",
-        default="r1-fp32,r1-bf16,r1-int8,r1-ort-dynamic,r1-ort-static,ort-fp32,ort-dynamic,ort-static,ov-int8",
+        default="r1-fp32,r1-bf16,r1-int8,r1-int8-static,r1-ort-dynamic,r1-ort-static,ort-fp32,ort-dynamic,ort-static,"
+        "ov-int8",
     )
     ap.add_argument("--runs", type=int, default=15)
     a = ap.parse_args()

@@ -64,6 +64,24 @@ void bind_graph(py::module_& m) {
                                return k;
                              })
       .def("clone", [](const Graph& g) { return std::shared_ptr<Graph>(g.clone()); })
+      // Mutations for tools working on a clone (r1.quantize's calibration): expose an intermediate value as
+      // one more graph output; set one attribute of a node, given as a (kind, value) pair like the importer's.
+      .def("add_output",
+           [](Graph& g, const std::string& value) {
+             Value* v = g.get(value);
+             for (const Value* o : g.outputs())
+               if (o == v) return;
+             g.mark_output(v);
+           })
+      .def("set_node_attr",
+           [](Graph& g, const std::string& node, const std::string& key, const py::tuple& kv) {
+             for (const auto& n : g.nodes())
+               if (n->name == node) {
+                 n->attrs.set(key, to_attribute(key, kv));
+                 return;
+               }
+             R1_THROW(ModelError) << "no node named '" << node << "' in the graph";
+           })
       .def_property_readonly("num_nodes", [](const Graph& g) { return g.nodes().size(); })
       // Bytes of the constants nodes read (weights as stored: packed, bf16 or int8 blobs count as they are).
       .def_property_readonly("constant_bytes",

@@ -89,7 +89,8 @@ class Precision : public Pass {
     bool changed = false;
     const bool convs = can_create(opts, "FusedConv", "r1");
     for (Node* n : node_list(g)) {
-      const std::string conv_precision = convs && is_plain_conv(n) ? precision_of(n, opts) : "fp32";
+      const bool imported = n->attrs.get_int("quantized", 0) != 0;  // int8 by the model's own definition
+      const std::string conv_precision = convs && is_plain_conv(n) && !imported ? precision_of(n, opts) : "fp32";
       if (conv_precision == "bf16" || conv_precision == "int8") {
         AttributeMap attrs = n->attrs;
         attrs.set("precision", Attribute::make_string(conv_precision));

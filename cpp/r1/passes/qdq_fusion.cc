@@ -10,8 +10,8 @@
 // stays for them.
 //
 // Dequantized constants too large for constant_folding (it refuses to grow a constant by more than 1 MiB):
-// - a product's weight, DequantizeLinear(Wq) read as MatMul's B, is folded here all the same: the int8
-//   packer (precision int8, static_quant_fusion) turns it back into the same integers;
+// - a product's weight, DequantizeLinear(Wq) read as MatMul's or Gemm's B or Conv's W, is folded here all
+//   the same: the int8 packers (precision int8, static_quant_fusion) turn it back into the same integers;
 // - an embedding table, Gather(DequantizeLinear(Tq), ids) with a per-tensor scale, becomes
 //   DequantizeLinear(Gather(Tq, ids)): only the gathered rows are dequantized, the table stays int8.
 #include <cstring>
@@ -96,7 +96,8 @@ class QdqFusion : public Pass {
     std::map<Node*, Value*> folded;
     for (Node* n : node_list(g)) {
       if (!n->domain.empty()) continue;
-      if (n->op_type == "MatMul" && fold_weight(g, n, folded)) changed = true;
+      const bool weighted = n->op_type == "MatMul" || n->op_type == "Gemm" || n->op_type == "Conv";
+      if (weighted && fold_weight(g, n, folded)) changed = true;
       if (n->op_type == "Gather" && gather_first(g, n)) changed = true;
     }
     for (Node* dq : node_list(g)) {

@@ -7,9 +7,10 @@
 //     →  y = r1::FusedMatMul(x, W, ...) {precision="int8", quantized=1, act_quant="static", a_scale=s,
 //                                        a_zero_point=z + 128}
 //
-// Only 8-bit grids, and only weights whose every column is on a symmetric int8 grid (q = W / (max|W| / 127)
-// within 1e-3 of an integer, per column or for the whole tensor): a float weight that is not would pick
-// up quantization error the model does not have, so it stays an fp32 product.
+// Convs (Conv, FusedConv) the same way: the int8 conv quantizes X with the model's scale (conv_s8.h).
+// Only 8-bit grids, and only weights on a symmetric int8 grid per output channel or for the whole tensor
+// (q = W / (max|W| / 127) within 1e-3 of an integer): a float weight that is not would pick up
+// quantization error the model does not have, so it stays an fp32 product.
 #include <algorithm>
 #include <cmath>
 
@@ -20,33 +21,45 @@ namespace r1 {
 namespace {
 using namespace passes;
 
-// True when each column of W [K, N] (or W^T for trans_b) is an int8 grid: per column, or per tensor.
-bool on_int8_grid(const Tensor& w, bool trans_b) {
-  if (w.dtype() != DType::Float32 || w.rank() != 2) return false;
-  const int64_t K = trans_b ? w.dim(1) : w.dim(0), N = trans_b ? w.dim(0) : w.dim(1);
+// True when the weight's values are an int8 grid for each output channel (scale max|w| / 127), or for the
+// whole tensor. Output channels: the columns of a product's W [K, N] (rows of W [N, K] with trans_b), the
+// first axis of a conv's W [M, C/g, ...].
+bool on_int8_grid(const Tensor& w, bool conv, bool trans_b) {
+  if (w.dtype() != DType::Float32 || w.rank() < 2 || (!conv && w.rank() != 2)) return false;
   const float* p = w.data<float>();
-  auto at = [&](int64_t k, int64_t j) { return trans_b ? p[j * K + k] : p[k * N + j]; };
-  auto grid = [&](int64_t j, float amax) {
+  int64_t outer = 0, inner = 0;  // channels, values per channel
+  if (conv) {
+    outer = w.dim(0), inner = w.numel() / std::max<int64_t>(outer, 1);
+  } else {
+    outer = trans_b ? w.dim(0) : w.dim(1), inner = trans_b ? w.dim(1) : w.dim(0);
+  }
+  const bool rows = conv || trans_b;  // channel c's values are contiguous
+  auto at = [&](int64_t c, int64_t i) { return rows ? p[c * inner + i] : p[i * outer + c]; };
+  auto grid = [&](int64_t c, float amax) {
     if (amax == 0.f) return true;
     const double inv = 127.0 / amax;
-    for (int64_t k = 0; k < K; ++k) {
-      const double q = at(k, j) * inv;
+    for (int64_t i = 0; i < inner; ++i) {
+      const double q = at(c, i) * inv;
       if (std::fabs(q - std::nearbyint(q)) > 1e-3) return false;
     }
     return true;
   };
   float tensor_max = 0.f;
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t j = 0; j < N; ++j) tensor_max = std::max(tensor_max, std::fabs(at(k, j)));
-  bool per_col = true, per_tensor = true;
-  for (int64_t j = 0; j < N && (per_col || per_tensor); ++j) {
+  for (int64_t i = 0; i < w.numel(); ++i) tensor_max = std::max(tensor_max, std::fabs(p[i]));
+  bool per_channel = true, per_tensor = true;
+  for (int64_t c = 0; c < outer && (per_channel || per_tensor); ++c) {
     float amax = 0.f;
-    for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(at(k, j)));
-    per_col = per_col && grid(j, amax);
-    per_tensor = per_tensor && grid(j, tensor_max);
+    for (int64_t i = 0; i < inner; ++i) amax = std::max(amax, std::fabs(at(c, i)));
+    per_channel = per_channel && grid(c, amax);
+    per_tensor = per_tensor && grid(c, tensor_max);
   }
-  return per_col || per_tensor;
+  return per_channel || per_tensor;
 }
+
+bool is_product(const Node* n) {
+  return (n->op_type == "FusedMatMul" || n->op_type == "FusedConv") && n->domain == "r1";
+}
+bool is_conv(const Node* n) { return n->op_type == "FusedConv" || (n->op_type == "Conv" && n->domain.empty()); }
 
 class StaticQuantFusion : public Pass {
  public:
@@ -54,14 +67,14 @@ class StaticQuantFusion : public Pass {
   bool run(Graph& g, const PassOptions&) override {
     bool changed = false;
     for (Node* n : node_list(g)) {
-      if (n->op_type != "FusedMatMul" || n->domain != "r1" || n->attrs.get_int("quantized", 0) != 0) continue;
+      if (!(is_product(n) || is_conv(n)) || n->attrs.get_int("quantized", 0) != 0) continue;
       if (n->attrs.get_int("packed_b", 0) != 0 || n->attrs.get_string("precision", "fp32") != "fp32") continue;
       Node* qd = producer(n->inputs[0], "QuantDequant", "r1");
       Value* w = n->inputs[1];
       if (!qd || !w || !w->is_constant()) continue;
       const int64_t lo = qd->attrs.get_int("qmin", 0), hi = qd->attrs.get_int("qmax", 255);
       if (hi - lo != 255) continue;  // an 8-bit grid
-      if (!on_int8_grid(w->constant, n->attrs.get_int("trans_b", 0) != 0)) continue;
+      if (!on_int8_grid(w->constant, is_conv(n), n->attrs.get_int("trans_b", 0) != 0)) continue;
       n->attrs.set("precision", Attribute::make_string("int8"));
       n->attrs.set("quantized", Attribute::make_int(1));
       n->attrs.set("act_quant", Attribute::make_string("static"));

@@ -8,9 +8,11 @@ policy and an accuracy guard.
     r1.InferenceEngine(rep.path).run(feeds)
 
 mode="dynamic": weights int8 per output channel, stored that way in the file; activations quantized per row
-on every call (their range is measured, not calibrated). Calibration data, when given, measures each
-layer's error and drives the accuracy guard: layers are ranked by the error they add alone, and the worst
-go back to fp32 one at a time until the target holds (as Intel Neural Compressor does).
+(products) or per image (convs) on every call, their range measured, not calibrated. mode="static": each int8
+layer's input range is calibrated once on calibration_data (method "minmax", "percentile" or "entropy",
+calibrate.py) and stored as the layer's scale and zero point. Calibration data, when given, also measures each
+layer's error and drives the accuracy guard: layers are ranked by the error they add alone, and the worst go
+back to fp32 one at a time until the target holds (as Intel Neural Compressor does).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from .._core import ModelError
 from ..compiler import DEFAULT_LEVEL, optimize_graph, pass_names
 from ..model import COMPILE_KEYS, CompileInfo, Model, load_model, save_model
 from ..tools.progress import Progress
+from .calibrate import METHODS, apply_static, collect_ranges
 from .guard import Guard, Outputs
 from .policy import Choice, as_overrides, classify, decide
 
-MODES = ("dynamic",)
+MODES = ("dynamic", "static")
 
 
 @dataclass
@@ -177,14 +180,18 @@ def quantize(
 
     if mode not in MODES:
         raise ValueError(
-            f"mode {mode!r} is not available; supported: {', '.join(MODES)} (static and weights_only "
-            "quantization are not built yet)"
+            f"mode {mode!r} is not available; supported: {', '.join(MODES)} (weights_only quantization is not "
+            "built yet)"
         )
-    if method != "minmax":
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if mode == "dynamic" and method != "minmax":
         raise ValueError(
             f"method {method!r} calibrates static activation ranges; mode 'dynamic' measures them on every "
             "call and takes method='minmax' only"
         )
+    if mode == "static" and calibration_data is None:
+        raise ValueError("mode 'static' needs calibration_data: the activation ranges are measured on it")
     if not per_channel:
         raise ValueError(
             "per_channel=False is not supported: per-output-channel weight scales cost nothing at run time "
@@ -202,12 +209,17 @@ def quantize(
     if not any(c.precision != "fp32" for c in choices.values()):
         raise ValueError("the policy keeps every layer at fp32: nothing to quantize")
     samples = _samples(calibration_data, progress)
+    fp32_base = base
+    if mode == "static":
+        assert samples is not None
+        lowered = [n for n, c in choices.items() if c.precision == "int8"]
+        base = apply_static(base, collect_ranges(base, lowered, samples, method, num_threads, progress))
     errors: dict[str, float] = {}
     guard = None
     fallbacks: list[str] = []
     score = None
     if samples is not None:
-        reference = _run_all(base, samples, "fp32 reference", progress, num_threads)
+        reference = _run_all(fp32_base, samples, "fp32 reference", progress, num_threads)
         guard = Guard(accuracy if accuracy is not None else {"metric": "cosine", "min": -1.0}, reference)
         fp32 = {n: Choice("fp32", c.reason) for n, c in choices.items()}
         lowered = [n for n, c in choices.items() if c.precision != "fp32"]

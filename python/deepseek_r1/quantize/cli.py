@@ -4,6 +4,7 @@
     r1 quantize model.onnx --policy attention=bf16 --policy ffn=int8 --policy default=fp32
     r1 quantize model.onnx --calibration samples.npz --min-cosine 0.99     # the accuracy guard
     r1 quantize model.onnx --calibration-random 16 --dim seq=128 --min-cosine 0.99 --json
+    r1 quantize model.onnx --mode static --method entropy --calibration samples.npz
 
 Calibration data: a .npz whose arrays hold one sample per index of their first axis (one array per model
 input), or a directory of .npz files, one sample each.
@@ -72,6 +73,8 @@ def cmd_quantize(a) -> int:
     rep = quantize(
         a.model,
         a.output,
+        mode=a.mode,
+        method=a.method,
         calibration_data=samples,
         policy=policy or None,
         exclude=a.exclude or (),
@@ -88,6 +91,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser("quantize", help="quantize a model to int8 (per-layer policy, accuracy guard)")
     q.add_argument("model", help="a .onnx or .r1 file")
     q.add_argument("-o", "--output", help="default: MODEL.int8.r1 beside the input")
+    q.add_argument("--mode", default="dynamic", choices=["dynamic", "static"], help="static: calibrated input ranges")
+    q.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy"], help="static calibration")
     q.add_argument("--policy", action="append", metavar="KIND=PREC", help="attention|ffn|conv|matmul|default|GLOB")
     q.add_argument("--exclude", action="append", metavar="KIND_OR_GLOB", help="keep these layers at fp32")
     q.add_argument("--calibration", metavar="NPZ_OR_DIR", help="calibration samples (see r1 quantize --help)")

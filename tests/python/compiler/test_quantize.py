@@ -155,8 +155,8 @@ def test_bad_arguments_and_calibration_data_are_named(tmp_path):
         r1.quantize(m, out, calibration_data=[feeds()], accuracy={"metric": "cosine"})
     with pytest.raises(ValueError, match=r"policy\['ffn'\] must be one of"):
         r1.quantize(m, out, policy={"ffn": "int4"})
-    with pytest.raises(ValueError, match="mode 'static' is not available"):
-        r1.quantize(m, out, mode="static")
+    with pytest.raises(ValueError, match="mode 'weights_only' is not available"):
+        r1.quantize(m, out, mode="weights_only")
     with pytest.raises(ValueError, match="nothing to quantize"):
         r1.quantize(m, out, policy={"default": "fp32"})
     with pytest.raises(FileNotFoundError):
@@ -200,3 +200,50 @@ def test_cli_quantize_with_npz_calibration(tmp_path, capsys):
     assert {layer["precision"] for layer in rep["layers"]} <= {"int8", "fp32"}
     assert cli_main(["quantize", str(src), "--policy", "ffn"]) == 2
     assert "expected KIND_OR_GLOB=PRECISION" in capsys.readouterr().err
+
+
+def static_params(graph) -> dict[str, tuple[float, int]]:
+    """(a_scale, a_zero_point) of every static int8 FusedMatMul, read from the printed IR."""
+    import re
+
+    out = {}
+    for line in str(graph).splitlines():
+        if "r1::FusedMatMul" in line and 'act_quant="static"' in line:
+            name = line.rsplit("# ", 1)[1].strip()
+            scale = float(re.search(r"a_scale=([-0-9.e+]+)", line).group(1))
+            zero = int(re.search(r"a_zero_point=(\d+)", line).group(1))
+            out[name] = (scale, zero)
+    return out
+
+
+@pytest.mark.parametrize("method", ["minmax", "percentile", "entropy"])
+def test_static_mode_calibrates_each_int8_layer(tmp_path, method):
+    m = r1.Model(r1.load_onnx(two_layer_model()))
+    samples = [feeds(seed) for seed in range(5)]
+    rep = r1.quantize(m, tmp_path / f"{method}.r1", mode="static", calibration_data=samples, method=method)
+    e = r1.InferenceEngine(rep.path)
+    params = static_params(e.graph)
+    up = next(k for k in params if k.startswith("up"))
+    assert len(params) == 2, params
+    x = np.concatenate([s["x"] for s in samples])
+    lo, hi = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
+    scale, zero = params[up]
+    if method == "minmax":  # the input of "up" is x itself: its range over every sample
+        assert scale == pytest.approx((hi - lo) / 255, rel=1e-5)
+        assert zero == int(np.rint(-lo / ((hi - lo) / 255)))
+    else:  # clipped ranges sit inside the full one
+        assert scale <= (hi - lo) / 255 * (1 + 1e-5)
+    ref = r1.InferenceEngine(m).run(samples[0])["y"]
+    assert cosine(e.run(samples[0])["y"], ref) > 0.995
+    dyn = r1.InferenceEngine(r1.quantize(m, tmp_path / "d.r1").path).run(samples[0])["y"]
+    assert not np.array_equal(dyn, e.run(samples[0])["y"])  # static scales, not per-row ones
+
+
+def test_static_mode_needs_calibration_and_a_known_method(tmp_path):
+    m = r1.Model(r1.load_onnx(two_layer_model()))
+    with pytest.raises(ValueError, match="mode 'static' needs calibration_data"):
+        r1.quantize(m, tmp_path / "q.r1", mode="static")
+    with pytest.raises(ValueError, match="method must be one of"):
+        r1.quantize(m, tmp_path / "q.r1", mode="static", calibration_data=[feeds()], method="kl")
+    with pytest.raises(ValueError, match="mode 'dynamic' measures them"):
+        r1.quantize(m, tmp_path / "q.r1", calibration_data=[feeds()], method="entropy")

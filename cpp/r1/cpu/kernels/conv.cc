@@ -85,10 +85,17 @@ void run_conv(KernelContext& ctx, bool fused) {
   if (precision == "int8" && conv_s8_applies(a)) {
     // int8 products (conv_s8.h): the input quantized per image (or with the model's static scale).
     ConvActQuant aq;
-    if (ctx.attrs().get_string("act_quant", "tensor") == "static") {
+    const std::string mode = ctx.attrs().get_string("act_quant", "image");
+    R1_CHECK(mode == "image" || mode == "tensor" || mode == "static", ModelError)
+        << ctx.node().label() << ": act_quant must be 'image', 'tensor' or 'static', got '" << mode << "'";
+    aq.per_tensor = mode == "tensor";
+    if (mode == "static") {
       aq.is_static = true;
       aq.scale = ctx.attrs().get_float("a_scale", 1.f);
       aq.zero = static_cast<int32_t>(ctx.attrs().get_int("a_zero_point", 0));
+      R1_CHECK(aq.scale > 0.f && aq.zero >= 0 && aq.zero <= 255, ModelError)
+          << ctx.node().label() << ": act_quant='static' needs a_scale > 0 and a_zero_point in [0, 255], got "
+          << aq.scale << " and " << aq.zero;
     }
     conv_forward_s8(a, conv_weights_s8(ctx, w, a, pool), aq, pool);
   } else if (precision == "bf16" && conv_bf16_applies(a)) {

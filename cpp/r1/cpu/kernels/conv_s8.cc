@@ -44,11 +44,19 @@ std::shared_ptr<const void> quantize_weights(const float* w, int64_t M, int64_t 
   out->w.assign(static_cast<size_t>(M * out->ldw), 0);
   out->scale.resize(static_cast<size_t>(M));
   out->sum.resize(static_cast<size_t>(M));
+  // Weights already on one int8 grid for the whole tensor (imported per-tensor quantized models) keep their
+  // integers; otherwise each output channel gets its own scale.
+  float tensor_max = 0.f;
+  for (int64_t i = 0; i < M * Cg * KH * KW; ++i) tensor_max = std::max(tensor_max, std::fabs(w[i]));
+  for (int64_t i = 0; i < M * Cg * KH * KW && tensor_max > 0.f; ++i) {
+    const double q = w[i] * (127.0 / tensor_max);
+    if (std::fabs(q - std::nearbyint(q)) > 1e-3) tensor_max = 0.f;
+  }
   pool.parallel_for(0, M, 4, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) {
       const float* src = w + m * Cg * KS;  // [Cg][KH][KW]
-      float amax = 0.f;
-      for (int64_t i = 0; i < Cg * KS; ++i) amax = std::max(amax, std::fabs(src[i]));
+      float amax = tensor_max;
+      for (int64_t i = 0; i < Cg * KS && tensor_max == 0.f; ++i) amax = std::max(amax, std::fabs(src[i]));
       out->scale[m] = amax / 127.f;
       const float inv = amax > 0.f ? 127.f / amax : 0.f;
       int8_t* d = out->w.data() + m * out->ldw;
@@ -171,21 +179,26 @@ void conv_forward_s8(const ConvArgs& a, const ConvWeightsS8& wq, const ConvActQu
     chunks = std::min((mg + 7) / 8, (4 * threads + a.group * panels - 1) / (a.group * panels));
   const int64_t rows_per_chunk = ((mg + chunks - 1) / chunks + 7) / 8 * 8;
   chunks = (mg + rows_per_chunk - 1) / rows_per_chunk;
+  // The range of `count` floats, 0 included, as DynamicQuantizeLinear's scale and zero point.
+  auto dynamic = [&](const float* x, int64_t count, float* scale, int32_t* zero) {
+    float lo = 0.f, hi = 0.f;
+    if (avx512) {
+      gemm::minmax_rows_avx512(x, count, 1, count, &lo, &hi);
+    } else {
+      for (int64_t i = 0; i < count; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+    }
+    *scale = (hi - lo) / 255.f;
+    if (!(*scale > 0.f)) *scale = 1.f;
+    *zero = static_cast<int32_t>(std::min(255.f, std::max(0.f, std::nearbyint(-lo / *scale))));
+  };
+  float batch_scale = aq.scale;
+  int32_t batch_zero = aq.zero;
+  if (aq.per_tensor && !aq.is_static) dynamic(a.x, a.n * a.c * HW, &batch_scale, &batch_zero);
   for (int64_t n = 0; n < a.n; ++n) {
     const float* x = a.x + n * a.c * HW;
-    float scale = aq.scale;
-    int32_t zero = aq.zero;
-    if (!aq.is_static) {  // this image's range, 0 included (DynamicQuantizeLinear)
-      float lo = 0.f, hi = 0.f;
-      if (avx512) {
-        gemm::minmax_rows_avx512(x, a.c * HW, 1, a.c * HW, &lo, &hi);
-      } else {
-        for (int64_t i = 0; i < a.c * HW; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
-      }
-      scale = (hi - lo) / 255.f;
-      if (!(scale > 0.f)) scale = 1.f;
-      zero = static_cast<int32_t>(std::min(255.f, std::max(0.f, std::nearbyint(-lo / scale))));
-    }
+    float scale = batch_scale;
+    int32_t zero = batch_zero;
+    if (!aq.is_static && !aq.per_tensor) dynamic(x, a.c * HW, &scale, &zero);  // this image's range
     pool.parallel_for(0, a.group * C4, 1, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         const int64_t g = i / C4, c4 = i % C4;

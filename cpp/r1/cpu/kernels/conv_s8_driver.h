@@ -22,10 +22,12 @@ struct ConvWeightsS8 {
   std::shared_ptr<const ConvWeightsS8Data> hold;
 };
 
-// How the input is quantized: its range per image (dynamic), or a model's static scale and zero point
+// How the input is quantized: its range per image (dynamic), its range over the whole batch (per_tensor:
+// DynamicQuantizeLinear's, for models quantized by onnxruntime), or a model's static scale and zero point
 // (uint8 domain).
 struct ConvActQuant {
   bool is_static = false;
+  bool per_tensor = false;
   float scale = 1.f;
   int32_t zero = 0;
 };
