@@ -197,3 +197,48 @@ def test_quant_dequant_equals_quantize_then_dequantize(seed, n, qtype, isa):
     q = np.clip(np.rint(x / np.float32(0.05)) + int(zero), lo, hi)
     np.testing.assert_array_equal(y, ((q - int(zero)) * np.float32(0.05)).astype(np.float32))
     assert y.dtype == np.float32
+
+
+def cnn(seed, c, m):
+    """conv 3x3 + bias -> relu -> conv 1x1 stride 2 + bias."""
+    rng = np.random.default_rng(seed)
+    w1 = (rng.standard_normal((m, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
+    w2 = (rng.standard_normal((m, m, 1, 1)) / np.sqrt(m)).astype(np.float32)
+    b1, b2 = (rng.standard_normal(m) * 0.1).astype(np.float32), (rng.standard_normal(m) * 0.1).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["h"]),
+        helper.make_node("Conv", ["h", "w2", "b2"], ["y"], strides=[2, 2]),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", c, 12, 12])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(a, k) for k, a in (("w1", w1), ("w2", w2), ("b1", b1), ("b2", b2))],
+    )
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("kind", ["dynamic", "static"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_quantized_cnn_runs_int8_convs(tmp_path, kind, seed):
+    """ConvInteger (quantize_dynamic) and QDQ convs (quantize_static) run on the int8 conv: dynamic ones equal
+    onnxruntime's unoptimized run to float rounding (the same per-tensor integers), static ones within one
+    quantization step of the output."""
+    rng = np.random.default_rng(seed)
+    calib = [{"x": rng.standard_normal((2, 8, 12, 12)).astype(np.float32)} for _ in range(4)]
+    path = quantized(tmp_path, cnn(seed, 8, 16), kind, calib)
+    e = r1.InferenceEngine(path)
+    convs = [n for n in e.graph.nodes() if n["op"] in ("Conv", "FusedConv")]
+    assert len(convs) == 2 and all(n["precision"] == "int8" for n in convs), convs
+    assert "ConvInteger" not in ops(e)
+    f = {"x": rng.standard_normal((2, 8, 12, 12)).astype(np.float32)}
+    y, want = e.run(f)["y"], ort_run(path, f)
+    if kind == "dynamic":
+        np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    else:
+        y_scale = next(
+            float(numpy_helper.to_array(i)) for i in onnx.load(path).graph.initializer if i.name == "y_scale"
+        )
+        assert np.abs(y - want).max() <= 1.001 * y_scale
