@@ -49,7 +49,18 @@ class MatMulFusion : public Pass {
     Value* bias = nullptr;
     Value* residual = nullptr;
     Value* out = nullptr;  // the value the fused node replaces
+    // An activation behind a Reshape (GPT-2's Conv1D: Gemm on [B*S, K], Reshape back, then GELU): it commutes
+    // with the Reshape, so the product applies it and a new Reshape follows the fused node.
+    Node* reshape = nullptr;
   };
+
+  // Makes every reader of e.out read the fused node's output (through a copy of e.reshape when there is one).
+  void rewire(Graph& g, const Epilogue& e, Node* f) {
+    Value* v = f->outputs[0];
+    if (e.reshape)
+      v = add_op(g, "Reshape", "", {v, e.reshape->inputs[1]}, e.reshape->attrs, e.reshape->name + "_after")->outputs[0];
+    g.replace_all_uses(e.out, v);
+  }
 
   bool fuse(Graph& g, Node* n, bool gemm) {
     Value* a = n->inputs[0];
@@ -81,7 +92,7 @@ class MatMulFusion : public Pass {
     attrs.set("alpha", Attribute::make_float(alpha));
     attrs.set("trans_b", Attribute::make_int(trans_b));
     Node* f = add_op(g, "FusedMatMul", "r1", {a, w, e.bias, e.residual}, std::move(attrs), n->name + "_fused");
-    g.replace_all_uses(e.out, f->outputs[0]);
+    rewire(g, e, f);
     return true;
   }
 
@@ -97,7 +108,7 @@ class MatMulFusion : public Pass {
     Epilogue e = epilogue_after(n->outputs[0], n_out, nullptr, &attrs);
     if (e.out == n->outputs[0]) return false;
     Node* f = add_op(g, "FusedMatMul", "r1", {n->inputs[0], w, e.bias, e.residual}, std::move(attrs), n->name);
-    g.replace_all_uses(e.out, f->outputs[0]);
+    rewire(g, e, f);
     return true;
   }
 
@@ -114,8 +125,16 @@ class MatMulFusion : public Pass {
       }
     }
     Node* act = fusable_activation(e.out, attrs);
+    Node* reshape =
+        only_reader(e.out) && e.out->consumers[0]->op_type == "Reshape" && e.out->consumers[0]->domain.empty()
+            ? e.out->consumers[0]
+            : nullptr;
+    Node* act_after = !act && reshape ? fusable_activation(reshape->outputs[0], attrs) : nullptr;
     if (act) {
       e.out = act->outputs[0];
+    } else if (act_after) {
+      e.reshape = reshape;
+      e.out = act_after->outputs[0];
     } else if (only_reader(e.out) && e.out->consumers[0]->op_type == "Add" && e.out->consumers[0]->domain.empty()) {
       Node* add = e.out->consumers[0];
       Value* other = add->inputs[0] == e.out ? add->inputs[1] : add->inputs[0];

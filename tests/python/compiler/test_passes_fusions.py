@@ -116,6 +116,37 @@ def test_matmul_fusion_outputs(seed, act, k, n, m, gemm, trans_b):
     gb.assert_close(*gb.compare(model, {"x": x}, level=2), rtol=1e-5, atol=1e-5)
 
 
+def _reshaped_activation_model(rng, k, n, act):
+    """GPT-2's Conv1D: Gemm on [B*S, K], Reshape back to [B, S, N], then the activation."""
+    nodes, _ = ACTS[act]
+    head = [
+        node("Reshape", ["x", "flat"], ["x2"]),
+        node("Gemm", ["x2", "w", "b"], ["g"]),
+        node("Reshape", ["g", "back"], ["z"]),
+    ]
+    return gb.model(
+        head + nodes,
+        [("x", F, [2, "s", k])],
+        ["y"],
+        {"w": gb.rand(rng, k, n), "b": gb.rand(rng, n), "flat": np.array([-1, k]), "back": np.array([2, -1, n]),
+         **ACT_CONSTS},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("act", ["Relu", "GeluErf", "Silu"])
+def test_matmul_fusion_takes_an_activation_behind_a_reshape(act):
+    m = _reshaped_activation_model(np.random.default_rng(0), 8, 5, act)
+    assert gb.op_types(m, 2) == ["Reshape", "FusedMatMul", "Reshape"]
+    assert f'activation="{ACTS[act][1]}"' in str(gb.engine(m, 2).graph)
+
+
+@given(SEEDS, st.sampled_from(sorted(ACTS)), st.integers(1, 30), st.integers(1, 30), st.integers(1, 6))
+def test_matmul_fusion_behind_a_reshape_outputs(seed, act, k, n, s):
+    rng = np.random.default_rng(seed)
+    model = _reshaped_activation_model(rng, k, n, act)
+    gb.assert_close(*gb.compare(model, {"x": gb.rand(rng, 2, s, k)}, level=2), rtol=1e-5, atol=1e-5)
+
+
 def _gelu_tanh_model():
     c = np.sqrt(2 / np.pi)
     return gb.model(
