@@ -30,6 +30,7 @@ void kern_s8(int64_t kq, const uint8_t* a, int64_t lda, const int8_t* b, int32_t
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+#pragma GCC unroll 2
   for (int64_t k = 0; k < kq; ++k) {
     __m512i bv[NV];
 #pragma GCC unroll 3
