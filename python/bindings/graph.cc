@@ -93,19 +93,23 @@ void bind_graph(py::module_& m) {
                              })
       // The top-level nodes in order, as dicts (for tools that report per layer: r1.quantize):
       // name, op, domain, inputs / outputs (value names, "" for an absent optional input), constant
-      // (per input: a constant value), precision and activation (attributes of fused ops, or "").
+      // (per input: a constant value), float_elems (per input: values of a float constant, else 0), precision and
+      // activation (attributes of fused ops, or "").
       .def("nodes",
            [](const Graph& g) {
              py::list out;
              for (const auto& n : g.nodes()) {
-               py::list ins, outs, constant;
+               py::list ins, outs, constant, table;
                for (const Value* v : n->inputs) {
                  ins.append(v ? v->name : std::string());
                  constant.append(v && v->is_constant());
+                 // values of a float constant (0 otherwise): how big a table or weight is
+                 table.append(v && v->is_constant() && is_float(v->constant.dtype()) ? v->constant.numel() : 0);
                }
                for (const Value* v : n->outputs) outs.append(v ? v->name : std::string());
                out.append(py::dict(py::arg("name") = n->name, py::arg("op") = n->op_type, py::arg("domain") = n->domain,
                                    py::arg("inputs") = ins, py::arg("outputs") = outs, py::arg("constant") = constant,
+                                   py::arg("float_elems") = table,
                                    py::arg("precision") = n->attrs.get_string("precision", ""),
                                    py::arg("activation") = n->attrs.get_string("activation", "")));
              }

@@ -8,10 +8,14 @@
 // - "int8": FusedMatMuls with a constant weight compute in int8 (weights per output channel, the
 //   activation quantized per row at run time: dynamic quantization), and so do convs that are not
 //   depthwise (the input quantized per image: conv_s8.h); the attention core runs in bf16 (fp32
-//   products on CPUs without AVX512-BF16); everything else stays fp32.
+//   products on CPUs without AVX512-BF16); embedding tables (a Gather of a constant table of at least
+//   64k values) are stored int8 per row and read through r1::GatherDequant; everything else stays fp32.
 // - precision_overrides: (glob over node names, precision) pairs, first match wins, for the
 //   per-layer policy of r1.quantize. A node takes int8 only where it can (a constant weight).
 #include <fnmatch.h>
+
+#include <algorithm>
+#include <cmath>
 
 #include "r1/passes/pass.h"
 #include "r1/passes/rewrite.h"
@@ -64,6 +68,40 @@ std::string precision_of(const Node* n, const PassOptions& opts) {
   return opts.precision;
 }
 
+// A Gather of a large constant float table along axis 0 (an embedding): at int8 the table is stored int8
+// per row (a quarter of the bytes) and read through r1::GatherDequant. Small tables are not worth it.
+constexpr int64_t kMinTableElems = 1 << 16;
+
+bool is_embedding(const Node* n) {
+  if (n->op_type != "Gather" || !n->domain.empty() || n->attrs.get_int("axis", 0) != 0) return false;
+  const Value* t = n->input(0);
+  return t && t->is_constant() && t->constant.dtype() == DType::Float32 && t->constant.rank() >= 2 &&
+         t->constant.numel() >= kMinTableElems;
+}
+
+Node* quantize_table(Graph& g, Node* n) {
+  const Tensor& t = n->input(0)->constant;
+  const int64_t V = t.dim(0), inner = t.numel() / V;
+  Tensor q = Tensor::empty(DType::Int8, t.shape());
+  Tensor s = Tensor::empty(DType::Float32, {V});
+  const float* src = t.data<float>();
+  for (int64_t v = 0; v < V; ++v) {
+    float amax = 0.f;
+    for (int64_t j = 0; j < inner; ++j) amax = std::max(amax, std::fabs(src[v * inner + j]));
+    s.data<float>()[v] = amax / 127.f;
+    const float inv = amax > 0.f ? 127.f / amax : 0.f;
+    for (int64_t j = 0; j < inner; ++j)
+      q.data<int8_t>()[v * inner + j] = static_cast<int8_t>(std::nearbyint(src[v * inner + j] * inv));
+  }
+  AttributeMap attrs;
+  attrs.set("precision", Attribute::make_string("int8"));
+  Value* qv = add_const(g, n->input(0)->name + "_int8", std::move(q));
+  Value* sv = add_const(g, n->input(0)->name + "_scales", std::move(s));
+  Node* f = add_op(g, "GatherDequant", "r1", {qv, sv, n->inputs[1]}, std::move(attrs), n->name + "_int8");
+  g.replace_all_uses(n->outputs[0], f->outputs[0]);
+  return f;
+}
+
 bool unquantize(Graph& g) {
   bool changed = false;
   for (Node* n : node_list(g))
@@ -97,6 +135,11 @@ class Precision : public Pass {
         Value* b = n->inputs.size() > 2 ? n->inputs[2] : nullptr;
         Node* f = add_op(g, "FusedConv", "r1", {n->inputs[0], n->inputs[1], b}, std::move(attrs), n->name + "_fused");
         g.replace_all_uses(n->outputs[0], f->outputs[0]);
+        changed = true;
+        continue;
+      }
+      if (is_embedding(n) && precision_of(n, opts) == "int8" && can_create(opts, "GatherDequant", "r1")) {
+        quantize_table(g, n);
         changed = true;
         continue;
       }

@@ -290,7 +290,7 @@ def _what_runs(model: Model, layers: list[LayerReport]) -> None:
                        precision_overrides=info.precision_overrides)  # fmt: skip
     actual = {n["name"]: n["precision"] or "fp32" for n in graph.nodes()}
     for layer in layers:
-        got = actual.get(layer.name)
+        got = actual.get(layer.name, actual.get(layer.name + "_int8"))  # a quantized table: r1::GatherDequant
         if got is not None and got != layer.precision:
             layer.reason += f"; {layer.precision} not available for this layer here, runs {got}"
             layer.precision = got

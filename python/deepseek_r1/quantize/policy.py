@@ -12,6 +12,7 @@ the graph's structure (not from names, which differ between exporters):
   ffn        feed-forward products: one with an activation epilogue (the up projection), its gated twin
              (SwiGLU's up, multiplied with the activated gate) and the product reading them (down)
   conv       convolutions
+  embedding  a Gather of a constant float table of at least 64k values (stored int8 per row)
   matmul     any other product with a constant weight (poolers, heads)
 Policy keys are these kinds, "matmul" (every product with a constant weight), "default", or globs over node
 names ("*layer.5*"); a glob beats a kind, a kind beats "matmul", "matmul" beats "default".
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 PRECISIONS = ("fp32", "bf16", "int8")
-KINDS = ("attention", "ffn", "conv", "matmul")
+KINDS = ("attention", "ffn", "conv", "matmul", "embedding")
 # Ops data flows through between a product and the attention core or the next product (reshapes into
 # heads, splits of a fused QKV, scaling, rotary embeddings, gating).
 _THROUGH = {
@@ -32,6 +33,7 @@ _THROUGH = {
     "Mul", "Div", "Add", "Sub", "Neg", "Expand", "Flatten", "RotaryEmbedding", "Where", "IsNaN",
 }  # fmt: skip
 _MAX_HOPS = 6
+EMBEDDING_MIN_ELEMS = 1 << 16  # precision.cc kMinTableElems: smaller tables stay fp32
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,14 @@ def _is_attention_core(n: dict) -> bool:
     return n["op"] in ("MatMul", "FusedMatMul") and len(n["constant"]) > 1 and not any(n["constant"][:2])
 
 
+def _is_embedding(n: dict) -> bool:
+    """A Gather of a constant table (the precision pass stores large ones int8: at least 64k values)."""
+    elems = n.get("float_elems") or [0]
+    return n["domain"] in ("", "ai.onnx") and n["op"] == "Gather" and elems[0] >= EMBEDDING_MIN_ELEMS
+
+
 def is_layer(n: dict) -> bool:
-    if _is_product(n) or (n["domain"] == "r1" and n["op"] in ("Attention", "FusedConv")):
+    if _is_product(n) or _is_embedding(n) or (n["domain"] == "r1" and n["op"] in ("Attention", "FusedConv")):
         return True
     return n["domain"] in ("", "ai.onnx") and n["op"] == "Conv" and len(n["constant"]) > 1 and n["constant"][1]
 
@@ -109,6 +117,8 @@ def classify(nodes: Iterable[dict]) -> dict[str, str]:
             continue
         if n["op"] in ("FusedConv", "Conv"):
             kinds[n["name"]] = "conv"
+        elif _is_embedding(n):
+            kinds[n["name"]] = "embedding"
         elif n["op"] == "Attention":
             kinds[n["name"]] = "attention"
         elif upstream(n, _is_attention_core) or downstream(n, _is_attention_core):
@@ -178,7 +188,7 @@ def decide(
             precision, reason = base, "default"
         if precision == "int8" and n["op"] == "Attention":
             precision, reason = "bf16", reason + "; the attention core runs bf16 under int8"
-        elif precision == "int8" and not (_is_product(n) or kind == "conv"):
+        elif precision == "int8" and not (_is_product(n) or kind in ("conv", "embedding")):
             precision, reason = "fp32", reason + "; int8 needs a constant weight"
         out[name] = Choice(precision, reason)
     return out

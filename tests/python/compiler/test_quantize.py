@@ -247,3 +247,48 @@ def test_static_mode_needs_calibration_and_a_known_method(tmp_path):
         r1.quantize(m, tmp_path / "q.r1", mode="static", calibration_data=[feeds()], method="kl")
     with pytest.raises(ValueError, match="mode 'dynamic' measures them"):
         r1.quantize(m, tmp_path / "q.r1", calibration_data=[feeds()], method="entropy")
+
+
+def embedding_model(vocab, dim, seed=0):
+    """y = Gather(table, ids) @ W: an embedding table then a product."""
+    rng = np.random.default_rng(seed)
+    table = rng.standard_normal((vocab, dim)).astype(np.float32) * rng.uniform(0.1, 3, (vocab, 1)).astype(np.float32)
+    w = (rng.standard_normal((dim, 16)) / np.sqrt(dim)).astype(np.float32)
+    g = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["e"], name="emb"), helper.make_node("MatMul", ["e", "w"], ["y"])],
+        "emb",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["n"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 16]), helper.make_tensor_value_info("e", TensorProto.FLOAT, ["n", dim])],
+        [numpy_helper.from_array(table, "table"), numpy_helper.from_array(w, "w")],
+    )  # fmt: skip
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), table
+
+
+def test_int8_stores_large_embedding_tables_per_row():
+    m, table = embedding_model(600, 128)  # 76.8k values: above the 64k threshold
+    e = r1.InferenceEngine(r1.Model(r1.load_onnx(m)), precision="int8")
+    ops = [n["op"] for n in e.graph.nodes()]
+    assert "GatherDequant" in ops and "Gather" not in ops, ops
+    ids = np.array([0, 5, -1, 599, 5])
+    got = e.run({"ids": ids})["e"]
+    amax = np.abs(table).max(axis=1, keepdims=True)
+    q = np.rint(table * (np.float32(127) / amax).astype(np.float32))
+    want = (q * (amax / np.float32(127)).astype(np.float32)).astype(np.float32)[ids]
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+    with pytest.raises(r1.InputError, match="GatherDequant: index 600 is out of range for 600 rows"):
+        e.run({"ids": np.array([600])})
+    small, _ = embedding_model(100, 128)  # 12.8k values: stays an fp32 Gather
+    assert "Gather" in [
+        n["op"] for n in r1.InferenceEngine(r1.Model(r1.load_onnx(small)), precision="int8").graph.nodes()
+    ]
+
+
+def test_quantize_reports_embeddings_and_shrinks_them(tmp_path):
+    m, _ = embedding_model(2000, 128)
+    rep = r1.quantize(r1.Model(r1.load_onnx(m)), tmp_path / "e.r1")
+    emb = next(layer for layer in rep.layers if layer.kind == "embedding")
+    assert emb.name == "emb" and emb.precision == "int8"
+    assert rep.size_after < 0.3 * rep.size_before  # the table dominates: int8 plus one scale a row
+    rep = r1.quantize(r1.Model(r1.load_onnx(m)), tmp_path / "f.r1", policy={"embedding": "fp32"})
+    assert next(layer for layer in rep.layers if layer.kind == "embedding").precision == "fp32"

@@ -185,6 +185,32 @@ void quant_dequant(KernelContext& ctx) {
   out.finish(ctx.pool());
 }
 
+// r1::GatherDequant: y[i, ...] = table[indices[i], ...] * scales[indices[i]].
+void gather_dequant(KernelContext& ctx) {
+  const Tensor& table = ctx.input(0);
+  const Tensor& scales = ctx.input(1);
+  const int64_t V = table.rank() > 0 ? table.dim(0) : 0;
+  const int64_t inner = V > 0 ? table.numel() / V : 0;
+  R1_CHECK(scales.numel() == V, InputError) << "GatherDequant: " << scales.numel() << " scales for " << V << " rows";
+  std::vector<int64_t> idx = ctx.input(2).to_int64_vector();
+  for (int64_t& v : idx) {
+    if (v < 0) v += V;
+    R1_CHECK(v >= 0 && v < V, InputError) << "GatherDequant: index " << v << " is out of range for " << V << " rows";
+  }
+  float* y = ctx.output(0).data<float>();
+  const int8_t* q = table.data<int8_t>();
+  const float* s = scales.data<float>();
+  ctx.pool().parallel_for(0, static_cast<int64_t>(idx.size()),
+                          std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
+                            for (int64_t i = b; i < e; ++i) {
+                              const int8_t* src = q + idx[i] * inner;
+                              const float sc = s[idx[i]];
+                              float* dst = y + i * inner;
+                              for (int64_t j = 0; j < inner; ++j) dst[j] = static_cast<float>(src[j]) * sc;
+                            }
+                          });
+}
+
 }  // namespace
 
 void quant_dequant_ref(const float* x, float* y, int64_t n, float scale, float zero, float qmin, float qmax) {
@@ -196,6 +222,7 @@ void quant_dequant_ref(const float* x, float* y, int64_t n, float scale, float z
 
 void register_quantize_kernels(KernelTable& t) {
   t.add("QuantDequant", quant_dequant, "r1");
+  t.add("GatherDequant", gather_dequant, "r1");
   t.add("QuantizeLinear", quantize_linear);
   t.add("DequantizeLinear", dequantize_linear);
   t.add("DynamicQuantizeLinear", dynamic_quantize_linear);

@@ -77,9 +77,26 @@ void infer_quant_dequant(InferContext& c) {
   c.set_output(0, c.input_dtype(0), c.input_shape(0));
 }
 
+// r1::GatherDequant(table, scales, indices): rows of an int8 table [V, ...] times their float scales [V]:
+// an embedding table quantized per row (the precision pass makes it from a Gather at precision int8).
+void infer_gather_dequant(InferContext& c) {
+  R1_CHECK(c.input_dtype(0) == DType::Int8, ModelError) << "GatherDequant: the table must be int8";
+  R1_CHECK(c.input_dtype(1) == DType::Float32, ModelError) << "GatherDequant: the scales must be float32";
+  const DType it = c.input_dtype(2);
+  R1_CHECK(it == DType::Int32 || it == DType::Int64, ModelError) << "GatherDequant: indices must be int32 or int64";
+  const Shape& t = c.input_shape(0);
+  R1_CHECK(t.size() >= 1, ModelError) << "GatherDequant: the table must be at least 1-D";
+  Shape out = c.input_shape(2);
+  out.insert(out.end(), t.begin() + 1, t.end());
+  c.set_output(0, DType::Float32, out);
+}
+
 }  // namespace
 
 void register_quantize_ops(OpRegistry& reg) {
+  OpSchema gdq = schema("GatherDequant", 3, 3, infer_gather_dequant);
+  gdq.domain = "r1";
+  reg.add(gdq);
   OpSchema qdq = schema("QuantDequant", 1, 1, infer_quant_dequant);
   qdq.domain = "r1";
   reg.add(qdq);
