@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "r1/core/int8_grid.h"
 #include "r1/passes/pass.h"
 #include "r1/passes/rewrite.h"
 
@@ -34,26 +35,10 @@ bool on_int8_grid(const Tensor& w, bool conv, bool trans_b) {
     outer = trans_b ? w.dim(0) : w.dim(1), inner = trans_b ? w.dim(1) : w.dim(0);
   }
   const bool rows = conv || trans_b;  // channel c's values are contiguous
-  auto at = [&](int64_t c, int64_t i) { return rows ? p[c * inner + i] : p[i * outer + c]; };
-  auto grid = [&](int64_t c, float amax) {
-    if (amax == 0.f) return true;
-    const double inv = 127.0 / amax;
-    for (int64_t i = 0; i < inner; ++i) {
-      const double q = at(c, i) * inv;
-      if (std::fabs(q - std::nearbyint(q)) > 1e-3) return false;
-    }
-    return true;
-  };
-  float tensor_max = 0.f;
-  for (int64_t i = 0; i < w.numel(); ++i) tensor_max = std::max(tensor_max, std::fabs(p[i]));
-  bool per_channel = true, per_tensor = true;
-  for (int64_t c = 0; c < outer && (per_channel || per_tensor); ++c) {
-    float amax = 0.f;
-    for (int64_t i = 0; i < inner; ++i) amax = std::max(amax, std::fabs(at(c, i)));
-    per_channel = per_channel && grid(c, amax);
-    per_tensor = per_tensor && grid(c, tensor_max);
-  }
-  return per_channel || per_tensor;
+  bool per_channel = true;
+  for (int64_t c = 0; c < outer && per_channel; ++c)
+    per_channel = int8_grid_max(inner, [&](int64_t i) { return rows ? p[c * inner + i] : p[i * outer + c]; }) >= 0;
+  return per_channel || int8_grid_max(w.numel(), [&](int64_t i) { return p[i]; }) >= 0;
 }
 
 bool is_product(const Node* n) {

@@ -143,19 +143,7 @@ void gemm_s8(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
   const bool vnni = use_vnni();
   float fixed_scale = aq.scale;
   int32_t fixed_zero = aq.zero;
-  if (aq.mode == ActQuant::Tensor) {
-    // DynamicQuantizeLinear: scale = (max(0, hi) - min(0, lo)) / 255, zero = round(-lo / scale).
-    float lo = 0.f, hi = 0.f;
-    if (vnni) {
-      minmax_rows_avx512(A, lda, M, K, &lo, &hi);
-    } else {
-      for (int64_t r = 0; r < M; ++r)
-        for (int64_t j = 0; j < K; ++j) lo = std::min(lo, A[r * lda + j]), hi = std::max(hi, A[r * lda + j]);
-    }
-    fixed_scale = (hi - lo) / 255.f;
-    if (!(fixed_scale > 0.f)) fixed_scale = 1.f;
-    fixed_zero = static_cast<int32_t>(std::min(255.f, std::max(0.f, std::nearbyint(-lo / fixed_scale))));
-  }
+  if (aq.mode == ActQuant::Tensor) dynamic_quant_params(A, lda, M, K, &fixed_scale, &fixed_zero);
   const bool fixed = aq.mode != ActQuant::Row;
   if (fixed) {
     R1_CHECK(fixed_scale > 0.f && fixed_zero >= 0 && fixed_zero <= 255, InputError)
@@ -201,5 +189,19 @@ void gemm_u8s8_s32(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t ld
 }
 
 std::string gemm_s8_path() { return use_vnni() ? "avx512-vnni" : "portable"; }
+bool s8_vnni_available() { return use_vnni(); }
+
+void dynamic_quant_params(const float* a, int64_t lda, int64_t rows, int64_t k, float* scale, int32_t* zero) {
+  float lo = 0.f, hi = 0.f;
+  if (fast_gemm_available()) {
+    minmax_rows_avx512(a, lda, rows, k, &lo, &hi);
+  } else {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < k; ++j) lo = std::min(lo, a[r * lda + j]), hi = std::max(hi, a[r * lda + j]);
+  }
+  *scale = (hi - lo) / 255.f;
+  if (!(*scale > 0.f)) *scale = 1.f;
+  *zero = static_cast<int32_t>(std::min(255.f, std::max(0.f, std::nearbyint(-lo / *scale))));
+}
 
 }  // namespace r1::cpu::gemm

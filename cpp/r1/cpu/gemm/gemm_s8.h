@@ -42,5 +42,11 @@ void gemm_u8s8_s32(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t ld
 
 // The path the int8 GEMM takes under the ISA limit of gemm.h: "avx512-vnni" or "portable".
 std::string gemm_s8_path();
+bool s8_vnni_available();
+
+// DynamicQuantizeLinear's uint8 scale and zero point for the values of rows [rows, k] (lda): their range with
+// 0 in it, scale = (hi - lo) / 255 (1 for all zeros), zero = round(-lo / scale). The int8 GEMM's "tensor" mode
+// and the int8 conv's per-image and per-tensor modes use it.
+void dynamic_quant_params(const float* a, int64_t lda, int64_t rows, int64_t k, float* scale, int32_t* zero);
 
 }  // namespace r1::cpu::gemm

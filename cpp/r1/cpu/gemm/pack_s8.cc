@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "r1/core/int8_grid.h"
 #include "r1/cpu/gemm/kernel_args.h"
 #include "r1/cpu/gemm/pack.h"
 
@@ -55,25 +56,12 @@ void pack_panel(int64_t k, int64_t n, int64_t j0, Q q, int8_t* panel, int32_t* s
 
 }  // namespace
 
-float tensor_grid_max(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n) {
-  float amax = 0.f;
-  for (int64_t kk = 0; kk < k; ++kk)
-    for (int64_t j = 0; j < n; ++j) amax = std::max(amax, std::fabs(at(b, ldb, trans_b, kk, j)));
-  if (amax == 0.f) return 0.f;
-  const double inv = 127.0 / amax;
-  for (int64_t kk = 0; kk < k; ++kk)
-    for (int64_t j = 0; j < n; ++j) {
-      const double q = at(b, ldb, trans_b, kk, j) * inv;
-      if (std::fabs(q - std::nearbyint(q)) > 1e-3) return 0.f;
-    }
-  return amax;
-}
-
 void pack_s8_quantized(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, void* data, ThreadPool* pool) {
   const S8Parts p = parts(data, k, n);
   // Weights already on one int8 grid for the whole tensor (a model quantized per tensor, imported) keep
   // their integers: per-column scales would move them to finer grids of their own.
-  const float tensor_max = tensor_grid_max(b, ldb, trans_b, k, n);
+  const float tensor_max =
+      std::max(0.f, int8_grid_max(k * n, [&](int64_t i) { return at(b, ldb, trans_b, i / n, i % n); }));
   auto run = [&](int64_t p0, int64_t p1) {
     std::vector<float> inv(kNR);
     for (int64_t q = p0; q < p1; ++q) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "r1/core/int8_grid.h"
 #include "r1/cpu/gemm/gemm.h"
 #include "r1/cpu/gemm/gemm_s8.h"
 #include "r1/cpu/gemm/kernel_args.h"
@@ -46,12 +47,7 @@ std::shared_ptr<const void> quantize_weights(const float* w, int64_t M, int64_t 
   out->sum.resize(static_cast<size_t>(M));
   // Weights already on one int8 grid for the whole tensor (imported per-tensor quantized models) keep their
   // integers; otherwise each output channel gets its own scale.
-  float tensor_max = 0.f;
-  for (int64_t i = 0; i < M * Cg * KH * KW; ++i) tensor_max = std::max(tensor_max, std::fabs(w[i]));
-  for (int64_t i = 0; i < M * Cg * KH * KW && tensor_max > 0.f; ++i) {
-    const double q = w[i] * (127.0 / tensor_max);
-    if (std::fabs(q - std::nearbyint(q)) > 1e-3) tensor_max = 0.f;
-  }
+  const float tensor_max = std::max(0.f, int8_grid_max(M * Cg * KH * KW, [&](int64_t i) { return w[i]; }));
   pool.parallel_for(0, M, 4, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) {
       const float* src = w + m * Cg * KS;  // [Cg][KH][KW]
@@ -164,7 +160,7 @@ void conv_forward_s8(const ConvArgs& a, const ConvWeightsS8& wq, const ConvActQu
   const int64_t HW = q.H * q.W, P = q.OH * q.OW;
   if (a.n == 0 || a.m == 0 || P == 0) return;
   const ConvWeightsS8Data& W = *wq.hold;
-  const bool vnni = gemm::gemm_s8_path() == "avx512-vnni";
+  const bool vnni = gemm::s8_vnni_available();
   const bool avx512 = gemm::fast_gemm_available();
   // + 48 words: a direct panel (below) reads whole 48-pixel vectors past the last pixel (lanes never stored).
   std::vector<uint32_t> x4(static_cast<size_t>(a.group * C4 * HW + kPanel));
@@ -179,17 +175,9 @@ void conv_forward_s8(const ConvArgs& a, const ConvWeightsS8& wq, const ConvActQu
     chunks = std::min((mg + 7) / 8, (4 * threads + a.group * panels - 1) / (a.group * panels));
   const int64_t rows_per_chunk = ((mg + chunks - 1) / chunks + 7) / 8 * 8;
   chunks = (mg + rows_per_chunk - 1) / rows_per_chunk;
-  // The range of `count` floats, 0 included, as DynamicQuantizeLinear's scale and zero point.
-  auto dynamic = [&](const float* x, int64_t count, float* scale, int32_t* zero) {
-    float lo = 0.f, hi = 0.f;
-    if (avx512) {
-      gemm::minmax_rows_avx512(x, count, 1, count, &lo, &hi);
-    } else {
-      for (int64_t i = 0; i < count; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
-    }
-    *scale = (hi - lo) / 255.f;
-    if (!(*scale > 0.f)) *scale = 1.f;
-    *zero = static_cast<int32_t>(std::min(255.f, std::max(0.f, std::nearbyint(-lo / *scale))));
+  // DynamicQuantizeLinear's scale and zero point over `count` floats (the batch, or one image).
+  auto dynamic = [](const float* x, int64_t count, float* scale, int32_t* zero) {
+    gemm::dynamic_quant_params(x, count, 1, count, scale, zero);
   };
   float batch_scale = aq.scale;
   int32_t batch_zero = aq.zero;
