@@ -60,11 +60,11 @@ def feeds(seed, batch, k):
     return {"x": rng.standard_normal((batch, k)).astype(np.float32), "ids": rng.integers(0, 50, batch)}
 
 
-def quantized(tmp_path, model, kind, calib):
+def quantized(tmp_path, model, kind, calib, per_channel=True):
     src, dst = tmp_path / "m.onnx", tmp_path / f"m.{kind}.onnx"
     onnx.save(model, src)
     if kind == "dynamic":
-        quant.quantize_dynamic(str(src), str(dst), weight_type=quant.QuantType.QInt8, per_channel=True)
+        quant.quantize_dynamic(str(src), str(dst), weight_type=quant.QuantType.QInt8, per_channel=per_channel)
     else:
 
         class Reader(quant.CalibrationDataReader):
@@ -242,3 +242,49 @@ def test_quantized_cnn_runs_int8_convs(tmp_path, kind, seed):
             float(numpy_helper.to_array(i)) for i in onnx.load(path).graph.initializer if i.name == "y_scale"
         )
         assert np.abs(y - want).max() <= 1.001 * y_scale
+
+
+def test_per_tensor_weights_keep_their_integers(tmp_path):
+    """quantize_dynamic(per_channel=False): one weight scale per tensor. The packer keeps those integers (per-column
+    scales would move them to finer grids), so the result is onnxruntime's to float rounding."""
+    path = quantized(tmp_path, mlp(3, 64, 96, 24), "dynamic", None, per_channel=False)
+    f = feeds(4, 5, 64)
+    want = ort_run(path, f)
+    np.testing.assert_allclose(r1.InferenceEngine(path).run(f)["y"], want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def big_weight_model(op):
+    """One product whose int8 weight dequantizes past constant_folding's 1 MiB growth cap: Gemm [1024, 512] or
+    Conv [256, 256, 3, 3]."""
+    rng = np.random.default_rng(0)
+    if op == "Gemm":
+        w = (rng.standard_normal((1024, 512)) / 32).astype(np.float32)
+        node, x = helper.make_node("Gemm", ["x", "w"], ["y"]), ["n", 1024]
+    else:
+        w = (rng.standard_normal((256, 256, 3, 3)) / 48).astype(np.float32)
+        node, x = helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1]), ["n", 256, 6, 6]
+    g = helper.make_graph(
+        [node],
+        "big",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "w")],
+    )
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), x
+
+
+@pytest.mark.parametrize("op", ["Gemm", "Conv"])
+def test_large_dequantized_weights_are_folded_into_int8_products(tmp_path, op):
+    model, xs = big_weight_model(op)
+    shape = [2 if d == "n" else d for d in xs]
+    rng = np.random.default_rng(1)
+    calib = [{"x": rng.standard_normal(shape).astype(np.float32)} for _ in range(2)]
+    path = quantized(tmp_path, model, "static", calib)
+    e = r1.InferenceEngine(path)
+    got = ops(e)
+    assert "DequantizeLinear" not in got, got  # not left to run on every call
+    assert [n["precision"] for n in e.graph.nodes() if n["op"] in ("FusedMatMul", "Conv", "FusedConv")] == ["int8"]
+    f = {"x": rng.standard_normal(shape).astype(np.float32)}
+    y, ref = e.run(f)["y"], r1.InferenceEngine(path, optimization_level=0).run(f)["y"]
+    y_scale = next(float(numpy_helper.to_array(i)) for i in onnx.load(path).graph.initializer if i.name == "y_scale")
+    assert np.abs(y - ref).max() <= 1.001 * y_scale
