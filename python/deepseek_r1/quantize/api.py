@@ -32,7 +32,7 @@ from ..model import COMPILE_KEYS, CompileInfo, Model, load_model, save_model
 from ..tools.progress import Progress
 from .calibrate import METHODS, apply_static, collect_ranges
 from .guard import Guard, Outputs
-from .policy import Choice, as_overrides, classify, decide
+from .policy import Choice, as_overrides, decide
 
 MODES = ("dynamic", "static")
 
@@ -203,9 +203,7 @@ def quantize(
     if target.kind == "gpu":
         raise ValueError(f"int8 runs on the CPU; target_hardware {target.name!r} is a GPU row")
     base, source = _compiled_fp32(model)
-    nodes = base.graph.nodes()
-    kinds = classify(nodes)
-    choices = decide(nodes, policy, exclude or ())
+    choices = decide(base.graph.nodes(), policy, exclude or ())
     if not any(c.precision != "fp32" for c in choices.values()):
         raise ValueError("the policy keeps every layer at fp32: nothing to quantize")
     samples = _samples(calibration_data, progress)
@@ -221,7 +219,7 @@ def quantize(
     if samples is not None:
         reference = _run_all(fp32_base, samples, "fp32 reference", progress, num_threads)
         guard = Guard(accuracy if accuracy is not None else {"metric": "cosine", "min": -1.0}, reference)
-        fp32 = {n: Choice("fp32", c.reason) for n, c in choices.items()}
+        fp32 = {n: Choice("fp32", c.reason, c.kind) for n, c in choices.items()}
         lowered = [n for n, c in choices.items() if c.precision != "fp32"]
         with Progress(len(lowered), "measuring each layer's error", progress) as bar:
             for name in lowered:
@@ -238,7 +236,9 @@ def quantize(
                 if guard.holds(score):
                     break
                 choices[name] = Choice(
-                    "fp32", f"accuracy guard: its error ranked {len(fallbacks) + 1} of {len(lowered)}"
+                    "fp32",
+                    f"accuracy guard: its error ranked {len(fallbacks) + 1} of {len(lowered)}",
+                    choices[name].kind,
                 )
                 fallbacks.append(name)
                 score = guard.score(_run_all(_with_choices(base, choices), samples, "", False, num_threads))
@@ -263,7 +263,7 @@ def quantize(
         out_model = Model(graph, meta)
     out = Path(output_path) if output_path else _default_output(model, source)
     save_model(out_model, out)
-    layers = [LayerReport(n, kinds[n], c.precision, c.reason, errors.get(n)) for n, c in choices.items()]
+    layers = [LayerReport(n, c.kind, c.precision, c.reason, errors.get(n)) for n, c in choices.items()]
     _what_runs(out_model, layers)
     return QuantizationReport(
         str(out),

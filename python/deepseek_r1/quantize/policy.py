@@ -2,7 +2,7 @@
 
     kinds = classify(graph.nodes())            # {"/layer.0/attention/self/query/MatMul_fused": "attention", ...}
     choices = decide(graph.nodes(), policy={"attention": "bf16", "ffn": "int8", "default": "fp32"})
-    choices["/layer.0/intermediate/dense/MatMul_fused"]   # Choice(precision="int8", reason="policy 'ffn'")
+    choices["/layer.0/intermediate/dense/MatMul_fused"]   # Choice("int8", reason="policy 'ffn'", kind="ffn")
 
 A layer is a node whose compute precision can be chosen: r1::FusedMatMul, r1::Attention and r1::FusedConv
 (and plain Conv with a constant weight, which compiles to FusedConv when it is not fp32). Kinds, found from
@@ -40,6 +40,7 @@ EMBEDDING_MIN_ELEMS = 1 << 16  # precision.cc kMinTableElems: smaller tables sta
 class Choice:
     precision: str
     reason: str
+    kind: str = ""  # the layer's kind (classify)
 
 
 def _is_product(n: dict) -> bool:
@@ -175,7 +176,7 @@ def decide(
             continue
         kind = kinds[name]
         if any(e == kind or fnmatch.fnmatchcase(name, e) for e in exclude):
-            out[name] = Choice("fp32", "excluded")
+            out[name] = Choice("fp32", "excluded", kind)
             continue
         hit = next((g for g in globs if fnmatch.fnmatchcase(name, g)), None)
         if hit is not None:
@@ -190,7 +191,7 @@ def decide(
             precision, reason = "bf16", reason + "; the attention core runs bf16 under int8"
         elif precision == "int8" and not (_is_product(n) or kind in ("conv", "embedding")):
             precision, reason = "fp32", reason + "; int8 needs a constant weight"
-        out[name] = Choice(precision, reason)
+        out[name] = Choice(precision, reason, kind)
     return out
 
 
