@@ -82,6 +82,23 @@ void bind_graph(py::module_& m) {
                }
              R1_THROW(ModelError) << "no node named '" << node << "' in the graph";
            })
+      // A constant value (a weight) as an array, and its replacement by one of the same dtype and shape
+      // (r1.sparsify prunes weights in place on a clone).
+      .def("constant",
+           [](const Graph& g, const std::string& value) {
+             const Value* v = g.get(value);
+             R1_CHECK(v->is_constant(), ModelError) << "value '" << value << "' is not a constant";
+             return py_bridge::array_from_tensor(v->constant);
+           })
+      .def("set_constant",
+           [](Graph& g, const std::string& value, py::array a) {
+             Value* v = g.get(value);
+             R1_CHECK(v->is_constant(), ModelError) << "value '" << value << "' is not a constant";
+             Tensor t = py_bridge::tensor_from_array(py::array::ensure(a, py::array::c_style)).clone();
+             R1_CHECK(t.dtype() == v->constant.dtype() && t.shape() == v->constant.shape(), InputError)
+                 << "set_constant: '" << value << "' is " << v->constant.describe() << ", got " << t.describe();
+             v->constant = std::move(t);
+           })
       .def_property_readonly("num_nodes", [](const Graph& g) { return g.nodes().size(); })
       // Bytes of the constants nodes read (weights as stored: packed, bf16 or int8 blobs count as they are).
       .def_property_readonly("constant_bytes",
@@ -93,8 +110,8 @@ void bind_graph(py::module_& m) {
                              })
       // The top-level nodes in order, as dicts (for tools that report per layer: r1.quantize):
       // name, op, domain, inputs / outputs (value names, "" for an absent optional input), constant
-      // (per input: a constant value), float_elems (per input: values of a float constant, else 0), precision and
-      // activation (attributes of fused ops, or "").
+      // (per input: a constant value), float_elems (per input: values of a float constant, else 0), precision,
+      // activation and trans_b (attributes of fused ops, or "" / False).
       .def("nodes",
            [](const Graph& g) {
              py::list out;
@@ -111,7 +128,8 @@ void bind_graph(py::module_& m) {
                                    py::arg("inputs") = ins, py::arg("outputs") = outs, py::arg("constant") = constant,
                                    py::arg("float_elems") = table,
                                    py::arg("precision") = n->attrs.get_string("precision", ""),
-                                   py::arg("activation") = n->attrs.get_string("activation", "")));
+                                   py::arg("activation") = n->attrs.get_string("activation", ""),
+                                   py::arg("trans_b") = n->attrs.get_int("trans_b", 0) != 0));
              }
              return out;
            })

@@ -33,7 +33,7 @@ from .hardware import hardware_info
 from .hardware import install_at_import as _install_hardware_profile
 from .model import CompileInfo, Model, load_model, save_model
 from .profiler import ProfileReport, profile
-from .quantize import QuantizationReport, quantize
+from .quantize import QuantizationReport, SparsityReport, quantize, sparsify
 
 _install_hardware_profile()  # CPU tile sizes for this machine (R1_CPU_PROFILE overrides)
 
@@ -68,6 +68,7 @@ __all__ = [
     "ProfileReport",
     "QuantizationReport",
     "R1Error",
+    "SparsityReport",
     "TensorInfo",
     "devices",
     "hardware_info",
@@ -78,5 +79,6 @@ __all__ = [
     "profile",
     "quantize",
     "save_model",
+    "sparsify",
     "supported_ops",
 ]

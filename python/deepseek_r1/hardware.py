@@ -48,6 +48,7 @@ CPU_FLAGS = (
     "avx512dq",
     "avx512_vnni",
     "avx512_bf16",
+    "avx512_vbmi",
     "amx_tile",
     "amx_bf16",
     "amx_int8",

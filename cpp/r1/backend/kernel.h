@@ -126,6 +126,9 @@ struct PrepackContext {
   Graph& graph;
   const CpuFeatures& target;
   std::map<std::pair<const Value*, std::string>, Value*>& done;
+  // The target is this host (packing at load), not a CPU row compiled for: layouts that only pay off on
+  // some CPUs of a row (2:4 sparse int8) are stored as they are at compile time and chosen here.
+  bool at_load = false;
 };
 // Rewrites a node's constant inputs once, at compile or load time, into the layout this kernel reads
 // (weight prepacking), or back to the plain layout where the target's kernels cannot read the packed

@@ -70,6 +70,7 @@ CpuFeatures detect() {
     f.avx512bw = os_avx512 && (l7.b & (1u << 30));
     f.avx512vl = os_avx512 && (l7.b & (1u << 31));
     f.avx512_vnni = os_avx512 && (l7.c & (1u << 11));
+    f.avx512_vbmi = os_avx512 && (l7.c & (1u << 1));
     bool amx_bf16 = l7.d & (1u << 22), amx_tile = l7.d & (1u << 24), amx_int8 = l7.d & (1u << 25);
     if (v.a >= 7) {
       Regs l71 = cpuid(7, 1);
@@ -134,6 +135,7 @@ const std::pair<const char*, Flag> kFlags[] = {{"avx2", &CpuFeatures::avx2},
                                                {"avx512dq", &CpuFeatures::avx512dq},
                                                {"avx512_vnni", &CpuFeatures::avx512_vnni},
                                                {"avx512_bf16", &CpuFeatures::avx512_bf16},
+                                               {"avx512_vbmi", &CpuFeatures::avx512_vbmi},
                                                {"amx_tile", &CpuFeatures::amx_tile},
                                                {"amx_bf16", &CpuFeatures::amx_bf16},
                                                {"amx_int8", &CpuFeatures::amx_int8}};

@@ -13,6 +13,7 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512_vnni = false, avx512_bf16 = false;
+  bool avx512_vbmi = false;  // vpermb / vpmultishiftqb: the 2:4 sparse int8 kernel expands its indices with them
   bool amx_tile = false, amx_bf16 = false, amx_int8 = false;  // true only when the OS granted AMX state
   std::string vendor, brand;
   int l1d_kb = 0, l2_kb = 0, l3_kb = 0;  // per core (l3: whole cache), 0 when unknown

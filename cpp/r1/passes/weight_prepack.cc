@@ -28,7 +28,7 @@ class WeightPrepack : public Pass {
     const CpuFeatures& target = opts.cpu_target ? *opts.cpu_target : cpu_features();
     const CpuFeatures plain;  // no packed kernels: the layout of the ONNX graph
     std::map<std::pair<const Value*, std::string>, Value*> done;
-    PrepackContext ctx{g, target, done}, to_plain{g, plain, done};
+    PrepackContext ctx{g, target, done, !opts.cpu_target.has_value()}, to_plain{g, plain, done, false};
     bool changed = false;
     for (Node* n : node_list(g)) {
       const KernelEntry* e = kernels.entry(n->op_type, n->domain);

@@ -101,3 +101,26 @@ def test_quantize_reports_what_a_cnn_runs(tmp_path):
     for layer in convs:
         if layer.name in ran:
             assert ran[layer.name] == layer.precision, layer
+
+
+def test_sparsify_a_trained_transformer(tmp_path):
+    """MiniLM's feed-forward products pruned to 2:4 by magnitude (no fine-tuning): the file holds them compressed
+    (smaller than the dense int8 file), the cosine it reports is the one measured here between the dense and the
+    sparse int8 models, and its guard keeps the costliest layers dense to meet a target."""
+    spec = SPECS["minilm"]
+    path = export_for_test("minilm", "legacy")
+    samples = varied_feeds(spec, 8)
+    rep = r1.sparsify(path, tmp_path / "s.r1", calibration_data=samples)
+    assert len(rep.layers) == 12 and all(layer.zeros_after == 0.5 for layer in rep.layers)
+    dense = r1.quantize(path, tmp_path / "d.r1")
+    assert rep.size_after < dense.size_after
+    d, s = r1.InferenceEngine(dense.path), r1.InferenceEngine(rep.path)
+
+    def flat(outs):  # every float output of a sample together, as the report's cosine takes them
+        return np.concatenate([np.ravel(outs[k]) for k in sorted(outs) if outs[k].dtype.kind == "f"])
+
+    mine = min(cosine(flat(d.run(f)), flat(s.run(f))) for f in samples)
+    assert abs(rep.cosine - mine) < 1e-6
+    guarded = r1.sparsify(path, tmp_path / "g.r1", calibration_data=samples, accuracy={"min": 0.97})
+    assert guarded.cosine >= 0.97 and any(layer.kept_dense for layer in guarded.layers)
+    assert any(not layer.kept_dense for layer in guarded.layers)  # some pruning survives the target

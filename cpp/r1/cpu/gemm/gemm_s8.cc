@@ -9,6 +9,7 @@
 
 #include "r1/core/cpu_features.h"
 #include "r1/cpu/gemm/gemm.h"
+#include "r1/cpu/gemm/sparse_choice.h"
 #include "r1/cpu/gemm/split.h"
 
 namespace r1::cpu::gemm {
@@ -17,19 +18,57 @@ namespace {
 constexpr int64_t kQuad = 4 * kNR;
 
 bool use_vnni() { return fast_gemm_available() && cpu_features().avx512_vnni; }
+bool use_sparse_kernel() { return use_vnni() && cpu_features().avx512_vbmi; }
 
 void check_view(const PackedB& B, int64_t K, int64_t N, const char* who) {
-  R1_CHECK(B.layout == PackedLayout::S8 && B.k == K && B.n == N, InternalError)
+  R1_CHECK((B.layout == PackedLayout::S8 || B.layout == PackedLayout::S8S24) && B.k == K && B.n == N, InternalError)
       << who << ": B must be an int8 packed " << K << " x " << N << " operand, got " << B.k << " x " << B.n;
   R1_CHECK(K <= kMaxS8Depth, InputError) << who << ": inner dimension " << K << " exceeds the int8 GEMM's "
                                          << kMaxS8Depth << " (its int32 accumulators could overflow)";
 }
 
-// Runs the block kernel over tasks; `a` rows are uint8 at lda bytes (a multiple of 4).
+// The dense block kernel of this CPU.
+void dense_block(const TileArgsS8& x, bool vnni) {
+  if (vnni)
+    gemm_block_s8_avx512(x);
+  else
+    gemm_block_s8_ref(x);
+}
+
+// A 2:4 B through the dense kernel: each panel of the task expanded to dense quads first (the fallback where
+// the sparse kernel is slower, or missing).
+void expanded_block(TileArgsS8 x, const PackedB& B, bool vnni) {
+  const int64_t blocks = (B.k + 7) / 8, panels = (x.cols + kNR - 1) / kNR;
+  thread_local std::vector<int8_t> dense;
+  dense.resize(static_cast<size_t>(blocks * 2 * kQuad));
+  const int8_t* first = x.b;
+  const int64_t cols = x.cols, col0 = x.col0;
+  float* c = x.c;
+  int32_t* c32 = x.c32;
+  for (int64_t q = 0; q < panels; ++q) {
+    if (use_sparse_kernel())
+      expand_s8_2to4_panel_avx512vbmi(first + q * x.panel_stride, blocks, dense.data());
+    else
+      expand_s8_2to4_panel(first + q * x.panel_stride, blocks, dense.data());
+    x.b = dense.data();
+    x.cols = std::min(kNR, cols - q * kNR);
+    x.col0 = col0 + q * kNR;
+    x.b_scale = B.col_scale + x.col0;
+    x.b_sum = B.col_sum + x.col0;
+    x.c = c ? c + q * kNR : nullptr;
+    x.c32 = c32 ? c32 + q * kNR : nullptr;
+    dense_block(x, vnni);
+  }
+}
+
+// Runs the block kernel over tasks; `a` rows are uint8 at lda bytes (a multiple of 4, of 8 for a 2:4 B).
+// sparse: a 2:4 B through the sparse kernel (else expanded).
 void run_s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const float* a_scale, const int32_t* a_zero,
-            const PackedB& B, float* C, int32_t* C32, int64_t ldc, const Epilogue* ep, ThreadPool& pool) {
+            const PackedB& B, float* C, int32_t* C32, int64_t ldc, const Epilogue* ep, ThreadPool& pool,
+            bool sparse = false) {
   const bool vnni = use_vnni();
-  const Split s = plan_split(M, N, K, pool.num_threads(), 4);
+  const bool s24 = B.layout == PackedLayout::S8S24;
+  const Split s = plan_split(M, N, K, pool.num_threads(), s24 && sparse ? 8 : 4);
   run_tasks(s, pool, [&](int64_t t) {
     const Task tk = task_of(s, M, t);
     if (tk.i1 <= tk.i0 || tk.p1 <= tk.p0) return;
@@ -37,7 +76,7 @@ void run_s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, cons
     x.rows = tk.i1 - tk.i0;
     x.col0 = tk.p0 * kNR;
     x.cols = std::min(N, tk.p1 * kNR) - x.col0;
-    x.kq = (K + 3) / 4;
+    x.kq = s24 && sparse ? (K + 7) / 8 : (K + 3) / 4;
     x.row0 = tk.i0;
     x.a = a + tk.i0 * lda;
     x.lda = lda;
@@ -51,10 +90,24 @@ void run_s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, cons
     x.c32 = C32 ? C32 + tk.i0 * ldc + x.col0 : nullptr;
     x.ldc = ldc;
     x.ep = ep;
-    if (vnni)
-      gemm_block_s8_avx512(x);
+    if (!s24)
+      dense_block(x, vnni);
+    else if (sparse)
+      gemm_block_s8_2to4_avx512vbmi(x);
     else
-      gemm_block_s8_ref(x);
+      expanded_block(x, B, vnni);
+  });
+}
+
+// Whether a 2:4 B runs through the sparse kernel for this product: forced by set_sparse_path, or measured
+// once per shape (sparse_choice.h) on this call's quantized A into scratch output.
+bool pick_sparse(int64_t M, int64_t N, int64_t K, const uint8_t* q, int64_t ldq, const float* scale,
+                 const int32_t* zero, const PackedB& B, ThreadPool& pool) {
+  if (B.layout != PackedLayout::S8S24 || !use_sparse_kernel()) return false;
+  return choose_sparse(M, K, N, pool.num_threads(), [&](bool sparse) {
+    std::vector<float> scratch(static_cast<size_t>(M * N));
+    return time_seconds(
+        [&] { run_s8(M, N, K, q, ldq, scale, zero, B, scratch.data(), nullptr, N, nullptr, pool, sparse); });
   });
 }
 
@@ -129,7 +182,7 @@ void gemm_s8(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
              const Epilogue& ep, ThreadPool& pool, const ActQuant& aq) {
   if (M <= 0 || N <= 0) return;
   check_view(B, K, N, "gemm_s8");
-  const int64_t ldq = std::max<int64_t>(4, (K + 3) / 4 * 4);
+  const int64_t ldq = std::max<int64_t>(8, (K + 7) / 8 * 8);  // whole blocks of 8 for a 2:4 B
   // Kept between calls (no page faults per call); reached through pointers inside the lambdas.
   thread_local std::vector<uint8_t> q_buf;
   thread_local std::vector<float> scale_buf;
@@ -166,7 +219,8 @@ void gemm_s8(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
                       else
                         quantize_rows_u8_ref(a, lda, r1 - r0, K, qr, ldq, scale + r0, zero + r0);
                     });
-  run_s8(M, N, K, q, ldq, scale, zero, B, C, nullptr, ldc, &ep, pool);
+  const bool sparse = pick_sparse(M, N, K, q, ldq, scale, zero, B, pool);
+  run_s8(M, N, K, q, ldq, scale, zero, B, C, nullptr, ldc, &ep, pool, sparse);
 }
 
 void gemm_u8s8_s32(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t lda, int32_t a_zero, const PackedB& B,
@@ -190,6 +244,7 @@ void gemm_u8s8_s32(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t ld
 
 std::string gemm_s8_path() { return use_vnni() ? "avx512-vnni" : "portable"; }
 bool s8_vnni_available() { return use_vnni(); }
+bool s8_sparse_kernel_available() { return use_sparse_kernel(); }
 
 void dynamic_quant_params(const float* a, int64_t lda, int64_t rows, int64_t k, float* scale, int32_t* zero) {
   float lo = 0.f, hi = 0.f;

@@ -43,6 +43,8 @@ void gemm_u8s8_s32(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t ld
 // The path the int8 GEMM takes under the ISA limit of gemm.h: "avx512-vnni" or "portable".
 std::string gemm_s8_path();
 bool s8_vnni_available();
+// Whether the 2:4 sparse kernel runs here (AVX512-VNNI and AVX512-VBMI); elsewhere 2:4 weights are expanded.
+bool s8_sparse_kernel_available();
 
 // DynamicQuantizeLinear's uint8 scale and zero point for the values of rows [rows, k] (lda): their range with
 // 0 in it, scale = (hi - lo) / 255 (1 for all zeros), zero = round(-lo / scale). The int8 GEMM's "tensor" mode

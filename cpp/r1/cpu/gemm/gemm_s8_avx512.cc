@@ -50,9 +50,11 @@ void kern_s8(int64_t kq, const uint8_t* a, int64_t lda, const int8_t* b, int32_t
     for (int v = 0; v < NV; ++v) _mm512_storeu_si512(acc_out + r * kNR + 16 * v, acc[r][v]);
 }
 
+}  // namespace
+
 // Subtracts A's zero point times the column sums and writes the tile [mr, nr] at (i0, j0) of the task:
 // int32 as it is, or scaled to float.
-void finish_tile(const TileArgsS8& t, int64_t i0, int64_t j0, int64_t mr, int64_t nr, const int32_t* acc) {
+void finish_tile_s8_avx512(const TileArgsS8& t, int64_t i0, int64_t j0, int64_t mr, int64_t nr, const int32_t* acc) {
   for (int64_t j = 0; j < nr; j += 16) {
     const __mmask16 m = tail_mask16(nr - j);
     const __m512i bsum = _mm512_maskz_loadu_epi32(m, t.b_sum + j0 + j);
@@ -69,6 +71,8 @@ void finish_tile(const TileArgsS8& t, int64_t i0, int64_t j0, int64_t mr, int64_
     }
   }
 }
+
+namespace {
 
 using KernS8 = void (*)(int64_t, const uint8_t*, int64_t, const int8_t*, int32_t*);
 #define R1_KROW(MR) {kern_s8<MR, 1>, kern_s8<MR, 2>, kern_s8<MR, 3>}
@@ -89,7 +93,7 @@ void gemm_block_s8_avx512(const TileArgsS8& t) {
     for (int64_t i0 = 0; i0 < t.rows; i0 += kMR) {
       const int64_t mr = t.rows - i0 < kMR ? t.rows - i0 : kMR;
       kS8[mr - 1][nv - 1](t.kq, t.a + i0 * t.lda, t.lda, t.b + q * t.panel_stride, acc);
-      finish_tile(t, i0, q * kNR, mr, nr, acc);
+      finish_tile_s8_avx512(t, i0, q * kNR, mr, nr, acc);
       if (epilogue) epilogue_tile_avx512(t.c + i0 * t.ldc + q * kNR, t.ldc, mr, nr, t.row0 + i0, t.col0 + q * kNR, *ep);
     }
   }

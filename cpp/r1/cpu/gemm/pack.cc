@@ -30,20 +30,27 @@ struct Header {
 static_assert(sizeof(Header) == kHeaderBytes, "packed-B header must stay 64 bytes");
 
 int64_t num_panels(int64_t n) { return (n + kNR - 1) / kNR; }
+bool is_int8(PackedLayout l) { return l == PackedLayout::S8 || l == PackedLayout::S8S24; }
 int64_t k_rows(int64_t k, PackedLayout l) {
-  return l == PackedLayout::BF16 ? (k + 1) / 2 : l == PackedLayout::S8 ? (k + 3) / 4 : k;
+  return l == PackedLayout::BF16    ? (k + 1) / 2
+         : l == PackedLayout::S8    ? (k + 3) / 4
+         : l == PackedLayout::S8S24 ? (k + 7) / 8
+                                    : k;
 }
-int64_t row_elems(PackedLayout l) { return l == PackedLayout::BF16 ? 2 * kNR : l == PackedLayout::S8 ? 4 * kNR : kNR; }
-size_t elem_bytes(PackedLayout l) { return l == PackedLayout::BF16 ? 2 : l == PackedLayout::S8 ? 1 : 4; }
+int64_t row_elems(PackedLayout l) {
+  return l == PackedLayout::BF16 ? 2 * kNR : l == PackedLayout::S8 ? 4 * kNR : l == PackedLayout::S8S24 ? 5 * kNR : kNR;
+}
+size_t elem_bytes(PackedLayout l) { return l == PackedLayout::BF16 ? 2 : is_int8(l) ? 1 : 4; }
 // The column scales and sums that precede int8 panels.
-size_t column_bytes(int64_t n, PackedLayout l) { return l == PackedLayout::S8 ? s8_column_bytes(n) : 0; }
+size_t column_bytes(int64_t n, PackedLayout l) { return is_int8(l) ? s8_column_bytes(n) : 0; }
 int64_t panel_elems(int64_t k, PackedLayout l) { return k_rows(k, l) * row_elems(l); }
 
 const char* layout_name(uint32_t l) {
-  return l == static_cast<uint32_t>(PackedLayout::F32)    ? "fp32"
-         : l == static_cast<uint32_t>(PackedLayout::BF16) ? "bf16"
-         : l == static_cast<uint32_t>(PackedLayout::S8)   ? "int8"
-                                                          : "unknown";
+  return l == static_cast<uint32_t>(PackedLayout::F32)     ? "fp32"
+         : l == static_cast<uint32_t>(PackedLayout::BF16)  ? "bf16"
+         : l == static_cast<uint32_t>(PackedLayout::S8)    ? "int8"
+         : l == static_cast<uint32_t>(PackedLayout::S8S24) ? "int8 2:4"
+                                                           : "unknown";
 }
 
 // Columns [j0, j0 + 48) of op(B) as fp32 K x 48, zero past N. Row copies for B [K, N]; for
@@ -155,6 +162,11 @@ Tensor pack_weights(const Tensor& b, bool trans_b, const std::string& precision)
   const size_t bytes = packed_bytes(k, n, layout);
   Tensor out = Tensor::empty(DType::UInt8, {static_cast<int64_t>(bytes)});
   pack_into(src, b.shape()[1], trans_b, k, n, layout, out.raw(), nullptr);
+  // Compressed only where it is smaller: K > 4 (a single quad of K takes 192 bytes a panel dense, 240 sparse).
+  if (layout == PackedLayout::S8 && packed_bytes(k, n, PackedLayout::S8S24) < bytes) {
+    Tensor sparse = compress_s8_2to4(out, k, n);
+    if (sparse.numel() > 0) return sparse;
+  }
   return out;
 }
 
@@ -173,6 +185,8 @@ PackedB packed_view(const void* blob, size_t bytes, int64_t k, int64_t n, Packed
                h.header_bytes == kHeaderBytes && h.nr == static_cast<uint32_t>(kNR),
            ModelError)
       << "FusedMatMul: B is not a packed weight blob of this engine version (bad magic/version/panel width)";
+  if (expected == PackedLayout::S8 && h.layout == static_cast<uint32_t>(PackedLayout::S8S24))
+    expected = PackedLayout::S8S24;  // both are precision int8
   R1_CHECK(h.layout == static_cast<uint32_t>(expected), ModelError)
       << "FusedMatMul: packed B holds " << layout_name(h.layout) << " panels but the node's precision is "
       << layout_name(static_cast<uint32_t>(expected)) << " (re-pack the weight)";
@@ -186,7 +200,7 @@ PackedB packed_view(const void* blob, size_t bytes, int64_t k, int64_t n, Packed
   v.k = k;
   v.n = n;
   const char* data = static_cast<const char*>(blob) + kHeaderBytes;
-  if (expected == PackedLayout::S8) {
+  if (is_int8(expected)) {
     v.col_scale = reinterpret_cast<const float*>(data);
     v.col_sum = reinterpret_cast<const int32_t*>(data + num_panels(n) * kNR * sizeof(float));
   }
@@ -203,10 +217,10 @@ PackedLayout packed_layout(const Tensor& blob) {
   std::memcpy(&h, blob.raw(), sizeof(h));
   R1_CHECK(std::memcmp(h.magic, kMagic, sizeof(kMagic)) == 0 && h.version == kVersion, ModelError)
       << "FusedMatMul: B is not a packed weight blob of this engine version";
-  R1_CHECK(h.layout == static_cast<uint32_t>(PackedLayout::F32) ||
-               h.layout == static_cast<uint32_t>(PackedLayout::BF16) ||
-               h.layout == static_cast<uint32_t>(PackedLayout::S8),
-           ModelError)
+  R1_CHECK(
+      h.layout == static_cast<uint32_t>(PackedLayout::F32) || h.layout == static_cast<uint32_t>(PackedLayout::BF16) ||
+          h.layout == static_cast<uint32_t>(PackedLayout::S8) || h.layout == static_cast<uint32_t>(PackedLayout::S8S24),
+      ModelError)
       << "FusedMatMul: packed B has an unknown layout " << h.layout;
   return static_cast<PackedLayout>(h.layout);
 }
@@ -231,8 +245,14 @@ void unpack_panel_f32(const PackedB& v, int64_t p, float* dst) {
                 static_cast<size_t>(v.k * kNR) * sizeof(float));
     return;
   }
-  if (v.layout == PackedLayout::S8) {
-    const int8_t* s = static_cast<const int8_t*>(v.panels) + p * v.panel_stride;
+  std::vector<int8_t> expanded;
+  if (v.layout == PackedLayout::S8S24) {
+    expanded.resize(static_cast<size_t>((v.k + 7) / 8 * 8 * kNR));
+    expand_s8_2to4_panel(static_cast<const int8_t*>(v.panels) + p * v.panel_stride, (v.k + 7) / 8, expanded.data());
+  }
+  if (is_int8(v.layout)) {
+    const int8_t* s =
+        v.layout == PackedLayout::S8S24 ? expanded.data() : static_cast<const int8_t*>(v.panels) + p * v.panel_stride;
     const float* scale = v.col_scale + p * kNR;
     for (int64_t kk = 0; kk < v.k; ++kk)
       for (int64_t j = 0; j < kNR; ++j) dst[kk * kNR + j] = s[(kk / 4) * 4 * kNR + 4 * j + kk % 4] * scale[j];

@@ -16,6 +16,11 @@
 //         rows pad K to a multiple of 4) - the s8 operand of VNNI's vpdpbusd. Before the panels, two
 //         arrays of 48 * panels entries: float column scales (w = q * scale, symmetric per output
 //         channel: scale = max|w| / 127) and int32 column sums of q (the compensation for A's zero point).
+//   int8 2:4: int8 weights with at most two nonzeros in every aligned group of four along K (pruned by
+//         r1.sparsify, or sparse as they came), stored compressed (pack_s8_sparse.cc): the same column
+//         scales and sums, then ceil(K/8) blocks of 240 bytes per panel: 48 x 4 values (column j's two
+//         nonzeros of each of the block's two groups at 4j) and 48 index bytes (2 bits per value: its
+//         position in its group). 5/8 of the dense int8 bytes.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +31,8 @@
 
 namespace r1::cpu::gemm {
 
-enum class PackedLayout : uint32_t { F32 = 1, BF16 = 2, S8 = 3 };
+// S8S24 is precision "int8" too: a node at precision int8 reads either int8 layout (the header says which).
+enum class PackedLayout : uint32_t { F32 = 1, BF16 = 2, S8 = 3, S8S24 = 4 };
 constexpr size_t kPackedHeaderBytes = 64;
 
 // "fp32" -> F32, "bf16" -> BF16, "int8" -> S8; anything else is a ModelError naming the value.
@@ -52,11 +58,12 @@ void pack_into(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, 
                ThreadPool* pool);
 
 // Packs a 2-D float tensor (fp32/fp16/bf16) into a fresh 1-D uint8 tensor (64-byte aligned).
-// precision: "fp32", "bf16" or "int8" (quantized per column, see above).
+// precision: "fp32", "bf16" or "int8" (quantized per column, see above; stored 2:4 compressed when the
+// quantized weights are 2:4 sparse).
 Tensor pack_weights(const Tensor& b, bool trans_b, const std::string& precision);
 
 // Checks a blob against the node's attrs (k, n, layout from precision): ModelError when the
-// header is missing, from another layout or shape, or the blob is truncated.
+// header is missing, from another layout or shape, or the blob is truncated. expected S8 accepts S8S24.
 PackedB packed_view(const Tensor& blob, int64_t k, int64_t n, PackedLayout expected);
 PackedB packed_view(const void* blob, size_t bytes, int64_t k, int64_t n, PackedLayout expected);
 
@@ -70,6 +77,14 @@ void pack_s8_exact(const int8_t* b, int64_t ldb, bool trans_b, int64_t k, int64_
 void pack_s8_quantized(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, void* data, ThreadPool* pool);
 // Bytes of the column scales and sums in front of the int8 panels.
 size_t s8_column_bytes(int64_t n);
+
+// An S8 blob (dense int8) whose every column has at most two nonzeros in each aligned group of four along K,
+// repacked as S8S24 (compressed); an empty tensor when some group holds more (pack_s8_sparse.cc).
+Tensor compress_s8_2to4(const Tensor& s8_blob, int64_t k, int64_t n);
+// The inverse: an S8S24 blob as a dense S8 one (for a host without the sparse kernel).
+Tensor decompress_s8_2to4(const Tensor& blob, int64_t k, int64_t n);
+// Dense int8 panel rows [2 * blocks][48][4] (the S8 panel layout) from `blocks` blocks of an S8S24 panel.
+void expand_s8_2to4_panel(const int8_t* sparse, int64_t blocks, int8_t* dense);
 
 // The layout a blob's header names; ModelError when it is no packed blob of this engine version.
 PackedLayout packed_layout(const Tensor& blob);

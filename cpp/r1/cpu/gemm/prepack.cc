@@ -1,5 +1,6 @@
 #include "r1/cpu/gemm/prepack.h"
 
+#include "r1/cpu/gemm/gemm_s8.h"
 #include "r1/cpu/gemm/pack.h"
 
 namespace r1::cpu::gemm {
@@ -33,6 +34,18 @@ Tensor repack(const Value* w, Node& n) {
   return pack_weights(plain, false, n.attrs.get_string("precision", "fp32"));
 }
 
+// 2:4 int8 weights on a host without the sparse kernel: expanding them on every call would cost more than
+// the dense kernel saves, so they are expanded once here.
+Tensor decompress(const Value* w, Node& n) {
+  return decompress_s8_2to4(w->constant, n.attrs.get_int("k", -1), n.attrs.get_int("n", -1));
+}
+Tensor pack_dense_s8(const Value* w, Node& n) {
+  const Tensor blob = pack_plain(w, n);
+  if (packed_layout(blob) != PackedLayout::S8S24) return blob;
+  const bool trans_b = n.attrs.get_int("trans_b", 0) != 0;
+  return decompress_s8_2to4(blob, w->constant.dim(trans_b ? 1 : 0), w->constant.dim(trans_b ? 0 : 1));
+}
+
 Tensor unpack(const Value* w, Node& n) {
   return unpack_weights(w->constant, n.attrs.get_int("k", -1), n.attrs.get_int("n", -1));
 }
@@ -52,8 +65,16 @@ bool prepack_fused_matmul(Node& n, PrepackContext& ctx) {
     use_b(n, ctx, "unpacked", w, unpack, false, 0, 0);
     return true;
   }
+  // At load on a host without the 2:4 kernel, int8 weights are held dense.
+  const bool dense_s8 = precision == "int8" && ctx.at_load && !s8_sparse_kernel_available();
   if (packed) {
-    if (packed_layout(w->constant) == layout_for_precision(precision)) {
+    const PackedLayout have = packed_layout(w->constant);
+    if (have == PackedLayout::S8S24 && precision == "int8") {
+      if (!dense_s8) return false;
+      use_b(n, ctx, "dense_int8", w, decompress, true, n.attrs.get_int("k", -1), n.attrs.get_int("n", -1));
+      return true;
+    }
+    if (have == layout_for_precision(precision)) {
       // Reading the header faulted in a whole large folio of a mapped weight (up to 2 MiB): give it back, so a
       // load that only checks layouts does not fill memory (a streaming engine never reads weights through
       // the mapping; a resident one maps them again, from the page cache, on its first run).
@@ -69,7 +90,8 @@ bool prepack_fused_matmul(Node& n, PrepackContext& ctx) {
   const bool trans_b = n.attrs.get_int("trans_b", 0) != 0;
   const int64_t k = trans_b ? w->constant.dim(1) : w->constant.dim(0);
   const int64_t cols = trans_b ? w->constant.dim(0) : w->constant.dim(1);
-  use_b(n, ctx, std::string("packed_") + precision + (trans_b ? "_t" : ""), w, pack_plain, true, k, cols);
+  use_b(n, ctx, std::string("packed_") + precision + (trans_b ? "_t" : ""), w, dense_s8 ? pack_dense_s8 : pack_plain,
+        true, k, cols);
   return true;
 }
 
