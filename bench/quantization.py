@@ -3,7 +3,9 @@
 (per-channel, MatMulInteger) and quantize_static (QDQ, s8s8, per-channel), plus OpenVINO running the same QDQ
 model (its CPU plugin executes QDQ in int8; NNCF itself is not installed here), and our engine running
 onnxruntime's two quantized models (r1-ort-dynamic, r1-ort-static: the import passes) and our own static int8
-(r1-int8-static: r1.quantize(mode="static"), minmax over 8 calibration samples). One run, interleaved: each
+(r1-int8-static: r1.quantize(mode="static"), minmax over 8 calibration samples), and r1-2:4-int8: the
+feed-forward products pruned to 2:4 by magnitude (r1.sparsify, no fine-tuning, no accuracy guard: the cosine
+shows what pruning a trained model costs) on top of dynamic int8. One run, interleaved: each
 timed round calls every engine once, so machine noise hits all of them alike; medians over --runs rounds.
 
     python bench/quantization.py                                   # every model, 1 and 2 threads
@@ -105,6 +107,17 @@ def r1_static(path, spec):
     return out
 
 
+def r1_sparse(path):
+    """r1.sparsify's FFN 2:4 + int8 file, written beside the model once; None for a model without FFN products."""
+    out = path.with_name("model.r1-sparse.r1")
+    if not out.exists():
+        try:
+            r1.sparsify(path, out, layers=["ffn"])
+        except ValueError:
+            return None
+    return out
+
+
 def make_engines(path, spec, threads, names):
     """name -> (run(feeds) -> first output, weight bytes). r1-<precision> runs our compile of the fp32 model;
     r1-ort-dynamic / r1-ort-static run onnxruntime's quantized models through our importer."""
@@ -113,6 +126,10 @@ def make_engines(path, spec, threads, names):
     for name in names:
         if name == "r1-int8-static":
             engines[name] = r1_engine(r1_static(path, spec), None, threads, out)
+        elif name == "r1-2:4-int8":
+            sparse = r1_sparse(path)
+            if sparse is not None:
+                engines[name] = r1_engine(sparse, None, threads, out)
         elif name.startswith("r1-ort-"):
             engines[name] = r1_engine(ort_quantized(path, spec, name[7:]), None, threads, out)
         elif name.startswith("r1-"):
@@ -139,8 +156,8 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument(
         "--engines",
-        default="r1-fp32,r1-bf16,r1-int8,r1-int8-static,r1-ort-dynamic,r1-ort-static,ort-fp32,ort-dynamic,ort-static,"
-        "ov-int8",
+        default="r1-fp32,r1-bf16,r1-int8,r1-int8-static,r1-2:4-int8,r1-ort-dynamic,r1-ort-static,ort-fp32,ort-dynamic,"
+        "ort-static,ov-int8",
     )
     ap.add_argument("--runs", type=int, default=15)
     a = ap.parse_args()

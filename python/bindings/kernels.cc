@@ -50,11 +50,12 @@ void bind_kernels(py::module_& m) {
         cpu::gemm::set_sparse_path(path == "sparse"  ? cpu::gemm::SparsePath::Sparse
                                    : path == "dense" ? cpu::gemm::SparsePath::Dense
                                                      : cpu::gemm::SparsePath::Auto);
-        if (path == "auto") cpu::gemm::clear_sparse_choices();
       },
       py::arg("path"),
-      "Which kernel reads 2:4 sparse int8 weights: \"auto\" (measured per shape, the default; clears what was "
-      "measured), \"sparse\" or \"dense\" (tests, benchmarks). \"sparse\" needs AVX512-VBMI and VNNI.");
+      "Which kernel reads 2:4 sparse int8 weights: \"auto\" (measured per shape, the default), \"sparse\" or "
+      "\"dense\" (tests, benchmarks). \"sparse\" needs AVX512-VBMI and VNNI.");
+  m.def("clear_sparse_choices", &cpu::gemm::clear_sparse_choices,
+        "Forgets the 2:4 kernel choices measured so far: the next product of each shape measures again.");
   m.def("sparse_choices", &cpu::gemm::sparse_choices, "The 2:4 kernel choices measured so far, one line each.");
   m.def(
       "sparse_kernel_available", [] { return cpu::gemm::s8_sparse_kernel_available(); },
