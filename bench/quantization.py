@@ -5,7 +5,10 @@ model (its CPU plugin executes QDQ in int8; NNCF itself is not installed here), 
 onnxruntime's two quantized models (r1-ort-dynamic, r1-ort-static: the import passes) and our own static int8
 (r1-int8-static: r1.quantize(mode="static"), minmax over 8 calibration samples), and r1-2:4-int8: the
 feed-forward products pruned to 2:4 by magnitude (r1.sparsify, no fine-tuning, no accuracy guard: the cosine
-shows what pruning a trained model costs) on top of dynamic int8. One run, interleaved: each
+shows what pruning a trained model costs) on top of dynamic int8. Weight-only int4: r1-int4 (r1.quantize
+mode="weights_only") against onnxruntime's MatMulNBits (ort-int4: 4 bits, blocks of 128, symmetric,
+accuracy_level 4; GPT-2's Gemm layers rewritten as MatMul + Add first, which its quantizer needs); the gpt2-s1
+rows (one token, batch 1) have the matrix-vector shapes of decoding. One run, interleaved: each
 timed round calls every engine once, so machine noise hits all of them alike; medians over --runs rounds.
 
     python bench/quantization.py                                   # every model, 1 and 2 threads
@@ -40,6 +43,7 @@ MODELS = {
     "bert-base": ("bert-base", dict(batch=1, seq=128)),
     "bert-base-b32": ("bert-base", dict(batch=32, seq=128)),
     "gpt2": ("gpt2", dict(batch=1, seq=128)),
+    "gpt2-s1": ("gpt2", dict(batch=1, seq=1)),  # one token, no KV cache: the matrix-vector shapes of decoding
     "resnet50": ("resnet50", None),  # the spec's bench size (b1 224)
 }
 
@@ -57,6 +61,8 @@ def ort_quantized(path, spec, kind):
     out = path.with_name(f"model.ort-{kind}.onnx")
     if out.exists():
         return out
+    if kind == "int4":
+        return ort_int4(path, out)
     if kind == "dynamic":
         quantize_dynamic(str(path), str(out), weight_type=QuantType.QInt8, per_channel=True)
         return out
@@ -118,6 +124,56 @@ def r1_sparse(path):
     return out
 
 
+def _gemm_as_matmul(model):
+    """Gemm(A, B const, C) with alpha = beta = 1 and transA = 0 rewritten as MatMul + Add (the same math):
+    onnxruntime's int4 quantizer takes MatMul nodes only, and GPT-2's Conv1D layers export as Gemm."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    inits = {i.name: i for i in model.graph.initializer}
+    nodes = []
+    for n in model.graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        if n.op_type != "Gemm" or n.input[1] not in inits or attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0:
+            nodes.append(n)
+            continue
+        if attrs.get("transB", 0):
+            w = numpy_helper.to_array(inits[n.input[1]]).T.copy()
+            inits[n.input[1]].CopyFrom(numpy_helper.from_array(w, n.input[1]))
+        mm = n.output[0] + "_mm"
+        nodes.append(helper.make_node("MatMul", [n.input[0], n.input[1]], [mm], name=n.name + "_matmul"))
+        nodes.append(helper.make_node("Add", [mm, n.input[2]], [n.output[0]], name=n.name + "_add"))
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    return model
+
+
+def ort_int4(path, out):
+    """onnxruntime's weight-only int4 (MatMulNBits: symmetric, 128 weights a block, accuracy_level 4 = int8
+    activations inside the kernel, as ours)."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import matmul_nbits_quantizer as mq
+
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
+    model = _gemm_as_matmul(onnx.load(str(path)))
+    cfg = mq.DefaultWeightOnlyQuantConfig(block_size=128, is_symmetric=True, accuracy_level=4)
+    q = mq.MatMulNBitsQuantizer(model, algo_config=cfg)
+    q.process()
+    q.model.save_model_to_file(str(out), use_external_data_format=False)
+    return out
+
+
+def r1_int4(path):
+    """Our weight-only int4 (r1.quantize mode="weights_only"), written beside the model once."""
+    out = path.with_name("model.r1-int4.r1")
+    if not out.exists():
+        r1.quantize(path, out, mode="weights_only", bits=4)
+    return out
+
+
 def make_engines(path, spec, threads, names):
     """name -> (run(feeds) -> first output, weight bytes). r1-<precision> runs our compile of the fp32 model;
     r1-ort-dynamic / r1-ort-static run onnxruntime's quantized models through our importer."""
@@ -126,6 +182,8 @@ def make_engines(path, spec, threads, names):
     for name in names:
         if name == "r1-int8-static":
             engines[name] = r1_engine(r1_static(path, spec), None, threads, out)
+        elif name == "r1-int4":
+            engines[name] = r1_engine(r1_int4(path), None, threads, out)
         elif name == "r1-2:4-int8":
             sparse = r1_sparse(path)
             if sparse is not None:

@@ -36,12 +36,14 @@ void bind_kernels(py::module_& m) {
       [](py::array blob) {
         Tensor t = py_bridge::tensor_from_array(py::array::ensure(blob, py::array::c_style));
         const cpu::gemm::PackedLayout l = cpu::gemm::packed_layout(t);
-        return l == cpu::gemm::PackedLayout::S8S24  ? "int8-2:4"
-               : l == cpu::gemm::PackedLayout::S8   ? "int8"
-               : l == cpu::gemm::PackedLayout::BF16 ? "bf16"
-                                                    : "fp32";
+        return l == cpu::gemm::PackedLayout::S4      ? "int4"
+               : l == cpu::gemm::PackedLayout::S8S24 ? "int8-2:4"
+               : l == cpu::gemm::PackedLayout::S8    ? "int8"
+               : l == cpu::gemm::PackedLayout::BF16  ? "bf16"
+                                                     : "fp32";
       },
-      py::arg("blob"), "The layout of a packed weight blob: fp32, bf16, int8 or int8-2:4 (compressed 2:4 sparse).");
+      py::arg("blob"),
+      "The layout of a packed weight blob: fp32, bf16, int8, int8-2:4 (compressed 2:4 sparse) or int4.");
   m.def(
       "set_sparse_path",
       [](const std::string& path) {

@@ -10,6 +10,8 @@ r1 hw [--json]                           CPU features, the hardware profile row 
 r1 profile model.r1 --dim seq=128        kernel time per op type and the slowest nodes
 r1 serve model.r1 --port 8080            KServe v2 server (or --repository repo/), dynamic batching on
 r1 quantize model.onnx -o m.int8.r1      int8 weights, per-layer policy, accuracy guard (quantize/cli.py)
+r1 quantize model.onnx --mode weights_only   group-wise int4 weights (decode-bound language models)
+r1 sparsify model.onnx -o m.sparse.r1    2:4 sparse FFN weights by magnitude, int8, accuracy report
 """
 
 from __future__ import annotations

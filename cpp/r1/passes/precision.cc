@@ -10,8 +10,11 @@
 //   depthwise (the input quantized per image: conv_s8.h); the attention core runs in bf16 (fp32
 //   products on CPUs without AVX512-BF16); embedding tables (a Gather of a constant table of at least
 //   64k values) are stored int8 per row and read through r1::GatherDequant; everything else stays fp32.
+// - "int4" (an override only: r1.quantize(mode="weights_only")): FusedMatMuls with a constant weight
+//   store group-wise int4 weights (cpu/gemm/gemm_s4.h); embedding tables int8 per row; the attention core
+//   and convs stay fp32.
 // - precision_overrides: (glob over node names, precision) pairs, first match wins, for the
-//   per-layer policy of r1.quantize. A node takes int8 only where it can (a constant weight).
+//   per-layer policy of r1.quantize. A node takes int8 / int4 only where it can (a constant weight).
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -122,8 +125,8 @@ class Precision : public Pass {
     if (opts.device != "cpu") return unquantize(g);
     if (opts.precision == "fp32" && opts.precision_overrides.empty()) return false;
     for (const auto& o : opts.precision_overrides)
-      R1_CHECK(o.second == "fp32" || o.second == "bf16" || o.second == "int8", ModelError)
-          << "precision override for '" << o.first << "' must be fp32, bf16 or int8, got '" << o.second << "'";
+      R1_CHECK(o.second == "fp32" || o.second == "bf16" || o.second == "int8" || o.second == "int4", ModelError)
+          << "precision override for '" << o.first << "' must be fp32, bf16, int8 or int4, got '" << o.second << "'";
     bool changed = false;
     const bool convs = can_create(opts, "FusedConv", "r1");
     for (Node* n : node_list(g)) {
@@ -138,7 +141,9 @@ class Precision : public Pass {
         changed = true;
         continue;
       }
-      if (is_embedding(n) && precision_of(n, opts) == "int8" && can_create(opts, "GatherDequant", "r1")) {
+      // An int4 policy stores tables int8 (per row): a lookup reads one row, so 4 bits would save no time.
+      const std::string table_precision = is_embedding(n) ? precision_of(n, opts) : "";
+      if ((table_precision == "int8" || table_precision == "int4") && can_create(opts, "GatherDequant", "r1")) {
         quantize_table(g, n);
         changed = true;
         continue;
@@ -148,7 +153,10 @@ class Precision : public Pass {
       // int8 runs the attention core (products of two activations) in bf16: the softmax's inputs need
       // more than 8 bits, and bf16 costs nothing visible in accuracy (cosine >= 0.99999 on BERT).
       if (want == "int8" && n->op_type == "Attention") want = "bf16";
-      if (want == "int8" && !can_run_int8(n)) want = "fp32";  // only products with constant weights go int8
+      // int4 is weight-only: the attention core (no weights) keeps fp32.
+      if (want == "int4" && n->op_type == "Attention") want = "fp32";
+      // only products with constant weights go int8 / int4
+      if ((want == "int8" || want == "int4") && !can_run_int8(n)) want = "fp32";
       if (n->attrs.get_string("precision", "fp32") == want) continue;
       n->attrs.set("precision", Attribute::make_string(want));
       changed = true;

@@ -8,7 +8,11 @@ policy and an accuracy guard.
     r1.InferenceEngine(rep.path).run(feeds)
 
 mode="dynamic": weights int8 per output channel, stored that way in the file; activations quantized per row
-(products) or per image (convs) on every call, their range measured, not calibrated. mode="static": each int8
+(products) or per image (convs) on every call, their range measured, not calibrated. mode="weights_only": what
+shrinks is the weights of products (bits=4: group-wise int4, 128 weights per scale along K, half of int8's bytes;
+bits=8: int8 per output channel) and of embedding tables (int8 per row), for models whose speed is their
+weights' bytes (a language model's decode step); convs and the attention core stay fp32 (the products' own input
+rows are still quantized to uint8 inside the kernel, as llama.cpp's int4 x int8 dot does). mode="static": each int8
 layer's input range is calibrated once on calibration_data (method "minmax", "percentile" or "entropy",
 calibrate.py) and stored as the layer's scale and zero point. Calibration data, when given, also measures each
 layer's error and drives the accuracy guard: layers are ranked by the error they add alone, and the worst go
@@ -34,7 +38,7 @@ from .calibrate import METHODS, apply_static, collect_ranges
 from .guard import Guard, Outputs
 from .policy import Choice, as_overrides, decide
 
-MODES = ("dynamic", "static")
+MODES = ("dynamic", "static", "weights_only")
 
 
 @dataclass
@@ -64,7 +68,8 @@ class QuantizationReport:
     def __str__(self) -> str:
         lines = [
             f"{self.path}: {self.mode} quantization, {len(self.layers)} layers "
-            f"({self.count('int8')} int8, {self.count('bf16')} bf16, {self.count('fp32')} fp32)",
+            f"({self.count('int4')} int4, {self.count('int8')} int8, {self.count('bf16')} bf16, "
+            f"{self.count('fp32')} fp32)",
             f"weights {self.size_before / 2**20:.1f} MiB -> {self.size_after / 2**20:.1f} MiB "
             f"({100 * (1 - self.size_after / max(self.size_before, 1)):.0f}% smaller)",
         ]
@@ -167,27 +172,28 @@ def quantize(
     target_hardware: str = "native",
     num_threads: int | None = None,
     progress: bool | None = None,
+    bits: int = 4,
 ) -> QuantizationReport:
     """Quantizes `model` (a .onnx or .r1 path, or a Model) and writes a .r1 file; returns the report.
 
-    policy: {kind or node-name glob: "fp32" | "bf16" | "int8"} (kinds: attention, ffn, conv, matmul; plus
+    policy: {kind or node-name glob: "fp32" | "bf16" | "int8" | "int4"} (kinds: attention, ffn, conv, matmul; plus
     "default", int8 when absent). exclude: kinds or globs kept at fp32. accuracy: {"metric": "cosine",
     "min": 0.99} (or "max_abs" with "max", or a callable with "min") turns on the guard; it needs
     calibration_data (an iterable of input dicts). target_hardware: the CPU profile row the weights are
     packed for ("native", or "cpu" to store them unpacked and quantize at load). progress: a progress bar on
-    stderr (None: when stderr is a terminal)."""
+    stderr (None: when stderr is a terminal). bits: for mode="weights_only", 4 (group-wise int4, 128 weights per
+    scale) or 8 (int8 per output channel)."""
     from ..convert.targets import resolve_target
 
     if mode not in MODES:
-        raise ValueError(
-            f"mode {mode!r} is not available; supported: {', '.join(MODES)} (weights_only quantization is not "
-            "built yet)"
-        )
+        raise ValueError(f"mode {mode!r} is not available; supported: {', '.join(MODES)}")
+    if mode == "weights_only" and bits not in (4, 8):
+        raise ValueError(f"bits must be 4 or 8 for mode 'weights_only', got {bits!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if mode == "dynamic" and method != "minmax":
+    if mode != "static" and method != "minmax":
         raise ValueError(
-            f"method {method!r} calibrates static activation ranges; mode 'dynamic' measures them on every "
+            f"method {method!r} calibrates static activation ranges; mode {mode!r} measures them on every "
             "call and takes method='minmax' only"
         )
     if mode == "static" and calibration_data is None:
@@ -202,15 +208,19 @@ def quantize(
     target = resolve_target(target_hardware)
     if target.kind == "gpu":
         raise ValueError(f"int8 runs on the CPU; target_hardware {target.name!r} is a GPU row")
-    base, source = _compiled_fp32(model)
-    choices = decide(base.graph.nodes(), policy, exclude or ())
+    base, _ = _compiled_fp32(model)
+    if mode == "weights_only":
+        # Weight-only: the products' (and tables') weights shrink; convs keep fp32 unless the policy names them.
+        choices = decide(base.graph.nodes(), {"conv": "fp32", **(policy or {})}, exclude or (), f"int{bits}")
+    else:
+        choices = decide(base.graph.nodes(), policy, exclude or ())
     if not any(c.precision != "fp32" for c in choices.values()):
         raise ValueError("the policy keeps every layer at fp32: nothing to quantize")
     samples = _samples(calibration_data, progress)
     fp32_base = base
     if mode == "static":
         assert samples is not None
-        lowered = [n for n, c in choices.items() if c.precision == "int8"]
+        lowered = [n for n, c in choices.items() if c.precision == "int8"]  # int4 products quantize rows anyway
         base = apply_static(base, collect_ranges(base, lowered, samples, method, num_threads, progress))
     errors: dict[str, float] = {}
     guard = None
@@ -261,7 +271,8 @@ def quantize(
         )  # fmt: skip
         meta["quantization"] = mode
         out_model = Model(graph, meta)
-    out = Path(output_path) if output_path else _default_output(model, source)
+    suffix = f"int{bits}" if mode == "weights_only" else "int8"
+    out = Path(output_path) if output_path else _default_output(model, suffix)
     save_model(out_model, out)
     layers = [LayerReport(n, c.kind, c.precision, c.reason, errors.get(n)) for n, c in choices.items()]
     _what_runs(out_model, layers)
@@ -296,8 +307,8 @@ def _what_runs(model: Model, layers: list[LayerReport]) -> None:
             layer.precision = got
 
 
-def _default_output(model: Any, source: str) -> Path:
+def _default_output(model: Any, suffix: str) -> Path:
     if isinstance(model, (str, os.PathLike)):
         p = Path(model)
-        return p.with_name(p.stem + ".int8.r1")
-    return Path("model.int8.r1")
+        return p.with_name(f"{p.stem}.{suffix}.r1")
+    return Path(f"model.{suffix}.r1")

@@ -82,6 +82,31 @@ def cmd_quantize(a) -> int:
         target_hardware=a.target,
         num_threads=a.threads,
         progress=None if not a.json else False,
+        bits=a.bits,
+    )
+    print(json.dumps(asdict(rep), indent=1) if a.json else rep)
+    return 0
+
+
+def cmd_sparsify(a) -> int:
+    from ..cli import _parse_dims
+    from .sparsify import sparsify
+
+    samples = None
+    if a.calibration:
+        samples = _npz_samples(Path(a.calibration))
+    elif a.calibration_random:
+        samples = _random_samples(a.model, a.calibration_random, _parse_dims(a.dim))
+    rep = sparsify(
+        a.model,
+        a.output,
+        layers=a.layers or None,
+        precision=a.precision,
+        calibration_data=samples,
+        accuracy={"metric": "cosine", "min": a.min_cosine} if a.min_cosine is not None else None,
+        target_hardware=a.target,
+        num_threads=a.threads,
+        progress=None if not a.json else False,
     )
     print(json.dumps(asdict(rep), indent=1) if a.json else rep)
     return 0
@@ -91,7 +116,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser("quantize", help="quantize a model to int8 (per-layer policy, accuracy guard)")
     q.add_argument("model", help="a .onnx or .r1 file")
     q.add_argument("-o", "--output", help="default: MODEL.int8.r1 beside the input")
-    q.add_argument("--mode", default="dynamic", choices=["dynamic", "static"], help="static: calibrated input ranges")
+    q.add_argument(
+        "--mode", default="dynamic", choices=["dynamic", "static", "weights_only"],
+        help="static: calibrated input ranges; weights_only: int4 (or --bits 8) weights of products",
+    )  # fmt: skip
+    q.add_argument("--bits", type=int, default=4, choices=[4, 8], help="weights_only: 4 (group-wise) or 8")
     q.add_argument("--method", default="minmax", choices=["minmax", "percentile", "entropy"], help="static calibration")
     q.add_argument("--policy", action="append", metavar="KIND=PREC", help="attention|ffn|conv|matmul|default|GLOB")
     q.add_argument("--exclude", action="append", metavar="KIND_OR_GLOB", help="keep these layers at fp32")
@@ -104,3 +133,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--threads", type=int, default=None)
     q.add_argument("--json", action="store_true", help="print the report as JSON")
     q.set_defaults(fn=cmd_quantize)
+
+    s = sub.add_parser("sparsify", help="prune products to 2:4 sparsity by magnitude (int8, compressed)")
+    s.add_argument("model", help="a .onnx or .r1 file")
+    s.add_argument("-o", "--output", help="default: MODEL.sparse.r1 beside the input")
+    s.add_argument("--layers", action="append", metavar="KIND_OR_GLOB", help="ffn (default)|attention|matmul|GLOB")
+    s.add_argument("--precision", default="int8", choices=["int8", "bf16", "fp32"])
+    s.add_argument("--calibration", metavar="NPZ_OR_DIR", help="samples the accuracy is measured on")
+    s.add_argument("--calibration-random", type=int, metavar="N", help="N random samples (a smoke test)")
+    s.add_argument("--dim", action="append", help="symbolic dim for random samples, e.g. seq=128")
+    s.add_argument("--min-cosine", type=float, help="accuracy guard: cosine to the dense model at least this")
+    s.add_argument("--target", default="native", help="CPU profile row the weights are packed for (default native)")
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+    s.set_defaults(fn=cmd_sparsify)

@@ -24,7 +24,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16", "int8", "int4")  # int4: group-wise weights (mode="weights_only")
 KINDS = ("attention", "ffn", "conv", "matmul", "embedding")
 # Ops data flows through between a product and the attention core or the next product (reshapes into
 # heads, splits of a fused QKV, scaling, rotary embeddings, gating).
@@ -191,6 +191,8 @@ def decide(
             precision, reason = "bf16", reason + "; the attention core runs bf16 under int8"
         elif precision == "int8" and not (_is_product(n) or kind in ("conv", "embedding")):
             precision, reason = "fp32", reason + "; int8 needs a constant weight"
+        elif precision == "int4" and not (_is_product(n) or kind == "embedding"):
+            precision, reason = "fp32", reason + "; int4 is for the weights of products"
         out[name] = Choice(precision, reason, kind)
     return out
 

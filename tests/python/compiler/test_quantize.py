@@ -154,9 +154,13 @@ def test_bad_arguments_and_calibration_data_are_named(tmp_path):
     with pytest.raises(ValueError, match="needs a 'min'"):
         r1.quantize(m, out, calibration_data=[feeds()], accuracy={"metric": "cosine"})
     with pytest.raises(ValueError, match=r"policy\['ffn'\] must be one of"):
-        r1.quantize(m, out, policy={"ffn": "int4"})
-    with pytest.raises(ValueError, match="mode 'weights_only' is not available"):
-        r1.quantize(m, out, mode="weights_only")
+        r1.quantize(m, out, policy={"ffn": "int2"})
+    with pytest.raises(ValueError, match="mode 'int4' is not available"):
+        r1.quantize(m, out, mode="int4")
+    with pytest.raises(ValueError, match="bits must be 4 or 8"):
+        r1.quantize(m, out, mode="weights_only", bits=3)
+    with pytest.raises(ValueError, match="takes method='minmax' only"):
+        r1.quantize(m, out, mode="weights_only", method="entropy")
     with pytest.raises(ValueError, match="nothing to quantize"):
         r1.quantize(m, out, policy={"default": "fp32"})
     with pytest.raises(FileNotFoundError):
@@ -292,3 +296,56 @@ def test_quantize_reports_embeddings_and_shrinks_them(tmp_path):
     assert rep.size_after < 0.3 * rep.size_before  # the table dominates: int8 plus one scale a row
     rep = r1.quantize(r1.Model(r1.load_onnx(m)), tmp_path / "f.r1", policy={"embedding": "fp32"})
     assert next(layer for layer in rep.layers if layer.kind == "embedding").precision == "fp32"
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_weights_only_mode_stores_int4_or_int8_products(tmp_path, bits):
+    """mode="weights_only": the products with a constant weight store int4 (group-wise) or int8 weights, the
+    product of two activations stays fp32, and the file is smaller than dynamic int8's for bits=4; the outputs
+    stay close to fp32 and the report states what each layer runs."""
+    model = two_layer_model(width=256, hidden=1024)
+    m = r1.Model(r1.load_onnx(model))
+    rep = r1.quantize(m, tmp_path / "w.r1", mode="weights_only", bits=bits)
+    assert rep.mode == "weights_only"
+    got = {layer.name: layer.precision for layer in rep.layers}
+    assert got == {"up_fused": f"int{bits}", "down_fused": f"int{bits}"}, got
+    e = r1.InferenceEngine(rep.path)
+    ran = precisions(e.graph)
+    assert {ran["up_fused"], ran["down_fused"]} == {f"int{bits}"}
+    assert all(p == "fp32" for name, p in ran.items() if name not in got)  # the gram product
+    dyn = r1.quantize(m, tmp_path / "d.r1")
+    if bits == 4:
+        assert rep.size_after < 0.6 * dyn.size_after
+    else:
+        assert rep.size_after == dyn.size_after
+    ref = r1.InferenceEngine(m)
+    for seed in range(4):
+        f = feeds(seed)
+        a, b = ref.run(f), e.run(f)
+        assert b["y"].dtype == np.float32 and cosine(a["y"], b["y"]) > (0.99 if bits == 4 else 0.999)
+        np.testing.assert_array_equal(a["s"], b["s"])  # fp32 in both
+
+
+def test_weights_only_default_output_name_and_policy(tmp_path):
+    path = tmp_path / "mlp.onnx"
+    path.write_bytes(two_layer_model().SerializeToString())
+    rep = r1.quantize(path, mode="weights_only", policy={"down*": "int8"})
+    assert rep.path == str(tmp_path / "mlp.int4.r1")
+    got = {layer.name.split("_")[0]: layer.precision for layer in rep.layers}
+    assert got["up"] == "int4" and got["down"] == "int8"
+
+
+def test_cli_weights_only_and_sparsify(tmp_path, capsys):
+    src = tmp_path / "m.onnx"
+    src.write_bytes(two_layer_model().SerializeToString())
+    assert cli_main(["quantize", str(src), "--mode", "weights_only", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["path"] == str(tmp_path / "m.int4.r1") and {la["precision"] for la in rep["layers"]} == {"int4"}
+    np.savez(tmp_path / "cal.npz", x=np.stack([feeds(i)["x"] for i in range(3)]))
+    rc = cli_main(["sparsify", str(src), "--layers", "matmul", "--calibration", str(tmp_path / "cal.npz"), "--json"])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["path"] == str(tmp_path / "m.sparse.r1") and len(rep["layers"]) == 2
+    assert 0 < rep["cosine"] < 1 and all(la["zeros_after"] == 0.5 for la in rep["layers"])
+    assert cli_main(["sparsify", str(src), "--layers", "*nothing*"]) == 2
+    assert "no product" in capsys.readouterr().err

@@ -109,6 +109,31 @@ void quantize_rows_u8_fixed_ref(const float* a, int64_t lda, int64_t rows, int64
 // Lowest and highest value of rows [rows, k] (lda), both starting from 0 (the range always holds 0).
 void minmax_rows_avx512(const float* a, int64_t lda, int64_t rows, int64_t k, float* lo, float* hi);
 
+// One task of the int4 driver (gemm_s4.cc): rows x whole 48-column panels of an S4 packed B (pack.h), A
+// quantized to uint8 per row and group (its own scale and zero point per 128 values, as the weights have),
+// rows padded to whole groups. Per group g and element: acc_g = sum A_u8 * (q + 8) over the group, exact in
+// int32; then out = sum_g (b_scale_g[j] * a_scale[r][g]) * (acc_g - 8 a_gsum[r][g] - a_zero[r][g] *
+// b_sum_g[j]) (one fma a group), and the epilogue.
+struct TileArgsS4 {
+  int64_t rows = 0, cols = 0, groups = 0;
+  int64_t row0 = 0, col0 = 0;
+  const uint8_t* a = nullptr;  // [rows, 128 groups] at lda bytes
+  int64_t lda = 0;
+  const float* a_scale = nullptr;   // [rows][groups]
+  const int32_t* a_zero = nullptr;  // [rows][groups]
+  const int32_t* a_gsum = nullptr;  // [rows][groups]: each row's sum of its uint8 values per group
+  const uint8_t* b = nullptr;       // the task's first panel; panel q at b + q * panel_stride
+  int64_t panel_stride = 0;         // bytes
+  const float* b_scale = nullptr;   // group g, column j of the task at b_scale[g * npad + j]
+  const int32_t* b_sum = nullptr;   // likewise: the group's sum of q
+  int64_t npad = 0;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  const Epilogue* ep = nullptr;
+};
+void gemm_block_s4_avx512(const TileArgsS4& t);
+void gemm_block_s4_ref(const TileArgsS4& t);
+
 // Computes a TileArgs block with the AVX-512F fp32 kernel (A fp32, B fp32 panels).
 void gemm_block_f32_avx512(const TileArgs& t);
 // Computes a TileArgs block with AVX512-BF16 dot products (A and B bf16 pairs, fp32 accumulation).

@@ -31,18 +31,34 @@ static_assert(sizeof(Header) == kHeaderBytes, "packed-B header must stay 64 byte
 
 int64_t num_panels(int64_t n) { return (n + kNR - 1) / kNR; }
 bool is_int8(PackedLayout l) { return l == PackedLayout::S8 || l == PackedLayout::S8S24; }
+int64_t s4_groups(int64_t k) { return (k + kS4Group - 1) / kS4Group; }
 int64_t k_rows(int64_t k, PackedLayout l) {
-  return l == PackedLayout::BF16    ? (k + 1) / 2
-         : l == PackedLayout::S8    ? (k + 3) / 4
-         : l == PackedLayout::S8S24 ? (k + 7) / 8
-                                    : k;
+  switch (l) {
+    case PackedLayout::BF16:
+      return (k + 1) / 2;
+    case PackedLayout::S8:
+      return (k + 3) / 4;
+    case PackedLayout::S8S24:
+      return (k + 7) / 8;
+    case PackedLayout::S4:
+      return s4_groups(k) * kS4Group / 8;
+    default:
+      return k;
+  }
 }
 int64_t row_elems(PackedLayout l) {
-  return l == PackedLayout::BF16 ? 2 * kNR : l == PackedLayout::S8 ? 4 * kNR : l == PackedLayout::S8S24 ? 5 * kNR : kNR;
+  return l == PackedLayout::BF16    ? 2 * kNR
+         : l == PackedLayout::S8    ? 4 * kNR
+         : l == PackedLayout::S8S24 ? 5 * kNR
+         : l == PackedLayout::S4    ? 4 * kNR
+                                    : kNR;
 }
-size_t elem_bytes(PackedLayout l) { return l == PackedLayout::BF16 ? 2 : is_int8(l) ? 1 : 4; }
-// The column scales and sums that precede int8 panels.
-size_t column_bytes(int64_t n, PackedLayout l) { return is_int8(l) ? s8_column_bytes(n) : 0; }
+size_t elem_bytes(PackedLayout l) { return l == PackedLayout::BF16 ? 2 : is_int8(l) || l == PackedLayout::S4 ? 1 : 4; }
+// The column scales and sums that precede int8 panels (int4: one of each per group).
+size_t column_bytes(int64_t k, int64_t n, PackedLayout l) {
+  if (l == PackedLayout::S4) return static_cast<size_t>(s4_groups(k)) * s8_column_bytes(n);
+  return is_int8(l) ? s8_column_bytes(n) : 0;
+}
 int64_t panel_elems(int64_t k, PackedLayout l) { return k_rows(k, l) * row_elems(l); }
 
 const char* layout_name(uint32_t l) {
@@ -50,6 +66,7 @@ const char* layout_name(uint32_t l) {
          : l == static_cast<uint32_t>(PackedLayout::BF16)  ? "bf16"
          : l == static_cast<uint32_t>(PackedLayout::S8)    ? "int8"
          : l == static_cast<uint32_t>(PackedLayout::S8S24) ? "int8 2:4"
+         : l == static_cast<uint32_t>(PackedLayout::S4)    ? "int4"
                                                            : "unknown";
 }
 
@@ -92,7 +109,9 @@ PackedLayout layout_for_precision(const std::string& precision) {
   if (precision == "fp32") return PackedLayout::F32;
   if (precision == "bf16") return PackedLayout::BF16;
   if (precision == "int8") return PackedLayout::S8;
-  R1_THROW(ModelError) << "FusedMatMul: precision must be \"fp32\", \"bf16\" or \"int8\", got \"" << precision << "\"";
+  if (precision == "int4") return PackedLayout::S4;
+  R1_THROW(ModelError) << "FusedMatMul: precision must be \"fp32\", \"bf16\", \"int8\" or \"int4\", got \"" << precision
+                       << "\"";
 }
 
 size_t packed_bytes(int64_t k, int64_t n, PackedLayout layout) {
@@ -101,7 +120,7 @@ size_t packed_bytes(int64_t k, int64_t n, PackedLayout layout) {
   Shape s = {num_panels(n), panel_elems(k, layout)};
   R1_CHECK(checked_nbytes(s, elem_bytes(layout), &bytes), InputError)
       << "pack_weights: a " << k << " x " << n << " weight is too large to pack";
-  return kHeaderBytes + column_bytes(n, layout) + static_cast<size_t>(bytes);
+  return kHeaderBytes + column_bytes(k, n, layout) + static_cast<size_t>(bytes);
 }
 
 size_t s8_column_bytes(int64_t n) { return static_cast<size_t>(num_panels(n) * kNR) * (sizeof(float) + 4); }
@@ -125,6 +144,10 @@ void pack_into(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, 
   char* data = static_cast<char*>(blob) + kHeaderBytes;
   if (layout == PackedLayout::S8) {
     pack_s8_quantized(b, ldb, trans_b, k, n, data, pool);
+    return;
+  }
+  if (layout == PackedLayout::S4) {
+    pack_s4_quantized(b, ldb, trans_b, k, n, data, pool);
     return;
   }
   const size_t panel_bytes = static_cast<size_t>(panel_elems(k, layout)) * elem_bytes(layout);
@@ -200,11 +223,12 @@ PackedB packed_view(const void* blob, size_t bytes, int64_t k, int64_t n, Packed
   v.k = k;
   v.n = n;
   const char* data = static_cast<const char*>(blob) + kHeaderBytes;
-  if (is_int8(expected)) {
+  if (is_int8(expected) || expected == PackedLayout::S4) {
+    const int64_t groups = expected == PackedLayout::S4 ? s4_groups(k) : 1;
     v.col_scale = reinterpret_cast<const float*>(data);
-    v.col_sum = reinterpret_cast<const int32_t*>(data + num_panels(n) * kNR * sizeof(float));
+    v.col_sum = reinterpret_cast<const int32_t*>(data + groups * num_panels(n) * kNR * sizeof(float));
   }
-  v.panels = data + column_bytes(n, expected);
+  v.panels = data + column_bytes(k, n, expected);
   v.panel_stride = panel_elems(k, expected);
   v.ldb = row_elems(expected);
   return v;
@@ -217,10 +241,8 @@ PackedLayout packed_layout(const Tensor& blob) {
   std::memcpy(&h, blob.raw(), sizeof(h));
   R1_CHECK(std::memcmp(h.magic, kMagic, sizeof(kMagic)) == 0 && h.version == kVersion, ModelError)
       << "FusedMatMul: B is not a packed weight blob of this engine version";
-  R1_CHECK(
-      h.layout == static_cast<uint32_t>(PackedLayout::F32) || h.layout == static_cast<uint32_t>(PackedLayout::BF16) ||
-          h.layout == static_cast<uint32_t>(PackedLayout::S8) || h.layout == static_cast<uint32_t>(PackedLayout::S8S24),
-      ModelError)
+  R1_CHECK(h.layout >= static_cast<uint32_t>(PackedLayout::F32) && h.layout <= static_cast<uint32_t>(PackedLayout::S4),
+           ModelError)
       << "FusedMatMul: packed B has an unknown layout " << h.layout;
   return static_cast<PackedLayout>(h.layout);
 }
@@ -243,6 +265,10 @@ void unpack_panel_f32(const PackedB& v, int64_t p, float* dst) {
   if (v.layout == PackedLayout::F32) {
     std::memcpy(dst, static_cast<const float*>(v.panels) + p * v.panel_stride,
                 static_cast<size_t>(v.k * kNR) * sizeof(float));
+    return;
+  }
+  if (v.layout == PackedLayout::S4) {
+    unpack_s4_panel_f32(v, p, dst);
     return;
   }
   std::vector<int8_t> expanded;

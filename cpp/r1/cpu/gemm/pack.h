@@ -21,6 +21,12 @@
 //         scales and sums, then ceil(K/8) blocks of 240 bytes per panel: 48 x 4 values (column j's two
 //         nonzeros of each of the block's two groups at 4j) and 48 index bytes (2 bits per value: its
 //         position in its group). 5/8 of the dense int8 bytes.
+//   int4: group-wise weights (precision "int4": weight-only quantization for bandwidth-bound products), groups
+//         of kS4Group along K per column, q = clamp(rint(w / s), -7, 7) with s = max|w| / 7 of the group, stored
+//         as the nibble q + 8 (pack_s4.cc). Before the panels: float scales [groups][48 * panels] and int32
+//         sums of q [groups][48 * panels]. A panel: per group 16 blocks of 192 bytes, block p covering K rows
+//         [8p, 8p + 8) of the group: byte 64v + 4c + e holds column 16v + c's K row 8p + e in its low nibble
+//         and row 8p + 4 + e in its high nibble (two vpdpbusd operands after a mask and a shift).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -32,10 +38,11 @@
 namespace r1::cpu::gemm {
 
 // S8S24 is precision "int8" too: a node at precision int8 reads either int8 layout (the header says which).
-enum class PackedLayout : uint32_t { F32 = 1, BF16 = 2, S8 = 3, S8S24 = 4 };
+enum class PackedLayout : uint32_t { F32 = 1, BF16 = 2, S8 = 3, S8S24 = 4, S4 = 5 };
 constexpr size_t kPackedHeaderBytes = 64;
+constexpr int64_t kS4Group = 128;  // weights per int4 scale along K (GPTQ's and AWQ's usual g128)
 
-// "fp32" -> F32, "bf16" -> BF16, "int8" -> S8; anything else is a ModelError naming the value.
+// "fp32" -> F32, "bf16" -> BF16, "int8" -> S8, "int4" -> S4; anything else is a ModelError naming the value.
 PackedLayout layout_for_precision(const std::string& precision);
 
 // A validated view of a packed blob.
@@ -45,8 +52,8 @@ struct PackedB {
   const void* panels = nullptr;      // panel 0
   int64_t panel_stride = 0;          // elements (float or uint16) between panels
   int64_t ldb = 0;                   // elements between K steps (fp32), pairs (bf16) or quads (int8) in a panel
-  const float* col_scale = nullptr;  // int8: per column (48 * panels entries, zero past N)
-  const int32_t* col_sum = nullptr;  // int8: sum over K of each column's q
+  const float* col_scale = nullptr;  // int8: per column (48 * panels entries, zero past N); int4: per group too
+  const int32_t* col_sum = nullptr;  // int8: sum over K of each column's q; int4: over each group
 };
 
 // Bytes of a blob holding a K x N operand in `layout`, header included.
@@ -77,6 +84,10 @@ void pack_s8_exact(const int8_t* b, int64_t ldb, bool trans_b, int64_t k, int64_
 void pack_s8_quantized(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, void* data, ThreadPool* pool);
 // Bytes of the column scales and sums in front of the int8 panels.
 size_t s8_column_bytes(int64_t n);
+// The int4 panels and group data of a float B (pack_into calls it for S4).
+void pack_s4_quantized(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, void* data, ThreadPool* pool);
+// Panel p of an S4 view dequantized to fp32 K x 48 (unpack_panel_f32 calls it).
+void unpack_s4_panel_f32(const PackedB& v, int64_t p, float* dst);
 
 // An S8 blob (dense int8) whose every column has at most two nonzeros in each aligned group of four along K,
 // repacked as S8S24 (compressed); an empty tensor when some group holds more (pack_s8_sparse.cc).

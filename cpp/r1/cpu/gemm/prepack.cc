@@ -57,8 +57,8 @@ bool prepack_fused_matmul(Node& n, PrepackContext& ctx) {
   if (!w || !w->is_constant()) return false;
   const bool packed = n.attrs.get_int("packed_b", 0) != 0;
   const std::string precision = n.attrs.get_string("precision", "fp32");
-  // int8 weights are packed for every target: the portable int8 kernel reads the same panels.
-  if (!ctx.target.has_avx512_kernels() && precision != "int8") {
+  // int8 and int4 weights are packed for every target: the portable kernels read the same panels.
+  if (!ctx.target.has_avx512_kernels() && precision != "int8" && precision != "int4") {
     // The OpenBLAS path: a plain B is read as it is; a packed one (compiled for an AVX-512 CPU) is
     // unpacked once here instead of panel by panel on every call.
     if (!packed) return false;

@@ -8,8 +8,8 @@
 // packed_b=1, k, n, trans_b=0. A B packed in another layout (the file was compiled for fp32, the engine
 // runs bf16) is packed again from its values. For any other target a packed B goes back to a plain
 // fp32 [K, N] weight (packed_b=0), which the OpenBLAS path reads without per-call unpacking.
-// precision="int8" packs (quantizes per output channel) for every target: the portable int8 kernel
-// reads the same panels as the VNNI one.
+// precision="int8" (per output channel) and "int4" (group-wise) pack for every target: the portable kernels
+// read the same panels as the VNNI ones.
 #pragma once
 #include "r1/backend/kernel.h"
 

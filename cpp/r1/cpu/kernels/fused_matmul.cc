@@ -3,12 +3,14 @@
 // A's leading dims fold into M (B is one 2-D matrix); 16-bit float tensors are staged through fp32.
 // precision="int8": B is int8 per output channel (packed at compile time), A is quantized per row on
 // each call (dynamic quantization; or per tensor / with a calibrated scale for imported quantized
-// models: act_quant), the product runs in int32 (gemm_s8.h) and the epilogue in fp32.
+// models: act_quant), the product runs in int32 (gemm_s8.h) and the epilogue in fp32. precision="int4": B is
+// group-wise int4 (weight-only quantization, gemm_s4.h), A quantized per row likewise.
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "r1/cpu/gemm/gemm.h"
+#include "r1/cpu/gemm/gemm_s4.h"
 #include "r1/cpu/gemm/gemm_s8.h"
 #include "r1/cpu/gemm/prepack.h"
 #include "r1/cpu/kernels/common.h"
@@ -92,9 +94,10 @@ void fused_matmul_kernel(KernelContext& ctx) {
   Tensor quantized;  // int8 weights packed per call: only when the weight_prepack pass did not run
   FloatIn fb;
   int64_t N = 0;
-  if (!packed && precision == gemm::PackedLayout::S8) {
+  const bool low_bits = precision == gemm::PackedLayout::S8 || precision == gemm::PackedLayout::S4;
+  if (!packed && low_bits) {
     R1_CHECK(b.rank() == 2, InputError) << "FusedMatMul: B must be 2-D, got " << b.describe();
-    quantized = gemm::pack_weights(b, trans_b, "int8");
+    quantized = gemm::pack_weights(b, trans_b, at.get_string("precision", "fp32"));
     const int64_t kb = trans_b ? b.shape()[1] : b.shape()[0];
     view = gemm::packed_view(quantized, kb, trans_b ? b.shape()[0] : b.shape()[1], precision);
     R1_CHECK(view.k == K, InputError) << "FusedMatMul: inner dimensions differ (" << a.describe() << " x "
@@ -138,6 +141,8 @@ void fused_matmul_kernel(KernelContext& ctx) {
   out.init(y);
   if (precision == gemm::PackedLayout::S8)
     gemm::gemm_s8(M, N, K, fa.p, K, view, out.p, N, ep, pool, act_quant(at));
+  else if (precision == gemm::PackedLayout::S4)
+    gemm::gemm_s4(M, N, K, fa.p, K, view, out.p, N, ep, pool);
   else
     gemm::fused_gemm(M, N, K, fa.p, K, gb, precision, out.p, N, ep, pool);
   out.finish(pool);

@@ -18,8 +18,8 @@ void check_attrs(const InferContext& c) {
   for (const char* a : kActivations) known |= act == a;
   R1_CHECK(known, ModelError) << "FusedMatMul: unknown activation \"" << act << "\"";
   const std::string prec = c.attrs().get_string("precision", "fp32");
-  R1_CHECK(prec == "fp32" || prec == "bf16" || prec == "int8", ModelError)
-      << "FusedMatMul: precision must be \"fp32\", \"bf16\" or \"int8\", got \"" << prec << "\"";
+  R1_CHECK(prec == "fp32" || prec == "bf16" || prec == "int8" || prec == "int4", ModelError)
+      << "FusedMatMul: precision must be \"fp32\", \"bf16\", \"int8\" or \"int4\", got \"" << prec << "\"";
   // How an int8 product quantizes A: per row (default), per tensor, or with a calibrated scale and
   // zero point (uint8 domain).
   const std::string aq = c.attrs().get_string("act_quant", "row");
