@@ -71,6 +71,8 @@ void register_skip_layernorm_kernels(KernelTable& t);
 void register_matmul_kernels(KernelTable& t);
 // MatMulInteger
 void register_matmul_integer_kernels(KernelTable& t);
+// QuantizeLinear, DequantizeLinear, r1::QuantDequant, r1::GatherDequant
+void register_quantize_kernels(KernelTable& t);
 // Einsum
 void register_einsum_kernels(KernelTable& t);
 // r1::FusedMatMul

@@ -36,6 +36,7 @@ void register_gpu_kernels(KernelTable& t) {
   register_skip_layernorm_kernels(t);
   register_matmul_kernels(t);
   register_matmul_integer_kernels(t);
+  register_quantize_kernels(t);
   register_einsum_kernels(t);
   register_fused_matmul_kernels(t);
   register_conv_kernels(t);

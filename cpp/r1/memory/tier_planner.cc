@@ -56,12 +56,11 @@ void check_items(const std::vector<TierItem>& items, int steps, int lead) {
 
 class Planner {
  public:
-  Planner(const std::vector<TierItem>& items, int steps, const TierPlanOptions& o)
-      : items_(items), steps_(steps), lead_(o.lead), budget_(o.budget) {
-    for (const auto& it : items) {
-      resident_.push_back(it.kind == TierItem::Weight);  // start from everything held, then give up the least
-      drop_.emplace_back(it.uses.size() - 1, 0);
-    }
+  // Starts from the decisions (resident, drop); only weights can be resident.
+  Planner(const std::vector<TierItem>& items, int steps, const TierPlanOptions& o, const std::vector<uint8_t>& resident,
+          const std::vector<Drop>& drop)
+      : items_(items), steps_(steps), lead_(o.lead), budget_(o.budget), drop_(drop) {
+    for (size_t i = 0; i < items.size(); ++i) resident_.push_back(resident[i] && items[i].kind == TierItem::Weight);
     held_ = tier_occupancy(items, steps, lead_, resident_, drop_, nullptr);
   }
 
@@ -218,8 +217,11 @@ std::vector<size_t> tier_occupancy(const std::vector<TierItem>& items, int num_s
   return held;
 }
 
-TierPlan plan_tiers(const std::vector<TierItem>& items, int num_steps, const TierPlanOptions& o) {
-  check_items(items, num_steps, o.lead);
+namespace {
+
+// The planner's moves from the decisions (resident, drop) until every step fits (items already checked).
+TierPlan plan_from(const std::vector<TierItem>& items, int num_steps, const TierPlanOptions& o,
+                   const std::vector<uint8_t>& resident, const std::vector<Drop>& drop) {
   // The least any plan can hold: every weight streamed, every gap dropped.
   std::vector<uint8_t> none(items.size(), 0);
   std::vector<Drop> all;
@@ -236,7 +238,7 @@ TierPlan plan_tiers(const std::vector<TierItem>& items, int num_steps, const Tie
     p.held = least;
     return p;
   }
-  Planner planner(items, num_steps, o);
+  Planner planner(items, num_steps, o, resident, drop);
   while (planner.over())
     if (!planner.relieve()) break;
   const bool feasible = !planner.over();
@@ -244,6 +246,31 @@ TierPlan plan_tiers(const std::vector<TierItem>& items, int num_steps, const Tie
   TierPlan p = planner.result(feasible);
   p.min_budget = min_budget;
   return p;
+}
+
+}  // namespace
+
+TierPlan plan_tiers(const std::vector<TierItem>& items, int num_steps, const TierPlanOptions& o) {
+  check_items(items, num_steps, o.lead);
+  // Start from everything held, then give up the least.
+  std::vector<uint8_t> all_held;
+  std::vector<Drop> none_dropped;
+  for (const auto& it : items) {
+    all_held.push_back(it.kind == TierItem::Weight);
+    none_dropped.emplace_back(it.uses.size() - 1, 0);
+  }
+  return plan_from(items, num_steps, o, all_held, none_dropped);
+}
+
+TierPlan shrink_plan(const std::vector<TierItem>& items, int num_steps, const TierPlanOptions& o,
+                     const std::vector<uint8_t>& resident, const std::vector<Drop>& drop) {
+  check_items(items, num_steps, o.lead);
+  R1_CHECK(resident.size() == items.size() && drop.size() == items.size(), InputError)
+      << "one resident flag and one drop list per item";
+  for (size_t i = 0; i < items.size(); ++i)
+    R1_CHECK(drop[i].size() + 1 == items[i].uses.size(), InputError)
+        << "tier item " << i << ": one drop flag per gap between uses";
+  return plan_from(items, num_steps, o, resident, drop);
 }
 
 TierPlan spread_resident(const std::vector<TierItem>& items, int num_steps, const TierPlanOptions& o,

@@ -50,6 +50,13 @@ struct TierPlan {
 // An infeasible budget (< min_budget) returns feasible = false with the all-dropped plan.
 TierPlan plan_tiers(const std::vector<TierItem>& items, int num_steps, const TierPlanOptions& options);
 
+// plan_tiers from the decisions (resident, drop) instead of from everything held: the same moves until every step
+// fits, and the same undoing of those that turn out unnecessary. A move only makes a weight stream or drops a gap,
+// so nothing is resident that was not: a plan made again for a smaller budget keeps what is loaded, where a fresh
+// one may keep other weights of the same cost (and the caller would read each of those once more).
+TierPlan shrink_plan(const std::vector<TierItem>& items, int num_steps, const TierPlanOptions& options,
+                     const std::vector<uint8_t>& resident, const std::vector<std::vector<uint8_t>>& drop);
+
 // The same bytes resident, spread along the run. plan_tiers minimises bytes moved, and where weights cost the same
 // (a transformer's layers) it is free to choose which stay; a pipeline wants them spread out: the compute of a
 // resident weight is time the loader reads ahead in, and a block of resident weights at the end of the run is

@@ -126,7 +126,7 @@ WeightStreamer::~WeightStreamer() {
   if (host_pool_) host_pool_->give(host_bytes_);
 }
 
-void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
+void WeightStreamer::plan(size_t activation_bytes, bool stream_all, bool shrink) {
   // The planner's timeline is the steps that read weights (the others neither hold nor load any): a lead of
   // two of them lets the reads for the next two weight steps run while one computes.
   std::vector<int> weighted(static_cast<size_t>(num_steps_), -1);
@@ -145,8 +145,19 @@ void WeightStreamer::plan(size_t activation_bytes, bool stream_all) {
   // What other engines sharing the pool hold is not ours to plan with.
   const size_t taken = others_bytes() + fixed_bytes_ + activation_bytes;
   const size_t budget = pool_->capacity() > taken ? pool_->capacity() - taken : 0;
+  if (!stream_all && shrink) {
+    // Less room than the resident set was planned with: let weights go from it (none if it still fits). A fresh
+    // plan would keep other weights of the same cost, and the next run would read each of those once more.
+    std::vector<uint8_t> resident;
+    std::vector<std::vector<uint8_t>> drop;
+    for (const auto& it : items_) {
+      resident.push_back(it.resident);
+      drop.push_back(it.drop);
+    }
+    p = shrink_plan(tier_items, n, {budget, kPlanLead}, resident, drop);
+  }
   // (Spread: the compute of resident weights is time to read ahead in; see spread_resident.)
-  if (!stream_all)
+  if (!stream_all && !p.feasible)
     p = spread_resident(tier_items, n, {budget, kPlanLead}, plan_tiers(tier_items, n, {budget, kPlanLead}));
   const bool use = !stream_all && p.feasible;
   stats_.resident = stats_.resident_bytes = 0;
@@ -233,7 +244,9 @@ void WeightStreamer::begin_run(bool recording, size_t arena_bytes) {
     planned_for_ = SIZE_MAX;  // what the others hold changes between runs: plan again
   }
   if (recording != planned_stream_all_ || activation > planned_for_ || planned_for_ == SIZE_MAX) {
-    plan(activation, recording);
+    // Only a larger activation figure keeps to the current plan: a planned run's peak past the one it planned with
+    // (the first planned run's often is, by a few hundred bytes: the arena is not the recording run's peak).
+    plan(activation, recording, !recording && !planned_stream_all_ && planned_for_ != SIZE_MAX);
     planned_for_ = activation;
     planned_stream_all_ = recording;
   }

@@ -133,7 +133,8 @@ class WeightStreamer final : public Reclaimer {
   struct Load {
     int item, step;
   };
-  void plan(size_t activation_bytes, bool stream_all);
+  // shrink: the resident set only loses weights (the budget left for them shrank; what is loaded stays loaded).
+  void plan(size_t activation_bytes, bool stream_all, bool shrink);
   void loader_main();
   void stop_loader();  // the preload between runs, when one is going
   // Room the loader leaves for the activations this run has yet to allocate: the largest activation peak a run
