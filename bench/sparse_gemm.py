@@ -10,7 +10,8 @@ call) and a constant W [K, N] packed at load:
   sparse    W pruned 2:4 (r1.quantize.sparsify.prune_2to4), stored compressed, forced through the sparse kernel
   expanded  the same weights forced through the dense kernel over panels expanded per call (the fallback)
   auto      what ships: the faster of the two, measured once per shape (cpp/r1/cpu/gemm/sparse_choice.h)
-Calls are interleaved (one of each engine per round) and the medians of --runs rounds reported, in microseconds;
+Engines are interleaved in rounds (each round: a block of 10 timed calls per engine) and the medians of --runs
+calls reported, in microseconds;
 dense/x > 1 means x is faster than dense. M = 1 is a decode step of a language model (batch 1): the weights'
 bytes bound it. M = 128 is BERT-base at batch 1, sequence 128: the dot products bound it. One layer's weights
 stay in the L3 cache between calls; the "stack" rows chain --stack FFN layers (up, ReLU, down: GPT-2's widths)
@@ -26,6 +27,7 @@ import time
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _paths import use_r1
@@ -64,14 +66,19 @@ def stack_model(ws, m, k):
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def time_interleaved(paths, feeds, runs):
+def time_interleaved(paths, feeds, runs, block=10):
+    """Median microseconds per engine: rounds interleave the engines, each round times a block of `block` calls of
+    one engine after one untimed call (each engine has its own thread pool: single calls alternating between two
+    pools on 2 cores measure their hand-overs more than the products)."""
     times: dict[str, list[float]] = {e: [] for e in paths}
-    for _ in range(runs):
+    for _ in range(max(1, runs // block)):
         for e, (path, eng) in paths.items():
             _core.set_sparse_path(path)
-            t0 = time.perf_counter()
             eng.run(feeds)
-            times[e].append(time.perf_counter() - t0)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                eng.run(feeds)
+                times[e].append(time.perf_counter() - t0)
     return {e: float(np.median(v)) * 1e6 for e, v in times.items()}
 
 
@@ -124,7 +131,8 @@ def main():
             for m in [int(x) for x in a.m.split(",")]:
                 x = rng.standard_normal((m, k)).astype(np.float32)
                 dense, sparse = engine(w, b, m, th), engine(ws, b, m, th)
-                ref = x.astype(np.float64) @ ws + b
+                with threadpool_limits(1):  # OpenBLAS's own threads would spin on our cores while we time
+                    ref = x.astype(np.float64) @ ws + b
                 paths = {"dense": ("auto", dense), "sparse": ("sparse", sparse), "expanded": ("dense", sparse)}
                 _core.clear_sparse_choices()  # 'auto' measures this shape anew, in its warm-up call
                 paths["auto"] = ("auto", sparse)
