@@ -14,7 +14,10 @@ They are imported on first need, never required: a missing module, a missing run
 deepseek_r1._cublas (built where the nvidia-cublas wheel was found; `pip install deepseek_r1[cuda]`
 brings the library) is imported after _cuda and replaces its MatMul / Gemm / FusedMatMul kernels
 with cuBLASLt ones; a failure to load it is recorded under 'cublas' and the own kernels stay.
-R1_DISABLE_GPU=1 keeps every GPU module unloaded (CPU only); R1_DISABLE_CUBLAS=1 keeps _cublas out.
+deepseek_r1._cusparselt (built where the nvidia-cusparselt-cu13 wheel was found, also in the [cuda] extra) is
+imported next and wraps FusedMatMul: products whose constant fp16 / bf16 weight is 2:4 sparse run on cuSPARSELt.
+R1_DISABLE_GPU=1 keeps every GPU module unloaded (CPU only); R1_DISABLE_CUBLAS=1 keeps _cublas out and
+R1_DISABLE_CUSPARSELT=1 _cusparselt.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ _loaded: dict[str, ModuleType] = {}
 _errors: dict[str, str] = {}
 _tried = False
 _cublas: ModuleType | None = None
+_cusparselt: ModuleType | None = None
 _CUBLASLT = ("nvidia", "cu13", "lib", "libcublasLt.so.13")  # where the nvidia-cublas 13 wheel puts it
+_CUSPARSELT = ("nvidia", "cu13", "lib", "libcusparseLt.so.0")  # and nvidia-cusparselt-cu13
 
 
 def load_backends() -> dict[str, ModuleType]:
@@ -51,17 +56,18 @@ def load_backends() -> dict[str, ModuleType]:
             _errors[backend] = str(e)
     if "cuda" in _loaded:
         _load_cublas()
+        _load_cusparselt()  # after _cublas: it wraps whichever FusedMatMul kernel is registered
     return dict(_loaded)
 
 
-def _preload_cublaslt() -> bool:
-    """Loads libcublasLt.so.13 from an nvidia-cublas wheel on sys.path with RTLD_GLOBAL, so that
-    _cublas's dependency resolves by its soname where the RPATH ($ORIGIN/../nvidia/cu13/lib) does not
+def _preload_cublaslt(lib: tuple[str, ...] = _CUBLASLT) -> bool:
+    """Loads libcublasLt.so.13 (or another wheel library) from an nvidia wheel on sys.path with RTLD_GLOBAL, so
+    that _cublas's dependency resolves by its soname where the RPATH ($ORIGIN/../nvidia/cu13/lib) does not
     reach (the package and the wheel in different site-packages, a source tree on PYTHONPATH)."""
     import ctypes
 
     for base in sys.path:
-        path = os.path.join(base or os.curdir, *_CUBLASLT)
+        path = os.path.join(base or os.curdir, *lib)
         if os.path.isfile(path):
             ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
             return True
@@ -86,6 +92,32 @@ def _load_cublas() -> None:
             _cublas = importlib.import_module(name)
     except Exception as e:  # never breaks the import: the CUDA backend keeps its own GEMM kernels
         _errors["cublas"] = str(e)
+
+
+def _load_cusparselt() -> None:
+    global _cusparselt
+    if os.environ.get("R1_DISABLE_CUSPARSELT", "") not in ("", "0"):
+        return
+    name = f"{__package__}._cusparselt"
+    try:
+        if importlib.util.find_spec(name) is None:  # not built (no nvidia-cusparselt-cu13 at build time)
+            return
+        try:
+            _cusparselt = importlib.import_module(name)
+        except ImportError as e:
+            if "libcusparseLt" not in str(e):
+                raise
+            if not _preload_cublaslt(_CUSPARSELT):
+                raise ImportError(f"{e} (pip install 'nvidia-cusparselt-cu13>=0.10,<1', the [cuda] extra)") from e
+            _cusparselt = importlib.import_module(name)
+    except Exception as e:  # never breaks the import: FusedMatMul keeps its dense kernels
+        _errors["cusparselt"] = str(e)
+
+
+def cusparselt_active() -> bool:
+    """Whether deepseek_r1._cusparselt loaded: 2:4 sparse fp16 / bf16 products run on cuSPARSELt."""
+    load_backends()
+    return _cusparselt is not None
 
 
 def cublas_active() -> bool:
