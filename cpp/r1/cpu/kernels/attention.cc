@@ -284,16 +284,20 @@ void attention_kernel(KernelContext& ctx) {
   const int64_t nqb = (P.Sq + P.bq - 1) / P.bq, heads = P.B * P.H;
   const int64_t G = std::clamp<int64_t>(heads * nqb / (4 * ctx.pool().num_threads()), 1, nqb);
   const int64_t ngroups = (nqb + G - 1) / G;
-  ctx.pool().parallel_for(0, heads * ngroups, 1, [&](int64_t t0, int64_t t1) {
-    Scratch w(P, G);
-    for (int64_t t = t0; t < t1; ++t) {
-      // Causal: the last query blocks see the most keys; running them first balances the threads.
-      // Otherwise consecutive tasks share a head, so its K and V stay in cache.
-      const int64_t bh = P.causal ? t % heads : t / ngroups;
-      const int64_t g = P.causal ? ngroups - 1 - t / heads : t % ngroups;
-      run_group(P, f, bh / P.H, bh % P.H, g * G, std::min(nqb, (g + 1) * G), w);
-    }
-  });
+  // A product too small to pay for waking a worker (a decode step: one query per head) runs on this thread:
+  // the same threshold of multiply-adds as the GEMMs'.
+  const bool small = heads * P.Sq * P.Sk * (P.D + P.Dv) < kGemmParallelWork;
+  ctx.pool().parallel_for(0, heads * ngroups, small ? std::max<int64_t>(1, heads * ngroups) : 1,
+                          [&](int64_t t0, int64_t t1) {
+                            Scratch w(P, G);
+                            for (int64_t t = t0; t < t1; ++t) {
+                              // Causal: the last query blocks see the most keys; running them first balances the
+                              // threads. Otherwise consecutive tasks share a head, so its K and V stay in cache.
+                              const int64_t bh = P.causal ? t % heads : t / ngroups;
+                              const int64_t g = P.causal ? ngroups - 1 - t / heads : t % ngroups;
+                              run_group(P, f, bh / P.H, bh % P.H, g * G, std::min(nqb, (g + 1) * G), w);
+                            }
+                          });
   fo.finish(ctx.pool());
 }
 
