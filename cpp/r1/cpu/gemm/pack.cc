@@ -163,7 +163,7 @@ void pack_into(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, 
     run(0, num_panels(n));
 }
 
-Tensor pack_weights(const Tensor& b, bool trans_b, const std::string& precision) {
+Tensor pack_weights(const Tensor& b, bool trans_b, const std::string& precision, bool compress_2to4) {
   PackedLayout layout = layout_for_precision(precision);
   R1_CHECK(b.rank() == 2, InputError) << "pack_weights: B must be 2-D, got " << b.describe();
   R1_CHECK(is_float(b.dtype()), InputError) << "pack_weights: B must be a float tensor, got " << b.describe();
@@ -186,7 +186,7 @@ Tensor pack_weights(const Tensor& b, bool trans_b, const std::string& precision)
   Tensor out = Tensor::empty(DType::UInt8, {static_cast<int64_t>(bytes)});
   pack_into(src, b.shape()[1], trans_b, k, n, layout, out.raw(), nullptr);
   // Compressed only where it is smaller: K > 4 (a single quad of K takes 192 bytes a panel dense, 240 sparse).
-  if (layout == PackedLayout::S8 && packed_bytes(k, n, PackedLayout::S8S24) < bytes) {
+  if (compress_2to4 && layout == PackedLayout::S8 && packed_bytes(k, n, PackedLayout::S8S24) < bytes) {
     Tensor sparse = compress_s8_2to4(out, k, n);
     if (sparse.numel() > 0) return sparse;
   }

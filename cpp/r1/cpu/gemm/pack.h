@@ -65,9 +65,10 @@ void pack_into(const float* b, int64_t ldb, bool trans_b, int64_t k, int64_t n, 
                ThreadPool* pool);
 
 // Packs a 2-D float tensor (fp32/fp16/bf16) into a fresh 1-D uint8 tensor (64-byte aligned).
-// precision: "fp32", "bf16" or "int8" (quantized per column, see above; stored 2:4 compressed when the
-// quantized weights are 2:4 sparse).
-Tensor pack_weights(const Tensor& b, bool trans_b, const std::string& precision);
+// precision: "fp32", "bf16", "int8" (quantized per column, see above; stored 2:4 compressed when the
+// quantized weights are 2:4 sparse and compress_2to4 allows it: a host without the sparse kernel packs dense)
+// or "int4".
+Tensor pack_weights(const Tensor& b, bool trans_b, const std::string& precision, bool compress_2to4 = true);
 
 // Checks a blob against the node's attrs (k, n, layout from precision): ModelError when the
 // header is missing, from another layout or shape, or the blob is truncated. expected S8 accepts S8S24.

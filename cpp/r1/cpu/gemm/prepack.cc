@@ -40,10 +40,7 @@ Tensor decompress(const Value* w, Node& n) {
   return decompress_s8_2to4(w->constant, n.attrs.get_int("k", -1), n.attrs.get_int("n", -1));
 }
 Tensor pack_dense_s8(const Value* w, Node& n) {
-  const Tensor blob = pack_plain(w, n);
-  if (packed_layout(blob) != PackedLayout::S8S24) return blob;
-  const bool trans_b = n.attrs.get_int("trans_b", 0) != 0;
-  return decompress_s8_2to4(blob, w->constant.dim(trans_b ? 1 : 0), w->constant.dim(trans_b ? 0 : 1));
+  return pack_weights(w->constant, n.attrs.get_int("trans_b", 0) != 0, "int8", /*compress_2to4=*/false);
 }
 
 Tensor unpack(const Value* w, Node& n) {

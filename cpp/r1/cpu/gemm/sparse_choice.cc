@@ -33,7 +33,6 @@ int64_t bucket(int64_t m) {
 }  // namespace
 
 void set_sparse_path(SparsePath p) { g_path.store(p); }
-SparsePath sparse_path() { return g_path.load(); }
 
 double time_seconds(const std::function<void()>& fn) {
   const auto t0 = std::chrono::steady_clock::now();

@@ -16,7 +16,6 @@ namespace r1::cpu::gemm {
 enum class SparsePath { Auto, Sparse, Dense };
 // Tests and benchmarks force one path; Auto (the default) measures.
 void set_sparse_path(SparsePath p);
-SparsePath sparse_path();
 
 // The remembered choice for M rows (bucketed to the next power of two), or measured now: time(sparse) runs
 // the product once either way and returns its seconds.

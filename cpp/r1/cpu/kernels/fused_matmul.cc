@@ -97,7 +97,8 @@ void fused_matmul_kernel(KernelContext& ctx) {
   const bool low_bits = precision == gemm::PackedLayout::S8 || precision == gemm::PackedLayout::S4;
   if (!packed && low_bits) {
     R1_CHECK(b.rank() == 2, InputError) << "FusedMatMul: B must be 2-D, got " << b.describe();
-    quantized = gemm::pack_weights(b, trans_b, at.get_string("precision", "fp32"));
+    // Packed per call (no prepack ran): 2:4 compression only where the sparse kernel can read it.
+    quantized = gemm::pack_weights(b, trans_b, at.get_string("precision", "fp32"), gemm::s8_sparse_kernel_available());
     const int64_t kb = trans_b ? b.shape()[1] : b.shape()[0];
     view = gemm::packed_view(quantized, kb, trans_b ? b.shape()[0] : b.shape()[1], precision);
     R1_CHECK(view.k == K, InputError) << "FusedMatMul: inner dimensions differ (" << a.describe() << " x "
