@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 
+#include "../common.cuh"  // DeviceScope (host code: the runtime API only)
 #include "cublaslt_gemm.h"
 #include "r1/backend/device.h"
 #include "r1/backend/kernel.h"
@@ -222,31 +223,6 @@ DeviceState& device_state(int device) {
   return *s;
 }
 
-// Makes `device` current for the calling thread (cuBLASLt runs on the current device) and restores
-// the previous one.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    cudaError_t e = cudaGetDevice(&prev_);
-    R1_CHECK(e == cudaSuccess, DeviceError) << "cuda:" << device << ": cudaGetDevice failed: " << cudaGetErrorString(e);
-    if (prev_ != device) {
-      e = cudaSetDevice(device);
-      R1_CHECK(e == cudaSuccess, DeviceError)
-          << "cuda:" << device << ": cudaSetDevice failed: " << cudaGetErrorString(e);
-      restore_ = true;
-    }
-  }
-  ~DeviceScope() {
-    if (restore_) cudaSetDevice(prev_);
-  }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int prev_ = 0;
-  bool restore_ = false;
-};
-
 }  // namespace
 
 // Enqueues the matmul on the kernel stream; false (nothing enqueued) when cuBLASLt cannot run it.
@@ -255,7 +231,7 @@ bool run(KernelContext& ctx, const Problem& p) {
   void* stream = ctx.allocator().native_stream();
   if (device < 0 || stream == nullptr) return false;  // not a CUDA device's allocator
   DeviceState& s = device_state(device);
-  DeviceScope scope(device);
+  gpu::DeviceScope scope(device);  // cuBLASLt runs on the current device
   std::lock_guard<std::mutex> lk(s.mu);
   if (!s.handle) {
     if (s.broken) return false;

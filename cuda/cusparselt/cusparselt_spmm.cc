@@ -14,6 +14,7 @@
 #include <string>
 #include <tuple>
 
+#include "../common.cuh"  // DeviceScope (host code: the runtime API only)
 #include "r1/backend/device.h"
 #include "r1/backend/kernel.h"
 #include "r1/core/tensor.h"
@@ -65,23 +66,6 @@ DeviceState& device_state(int device) {
   if (!s) s = std::make_unique<DeviceState>();
   return *s;
 }
-
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    cudaGetDevice(&prev_);
-    if (prev_ != device) restore_ = cudaSetDevice(device) == cudaSuccess;
-  }
-  ~DeviceScope() {
-    if (restore_) cudaSetDevice(prev_);
-  }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int prev_ = 0;
-  bool restore_ = false;
-};
 
 // The node's shape of the problem, when cuSPARSELt covers it.
 struct Problem {
@@ -191,7 +175,7 @@ bool try_sparse(KernelContext& ctx) {
   if (device < 0 || native == nullptr) return false;
   cudaStream_t stream = static_cast<cudaStream_t>(native);
   DeviceState& s = device_state(device);
-  DeviceScope scope(device);
+  gpu::DeviceScope scope(device);  // cuSPARSELt runs on the current device
   std::lock_guard<std::mutex> lk(s.mu);
   if (!s.init) {
     if (s.broken) return false;
