@@ -13,11 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_kernels_int8_gemm import quantize_rows
+from test_kernels_int8_gemm import quantize_rows, run_int8
 
-import deepseek_r1 as r1
 from deepseek_r1 import _core
-from helpers.op_harness import make_op_model
 
 G = 128
 
@@ -56,19 +54,7 @@ def int4_reference(x, blob, k, n, bias=None):
 
 
 def run_int4(x, w, bias=None, threads=1, level=3, act=""):
-    from onnx import numpy_helper
-
-    model = make_op_model(
-        "FusedMatMul", [x, None, None], {"precision": "int4", "activation": act}, opset=1, domain="r1"
-    )
-    node = model.graph.node[0]
-    del node.input[:]
-    node.input.extend(["in0", "w", "bias" if bias is not None else ""])
-    model.graph.initializer.append(numpy_helper.from_array(w, "w"))
-    if bias is not None:
-        model.graph.initializer.append(numpy_helper.from_array(bias, "bias"))
-    eng = r1.InferenceEngine(r1.Model(r1.load_onnx(model)), num_threads=threads, optimization_level=level)
-    return eng.run({"in0": x})["out0"]
+    return run_int8(x, w, bias, threads, act=act, level=level, precision="int4")
 
 
 def group_error(wg, scale):

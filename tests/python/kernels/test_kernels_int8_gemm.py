@@ -126,9 +126,10 @@ def int8_reference(x, w, bias):
     return (y + bias).astype(np.float32) if bias is not None else y
 
 
-def run_int8(x, w, bias=None, threads=1, act="", level=3):
+def run_int8(x, w, bias=None, threads=1, act="", level=3, precision="int8"):
+    """One r1::FusedMatMul with constant weights w (and bias) at `precision` (the int4 tests reuse it)."""
     model = make_op_model(
-        "FusedMatMul", [x, None, None], {"precision": "int8", "activation": act}, opset=1, domain="r1"
+        "FusedMatMul", [x, None, None], {"precision": precision, "activation": act}, opset=1, domain="r1"
     )
     node = model.graph.node[0]
     del node.input[:]
