@@ -48,7 +48,11 @@ void run_conv(KernelContext& ctx, bool fused) {
   if (y.numel() == 0) return;
   ThreadPool& pool = ctx.pool();
   FloatIn fx = float_input(x, pool);
-  FloatIn fw = float_input(w, pool);
+  // An int8 weight (FusedConv precision="int8", quantized at compile time; its scales are input 4) is read
+  // by the int8 conv only.
+  const bool int8_weight = w.dtype() == DType::Int8;
+  FloatIn fw;
+  if (!int8_weight) fw = float_input(w, pool);
   FloatIn fb, fr;
   if (ctx.has_input(2)) fb = float_input(ctx.input(2), pool);
   a.x = fx.p;
@@ -82,6 +86,8 @@ void run_conv(KernelContext& ctx, bool fused) {
   }
   // Without AVX512-BF16, and for depthwise convs (memory-bound: bf16 products would gain nothing), bf16
   // runs the fp32 path.
+  R1_CHECK(!int8_weight || (fused && precision == "int8" && conv_s8_applies(a)), ModelError)
+      << ctx.node().label() << ": an int8 weight is read only by an int8 FusedConv that is not depthwise";
   if (precision == "int8" && conv_s8_applies(a)) {
     // int8 products (conv_s8.h): the input quantized per image (or with the model's static scale).
     ConvActQuant aq;

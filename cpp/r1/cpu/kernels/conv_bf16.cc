@@ -1,11 +1,11 @@
 // bf16 copies of conv weights for precision="bf16" (conv_forward_bf16 reads them): W itself, or the
 // Winograd transform U = G g G^T of it (conv_bf16_winograd.cc), made once per constant
-// (conv_weight_cache.h).
+// (weight_cache.h).
 #include <algorithm>
 #include <vector>
 
 #include "r1/cpu/kernels/conv_kernels.h"
-#include "r1/cpu/kernels/conv_weight_cache.h"
+#include "r1/cpu/kernels/weight_cache.h"
 
 namespace r1::cpu {
 namespace {
@@ -43,8 +43,8 @@ ConvWeightsBf16 conv_weights_bf16(const KernelContext& ctx, const Tensor& w_tens
                                   int64_t K, bool winograd, ThreadPool& pool) {
   ConvWeightsBf16 r;
   r.ld = bf16_ld(K);
-  const ConvWeightKey key{M, K, winograd ? 1 : 0};
-  r.hold = std::static_pointer_cast<const std::vector<uint16_t>>(cached_conv_weights(
+  const WeightKey key{M, K, winograd ? kBf16Winograd : kBf16Rows};
+  r.hold = std::static_pointer_cast<const std::vector<uint16_t>>(cached_weights(
       ctx, w_tensor, key, [&]() -> std::shared_ptr<const void> { return convert(w, M, K, winograd, pool); }));
   r.p = r.hold->data();
   return r;

@@ -6,13 +6,11 @@
 #include <cstring>
 #include <vector>
 
-#include "r1/core/int8_grid.h"
 #include "r1/cpu/gemm/gemm.h"
 #include "r1/cpu/gemm/gemm_s8.h"
 #include "r1/cpu/gemm/kernel_args.h"
 #include "r1/cpu/kernels/conv_kernels.h"
 #include "r1/cpu/kernels/conv_s8_driver.h"
-#include "r1/cpu/kernels/conv_weight_cache.h"
 
 namespace r1::cpu {
 namespace {
@@ -34,40 +32,6 @@ Plane plane(const conv_geom::Geom& g) {
   const int l = g.nd - 1;
   return {one ? 1 : g.in[0], g.in[l], one ? 1 : g.k[0], g.k[l], one ? 1 : g.out[0], g.out[l],
           one ? 1 : g.s[0],  g.s[l],  one ? 1 : g.d[0], g.d[l], one ? 0 : g.pb[0],  g.pb[l]};
-}
-
-std::shared_ptr<const void> quantize_weights(const float* w, int64_t M, int64_t Cg, int64_t KH, int64_t KW,
-                                             ThreadPool& pool) {
-  auto out = std::make_shared<ConvWeightsS8Data>();
-  const int64_t C4 = (Cg + 3) / 4, KS = KH * KW;
-  out->kq = KS * C4;
-  out->ldw = 4 * out->kq;
-  out->w.assign(static_cast<size_t>(M * out->ldw), 0);
-  out->scale.resize(static_cast<size_t>(M));
-  out->sum.resize(static_cast<size_t>(M));
-  // Weights already on one int8 grid for the whole tensor (imported per-tensor quantized models) keep their
-  // integers; otherwise each output channel gets its own scale.
-  const float tensor_max = std::max(0.f, int8_grid_max(M * Cg * KH * KW, [&](int64_t i) { return w[i]; }));
-  pool.parallel_for(0, M, 4, [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      const float* src = w + m * Cg * KS;  // [Cg][KH][KW]
-      float amax = tensor_max;
-      for (int64_t i = 0; i < Cg * KS && tensor_max == 0.f; ++i) amax = std::max(amax, std::fabs(src[i]));
-      out->scale[m] = amax / 127.f;
-      const float inv = amax > 0.f ? 127.f / amax : 0.f;
-      int8_t* d = out->w.data() + m * out->ldw;
-      int32_t sum = 0;
-      for (int64_t c = 0; c < Cg; ++c)
-        for (int64_t s = 0; s < KS; ++s) {
-          const float v = std::min(127.f, std::max(-127.f, std::nearbyint(src[c * KS + s] * inv)));
-          const int8_t q = static_cast<int8_t>(v);
-          d[(s * C4 + c / 4) * 4 + c % 4] = q;  // K order (ky, kx, channel quad), byte c % 4
-          sum += q;
-        }
-      out->sum[m] = sum;
-    }
-  });
-  return out;
 }
 
 // Gathers the K quads of pixels [p0, p0 + np) from X4 of one group into a panel [kq][48][4].
@@ -111,21 +75,7 @@ void build_panel(const uint32_t* x4, const Plane& q, int64_t C4, int64_t p0, int
 }  // namespace
 
 bool conv_s8_applies(const ConvArgs& a) {
-  if (a.geom.nd < 1 || a.geom.nd > 2 || a.group <= 0 || a.c % a.group != 0 || a.m % a.group != 0) return false;
-  const int64_t cg = a.c / a.group;
-  if (cg == 1 && a.group > 1) return false;  // depthwise: memory-bound, stays fp32
-  const int64_t k = (cg + 3) / 4 * 4 * kernel_size(a.geom);
-  return k > 0 && k <= gemm::kMaxS8Depth;
-}
-
-ConvWeightsS8 conv_weights_s8(const KernelContext& ctx, const Tensor& w_tensor, const ConvArgs& a, ThreadPool& pool) {
-  const Plane q = plane(a.geom);
-  const int64_t cg = a.c / a.group;
-  ConvWeightsS8 r;
-  r.hold = std::static_pointer_cast<const ConvWeightsS8Data>(cached_conv_weights(
-      ctx, w_tensor, {a.m, cg * q.KH * q.KW, 2},
-      [&]() -> std::shared_ptr<const void> { return quantize_weights(a.w, a.m, cg, q.KH, q.KW, pool); }));
-  return r;
+  return conv_s8_shape_applies(a.geom.nd, a.c, a.m, a.group, kernel_size(a.geom));
 }
 
 void conv_s8_tile_ref(const ConvS8Tile& t) {

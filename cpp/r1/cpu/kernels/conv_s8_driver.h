@@ -35,8 +35,13 @@ struct ConvActQuant {
 // 1-D and 2-D convs that are not depthwise, with K (channels of a group rounded up to 4, times the kernel
 // size) within the int32 accumulators' reach.
 bool conv_s8_applies(const ConvArgs& a);
-// The node's weights quantized per output channel, once per graph constant (conv_weight_cache.h).
+bool conv_s8_shape_applies(int64_t nd, int64_t c, int64_t m, int64_t group, int64_t kernel_size);
+// The node's weights in the kernel's layout, once per graph constant (weight_cache.h): from an int8
+// weight and its scales (input 4; conv_s8_weights.cc), or quantized per output channel from a float one.
 ConvWeightsS8 conv_weights_s8(const KernelContext& ctx, const Tensor& w_tensor, const ConvArgs& a, ThreadPool& pool);
+// r1::FusedConv's prepack hook (KernelEntry::prepack): precision="int8" float32 weights become int8 + scales
+// (stored so in the .r1 when compiled for a CPU row).
+bool prepack_fused_conv(Node& n, PrepackContext& ctx);
 void conv_forward_s8(const ConvArgs& a, const ConvWeightsS8& w, const ConvActQuant& aq, ThreadPool& pool);
 
 }  // namespace r1::cpu

@@ -1,7 +1,8 @@
 // Schema of r1::FusedConv (contract: cpp/r1/passes/README.md):
-//   Y = act(Conv(X, W, B) + residual), inputs X, W, B?, residual?; every ONNX Conv attribute plus
-//   activation / act_alpha / act_beta. Shape inference is Conv's (conv_util.h geometry) broadcast with
-//   the residual's shape, exactly as the Add it replaces.
+//   Y = act(Conv(X, W, B) + residual), inputs X, W, B?, residual?, w_scale?; every ONNX Conv attribute plus
+//   activation / act_alpha / act_beta. With precision="int8", W may be int8 (quantized at compile time by
+//   the CPU's prepack hook) and w_scale its float32 per-output-channel scales [M]. Shape inference is Conv's
+//   (conv_util.h geometry) broadcast with the residual's shape, exactly as the Add it replaces.
 #include "r1/ir/ops/conv_util.h"
 #include "r1/ir/ops/families.h"
 #include "r1/ir/ops/infer_util.h"
@@ -15,7 +16,16 @@ const char* const kActivations[] = {"",     "Relu", "Gelu",        "GeluTanh",  
 void infer_fused_conv(InferContext& c) {
   DType t = c.input_dtype(0);
   R1_CHECK(is_float(t), ModelError) << "FusedConv of " << dtype_name(t) << " is not supported";
-  for (size_t i = 1; i < 4; ++i)
+  const bool int8_weight = c.input_dtype(1) == DType::Int8;
+  if (int8_weight) {
+    R1_CHECK(c.attrs().get_string("precision", "fp32") == "int8", ModelError)
+        << "FusedConv: an int8 weight needs precision='int8'";
+    R1_CHECK(c.has_input(4) && c.input_dtype(4) == DType::Float32, ModelError)
+        << "FusedConv: an int8 weight needs its float32 scales as input 4";
+  } else {
+    R1_CHECK(!c.has_input(4), ModelError) << "FusedConv: weight scales (input 4) go with an int8 weight only";
+  }
+  for (size_t i = int8_weight ? 2 : 1; i < 4; ++i)
     if (c.has_input(i)) {
       R1_CHECK(c.input_dtype(i) == t, ModelError)
           << "FusedConv: input " << i << " is " << dtype_name(c.input_dtype(i)) << ", X is " << dtype_name(t);
@@ -47,6 +57,11 @@ void infer_fused_conv(InferContext& c) {
       R1_CHECK(b[0] == w[0], InputError) << "FusedConv bias has " << b[0] << " values for " << w[0] << " channels";
     }
   }
+  if (int8_weight && c.input_has_shape(4)) {
+    const Shape& s = c.input_shape(4);
+    R1_CHECK(s.size() == 1 && (!is_known(s[0]) || !is_known(w[0]) || s[0] == w[0]), InputError)
+        << "FusedConv weight scales " << shape_str(s) << " do not match " << w[0] << " output channels";
+  }
   std::vector<int64_t> k = c.attrs().get_ints("kernel_shape");
   if (k.empty()) k.assign(w.begin() + 2, w.end());
   conv_geom::Geom g = conv_geom::forward(c.attrs(), Shape(x.begin() + 2, x.end()), k, false);
@@ -71,7 +86,7 @@ void infer_fused_conv(InferContext& c) {
 }  // namespace
 
 void register_fused_conv_ops(OpRegistry& reg) {
-  OpSchema s = heavy(schema("FusedConv", 2, 4, infer_fused_conv));
+  OpSchema s = heavy(schema("FusedConv", 2, 5, infer_fused_conv));
   s.domain = "r1";
   reg.add(std::move(s));
 }

@@ -1,4 +1,4 @@
-#include "r1/cpu/kernels/conv_weight_cache.h"
+#include "r1/cpu/kernels/weight_cache.h"
 
 #include <mutex>
 #include <vector>
@@ -13,14 +13,14 @@ struct CacheEntry {
   const Buffer* raw = nullptr;  // identity while `buffer` is alive
   size_t offset = 0;
   DType dtype = DType::Undefined;
-  ConvWeightKey key;
+  WeightKey key;
   std::shared_ptr<const void> data;
 };
 
 std::mutex g_mu;
 std::vector<CacheEntry> g_cache;  // a few hundred entries at most (one per conv weight of the live models)
 
-const CacheEntry* find_locked(const Tensor& t, const ConvWeightKey& k) {
+const CacheEntry* find_locked(const Tensor& t, const WeightKey& k) {
   for (const CacheEntry& e : g_cache)
     if (e.raw == t.buffer().get() && e.offset == t.byte_offset() && e.dtype == t.dtype() && e.key.m == k.m &&
         e.key.k == k.k && e.key.kind == k.kind && e.buffer.lock() == t.buffer())
@@ -30,9 +30,8 @@ const CacheEntry* find_locked(const Tensor& t, const ConvWeightKey& k) {
 
 }  // namespace
 
-std::shared_ptr<const void> cached_conv_weights(const KernelContext& ctx, const Tensor& w_tensor,
-                                                const ConvWeightKey& key,
-                                                const std::function<std::shared_ptr<const void>()>& make) {
+std::shared_ptr<const void> cached_weights(const KernelContext& ctx, const Tensor& w_tensor, const WeightKey& key,
+                                           const std::function<std::shared_ptr<const void>()>& make) {
   const Value* wv = ctx.node().input(1);
   const bool constant = wv && wv->is_constant() && w_tensor.buffer() && wv->constant.buffer() == w_tensor.buffer() &&
                         wv->constant.byte_offset() == w_tensor.byte_offset();
