@@ -1,7 +1,8 @@
 """2:4 sparse int8 weights (pack.h layout S8S24, cpp/r1/cpu/gemm/pack_s8_sparse.cc and
 gemm_s8_sparse_avx512vbmi.cc): int8 weights with at most two nonzeros in every aligned group of four along K
 are stored compressed, and r1::FusedMatMul at precision int8 reads them through the sparse kernel or through the
-dense kernel over expanded panels (chosen per shape by measurement). Both give the integers of the dense int8
+dense kernel (chosen per shape by measurement) over a dense copy held beside a prepacked weight, or over panels
+expanded per call where nothing prepacked it (optimization level 0). Both give the integers of the dense int8
 scheme exactly: checked against the numpy model of that scheme, against each other bit for bit, against exact
 integer math with adversarial values, and on a host without the sparse kernel (decompressed at load)."""
 
@@ -103,7 +104,8 @@ def test_sparse_and_dense_kernels_give_the_same_bits(act, m):
     for path in ("sparse", "dense"):
         _core.set_sparse_path(path)
         out[path] = run_int8(x, w, bias, 2, act=act)
-    np.testing.assert_array_equal(out["sparse"], out["dense"])
+    np.testing.assert_array_equal(out["sparse"], out["dense"])  # dense: over the held copy
+    np.testing.assert_array_equal(run_int8(x, w, bias, 2, act=act, level=0), out["dense"])  # expanded per call
     _core.set_gemm_isa_limit("baseline")  # the portable kernel over the weights decompressed at load
     portable = run_int8(x, w, bias, 2, act=act)
     if act == "":  # the same integers and scaling; the activations' polynomials differ between the ISAs
@@ -151,6 +153,9 @@ def test_sparse_path_setting_is_checked_and_auto_measures():
     run_int8(x, w)
     choices = _core.sparse_choices()
     if _core.sparse_kernel_available():
-        assert len(choices) == 1 and "K=256 N=96" in choices[0] and "rows<=4" in choices[0]
+        # prepacked: the dense side is a held copy, made only if it wins by the margin
+        assert len(choices) == 1 and "K=256 N=96" in choices[0] and "rows<=4" in choices[0] and "held" in choices[0]
+        run_int8(x, w, level=0)  # packed per call: the dense side expands per call, a choice of its own
+        assert len(_core.sparse_choices()) == 2
     else:
         assert choices == []  # nothing to choose: the weights are dense from load on

@@ -61,6 +61,30 @@ void expanded_block(TileArgsS8 x, const PackedB& B, bool vnni) {
   }
 }
 
+// A 2:4 B expanded whole into dense quads: panel p at p * dense_panel_stride(B) (col_scale / col_sum stay B's).
+int64_t dense_panel_stride(const PackedB& B) { return (B.k + 7) / 8 * 2 * kQuad; }
+std::vector<int8_t> expand_whole(const PackedB& B, ThreadPool& pool) {
+  const int64_t blocks = (B.k + 7) / 8, panels = (B.n + kNR - 1) / kNR, stride = dense_panel_stride(B);
+  std::vector<int8_t> out(static_cast<size_t>(panels * stride));
+  pool.parallel_for(0, panels, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int8_t* src = static_cast<const int8_t*>(B.panels) + p * B.panel_stride;
+      if (use_sparse_kernel())
+        expand_s8_2to4_panel_avx512vbmi(src, blocks, out.data() + p * stride);
+      else
+        expand_s8_2to4_panel(src, blocks, out.data() + p * stride);
+    }
+  });
+  return out;
+}
+PackedB dense_view(const PackedB& B, const std::vector<int8_t>& dense) {
+  PackedB d = B;
+  d.layout = PackedLayout::S8;
+  d.panels = dense.data();
+  d.panel_stride = dense_panel_stride(B);
+  return d;
+}
+
 // Runs the block kernel over tasks; `a` rows are uint8 at lda bytes (a multiple of 4, of 8 for a 2:4 B).
 // sparse: a 2:4 B through the sparse kernel (else expanded).
 void run_s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, const float* a_scale, const int32_t* a_zero,
@@ -102,14 +126,18 @@ void run_s8(int64_t M, int64_t N, int64_t K, const uint8_t* a, int64_t lda, cons
 }
 
 // Whether a 2:4 B runs through the sparse kernel for this product: forced by set_sparse_path, or measured
-// once per shape (sparse_choice.h) on this call's quantized A into scratch output.
+// once per shape (sparse_choice.h) on this call's quantized A into scratch output. With a holder the dense
+// side is timed over a whole expanded copy (what a held copy costs per call), else with the per-call expansion.
 bool pick_sparse(int64_t M, int64_t N, int64_t K, const uint8_t* q, int64_t ldq, const float* scale,
-                 const int32_t* zero, const PackedB& B, ThreadPool& pool) {
+                 const int32_t* zero, const PackedB& B, ThreadPool& pool, bool held) {
   if (B.layout != PackedLayout::S8S24 || !use_sparse_kernel()) return false;
-  return choose_sparse(M, K, N, pool.num_threads(), [&](bool sparse) {
+  std::vector<int8_t> trial;
+  return choose_sparse(M, K, N, pool.num_threads(), held, [&](bool sparse) {
     std::vector<float> scratch(static_cast<size_t>(M * N));
+    if (!sparse && held && trial.empty()) trial = expand_whole(B, pool);
+    const PackedB view = !sparse && held ? dense_view(B, trial) : B;
     return time_seconds(
-        [&] { run_s8(M, N, K, q, ldq, scale, zero, B, scratch.data(), nullptr, N, nullptr, pool, sparse); });
+        [&] { run_s8(M, N, K, q, ldq, scale, zero, view, scratch.data(), nullptr, N, nullptr, pool, sparse); });
   });
 }
 
@@ -181,7 +209,7 @@ void quantize_rows_u8_fixed_ref(const float* a, int64_t lda, int64_t rows, int64
 }
 
 void gemm_s8(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc,
-             const Epilogue& ep, ThreadPool& pool, const ActQuant& aq) {
+             const Epilogue& ep, ThreadPool& pool, const ActQuant& aq, const DenseCopyHolder* hold) {
   if (M <= 0 || N <= 0) return;
   check_view(B, K, N, "gemm_s8");
   const int64_t ldq = std::max<int64_t>(8, (K + 7) / 8 * 8);  // whole blocks of 8 for a 2:4 B
@@ -221,7 +249,12 @@ void gemm_s8(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const
                       else
                         quantize_rows_u8_ref(a, lda, r1 - r0, K, qr, ldq, scale + r0, zero + r0);
                     });
-  const bool sparse = pick_sparse(M, N, K, q, ldq, scale, zero, B, pool);
+  const bool sparse = pick_sparse(M, N, K, q, ldq, scale, zero, B, pool, hold != nullptr);
+  if (B.layout == PackedLayout::S8S24 && !sparse && hold) {
+    const DenseCopy dense = (*hold)([&] { return expand_whole(B, pool); });
+    run_s8(M, N, K, q, ldq, scale, zero, dense_view(B, *dense), C, nullptr, ldc, &ep, pool);
+    return;
+  }
   run_s8(M, N, K, q, ldq, scale, zero, B, C, nullptr, ldc, &ep, pool, sparse);
 }
 

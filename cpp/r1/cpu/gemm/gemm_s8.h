@@ -8,7 +8,10 @@
 //   gemm::gemm_u8s8_s32(M, N, K, A, K, za, view, Y32, N, ctx.pool());
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "r1/core/thread_pool.h"
 #include "r1/cpu/gemm/kernel_args.h"
@@ -32,8 +35,14 @@ struct ActQuant {
 };
 
 // C[M, N] (ldc) = epilogue(dequant(quant_u8(A) @ B)), B an S8 packed view, A quantized as `aq` says.
+// A 2:4 B (S8S24) runs through the sparse kernel, or through the dense one where that measured faster for the
+// shape (sparse_choice.h): over a dense copy of B that `hold` keeps (made once by the make() it is given; the
+// caller holds it as long as its weight lives), or, without a holder, over panels expanded per call.
+using DenseCopy = std::shared_ptr<const std::vector<int8_t>>;
+using DenseCopyHolder = std::function<DenseCopy(const std::function<std::vector<int8_t>()>& make)>;
 void gemm_s8(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const PackedB& B, float* C, int64_t ldc,
-             const Epilogue& ep, ThreadPool& pool, const ActQuant& aq = ActQuant());
+             const Epilogue& ep, ThreadPool& pool, const ActQuant& aq = ActQuant(),
+             const DenseCopyHolder* hold = nullptr);
 
 // C32[M, N] (ldc) = (A - a_zero) @ B exactly, A uint8 [M, K] (lda), B an S8 view packed by
 // pack_s8_exact (the weights' own zero point must be 0).

@@ -15,7 +15,7 @@ struct Measured {
   bool sparse;
   double sparse_s, dense_s;
 };
-using Key = std::tuple<int64_t, int64_t, int64_t, int>;  // rows bucket, K, N, threads
+using Key = std::tuple<int64_t, int64_t, int64_t, int, bool>;  // rows bucket, K, N, threads, held
 
 std::atomic<SparsePath> g_path{SparsePath::Auto};
 std::mutex g_mu;
@@ -40,10 +40,10 @@ double time_seconds(const std::function<void()>& fn) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-bool choose_sparse(int64_t M, int64_t K, int64_t N, int threads, const std::function<double(bool)>& time) {
+bool choose_sparse(int64_t M, int64_t K, int64_t N, int threads, bool held, const std::function<double(bool)>& time) {
   const SparsePath forced = g_path.load();
   if (forced != SparsePath::Auto) return forced == SparsePath::Sparse;
-  const Key key{bucket(M), K, N, threads};
+  const Key key{bucket(M), K, N, threads, held};
   {
     std::lock_guard<std::mutex> lock(g_mu);
     const auto it = table().find(key);
@@ -58,7 +58,7 @@ bool choose_sparse(int64_t M, int64_t K, int64_t N, int threads, const std::func
     sparse_s = std::min(sparse_s, time(true));
     dense_s = std::min(dense_s, time(false));
   }
-  const Measured m{sparse_s < dense_s, sparse_s, dense_s};
+  const Measured m{held ? dense_s * (1 + kHeldMargin) >= sparse_s : sparse_s < dense_s, sparse_s, dense_s};
   std::lock_guard<std::mutex> lock(g_mu);
   table().emplace(key, m);
   return m.sparse;
@@ -71,8 +71,8 @@ std::vector<std::string> sparse_choices() {
     std::ostringstream os;
     os.precision(3);
     os << "rows<=" << std::get<0>(k) << " K=" << std::get<1>(k) << " N=" << std::get<2>(k)
-       << " threads=" << std::get<3>(k) << ": " << (m.sparse ? "sparse" : "dense") << " (sparse " << m.sparse_s * 1e3
-       << " ms, dense " << m.dense_s * 1e3 << " ms)";
+       << " threads=" << std::get<3>(k) << (std::get<4>(k) ? " held" : "") << ": " << (m.sparse ? "sparse" : "dense")
+       << " (sparse " << m.sparse_s * 1e3 << " ms, dense " << m.dense_s * 1e3 << " ms)";
     out.push_back(os.str());
   }
   return out;

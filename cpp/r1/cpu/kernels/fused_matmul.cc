@@ -15,6 +15,7 @@
 #include "r1/cpu/gemm/prepack.h"
 #include "r1/cpu/kernels/common.h"
 #include "r1/cpu/kernels/families.h"
+#include "r1/cpu/kernels/weight_cache.h"
 
 namespace r1::cpu {
 namespace {
@@ -140,8 +141,14 @@ void fused_matmul_kernel(KernelContext& ctx) {
   }
   FloatOut out;
   out.init(y);
+  // A prepacked 2:4 weight's dense copy, where the dense kernel wins (gemm_s8.h), lives as long as the weight.
+  const gemm::DenseCopyHolder hold = [&](const std::function<std::vector<int8_t>()>& make) {
+    return std::static_pointer_cast<const std::vector<int8_t>>(cached_weights(
+        ctx, b, {K, N, kDense2to4},
+        [&]() -> std::shared_ptr<const void> { return std::make_shared<const std::vector<int8_t>>(make()); }));
+  };
   if (precision == gemm::PackedLayout::S8)
-    gemm::gemm_s8(M, N, K, fa.p, K, view, out.p, N, ep, pool, act_quant(at));
+    gemm::gemm_s8(M, N, K, fa.p, K, view, out.p, N, ep, pool, act_quant(at), packed ? &hold : nullptr);
   else if (precision == gemm::PackedLayout::S4)
     gemm::gemm_s4(M, N, K, fa.p, K, view, out.p, N, ep, pool);
   else
