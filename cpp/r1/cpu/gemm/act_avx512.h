@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "r1/cpu/gemm/kernel_args.h"
+
 namespace r1::cpu::gemm {
 
 static inline __mmask16 tail_mask16(int64_t n) {
@@ -127,6 +129,41 @@ static inline __m512 gelu_tanh16(__m512 x) {
   const __m512 inner = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), x2), x, x);
   const __m512 two_u = _mm512_mul_ps(_mm512_set1_ps(2.0f * 0.7978845608028654f), inner);
   return x_sigmoid16(x, two_u);
+}
+
+// The epilogue activation A on 16 floats (pa, pb: its act_alpha and act_beta).
+template <Act A>
+static inline __m512 activate(__m512 x, __m512 pa, __m512 pb) {
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  switch (A) {
+    case Act::None:
+      return x;
+    case Act::Relu:
+      return _mm512_max_ps(zero, x);  // max returns its second operand (x) on NaN
+    case Act::Gelu:
+      return gelu_erf16(x);
+    case Act::GeluFast:
+      return gelu_erf_fast16(x);
+    case Act::GeluTanh:
+      return gelu_tanh16(x);
+    case Act::Sigmoid:
+      return sigmoid16(x);
+    case Act::Silu:
+      return x_sigmoid16(x, x);
+    case Act::Tanh:
+      return tanh16(x);
+    case Act::HardSigmoid:
+      return _mm512_min_ps(one, _mm512_max_ps(zero, _mm512_fmadd_ps(pa, x, pb)));
+    case Act::HardSwish: {
+      const __m512 h = _mm512_fmadd_ps(x, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+      return _mm512_mul_ps(x, _mm512_min_ps(one, _mm512_max_ps(zero, h)));
+    }
+    case Act::Clip:
+      return _mm512_min_ps(pb, _mm512_max_ps(pa, x));
+    case Act::LeakyRelu:
+      return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), x, pa);
+  }
+  return x;
 }
 
 }  // namespace r1::cpu::gemm

@@ -102,40 +102,6 @@ const KernBF16 kBF16[kMR][3] = {R1_KROW(kern_bf16, 1), R1_KROW(kern_bf16, 2), R1
 #undef R1_KROW
 
 template <Act A>
-inline __m512 activate(__m512 x, __m512 pa, __m512 pb) {
-  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-  switch (A) {
-    case Act::None:
-      return x;
-    case Act::Relu:
-      return _mm512_max_ps(zero, x);  // max returns its second operand (x) on NaN
-    case Act::Gelu:
-      return gelu_erf16(x);
-    case Act::GeluFast:
-      return gelu_erf_fast16(x);
-    case Act::GeluTanh:
-      return gelu_tanh16(x);
-    case Act::Sigmoid:
-      return sigmoid16(x);
-    case Act::Silu:
-      return x_sigmoid16(x, x);
-    case Act::Tanh:
-      return tanh16(x);
-    case Act::HardSigmoid:
-      return _mm512_min_ps(one, _mm512_max_ps(zero, _mm512_fmadd_ps(pa, x, pb)));
-    case Act::HardSwish: {
-      const __m512 h = _mm512_fmadd_ps(x, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-      return _mm512_mul_ps(x, _mm512_min_ps(one, _mm512_max_ps(zero, h)));
-    }
-    case Act::Clip:
-      return _mm512_min_ps(pb, _mm512_max_ps(pa, x));
-    case Act::LeakyRelu:
-      return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), x, pa);
-  }
-  return x;
-}
-
-template <Act A>
 void epilogue_rows(float* c, int64_t ldc, int64_t rows, int64_t cols, int64_t row0, int64_t col0, const Epilogue& ep) {
   const __m512 alpha = _mm512_set1_ps(ep.alpha);
   const __m512 pa = _mm512_set1_ps(ep.act_alpha), pb = _mm512_set1_ps(ep.act_beta);

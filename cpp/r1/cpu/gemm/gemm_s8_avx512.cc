@@ -52,23 +52,59 @@ void kern_s8(int64_t kq, const uint8_t* a, int64_t lda, const int8_t* b, int32_t
 
 }  // namespace
 
-// Subtracts A's zero point times the column sums and writes the tile [mr, nr] at (i0, j0) of the task:
-// int32 as it is, or scaled to float.
-void finish_tile_s8_avx512(const TileArgsS8& t, int64_t i0, int64_t j0, int64_t mr, int64_t nr, const int32_t* acc) {
+// acc - A's zero point x the column sums, exact in int32.
+inline __m512i corrected(const int32_t* acc, int32_t a_zero, __m512i bsum) {
+  return _mm512_sub_epi32(_mm512_loadu_si512(acc), _mm512_mullo_epi32(_mm512_set1_epi32(a_zero), bsum));
+}
+
+// The float tile in one pass from the accumulators: scaled, then the epilogue (alpha, bias, residual,
+// activation A, in epilogue_tile_avx512's order, so the bits are the same) before the only store of C.
+template <Act A>
+void finish_float_rows(const TileArgsS8& t, int64_t i0, int64_t j0, int64_t mr, int64_t nr, const int32_t* acc) {
+  const Epilogue* ep = t.ep;
+  const bool scale = ep && ep->alpha != 1.0f;
+  const __m512 alpha = _mm512_set1_ps(ep ? ep->alpha : 1.0f);
+  const __m512 pa = _mm512_set1_ps(ep ? ep->act_alpha : 0.0f), pb = _mm512_set1_ps(ep ? ep->act_beta : 0.0f);
+  const float* bias = ep && ep->bias ? ep->bias + t.col0 + j0 : nullptr;
   for (int64_t j = 0; j < nr; j += 16) {
     const __mmask16 m = tail_mask16(nr - j);
     const __m512i bsum = _mm512_maskz_loadu_epi32(m, t.b_sum + j0 + j);
     const __m512 bscale = _mm512_maskz_loadu_ps(m, t.b_scale + j0 + j);
+    const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + j) : _mm512_setzero_ps();
     for (int64_t r = 0; r < mr; ++r) {
-      const __m512i za = _mm512_set1_epi32(t.a_zero[i0 + r]);
-      const __m512i x = _mm512_sub_epi32(_mm512_loadu_si512(acc + r * kNR + j), _mm512_mullo_epi32(za, bsum));
-      if (t.c32) {
-        _mm512_mask_storeu_epi32(t.c32 + (i0 + r) * t.ldc + j0 + j, m, x);
-      } else {
-        const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(t.a_scale[i0 + r]), bscale);
-        _mm512_mask_storeu_ps(t.c + (i0 + r) * t.ldc + j0 + j, m, _mm512_mul_ps(_mm512_cvtepi32_ps(x), sc));
+      const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(t.a_scale[i0 + r]), bscale);
+      __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(corrected(acc + r * kNR + j, t.a_zero[i0 + r], bsum)), sc);
+      if (scale) x = _mm512_mul_ps(x, alpha);
+      if (bias) x = _mm512_add_ps(x, bv);
+      if (ep && ep->residual) {
+        const float* res = ep->residual + (t.row0 + i0 + r) * ep->ld_residual + t.col0 + j0 + j;
+        x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, res));
       }
+      _mm512_mask_storeu_ps(t.c + (i0 + r) * t.ldc + j0 + j, m, activate<A>(x, pa, pb));
     }
+  }
+}
+
+// Writes the tile [mr, nr] at (i0, j0) of the task from its accumulators: int32 as it is, or scaled to float
+// with the epilogue.
+void finish_tile_s8_avx512(const TileArgsS8& t, int64_t i0, int64_t j0, int64_t mr, int64_t nr, const int32_t* acc) {
+  if (t.c32) {
+    for (int64_t j = 0; j < nr; j += 16) {
+      const __mmask16 m = tail_mask16(nr - j);
+      const __m512i bsum = _mm512_maskz_loadu_epi32(m, t.b_sum + j0 + j);
+      for (int64_t r = 0; r < mr; ++r)
+        _mm512_mask_storeu_epi32(t.c32 + (i0 + r) * t.ldc + j0 + j, m,
+                                 corrected(acc + r * kNR + j, t.a_zero[i0 + r], bsum));
+    }
+    return;
+  }
+  switch (t.ep ? t.ep->act : Act::None) {
+#define R1_CASE(A)                                     \
+  case Act::A:                                         \
+    finish_float_rows<Act::A>(t, i0, j0, mr, nr, acc); \
+    return;
+    R1_GEMM_ACTIVATIONS(R1_CASE)
+#undef R1_CASE
   }
 }
 
@@ -84,8 +120,6 @@ const KernS8 kS8[kMR][3] = {R1_KROW(1), R1_KROW(2), R1_KROW(3), R1_KROW(4),
 
 void gemm_block_s8_avx512(const TileArgsS8& t) {
   const int64_t panels = (t.cols + kNR - 1) / kNR;
-  const Epilogue* ep = t.ep;
-  const bool epilogue = !t.c32 && ep && (ep->alpha != 1.0f || ep->bias || ep->residual || ep->act != Act::None);
   for (int64_t q = 0; q < panels; ++q) {
     const int64_t nr = t.cols - q * kNR < kNR ? t.cols - q * kNR : kNR;
     const int nv = static_cast<int>((nr + 15) / 16);
@@ -94,7 +128,6 @@ void gemm_block_s8_avx512(const TileArgsS8& t) {
       const int64_t mr = t.rows - i0 < kMR ? t.rows - i0 : kMR;
       kS8[mr - 1][nv - 1](t.kq, t.a + i0 * t.lda, t.lda, t.b + q * t.panel_stride, acc);
       finish_tile_s8_avx512(t, i0, q * kNR, mr, nr, acc);
-      if (epilogue) epilogue_tile_avx512(t.c + i0 * t.ldc + q * kNR, t.ldc, mr, nr, t.row0 + i0, t.col0 + q * kNR, *ep);
     }
   }
 }

@@ -105,8 +105,6 @@ void expand_s8_2to4_panel_avx512vbmi(const int8_t* sparse, int64_t blocks, int8_
 
 void gemm_block_s8_2to4_avx512vbmi(const TileArgsS8& t) {
   const int64_t panels = (t.cols + kNR - 1) / kNR;
-  const Epilogue* ep = t.ep;
-  const bool epilogue = !t.c32 && ep && (ep->alpha != 1.0f || ep->bias || ep->residual || ep->act != Act::None);
   for (int64_t q = 0; q < panels; ++q) {
     const int64_t nr = t.cols - q * kNR < kNR ? t.cols - q * kNR : kNR;
     const int nv = static_cast<int>((nr + 15) / 16);
@@ -115,7 +113,6 @@ void gemm_block_s8_2to4_avx512vbmi(const TileArgsS8& t) {
       mr = t.rows - i0 == kSMR + 1 ? kSMR + 1 : t.rows - i0 < kSMR ? t.rows - i0 : kSMR;
       kS24[mr - 1][nv - 1](t.kq, t.a + i0 * t.lda, t.lda, t.b + q * t.panel_stride, acc);
       finish_tile_s8_avx512(t, i0, q * kNR, mr, nr, acc);
-      if (epilogue) epilogue_tile_avx512(t.c + i0 * t.ldc + q * kNR, t.ldc, mr, nr, t.row0 + i0, t.col0 + q * kNR, *ep);
     }
   }
 }

@@ -89,7 +89,8 @@ void gemm_block_s8_2to4_avx512vbmi(const TileArgsS8& t);
 // expand_s8_2to4_panel (pack.h) with AVX512-VBMI: the dense kernel's fallback over a 2:4 B, per call.
 void expand_s8_2to4_panel_avx512vbmi(const int8_t* sparse, int64_t blocks, int8_t* dense);
 // The end of an int8 tile, shared by both VNNI kernels: acc [mr, nr] (ld 48) minus A's zero point times the
-// column sums, written at (i0, j0) of the task as int32, or scaled to float.
+// column sums, written at (i0, j0) of the task as int32, or scaled to float with t.ep's epilogue in the same
+// pass (C is stored once).
 void finish_tile_s8_avx512(const TileArgsS8& t, int64_t i0, int64_t j0, int64_t mr, int64_t nr, const int32_t* acc);
 void gemm_block_s8_ref(const TileArgsS8& t);
 // Dynamic quantization of fp32 rows to uint8, asymmetric per row (the range always holds 0):
