@@ -150,7 +150,7 @@ __global__ void __launch_bounds__(kSimtThreads) attn_simt(AttnParams p, int bk) 
 #pragma unroll
     for (int c = 0; c < kSimtCols; ++c) {
       const int col = tr + c * kSimtTPR;
-      if (col < Dv) oh[i * p.o_rs + col] = T::store(acc[c] * inv);
+      if (col < Dv) oh[i * p.o_rs + col] = T::store(out_value(p, acc[c] * inv));
     }
   }
 }
@@ -198,6 +198,7 @@ void attention(KernelContext& ctx) {
   const bool in_bshd = in_layout == "bshd", out_bshd = out_layout == "bshd";
   R1_CHECK(!(in_bshd && kt), ModelError) << "Attention " << label << ": k_transposed=1 needs qkv_layout='bhsd'";
   const int64_t causal = ctx.attrs().get_int("causal", 0);
+  const int nan_to_zero = ctx.attrs().get_int("nan_to_zero", 0) != 0 ? 1 : 0;
   R1_CHECK(causal == 0 || causal == 1, ModelError)
       << "Attention " << label << ": causal must be 0 or 1, got " << causal;
   const int sa = in_bshd ? 1 : 2, ha = in_bshd ? 2 : 1;
@@ -222,6 +223,7 @@ void attention(KernelContext& ctx) {
 
   AttnParams p{};
   p.causal = static_cast<int>(causal);
+  p.nan_to_zero = nan_to_zero;
   p.scale = ctx.attrs().has("scale") ? ctx.attrs().get_float("scale", 1.0f)
                                      : static_cast<float>(1.0 / std::sqrt(static_cast<double>(D > 1 ? D : 1)));
   p.H = H;

@@ -27,6 +27,7 @@ struct AttnParams {
   void* o;
   int mask_kind;
   int causal;
+  int nan_to_zero;  // NaNs of O written as 0 (attention_fusion's form of Where(IsNaN(P), 0, P))
   float scale;
   int64_t H, Sq, Sk, D, Dv, n_qtiles;
   // Element offsets: operand X of head (b, h) starts at b * x_sb + h * x_sh (0 where broadcast).
@@ -37,6 +38,9 @@ struct AttnParams {
   int64_t m_sb, m_sh, m_rs, m_cs;  // mask over [B, H, Sq, Sk], 0 along broadcast dims
   int vec_q, vec_k, vec_v;         // 16-byte loads are aligned (tensor-core kernel)
 };
+
+// A value of O as it is stored.
+__device__ __forceinline__ float out_value(const AttnParams& p, float v) { return p.nan_to_zero && isnan(v) ? 0.f : v; }
 
 // The score of query i and key j from the raw dot product: -inf outside the problem or above the
 // causal diagonal (query i sees keys j <= i + Sk - Sq), otherwise scale * dot + mask.

@@ -189,7 +189,7 @@ __global__ void __launch_bounds__(kTcThreads) attn_wmma(AttnParams p) {
     for (int e = lane; e < 256; e += 32) {
       const int rr = e / 16, c = e % 16;
       const int64_t ii = wrow0 + rr;
-      if (ii < p.Sq) oh[ii * p.o_rs + ct * 16 + c] = T::store(sw[rr * LDS + c]);
+      if (ii < p.Sq) oh[ii * p.o_rs + ct * 16 + c] = T::store(out_value(p, sw[rr * LDS + c]));
     }
     __syncwarp();
   }

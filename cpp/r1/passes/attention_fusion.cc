@@ -8,8 +8,9 @@
 // the dynamo exporter's Reshape/Transpose/Reshape chain); the fused op reads it as is
 // (k_transposed=1), so no pattern over those chains is needed. The scale factors the exporter
 // split between Q, Kᵀ and the scores multiply into one `scale`. When the exporter guarded fully
-// masked rows with Where(IsNaN(P), 0, P), the same guard is applied to O, which is equivalent
-// (a NaN row of P makes that row of O NaN, and a zero row of P makes it zero).
+// masked rows with Where(IsNaN(P), 0, P), the op zeroes NaNs of O as it writes them (nan_to_zero=1),
+// which is equivalent (a NaN row of P makes that row of O NaN, and a zero row of P makes it zero) and
+// costs nothing, where an IsNaN + Where after it would read and write O twice more.
 //
 // Head split/merge Transposes are absorbed into the op's layout attributes, since the kernel reads
 // rows with strides: when Q, V come from Transpose(perm [0,2,1,3]) of [B, S, H, D] and Kᵀ from
@@ -253,6 +254,7 @@ class AttentionFusion : public Pass {
       a.set("k_transposed", Attribute::make_int(in_bshd ? 0 : 1));
       if (in_bshd) a.set("qkv_layout", Attribute::make_string("bshd"));
       if (o_t) a.set("out_layout", Attribute::make_string("bshd"));
+      if (nan_guard) a.set("nan_to_zero", Attribute::make_int(1));
       if (in_bshd) {
         reroute_shapes(g, q, qs, kHeads);
         reroute_shapes(g, kt, ks, kKeysT);
@@ -261,13 +263,6 @@ class AttentionFusion : public Pass {
       Node* f = add_op(g, "Attention", "r1", {in_bshd ? qs : q, in_bshd ? ks : kt, in_bshd ? vs : v, mask},
                        std::move(a), sm->name + "_attention");
       Value* out = f->outputs[0];
-      if (nan_guard) {
-        Node* isnan = add_op(g, "IsNaN", "", {out}, {}, sm->name + "_attention_isnan");
-        Tensor zero = Tensor::zeros(DType::Float32, {});
-        Node* where = add_op(g, "Where", "", {isnan->outputs[0], add_const(g, sm->name + "_zero", zero), out}, {},
-                             sm->name + "_attention_guard");
-        out = where->outputs[0];
-      }
       if (o_t) {
         // O's Shape readers (the no-op Reshape's target) read O's shape from the bshd output.
         reroute_shapes(g, o, out, kHeads);

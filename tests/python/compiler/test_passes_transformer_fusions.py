@@ -5,6 +5,7 @@ level 2 transformer fusions (LayerNormalization, SkipLayerNormalization, attenti
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,8 +105,35 @@ def _attention_model(heads, d, nan_guard, scale_style):
 
 
 def test_attention_fusion_ir():
-    assert "Attention" in gb.op_types(_attention_model(2, 8, True, "split"), 2)
+    # the NaN guard is the op's nan_to_zero, not an IsNaN + Where after it
+    assert gb.op_types(_attention_model(2, 8, True, "split"), 2) == ["Transpose", "Attention"]
     assert gb.op_types(_attention_model(2, 8, False, "div"), 2) == ["Transpose", "Attention"]
+
+
+@pytest.mark.parametrize("nan_guard", [True, False])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_attention_nan_guard_zeroes_fully_masked_rows(nan_guard, precision):
+    """Batch 0's mask is -inf on every key: its softmax rows are NaN, which the exporter's guard turns to 0 (and
+    without the guard stay NaN), fused or not; batch 1 is unmasked and finite either way."""
+    rng = np.random.default_rng(5)
+    heads, d, sq, sk = 2, 8, 5, 7
+    mask = np.zeros((2, 1, 1, sk), np.float32)
+    mask[0] = -np.inf
+    feeds = {
+        "q": gb.rand(rng, 2, heads, sq, d), "k": gb.rand(rng, 2, heads, sk, d), "v": gb.rand(rng, 2, heads, sk, d),
+        "mask": mask,
+    }  # fmt: skip
+    m = _attention_model(heads, d, nan_guard, "div")
+    base, opt = gb.compare(m, feeds, level=2, precision=precision)
+    y = opt["y"]
+    assert y.dtype == np.float32 and np.isfinite(y[1]).all()
+    if nan_guard:
+        np.testing.assert_array_equal(y[0], np.zeros_like(y[0]))
+        np.testing.assert_array_equal(base["y"][0], y[0])
+    else:
+        assert np.isnan(y[0]).all() and np.isnan(base["y"][0]).all()
+    tol = 1e-5 if precision == "fp32" else 2e-2
+    gb.assert_close({"y": base["y"][1]}, {"y": y[1]}, rtol=tol, atol=tol)
 
 
 @settings(max_examples=25)

@@ -58,6 +58,16 @@ def make_mask(seed, shape, kind):
     masked row (that case has its own test)."""
     rng = np.random.default_rng(seed + 1)
     m = rng.standard_normal(shape).astype(np.float32) * 2
+    if kind in ("tri", "pad"):
+        # Masked tails the kernel skips (cpp/r1/cpu/kernels/attention.cc, open_end): a causal mask built as a
+        # graph would (key j hidden from row i when j > i, the float lowest), or right padding per batch (-inf).
+        sq, sk = (shape[-2], shape[-1]) if len(shape) > 1 else (1, shape[-1])
+        if kind == "tri":
+            m.reshape(-1, sq, sk)[:, np.triu(np.ones((sq, sk), bool), 1)] = LOWEST
+        else:
+            for idx in np.ndindex(*shape[:-1]):
+                m[idx][int(rng.integers(1, sk + 1)) :] = -np.inf
+        return m
     hidden = rng.random(shape) < 0.3
     hidden[..., 0] = False
     m[hidden] = -np.inf if kind == "inf" else LOWEST
@@ -92,7 +102,7 @@ dims = st.tuples(
 @given(
     dims=dims,
     mask_shape=st.sampled_from(["none", "b11k", "b1qk", "11qk", "k", "bhqk"]),
-    kind=st.sampled_from(["inf", "lowest"]),
+    kind=st.sampled_from(["inf", "lowest", "tri", "pad"]),
     causal=st.booleans(),
     kt=st.booleans(),
     threads=st.sampled_from([1, 2]),
@@ -261,7 +271,7 @@ def to_bshd(a):
     dims=dims,
     kv=st.sampled_from(["bh", "1h", "b1", "11"]),
     mask_shape=st.sampled_from(["none", "b11k", "b1qk", "bhqk"]),
-    kind=st.sampled_from(["inf", "lowest"]),
+    kind=st.sampled_from(["inf", "lowest", "tri", "pad"]),
     causal=st.booleans(),
     in_bshd=st.booleans(),
     out_bshd=st.booleans(),

@@ -107,10 +107,36 @@ struct Problem {
   const float *q, *k, *v, *mask;
   HeadIndex qi, ki, vi, oi;
   int64_t m_sb = 0, m_sh = 0, m_rs = 0, m_cs = 0;  // mask strides over [B, H, Sq, Sk] (0: broadcast)
-  bool k_transposed = false, causal = false, bf16 = false;
+  bool k_transposed = false, causal = false, bf16 = false, nan_to_zero = false;
   float scale = 1.f;
   float* o = nullptr;
+  // With a mask: per (mask batch, mask head, mask row), 1 + the last key the mask leaves open (0: none), so
+  // keys past every open one are not computed (a causal mask built in the graph, right padding).
+  std::vector<int64_t> open_end;
+  int64_t oe_sb = 0, oe_sh = 0, oe_rs = 0;
 };
+
+// Scores whose mask is at most this contribute exp(score - max) = 0 next to any open key: skipped when the row
+// has one. Covers -inf and the lowest float (the exporters' masks); NaN is never masked.
+constexpr float kMaskedBelow = -1e30f;
+
+// P.open_end from the mask: one scan from the last key down per distinct mask row.
+void find_open_ends(Problem& P, ThreadPool& pool) {
+  const int64_t nb = P.m_sb ? P.B : 1, nh = P.m_sh ? P.H : 1, nr = P.m_rs ? P.Sq : 1;
+  P.oe_rs = P.m_rs ? 1 : 0;
+  P.oe_sh = P.m_sh ? nr : 0;
+  P.oe_sb = P.m_sb ? nh * nr : 0;
+  P.open_end.resize(static_cast<size_t>(nb * nh * nr));
+  pool.parallel_for(0, nb * nh * nr, 64, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t b = i / (nh * nr), h = i / nr % nh, r = i % nr;
+      const float* row = P.mask + b * P.m_sb + h * P.m_sh + r * P.m_rs;
+      int64_t j = P.Sk;
+      while (j > 0 && row[(j - 1) * P.m_cs] <= kMaskedBelow) --j;
+      P.open_end[i] = j;
+    }
+  });
+}
 
 // Per-thread tiles, allocated once per chunk of tasks. A task is a group of up to G query blocks of
 // one head: each key block is packed (K transposed, bf16 pairs of K and V) once for the group.
@@ -143,11 +169,25 @@ void run_group(const Problem& P, const Prims& f, int64_t b, int64_t h, int64_t q
   float* oh = P.o + P.oi.at(b, h);
   const int64_t qrs = P.qi.rs, krs = P.ki.rs, vrs = P.vi.rs, ors = P.oi.rs;
   const float* mask = P.mask ? P.mask + b * P.m_sb + h * P.m_sh : nullptr;
+  // The keys a query block computes: up to the causal limit and the block's last open key, unless one of its
+  // rows has no open key at all (that row's softmax is the unfused one's over every key).
+  const int64_t* open = P.mask ? P.open_end.data() + (b * P.oe_sb + h * P.oe_sh) : nullptr;
+  auto block_end = [&](int64_t i0, int64_t mq) {
+    int64_t end = key_end(i0 + mq);
+    if (!open) return end;
+    int64_t last = 0, first = P.Sk;
+    for (int64_t r = i0; r < i0 + mq; ++r) {
+      last = std::max(last, open[r * P.oe_rs]);
+      first = std::min(first, open[r * P.oe_rs]);
+    }
+    return first > 0 ? std::min(end, last) : end;
+  };
   const int64_t dp = (P.D + 1) & ~int64_t{1};
   std::fill(w.m.begin(), w.m.begin() + (g1 - g0), -std::numeric_limits<float>::infinity());
   std::fill(w.l.begin(), w.l.begin() + (g1 - g0), 0.0f);
   if (P.bf16) attn_to_bf16_rows_avx512(qh + g0 * qrs, qrs, g1 - g0, P.D, w.q16.data(), dp);
-  const int64_t kend_all = key_end(g1);
+  int64_t kend_all = 0;
+  for (int64_t i0 = g0; i0 < g1; i0 += P.bq) kend_all = std::max(kend_all, block_end(i0, std::min(P.bq, g1 - i0)));
   for (int64_t j0 = 0; j0 < kend_all; j0 += P.bk) {
     const int64_t nb = std::min(P.bk, kend_all - j0);
     // Pack this key block once for every query block of the group.
@@ -166,8 +206,8 @@ void run_group(const Problem& P, const Prims& f, int64_t b, int64_t h, int64_t q
     }
     for (int64_t i0 = g0; i0 < g1; i0 += P.bq) {
       const int64_t mq = std::min(P.bq, g1 - i0), r0 = i0 - g0;
-      const int64_t kend = key_end(i0 + mq);
-      if (j0 >= kend) continue;  // causal: this key block is wholly in this query block's future
+      const int64_t kend = block_end(i0, mq);
+      if (j0 >= kend) continue;  // causal (or masked): this key block is wholly past this query block's keys
       const int64_t nbq = std::min(nb, kend - j0);
       const float* q = qh + i0 * qrs;
       float* o = oh + i0 * ors;
@@ -200,6 +240,8 @@ void run_group(const Problem& P, const Prims& f, int64_t b, int64_t h, int64_t q
     const float inv = 1.0f / w.l[r - g0];
     float* orow = oh + r * ors;
     for (int64_t c = 0; c < P.Dv; ++c) orow[c] *= inv;
+    if (P.nan_to_zero)
+      for (int64_t c = 0; c < P.Dv; ++c) orow[c] = std::isnan(orow[c]) ? 0.0f : orow[c];
   }
 }
 
@@ -251,6 +293,7 @@ void attention_kernel(KernelContext& ctx) {
   P.bk = std::max(2, (tiles.attn_block_k + 1) & ~1);  // even: bf16 pairs never straddle blocks
   P.k_transposed = kt;
   P.causal = ctx.attrs().get_int("causal", 0) != 0;
+  P.nan_to_zero = ctx.attrs().get_int("nan_to_zero", 0) != 0;
   P.bf16 = ctx.attrs().get_string("precision", "fp32") == "bf16" && avx512 && cf.avx512_bf16;
   P.scale = ctx.attrs().has("scale")
                 ? ctx.attrs().get_float("scale", 1.0f)
@@ -273,6 +316,7 @@ void attention_kernel(KernelContext& ctx) {
     P.m_sh = ms[1] == 1 ? 0 : st[1];
     P.m_rs = ms[2] == 1 ? 0 : st[2];
     P.m_cs = ms[3] == 1 ? 0 : 1;
+    find_open_ends(P, ctx.pool());
   }
   FloatOut fo;
   fo.init(out);
