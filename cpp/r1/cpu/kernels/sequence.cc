@@ -91,7 +91,7 @@ void split_to_sequence(KernelContext& ctx) {
     os[axis] = z;
     Tensor t = Tensor::empty(x.dtype(), os);
     for (int64_t o = 0; o < outer; ++o)
-      if (z * inner)
+      if (z * inner != 0)
         std::memcpy(static_cast<char*>(t.raw()) + o * z * inner * es, src + (o * len + start) * inner * es,
                     z * inner * es);
     if (!keep) os.erase(os.begin() + axis);
@@ -133,7 +133,7 @@ void concat_from_sequence(KernelContext& ctx) {
   for (const Tensor& t : items) {
     int64_t len = stack ? 1 : t.shape()[axis];
     for (int64_t o = 0; o < outer; ++o)
-      if (len * inner)
+      if (len * inner != 0)
         std::memcpy(dst + (o * total + at) * inner * es, static_cast<const char*>(t.raw()) + o * len * inner * es,
                     len * inner * es);
     at += len;
