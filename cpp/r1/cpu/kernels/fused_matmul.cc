@@ -141,14 +141,17 @@ void fused_matmul_kernel(KernelContext& ctx) {
   }
   FloatOut out;
   out.init(y);
-  // A prepacked 2:4 weight's dense copy, where the dense kernel wins (gemm_s8.h), lives as long as the weight.
-  const gemm::DenseCopyHolder hold = [&](const std::function<std::vector<int8_t>()>& make) {
-    return std::static_pointer_cast<const std::vector<int8_t>>(cached_weights(
-        ctx, b, {K, N, kDense2to4},
-        [&]() -> std::shared_ptr<const void> { return std::make_shared<const std::vector<int8_t>>(make()); }));
-  };
-  if (precision == gemm::PackedLayout::S8)
-    gemm::gemm_s8(M, N, K, fa.p, K, view, out.p, N, ep, pool, act_quant(at), packed ? &hold : nullptr);
+  if (precision == gemm::PackedLayout::S8 && packed && view.layout == gemm::PackedLayout::S8S24) {
+    // A prepacked 2:4 weight's dense copy, where the dense kernel wins (gemm_s8.h), lives as long as the weight.
+    // Made here only for such weights: the holder is a std::function, an allocation on every other call.
+    const gemm::DenseCopyHolder hold = [&](const std::function<std::vector<int8_t>()>& make) {
+      return std::static_pointer_cast<const std::vector<int8_t>>(cached_weights(
+          ctx, b, {K, N, kDense2to4},
+          [&]() -> std::shared_ptr<const void> { return std::make_shared<const std::vector<int8_t>>(make()); }));
+    };
+    gemm::gemm_s8(M, N, K, fa.p, K, view, out.p, N, ep, pool, act_quant(at), &hold);
+  } else if (precision == gemm::PackedLayout::S8)
+    gemm::gemm_s8(M, N, K, fa.p, K, view, out.p, N, ep, pool, act_quant(at));
   else if (precision == gemm::PackedLayout::S4)
     gemm::gemm_s4(M, N, K, fa.p, K, view, out.p, N, ep, pool);
   else
