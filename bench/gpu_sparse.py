@@ -22,28 +22,15 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _paths import use_r1
+from _paths import use_test_helpers
 
-use_r1()
+use_test_helpers()
 import deepseek_r1 as r1  # noqa: E402
 from deepseek_r1 import gpu  # noqa: E402
 from deepseek_r1.quantize.sparsify import prune_2to4  # noqa: E402
+from helpers.ffn_model import ffn_model  # noqa: E402
 
 SHAPES = [("ffn-up", 768, 3072), ("ffn-down", 3072, 768), ("square", 4096, 4096)]
-
-
-def model(w, b):
-    from onnx import TensorProto, helper, numpy_helper
-
-    k, n = w.shape
-    g = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "b"], ["y"])],
-        "ffn",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["m", k])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", n])],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
-    )
-    return r1.Model(r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])))
 
 
 def median_us(eng, x, iters):
@@ -78,8 +65,8 @@ def main() -> int:
         w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
         b = rng.standard_normal(n).astype(np.float32)
         for prec in a.precisions.split(","):
-            dense = r1.InferenceEngine(model(w, b), device=devices[0], precision=prec)
-            sparse = r1.InferenceEngine(model(prune_2to4(w, 0), b), device=devices[0], precision=prec)
+            dense = r1.InferenceEngine(ffn_model(w, b), device=devices[0], precision=prec)
+            sparse = r1.InferenceEngine(ffn_model(prune_2to4(w, 0), b), device=devices[0], precision=prec)
             for m in [int(v) for v in a.m.split(",")]:
                 x = rng.standard_normal((m, k)).astype(np.float32)
                 for e in (dense, sparse):

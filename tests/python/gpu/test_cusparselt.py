@@ -10,11 +10,11 @@ import importlib
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 import deepseek_r1 as r1
 from deepseek_r1 import gpu
 from deepseek_r1.quantize.sparsify import prune_2to4
+from helpers.ffn_model import ffn_model
 
 pytestmark = pytest.mark.gpu
 
@@ -24,18 +24,6 @@ def sp():
     if not gpu.cusparselt_active():
         pytest.skip("deepseek_r1._cusparselt is not loaded (not built, or no nvidia-cusparselt-cu13)")
     return importlib.import_module("deepseek_r1._cusparselt")
-
-
-def ffn(w, b):
-    k, n = w.shape
-    g = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "b"], ["y"])],
-        "ffn",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["m", k])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m", n])],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
-    )
-    return r1.Model(r1.load_onnx(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])))
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
@@ -48,7 +36,7 @@ def test_2to4_weights_run_on_cusparselt(dev, sp, precision, m):
     w = prune_2to4((rng.standard_normal((k, n)) / 16).astype(np.float32), 0)
     b = rng.standard_normal(n).astype(np.float32)
     x = rng.standard_normal((m, k)).astype(np.float32)
-    eng = r1.InferenceEngine(ffn(w, b), device=dev, precision=precision)
+    eng = r1.InferenceEngine(ffn_model(w, b), device=dev, precision=precision)
     sp.reset_stats()
     y = eng.run({"x": x})["y"]
     stats = sp.stats()
@@ -67,7 +55,7 @@ def test_dense_weights_take_the_wrapped_kernel(dev, sp):
     x = rng.standard_normal((8, 256)).astype(np.float32)
     before = sp.stats()["dense_weights"]
     sp.reset_stats()
-    y = r1.InferenceEngine(ffn(w, b), device=dev, precision="fp16").run({"x": x})["y"]
+    y = r1.InferenceEngine(ffn_model(w, b), device=dev, precision="fp16").run({"x": x})["y"]
     stats = sp.stats()
     assert stats["sparse_calls"] == 0 and stats["fallback_calls"] >= 1 and stats["dense_weights"] > before
     want = x.astype(np.float64) @ w + b
