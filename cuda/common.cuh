@@ -7,6 +7,9 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 
 #include "r1/core/error.h"
 #include "vendor.h"
@@ -53,6 +56,30 @@ class DeviceScope {
  private:
   int prev_ = 0;
   bool changed_ = false;
+};
+
+// One T per device (a library's handle and its caches), made on first use and never freed: the handles must not
+// be destroyed after the GPU runtime has shut down at process exit.
+//   PerDevice<State> g_states;   State& s = g_states.get(device);
+template <class T>
+class PerDevice {
+ public:
+  T& get(int device) {
+    std::lock_guard<std::mutex> lk(mu_);
+    std::unique_ptr<T>& s = (*states_)[device];
+    if (!s) s = std::make_unique<T>();
+    return *s;
+  }
+  // f(T&) for each device's state made so far.
+  template <class F>
+  void for_each(F f) {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto& kv : *states_) f(*kv.second);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<int, std::unique_ptr<T>>* states_ = new std::map<int, std::unique_ptr<T>>();
 };
 
 }  // namespace r1::gpu

@@ -26,7 +26,7 @@
 #include <mutex>
 #include <string>
 
-#include "../common.cuh"  // DeviceScope (host code: the runtime API only)
+#include "../common.cuh"  // DeviceScope, PerDevice (host code: the runtime API only)
 #include "cublaslt_gemm.h"
 #include "r1/backend/device.h"
 #include "r1/backend/kernel.h"
@@ -212,16 +212,7 @@ struct DeviceState {
   }
 };
 
-std::mutex g_states_mu;
-// Never freed: the handles must not be destroyed after the CUDA runtime has shut down at exit.
-std::map<int, std::unique_ptr<DeviceState>>* g_states = new std::map<int, std::unique_ptr<DeviceState>>();
-
-DeviceState& device_state(int device) {
-  std::lock_guard<std::mutex> lk(g_states_mu);
-  std::unique_ptr<DeviceState>& s = (*g_states)[device];
-  if (!s) s = std::make_unique<DeviceState>();
-  return *s;
-}
+gpu::PerDevice<DeviceState> g_states;
 
 }  // namespace
 
@@ -230,7 +221,7 @@ bool run(KernelContext& ctx, const Problem& p) {
   const int device = ctx.allocator().device_index();
   void* stream = ctx.allocator().native_stream();
   if (device < 0 || stream == nullptr) return false;  // not a CUDA device's allocator
-  DeviceState& s = device_state(device);
+  DeviceState& s = g_states.get(device);
   gpu::DeviceScope scope(device);  // cuBLASLt runs on the current device
   std::lock_guard<std::mutex> lk(s.mu);
   if (!s.handle) {
@@ -274,11 +265,10 @@ Stats stats() {
   Stats s;
   s.cublas_calls = g_cublas_calls.load();
   s.fallback_calls = g_fallback_calls.load();
-  std::lock_guard<std::mutex> lk(g_states_mu);
-  for (auto& kv : *g_states) {
-    std::lock_guard<std::mutex> dl(kv.second->mu);
-    s.cached_plans += kv.second->plans.size();
-  }
+  g_states.for_each([&](DeviceState& d) {
+    std::lock_guard<std::mutex> dl(d.mu);
+    s.cached_plans += d.plans.size();
+  });
   return s;
 }
 

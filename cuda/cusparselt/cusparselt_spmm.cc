@@ -14,7 +14,7 @@
 #include <string>
 #include <tuple>
 
-#include "../common.cuh"  // DeviceScope (host code: the runtime API only)
+#include "../common.cuh"  // DeviceScope, PerDevice (host code: the runtime API only)
 #include "r1/backend/device.h"
 #include "r1/backend/kernel.h"
 #include "r1/core/tensor.h"
@@ -56,16 +56,7 @@ struct DeviceState {
   std::map<PlanKey, Plan> plans;
 };
 
-std::mutex g_states_mu;
-// Never freed: the handles must not be destroyed after the CUDA runtime has shut down at exit.
-std::map<int, std::unique_ptr<DeviceState>>* g_states = new std::map<int, std::unique_ptr<DeviceState>>();
-
-DeviceState& device_state(int device) {
-  std::lock_guard<std::mutex> lk(g_states_mu);
-  std::unique_ptr<DeviceState>& s = (*g_states)[device];
-  if (!s) s = std::make_unique<DeviceState>();
-  return *s;
-}
+gpu::PerDevice<DeviceState> g_states;
 
 // The node's shape of the problem, when cuSPARSELt covers it.
 struct Problem {
@@ -174,7 +165,7 @@ bool try_sparse(KernelContext& ctx) {
   void* native = ctx.allocator().native_stream();
   if (device < 0 || native == nullptr) return false;
   cudaStream_t stream = static_cast<cudaStream_t>(native);
-  DeviceState& s = device_state(device);
+  DeviceState& s = g_states.get(device);
   gpu::DeviceScope scope(device);  // cuSPARSELt runs on the current device
   std::lock_guard<std::mutex> lk(s.mu);
   if (!s.init) {
